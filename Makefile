@@ -1,0 +1,39 @@
+# The two commands: `make demo` and `make test`. Both work from a fresh clone.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+EXTRAS := aws,neo4j,app,dev
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test lint typecheck unit clean constraints
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[$(EXTRAS)]'
+	touch $@
+
+install: $(STAMP)
+
+demo: install
+	$(BIN)/blastwall --store .blastwall/demo demo
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install
+	$(BIN)/mypy
+
+test: lint typecheck
+	$(BIN)/python -m pytest
+
+# Regenerate the constraints file from what a fresh install resolves to today.
+constraints:
+	rm -rf /tmp/bw-constraints && $(PY) -m venv /tmp/bw-constraints
+	/tmp/bw-constraints/bin/python -m pip install -q --upgrade pip
+	/tmp/bw-constraints/bin/python -m pip install -q -e '.[$(EXTRAS),dask]'
+	/tmp/bw-constraints/bin/python -m pip freeze --exclude-editable | grep -v '^-e' > constraints.txt
+
+clean:
+	rm -rf $(VENV) .blastwall .pytest_cache .mypy_cache .ruff_cache test-output

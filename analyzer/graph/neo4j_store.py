@@ -1,0 +1,401 @@
+"""The Neo4j store: the same graph over Bolt through the official ``neo4j`` driver.
+
+Portable Cypher only (UNWIND, MERGE, MATCH, SET, DELETE); dialect-specific DDL lives in ``_ddl``.
+Two dialects are known:
+
+* ``neo4j``: a load is one managed write transaction (``session.execute_write``), chunked UNWINDs
+  inside it, so it is atomic.
+* ``falkordb`` (FalkorDB's experimental Bolt endpoint, used by the tests): explicit transactions are
+  not honoured and a query whose parameters exceed about 4 KB crashes the server, so a load is a series
+  of small auto-commit UNWIND queries bracketed by a writer mark on the ``BWMeta`` node. Readers check
+  that mark and the generation before and after they read, and retry, so they still never see half of a
+  batch. A server that dies mid-load leaves rows of the new update tag next to the old ones; running the
+  same load again completes it (loads are idempotent).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
+from urllib.parse import parse_qs, urlsplit, urlunsplit
+
+from analyzer.errors import BlastwallError, StoreLocked, StoreVersionError
+from analyzer.graph.schema import SCHEMA_VERSION, Batch, EdgeRow, NodeRow, edge_kind
+from analyzer.graph.store import GraphContents, StoredEdge, StoredNode
+from analyzer.timeutil import iso, now
+
+META_ID = "meta"
+WRITER_LEASE_S = 600
+FALKOR_MAX_PARAM_BYTES = 3000
+NEO4J_CHUNK_ROWS = 5000
+
+
+class Neo4jStore:
+    def __init__(
+        self,
+        uri: str,
+        *,
+        user: str = "neo4j",
+        password: str = "",
+        database: str | None = None,
+        dialect: str | None = None,
+    ) -> None:
+        from neo4j import GraphDatabase
+
+        self.uri = uri
+        self.database = database or "blastwall"
+        self._driver = GraphDatabase.driver(uri, auth=(user, password))
+        try:
+            self._driver.verify_connectivity()
+            agent = self._driver.get_server_info().agent or ""
+        except Exception as exc:
+            self._driver.close()
+            raise BlastwallError(f"cannot reach the graph database at {_redact(uri)}: {exc}") from exc
+        self.dialect = dialect or ("falkordb" if "falkor" in agent.lower() else "neo4j")
+        self._init_schema()
+
+    @classmethod
+    def from_uri(cls, uri: str) -> Neo4jStore:
+        """``bolt://[user[:password]@]host:port[?database=NAME&dialect=falkordb]``."""
+        parts = urlsplit(uri)
+        query = parse_qs(parts.query)
+        user = parts.username or os.environ.get("NEO4J_USER", "neo4j")
+        password = parts.password or os.environ.get("NEO4J_PASSWORD", "")
+        host = parts.hostname or "localhost"
+        netloc = f"{host}:{parts.port}" if parts.port else host
+        clean = urlunsplit((parts.scheme, netloc, "", "", ""))
+        database = (query.get("database") or [os.environ.get("NEO4J_DATABASE", "blastwall")])[0]
+        dialect = (query.get("dialect") or [None])[0]
+        return cls(clean, user=user, password=password, database=database, dialect=dialect)
+
+    # -- plumbing --------------------------------------------------------------------------------------
+    def _q(self, cypher: str, write: bool = True, **params: Any) -> list[dict[str, Any]]:
+        routing = "w" if write else "r"
+        result = self._driver.execute_query(cypher, params, database_=self.database, routing_=routing)
+        return [dict(r) for r in result.records]
+
+    def _ddl(self) -> list[str]:
+        """Index/constraint statements for the dialect (the one place Cypher dialects differ)."""
+        if self.dialect == "falkordb":
+            return [
+                "CREATE INDEX FOR (n:BWNode) ON (n.id)",
+                "CREATE INDEX FOR (d:BWDoc) ON (d.uid)",
+                "CREATE INDEX FOR (m:BWMeta) ON (m.id)",
+            ]
+        return [
+            "CREATE CONSTRAINT bw_node_id IF NOT EXISTS FOR (n:BWNode) REQUIRE n.id IS UNIQUE",
+            "CREATE CONSTRAINT bw_doc_uid IF NOT EXISTS FOR (d:BWDoc) REQUIRE d.uid IS UNIQUE",
+            "CREATE CONSTRAINT bw_meta_id IF NOT EXISTS FOR (m:BWMeta) REQUIRE m.id IS UNIQUE",
+        ]
+
+    def _init_schema(self) -> None:
+        rows = self._q("MATCH (m:BWMeta {id: $id}) RETURN m.schema_version AS v", write=False, id=META_ID)
+        if rows and rows[0]["v"] is not None and int(rows[0]["v"]) > SCHEMA_VERSION:
+            raise StoreVersionError(
+                f"graph {self.database} at {_redact(self.uri)} was written by schema version {rows[0]['v']}; "
+                f"this Blastwall understands up to {SCHEMA_VERSION}. It was left untouched."
+            )
+        for stmt in self._ddl():
+            try:
+                self._q(stmt)
+            except Exception as exc:  # an index that already exists is fine
+                if "already" not in str(exc).lower():
+                    raise
+        self._q(
+            "MERGE (m:BWMeta {id: $id}) ON CREATE SET m.schema_version = $v, m.generation = 0, "
+            "m.created_at = $t",
+            id=META_ID,
+            v=SCHEMA_VERSION,
+            t=iso(now()),
+        )
+
+    def _chunks(self, rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+        if self.dialect != "falkordb":
+            for i in range(0, len(rows), NEO4J_CHUNK_ROWS):
+                yield rows[i : i + NEO4J_CHUNK_ROWS]
+            return
+        chunk: list[dict[str, Any]] = []
+        size = 0
+        for r in rows:
+            n = len(json.dumps(r, default=str)) + 2
+            if chunk and size + n > FALKOR_MAX_PARAM_BYTES:
+                yield chunk
+                chunk, size = [], 0
+            chunk.append(r)
+            size += n
+        if chunk:
+            yield chunk
+
+    def _write(self, statements: list[tuple[str, list[dict[str, Any]], dict[str, Any]]]) -> None:
+        """Run ``(cypher, rows, params)`` statements as one unit (see the module docstring)."""
+        if self.dialect != "falkordb":
+
+            def work(tx: Any) -> None:
+                for cypher, rows, params in statements:
+                    for chunk in self._chunks(rows):
+                        tx.run(cypher, rows=chunk, **params).consume()
+                tx.run("MATCH (m:BWMeta {id: $id}) SET m.generation = m.generation + 1", id=META_ID).consume()
+
+            with self._driver.session(database=self.database) as s:
+                s.execute_write(work)
+            return
+        token = uuid.uuid4().hex
+        self._acquire(token)
+        try:
+            for cypher, rows, params in statements:
+                for chunk in self._chunks(rows):
+                    self._q(cypher, rows=chunk, **params)
+        finally:
+            self._q(
+                "MATCH (m:BWMeta {id: $id}) WHERE m.writer = $token "
+                "SET m.generation = m.generation + 1, m.writer = null, m.writer_until = null",
+                id=META_ID,
+                token=token,
+            )
+
+    def _acquire(self, token: str, timeout_s: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            t = time.time()
+            rows = self._q(
+                "MATCH (m:BWMeta {id: $id}) WHERE m.writer IS NULL OR m.writer_until < $t "
+                "SET m.writer = $token, m.writer_until = $until RETURN m.writer AS w",
+                id=META_ID,
+                t=t,
+                token=token,
+                until=t + WRITER_LEASE_S,
+            )
+            if rows and rows[0]["w"] == token:
+                return
+            if time.monotonic() > deadline:
+                raise StoreLocked(f"graph {self.database}: another writer holds the store")
+            time.sleep(0.05)
+
+    # -- writes ----------------------------------------------------------------------------------------
+    def load(self, batch: Batch, *, update_tag: int, account: str | None = None) -> None:
+        batch.validate()
+        statements: list[tuple[str, list[dict[str, Any]], dict[str, Any]]] = []
+        by_kind: dict[tuple[str, bool], list[dict[str, Any]]] = {}
+        for n in batch.nodes:
+            by_kind.setdefault((n.kind, n.stub), []).append(_node_param(n, account))
+        for (kind, stub), rows in sorted(by_kind.items(), key=lambda kv: kv[0][1], reverse=True):
+            # stubs first, so a full row of the same id in this batch wins
+            if stub:
+                cypher = (
+                    "UNWIND $rows AS r MERGE (n:BWNode {id: r.id}) "
+                    f"ON CREATE SET n:{kind}, n.kind = r.kind, n.props = r.props, n.source = $source, "
+                    "n.account = r.account, n.update_tag = $tag, n.first_seen = r.first_seen, "
+                    "n.last_seen = r.last_seen"
+                )
+            else:
+                cypher = (
+                    f"UNWIND $rows AS r MERGE (n:BWNode {{id: r.id}}) SET n:{kind}, n.kind = r.kind, "
+                    "n.props = r.props, n.source = $source, n.account = coalesce(r.account, n.account), "
+                    "n.update_tag = $tag, " + _widen("n")
+                )
+            statements.append((cypher, rows, {"source": batch.source, "tag": update_tag}))
+        by_edge: dict[str, list[dict[str, Any]]] = {}
+        for e in batch.edges:
+            by_edge.setdefault(e.kind, []).append(_edge_param(e, account))
+        for kind, rows in by_edge.items():
+            count = "coalesce(e.count, 0) + r.count" if edge_kind(kind).count_merge == "sum" else "r.count"
+            cypher = (
+                "UNWIND $rows AS r MATCH (a:BWNode {id: r.src}) MATCH (b:BWNode {id: r.dst}) "
+                f"MERGE (a)-[e:{kind} {{key: r.key}}]->(b) SET e.props = r.props, e.source = $source, "
+                f"e.account = coalesce(r.account, e.account), e.update_tag = $tag, e.count = {count}, "
+                + _widen("e")
+            )
+            statements.append((cypher, rows, {"source": batch.source, "tag": update_tag}))
+        self._write(statements)
+
+    def cleanup(self, *, source: str, account: str | None, update_tag: int) -> int:
+        acct = "n.account IS NULL" if account is None else "n.account = $account"
+        eacct = "e.account IS NULL" if account is None else "e.account = $account"
+        params = {"source": source, "account": account, "tag": update_tag}
+        before = self._counts()
+        self._write(
+            [
+                (
+                    f"MATCH ()-[e]->() WHERE e.source = $source AND {eacct} AND e.update_tag < $tag DELETE e",
+                    [],
+                    params,
+                ),
+                (
+                    f"MATCH (n:BWNode) WHERE n.source = $source AND {acct} AND n.update_tag < $tag "
+                    "DETACH DELETE n",
+                    [],
+                    params,
+                ),
+            ]
+        )
+        after = self._counts()
+        return (before[0] - after[0]) + (before[1] - after[1])
+
+    def _counts(self) -> tuple[int, int]:
+        n = self._q("MATCH (n:BWNode) RETURN count(n) AS c", write=False)[0]["c"]
+        e = self._q("MATCH (:BWNode)-[e]->(:BWNode) RETURN count(e) AS c", write=False)[0]["c"]
+        return int(n), int(e)
+
+    def put_documents(self, collection: str, docs: dict[str, dict[str, Any]]) -> None:
+        rows = [
+            {"uid": f"{collection}/{k}", "id": k, "body": json.dumps(v, sort_keys=True, default=str)}
+            for k, v in docs.items()
+        ]
+        self._write(
+            [
+                (
+                    "UNWIND $rows AS r MERGE (d:BWDoc {uid: r.uid}) SET d.collection = $c, d.id = r.id, "
+                    "d.body = r.body, d.updated_at = $t",
+                    rows,
+                    {"c": collection, "t": iso(now())},
+                )
+            ]
+        )
+
+    def delete_documents(self, collection: str, ids: list[str]) -> None:
+        rows = [{"uid": f"{collection}/{i}"} for i in ids]
+        self._write([("UNWIND $rows AS r MATCH (d:BWDoc {uid: r.uid}) DELETE d", rows, {})])
+
+    # -- reads -----------------------------------------------------------------------------------------
+    def generation(self) -> int:
+        return int(self._meta()["generation"])
+
+    def _meta(self) -> dict[str, Any]:
+        rows = self._q(
+            "MATCH (m:BWMeta {id: $id}) RETURN m.generation AS generation, m.writer AS writer",
+            write=False,
+            id=META_ID,
+        )
+        return rows[0]
+
+    def _consistent(self, read: Callable[[], Any], timeout_s: float = 120.0) -> tuple[int, Any]:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            m1 = self._meta()
+            if m1["writer"] is None:
+                value = read()
+                m2 = self._meta()
+                if m2["writer"] is None and m1["generation"] == m2["generation"]:
+                    return int(m1["generation"]), value
+            if time.monotonic() > deadline:
+                raise StoreLocked(f"graph {self.database}: writes kept going; no consistent read possible")
+            time.sleep(0.05)
+
+    def read_graph(self) -> GraphContents:
+        def read() -> tuple[list[StoredNode], list[StoredEdge]]:
+            nrows = self._q(
+                "MATCH (n:BWNode) RETURN n.id AS id, n.kind AS kind, n.props AS props, n.source AS source, "
+                "n.account AS account, n.update_tag AS tag, n.first_seen AS fs, n.last_seen AS ls",
+                write=False,
+            )
+            erows = self._q(
+                "MATCH (a:BWNode)-[e]->(b:BWNode) RETURN a.id AS src, type(e) AS kind, b.id AS dst, "
+                "e.key AS key, e.props AS props, e.source AS source, e.account AS account, "
+                "e.update_tag AS tag, e.count AS count, e.first_seen AS fs, e.last_seen AS ls",
+                write=False,
+            )
+            nodes = sorted((_stored_node(r) for r in nrows), key=lambda n: n.id)
+            edges = sorted((_stored_edge(r) for r in erows), key=lambda e: (e.src, e.kind, e.dst, e.key))
+            return nodes, edges
+
+        gen, (nodes, edges) = self._consistent(read)
+        return GraphContents(generation=gen, nodes=nodes, edges=edges)
+
+    def get_node(self, node_id: str) -> StoredNode | None:
+        rows = self._q(
+            "MATCH (n:BWNode {id: $id}) RETURN n.id AS id, n.kind AS kind, n.props AS props, "
+            "n.source AS source, n.account AS account, n.update_tag AS tag, n.first_seen AS fs, "
+            "n.last_seen AS ls",
+            write=False,
+            id=node_id,
+        )
+        return _stored_node(rows[0]) if rows else None
+
+    def get_documents(self, collection: str) -> dict[str, dict[str, Any]]:
+        rows = self._q(
+            "MATCH (d:BWDoc) WHERE d.collection = $c RETURN d.id AS id, d.body AS body",
+            write=False,
+            c=collection,
+        )
+        return {r["id"]: json.loads(r["body"]) for r in sorted(rows, key=lambda r: r["id"])}
+
+    def count(self, table: str) -> int:
+        if table == "nodes":
+            return self._counts()[0]
+        if table == "edges":
+            return self._counts()[1]
+        return int(self._q("MATCH (d:BWDoc) RETURN count(d) AS c", write=False)[0]["c"])
+
+    def drop_all(self) -> None:
+        """Delete everything Blastwall wrote in this database (tests and ``demo`` use it)."""
+        self._q("MATCH (n) WHERE n:BWNode OR n:BWDoc DETACH DELETE n")
+        self._q("MATCH (m:BWMeta) SET m.generation = m.generation + 1, m.writer = null")
+
+    def close(self) -> None:
+        self._driver.close()
+
+
+def _widen(v: str) -> str:
+    return (
+        f"{v}.first_seen = CASE WHEN {v}.first_seen IS NULL OR (r.first_seen IS NOT NULL AND "
+        f"r.first_seen < {v}.first_seen) THEN r.first_seen ELSE {v}.first_seen END, "
+        f"{v}.last_seen = CASE WHEN {v}.last_seen IS NULL OR (r.last_seen IS NOT NULL AND "
+        f"r.last_seen > {v}.last_seen) THEN r.last_seen ELSE {v}.last_seen END"
+    )
+
+
+def _node_param(n: NodeRow, account: str | None) -> dict[str, Any]:
+    return {
+        "id": n.id,
+        "kind": n.kind,
+        "props": json.dumps(n.props, sort_keys=True, default=str),
+        "account": n.account or account,
+        "first_seen": n.first_seen,
+        "last_seen": n.last_seen,
+    }
+
+
+def _edge_param(e: EdgeRow, account: str | None) -> dict[str, Any]:
+    return {
+        "src": e.src,
+        "dst": e.dst,
+        "key": e.key,
+        "props": json.dumps(e.props, sort_keys=True, default=str),
+        "account": e.account or account,
+        "count": e.count,
+        "first_seen": e.first_seen,
+        "last_seen": e.last_seen,
+    }
+
+
+def _stored_node(r: dict[str, Any]) -> StoredNode:
+    return StoredNode(
+        r["id"], r["kind"], json.loads(r["props"] or "{}"), r["source"], r["account"], r["tag"], r["fs"], r["ls"]
+    )
+
+
+def _stored_edge(r: dict[str, Any]) -> StoredEdge:
+    return StoredEdge(
+        r["src"],
+        r["kind"],
+        r["dst"],
+        r["key"] or "",
+        json.loads(r["props"] or "{}"),
+        r["source"],
+        r["account"],
+        r["tag"],
+        int(r["count"] or 0),
+        r["fs"],
+        r["ls"],
+    )
+
+
+def _redact(uri: str) -> str:
+    parts = urlsplit(uri)
+    host = parts.hostname or ""
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))

@@ -1,0 +1,206 @@
+"""The one declarative schema of node and edge kinds. Both stores are driven by it.
+
+Three layers are kept apart: ``configuration`` (what the config allows), ``evidence`` (what was used)
+and ``documentation`` (what the CMDB says). Each edge kind declares how repeated loads of the same edge
+merge (evidence counts add up, first/last seen widen; configuration facts are replaced).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Literal
+
+SCHEMA_VERSION = 1
+"""Bumped whenever stored data changes shape. A store written by a newer version is refused."""
+
+
+class Layer(str, Enum):
+    CONFIGURATION = "configuration"
+    EVIDENCE = "evidence"
+    DOCUMENTATION = "documentation"
+
+
+Merge = Literal["replace", "sum"]
+
+
+@dataclass(frozen=True)
+class NodeKind:
+    name: str
+    layer: Layer
+    description: str
+
+
+@dataclass(frozen=True)
+class EdgeKind:
+    name: str
+    layer: Layer
+    description: str
+    count_merge: Merge = "replace"
+    dependency: bool = False
+    """True when the edge means ``src`` (consumer) depends on ``dst`` (provider) for propagation."""
+    key_fields: tuple[str, ...] = field(default_factory=tuple)
+    """Properties that make two edges between the same nodes distinct (e.g. ``action``, ``port``)."""
+
+
+NODE_KINDS: dict[str, NodeKind] = {
+    k.name: k
+    for k in [
+        NodeKind("Organization", Layer.CONFIGURATION, "An AWS Organization (id o-…)."),
+        NodeKind("OrgUnit", Layer.CONFIGURATION, "An organizational unit or the organization root."),
+        NodeKind("Account", Layer.CONFIGURATION, "An AWS account, inside or outside the organization."),
+        NodeKind("ServiceControlPolicy", Layer.CONFIGURATION, "An Organizations SCP."),
+        NodeKind("IamRole", Layer.CONFIGURATION, "An IAM role, its trust policy and identity policies."),
+        NodeKind("IamUser", Layer.CONFIGURATION, "An IAM user."),
+        NodeKind("IamGroup", Layer.CONFIGURATION, "An IAM group."),
+        NodeKind("ManagedPolicy", Layer.CONFIGURATION, "A customer or AWS managed IAM policy."),
+        NodeKind("InstanceProfile", Layer.CONFIGURATION, "An EC2 instance profile."),
+        NodeKind("ServicePrincipal", Layer.CONFIGURATION, "An AWS service principal (urn:aws:service:…)."),
+        NodeKind("S3Bucket", Layer.CONFIGURATION, "An S3 bucket, its policy and tags."),
+        NodeKind("Vpc", Layer.CONFIGURATION, "A VPC."),
+        NodeKind("Subnet", Layer.CONFIGURATION, "A subnet."),
+        NodeKind("SecurityGroup", Layer.CONFIGURATION, "A security group and its rules."),
+        NodeKind("NetworkInterface", Layer.CONFIGURATION, "An ENI with its addresses."),
+        NodeKind("Ec2Instance", Layer.CONFIGURATION, "An EC2 instance."),
+        NodeKind("Address", Layer.EVIDENCE, "An IP address seen in evidence and not resolved to an ENI."),
+        NodeKind("Principal", Layer.EVIDENCE, "A principal seen only in evidence (not in any snapshot)."),
+        NodeKind("Resource", Layer.EVIDENCE, "A resource seen only in evidence (not in any snapshot)."),
+        NodeKind("BusinessService", Layer.DOCUMENTATION, "A CMDB business service (cmdb_ci_service …)."),
+        NodeKind("ConfigurationItem", Layer.DOCUMENTATION, "A CMDB configuration item or catalog entity."),
+    ]
+}
+
+EDGE_KINDS: dict[str, EdgeKind] = {
+    k.name: k
+    for k in [
+        # configuration
+        EdgeKind("MEMBER_OF", Layer.CONFIGURATION, "Account -> OU/root, OU -> parent, user -> group."),
+        EdgeKind("ATTACHED", Layer.CONFIGURATION, "Managed policy or SCP -> the principal/target it is attached to."),
+        EdgeKind("RUNS_AS", Layer.CONFIGURATION, "Instance -> role it runs as (through its instance profile)."),
+        EdgeKind("IN_VPC", Layer.CONFIGURATION, "Subnet, security group or ENI -> its VPC."),
+        EdgeKind("IN_SUBNET", Layer.CONFIGURATION, "ENI or instance -> its subnet."),
+        EdgeKind("HAS_SECURITY_GROUP", Layer.CONFIGURATION, "ENI -> security group."),
+        EdgeKind("ATTACHED_TO", Layer.CONFIGURATION, "ENI -> what it is attached to (instance …)."),
+        # evidence
+        EdgeKind(
+            "OBSERVED_ASSUME",
+            Layer.EVIDENCE,
+            "Caller -> role it assumed (CloudTrail AssumeRole*).",
+            count_merge="sum",
+            dependency=True,
+        ),
+        EdgeKind(
+            "OBSERVED_CALL",
+            Layer.EVIDENCE,
+            "Principal -> resource it called, keyed by action.",
+            count_merge="sum",
+            dependency=True,
+            key_fields=("action",),
+        ),
+        EdgeKind(
+            "OBSERVED_FLOW",
+            Layer.EVIDENCE,
+            "Source endpoint -> destination endpoint, keyed by protocol/port (VPC flow logs).",
+            count_merge="sum",
+            dependency=True,
+            key_fields=("protocol", "port"),
+        ),
+        EdgeKind(
+            "OBSERVED_DENIED",
+            Layer.EVIDENCE,
+            "Principal -> resource, a call that was refused (AccessDenied), keyed by action.",
+            count_merge="sum",
+            key_fields=("action",),
+        ),
+        # documentation
+        EdgeKind(
+            "DEPENDS_ON",
+            Layer.DOCUMENTATION,
+            "CI -> CI it depends on, as the CMDB documents it.",
+            dependency=True,
+            key_fields=("rel_type",),
+        ),
+        EdgeKind(
+            "BELONGS_TO",
+            Layer.DOCUMENTATION,
+            "Cloud resource -> the CI that owns it, keyed by how the mapping was made.",
+            key_fields=("method",),
+        ),
+    ]
+}
+
+
+def node_kind(name: str) -> NodeKind:
+    try:
+        return NODE_KINDS[name]
+    except KeyError:
+        raise ValueError(f"unknown node kind {name!r}; known: {', '.join(sorted(NODE_KINDS))}") from None
+
+
+def edge_kind(name: str) -> EdgeKind:
+    try:
+        return EDGE_KINDS[name]
+    except KeyError:
+        raise ValueError(f"unknown edge kind {name!r}; known: {', '.join(sorted(EDGE_KINDS))}") from None
+
+
+@dataclass
+class NodeRow:
+    """One node to load. ``stub`` rows only create the node if nothing is known about it yet."""
+
+    id: str
+    kind: str
+    props: dict[str, object] = field(default_factory=dict)
+    account: str | None = None
+    first_seen: str | None = None
+    last_seen: str | None = None
+    stub: bool = False
+
+
+@dataclass
+class EdgeRow:
+    """One edge to load: ``src`` -[kind {key}]-> ``dst``."""
+
+    src: str
+    kind: str
+    dst: str
+    props: dict[str, object] = field(default_factory=dict)
+    account: str | None = None
+    count: int = 0
+    first_seen: str | None = None
+    last_seen: str | None = None
+
+    @property
+    def key(self) -> str:
+        fields = edge_kind(self.kind).key_fields
+        return "|".join(str(self.props.get(f, "")) for f in fields)
+
+
+@dataclass
+class Batch:
+    """What one connector run loads: rows plus the scope (source, account) its cleanup covers."""
+
+    source: str
+    nodes: list[NodeRow] = field(default_factory=list)
+    edges: list[EdgeRow] = field(default_factory=list)
+
+    def validate(self) -> None:
+        """Check kinds and that every edge endpoint is a node of this batch (a stub if need be).
+
+        Both stores then agree: an edge never points at a node that does not exist.
+        """
+        ids = set()
+        for n in self.nodes:
+            node_kind(n.kind)
+            if not n.id:
+                raise ValueError(f"{self.source}: node of kind {n.kind} has an empty id")
+            ids.add(n.id)
+        for e in self.edges:
+            edge_kind(e.kind)
+            for end in (e.src, e.dst):
+                if end not in ids:
+                    raise ValueError(f"{self.source}: edge {e.src} -{e.kind}-> {e.dst}: {end!r} is not a node")
+
+    def stub(self, node_id: str, kind: str, account: str | None = None) -> None:
+        """Add a stub node (created only if the store knows nothing of ``node_id`` yet)."""
+        self.nodes.append(NodeRow(node_id, kind, account=account, stub=True))

@@ -1,0 +1,270 @@
+"""The embedded store: one SQLite file in WAL mode under the store directory.
+
+WAL lets the Dash app and notebooks read while a batch job writes; every load is one transaction, so a
+reader sees a generation before or after a batch, never half of it, and a crash mid-write leaves the
+previous generation intact.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from analyzer.errors import BlastwallError, StoreLocked, StoreVersionError
+from analyzer.graph.schema import SCHEMA_VERSION, Batch, edge_kind
+from analyzer.graph.store import GraphContents, StoredEdge, StoredNode
+from analyzer.timeutil import iso, now
+
+DB_NAME = "blastwall.sqlite"
+BUSY_TIMEOUT_MS = 30_000
+
+_DDL = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS nodes (
+    id TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    props TEXT NOT NULL,
+    source TEXT,
+    account TEXT,
+    update_tag INTEGER,
+    first_seen TEXT,
+    last_seen TEXT
+);
+CREATE INDEX IF NOT EXISTS nodes_scope ON nodes (source, account, update_tag);
+CREATE TABLE IF NOT EXISTS edges (
+    src TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    dst TEXT NOT NULL,
+    key TEXT NOT NULL,
+    props TEXT NOT NULL,
+    source TEXT,
+    account TEXT,
+    update_tag INTEGER,
+    count INTEGER NOT NULL DEFAULT 0,
+    first_seen TEXT,
+    last_seen TEXT,
+    PRIMARY KEY (src, kind, dst, key)
+);
+CREATE INDEX IF NOT EXISTS edges_scope ON edges (source, account, update_tag);
+CREATE INDEX IF NOT EXISTS edges_dst ON edges (dst, kind);
+CREATE TABLE IF NOT EXISTS documents (
+    collection TEXT NOT NULL,
+    id TEXT NOT NULL,
+    body TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (collection, id)
+);
+"""
+
+_UPSERT_NODE = """
+INSERT INTO nodes (id, kind, props, source, account, update_tag, first_seen, last_seen)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (id) DO UPDATE SET
+    kind = excluded.kind,
+    props = excluded.props,
+    source = excluded.source,
+    account = coalesce(excluded.account, nodes.account),
+    update_tag = excluded.update_tag,
+    first_seen = coalesce(min(nodes.first_seen, excluded.first_seen), nodes.first_seen, excluded.first_seen),
+    last_seen = coalesce(max(nodes.last_seen, excluded.last_seen), nodes.last_seen, excluded.last_seen)
+"""
+
+_INSERT_STUB = """
+INSERT INTO nodes (id, kind, props, source, account, update_tag, first_seen, last_seen)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (id) DO UPDATE SET
+    first_seen = coalesce(min(nodes.first_seen, excluded.first_seen), nodes.first_seen, excluded.first_seen),
+    last_seen = coalesce(max(nodes.last_seen, excluded.last_seen), nodes.last_seen, excluded.last_seen)
+"""
+
+_UPSERT_EDGE = """
+INSERT INTO edges (src, kind, dst, key, props, source, account, update_tag, count, first_seen, last_seen)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (src, kind, dst, key) DO UPDATE SET
+    props = excluded.props,
+    source = excluded.source,
+    account = coalesce(excluded.account, edges.account),
+    update_tag = excluded.update_tag,
+    count = CASE WHEN ? THEN edges.count + excluded.count ELSE excluded.count END,
+    first_seen = coalesce(min(edges.first_seen, excluded.first_seen), edges.first_seen, excluded.first_seen),
+    last_seen = coalesce(max(edges.last_seen, excluded.last_seen), edges.last_seen, excluded.last_seen)
+"""
+
+
+class SqliteStore:
+    """Embedded GraphStore. ``path`` is a directory; it is created if missing."""
+
+    def __init__(self, path: Path) -> None:
+        self.dir = Path(path)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.file = self.dir / DB_NAME
+        self.uri = str(self.dir)
+        try:
+            self._conn = sqlite3.connect(
+                self.file, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
+            )
+            self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            self._conn.execute("PRAGMA synchronous = FULL")
+        except sqlite3.DatabaseError as exc:
+            raise BlastwallError(f"{self.file} is not a Blastwall store: {exc}") from exc
+        if mode.lower() != "wal":
+            raise BlastwallError(f"{self.file}: could not switch to WAL mode (got {mode})")
+        self._init_schema()
+
+    # -- setup -----------------------------------------------------------------------------------------
+    def _init_schema(self) -> None:
+        with self._write() as cur:
+            cur.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+            row = cur.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+            if row is not None and int(row[0]) > SCHEMA_VERSION:
+                raise StoreVersionError(
+                    f"{self.file} was written by schema version {row[0]}; this Blastwall understands up to "
+                    f"{SCHEMA_VERSION}. Upgrade Blastwall; the store was left untouched."
+                )
+            for stmt in filter(None, (s.strip() for s in _DDL.split(";"))):
+                cur.execute(stmt)
+            if row is None:
+                cur.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+                cur.execute("INSERT INTO meta VALUES ('generation', '0')")
+                cur.execute("INSERT INTO meta VALUES ('created_at', ?)", (iso(now()),))
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Cursor]:
+        cur = self._conn.cursor()
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                cur.execute("BEGIN IMMEDIATE")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise StoreLocked(f"{self.file}: the store is locked by another writer ({exc})") from exc
+                time.sleep(0.05)
+        try:
+            yield cur
+            cur.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
+            cur.execute("COMMIT")
+        except BaseException:
+            cur.execute("ROLLBACK")
+            raise
+
+    # -- writes ----------------------------------------------------------------------------------------
+    def load(self, batch: Batch, *, update_tag: int, account: str | None = None) -> None:
+        batch.validate()
+        src = batch.source
+        node_rows = []
+        stub_rows = []
+        for n in batch.nodes:
+            row = (
+                n.id,
+                n.kind,
+                json.dumps(n.props, sort_keys=True, default=str),
+                src,
+                n.account or account,
+                update_tag,
+                n.first_seen,
+                n.last_seen,
+            )
+            (stub_rows if n.stub else node_rows).append(row)
+        edge_rows = [
+            (
+                e.src,
+                e.kind,
+                e.dst,
+                e.key,
+                json.dumps(e.props, sort_keys=True, default=str),
+                src,
+                e.account or account,
+                update_tag,
+                e.count,
+                e.first_seen,
+                e.last_seen,
+                edge_kind(e.kind).count_merge == "sum",
+            )
+            for e in batch.edges
+        ]
+        with self._write() as cur:
+            cur.executemany(_UPSERT_NODE, node_rows)
+            cur.executemany(_INSERT_STUB, stub_rows)
+            cur.executemany(_UPSERT_EDGE, edge_rows)
+
+    def cleanup(self, *, source: str, account: str | None, update_tag: int) -> int:
+        acct_clause = "account IS ?" if account is None else "account = ?"
+        with self._write() as cur:
+            n = cur.execute(
+                f"DELETE FROM edges WHERE source = ? AND {acct_clause} AND update_tag < ?",
+                (source, account, update_tag),
+            ).rowcount
+            # a node that goes takes every edge touching it, whoever said the edge (as DETACH DELETE does)
+            n += cur.execute(
+                f"DELETE FROM edges WHERE src IN (SELECT id FROM nodes WHERE source = ? AND {acct_clause} "
+                f"AND update_tag < ?) OR dst IN (SELECT id FROM nodes WHERE source = ? AND {acct_clause} "
+                "AND update_tag < ?)",
+                (source, account, update_tag, source, account, update_tag),
+            ).rowcount
+            n += cur.execute(
+                f"DELETE FROM nodes WHERE source = ? AND {acct_clause} AND update_tag < ?",
+                (source, account, update_tag),
+            ).rowcount
+        return n
+
+    def put_documents(self, collection: str, docs: dict[str, dict[str, Any]]) -> None:
+        stamp = iso(now())
+        with self._write() as cur:
+            cur.executemany(
+                "INSERT INTO documents VALUES (?, ?, ?, ?) ON CONFLICT (collection, id) DO UPDATE SET "
+                "body = excluded.body, updated_at = excluded.updated_at",
+                [(collection, k, json.dumps(v, sort_keys=True, default=str), stamp) for k, v in docs.items()],
+            )
+
+    def delete_documents(self, collection: str, ids: list[str]) -> None:
+        with self._write() as cur:
+            cur.executemany("DELETE FROM documents WHERE collection = ? AND id = ?", [(collection, i) for i in ids])
+
+    # -- reads -----------------------------------------------------------------------------------------
+    def generation(self) -> int:
+        row = self._conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        return int(row[0])
+
+    def read_graph(self) -> GraphContents:
+        cur = self._conn.cursor()
+        cur.execute("BEGIN")  # one read transaction: one consistent WAL snapshot
+        try:
+            gen = int(cur.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
+            nodes = [_node(r) for r in cur.execute("SELECT * FROM nodes ORDER BY id")]
+            edges = [_edge(r) for r in cur.execute("SELECT * FROM edges ORDER BY src, kind, dst, key")]
+        finally:
+            cur.execute("COMMIT")
+        return GraphContents(generation=gen, nodes=nodes, edges=edges)
+
+    def get_node(self, node_id: str) -> StoredNode | None:
+        row = self._conn.execute("SELECT * FROM nodes WHERE id = ?", (node_id,)).fetchone()
+        return _node(row) if row else None
+
+    def get_documents(self, collection: str) -> dict[str, dict[str, Any]]:
+        rows = self._conn.execute(
+            "SELECT id, body FROM documents WHERE collection = ? ORDER BY id", (collection,)
+        ).fetchall()
+        return {r[0]: json.loads(r[1]) for r in rows}
+
+    def count(self, table: str) -> int:
+        if table not in {"nodes", "edges", "documents"}:
+            raise ValueError(table)
+        return int(self._conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+    def close(self) -> None:
+        self._conn.close()
+
+
+def _node(r: tuple[Any, ...]) -> StoredNode:
+    return StoredNode(r[0], r[1], json.loads(r[2]), r[3], r[4], r[5], r[6], r[7])
+
+
+def _edge(r: tuple[Any, ...]) -> StoredEdge:
+    return StoredEdge(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], r[6], r[7], r[8], r[9], r[10])

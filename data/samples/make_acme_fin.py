@@ -1,0 +1,1161 @@
+"""Write the ``acme-fin`` sample organization in the formats the real systems produce.
+
+Deterministic: running it twice gives byte-identical files (a test checks the committed copy is what
+this script writes). Run ``python data/samples/make_acme_fin.py [OUT]`` (default: beside this file).
+
+The story (see acme-fin/README.md): a legacy ETL job in the legacy-batch account assumes the data-lake
+account's ``datalake-reader`` role every five minutes through a trust policy that names the whole
+legacy account. That feed keeps the fraud feature pipeline fresh, which the fraud scoring engine, and so
+the critical Fraud Detection service, depend on. The CMDB documents the fraud chain but not the ETL's
+use of the data lake.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ORG_ID = "o-7k2x9q4m1p"
+ROOT_ID = "r-7k2x"
+MGMT = "210987654321"
+DATA = "482510973311"
+LEGACY = "739406228105"
+FRAUD = "615294837560"
+VENDOR = "444455556666"  # an external vendor, outside the organization
+OLD_VENDOR = "999988887777"  # an external vendor whose contract ended
+REGION = "us-east-1"
+EVIDENCE_START = datetime(2026, 5, 1, tzinfo=UTC)
+EVIDENCE_DAYS = 14
+COLLECTED_AT = datetime(2026, 5, 15, 6, 0, tzinfo=UTC)
+SN_INSTANCE = "https://acmefin.service-now.com"
+
+ACCOUNT_NAMES = {
+    MGMT: "acme-management",
+    DATA: "acme-prod-datalake",
+    LEGACY: "acme-legacy-batch",
+    FRAUD: "acme-prod-fraud",
+}
+
+
+# -- deterministic identifiers ------------------------------------------------------------------------
+def h(*parts: object, n: int = 32) -> str:
+    return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:n]
+
+
+def aws_id(prefix: str, *parts: object, n: int = 17) -> str:
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+    digest = hashlib.sha256("|".join(map(str, parts)).encode()).digest()
+    return prefix + "".join(alphabet[b % 32] for b in digest[:n])
+
+
+def uuid_like(*parts: object) -> str:
+    x = h(*parts)
+    return f"{x[:8]}-{x[8:12]}-{x[12:16]}-{x[16:20]}-{x[20:32]}"
+
+
+def ts(dt: datetime) -> str:
+    return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def doc(*statements: dict[str, Any]) -> dict[str, Any]:
+    return {"Version": "2012-10-17", "Statement": list(statements)}
+
+
+# -- writers ------------------------------------------------------------------------------------------
+def write_json(path: Path, obj: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def write_gz(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buf = io.BytesIO()
+    with gzip.GzipFile(filename="", mode="wb", fileobj=buf, mtime=0, compresslevel=9) as gz:
+        gz.write(data)
+    path.write_bytes(buf.getvalue())
+
+
+# -- IAM ----------------------------------------------------------------------------------------------
+def role(
+    account: str,
+    name: str,
+    trust: dict[str, Any],
+    *,
+    inline: dict[str, dict[str, Any]] | None = None,
+    managed: list[str] | None = None,
+    tags: dict[str, str] | None = None,
+    profile: str | None = None,
+    created: str = "2019-03-11T14:22:05Z",
+    last_used: datetime | None = None,
+) -> dict[str, Any]:
+    arn = f"arn:aws:iam::{account}:role/{name}"
+    out: dict[str, Any] = {
+        "Path": "/",
+        "RoleName": name,
+        "RoleId": aws_id("AROA", account, name),
+        "Arn": arn,
+        "CreateDate": created,
+        "AssumeRolePolicyDocument": trust,
+        "InstanceProfileList": [],
+        "RolePolicyList": [{"PolicyName": k, "PolicyDocument": v} for k, v in (inline or {}).items()],
+        "AttachedManagedPolicies": [
+            {"PolicyName": p.rsplit("/", 1)[-1], "PolicyArn": p} for p in (managed or [])
+        ],
+        "Tags": [{"Key": k, "Value": v} for k, v in (tags or {}).items()],
+        "RoleLastUsed": {},
+    }
+    if last_used:
+        out["RoleLastUsed"] = {"LastUsedDate": ts(last_used), "Region": REGION}
+    if profile:
+        out["InstanceProfileList"] = [
+            {
+                "Path": "/",
+                "InstanceProfileName": profile,
+                "InstanceProfileId": aws_id("AIPA", account, profile),
+                "Arn": f"arn:aws:iam::{account}:instance-profile/{profile}",
+                "CreateDate": created,
+                "Roles": [
+                    {
+                        "Path": "/",
+                        "RoleName": name,
+                        "RoleId": out["RoleId"],
+                        "Arn": arn,
+                        "CreateDate": created,
+                        "AssumeRolePolicyDocument": trust,
+                    }
+                ],
+            }
+        ]
+    return out
+
+
+def managed_policy(account: str, name: str, document: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "PolicyName": name,
+        "PolicyId": aws_id("ANPA", account, name),
+        "Arn": f"arn:aws:iam::{account}:policy/{name}",
+        "Path": "/",
+        "DefaultVersionId": "v1",
+        "AttachmentCount": 1,
+        "PermissionsBoundaryUsageCount": 0,
+        "IsAttachable": True,
+        "CreateDate": "2020-01-15T10:00:00Z",
+        "UpdateDate": "2020-01-15T10:00:00Z",
+        "PolicyVersionList": [
+            {"Document": document, "VersionId": "v1", "IsDefaultVersion": True, "CreateDate": "2020-01-15T10:00:00Z"}
+        ],
+    }
+
+
+def service_trust(service: str) -> dict[str, Any]:
+    return doc({"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"})
+
+
+def gaad(account: str) -> dict[str, Any]:
+    users: list[dict[str, Any]] = []
+    roles: list[dict[str, Any]] = []
+    policies: list[dict[str, Any]] = []
+    last = COLLECTED_AT - timedelta(minutes=4)
+    if account == DATA:
+        roles.append(
+            role(
+                DATA,
+                "datalake-reader",
+                doc(
+                    {
+                        "Sid": "LegacyBatchAccount",
+                        "Effect": "Allow",
+                        "Principal": {"AWS": f"arn:aws:iam::{LEGACY}:root"},
+                        "Action": "sts:AssumeRole",
+                    },
+                    {
+                        "Sid": "FraudFeaturePipeline",
+                        "Effect": "Allow",
+                        "Principal": {"AWS": f"arn:aws:iam::{FRAUD}:role/fraud-feature-pipeline"},
+                        "Action": "sts:AssumeRole",
+                        "Condition": {"StringEquals": {"aws:PrincipalOrgID": ORG_ID}},
+                    },
+                ),
+                inline={
+                    "read-curated-zone": doc(
+                        {
+                            "Sid": "ReadCurated",
+                            "Effect": "Allow",
+                            "Action": ["s3:GetObject", "s3:ListBucket"],
+                            "Resource": ["arn:aws:s3:::acme-datalake-curated", "arn:aws:s3:::acme-datalake-curated/*"],
+                        }
+                    )
+                },
+                tags={"cmdb_ci": "Enterprise Data Lake", "owner": "data-platform"},
+                last_used=last,
+            )
+        )
+        roles.append(
+            role(
+                DATA,
+                "vendor-support-access",
+                doc(
+                    {
+                        "Sid": "VendorSupport",
+                        "Effect": "Allow",
+                        "Principal": {"AWS": f"arn:aws:iam::{VENDOR}:root"},
+                        "Action": "sts:AssumeRole",
+                        "Condition": {"StringEquals": {"sts:ExternalId": "acme-7731"}},
+                    }
+                ),
+                managed=["arn:aws:iam::aws:policy/ReadOnlyAccess"],
+                tags={"cmdb_ci": "Enterprise Data Lake"},
+            )
+        )
+        roles.append(
+            role(
+                DATA,
+                "datalake-admin",
+                doc(
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"AWS": f"arn:aws:iam::{DATA}:root"},
+                        "Action": "sts:AssumeRole",
+                        "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "true"}},
+                    }
+                ),
+                managed=[f"arn:aws:iam::{DATA}:policy/DataLakeAdministration"],
+                tags={"cmdb_ci": "Enterprise Data Lake"},
+            )
+        )
+        policies.append(
+            managed_policy(
+                DATA,
+                "DataLakeAdministration",
+                doc({"Effect": "Allow", "Action": ["s3:*", "glue:*", "lakeformation:*"], "Resource": "*"}),
+            )
+        )
+    elif account == LEGACY:
+        roles.append(
+            role(
+                LEGACY,
+                "legacy-etl-role",
+                service_trust("ec2.amazonaws.com"),
+                inline={
+                    "assume-datalake-reader": doc(
+                        {
+                            "Sid": "AssumeDataLakeReader",
+                            "Effect": "Allow",
+                            "Action": "sts:AssumeRole",
+                            "Resource": f"arn:aws:iam::{DATA}:role/datalake-reader",
+                        }
+                    ),
+                    "write-etl-output": doc(
+                        {
+                            "Effect": "Allow",
+                            "Action": ["s3:PutObject", "s3:GetObject"],
+                            "Resource": "arn:aws:s3:::acme-legacy-etl-output/*",
+                        }
+                    ),
+                },
+                tags={"cmdb_ci": "Legacy Fraud ETL", "owner": "risk-engineering"},
+                profile="legacy-etl-profile",
+                created="2017-08-02T09:14:51Z",
+                last_used=last,
+            )
+        )
+        roles.append(
+            role(
+                LEGACY,
+                "legacy-ops-automation",
+                doc({"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{LEGACY}:root"}, "Action": "sts:AssumeRole"}),
+                inline={"ops-admin": doc({"Effect": "Allow", "Action": "*", "Resource": "*"})},
+                tags={"owner": "platform-ops"},
+                created="2018-02-20T16:40:12Z",
+            )
+        )
+        users.append(
+            {
+                "Path": "/",
+                "UserName": "etl-operator",
+                "UserId": aws_id("AIDA", LEGACY, "etl-operator"),
+                "Arn": f"arn:aws:iam::{LEGACY}:user/etl-operator",
+                "CreateDate": "2017-08-02T09:30:00Z",
+                "UserPolicyList": [
+                    {
+                        "PolicyName": "read-etl-logs",
+                        "PolicyDocument": doc(
+                            {"Effect": "Allow", "Action": ["logs:GetLogEvents", "logs:FilterLogEvents"], "Resource": "*"}
+                        ),
+                    }
+                ],
+                "GroupList": [],
+                "AttachedManagedPolicies": [],
+                "Tags": [],
+            }
+        )
+    elif account == FRAUD:
+        roles.append(
+            role(
+                FRAUD,
+                "fraud-feature-pipeline",
+                service_trust("lambda.amazonaws.com"),
+                inline={
+                    "pipeline-access": doc(
+                        {
+                            "Sid": "AssumeDataLakeReader",
+                            "Effect": "Allow",
+                            "Action": "sts:AssumeRole",
+                            "Resource": f"arn:aws:iam::{DATA}:role/datalake-reader",
+                        },
+                        {
+                            "Sid": "ReadLegacyEtlOutput",
+                            "Effect": "Allow",
+                            "Action": "s3:GetObject",
+                            "Resource": "arn:aws:s3:::acme-legacy-etl-output/*",
+                        },
+                    )
+                },
+                tags={"cmdb_ci": "Fraud Feature Pipeline", "owner": "fraud-platform"},
+                last_used=last,
+            )
+        )
+        roles.append(
+            role(
+                FRAUD,
+                "fraud-scoring-engine",
+                service_trust("ecs-tasks.amazonaws.com"),
+                inline={
+                    "read-features": doc(
+                        {
+                            "Effect": "Allow",
+                            "Action": ["dynamodb:GetItem", "dynamodb:Query"],
+                            "Resource": f"arn:aws:dynamodb:{REGION}:{FRAUD}:table/fraud-features",
+                        }
+                    )
+                },
+                tags={"cmdb_ci": "Fraud Scoring Engine", "owner": "fraud-platform"},
+                last_used=last,
+            )
+        )
+    elif account == MGMT:
+        roles.append(
+            role(
+                MGMT,
+                "old-vendor-audit",
+                doc(
+                    {
+                        "Sid": "AuditVendor",
+                        "Effect": "Allow",
+                        "Principal": {"AWS": f"arn:aws:iam::{OLD_VENDOR}:root"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ),
+                managed=["arn:aws:iam::aws:policy/SecurityAudit"],
+                created="2018-11-05T12:00:00Z",
+            )
+        )
+    return {
+        "UserDetailList": users,
+        "GroupDetailList": [],
+        "RoleDetailList": roles,
+        "Policies": policies,
+        "IsTruncated": False,
+    }
+
+
+# -- Organizations ------------------------------------------------------------------------------------
+def organizations(out: Path) -> None:
+    base = out / "aws" / MGMT / "global"
+    org_arn = f"arn:aws:organizations::{MGMT}:organization/{ORG_ID}"
+    write_json(
+        base / "organizations-DescribeOrganization.json",
+        {
+            "Organization": {
+                "Id": ORG_ID,
+                "Arn": org_arn,
+                "FeatureSet": "ALL",
+                "MasterAccountArn": f"arn:aws:organizations::{MGMT}:account/{ORG_ID}/{MGMT}",
+                "MasterAccountId": MGMT,
+                "MasterAccountEmail": "aws-root@acmefin.example",
+                "AvailablePolicyTypes": [{"Type": "SERVICE_CONTROL_POLICY", "Status": "ENABLED"}],
+            }
+        },
+    )
+    accounts = [
+        {
+            "Id": a,
+            "Arn": f"arn:aws:organizations::{MGMT}:account/{ORG_ID}/{a}",
+            "Email": f"aws+{n}@acmefin.example",
+            "Name": n,
+            "Status": "ACTIVE",
+            "JoinedMethod": "INVITED" if a == LEGACY else ("CREATED" if a != MGMT else "INVITED"),
+            "JoinedTimestamp": "2019-01-10T08:00:00Z",
+        }
+        for a, n in ACCOUNT_NAMES.items()
+    ]
+    write_json(base / "organizations-ListAccounts.json", {"Accounts": accounts})
+    write_json(
+        base / "organizations-ListRoots.json",
+        {
+            "Roots": [
+                {
+                    "Id": ROOT_ID,
+                    "Arn": f"arn:aws:organizations::{MGMT}:root/{ORG_ID}/{ROOT_ID}",
+                    "Name": "Root",
+                    "PolicyTypes": [{"Type": "SERVICE_CONTROL_POLICY", "Status": "ENABLED"}],
+                }
+            ]
+        },
+    )
+    prod = f"ou-{ROOT_ID[2:]}-prod0001"
+    legacy = f"ou-{ROOT_ID[2:]}-lgcy0001"
+    ous = {
+        ROOT_ID: {
+            "OrganizationalUnits": [
+                {"Id": prod, "Arn": f"arn:aws:organizations::{MGMT}:ou/{ORG_ID}/{prod}", "Name": "Production"},
+                {"Id": legacy, "Arn": f"arn:aws:organizations::{MGMT}:ou/{ORG_ID}/{legacy}", "Name": "Legacy"},
+            ]
+        },
+        prod: {"OrganizationalUnits": []},
+        legacy: {"OrganizationalUnits": []},
+    }
+    write_json(base / "organizations-ListOrganizationalUnitsForParent.json", ous)
+    by_id = {a["Id"]: a for a in accounts}
+    write_json(
+        base / "organizations-ListAccountsForParent.json",
+        {
+            ROOT_ID: {"Accounts": [by_id[MGMT]]},
+            prod: {"Accounts": [by_id[DATA], by_id[FRAUD]]},
+            legacy: {"Accounts": [by_id[LEGACY]]},
+        },
+    )
+    full = "p-FullAWSAccess"
+    deny = "p-4x8rq2mz"
+    summaries = [
+        {
+            "Id": full,
+            "Arn": "arn:aws:organizations::aws:policy/service_control_policy/p-FullAWSAccess",
+            "Name": "FullAWSAccess",
+            "Description": "Allows access to every operation",
+            "Type": "SERVICE_CONTROL_POLICY",
+            "AwsManaged": True,
+        },
+        {
+            "Id": deny,
+            "Arn": f"arn:aws:organizations::{MGMT}:policy/{ORG_ID}/service_control_policy/{deny}",
+            "Name": "DenyLeaveOrganizationAndTrailTampering",
+            "Description": "Guardrails for every account",
+            "Type": "SERVICE_CONTROL_POLICY",
+            "AwsManaged": False,
+        },
+    ]
+    write_json(base / "organizations-ListPolicies.json", {"Policies": summaries})
+    contents = {
+        full: doc({"Effect": "Allow", "Action": "*", "Resource": "*"}),
+        deny: doc(
+            {
+                "Sid": "DenyLeave",
+                "Effect": "Deny",
+                "Action": ["organizations:LeaveOrganization"],
+                "Resource": "*",
+            },
+            {
+                "Sid": "DenyTrailTampering",
+                "Effect": "Deny",
+                "Action": ["cloudtrail:StopLogging", "cloudtrail:DeleteTrail"],
+                "Resource": "*",
+            },
+        ),
+    }
+    write_json(
+        base / "organizations-DescribePolicy.json",
+        {
+            s["Id"]: {"Policy": {"PolicySummary": s, "Content": json.dumps(contents[s["Id"]])}}
+            for s in summaries
+        },
+    )
+    write_json(
+        base / "organizations-ListTargetsForPolicy.json",
+        {
+            full: {
+                "Targets": [
+                    {"TargetId": ROOT_ID, "Arn": f"arn:aws:organizations::{MGMT}:root/{ORG_ID}/{ROOT_ID}",
+                     "Name": "Root", "Type": "ROOT"}
+                ]
+            },
+            deny: {
+                "Targets": [
+                    {"TargetId": ROOT_ID, "Arn": f"arn:aws:organizations::{MGMT}:root/{ORG_ID}/{ROOT_ID}",
+                     "Name": "Root", "Type": "ROOT"}
+                ]
+            },
+        },
+    )
+
+
+# -- S3 -----------------------------------------------------------------------------------------------
+BUCKETS = {
+    DATA: {
+        "acme-datalake-curated": {
+            "tags": {"cmdb_ci": "Enterprise Data Lake", "data-classification": "confidential"},
+            "policy": doc(
+                {
+                    "Sid": "ReaderRole",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{DATA}:role/datalake-reader"},
+                    "Action": ["s3:GetObject", "s3:ListBucket"],
+                    "Resource": ["arn:aws:s3:::acme-datalake-curated", "arn:aws:s3:::acme-datalake-curated/*"],
+                },
+                {
+                    "Sid": "DenyInsecureTransport",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "s3:*",
+                    "Resource": ["arn:aws:s3:::acme-datalake-curated", "arn:aws:s3:::acme-datalake-curated/*"],
+                    "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+                },
+            ),
+        }
+    },
+    LEGACY: {
+        "acme-legacy-etl-output": {
+            "tags": {"cmdb_ci": "Legacy Fraud ETL"},
+            "policy": doc(
+                {
+                    "Sid": "FraudPipelineRead",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": f"arn:aws:iam::{FRAUD}:role/fraud-feature-pipeline"},
+                    "Action": "s3:GetObject",
+                    "Resource": "arn:aws:s3:::acme-legacy-etl-output/*",
+                }
+            ),
+        }
+    },
+    FRAUD: {},
+    MGMT: {"acme-org-cloudtrail": {"tags": {"owner": "security"}, "policy": None}},
+}
+
+
+def s3(out: Path, account: str) -> None:
+    base = out / "aws" / account / "global"
+    buckets = BUCKETS[account]
+    write_json(
+        base / "s3-ListBuckets.json",
+        {
+            "Buckets": [{"Name": b, "CreationDate": "2019-04-02T11:00:00Z"} for b in buckets],
+            "Owner": {"DisplayName": ACCOUNT_NAMES[account], "ID": h("canonical", account, n=64)},
+        },
+    )
+    write_json(
+        base / "s3-GetBucketPolicy.json",
+        {b: {"Policy": json.dumps(v["policy"])} for b, v in buckets.items() if v["policy"]},
+    )
+    write_json(
+        base / "s3-GetBucketTagging.json",
+        {b: {"TagSet": [{"Key": k, "Value": x} for k, x in v["tags"].items()]} for b, v in buckets.items()},
+    )
+
+
+# -- EC2 networking -----------------------------------------------------------------------------------
+NETS = {
+    DATA: ("10.10", None),
+    LEGACY: ("10.40", ("legacy-etl-01", "legacy-etl-profile", "Legacy Fraud ETL")),
+    FRAUD: ("10.30", ("fraud-scoring-01", None, "Fraud Scoring Engine")),
+    MGMT: ("10.0", None),
+}
+
+
+def ec2(out: Path, account: str) -> dict[str, str]:
+    """Write the account's VPC networking; return {private ip: eni id} for the flow logs."""
+    base = out / "aws" / account / REGION
+    prefix, instance = NETS[account]
+    vpc = "vpc-" + h("vpc", account, n=17)
+    subnet = "subnet-" + h("subnet", account, n=17)
+    sg = "sg-" + h("sg", account, n=17)
+    write_json(
+        base / "ec2-DescribeVpcs.json",
+        {
+            "Vpcs": [
+                {
+                    "VpcId": vpc,
+                    "OwnerId": account,
+                    "CidrBlock": f"{prefix}.0.0/16",
+                    "CidrBlockAssociationSet": [
+                        {"AssociationId": "vpc-cidr-assoc-" + h("a", vpc, n=17), "CidrBlock": f"{prefix}.0.0/16",
+                         "CidrBlockState": {"State": "associated"}}
+                    ],
+                    "State": "available",
+                    "IsDefault": False,
+                    "InstanceTenancy": "default",
+                    "Tags": [{"Key": "Name", "Value": f"{ACCOUNT_NAMES[account]}-vpc"}],
+                }
+            ]
+        },
+    )
+    write_json(
+        base / "ec2-DescribeSubnets.json",
+        {
+            "Subnets": [
+                {
+                    "SubnetId": subnet,
+                    "SubnetArn": f"arn:aws:ec2:{REGION}:{account}:subnet/{subnet}",
+                    "VpcId": vpc,
+                    "OwnerId": account,
+                    "CidrBlock": f"{prefix}.1.0/24",
+                    "AvailabilityZone": f"{REGION}a",
+                    "AvailabilityZoneId": "use1-az1",
+                    "AvailableIpAddressCount": 250,
+                    "MapPublicIpOnLaunch": False,
+                    "State": "available",
+                    "Tags": [{"Key": "Name", "Value": "private-a"}],
+                }
+            ]
+        },
+    )
+    ingress = [
+        {
+            "IpProtocol": "tcp",
+            "FromPort": 443,
+            "ToPort": 443,
+            "IpRanges": [{"CidrIp": f"{prefix}.0.0/16", "Description": "vpc-internal https"}],
+            "Ipv6Ranges": [],
+            "PrefixListIds": [],
+            "UserIdGroupPairs": [],
+        }
+    ]
+    write_json(
+        base / "ec2-DescribeSecurityGroups.json",
+        {
+            "SecurityGroups": [
+                {
+                    "GroupId": sg,
+                    "GroupName": "workload",
+                    "Description": "workload instances",
+                    "OwnerId": account,
+                    "VpcId": vpc,
+                    "IpPermissions": ingress,
+                    "IpPermissionsEgress": [
+                        {
+                            "IpProtocol": "-1",
+                            "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
+                            "Ipv6Ranges": [],
+                            "PrefixListIds": [],
+                            "UserIdGroupPairs": [],
+                        }
+                    ],
+                    "Tags": [],
+                }
+            ]
+        },
+    )
+    enis: list[dict[str, Any]] = []
+    reservations: list[dict[str, Any]] = []
+    ips: dict[str, str] = {}
+    if instance:
+        name, profile, ci = instance
+        iid = "i-" + h("instance", account, name, n=17)
+        eni = "eni-" + h("eni", account, name, n=17)
+        ip = f"{prefix}.1.25"
+        ips[ip] = eni
+        enis.append(
+            {
+                "NetworkInterfaceId": eni,
+                "InterfaceType": "interface",
+                "OwnerId": account,
+                "SubnetId": subnet,
+                "VpcId": vpc,
+                "AvailabilityZone": f"{REGION}a",
+                "PrivateIpAddress": ip,
+                "PrivateIpAddresses": [{"Primary": True, "PrivateIpAddress": ip}],
+                "Groups": [{"GroupId": sg, "GroupName": "workload"}],
+                "Attachment": {"AttachmentId": "eni-attach-" + h("att", eni, n=17), "InstanceId": iid,
+                               "InstanceOwnerId": account, "DeviceIndex": 0, "Status": "attached"},
+                "Status": "in-use",
+                "TagSet": [],
+            }
+        )
+        inst: dict[str, Any] = {
+            "InstanceId": iid,
+            "InstanceType": "m5.large",
+            "ImageId": "ami-" + h("ami", n=17),
+            "State": {"Code": 16, "Name": "running"},
+            "PrivateIpAddress": ip,
+            "SubnetId": subnet,
+            "VpcId": vpc,
+            "LaunchTime": "2024-02-11T03:12:40Z",
+            "SecurityGroups": [{"GroupId": sg, "GroupName": "workload"}],
+            "NetworkInterfaces": [{"NetworkInterfaceId": eni, "PrivateIpAddress": ip, "SubnetId": subnet,
+                                   "VpcId": vpc, "Groups": [{"GroupId": sg, "GroupName": "workload"}]}],
+            "MetadataOptions": {"HttpTokens": "optional", "HttpEndpoint": "enabled", "State": "applied"},
+            "Tags": [{"Key": "Name", "Value": name}, {"Key": "cmdb_ci", "Value": ci}],
+        }
+        if profile:
+            inst["IamInstanceProfile"] = {
+                "Arn": f"arn:aws:iam::{account}:instance-profile/{profile}",
+                "Id": aws_id("AIPA", account, profile),
+            }
+        reservations.append(
+            {"ReservationId": "r-" + h("res", iid, n=17), "OwnerId": account, "Groups": [], "Instances": [inst]}
+        )
+    write_json(base / "ec2-DescribeNetworkInterfaces.json", {"NetworkInterfaces": enis})
+    write_json(base / "ec2-DescribeInstances.json", {"Reservations": reservations})
+    return ips
+
+
+# -- CloudTrail ---------------------------------------------------------------------------------------
+def assumed_identity(account: str, role_name: str, session: str, key: str) -> dict[str, Any]:
+    role_id = aws_id("AROA", account, role_name)
+    return {
+        "type": "AssumedRole",
+        "principalId": f"{role_id}:{session}",
+        "arn": f"arn:aws:sts::{account}:assumed-role/{role_name}/{session}",
+        "accountId": account,
+        "accessKeyId": key,
+        "sessionContext": {
+            "sessionIssuer": {
+                "type": "Role",
+                "principalId": role_id,
+                "arn": f"arn:aws:iam::{account}:role/{role_name}",
+                "accountId": account,
+                "userName": role_name,
+            },
+            "attributes": {"creationDate": "", "mfaAuthenticated": "false"},
+        },
+    }
+
+
+def assume_record(
+    when: datetime,
+    caller_account: str,
+    caller_role: str,
+    caller_session: str,
+    target_account: str,
+    target_role: str,
+    session_name: str,
+    src_ip: str,
+    agent: str,
+) -> dict[str, Any]:
+    caller_key = aws_id("ASIA", "caller", caller_account, caller_role, when.isoformat(), n=16)
+    new_key = aws_id("ASIA", "new", target_role, when.isoformat(), n=16)
+    ident = assumed_identity(caller_account, caller_role, caller_session, caller_key)
+    ident["sessionContext"]["attributes"]["creationDate"] = ts(when - timedelta(minutes=50))
+    role_arn = f"arn:aws:iam::{target_account}:role/{target_role}"
+    return {
+        "eventVersion": "1.08",
+        "userIdentity": ident,
+        "eventTime": ts(when),
+        "eventSource": "sts.amazonaws.com",
+        "eventName": "AssumeRole",
+        "awsRegion": REGION,
+        "sourceIPAddress": src_ip,
+        "userAgent": agent,
+        "requestParameters": {"roleArn": role_arn, "roleSessionName": session_name, "durationSeconds": 3600},
+        "responseElements": {
+            "credentials": {
+                "accessKeyId": new_key,
+                "sessionToken": "IQoJb3JpZ2luX2VjEXAMPLETOKEN" + h("tok", new_key, n=24),
+                "expiration": (when + timedelta(hours=1)).strftime("%b %d, %Y, %I:%M:%S %p"),
+            },
+            "assumedRoleUser": {
+                "assumedRoleId": f"{aws_id('AROA', target_account, target_role)}:{session_name}",
+                "arn": f"arn:aws:sts::{target_account}:assumed-role/{target_role}/{session_name}",
+            },
+        },
+        "requestID": uuid_like("req", role_arn, when.isoformat(), caller_role),
+        "eventID": uuid_like("evt", role_arn, when.isoformat(), caller_role),
+        "readOnly": True,
+        "resources": [{"accountId": target_account, "type": "AWS::IAM::Role", "ARN": role_arn}],
+        "eventType": "AwsApiCall",
+        "managementEvent": True,
+        "recipientAccountId": target_account,
+        "sharedEventID": uuid_like("shared", role_arn, when.isoformat(), caller_role),
+        "eventCategory": "Management",
+        "tlsDetails": {
+            "tlsVersion": "TLSv1.2",
+            "cipherSuite": "ECDHE-RSA-AES128-GCM-SHA256",
+            "clientProvidedHostHeader": "sts.amazonaws.com",
+        },
+    }
+
+
+def s3_record(
+    when: datetime,
+    account: str,
+    role_name: str,
+    session: str,
+    bucket: str,
+    bucket_account: str,
+    key: str,
+    event: str,
+    src_ip: str,
+    error: str | None = None,
+) -> dict[str, Any]:
+    access_key = aws_id("ASIA", "s3", account, role_name, when.isoformat(), n=16)
+    ident = assumed_identity(account, role_name, session, access_key)
+    ident["sessionContext"]["attributes"]["creationDate"] = ts(when - timedelta(minutes=1))
+    rec: dict[str, Any] = {
+        "eventVersion": "1.09",
+        "userIdentity": ident,
+        "eventTime": ts(when),
+        "eventSource": "s3.amazonaws.com",
+        "eventName": event,
+        "awsRegion": REGION,
+        "sourceIPAddress": src_ip,
+        "userAgent": "[aws-sdk-java/1.11.1030 Linux/4.14.355 OpenJDK_64-Bit_Server_VM/25.412-b08 java/1.8.0_412]",
+        "requestParameters": {"bucketName": bucket, "Host": f"{bucket}.s3.amazonaws.com", "key": key},
+        "responseElements": None,
+        "additionalEventData": {
+            "SignatureVersion": "SigV4",
+            "CipherSuite": "ECDHE-RSA-AES128-GCM-SHA256",
+            "bytesTransferredIn": 0,
+            "AuthenticationMethod": "AuthHeader",
+            "x-amz-id-2": h("amzid", bucket, key, when.isoformat(), n=40),
+            "bytesTransferredOut": 48213,
+        },
+        "requestID": h("s3req", bucket, key, when.isoformat(), n=16).upper(),
+        "eventID": uuid_like("s3evt", bucket, key, when.isoformat()),
+        "readOnly": event.startswith("Get"),
+        "resources": [
+            {"type": "AWS::S3::Object", "ARN": f"arn:aws:s3:::{bucket}/{key}"},
+            {"accountId": bucket_account, "type": "AWS::S3::Bucket", "ARN": f"arn:aws:s3:::{bucket}"},
+        ],
+        "eventType": "AwsApiCall",
+        "managementEvent": False,
+        "recipientAccountId": bucket_account,
+        "eventCategory": "Data",
+        "tlsDetails": {
+            "tlsVersion": "TLSv1.2",
+            "cipherSuite": "ECDHE-RSA-AES128-GCM-SHA256",
+            "clientProvidedHostHeader": f"{bucket}.s3.amazonaws.com",
+        },
+    }
+    if account != bucket_account:
+        rec["sharedEventID"] = uuid_like("s3shared", bucket, key, when.isoformat())
+    if error:
+        rec["errorCode"] = error
+        rec["errorMessage"] = "Access Denied"
+        rec["additionalEventData"]["bytesTransferredOut"] = 0
+    return rec
+
+
+def cloudtrail(out: Path) -> None:
+    records: dict[str, list[dict[str, Any]]] = {DATA: [], LEGACY: [], FRAUD: []}
+    etl_ip = "10.40.1.25"
+    legacy_instance = "i-" + h("instance", LEGACY, "legacy-etl-01", n=17)
+    minutes = EVIDENCE_DAYS * 24 * 60
+    for m in range(0, minutes, 5):
+        t = EVIDENCE_START + timedelta(minutes=m, seconds=7)
+        session = f"legacy-etl-{t.strftime('%Y%m%d%H%M')}"
+        # The legacy ETL (an EC2 instance profile session) assumes the data-lake reader cross-account
+        records[DATA].append(
+            assume_record(
+                t, LEGACY, "legacy-etl-role", legacy_instance, DATA, "datalake-reader", session, "3.91.22.140",
+                "aws-sdk-java/1.11.1030 Linux/4.14.355 OpenJDK_64-Bit_Server_VM/25.412-b08",
+            )
+        )
+        # ...and reads the curated zone with that session (logged in the bucket owner's trail)
+        records[DATA].append(
+            s3_record(
+                t + timedelta(seconds=3), DATA, "datalake-reader", session, "acme-datalake-curated", DATA,
+                f"transactions/dt={t:%Y-%m-%d}/hour={t:%H}/part-{m % 60:04d}.parquet", "GetObject", "3.91.22.140",
+            )
+        )
+        if m % 60 == 0:
+            # hourly: the ETL writes its feature extract into its own bucket
+            records[LEGACY].append(
+                s3_record(
+                    t + timedelta(seconds=40), LEGACY, "legacy-etl-role", legacy_instance, "acme-legacy-etl-output",
+                    LEGACY, f"features/{t:%Y/%m/%d/%H}/extract.csv.gz", "PutObject", etl_ip,
+                )
+            )
+        if m % 15 == 0:
+            fsession = f"feature-pipeline-{t.strftime('%H%M')}"
+            tf = t + timedelta(minutes=2)
+            records[DATA].append(
+                assume_record(
+                    tf, FRAUD, "fraud-feature-pipeline", "fraud-feature-pipeline", DATA, "datalake-reader", fsession,
+                    "52.23.180.14", "Boto3/1.34.84 md/Botocore#1.34.84 ua/2.0 os/linux#5.10 lang/python#3.11.8 "
+                    "exec-env/AWS_Lambda_python3.11",
+                )
+            )
+            # the feature pipeline reads the legacy ETL's extract (cross-account, bucket owner's trail)
+            records[LEGACY].append(
+                s3_record(
+                    tf + timedelta(seconds=20), FRAUD, "fraud-feature-pipeline", "fraud-feature-pipeline",
+                    "acme-legacy-etl-output", LEGACY, f"features/{t:%Y/%m/%d/%H}/extract.csv.gz", "GetObject",
+                    "52.23.180.14",
+                )
+            )
+    # a stale developer script that is refused (denied evidence, kept apart)
+    for d in range(0, EVIDENCE_DAYS, 3):
+        t = EVIDENCE_START + timedelta(days=d, hours=9, minutes=12)
+        records[DATA].append(
+            s3_record(
+                t, FRAUD, "fraud-scoring-engine", "notebook-export", "acme-datalake-curated", DATA,
+                "transactions/export.csv", "GetObject", "52.23.180.99", error="AccessDenied",
+            )
+        )
+    for account, recs in records.items():
+        recs.sort(key=lambda r: (r["eventTime"], r["eventID"]))
+        buckets: dict[datetime, list[dict[str, Any]]] = {}
+        for r in recs:
+            t = datetime.strptime(r["eventTime"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+            start = t.replace(hour=(t.hour // 6) * 6, minute=0, second=0)
+            buckets.setdefault(start, []).append(r)
+        for start, chunk in sorted(buckets.items()):
+            delivered = start + timedelta(hours=6, minutes=4)
+            name = f"{account}_CloudTrail_{REGION}_{delivered:%Y%m%dT%H%MZ}_{h('ct', account, start.isoformat(), n=16)}"
+            path = (
+                out / "cloudtrail" / "AWSLogs" / account / "CloudTrail" / REGION
+                / f"{start:%Y}" / f"{start:%m}" / f"{start:%d}" / f"{name}.json.gz"
+            )
+            write_gz(path, json.dumps({"Records": chunk}, separators=(",", ":")).encode())
+
+
+# -- VPC flow logs (version 2, default format, S3 layout) ---------------------------------------------
+def flowlogs(out: Path, legacy_ips: dict[str, str]) -> None:
+    (etl_ip, eni), = legacy_ips.items()
+    s3_ips = ["52.216.88.133", "52.217.44.20", "3.5.29.104"]
+    for day in range(EVIDENCE_DAYS):
+        d0 = EVIDENCE_START + timedelta(days=day)
+        lines = ["version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status"]
+        for m in range(0, 24 * 60, 10):
+            t0 = int((d0 + timedelta(minutes=m)).timestamp())
+            dst = s3_ips[(m // 10) % len(s3_ips)]
+            sport = 32768 + (m * 7) % 28000
+            lines.append(f"2 {LEGACY} {eni} {etl_ip} {dst} {sport} 443 6 {40 + m % 9} {48000 + m} {t0} {t0 + 60} ACCEPT OK")
+            lines.append(f"2 {LEGACY} {eni} {dst} {etl_ip} 443 {sport} 6 {52 + m % 5} {910000 + m} {t0} {t0 + 60} ACCEPT OK")
+        for k in range(3):
+            t0 = int((d0 + timedelta(hours=3 + 7 * k)).timestamp())
+            lines.append(f"2 {LEGACY} {eni} 198.51.100.{23 + k} {etl_ip} 51{k}44 22 6 1 60 {t0} {t0 + 58} REJECT OK")
+        t0 = int((d0 + timedelta(hours=23, minutes=59)).timestamp())
+        lines.append(f"2 {LEGACY} {eni} - - - - - - - {t0} {t0 + 60} - NODATA")
+        flow_log_id = "fl-" + h("fl", LEGACY, n=17)
+        name = f"{LEGACY}_vpcflowlogs_{REGION}_{flow_log_id}_{d0:%Y%m%dT0000Z}_{h('flh', day, n=8)}.log.gz"
+        path = out / "flowlogs" / "AWSLogs" / LEGACY / "vpcflowlogs" / REGION / f"{d0:%Y}" / f"{d0:%m}" / f"{d0:%d}" / name
+        write_gz(path, ("\n".join(lines) + "\n").encode())
+
+
+# -- ServiceNow Table API exports ---------------------------------------------------------------------
+def sn_ref(table: str, sys_id: str) -> dict[str, str]:
+    return {"link": f"{SN_INSTANCE}/api/now/table/{table}/{sys_id}", "value": sys_id}
+
+
+def servicenow(out: Path) -> None:
+    base = out / "servicenow"
+    users = {"fraud-owner": h("user", "m.okafor"), "data-owner": h("user", "l.chen"), "risk-owner": h("user", "p.novak")}
+    groups = {"fraud": h("grp", "fraud-platform"), "data": h("grp", "data-platform"), "risk": h("grp", "risk-eng")}
+    common = {
+        "sys_created_by": "admin",
+        "sys_created_on": "2021-06-14 09:12:44",
+        "sys_updated_by": "cmdb.sync",
+        "sys_updated_on": "2026-04-30 22:05:17",
+        "operational_status": "1",
+        "install_status": "1",
+        "sys_domain": {"link": f"{SN_INSTANCE}/api/now/table/sys_user_group/global", "value": "global"},
+    }
+
+    def ci(name: str, cls: str, crit: str, owner: str, group: str, **extra: str) -> dict[str, Any]:
+        row: dict[str, Any] = {
+            "sys_id": h("ci", name),
+            "name": name,
+            "sys_class_name": cls,
+            "busines_criticality": crit,
+            "owned_by": sn_ref("sys_user", users[owner]),
+            "support_group": sn_ref("sys_user_group", groups[group]),
+            "short_description": "",
+            "object_id": "",
+            "correlation_id": "",
+            "environment": "Production",
+            "used_for": "Production",
+            **common,
+        }
+        row.update(extra)
+        return row
+
+    services = [
+        ci("Fraud Detection", "cmdb_ci_service_business", "1 - most critical", "fraud-owner", "fraud",
+           short_description="Real-time card transaction fraud detection", service_classification="Business Service"),
+        ci("Customer Payments", "cmdb_ci_service_business", "2 - somewhat critical", "fraud-owner", "fraud",
+           short_description="Card and ACH payment processing", service_classification="Business Service"),
+        ci("Analytics Reporting", "cmdb_ci_service_business", "4 - not critical", "data-owner", "data",
+           short_description="Internal BI dashboards", service_classification="Business Service"),
+    ]
+    apps = [
+        ci("Fraud Scoring Engine", "cmdb_ci_appl", "1 - most critical", "fraud-owner", "fraud",
+           short_description="Scores transactions against the fraud model"),
+        ci("Fraud Feature Pipeline", "cmdb_ci_appl", "2 - somewhat critical", "fraud-owner", "fraud",
+           short_description="Builds model features from transactions and the legacy extract"),
+        ci("Legacy Fraud ETL", "cmdb_ci_appl", "3 - less critical", "risk-owner", "risk",
+           short_description="Nightly-turned-continuous batch ETL (2017)"),
+        ci("Enterprise Data Lake", "cmdb_ci_appl", "2 - somewhat critical", "data-owner", "data",
+           short_description="Curated zone of the data lake",
+           correlation_id="arn:aws:s3:::acme-datalake-curated"),
+        ci("BI Warehouse", "cmdb_ci_appl", "4 - not critical", "data-owner", "data",
+           short_description="Reporting warehouse"),
+    ]
+    write_json(base / "cmdb_ci_service.json", {"result": services})
+    write_json(base / "cmdb_ci.json", {"result": services + apps})
+    rel_types = [
+        {"sys_id": "1a9cb166f1571100a92eb60da2bce5c5", "name": "Depends on::Used by",
+         "parent_descriptor": "Depends on", "child_descriptor": "Used by", **common},
+        {"sys_id": "60bc4e22c0a8010e01f074cbe6bd73c3", "name": "Runs on::Runs",
+         "parent_descriptor": "Runs on", "child_descriptor": "Runs", **common},
+        {"sys_id": "55c95bf6c0a8010e0118ec7056ebc54d", "name": "Contains::Contained by",
+         "parent_descriptor": "Contains", "child_descriptor": "Contained by", **common},
+    ]
+    write_json(base / "cmdb_rel_type.json", {"result": rel_types})
+    depends = "1a9cb166f1571100a92eb60da2bce5c5"
+    pairs = [
+        ("Fraud Detection", "Fraud Scoring Engine"),
+        ("Customer Payments", "Fraud Scoring Engine"),
+        ("Fraud Scoring Engine", "Fraud Feature Pipeline"),
+        ("Fraud Feature Pipeline", "Legacy Fraud ETL"),
+        ("Fraud Feature Pipeline", "Enterprise Data Lake"),
+        ("Analytics Reporting", "BI Warehouse"),
+        ("BI Warehouse", "Enterprise Data Lake"),
+    ]
+    rels = [
+        {
+            "sys_id": h("rel", p, c),
+            "parent": sn_ref("cmdb_ci", h("ci", p)),
+            "child": sn_ref("cmdb_ci", h("ci", c)),
+            "type": sn_ref("cmdb_rel_type", depends),
+            "connection_strength": "Always",
+            "port": "",
+            "percent_outage": "",
+            **common,
+        }
+        for p, c in pairs
+    ]
+    write_json(base / "cmdb_rel_ci.json", {"result": rels})
+
+
+# -- Security Hub findings (IAM Access Analyzer, ASFF) ------------------------------------------------
+def findings(out: Path) -> None:
+    created = COLLECTED_AT - timedelta(minutes=48)
+
+    def finding(account: str, role_name: str, principal: str, condition: str, severity: str, norm: int) -> dict[str, Any]:
+        arn = f"arn:aws:iam::{account}:role/{role_name}"
+        analyzer = f"arn:aws:access-analyzer:{REGION}:{account}:analyzer/account-analyzer"
+        return {
+            "SchemaVersion": "2018-10-08",
+            "Id": f"{analyzer}/{arn}/{principal}",
+            "ProductArn": f"arn:aws:securityhub:{REGION}::product/aws/access-analyzer",
+            "ProductName": "IAM Access Analyzer",
+            "CompanyName": "AWS",
+            "Region": REGION,
+            "GeneratorId": "aws/access-analyzer",
+            "AwsAccountId": account,
+            "Types": ["Software and Configuration Checks/AWS Security Best Practices/External Access Granted"],
+            "CreatedAt": ts(created),
+            "UpdatedAt": ts(created),
+            "Severity": {"Product": norm, "Label": severity, "Normalized": norm},
+            "Title": f"AwsIamRole/{arn}/ allows cross-account access",
+            "Description": f"AWS::IAM::Role/{arn}/ allows cross-account access from AWS {principal}",
+            "Remediation": {
+                "Recommendation": {
+                    "Text": "If the access isn't intended, it indicates a potential security risk. Use the console "
+                    "for the resource to modify or remove the policy that grants the unintended access."
+                }
+            },
+            "SourceUrl": f"https://console.aws.amazon.com/access-analyzer/home?region={REGION}#/findings/details/{uuid_like('aa', arn, principal)}",
+            "ProductFields": {
+                "ResourceOwnerAccount": account,
+                "aws/securityhub/FindingId": f"arn:aws:securityhub:{REGION}::product/aws/access-analyzer/{uuid_like('sh', arn, principal)}",
+                "aws/securityhub/ProductName": "IAM Access Analyzer",
+                "aws/securityhub/CompanyName": "AWS",
+            },
+            "Resources": [
+                {
+                    "Type": "AwsIamRole",
+                    "Id": arn,
+                    "Partition": "aws",
+                    "Region": REGION,
+                    "Details": {
+                        "Other": {
+                            "External Principal Type": "AWS",
+                            "Condition": condition,
+                            "Action Granted": "sts:AssumeRole",
+                            "External Principal": principal,
+                        }
+                    },
+                }
+            ],
+            "WorkflowState": "NEW",
+            "Workflow": {"Status": "NEW"},
+            "RecordState": "ACTIVE",
+        }
+
+    write_json(
+        out / "findings" / "securityhub-access-analyzer.json",
+        {
+            "Findings": [
+                finding(DATA, "datalake-reader", LEGACY, "none", "HIGH", 70),
+                finding(DATA, "vendor-support-access", VENDOR, "sts:ExternalId", "MEDIUM", 40),
+                finding(MGMT, "old-vendor-audit", OLD_VENDOR, "none", "HIGH", 70),
+            ]
+        },
+    )
+
+
+TIER_POLICY = """\
+# ACME Financial: authorization tiers for automated remediation.
+# Owned by the CISO; changes go through the security governance board (minutes ref SGB-2026-04).
+schema_version: 1
+policy_id: acme-remediation-tiers
+version: "2026.05"
+authority: "ACME Financial Information Security Policy ISP-7.3: Change Management for Automated Remediation"
+owner_role: CISO
+owner: "Dana Whitfield"
+effective: "2026-05-01"
+evidence_window_days: 90
+# Rules are tried in order; the first that matches decides. Unknowns never reach `auto`, whatever a rule says.
+rules:
+  - id: critical-undocumented-dependency
+    description: Cuts observed use that the CMDB does not document and that high or critical services sit behind.
+    when:
+      severed_observed_min: 1
+      undocumented_min: 1
+      impacted_criticality_at_least: high
+    tier: cab
+    approver_role: change-advisory-board
+  - id: severed-observed-use
+    description: Cuts observed use; the owner of what depends on it must agree.
+    when:
+      severed_observed_min: 1
+    tier: approval
+    approver_role: service-owner
+  - id: unknown-impact
+    description: Blastwall could not see everything it needed to decide.
+    when:
+      unknowns_min: 1
+    tier: approval
+    approver_role: cloud-security-lead
+  - id: no-observed-impact
+    description: Nothing observed is cut and nothing is unknown.
+    when: {}
+    tier: auto
+"""
+
+
+def main(out: Path) -> None:
+    for account in ACCOUNT_NAMES:
+        write_json(out / "aws" / account / "global" / "iam-GetAccountAuthorizationDetails.json", gaad(account))
+        s3(out, account)
+    ips = {}
+    for account in ACCOUNT_NAMES:
+        ips[account] = ec2(out, account)
+    organizations(out)
+    cloudtrail(out)
+    flowlogs(out, ips[LEGACY])
+    servicenow(out)
+    findings(out)
+    (out / "policy").mkdir(parents=True, exist_ok=True)
+    (out / "policy" / "tier-policy.yaml").write_text(TIER_POLICY)
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else Path(__file__).resolve().parent / "acme-fin")
