@@ -20,6 +20,7 @@ import os
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
@@ -121,7 +122,7 @@ class Neo4jStore:
         chunk: list[dict[str, Any]] = []
         size = 0
         for r in rows:
-            n = len(json.dumps(r, default=str)) + 2
+            n = _size(r)
             if chunk and size + n > FALKOR_MAX_PARAM_BYTES:
                 yield chunk
                 chunk, size = [], 0
@@ -130,14 +131,16 @@ class Neo4jStore:
         if chunk:
             yield chunk
 
-    def _write(self, statements: list[tuple[str, list[dict[str, Any]], dict[str, Any]]]) -> None:
-        """Run ``(cypher, rows, params)`` statements as one unit (see the module docstring)."""
+    def _write(self, statements: list[Stmt]) -> None:
+        """Run the statements as one unit (see the module docstring)."""
         if self.dialect != "falkordb":
 
             def work(tx: Any) -> None:
-                for cypher, rows, params in statements:
-                    for chunk in self._chunks(rows):
-                        tx.run(cypher, rows=chunk, **params).consume()
+                for st in statements:
+                    if not st.rows:
+                        tx.run(st.cypher, **st.params).consume()
+                    for chunk in self._chunks(st.rows):
+                        tx.run(st.cypher, rows=chunk, **st.params).consume()
                 tx.run("MATCH (m:BWMeta {id: $id}) SET m.generation = m.generation + 1", id=META_ID).consume()
 
             with self._driver.session(database=self.database) as s:
@@ -146,9 +149,17 @@ class Neo4jStore:
         token = uuid.uuid4().hex
         self._acquire(token)
         try:
-            for cypher, rows, params in statements:
-                for chunk in self._chunks(rows):
-                    self._q(cypher, rows=chunk, **params)
+            for st in statements:
+                if not st.rows:
+                    self._q(st.cypher, **st.params)
+                small = []
+                for r in st.rows:
+                    if _size(r) <= FALKOR_MAX_PARAM_BYTES or st.big_field is None:
+                        small.append(r)
+                    else:
+                        self._write_oversize(st, r)
+                for chunk in self._chunks(small):
+                    self._q(st.cypher, rows=chunk, **st.params)
         finally:
             self._q(
                 "MATCH (m:BWMeta {id: $id}) WHERE m.writer = $token "
@@ -156,6 +167,16 @@ class Neo4jStore:
                 id=META_ID,
                 token=token,
             )
+
+    def _write_oversize(self, st: Stmt, row: dict[str, Any]) -> None:
+        """FalkorDB only: write a row whose big text field would overflow one query, in pieces."""
+        assert st.big_field is not None and st.append_cypher is not None
+        text = str(row[st.big_field])
+        self._q(st.cypher, rows=[{**row, st.big_field: ""}], **st.params)
+        keys = {k: row[k] for k in st.key_fields}
+        step = FALKOR_MAX_PARAM_BYTES // 2
+        for i in range(0, len(text), step):
+            self._q(st.append_cypher, part=text[i : i + step], **keys)
 
     def _acquire(self, token: str, timeout_s: float = 60.0) -> None:
         deadline = time.monotonic() + timeout_s
@@ -178,7 +199,7 @@ class Neo4jStore:
     # -- writes ----------------------------------------------------------------------------------------
     def load(self, batch: Batch, *, update_tag: int, account: str | None = None) -> None:
         batch.validate()
-        statements: list[tuple[str, list[dict[str, Any]], dict[str, Any]]] = []
+        statements: list[Stmt] = []
         by_kind: dict[tuple[str, bool], list[dict[str, Any]]] = {}
         for n in batch.nodes:
             by_kind.setdefault((n.kind, n.stub), []).append(_node_param(n, account))
@@ -197,7 +218,16 @@ class Neo4jStore:
                     "n.props = r.props, n.source = $source, n.account = coalesce(r.account, n.account), "
                     "n.update_tag = $tag, " + _widen("n")
                 )
-            statements.append((cypher, rows, {"source": batch.source, "tag": update_tag}))
+            statements.append(
+                Stmt(
+                    cypher,
+                    rows,
+                    {"source": batch.source, "tag": update_tag},
+                    "props",
+                    "MATCH (n:BWNode {id: $id}) SET n.props = n.props + $part",
+                    ("id",),
+                )
+            )
         by_edge: dict[str, list[dict[str, Any]]] = {}
         for e in batch.edges:
             by_edge.setdefault(e.kind, []).append(_edge_param(e, account))
@@ -209,7 +239,19 @@ class Neo4jStore:
                 f"e.account = coalesce(r.account, e.account), e.update_tag = $tag, e.count = {count}, "
                 + _widen("e")
             )
-            statements.append((cypher, rows, {"source": batch.source, "tag": update_tag}))
+            statements.append(
+                Stmt(
+                    cypher,
+                    rows,
+                    {"source": batch.source, "tag": update_tag},
+                    "props",
+                    f"MATCH (:BWNode {{id: $src}})-[e:{kind} {{key: $key}}]->(:BWNode {{id: $dst}}) "
+                    "SET e.props = e.props + $part",
+                    ("src", "key", "dst"),
+                )
+            )
+        for collection, docs in batch.documents.items():
+            statements.append(self._doc_statement(collection, docs))
         self._write(statements)
 
     def cleanup(self, *, source: str, account: str | None, update_tag: int) -> int:
@@ -219,12 +261,12 @@ class Neo4jStore:
         before = self._counts()
         self._write(
             [
-                (
+                Stmt(
                     f"MATCH ()-[e]->() WHERE e.source = $source AND {eacct} AND e.update_tag < $tag DELETE e",
                     [],
                     params,
                 ),
-                (
+                Stmt(
                     f"MATCH (n:BWNode) WHERE n.source = $source AND {acct} AND n.update_tag < $tag "
                     "DETACH DELETE n",
                     [],
@@ -241,24 +283,27 @@ class Neo4jStore:
         return int(n), int(e)
 
     def put_documents(self, collection: str, docs: dict[str, dict[str, Any]]) -> None:
+        self._write([self._doc_statement(collection, docs)])
+
+    @staticmethod
+    def _doc_statement(collection: str, docs: dict[str, dict[str, Any]]) -> Stmt:
         rows = [
             {"uid": f"{collection}/{k}", "id": k, "body": json.dumps(v, sort_keys=True, default=str)}
             for k, v in docs.items()
         ]
-        self._write(
-            [
-                (
-                    "UNWIND $rows AS r MERGE (d:BWDoc {uid: r.uid}) SET d.collection = $c, d.id = r.id, "
-                    "d.body = r.body, d.updated_at = $t",
-                    rows,
-                    {"c": collection, "t": iso(now())},
-                )
-            ]
+        return Stmt(
+            "UNWIND $rows AS r MERGE (d:BWDoc {uid: r.uid}) SET d.collection = $c, d.id = r.id, "
+            "d.body = r.body, d.updated_at = $t",
+            rows,
+            {"c": collection, "t": iso(now())},
+            "body",
+            "MATCH (d:BWDoc {uid: $uid}) SET d.body = d.body + $part",
+            ("uid",),
         )
 
     def delete_documents(self, collection: str, ids: list[str]) -> None:
         rows = [{"uid": f"{collection}/{i}"} for i in ids]
-        self._write([("UNWIND $rows AS r MATCH (d:BWDoc {uid: r.uid}) DELETE d", rows, {})])
+        self._write([Stmt("UNWIND $rows AS r MATCH (d:BWDoc {uid: r.uid}) DELETE d", rows, {})])
 
     # -- reads -----------------------------------------------------------------------------------------
     def generation(self) -> int:
@@ -339,6 +384,25 @@ class Neo4jStore:
         self._driver.close()
 
 
+@dataclass
+class Stmt:
+    """One statement of a write unit: ``UNWIND $rows``-style Cypher, its rows and extra parameters.
+
+    ``big_field``/``append_cypher``/``key_fields`` say how to write a row too large for one FalkorDB query.
+    """
+
+    cypher: str
+    rows: list[dict[str, Any]]
+    params: dict[str, Any]
+    big_field: str | None = None
+    append_cypher: str | None = None
+    key_fields: tuple[str, ...] = ()
+
+
+def _size(row: dict[str, Any]) -> int:
+    return len(json.dumps(row, default=str).encode()) + 2
+
+
 def _widen(v: str) -> str:
     return (
         f"{v}.first_seen = CASE WHEN {v}.first_seen IS NULL OR (r.first_seen IS NOT NULL AND "
@@ -374,7 +438,14 @@ def _edge_param(e: EdgeRow, account: str | None) -> dict[str, Any]:
 
 def _stored_node(r: dict[str, Any]) -> StoredNode:
     return StoredNode(
-        r["id"], r["kind"], json.loads(r["props"] or "{}"), r["source"], r["account"], r["tag"], r["fs"], r["ls"]
+        r["id"],
+        r["kind"],
+        json.loads(r["props"] or "{}"),
+        r["source"],
+        r["account"],
+        r["tag"],
+        r["fs"],
+        r["ls"],
     )
 
 

@@ -8,14 +8,14 @@ merge (evidence counts add up, first/last seen widen; configuration facts are re
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
-from typing import Literal
+from enum import StrEnum
+from typing import Any, Literal
 
 SCHEMA_VERSION = 1
 """Bumped whenever stored data changes shape. A store written by a newer version is refused."""
 
 
-class Layer(str, Enum):
+class Layer(StrEnum):
     CONFIGURATION = "configuration"
     EVIDENCE = "evidence"
     DOCUMENTATION = "documentation"
@@ -75,8 +75,14 @@ EDGE_KINDS: dict[str, EdgeKind] = {
     for k in [
         # configuration
         EdgeKind("MEMBER_OF", Layer.CONFIGURATION, "Account -> OU/root, OU -> parent, user -> group."),
-        EdgeKind("ATTACHED", Layer.CONFIGURATION, "Managed policy or SCP -> the principal/target it is attached to."),
-        EdgeKind("RUNS_AS", Layer.CONFIGURATION, "Instance -> role it runs as (through its instance profile)."),
+        EdgeKind(
+            "ATTACHED",
+            Layer.CONFIGURATION,
+            "Managed policy or SCP -> the principal/target it is attached to.",
+        ),
+        EdgeKind(
+            "RUNS_AS", Layer.CONFIGURATION, "Instance -> role it runs as (through its instance profile)."
+        ),
         EdgeKind("IN_VPC", Layer.CONFIGURATION, "Subnet, security group or ENI -> its VPC."),
         EdgeKind("IN_SUBNET", Layer.CONFIGURATION, "ENI or instance -> its subnet."),
         EdgeKind("HAS_SECURITY_GROUP", Layer.CONFIGURATION, "ENI -> security group."),
@@ -103,6 +109,13 @@ EDGE_KINDS: dict[str, EdgeKind] = {
             "Source endpoint -> destination endpoint, keyed by protocol/port (VPC flow logs).",
             count_merge="sum",
             dependency=True,
+            key_fields=("protocol", "port"),
+        ),
+        EdgeKind(
+            "OBSERVED_REJECT",
+            Layer.EVIDENCE,
+            "Source endpoint -> destination endpoint, flows the network refused (REJECT).",
+            count_merge="sum",
             key_fields=("protocol", "port"),
         ),
         EdgeKind(
@@ -183,6 +196,8 @@ class Batch:
     source: str
     nodes: list[NodeRow] = field(default_factory=list)
     edges: list[EdgeRow] = field(default_factory=list)
+    documents: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
+    """Documents (collection -> id -> body) written in the same atomic unit as the rows."""
 
     def validate(self) -> None:
         """Check kinds and that every edge endpoint is a node of this batch (a stub if need be).
@@ -199,7 +214,9 @@ class Batch:
             edge_kind(e.kind)
             for end in (e.src, e.dst):
                 if end not in ids:
-                    raise ValueError(f"{self.source}: edge {e.src} -{e.kind}-> {e.dst}: {end!r} is not a node")
+                    raise ValueError(
+                        f"{self.source}: edge {e.src} -{e.kind}-> {e.dst}: {end!r} is not a node"
+                    )
 
     def stub(self, node_id: str, kind: str, account: str | None = None) -> None:
         """Add a stub node (created only if the store knows nothing of ``node_id`` yet)."""

@@ -193,6 +193,8 @@ class SqliteStore:
             cur.executemany(_UPSERT_NODE, node_rows)
             cur.executemany(_INSERT_STUB, stub_rows)
             cur.executemany(_UPSERT_EDGE, edge_rows)
+            for collection, docs in batch.documents.items():
+                self._put_docs(cur, collection, docs)
 
     def cleanup(self, *, source: str, account: str | None, update_tag: int) -> int:
         acct_clause = "account IS ?" if account is None else "account = ?"
@@ -215,17 +217,23 @@ class SqliteStore:
         return n
 
     def put_documents(self, collection: str, docs: dict[str, dict[str, Any]]) -> None:
-        stamp = iso(now())
         with self._write() as cur:
-            cur.executemany(
-                "INSERT INTO documents VALUES (?, ?, ?, ?) ON CONFLICT (collection, id) DO UPDATE SET "
-                "body = excluded.body, updated_at = excluded.updated_at",
-                [(collection, k, json.dumps(v, sort_keys=True, default=str), stamp) for k, v in docs.items()],
-            )
+            self._put_docs(cur, collection, docs)
+
+    @staticmethod
+    def _put_docs(cur: sqlite3.Cursor, collection: str, docs: dict[str, dict[str, Any]]) -> None:
+        stamp = iso(now())
+        cur.executemany(
+            "INSERT INTO documents VALUES (?, ?, ?, ?) ON CONFLICT (collection, id) DO UPDATE SET "
+            "body = excluded.body, updated_at = excluded.updated_at",
+            [(collection, k, json.dumps(v, sort_keys=True, default=str), stamp) for k, v in docs.items()],
+        )
 
     def delete_documents(self, collection: str, ids: list[str]) -> None:
         with self._write() as cur:
-            cur.executemany("DELETE FROM documents WHERE collection = ? AND id = ?", [(collection, i) for i in ids])
+            cur.executemany(
+                "DELETE FROM documents WHERE collection = ? AND id = ?", [(collection, i) for i in ids]
+            )
 
     # -- reads -----------------------------------------------------------------------------------------
     def generation(self) -> int:

@@ -148,7 +148,12 @@ def managed_policy(account: str, name: str, document: dict[str, Any]) -> dict[st
         "CreateDate": "2020-01-15T10:00:00Z",
         "UpdateDate": "2020-01-15T10:00:00Z",
         "PolicyVersionList": [
-            {"Document": document, "VersionId": "v1", "IsDefaultVersion": True, "CreateDate": "2020-01-15T10:00:00Z"}
+            {
+                "Document": document,
+                "VersionId": "v1",
+                "IsDefaultVersion": True,
+                "CreateDate": "2020-01-15T10:00:00Z",
+            }
         ],
     }
 
@@ -188,7 +193,10 @@ def gaad(account: str) -> dict[str, Any]:
                             "Sid": "ReadCurated",
                             "Effect": "Allow",
                             "Action": ["s3:GetObject", "s3:ListBucket"],
-                            "Resource": ["arn:aws:s3:::acme-datalake-curated", "arn:aws:s3:::acme-datalake-curated/*"],
+                            "Resource": [
+                                "arn:aws:s3:::acme-datalake-curated",
+                                "arn:aws:s3:::acme-datalake-curated/*",
+                            ],
                         }
                     )
                 },
@@ -269,7 +277,13 @@ def gaad(account: str) -> dict[str, Any]:
             role(
                 LEGACY,
                 "legacy-ops-automation",
-                doc({"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{LEGACY}:root"}, "Action": "sts:AssumeRole"}),
+                doc(
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"AWS": f"arn:aws:iam::{LEGACY}:root"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ),
                 inline={"ops-admin": doc({"Effect": "Allow", "Action": "*", "Resource": "*"})},
                 tags={"owner": "platform-ops"},
                 created="2018-02-20T16:40:12Z",
@@ -286,7 +300,11 @@ def gaad(account: str) -> dict[str, Any]:
                     {
                         "PolicyName": "read-etl-logs",
                         "PolicyDocument": doc(
-                            {"Effect": "Allow", "Action": ["logs:GetLogEvents", "logs:FilterLogEvents"], "Resource": "*"}
+                            {
+                                "Effect": "Allow",
+                                "Action": ["logs:GetLogEvents", "logs:FilterLogEvents"],
+                                "Resource": "*",
+                            }
                         ),
                     }
                 ],
@@ -414,8 +432,16 @@ def organizations(out: Path) -> None:
     ous = {
         ROOT_ID: {
             "OrganizationalUnits": [
-                {"Id": prod, "Arn": f"arn:aws:organizations::{MGMT}:ou/{ORG_ID}/{prod}", "Name": "Production"},
-                {"Id": legacy, "Arn": f"arn:aws:organizations::{MGMT}:ou/{ORG_ID}/{legacy}", "Name": "Legacy"},
+                {
+                    "Id": prod,
+                    "Arn": f"arn:aws:organizations::{MGMT}:ou/{ORG_ID}/{prod}",
+                    "Name": "Production",
+                },
+                {
+                    "Id": legacy,
+                    "Arn": f"arn:aws:organizations::{MGMT}:ou/{ORG_ID}/{legacy}",
+                    "Name": "Legacy",
+                },
             ]
         },
         prod: {"OrganizationalUnits": []},
@@ -476,22 +502,28 @@ def organizations(out: Path) -> None:
             for s in summaries
         },
     )
+    root_target = {
+        "TargetId": ROOT_ID,
+        "Arn": f"arn:aws:organizations::{MGMT}:root/{ORG_ID}/{ROOT_ID}",
+        "Name": "Root",
+        "Type": "ROOT",
+    }
+    # AWS attaches FullAWSAccess to every root, OU and account unless someone detaches it
+    full_targets = [root_target]
+    for ou, name in ((prod, "Production"), (legacy, "Legacy")):
+        full_targets.append(
+            {
+                "TargetId": ou,
+                "Arn": f"arn:aws:organizations::{MGMT}:ou/{ORG_ID}/{ou}",
+                "Name": name,
+                "Type": "ORGANIZATIONAL_UNIT",
+            }
+        )
+    for a in accounts:
+        full_targets.append({"TargetId": a["Id"], "Arn": a["Arn"], "Name": a["Name"], "Type": "ACCOUNT"})
     write_json(
         base / "organizations-ListTargetsForPolicy.json",
-        {
-            full: {
-                "Targets": [
-                    {"TargetId": ROOT_ID, "Arn": f"arn:aws:organizations::{MGMT}:root/{ORG_ID}/{ROOT_ID}",
-                     "Name": "Root", "Type": "ROOT"}
-                ]
-            },
-            deny: {
-                "Targets": [
-                    {"TargetId": ROOT_ID, "Arn": f"arn:aws:organizations::{MGMT}:root/{ORG_ID}/{ROOT_ID}",
-                     "Name": "Root", "Type": "ROOT"}
-                ]
-            },
-        },
+        {full: {"Targets": full_targets}, deny: {"Targets": [root_target]}},
     )
 
 
@@ -506,14 +538,20 @@ BUCKETS = {
                     "Effect": "Allow",
                     "Principal": {"AWS": f"arn:aws:iam::{DATA}:role/datalake-reader"},
                     "Action": ["s3:GetObject", "s3:ListBucket"],
-                    "Resource": ["arn:aws:s3:::acme-datalake-curated", "arn:aws:s3:::acme-datalake-curated/*"],
+                    "Resource": [
+                        "arn:aws:s3:::acme-datalake-curated",
+                        "arn:aws:s3:::acme-datalake-curated/*",
+                    ],
                 },
                 {
                     "Sid": "DenyInsecureTransport",
                     "Effect": "Deny",
                     "Principal": "*",
                     "Action": "s3:*",
-                    "Resource": ["arn:aws:s3:::acme-datalake-curated", "arn:aws:s3:::acme-datalake-curated/*"],
+                    "Resource": [
+                        "arn:aws:s3:::acme-datalake-curated",
+                        "arn:aws:s3:::acme-datalake-curated/*",
+                    ],
                     "Condition": {"Bool": {"aws:SecureTransport": "false"}},
                 },
             ),
@@ -583,8 +621,11 @@ def ec2(out: Path, account: str) -> dict[str, str]:
                     "OwnerId": account,
                     "CidrBlock": f"{prefix}.0.0/16",
                     "CidrBlockAssociationSet": [
-                        {"AssociationId": "vpc-cidr-assoc-" + h("a", vpc, n=17), "CidrBlock": f"{prefix}.0.0/16",
-                         "CidrBlockState": {"State": "associated"}}
+                        {
+                            "AssociationId": "vpc-cidr-assoc-" + h("a", vpc, n=17),
+                            "CidrBlock": f"{prefix}.0.0/16",
+                            "CidrBlockState": {"State": "associated"},
+                        }
                     ],
                     "State": "available",
                     "IsDefault": False,
@@ -670,8 +711,13 @@ def ec2(out: Path, account: str) -> dict[str, str]:
                 "PrivateIpAddress": ip,
                 "PrivateIpAddresses": [{"Primary": True, "PrivateIpAddress": ip}],
                 "Groups": [{"GroupId": sg, "GroupName": "workload"}],
-                "Attachment": {"AttachmentId": "eni-attach-" + h("att", eni, n=17), "InstanceId": iid,
-                               "InstanceOwnerId": account, "DeviceIndex": 0, "Status": "attached"},
+                "Attachment": {
+                    "AttachmentId": "eni-attach-" + h("att", eni, n=17),
+                    "InstanceId": iid,
+                    "InstanceOwnerId": account,
+                    "DeviceIndex": 0,
+                    "Status": "attached",
+                },
                 "Status": "in-use",
                 "TagSet": [],
             }
@@ -686,8 +732,15 @@ def ec2(out: Path, account: str) -> dict[str, str]:
             "VpcId": vpc,
             "LaunchTime": "2024-02-11T03:12:40Z",
             "SecurityGroups": [{"GroupId": sg, "GroupName": "workload"}],
-            "NetworkInterfaces": [{"NetworkInterfaceId": eni, "PrivateIpAddress": ip, "SubnetId": subnet,
-                                   "VpcId": vpc, "Groups": [{"GroupId": sg, "GroupName": "workload"}]}],
+            "NetworkInterfaces": [
+                {
+                    "NetworkInterfaceId": eni,
+                    "PrivateIpAddress": ip,
+                    "SubnetId": subnet,
+                    "VpcId": vpc,
+                    "Groups": [{"GroupId": sg, "GroupName": "workload"}],
+                }
+            ],
             "MetadataOptions": {"HttpTokens": "optional", "HttpEndpoint": "enabled", "State": "applied"},
             "Tags": [{"Key": "Name", "Value": name}, {"Key": "cmdb_ci", "Value": ci}],
         }
@@ -697,7 +750,12 @@ def ec2(out: Path, account: str) -> dict[str, str]:
                 "Id": aws_id("AIPA", account, profile),
             }
         reservations.append(
-            {"ReservationId": "r-" + h("res", iid, n=17), "OwnerId": account, "Groups": [], "Instances": [inst]}
+            {
+                "ReservationId": "r-" + h("res", iid, n=17),
+                "OwnerId": account,
+                "Groups": [],
+                "Instances": [inst],
+            }
         )
     write_json(base / "ec2-DescribeNetworkInterfaces.json", {"NetworkInterfaces": enis})
     write_json(base / "ec2-DescribeInstances.json", {"Reservations": reservations})
@@ -851,23 +909,44 @@ def cloudtrail(out: Path) -> None:
         # The legacy ETL (an EC2 instance profile session) assumes the data-lake reader cross-account
         records[DATA].append(
             assume_record(
-                t, LEGACY, "legacy-etl-role", legacy_instance, DATA, "datalake-reader", session, "3.91.22.140",
+                t,
+                LEGACY,
+                "legacy-etl-role",
+                legacy_instance,
+                DATA,
+                "datalake-reader",
+                session,
+                "3.91.22.140",
                 "aws-sdk-java/1.11.1030 Linux/4.14.355 OpenJDK_64-Bit_Server_VM/25.412-b08",
             )
         )
         # ...and reads the curated zone with that session (logged in the bucket owner's trail)
         records[DATA].append(
             s3_record(
-                t + timedelta(seconds=3), DATA, "datalake-reader", session, "acme-datalake-curated", DATA,
-                f"transactions/dt={t:%Y-%m-%d}/hour={t:%H}/part-{m % 60:04d}.parquet", "GetObject", "3.91.22.140",
+                t + timedelta(seconds=3),
+                DATA,
+                "datalake-reader",
+                session,
+                "acme-datalake-curated",
+                DATA,
+                f"transactions/dt={t:%Y-%m-%d}/hour={t:%H}/part-{m % 60:04d}.parquet",
+                "GetObject",
+                "3.91.22.140",
             )
         )
         if m % 60 == 0:
             # hourly: the ETL writes its feature extract into its own bucket
             records[LEGACY].append(
                 s3_record(
-                    t + timedelta(seconds=40), LEGACY, "legacy-etl-role", legacy_instance, "acme-legacy-etl-output",
-                    LEGACY, f"features/{t:%Y/%m/%d/%H}/extract.csv.gz", "PutObject", etl_ip,
+                    t + timedelta(seconds=40),
+                    LEGACY,
+                    "legacy-etl-role",
+                    legacy_instance,
+                    "acme-legacy-etl-output",
+                    LEGACY,
+                    f"features/{t:%Y/%m/%d/%H}/extract.csv.gz",
+                    "PutObject",
+                    etl_ip,
                 )
             )
         if m % 15 == 0:
@@ -875,16 +954,29 @@ def cloudtrail(out: Path) -> None:
             tf = t + timedelta(minutes=2)
             records[DATA].append(
                 assume_record(
-                    tf, FRAUD, "fraud-feature-pipeline", "fraud-feature-pipeline", DATA, "datalake-reader", fsession,
-                    "52.23.180.14", "Boto3/1.34.84 md/Botocore#1.34.84 ua/2.0 os/linux#5.10 lang/python#3.11.8 "
+                    tf,
+                    FRAUD,
+                    "fraud-feature-pipeline",
+                    "fraud-feature-pipeline",
+                    DATA,
+                    "datalake-reader",
+                    fsession,
+                    "52.23.180.14",
+                    "Boto3/1.34.84 md/Botocore#1.34.84 ua/2.0 os/linux#5.10 lang/python#3.11.8 "
                     "exec-env/AWS_Lambda_python3.11",
                 )
             )
             # the feature pipeline reads the legacy ETL's extract (cross-account, bucket owner's trail)
             records[LEGACY].append(
                 s3_record(
-                    tf + timedelta(seconds=20), FRAUD, "fraud-feature-pipeline", "fraud-feature-pipeline",
-                    "acme-legacy-etl-output", LEGACY, f"features/{t:%Y/%m/%d/%H}/extract.csv.gz", "GetObject",
+                    tf + timedelta(seconds=20),
+                    FRAUD,
+                    "fraud-feature-pipeline",
+                    "fraud-feature-pipeline",
+                    "acme-legacy-etl-output",
+                    LEGACY,
+                    f"features/{t:%Y/%m/%d/%H}/extract.csv.gz",
+                    "GetObject",
                     "52.23.180.14",
                 )
             )
@@ -893,8 +985,16 @@ def cloudtrail(out: Path) -> None:
         t = EVIDENCE_START + timedelta(days=d, hours=9, minutes=12)
         records[DATA].append(
             s3_record(
-                t, FRAUD, "fraud-scoring-engine", "notebook-export", "acme-datalake-curated", DATA,
-                "transactions/export.csv", "GetObject", "52.23.180.99", error="AccessDenied",
+                t,
+                FRAUD,
+                "fraud-scoring-engine",
+                "notebook-export",
+                "acme-datalake-curated",
+                DATA,
+                "transactions/export.csv",
+                "GetObject",
+                "52.23.180.99",
+                error="AccessDenied",
             )
         )
     for account, recs in records.items():
@@ -908,33 +1008,60 @@ def cloudtrail(out: Path) -> None:
             delivered = start + timedelta(hours=6, minutes=4)
             name = f"{account}_CloudTrail_{REGION}_{delivered:%Y%m%dT%H%MZ}_{h('ct', account, start.isoformat(), n=16)}"
             path = (
-                out / "cloudtrail" / "AWSLogs" / account / "CloudTrail" / REGION
-                / f"{start:%Y}" / f"{start:%m}" / f"{start:%d}" / f"{name}.json.gz"
+                out
+                / "cloudtrail"
+                / "AWSLogs"
+                / account
+                / "CloudTrail"
+                / REGION
+                / f"{start:%Y}"
+                / f"{start:%m}"
+                / f"{start:%d}"
+                / f"{name}.json.gz"
             )
             write_gz(path, json.dumps({"Records": chunk}, separators=(",", ":")).encode())
 
 
 # -- VPC flow logs (version 2, default format, S3 layout) ---------------------------------------------
 def flowlogs(out: Path, legacy_ips: dict[str, str]) -> None:
-    (etl_ip, eni), = legacy_ips.items()
+    ((etl_ip, eni),) = legacy_ips.items()
     s3_ips = ["52.216.88.133", "52.217.44.20", "3.5.29.104"]
     for day in range(EVIDENCE_DAYS):
         d0 = EVIDENCE_START + timedelta(days=day)
-        lines = ["version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status"]
+        lines = [
+            "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status"
+        ]
         for m in range(0, 24 * 60, 10):
             t0 = int((d0 + timedelta(minutes=m)).timestamp())
             dst = s3_ips[(m // 10) % len(s3_ips)]
             sport = 32768 + (m * 7) % 28000
-            lines.append(f"2 {LEGACY} {eni} {etl_ip} {dst} {sport} 443 6 {40 + m % 9} {48000 + m} {t0} {t0 + 60} ACCEPT OK")
-            lines.append(f"2 {LEGACY} {eni} {dst} {etl_ip} 443 {sport} 6 {52 + m % 5} {910000 + m} {t0} {t0 + 60} ACCEPT OK")
+            lines.append(
+                f"2 {LEGACY} {eni} {etl_ip} {dst} {sport} 443 6 {40 + m % 9} {48000 + m} {t0} {t0 + 60} ACCEPT OK"
+            )
+            lines.append(
+                f"2 {LEGACY} {eni} {dst} {etl_ip} 443 {sport} 6 {52 + m % 5} {910000 + m} {t0} {t0 + 60} ACCEPT OK"
+            )
         for k in range(3):
             t0 = int((d0 + timedelta(hours=3 + 7 * k)).timestamp())
-            lines.append(f"2 {LEGACY} {eni} 198.51.100.{23 + k} {etl_ip} 51{k}44 22 6 1 60 {t0} {t0 + 58} REJECT OK")
+            lines.append(
+                f"2 {LEGACY} {eni} 198.51.100.{23 + k} {etl_ip} 51{k}44 22 6 1 60 {t0} {t0 + 58} REJECT OK"
+            )
         t0 = int((d0 + timedelta(hours=23, minutes=59)).timestamp())
         lines.append(f"2 {LEGACY} {eni} - - - - - - - {t0} {t0 + 60} - NODATA")
         flow_log_id = "fl-" + h("fl", LEGACY, n=17)
         name = f"{LEGACY}_vpcflowlogs_{REGION}_{flow_log_id}_{d0:%Y%m%dT0000Z}_{h('flh', day, n=8)}.log.gz"
-        path = out / "flowlogs" / "AWSLogs" / LEGACY / "vpcflowlogs" / REGION / f"{d0:%Y}" / f"{d0:%m}" / f"{d0:%d}" / name
+        path = (
+            out
+            / "flowlogs"
+            / "AWSLogs"
+            / LEGACY
+            / "vpcflowlogs"
+            / REGION
+            / f"{d0:%Y}"
+            / f"{d0:%m}"
+            / f"{d0:%d}"
+            / name
+        )
         write_gz(path, ("\n".join(lines) + "\n").encode())
 
 
@@ -945,8 +1072,16 @@ def sn_ref(table: str, sys_id: str) -> dict[str, str]:
 
 def servicenow(out: Path) -> None:
     base = out / "servicenow"
-    users = {"fraud-owner": h("user", "m.okafor"), "data-owner": h("user", "l.chen"), "risk-owner": h("user", "p.novak")}
-    groups = {"fraud": h("grp", "fraud-platform"), "data": h("grp", "data-platform"), "risk": h("grp", "risk-eng")}
+    users = {
+        "fraud-owner": h("user", "m.okafor"),
+        "data-owner": h("user", "l.chen"),
+        "risk-owner": h("user", "p.novak"),
+    }
+    groups = {
+        "fraud": h("grp", "fraud-platform"),
+        "data": h("grp", "data-platform"),
+        "risk": h("grp", "risk-eng"),
+    }
     common = {
         "sys_created_by": "admin",
         "sys_created_on": "2021-06-14 09:12:44",
@@ -976,35 +1111,101 @@ def servicenow(out: Path) -> None:
         return row
 
     services = [
-        ci("Fraud Detection", "cmdb_ci_service_business", "1 - most critical", "fraud-owner", "fraud",
-           short_description="Real-time card transaction fraud detection", service_classification="Business Service"),
-        ci("Customer Payments", "cmdb_ci_service_business", "2 - somewhat critical", "fraud-owner", "fraud",
-           short_description="Card and ACH payment processing", service_classification="Business Service"),
-        ci("Analytics Reporting", "cmdb_ci_service_business", "4 - not critical", "data-owner", "data",
-           short_description="Internal BI dashboards", service_classification="Business Service"),
+        ci(
+            "Fraud Detection",
+            "cmdb_ci_service_business",
+            "1 - most critical",
+            "fraud-owner",
+            "fraud",
+            short_description="Real-time card transaction fraud detection",
+            service_classification="Business Service",
+        ),
+        ci(
+            "Customer Payments",
+            "cmdb_ci_service_business",
+            "2 - somewhat critical",
+            "fraud-owner",
+            "fraud",
+            short_description="Card and ACH payment processing",
+            service_classification="Business Service",
+        ),
+        ci(
+            "Analytics Reporting",
+            "cmdb_ci_service_business",
+            "4 - not critical",
+            "data-owner",
+            "data",
+            short_description="Internal BI dashboards",
+            service_classification="Business Service",
+        ),
     ]
     apps = [
-        ci("Fraud Scoring Engine", "cmdb_ci_appl", "1 - most critical", "fraud-owner", "fraud",
-           short_description="Scores transactions against the fraud model"),
-        ci("Fraud Feature Pipeline", "cmdb_ci_appl", "2 - somewhat critical", "fraud-owner", "fraud",
-           short_description="Builds model features from transactions and the legacy extract"),
-        ci("Legacy Fraud ETL", "cmdb_ci_appl", "3 - less critical", "risk-owner", "risk",
-           short_description="Nightly-turned-continuous batch ETL (2017)"),
-        ci("Enterprise Data Lake", "cmdb_ci_appl", "2 - somewhat critical", "data-owner", "data",
-           short_description="Curated zone of the data lake",
-           correlation_id="arn:aws:s3:::acme-datalake-curated"),
-        ci("BI Warehouse", "cmdb_ci_appl", "4 - not critical", "data-owner", "data",
-           short_description="Reporting warehouse"),
+        ci(
+            "Fraud Scoring Engine",
+            "cmdb_ci_appl",
+            "1 - most critical",
+            "fraud-owner",
+            "fraud",
+            short_description="Scores transactions against the fraud model",
+        ),
+        ci(
+            "Fraud Feature Pipeline",
+            "cmdb_ci_appl",
+            "2 - somewhat critical",
+            "fraud-owner",
+            "fraud",
+            short_description="Builds model features from transactions and the legacy extract",
+        ),
+        ci(
+            "Legacy Fraud ETL",
+            "cmdb_ci_appl",
+            "3 - less critical",
+            "risk-owner",
+            "risk",
+            short_description="Nightly-turned-continuous batch ETL (2017)",
+        ),
+        ci(
+            "Enterprise Data Lake",
+            "cmdb_ci_appl",
+            "2 - somewhat critical",
+            "data-owner",
+            "data",
+            short_description="Curated zone of the data lake",
+            correlation_id="arn:aws:s3:::acme-datalake-curated",
+        ),
+        ci(
+            "BI Warehouse",
+            "cmdb_ci_appl",
+            "4 - not critical",
+            "data-owner",
+            "data",
+            short_description="Reporting warehouse",
+        ),
     ]
     write_json(base / "cmdb_ci_service.json", {"result": services})
     write_json(base / "cmdb_ci.json", {"result": services + apps})
     rel_types = [
-        {"sys_id": "1a9cb166f1571100a92eb60da2bce5c5", "name": "Depends on::Used by",
-         "parent_descriptor": "Depends on", "child_descriptor": "Used by", **common},
-        {"sys_id": "60bc4e22c0a8010e01f074cbe6bd73c3", "name": "Runs on::Runs",
-         "parent_descriptor": "Runs on", "child_descriptor": "Runs", **common},
-        {"sys_id": "55c95bf6c0a8010e0118ec7056ebc54d", "name": "Contains::Contained by",
-         "parent_descriptor": "Contains", "child_descriptor": "Contained by", **common},
+        {
+            "sys_id": "1a9cb166f1571100a92eb60da2bce5c5",
+            "name": "Depends on::Used by",
+            "parent_descriptor": "Depends on",
+            "child_descriptor": "Used by",
+            **common,
+        },
+        {
+            "sys_id": "60bc4e22c0a8010e01f074cbe6bd73c3",
+            "name": "Runs on::Runs",
+            "parent_descriptor": "Runs on",
+            "child_descriptor": "Runs",
+            **common,
+        },
+        {
+            "sys_id": "55c95bf6c0a8010e0118ec7056ebc54d",
+            "name": "Contains::Contained by",
+            "parent_descriptor": "Contains",
+            "child_descriptor": "Contained by",
+            **common,
+        },
     ]
     write_json(base / "cmdb_rel_type.json", {"result": rel_types})
     depends = "1a9cb166f1571100a92eb60da2bce5c5"
@@ -1037,7 +1238,9 @@ def servicenow(out: Path) -> None:
 def findings(out: Path) -> None:
     created = COLLECTED_AT - timedelta(minutes=48)
 
-    def finding(account: str, role_name: str, principal: str, condition: str, severity: str, norm: int) -> dict[str, Any]:
+    def finding(
+        account: str, role_name: str, principal: str, condition: str, severity: str, norm: int
+    ) -> dict[str, Any]:
         arn = f"arn:aws:iam::{account}:role/{role_name}"
         analyzer = f"arn:aws:access-analyzer:{REGION}:{account}:analyzer/account-analyzer"
         return {
@@ -1049,7 +1252,9 @@ def findings(out: Path) -> None:
             "Region": REGION,
             "GeneratorId": "aws/access-analyzer",
             "AwsAccountId": account,
-            "Types": ["Software and Configuration Checks/AWS Security Best Practices/External Access Granted"],
+            "Types": [
+                "Software and Configuration Checks/AWS Security Best Practices/External Access Granted"
+            ],
             "CreatedAt": ts(created),
             "UpdatedAt": ts(created),
             "Severity": {"Product": norm, "Label": severity, "Normalized": norm},
@@ -1143,7 +1348,9 @@ rules:
 
 def main(out: Path) -> None:
     for account in ACCOUNT_NAMES:
-        write_json(out / "aws" / account / "global" / "iam-GetAccountAuthorizationDetails.json", gaad(account))
+        write_json(
+            out / "aws" / account / "global" / "iam-GetAccountAuthorizationDetails.json", gaad(account)
+        )
         s3(out, account)
     ips = {}
     for account in ACCOUNT_NAMES:

@@ -1,0 +1,76 @@
+"""The Python API the CLI, the Dash app and notebooks share: score proposals held in a store."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from analyzer.errors import BadInput
+from analyzer.governance.tier_policy import TierPolicy, load_policy, parse_policy
+from analyzer.graph.snapshot import load_snapshot
+from analyzer.graph.store import GraphStore
+from analyzer.scoring.blast import RESULT_SCHEMA_VERSION, score_proposal
+from analyzer.scoring.context import build_context
+from analyzer.timeutil import iso, now
+from connectors.evidence.coverage import COLLECTION as COVERAGE
+from connectors.proposals import COLLECTION as PROPOSALS
+
+POLICY = "policy"
+RESULTS = "results"
+
+
+def store_policy(store: GraphStore, path: Path) -> TierPolicy:
+    """Validate a tier policy file and make it the store's current policy."""
+    text = Path(path).read_text()
+    policy = parse_policy(text, str(path))
+    store.put_documents(POLICY, {"current": {"text": text, "source": str(path)}})
+    return policy
+
+
+def current_policy(store: GraphStore, override: Path | None = None) -> TierPolicy:
+    if override is not None:
+        return load_policy(override)
+    doc = store.get_documents(POLICY).get("current")
+    if doc:
+        return parse_policy(doc["text"], doc["source"])
+    return load_policy(None)
+
+
+def score(
+    store: GraphStore,
+    ids: list[str] | None = None,
+    *,
+    as_of: datetime | None = None,
+    policy: TierPolicy | None = None,
+    save: bool = True,
+) -> dict[str, Any]:
+    """Score the given proposals (default: every open one) and return the versioned result object."""
+    as_of = as_of or now()
+    policy = policy or current_policy(store)
+    proposals = store.get_documents(PROPOSALS)
+    if ids:
+        missing = [i for i in ids if i not in proposals]
+        if missing:
+            raise BadInput(f"no such proposal: {', '.join(missing)}")
+        chosen = [proposals[i] for i in ids]
+    else:
+        chosen = [p for p in proposals.values() if p.get("status", "open") == "open"]
+    snap = load_snapshot(store)
+    ctx = build_context(snap, store.get_documents(COVERAGE))
+    results = [score_proposal(p, ctx, policy, as_of) for p in chosen]
+    results.sort(key=lambda r: (-r["risk_score"], r["proposal_id"]))
+    if save and results:
+        store.put_documents(RESULTS, {r["proposal_id"]: r | {"as_of": iso(as_of)} for r in results})
+    return {
+        "schema_version": RESULT_SCHEMA_VERSION,
+        "as_of": iso(as_of),
+        "store_generation": snap.generation,
+        "policy": policy.header(),
+        "problems": ctx.problems,
+        "results": results,
+    }
+
+
+def saved_results(store: GraphStore) -> list[dict[str, Any]]:
+    return sorted(store.get_documents(RESULTS).values(), key=lambda r: (-r["risk_score"], r["proposal_id"]))

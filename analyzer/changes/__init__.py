@@ -1,0 +1,58 @@
+"""Normalized change kinds. A registry: adding a kind is adding one module that calls ``register``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from analyzer.errors import BadInput
+
+
+@dataclass(frozen=True)
+class ChangeKind:
+    """A change kind: its delta's JSON Schema fragment, an example, and apply/invert on the target's config.
+
+    ``apply(config, delta) -> new config`` and ``invert(config_before, delta) -> delta`` of the rollback.
+    ``invertible`` False means the rollback cannot restore what was there (e.g. delete), which raises the tier.
+    """
+
+    name: str
+    summary: str
+    delta_schema: dict[str, Any]
+    example: dict[str, Any]
+    apply: Callable[[Any, dict[str, Any]], Any] | None
+    invert: Callable[[Any, dict[str, Any]], dict[str, Any]] | None
+    invertible: bool = True
+
+
+KINDS: dict[str, ChangeKind] = {}
+
+
+def register(kind: ChangeKind) -> ChangeKind:
+    KINDS[kind.name] = kind
+    return kind
+
+
+def get_kind(name: str) -> ChangeKind:
+    _ensure_registered()
+    try:
+        return KINDS[name]
+    except KeyError:
+        raise BadInput(f"unknown change kind {name!r}; known: {', '.join(sorted(KINDS))}") from None
+
+
+def validate_delta(kind: ChangeKind, delta: dict[str, Any]) -> None:
+    import jsonschema
+
+    try:
+        jsonschema.validate(delta, kind.delta_schema)
+    except jsonschema.ValidationError as exc:
+        path = "$.change.delta" + "".join(
+            f"[{p!r}]" if isinstance(p, int) else f".{p}" for p in exc.absolute_path
+        )
+        raise BadInput(f"{kind.name}: {exc.message}", path=path) from exc
+
+
+def _ensure_registered() -> None:
+    from analyzer.changes import opaque, trust_policy  # noqa: F401

@@ -1,0 +1,97 @@
+"""``iam.update_trust_policy``: change who may assume a role.
+
+Example delta (what the Access Analyzer lookup produces)::
+
+    {"remove_principals_of_account": ["739406228105"]}
+
+Other forms: ``{"remove_statements": ["Sid-or-#index", ...]}`` and ``{"new_document": {...}}``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+from urllib.parse import unquote
+
+from analyzer.changes import ChangeKind, register
+
+DELTA_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "minProperties": 1,
+    "properties": {
+        "remove_principals_of_account": {
+            "type": "array",
+            "items": {"type": "string", "pattern": "^[0-9]{12}$"},
+        },
+        "remove_statements": {"type": "array", "items": {"type": "string"}},
+        "new_document": {"type": "object"},
+    },
+}
+
+
+def _as_dict(doc: Any) -> dict[str, Any]:
+    if isinstance(doc, str):
+        text = unquote(doc) if doc.lstrip().startswith("%7") else doc
+        return json.loads(text)
+    return copy.deepcopy(doc)
+
+
+def _in_account(value: str, account: str) -> bool:
+    return value == account or value.split(":")[4:5] == [account]
+
+
+def apply(document: Any, delta: dict[str, Any]) -> dict[str, Any]:
+    """The trust policy after the change.
+
+    >>> doc = {"Version": "2012-10-17", "Statement": [
+    ...     {"Effect": "Allow", "Principal": {"AWS": ["arn:aws:iam::111122223333:root",
+    ...      "arn:aws:iam::444455556666:role/x"]}, "Action": "sts:AssumeRole"}]}
+    >>> apply(doc, {"remove_principals_of_account": ["111122223333"]})["Statement"][0]["Principal"]
+    {'AWS': 'arn:aws:iam::444455556666:role/x'}
+    """
+    if "new_document" in delta:
+        return copy.deepcopy(delta["new_document"])
+    doc = _as_dict(document)
+    statements = doc.get("Statement", [])
+    if isinstance(statements, dict):
+        statements = [statements]
+    kept = []
+    drop = set(delta.get("remove_statements", []))
+    accounts = delta.get("remove_principals_of_account", [])
+    for i, st in enumerate(statements):
+        if st.get("Sid") in drop or f"#{i}" in drop:
+            continue
+        principal = st.get("Principal")
+        if accounts and isinstance(principal, dict) and "AWS" in principal and st.get("Effect") == "Allow":
+            values = principal["AWS"] if isinstance(principal["AWS"], list) else [principal["AWS"]]
+            left = [v for v in values if not any(_in_account(v, a) for a in accounts)]
+            if not left and len(principal) == 1:
+                continue  # the statement trusted nothing else: drop it
+            new_principal = dict(principal)
+            if left:
+                new_principal["AWS"] = left[0] if len(left) == 1 else left
+            else:
+                del new_principal["AWS"]
+            st = {**st, "Principal": new_principal}
+        kept.append(st)
+    doc["Statement"] = kept
+    return doc
+
+
+def invert(document_before: Any, delta: dict[str, Any]) -> dict[str, Any]:
+    """The rollback: put the exact previous document back."""
+    return {"new_document": _as_dict(document_before)}
+
+
+KIND = register(
+    ChangeKind(
+        name="iam.update_trust_policy",
+        summary="Change a role's trust policy (who may assume it).",
+        delta_schema=DELTA_SCHEMA,
+        example={"remove_principals_of_account": ["739406228105"]},
+        apply=apply,
+        invert=invert,
+    )
+)

@@ -1,0 +1,356 @@
+"""``blastwall``: a thin command line over the library. Exit codes: 0 ok, 1 error, 2 bad input,
+3 a gate says a human is needed."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+
+from analyzer import __version__
+from analyzer.errors import BadInput, BlastwallError
+from analyzer.graph.store import GraphStore, open_store, resolve_store_uri
+from analyzer.timeutil import iso, now, parse_time
+
+FORMATS = click.Choice(["table", "json", "csv"])
+
+
+def _fail(exc: BlastwallError) -> None:
+    click.echo(f"error: {exc}", err=True)
+    sys.exit(exc.exit_code)
+
+
+def handled(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except BlastwallError as exc:
+            _fail(exc)
+
+    return wrapper
+
+
+def _store(ctx: click.Context) -> GraphStore:
+    obj = ctx.ensure_object(dict)
+    if "store" not in obj:
+        obj["store"] = open_store(obj.get("store_uri"))
+        ctx.call_on_close(obj["store"].close)
+    return obj["store"]
+
+
+def _report_errors(errors: list[str]) -> None:
+    for e in errors:
+        click.echo(f"error: {e}", err=True)
+    if errors:
+        click.echo(f"{len(errors)} input(s) rejected; everything else was loaded.", err=True)
+        sys.exit(2)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--store",
+    "store_uri",
+    envvar="BLASTWALL_STORE",
+    default=None,
+    metavar="PATH|bolt://…",
+    help="Store: a directory (embedded SQLite, default ./.blastwall) or a bolt:// / neo4j:// URI. "
+    "Also $BLASTWALL_STORE.",
+)
+@click.version_option(__version__, prog_name="blastwall")
+@click.pass_context
+def main(ctx: click.Context, store_uri: str | None) -> None:
+    """Blastwall: what a remediation will break, who depends on it, and who must authorize it.
+
+    \b
+    Example:
+      blastwall ingest aws-snapshot data/samples/acme-fin/aws
+      blastwall propose data/samples/acme-fin/findings
+      blastwall score --format json
+    """
+    ctx.ensure_object(dict)["store_uri"] = resolve_store_uri(store_uri)
+
+
+# -- ingest -------------------------------------------------------------------------------------------
+@main.group()
+def ingest() -> None:
+    """Load configuration, evidence or documentation into the store.
+
+    \b
+    Example:
+      blastwall ingest cloudtrail data/samples/acme-fin/cloudtrail
+    """
+
+
+@ingest.command("aws-snapshot")
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option("--collected-at", default=None, help="When the snapshot was taken (ISO 8601; default now).")
+@click.pass_context
+@handled
+def ingest_aws_snapshot(ctx: click.Context, directory: Path, collected_at: str | None) -> None:
+    """Load an offline AWS snapshot: DIR/<account>/<region|global>/<service>-<Operation>.json.
+
+    \b
+    Example:
+      blastwall ingest aws-snapshot data/samples/acme-fin/aws
+    """
+    from connectors.aws.snapshot import load_snapshot
+
+    seen = iso(parse_time(collected_at)) if collected_at else iso(now())
+    report = load_snapshot(_store(ctx), directory, seen=seen)
+    for account, n in report.loaded.items():
+        click.echo(f"account {account}: {n} nodes")
+    _report_errors(report.errors)
+
+
+@ingest.command("cloudtrail")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.pass_context
+@handled
+def ingest_cloudtrail_cmd(ctx: click.Context, paths: tuple[Path, ...]) -> None:
+    """Load CloudTrail log files (.json or .json.gz; files or directories).
+
+    \b
+    Example:
+      blastwall ingest cloudtrail AWSLogs/482510973311/CloudTrail/
+    """
+    from connectors.evidence.cloudtrail import ingest_cloudtrail
+
+    r = ingest_cloudtrail(_store(ctx), list(paths))
+    click.echo(
+        f"{r.files} file(s), {r.records} record(s), {r.edges} usage edge(s); "
+        f"{r.skipped_already_ingested} file(s) already ingested"
+    )
+    _report_errors(r.errors)
+
+
+@ingest.command("flowlogs")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.pass_context
+@handled
+def ingest_flowlogs_cmd(ctx: click.Context, paths: tuple[Path, ...]) -> None:
+    """Load VPC flow log files (S3 layout, .log.gz; a header line names custom fields).
+
+    \b
+    Example:
+      blastwall ingest flowlogs AWSLogs/739406228105/vpcflowlogs/
+    """
+    from connectors.evidence.flowlogs import ingest_flowlogs
+
+    r = ingest_flowlogs(_store(ctx), list(paths))
+    click.echo(
+        f"{r.files} file(s), {r.records} flow record(s); {len(r.skipped_lines)} line(s) skipped; "
+        f"{r.skipped_already_ingested} file(s) already ingested"
+    )
+    for line in r.skipped_lines[:20]:
+        click.echo(f"skipped: {line}", err=True)
+    _report_errors(r.errors)
+
+
+@ingest.group("cmdb")
+def ingest_cmdb() -> None:
+    """Load the CMDB: ServiceNow exports or Backstage catalog files.
+
+    \b
+    Example:
+      blastwall ingest cmdb servicenow data/samples/acme-fin/servicenow
+    """
+
+
+@ingest_cmdb.command("servicenow")
+@click.argument("source")
+@click.pass_context
+@handled
+def ingest_servicenow_cmd(ctx: click.Context, source: str) -> None:
+    """Load ServiceNow Table API exports from DIR (<table>.json: cmdb_ci_service, cmdb_ci, cmdb_rel_ci,
+    cmdb_rel_type).
+
+    \b
+    Example:
+      blastwall ingest cmdb servicenow data/samples/acme-fin/servicenow
+    """
+    from connectors.cmdb.servicenow import ingest_servicenow
+
+    r = ingest_servicenow(_store(ctx), source, seen=iso(now()))
+    click.echo(f"{r.cis} CI(s), {r.relationships} relationship(s)")
+
+
+@ingest_cmdb.command("backstage")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.pass_context
+@handled
+def ingest_backstage_cmd(ctx: click.Context, paths: tuple[Path, ...]) -> None:
+    """Load Backstage catalog files (multi-document YAML).
+
+    \b
+    Example:
+      blastwall ingest cmdb backstage catalog-info.yaml
+    """
+    from connectors.cmdb.backstage import ingest_backstage
+
+    r = ingest_backstage(_store(ctx), list(paths), seen=iso(now()))
+    click.echo(f"{r.entities} entit(ies), {r.relationships} relationship(s)")
+
+
+# -- proposals, policy, score -------------------------------------------------------------------------
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.pass_context
+@handled
+def propose(ctx: click.Context, paths: tuple[Path, ...]) -> None:
+    """Import proposed remediations; the format is detected from the content.
+
+    \b
+    Example:
+      blastwall propose data/samples/acme-fin/findings/securityhub-access-analyzer.json
+    """
+    from connectors.proposals import import_proposals
+
+    r = import_proposals(_store(ctx), list(paths))
+    for pid in r.imported:
+        click.echo(f"imported {pid}")
+    if r.unchanged:
+        click.echo(f"{len(r.unchanged)} proposal(s) already imported, unchanged")
+    _report_errors(r.errors)
+
+
+@main.group()
+def policy() -> None:
+    """The tier policy that decides auto / approval / cab / blocked.
+
+    \b
+    Example:
+      blastwall policy load data/samples/acme-fin/policy/tier-policy.yaml
+    """
+
+
+@policy.command("load")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.pass_context
+@handled
+def policy_load(ctx: click.Context, path: Path) -> None:
+    """Validate a tier policy YAML file and make it the store's current policy.
+
+    \b
+    Example:
+      blastwall policy load tier-policy.yaml
+    """
+    from analyzer.api import store_policy
+
+    p = store_policy(_store(ctx), path)
+    click.echo(
+        f"policy {p.doc['policy_id']} v{p.doc['version']} (owner {p.doc['owner_role']}) is now current"
+    )
+
+
+def _emit(payload: dict[str, Any], fmt: str) -> None:
+    from analyzer.output import results_csv, results_table, to_json
+
+    if fmt == "json":
+        click.echo(to_json(payload))
+    elif fmt == "csv":
+        click.echo(results_csv(payload), nl=False)
+    else:
+        click.echo(results_table(payload))
+
+
+@main.command()
+@click.argument("ids", nargs=-1)
+@click.option("--as-of", default=None, help="Anchor of the evidence window (ISO 8601; default now).")
+@click.option(
+    "--policy",
+    "policy_path",
+    type=click.Path(exists=True, path_type=Path),
+    default=None,
+    help="Tier policy file (default: the store's current policy).",
+)
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.pass_context
+@handled
+def score(
+    ctx: click.Context, ids: tuple[str, ...], as_of: str | None, policy_path: Path | None, fmt: str
+) -> None:
+    """Score proposals (default: every open one): severed, impacted, undocumented, unknowns, tier.
+
+    \b
+    Example:
+      blastwall score --as-of 2026-05-15T06:00:00Z --format json
+    """
+    from analyzer import api
+
+    store = _store(ctx)
+    pol = api.current_policy(store, policy_path)
+    payload = api.score(store, list(ids) or None, as_of=parse_time(as_of) if as_of else None, policy=pol)
+    _emit(payload, fmt)
+
+
+# -- demo and app -------------------------------------------------------------------------------------
+@main.command()
+@click.option("--no-app", is_flag=True, help="Stop after printing the scores.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8050, show_default=True, type=int)
+@click.option(
+    "--samples",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    default=None,
+    help="Sample organization directory (default: data/samples/acme-fin of this checkout).",
+)
+@click.pass_context
+@handled
+def demo(ctx: click.Context, no_app: bool, fmt: str, host: str, port: int, samples: Path | None) -> None:
+    """Load the acme-fin sample into a fresh store, score its proposals, print them and serve the app.
+
+    The store is the one --store / $BLASTWALL_STORE names (default ./.blastwall/demo); only an empty
+    store or a previous demo's is overwritten.
+
+    \b
+    Example:
+      blastwall --store /tmp/bw-demo demo --no-app --format json
+    """
+    from analyzer.demo import run_demo
+
+    obj = ctx.ensure_object(dict)
+    uri = obj["store_uri"] if obj["store_uri"] != ".blastwall" else ".blastwall/demo"
+    store, payload = run_demo(uri, samples)
+    _emit(payload, fmt)
+    store.close()
+    if not no_app:
+        _serve(uri, host, port)
+
+
+@main.command()
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Interface to bind (loopback by default)."
+)
+@click.option("--port", default=8050, show_default=True, type=int)
+@click.pass_context
+@handled
+def app(ctx: click.Context, host: str, port: int) -> None:
+    """Serve the Dash app over the store.
+
+    \b
+    Example:
+      blastwall --store .blastwall/demo app --port 8050
+    """
+    _serve(ctx.ensure_object(dict)["store_uri"], host, port)
+
+
+def _serve(uri: str, host: str, port: int) -> None:
+    try:
+        from analyzer.app import create_app
+    except ImportError as exc:
+        raise BlastwallError(f"the app needs the [app] extra: pip install 'blastwall[app]' ({exc})") from exc
+    click.echo(f"serving Blastwall on http://{host}:{port}/ (Ctrl-C to stop)")
+    create_app(uri).run(host=host, port=port, debug=False)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
+
+
+__all__ = ["BadInput", "main"]

@@ -1,0 +1,1 @@
+"""AWS policy language: parsing and evaluation (trust, identity, SCP)."""

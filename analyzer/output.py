@@ -1,0 +1,107 @@
+"""Rendering results for people (table) and scripts (json, csv)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+TIER_MARK = {"auto": "auto", "approval": "APPROVAL", "cab": "CAB", "blocked": "BLOCKED"}
+
+
+def to_json(obj: Any) -> str:
+    return json.dumps(obj, indent=2, sort_keys=False, default=str)
+
+
+def results_csv(payload: dict[str, Any]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(
+        [
+            "proposal_id",
+            "tier",
+            "tier_rule",
+            "risk_score",
+            "change_kind",
+            "target",
+            "severed",
+            "severed_observed",
+            "undocumented",
+            "top_impacted",
+            "top_criticality",
+            "unknowns",
+        ]
+    )
+    for r in payload["results"]:
+        top = r["impacted_services"][0] if r["impacted_services"] else {}
+        w.writerow(
+            [
+                r["proposal_id"],
+                r["tier"],
+                r["tier_rule"],
+                r["risk_score"],
+                r["change"]["kind"],
+                r["change"]["target"],
+                len(r["severed"]),
+                sum(1 for s in r["severed"] if s["observed"]),
+                r["undocumented_dependencies"],
+                top.get("name", ""),
+                top.get("criticality", ""),
+                "; ".join(u["reason"] for u in r["unknowns"]),
+            ]
+        )
+    return buf.getvalue()
+
+
+def results_table(payload: dict[str, Any]) -> str:
+    lines = [
+        f"Scored {len(payload['results'])} proposal(s) as of {payload['as_of']} "
+        f"under policy {payload['policy']['policy_id']} v{payload['policy']['version']} "
+        f"(owner: {payload['policy']['owner_role']})",
+        "",
+    ]
+    header = f"{'PROPOSAL':<16} {'TIER':<9} {'RISK':>4}  {'CHANGE':<24} TARGET"
+    lines.append(header)
+    lines.append("-" * len(header))
+    for r in payload["results"]:
+        lines.append(
+            f"{r['proposal_id']:<16} {TIER_MARK[r['tier']]:<9} {r['risk_score']:>4}  "
+            f"{r['change']['kind']:<24} {r['change']['target']}"
+        )
+    for r in payload["results"]:
+        lines += [
+            "",
+            f"== {r['proposal_id']}  {r['source']['title']}",
+            f"   tier {r['tier']} by rule '{r['tier_rule']}'"
+            + (f", approver role: {r['approver_role']}" if r.get("approver_role") else ""),
+        ]
+        for note in r.get("tier_notes", []):
+            lines.append(f"   note: {note}")
+        if r["severed"]:
+            lines.append("   severed:")
+            for s in r["severed"]:
+                obs = (
+                    f"observed {s['events']} times, last {s['last_seen']}"
+                    if s["observed"]
+                    else "not observed in the window"
+                )
+                doc = "documented" if s["documented"] else "UNDOCUMENTED"
+                lines.append(f"     {s['consumer']} -> {s['provider']} ({s['access']}): {obs}; {doc}")
+        else:
+            lines.append("   severed: nothing")
+        if r["impacted_services"]:
+            lines.append("   impacted:")
+            for svc in r["impacted_services"]:
+                lines.append(
+                    f"     {svc['name']} [{svc['criticality']}]"
+                    f"{'' if svc['documented'] else ' (impact path not in the CMDB)'}"
+                )
+        for u in r["unknowns"]:
+            lines.append(f"   unknown: {u['reason']}: {u['detail']}")
+        rb = r["rollback"]
+        if rb.get("change"):
+            lines.append(f"   rollback: {'verified' if rb['verified'] else 'NOT verified'} ({rb['detail']})")
+    for p in payload.get("problems", []):
+        lines.append(f"warning: {p}")
+    return "\n".join(lines)

@@ -1,0 +1,311 @@
+"""Score one proposal: severed dependencies, impacted services, undocumented dependencies, unknowns,
+risk, tier and rollback. Results are plain JSON-ready dicts shaped by ``schemas/score-result.v1.json``."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+
+from analyzer import __version__
+from analyzer.changes import get_kind
+from analyzer.core import reachable
+from analyzer.errors import BadInput
+from analyzer.governance.tier_policy import TierPolicy
+from analyzer.iam.evaluate import Decision
+from analyzer.scoring.assume import ACTION, candidates, decide_assume, trust_statements
+from analyzer.scoring.context import Context, account_of
+from analyzer.scoring.propagation import build_graphs
+from analyzer.timeutil import iso
+from connectors.cmdb import CRITICALITY_ORDER, criticality_rank
+from connectors.evidence.coverage import covered_days
+
+RESULT_SCHEMA_VERSION = "1.0"
+CRIT_WEIGHT = {"critical": 1.0, "high": 0.75, "medium": 0.5, "low": 0.25, "unknown": 0.5}
+
+
+def risk_score(
+    severed_observed: int,
+    severed_config: int,
+    undocumented: int,
+    max_crit: str | None,
+    unknowns: int,
+    invertible: bool,
+) -> int:
+    """0-100. Independent risk factors combined as 1 - prod(1 - p):
+
+    observed use cut 0.35; criticality of the worst impacted CI 0.40 x weight (unknown criticality
+    weighs like medium, never like low); an undocumented dependency cut 0.20; unknowns 0.15;
+    configuration-only access cut 0.05; a change that cannot be rolled back 0.10.
+
+    >>> risk_score(1, 0, 1, "critical", 0, True)
+    79
+    >>> risk_score(0, 0, 0, None, 0, True)
+    0
+    """
+    factors = [
+        0.35 if severed_observed else 0.0,
+        0.40 * CRIT_WEIGHT[max_crit] if max_crit else 0.0,
+        0.20 if undocumented else 0.0,
+        0.15 if unknowns else 0.0,
+        0.05 if severed_config else 0.0,
+        0.10 if not invertible else 0.0,
+    ]
+    return round(100 * (1 - float(np.prod([1 - f for f in factors]))))
+
+
+def _ci_names(ctx: Context, ids: list[str]) -> list[str]:
+    return [str(ctx.ci(c).get("name") or c) for c in ids]
+
+
+def _documented(ctx: Context, consumer: str, provider: str) -> tuple[bool, str]:
+    a, b = ctx.ci_of.get(consumer, []), ctx.ci_of.get(provider, [])
+    if not a:
+        return False, "the consumer maps to no CI"
+    if not b:
+        return False, "the provider maps to no CI"
+    if set(a) & set(b):
+        return True, "both ends belong to the same CI"
+    for x in a:
+        for y in b:
+            if (x, y) in ctx.documented or (y, x) in ctx.documented:
+                return True, f"CMDB relates {ctx.ci(x).get('name')} and {ctx.ci(y).get('name')}"
+    return False, f"the CMDB does not relate {', '.join(_ci_names(ctx, a))} to {', '.join(_ci_names(ctx, b))}"
+
+
+def score_proposal(
+    proposal: dict[str, Any], ctx: Context, policy: TierPolicy, as_of: datetime
+) -> dict[str, Any]:
+    change = proposal["change"]
+    start = as_of - timedelta(days=policy.window_days)
+    unknowns: list[dict[str, str]] = []
+    severed: list[dict[str, Any]] = []
+    exposure: list[dict[str, Any]] = []
+    rollback: dict[str, Any] = {"change": None, "verified": None, "detail": ""}
+    status = "scored"
+    kind = get_kind(change["kind"])
+    target = change.get("target")
+    target_node = ctx.snap.node(target) if target else None
+    account = change.get("account") or (account_of(target) if target else "")
+
+    if change["fidelity"] == "opaque" or kind.apply is None:
+        unknowns.append(
+            {
+                "reason": "opaque_change",
+                "detail": f"the effect of {change['delta'].get('runbook') or kind.name} cannot be seen; "
+                "scored conservatively",
+            }
+        )
+    elif target_node is None or target_node.kind not in ("IamRole",):
+        unknowns.append({"reason": "target_missing", "detail": f"{target} is not in the snapshot"})
+        status = "target_missing"
+    else:
+        sev, exp, rb, unk, applied = _trust_change(
+            ctx, proposal, target_node.id, target_node.props["trust_policy"], start, as_of
+        )
+        severed, exposure, rollback = sev, exp, rb
+        unknowns += unk
+        if applied:
+            status = "already_applied"
+
+    # evidence coverage of the account whose logs would show the use
+    days, _window = covered_days(ctx.coverage, account, start, as_of) if account else (0, 0)
+    if account and days == 0:
+        unknowns.append(
+            {
+                "reason": "no_evidence_coverage",
+                "detail": f"no CloudTrail evidence for account {account} between {iso(start)} and "
+                f"{iso(as_of)}: unused access cannot be told from unseen use",
+            }
+        )
+
+    # propagation
+    graphs = build_graphs(ctx, start, as_of)
+    seeds = sorted(
+        {ctx.snap.index[s["consumer"]] for s in severed if s["observed"] and s["consumer"] in ctx.snap.index}
+    )
+    doc_seeds = sorted(
+        {
+            ctx.snap.index[s["consumer"]]
+            for s in severed
+            if s["observed"] and s["documented"] and s["consumer"] in ctx.snap.index
+        }
+    )
+    reach, doc_reach = reachable(graphs.impact, [seeds])[0], reachable(graphs.documented, [doc_seeds])[0]
+    impacted = []
+    for i in np.flatnonzero(reach.reached):
+        node = ctx.snap.nodes[i]
+        if node.kind not in ("BusinessService", "ConfigurationItem"):
+            continue
+        path = [ctx.snap.nodes[j] for j in reach.path_to(int(i))]
+        impacted.append(
+            {
+                "id": node.id,
+                "name": node.props.get("name") or node.id,
+                "class": node.props.get("class"),
+                "kind": "business_service" if node.kind == "BusinessService" else "configuration_item",
+                "criticality": node.props.get("criticality") or "unknown",
+                "documented": bool(doc_reach.reached[i]),
+                "path": [p.props.get("name") or p.id for p in path],
+            }
+        )
+    impacted.sort(
+        key=lambda s: (-criticality_rank(s["criticality"]), s["kind"] != "business_service", s["name"])
+    )
+    max_crit = max((s["criticality"] for s in impacted), key=criticality_rank, default=None)
+
+    severed_observed = sum(1 for s in severed if s["observed"])
+    undocumented = sum(1 for s in severed if s["observed"] and not s["documented"])
+    invertible = kind.invertible and (rollback.get("verified") is not False)
+    if rollback.get("verified") is False:
+        unknowns.append({"reason": "rollback_unverified", "detail": rollback.get("detail", "")})
+    facts = {
+        "change_kind": kind.name,
+        "fidelity": change["fidelity"],
+        "severed": len(severed),
+        "severed_observed": severed_observed,
+        "undocumented": undocumented,
+        "unknowns": len(unknowns),
+        "max_criticality": max_crit if max_crit else "none",
+    }
+    decision = policy.decide(facts)
+    risk = risk_score(
+        severed_observed, len(severed) - severed_observed, undocumented, max_crit, len(unknowns), invertible
+    )
+    return {
+        "proposal_id": proposal["proposal_id"],
+        "status": status,
+        "source": {
+            k: proposal["source"].get(k) for k in ("format", "finding_id", "product", "title", "severity")
+        },
+        "change": {
+            "kind": kind.name,
+            "target": target,
+            "account": account,
+            "delta": change.get("delta"),
+            "fidelity": change["fidelity"],
+            "lookup": change.get("lookup"),
+        },
+        "tier": decision.tier,
+        "tier_rule": decision.rule,
+        "approver_role": decision.approver_role,
+        "tier_notes": list(decision.notes),
+        "risk_score": risk,
+        "severed": severed,
+        "exposure_added": exposure,
+        "impacted_services": impacted,
+        "undocumented_dependencies": undocumented,
+        "unknowns": unknowns,
+        "rollback": rollback,
+        "evidence": {
+            "window_start": iso(start),
+            "window_end": iso(as_of),
+            "window_days": policy.window_days,
+            "coverage_days": days,
+            "account": account,
+        },
+        "policy": policy.header(),
+        "analyzer_version": __version__,
+    }
+
+
+def _trust_change(
+    ctx: Context, proposal: dict[str, Any], role: str, before_doc: Any, start: datetime, as_of: datetime
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any], list[dict[str, str]], bool]:
+    kind = get_kind(proposal["change"]["kind"])
+    assert kind.apply is not None and kind.invert is not None
+    delta = proposal["change"]["delta"]
+    unknowns: list[dict[str, str]] = []
+    try:
+        after_doc = kind.apply(before_doc, delta)
+        before_ps = trust_statements(role, before_doc)
+        after_ps = trust_statements(role, after_doc)
+    except BadInput as exc:
+        return (
+            [],
+            [],
+            {"change": None, "verified": False, "detail": str(exc)},
+            [{"reason": "malformed_policy", "detail": str(exc)}],
+            False,
+        )
+    applied = before_ps.items == after_ps.items
+    evidence = {e.src: e for e in ctx.snap.edge_records("OBSERVED_ASSUME") if e.dst == role}
+    observed_in_window = {
+        src
+        for src, e in evidence.items()
+        if e.last_seen and e.first_seen and e.last_seen >= iso(start) and e.first_seen <= iso(as_of)
+    }
+    severed, exposure = [], []
+    before_facts: dict[str, str] = {}
+    for p in candidates(ctx, role, [before_doc, after_doc], set(evidence)):
+        b = decide_assume(ctx, p, role, before_ps)
+        a = decide_assume(ctx, p, role, after_ps)
+        before_facts[p] = b.state
+        if b.state != "denied" and a.state == "denied":
+            severed.append(_severed_entry(ctx, p, role, b, a, evidence.get(p), p in observed_in_window))
+            if b.state == "conditional":
+                unknowns.append(
+                    {
+                        "reason": "conditional_access",
+                        "detail": f"{p} -> {role} was allowed only {_missing(b)}",
+                    }
+                )
+        elif b.state == "denied" and a.state != "denied":
+            exposure.append(
+                {
+                    "principal": p,
+                    "resource": role,
+                    "access": ACTION,
+                    "after": a.state,
+                    "statements": list(a.statements),
+                }
+            )
+    # rollback: invert, re-apply, and the allowed-fact set must equal the original
+    inverse = kind.invert(before_doc, delta)
+    restored = kind.apply(after_doc, inverse)
+    restored_ps = trust_statements(role, restored)
+    mismatch = [
+        p for p, state in before_facts.items() if decide_assume(ctx, p, role, restored_ps).state != state
+    ]
+    rollback = {
+        "change": {"kind": kind.name, "target": role, "delta": inverse},
+        "verified": not mismatch,
+        "detail": "apply then invert restores every access decision"
+        if not mismatch
+        else f"rollback does not restore: {', '.join(mismatch)}",
+    }
+    severed.sort(key=lambda s: (not s["observed"], -s["events"], s["consumer"]))
+    return severed, exposure, rollback, unknowns, applied
+
+
+def _missing(d: Decision) -> str:
+    return f"if {', '.join(d.missing_context)} held" if d.missing_context else "under conditions"
+
+
+def _severed_entry(
+    ctx: Context, consumer: str, provider: str, before: Decision, after: Decision, edge: Any, observed: bool
+) -> dict[str, Any]:
+    documented, why = _documented(ctx, consumer, provider)
+    return {
+        "consumer": consumer,
+        "provider": provider,
+        "access": ACTION,
+        "observed": observed,
+        "events": int(edge.count) if edge is not None and observed else 0,
+        "first_seen": edge.first_seen if edge is not None and observed else None,
+        "last_seen": edge.last_seen if edge is not None and observed else None,
+        "documented": documented,
+        "documentation": why,
+        "consumer_cis": _ci_names(ctx, ctx.ci_of.get(consumer, [])),
+        "provider_cis": _ci_names(ctx, ctx.ci_of.get(provider, [])),
+        "before": {
+            "decision": before.state,
+            "statements": list(before.statements),
+            "missing_context": list(before.missing_context),
+        },
+        "after": {"decision": after.state, "reason": after.reason},
+    }
+
+
+__all__ = ["CRITICALITY_ORDER", "RESULT_SCHEMA_VERSION", "risk_score", "score_proposal"]

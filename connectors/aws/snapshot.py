@@ -1,0 +1,478 @@
+"""Offline AWS snapshot: ``DIR/<account_id>/<region or global>/<service>-<Operation>.json``.
+
+get_* reads files, transform_* turns API responses into schema rows (pure), load_snapshot loads one
+batch per account and cleans up what that account's previous snapshot had and this one does not.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from analyzer.errors import BadInput
+from analyzer.graph.schema import Batch, EdgeRow, NodeRow
+from analyzer.graph.store import GraphStore
+from analyzer.iam.policy import parse_document
+from connectors.jsonfile import load_json, require
+
+SOURCE = "aws"
+_ACCOUNT_DIR = re.compile(r"^\d{12}$")
+
+
+@dataclass
+class AccountSnapshot:
+    account: str
+    files: dict[tuple[str, str], Path] = field(default_factory=dict)  # (region, "svc-Op") -> path
+
+    def get(self, region: str, op: str) -> tuple[Any, str] | None:
+        path = self.files.get((region, op))
+        return (load_json(path), str(path)) if path else None
+
+    def regions(self) -> list[str]:
+        return sorted({r for r, _ in self.files if r != "global"})
+
+
+def get_snapshot(root: Path) -> Iterator[AccountSnapshot]:
+    """Every account directory under ``root`` (the snapshot's top, or one account directory)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise BadInput("not a directory", file=str(root))
+    dirs = (
+        [root]
+        if _ACCOUNT_DIR.match(root.name)
+        else sorted(d for d in root.iterdir() if _ACCOUNT_DIR.match(d.name))
+    )
+    if not dirs:
+        raise BadInput(
+            "no <12-digit account id>/ directories found (expected DIR/<account>/<region>/<svc>-<Op>.json)",
+            file=str(root),
+        )
+    for d in dirs:
+        snap = AccountSnapshot(d.name)
+        for region_dir in sorted(p for p in d.iterdir() if p.is_dir()):
+            for f in sorted(region_dir.glob("*.json")):
+                snap.files[(region_dir.name, f.stem)] = f
+        yield snap
+
+
+# -- transforms (pure) --------------------------------------------------------------------------------
+def _tags(tag_list: Any) -> dict[str, str]:
+    if isinstance(tag_list, dict):
+        return {str(k): str(v) for k, v in tag_list.items()}
+    return {str(t.get("Key")): str(t.get("Value")) for t in tag_list or [] if isinstance(t, dict)}
+
+
+def _checked_doc(doc: Any, file: str, path: str) -> Any:
+    """Validate a policy document now so a malformed one is reported with its place, then keep it raw."""
+    parse_document(doc, where=path)
+    return doc
+
+
+def transform_iam(account: str, gaad: dict[str, Any], file: str, seen: str) -> Batch:
+    """GetAccountAuthorizationDetails -> principals, managed policies, instance profiles."""
+    b = Batch(SOURCE)
+    policies: dict[str, dict[str, Any]] = {}
+    for i, p in enumerate(gaad.get("Policies", [])):
+        where = f"$.Policies[{i}]"
+        arn = require(p, "Arn", file=file, path=where, types=str)
+        name = p.get("PolicyName") or arn.rsplit("/", 1)[-1]  # moto omits PolicyName
+        versions = p.get("PolicyVersionList") or []
+        default = next((v for v in versions if v.get("IsDefaultVersion")), None)
+        document = None
+        if default is not None:
+            j = versions.index(default)
+            document = _checked_doc(default.get("Document"), file, f"{where}.PolicyVersionList[{j}].Document")
+        policies[arn] = {"name": name, "document": document}
+        b.nodes.append(
+            NodeRow(arn, "ManagedPolicy", {"name": name, "document": document}, account, seen, seen)
+        )
+
+    def principal_props(obj: dict[str, Any], where: str, inline_key: str) -> dict[str, Any]:
+        inline = []
+        for j, ip in enumerate(obj.get(inline_key) or []):
+            doc = _checked_doc(ip.get("PolicyDocument"), file, f"{where}.{inline_key}[{j}].PolicyDocument")
+            inline.append({"name": ip.get("PolicyName"), "document": doc})
+        boundary = (obj.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
+        return {
+            "path": obj.get("Path"),
+            "inline_policies": inline,
+            "managed_policies": [a["PolicyArn"] for a in obj.get("AttachedManagedPolicies") or []],
+            "permissions_boundary": boundary,
+            "tags": _tags(obj.get("Tags")),
+        }
+
+    for i, r in enumerate(gaad.get("RoleDetailList", [])):
+        where = f"$.RoleDetailList[{i}]"
+        arn = require(r, "Arn", file=file, path=where, types=str)
+        props = principal_props(r, where, "RolePolicyList")
+        props["name"] = require(r, "RoleName", file=file, path=where, types=str)
+        props["role_id"] = r.get("RoleId")
+        trust = require(r, "AssumeRolePolicyDocument", file=file, path=where)
+        props["trust_policy"] = _checked_doc(trust, file, f"{where}.AssumeRolePolicyDocument")
+        props["last_used"] = (r.get("RoleLastUsed") or {}).get("LastUsedDate")
+        props["instance_profiles"] = [p["Arn"] for p in r.get("InstanceProfileList") or []]
+        b.nodes.append(NodeRow(arn, "IamRole", props, account, seen, seen))
+        for pa in props["managed_policies"]:
+            if pa not in policies:
+                b.stub(pa, "ManagedPolicy", None if ":aws:policy/" in pa else account)
+            b.edges.append(EdgeRow(pa, "ATTACHED", arn, account=account))
+        for prof in r.get("InstanceProfileList") or []:
+            b.nodes.append(
+                NodeRow(
+                    prof["Arn"],
+                    "InstanceProfile",
+                    {"name": prof.get("InstanceProfileName"), "roles": [arn]},
+                    account,
+                    seen,
+                    seen,
+                )
+            )
+    for i, u in enumerate(gaad.get("UserDetailList", [])):
+        where = f"$.UserDetailList[{i}]"
+        arn = require(u, "Arn", file=file, path=where, types=str)
+        props = principal_props(u, where, "UserPolicyList")
+        props["name"] = u.get("UserName")
+        props["groups"] = list(u.get("GroupList") or [])
+        b.nodes.append(NodeRow(arn, "IamUser", props, account, seen, seen))
+        for pa in props["managed_policies"]:
+            if pa not in policies:
+                b.stub(pa, "ManagedPolicy", None if ":aws:policy/" in pa else account)
+            b.edges.append(EdgeRow(pa, "ATTACHED", arn, account=account))
+    for i, g in enumerate(gaad.get("GroupDetailList", [])):
+        where = f"$.GroupDetailList[{i}]"
+        arn = require(g, "Arn", file=file, path=where, types=str)
+        props = principal_props(g, where, "GroupPolicyList")
+        props["name"] = g.get("GroupName")
+        b.nodes.append(NodeRow(arn, "IamGroup", props, account, seen, seen))
+    # users -> groups by name (GAAD gives group names, not ARNs)
+    group_arn = {n.props["name"]: n.id for n in b.nodes if n.kind == "IamGroup"}
+    for n in [n for n in b.nodes if n.kind == "IamUser"]:
+        for gname in n.props.get("groups", []):
+            if gname in group_arn:
+                b.edges.append(EdgeRow(n.id, "MEMBER_OF", group_arn[gname], account=account))
+    return b
+
+
+def transform_s3(
+    account: str,
+    buckets: dict[str, Any],
+    policies: dict[str, Any],
+    tagging: dict[str, Any],
+    file: str,
+    seen: str,
+) -> Batch:
+    b = Batch(SOURCE)
+    for i, bk in enumerate(buckets.get("Buckets", [])):
+        name = require(bk, "Name", file=file, path=f"$.Buckets[{i}]", types=str)
+        policy = (policies.get(name) or {}).get("Policy")
+        if policy is not None:
+            parse_document(policy, where=f"s3-GetBucketPolicy[{name}].Policy")
+        props = {
+            "name": name,
+            "policy": policy,
+            "tags": _tags((tagging.get(name) or {}).get("TagSet")),
+            "created": bk.get("CreationDate"),
+        }
+        b.nodes.append(NodeRow(f"arn:aws:s3:::{name}", "S3Bucket", props, account, seen, seen))
+    return b
+
+
+def transform_ec2(account: str, region: str, data: dict[str, Any], seen: str) -> Batch:
+    """VPC networking: VPCs, subnets, security groups, ENIs, instances and how they connect."""
+    b = Batch(SOURCE)
+
+    def arn(kind: str, rid: str) -> str:
+        return f"arn:aws:ec2:{region}:{account}:{kind}/{rid}"
+
+    for v in (data.get("ec2-DescribeVpcs") or {}).get("Vpcs", []):
+        cidrs = [c["CidrBlock"] for c in v.get("CidrBlockAssociationSet") or []] or [v.get("CidrBlock")]
+        b.nodes.append(
+            NodeRow(
+                arn("vpc", v["VpcId"]),
+                "Vpc",
+                {"vpc_id": v["VpcId"], "cidrs": cidrs, "tags": _tags(v.get("Tags"))},
+                account,
+                seen,
+                seen,
+            )
+        )
+    for s in (data.get("ec2-DescribeSubnets") or {}).get("Subnets", []):
+        sid = arn("subnet", s["SubnetId"])
+        b.nodes.append(
+            NodeRow(
+                sid,
+                "Subnet",
+                {
+                    "subnet_id": s["SubnetId"],
+                    "cidr": s.get("CidrBlock"),
+                    "az": s.get("AvailabilityZone"),
+                    "tags": _tags(s.get("Tags")),
+                },
+                account,
+                seen,
+                seen,
+            )
+        )
+        b.stub(arn("vpc", s["VpcId"]), "Vpc", account)
+        b.edges.append(EdgeRow(sid, "IN_VPC", arn("vpc", s["VpcId"]), account=account))
+    for g in (data.get("ec2-DescribeSecurityGroups") or {}).get("SecurityGroups", []):
+        gid = arn("security-group", g["GroupId"])
+        b.nodes.append(
+            NodeRow(
+                gid,
+                "SecurityGroup",
+                {
+                    "group_id": g["GroupId"],
+                    "name": g.get("GroupName"),
+                    "ingress": g.get("IpPermissions", []),
+                    "egress": g.get("IpPermissionsEgress", []),
+                    "tags": _tags(g.get("Tags")),
+                },
+                account,
+                seen,
+                seen,
+            )
+        )
+        if g.get("VpcId"):
+            b.stub(arn("vpc", g["VpcId"]), "Vpc", account)
+            b.edges.append(EdgeRow(gid, "IN_VPC", arn("vpc", g["VpcId"]), account=account))
+    for e in (data.get("ec2-DescribeNetworkInterfaces") or {}).get("NetworkInterfaces", []):
+        eid = arn("network-interface", e["NetworkInterfaceId"])
+        ips = [p["PrivateIpAddress"] for p in e.get("PrivateIpAddresses") or [] if p.get("PrivateIpAddress")]
+        public = (e.get("Association") or {}).get("PublicIp")
+        b.nodes.append(
+            NodeRow(
+                eid,
+                "NetworkInterface",
+                {
+                    "eni_id": e["NetworkInterfaceId"],
+                    "private_ips": ips,
+                    "public_ip": public,
+                    "interface_type": e.get("InterfaceType"),
+                    "tags": _tags(e.get("TagSet")),
+                },
+                account,
+                seen,
+                seen,
+            )
+        )
+        if e.get("SubnetId"):
+            b.stub(arn("subnet", e["SubnetId"]), "Subnet", account)
+            b.edges.append(EdgeRow(eid, "IN_SUBNET", arn("subnet", e["SubnetId"]), account=account))
+        for grp in e.get("Groups") or []:
+            b.stub(arn("security-group", grp["GroupId"]), "SecurityGroup", account)
+            b.edges.append(
+                EdgeRow(eid, "HAS_SECURITY_GROUP", arn("security-group", grp["GroupId"]), account=account)
+            )
+        inst = (e.get("Attachment") or {}).get("InstanceId")
+        if inst:
+            b.stub(arn("instance", inst), "Ec2Instance", account)
+            b.edges.append(EdgeRow(eid, "ATTACHED_TO", arn("instance", inst), account=account))
+    for res in (data.get("ec2-DescribeInstances") or {}).get("Reservations", []):
+        for ins in res.get("Instances", []):
+            iid = arn("instance", ins["InstanceId"])
+            profile = (ins.get("IamInstanceProfile") or {}).get("Arn")
+            b.nodes.append(
+                NodeRow(
+                    iid,
+                    "Ec2Instance",
+                    {
+                        "instance_id": ins["InstanceId"],
+                        "state": (ins.get("State") or {}).get("Name"),
+                        "private_ip": ins.get("PrivateIpAddress"),
+                        "instance_profile": profile,
+                        "metadata_options": ins.get("MetadataOptions"),
+                        "tags": _tags(ins.get("Tags")),
+                    },
+                    account,
+                    seen,
+                    seen,
+                )
+            )
+            if ins.get("SubnetId"):
+                b.stub(arn("subnet", ins["SubnetId"]), "Subnet", account)
+                b.edges.append(EdgeRow(iid, "IN_SUBNET", arn("subnet", ins["SubnetId"]), account=account))
+    return b
+
+
+def transform_organizations(mgmt: str, data: dict[str, Any], seen: str) -> Batch:
+    """Organization, roots, OUs, accounts and SCPs with their targets (from the management account)."""
+    b = Batch(SOURCE)
+    org = (data.get("organizations-DescribeOrganization") or {}).get("Organization") or {}
+    org_id = org.get("Id")
+    if org_id:
+        b.nodes.append(
+            NodeRow(
+                f"urn:aws:organization:{org_id}",
+                "Organization",
+                {"org_id": org_id, "management_account": org.get("MasterAccountId")},
+                mgmt,
+                seen,
+                seen,
+            )
+        )
+    accounts = (data.get("organizations-ListAccounts") or {}).get("Accounts", [])
+    for a in accounts:
+        b.nodes.append(
+            NodeRow(
+                f"arn:aws:iam::{a['Id']}:root",
+                "Account",
+                {
+                    "account_id": a["Id"],
+                    "name": a.get("Name"),
+                    "status": a.get("Status"),
+                    "org_id": org_id,
+                    "in_organization": True,
+                },
+                mgmt,
+                seen,
+                seen,
+            )
+        )
+    ou_id = {}
+    for r in (data.get("organizations-ListRoots") or {}).get("Roots", []):
+        ou_id[r["Id"]] = f"urn:aws:ou:{r['Id']}"
+        b.nodes.append(
+            NodeRow(
+                ou_id[r["Id"]],
+                "OrgUnit",
+                {"ou_id": r["Id"], "name": r.get("Name"), "root": True, "org_id": org_id},
+                mgmt,
+                seen,
+                seen,
+            )
+        )
+    for parent, resp in (data.get("organizations-ListOrganizationalUnitsForParent") or {}).items():
+        for ou in resp.get("OrganizationalUnits", []):
+            ou_id[ou["Id"]] = f"urn:aws:ou:{ou['Id']}"
+            b.nodes.append(
+                NodeRow(
+                    ou_id[ou["Id"]],
+                    "OrgUnit",
+                    {"ou_id": ou["Id"], "name": ou.get("Name"), "root": False, "org_id": org_id},
+                    mgmt,
+                    seen,
+                    seen,
+                )
+            )
+            b.stub(f"urn:aws:ou:{parent}", "OrgUnit", mgmt)
+            b.edges.append(EdgeRow(ou_id[ou["Id"]], "MEMBER_OF", f"urn:aws:ou:{parent}", account=mgmt))
+    for parent, resp in (data.get("organizations-ListAccountsForParent") or {}).items():
+        for a in resp.get("Accounts", []):
+            acct = f"arn:aws:iam::{a['Id']}:root"
+            b.stub(acct, "Account", mgmt)
+            b.stub(f"urn:aws:ou:{parent}", "OrgUnit", mgmt)
+            b.edges.append(EdgeRow(acct, "MEMBER_OF", f"urn:aws:ou:{parent}", account=mgmt))
+    described = data.get("organizations-DescribePolicy") or {}
+    targets = data.get("organizations-ListTargetsForPolicy") or {}
+    for p in (data.get("organizations-ListPolicies") or {}).get("Policies", []):
+        content = ((described.get(p["Id"]) or {}).get("Policy") or {}).get("Content")
+        if content is not None:
+            parse_document(content, where=f"organizations-DescribePolicy[{p['Id']}].Content")
+        pid = p.get("Arn") or f"urn:aws:scp:{p['Id']}"
+        b.nodes.append(
+            NodeRow(
+                pid,
+                "ServiceControlPolicy",
+                {"policy_id": p["Id"], "name": p.get("Name"), "document": content},
+                mgmt,
+                seen,
+                seen,
+            )
+        )
+        for t in (targets.get(p["Id"]) or {}).get("Targets", []):
+            tid = t["TargetId"]
+            target = f"arn:aws:iam::{tid}:root" if tid.isdigit() else f"urn:aws:ou:{tid}"
+            b.stub(target, "Account" if tid.isdigit() else "OrgUnit", mgmt)
+            b.edges.append(EdgeRow(pid, "ATTACHED", target, account=mgmt))
+    return b
+
+
+def transform_account(account: AccountSnapshot, seen: str) -> Batch:
+    """Everything one account directory holds, as one batch."""
+    out = Batch(SOURCE)
+    out.nodes.append(
+        NodeRow(
+            f"arn:aws:iam::{account.account}:root",
+            "Account",
+            {"account_id": account.account},
+            account.account,
+            seen,
+            seen,
+            stub=True,
+        )
+    )
+    got = account.get("global", "iam-GetAccountAuthorizationDetails")
+    if got:
+        data, file = got
+        try:
+            part = transform_iam(account.account, data, file, seen)
+        except BadInput as exc:
+            exc.file = exc.file or file
+            raise
+        _extend(out, part)
+    got = account.get("global", "s3-ListBuckets")
+    if got:
+        buckets, file = got
+        pol = account.get("global", "s3-GetBucketPolicy")
+        tag = account.get("global", "s3-GetBucketTagging")
+        try:
+            part = transform_s3(
+                account.account, buckets, pol[0] if pol else {}, tag[0] if tag else {}, file, seen
+            )
+        except BadInput as exc:
+            exc.file = exc.file or (pol[1] if pol else file)
+            raise
+        _extend(out, part)
+    for region in account.regions():
+        data = {}
+        for op in (
+            "ec2-DescribeVpcs",
+            "ec2-DescribeSubnets",
+            "ec2-DescribeSecurityGroups",
+            "ec2-DescribeNetworkInterfaces",
+            "ec2-DescribeInstances",
+        ):
+            got = account.get(region, op)
+            if got:
+                data[op] = got[0]
+        _extend(out, transform_ec2(account.account, region, data, seen))
+    org_ops = [op for (r, op) in account.files if r == "global" and op.startswith("organizations-")]
+    if org_ops:
+        got_org = {op: account.get("global", op) for op in org_ops}
+        _extend(
+            out, transform_organizations(account.account, {k: v[0] for k, v in got_org.items() if v}, seen)
+        )
+    return out
+
+
+def _extend(into: Batch, part: Batch) -> None:
+    into.nodes.extend(part.nodes)
+    into.edges.extend(part.edges)
+
+
+# -- load ---------------------------------------------------------------------------------------------
+@dataclass
+class IngestReport:
+    loaded: dict[str, int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+
+def load_snapshot(store: GraphStore, root: Path, *, seen: str, update_tag: int | None = None) -> IngestReport:
+    """Load each account atomically; a bad account is reported and skipped, the others proceed."""
+    tag = update_tag or time.time_ns() // 1000
+    report = IngestReport()
+    for account in get_snapshot(root):
+        try:
+            batch = transform_account(account, seen)
+        except BadInput as exc:
+            report.errors.append(str(exc))
+            continue
+        store.load(batch, update_tag=tag, account=account.account)
+        store.cleanup(source=SOURCE, account=account.account, update_tag=tag)
+        report.loaded[account.account] = len(batch.nodes)
+    return report

@@ -1,0 +1,1 @@
+"""Evidence: what was used (CloudTrail, VPC flow logs), and which account/region/time it covers."""

@@ -1,0 +1,216 @@
+"""CloudTrail log files -> observed usage.
+
+Reads ``{"Records": [...]}`` files (``.json`` or ``.json.gz``, the ``AWSLogs/<acct>/CloudTrail/<region>/``
+layout, digest files skipped) and aggregates to (principal, action, resource) with count, first and
+last seen. An assumed-role session's calls belong to its role; AssumeRole links the caller to the role.
+Refused calls (AccessDenied, UnauthorizedOperation) are kept apart as denied evidence.
+
+Re-ingesting a file already ingested is a no-op (files are recorded by SHA-256 in the same write).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from analyzer.errors import BadInput
+from analyzer.graph.schema import Batch, EdgeRow
+from analyzer.graph.store import GraphStore
+from connectors.evidence.coverage import COLLECTION as COVERAGE
+from connectors.evidence.coverage import coverage_id, day_of, merge_days
+from connectors.jsonfile import load_json
+
+SOURCE = "cloudtrail"
+INGESTED = "ingested_files"
+ASSUME_EVENTS = {"AssumeRole", "AssumeRoleWithSAML", "AssumeRoleWithWebIdentity"}
+DENIED_CODES = {
+    "AccessDenied",
+    "UnauthorizedOperation",
+    "Client.UnauthorizedOperation",
+    "AccessDeniedException",
+}
+
+
+def get_files(paths: Iterable[Path]) -> Iterator[Path]:
+    """Log files under the given files/directories, in a stable order; digest files are skipped."""
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            candidates = sorted(x for x in p.rglob("*") if x.is_file())
+        elif p.exists():
+            candidates = [p]
+        else:
+            raise BadInput("no such file or directory", file=str(p))
+        for f in candidates:
+            if "CloudTrail-Digest" in f.parts or "CloudTrail-Digest" in f.name:
+                continue
+            if f.name.endswith((".json", ".json.gz")):
+                yield f
+
+
+def principal_of(identity: dict[str, Any]) -> tuple[str, str]:
+    """(node id, node kind) of the principal that made a call."""
+    itype = identity.get("type")
+    account = identity.get("accountId") or ""
+    if itype in ("AssumedRole", "FederatedUser"):
+        issuer = (identity.get("sessionContext") or {}).get("sessionIssuer") or {}
+        if issuer.get("arn"):
+            kind = "IamRole" if ":role/" in issuer["arn"] else "IamUser"
+            return issuer["arn"], kind
+    if itype == "IAMUser" and identity.get("arn"):
+        return identity["arn"], "IamUser"
+    if itype == "Root":
+        return f"arn:aws:iam::{account}:root", "Account"
+    if itype == "AWSAccount":
+        return f"arn:aws:iam::{account or identity.get('principalId', '')}:root", "Account"
+    if itype == "AWSService":
+        return f"urn:aws:service:{identity.get('invokedBy', 'unknown')}", "ServicePrincipal"
+    if identity.get("arn"):
+        return identity["arn"], "Principal"
+    return "urn:aws:anonymous", "Principal"
+
+
+def _resource_of(rec: dict[str, Any]) -> tuple[str, str] | None:
+    best = None
+    for r in rec.get("resources") or []:
+        arn = r.get("ARN")
+        if not arn:
+            continue
+        rtype = r.get("type", "")
+        if rtype == "AWS::S3::Object":
+            continue
+        kind = {"AWS::S3::Bucket": "S3Bucket", "AWS::IAM::Role": "IamRole"}.get(rtype, "Resource")
+        best = (arn, kind)
+        break
+    if best is None:
+        params = rec.get("requestParameters") or {}
+        if rec.get("eventSource") == "s3.amazonaws.com" and params.get("bucketName"):
+            best = (f"arn:aws:s3:::{params['bucketName']}", "S3Bucket")
+    return best
+
+
+@dataclass
+class Aggregate:
+    edges: dict[tuple[str, str, str, str], EdgeRow] = field(default_factory=dict)
+    kinds: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    days: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    records: int = 0
+
+    def add(self, src: str, kind: str, dst: str, action: str, when: str, account: str | None) -> None:
+        key = (src, kind, dst, action)
+        e = self.edges.get(key)
+        if e is None:
+            props = {"action": action} if kind != "OBSERVED_ASSUME" else {}
+            self.edges[key] = EdgeRow(
+                src, kind, dst, props, account=account, count=1, first_seen=when, last_seen=when
+            )
+        else:
+            e.count += 1
+            if when < (e.first_seen or when):
+                e.first_seen = when
+            if when > (e.last_seen or when):
+                e.last_seen = when
+
+
+def transform_records(records: list[Any], agg: Aggregate, file: str) -> None:
+    """Fold one file's records into ``agg`` (pure apart from mutating the aggregate)."""
+    for i, rec in enumerate(records):
+        if not isinstance(rec, dict):
+            raise BadInput("record is not an object", file=file, path=f"$.Records[{i}]")
+        when = rec.get("eventTime")
+        identity = rec.get("userIdentity")
+        if not isinstance(when, str) or not isinstance(identity, dict):
+            missing = "eventTime" if not isinstance(when, str) else "userIdentity"
+            raise BadInput(f"missing {missing}", file=file, path=f"$.Records[{i}].{missing}")
+        agg.records += 1
+        recipient = rec.get("recipientAccountId") or identity.get("accountId") or ""
+        region = rec.get("awsRegion") or "unknown"
+        agg.days.setdefault((recipient, region), set()).add(day_of(when))
+        src, src_kind = principal_of(identity)
+        agg.kinds.setdefault(src, (src_kind, identity.get("accountId")))
+        service = (rec.get("eventSource") or "unknown").split(".", 1)[0]
+        action = f"{service}:{rec.get('eventName')}"
+        denied = rec.get("errorCode") in DENIED_CODES
+        if rec.get("eventName") in ASSUME_EVENTS and not denied:
+            role = (rec.get("requestParameters") or {}).get("roleArn")
+            if role:
+                agg.kinds.setdefault(role, ("IamRole", role.split(":")[4] or None))
+                agg.add(src, "OBSERVED_ASSUME", role, action, when, recipient)
+            continue
+        target = _resource_of(rec)
+        if target is None:
+            continue
+        agg.kinds.setdefault(target[0], (target[1], None))
+        agg.add(src, "OBSERVED_DENIED" if denied else "OBSERVED_CALL", target[0], action, when, recipient)
+
+
+@dataclass
+class IngestReport:
+    files: int = 0
+    skipped_already_ingested: int = 0
+    records: int = 0
+    edges: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def ingest_cloudtrail(store: GraphStore, paths: Iterable[Path]) -> IngestReport:
+    """Read, aggregate and load in one write; bad files are reported and left out, the rest load."""
+    report = IngestReport()
+    done = store.get_documents(INGESTED)
+    agg = Aggregate()
+    new_files: dict[str, dict[str, Any]] = {}
+    for f in get_files(paths):
+        digest = hashlib.sha256(f.read_bytes()).hexdigest()
+        if digest in done or digest in new_files:
+            report.skipped_already_ingested += 1
+            continue
+        try:
+            data = load_json(f)
+            if not isinstance(data, dict) or not isinstance(data.get("Records"), list):
+                raise BadInput(
+                    'not a CloudTrail log file (expected {"Records": [...]})', file=str(f), path="$.Records"
+                )
+            file_agg = Aggregate()
+            transform_records(data["Records"], file_agg, str(f))
+        except BadInput as exc:
+            report.errors.append(str(exc))
+            continue
+        _fold(agg, file_agg)
+        report.files += 1
+        report.records += file_agg.records
+        new_files[digest] = {"source": SOURCE, "path": str(f), "records": file_agg.records}
+    if not new_files:
+        return report
+    batch = Batch(SOURCE)
+    for node_id, (kind, account) in agg.kinds.items():
+        batch.stub(node_id, kind, account)
+    batch.edges.extend(agg.edges.values())
+    cov = store.get_documents(COVERAGE)
+    coverage_docs = {}
+    for (account, region), days in agg.days.items():
+        cid = coverage_id(SOURCE, account, region)
+        coverage_docs[cid] = merge_days(cov.get(cid), SOURCE, account, region, days)
+    batch.documents = {INGESTED: new_files, COVERAGE: coverage_docs}
+    store.load(batch, update_tag=time.time_ns() // 1000)
+    report.edges = len(batch.edges)
+    return report
+
+
+def _fold(into: Aggregate, part: Aggregate) -> None:
+    for k, e in part.edges.items():
+        cur = into.edges.get(k)
+        if cur is None:
+            into.edges[k] = e
+        else:
+            cur.count += e.count
+            cur.first_seen = min(filter(None, [cur.first_seen, e.first_seen]))
+            cur.last_seen = max(filter(None, [cur.last_seen, e.last_seen]))
+    for node, kind in part.kinds.items():
+        into.kinds.setdefault(node, kind)
+    for key, days in part.days.items():
+        into.days.setdefault(key, set()).update(days)
+    into.records += part.records

@@ -1,0 +1,185 @@
+"""VPC flow logs -> observed flows between endpoints.
+
+Reads the S3 delivery layout (``.log.gz`` / ``.log``, first line a header naming the fields, so custom
+formats work) and plain files in the version 2 default format without a header. Addresses resolve to
+ENIs through the snapshot's private IPs; unresolved ones become ``urn:ip:<addr>`` nodes. ACCEPT records
+become ``OBSERVED_FLOW``, REJECT records ``OBSERVED_REJECT`` (kept apart). A record whose source port is
+a well-known port below the destination's is a response and is folded onto its request direction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from analyzer.errors import BadInput
+from analyzer.graph.schema import Batch, EdgeRow
+from analyzer.graph.store import GraphStore
+from analyzer.timeutil import iso
+from connectors.evidence.coverage import COLLECTION as COVERAGE
+from connectors.evidence.coverage import coverage_id, merge_days
+from connectors.jsonfile import read_text
+
+SOURCE = "flowlogs"
+INGESTED = "ingested_files"
+V2_FIELDS = [
+    "version",
+    "account-id",
+    "interface-id",
+    "srcaddr",
+    "dstaddr",
+    "srcport",
+    "dstport",
+    "protocol",
+    "packets",
+    "bytes",
+    "start",
+    "end",
+    "action",
+    "log-status",
+]
+PROTOCOLS = {"6": "tcp", "17": "udp", "1": "icmp", "58": "icmpv6"}
+
+
+def get_files(paths: Iterable[Path]) -> Iterator[Path]:
+    for p in paths:
+        p = Path(p)
+        if p.is_dir():
+            yield from sorted(
+                x for x in p.rglob("*") if x.is_file() and x.name.endswith((".log", ".log.gz", ".txt"))
+            )
+        elif p.exists():
+            yield p
+        else:
+            raise BadInput("no such file or directory", file=str(p))
+
+
+@dataclass
+class FlowAggregate:
+    edges: dict[tuple[str, str, str, str, str], EdgeRow] = field(default_factory=dict)
+    endpoints: dict[str, str] = field(default_factory=dict)  # node id -> kind
+    days: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    records: int = 0
+    skipped: list[str] = field(default_factory=list)
+
+
+def transform_lines(
+    lines: list[str], file: str, eni_by_ip: dict[str, str], region: str, agg: FlowAggregate
+) -> None:
+    """Fold one file's lines into ``agg``. A line with the wrong field count is skipped and counted."""
+    fields = V2_FIELDS
+    start = 0
+    if lines and not lines[0].split(" ", 1)[0].isdigit():
+        fields = lines[0].split()
+        start = 1
+    idx = {f: i for i, f in enumerate(fields)}
+    for needed in ("srcaddr", "dstaddr", "dstport", "srcport", "protocol", "action", "start"):
+        if needed not in idx:
+            raise BadInput(f"flow log header lacks the field {needed!r}", file=file, line=1)
+    for n, line in enumerate(lines[start:], start=start + 1):
+        if not line.strip():
+            continue
+        parts = line.split()
+        if len(parts) != len(fields):
+            agg.skipped.append(f"{file}:{n}: expected {len(fields)} fields, found {len(parts)}")
+            continue
+        rec = dict(zip(fields, parts, strict=True))
+        if rec.get("log-status") in ("NODATA", "SKIPDATA") or rec["srcaddr"] == "-":
+            continue
+        agg.records += 1
+        src, dst = rec.get("pkt-srcaddr", rec["srcaddr"]), rec.get("pkt-dstaddr", rec["dstaddr"])
+        sport, dport = rec["srcport"], rec["dstport"]
+        if sport.isdigit() and dport.isdigit() and int(sport) < 1024 <= int(dport):
+            src, dst, sport, dport = dst, src, dport, sport  # a response: fold onto the request
+        proto = PROTOCOLS.get(rec["protocol"], rec["protocol"])
+        when = iso(datetime.fromtimestamp(int(rec["start"]), UTC)) if rec["start"].isdigit() else None
+        account = rec.get("account-id", "unknown")
+        if when:
+            agg.days.setdefault((account, region), set()).add(when[:10])
+        a = eni_by_ip.get(src, f"urn:ip:{src}")
+        b = eni_by_ip.get(dst, f"urn:ip:{dst}")
+        for end in (a, b):
+            agg.endpoints.setdefault(end, "Address" if end.startswith("urn:ip:") else "NetworkInterface")
+        kind = "OBSERVED_FLOW" if rec["action"] == "ACCEPT" else "OBSERVED_REJECT"
+        key = (a, kind, b, proto, dport)
+        e = agg.edges.get(key)
+        if e is None:
+            agg.edges[key] = EdgeRow(
+                a,
+                kind,
+                b,
+                {"protocol": proto, "port": dport},
+                account=account,
+                count=1,
+                first_seen=when,
+                last_seen=when,
+            )
+        else:
+            e.count += 1
+            if when and (e.first_seen is None or when < e.first_seen):
+                e.first_seen = when
+            if when and (e.last_seen is None or when > e.last_seen):
+                e.last_seen = when
+
+
+def _region_of(path: Path) -> str:
+    parts = path.parts
+    if "vpcflowlogs" in parts:
+        i = parts.index("vpcflowlogs")
+        if i + 1 < len(parts):
+            return parts[i + 1]
+    return "unknown"
+
+
+@dataclass
+class IngestReport:
+    files: int = 0
+    skipped_already_ingested: int = 0
+    records: int = 0
+    skipped_lines: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def ingest_flowlogs(store: GraphStore, paths: Iterable[Path]) -> IngestReport:
+    report = IngestReport()
+    graph = store.read_graph()
+    eni_by_ip = {
+        ip: n.id for n in graph.nodes if n.kind == "NetworkInterface" for ip in n.props.get("private_ips", [])
+    }
+    done = store.get_documents(INGESTED)
+    agg = FlowAggregate()
+    new_files = {}
+    for f in get_files(paths):
+        digest = hashlib.sha256(f.read_bytes()).hexdigest()
+        if digest in done or digest in new_files:
+            report.skipped_already_ingested += 1
+            continue
+        try:
+            lines = read_text(f).splitlines()
+            before = agg.records
+            transform_lines(lines, str(f), eni_by_ip, _region_of(f), agg)
+        except BadInput as exc:
+            report.errors.append(str(exc))
+            continue
+        report.files += 1
+        new_files[digest] = {"source": SOURCE, "path": str(f), "records": agg.records - before}
+    report.records = agg.records
+    report.skipped_lines = agg.skipped
+    if not new_files:
+        return report
+    batch = Batch(SOURCE)
+    for node, kind in agg.endpoints.items():
+        batch.stub(node, kind)
+    batch.edges.extend(agg.edges.values())
+    cov = store.get_documents(COVERAGE)
+    docs = {}
+    for (account, region), days in agg.days.items():
+        cid = coverage_id(SOURCE, account, region)
+        docs[cid] = merge_days(cov.get(cid), SOURCE, account, region, days)
+    batch.documents = {INGESTED: new_files, COVERAGE: docs}
+    store.load(batch, update_tag=time.time_ns() // 1000)
+    return report

@@ -1,0 +1,100 @@
+"""Reading JSON inputs with errors that say where: file, line, column and the JSON path."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import re
+import zlib
+from pathlib import Path
+from typing import Any
+
+from analyzer.errors import BadInput
+
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\],:]|[^\s{}\[\],:"]+')
+
+
+def json_path_at(text: str, offset: int) -> str:
+    """The JSON path of the value being parsed at ``offset`` (best effort, for error messages).
+
+    >>> json_path_at('{"a": [1, {"b": tru', 19)
+    '$.a[1].b'
+    """
+    stack: list[list[Any]] = []  # [container, key-or-index, expecting_key]
+    last_string: str | None = None
+    for m in _TOKEN.finditer(text, 0, offset):
+        tok = m.group()
+        if tok == "{":
+            stack.append(["{", None, True])
+        elif tok == "[":
+            stack.append(["[", 0, False])
+        elif tok in "}]":
+            if stack:
+                stack.pop()
+        elif tok == ",":
+            if stack:
+                top = stack[-1]
+                if top[0] == "[":
+                    top[1] += 1
+                else:
+                    top[2] = True
+        elif tok == ":":
+            if stack and last_string is not None:
+                stack[-1][1] = last_string
+                stack[-1][2] = False
+        elif tok.startswith('"'):
+            try:
+                last_string = json.loads(tok)
+            except ValueError:
+                last_string = tok.strip('"')
+    path = "$"
+    for kind, key, _ in stack:
+        if kind == "[":
+            path += f"[{key}]"
+        elif key is not None:
+            path += f".{key}" if re.fullmatch(r"[A-Za-z_][\w-]*", str(key)) else f"[{json.dumps(key)}]"
+    return path
+
+
+def read_text(path: Path) -> str:
+    """Read a file, transparently gunzipping ``.gz``; a truncated gzip raises BadInput with the offset."""
+    raw = path.read_bytes()
+    if path.suffix == ".gz" or raw[:2] == b"\x1f\x8b":
+        try:
+            raw = gzip.decompress(raw)
+        except (EOFError, OSError, zlib.error) as exc:
+            raise BadInput(
+                f"corrupt or truncated gzip ({exc}); {len(raw)} bytes on disk", file=str(path)
+            ) from exc
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"not UTF-8 text at byte {exc.start}", file=str(path)) from exc
+
+
+def load_json(path: Path) -> Any:
+    """Parse a JSON (or .json.gz) file; a syntax error names the file, line, column and JSON path."""
+    text = read_text(path)
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BadInput(
+            f"invalid JSON: {exc.msg}",
+            file=str(path),
+            line=exc.lineno,
+            column=exc.colno,
+            path=json_path_at(text, exc.pos),
+        ) from exc
+
+
+def require(obj: Any, key: str, *, file: str, path: str, types: type | tuple[type, ...] = object) -> Any:
+    """``obj[key]``, or a BadInput naming the file and the JSON path of the missing/mistyped field."""
+    if not isinstance(obj, dict):
+        raise BadInput(f"expected an object, found {type(obj).__name__}", file=file, path=path)
+    if key not in obj:
+        raise BadInput(f"missing required field {key!r}", file=file, path=f"{path}.{key}")
+    value = obj[key]
+    if types is not object and not isinstance(value, types):
+        names = types.__name__ if isinstance(types, type) else "/".join(t.__name__ for t in types)
+        raise BadInput(f"expected {names}, found {type(value).__name__}", file=file, path=f"{path}.{key}")
+    return value

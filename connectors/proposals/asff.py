@@ -1,0 +1,139 @@
+"""Security Hub findings in ASFF: a bare list, ``{"Findings": [...]}``, or an EventBridge envelope
+(``detail.findings``). Required ASFF fields are checked and named when missing."""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from analyzer.errors import BadInput
+from connectors.proposals import ProposalFormat, proposal_id, register
+
+REQUIRED = (
+    "SchemaVersion",
+    "Id",
+    "ProductArn",
+    "GeneratorId",
+    "AwsAccountId",
+    "CreatedAt",
+    "UpdatedAt",
+    "Title",
+    "Description",
+    "Resources",
+)
+
+
+def _findings(data: Any) -> list[Any] | None:
+    if isinstance(data, dict) and isinstance(data.get("Findings"), list):
+        return data["Findings"]
+    if isinstance(data, dict) and isinstance((data.get("detail") or {}).get("findings"), list):
+        return data["detail"]["findings"]
+    if isinstance(data, list) and data and isinstance(data[0], dict) and "SchemaVersion" in data[0]:
+        return data
+    return None
+
+
+def detect(data: Any) -> bool:
+    found = _findings(data)
+    return (
+        bool(found)
+        and isinstance(found[0], dict)
+        and "ProductArn" in found[0]
+        and "SchemaVersion" in found[0]
+    )
+
+
+def _lookup() -> list[dict[str, Any]]:
+    text = resources.files("connectors.proposals").joinpath("data/asff_lookup.yaml").read_text()
+    return yaml.safe_load(text)
+
+
+def _dig(obj: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        if not isinstance(obj, dict):
+            return None
+        obj = obj.get(part)
+    return obj
+
+
+def _product(arn: str) -> str:
+    return arn.split(":product/", 1)[-1] if ":product/" in arn else arn
+
+
+def parse(data: Any, file: str) -> list[dict[str, Any]]:
+    findings = _findings(data) or []
+    base = (
+        "$.Findings"
+        if isinstance(data, dict) and "Findings" in data
+        else ("$.detail.findings" if isinstance(data, dict) else "$")
+    )
+    table = _lookup()
+    out = []
+    for i, f in enumerate(findings):
+        where = f"{base}[{i}]"
+        for key in REQUIRED:
+            if key not in f:
+                raise BadInput(f"ASFF finding lacks required field {key!r}", file=file, path=f"{where}.{key}")
+        if not isinstance(f["Resources"], list) or not f["Resources"]:
+            raise BadInput("Resources must be a non-empty list", file=file, path=f"{where}.Resources")
+        res = f["Resources"][0]
+        product = _product(f["ProductArn"])
+        types = " ".join(f.get("Types") or [])
+        change: dict[str, Any] = {
+            "kind": "opaque.runbook",
+            "target": res.get("Id"),
+            "account": f["AwsAccountId"],
+            "region": res.get("Region") or f.get("Region"),
+            "delta": {
+                "runbook": f.get("GeneratorId"),
+                "recommendation": _dig(f, "Remediation.Recommendation.Text"),
+            },
+            "fidelity": "opaque",
+            "lookup": None,
+        }
+        for entry in table:
+            m = entry["match"]
+            if m.get("product") and m["product"] != product:
+                continue
+            if m.get("resource_type") and m["resource_type"] != res.get("Type"):
+                continue
+            if m.get("type_contains") and m["type_contains"] not in types:
+                continue
+            delta: dict[str, Any] = {}
+            for name, path in entry["delta"].items():
+                value = _dig(res, path)
+                if value is None:
+                    raise BadInput(
+                        f"finding matched {entry['id']} but has no {path}",
+                        file=file,
+                        path=f"{where}.Resources[0].{path}",
+                    )
+                if name == "remove_principals_of_account":
+                    delta["remove_principals_of_account"] = [str(value)]
+                else:
+                    delta[name] = value
+            change.update(kind=entry["kind"], delta=delta, fidelity="inferred", lookup=entry["id"])
+            break
+        sev = f.get("Severity") or {}
+        out.append(
+            {
+                "proposal_id": proposal_id("asff", f["Id"]),
+                "source": {
+                    "format": "asff",
+                    "finding_id": f["Id"],
+                    "product": product,
+                    "generator": f["GeneratorId"],
+                    "title": f["Title"],
+                    "severity": (sev.get("Label") or "INFORMATIONAL").lower(),
+                    "created_at": f["CreatedAt"],
+                    "file": file,
+                },
+                "change": change,
+            }
+        )
+    return out
+
+
+FORMAT = register(ProposalFormat("asff", "Security Hub ASFF findings", detect, parse))
