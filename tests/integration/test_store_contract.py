@@ -1,0 +1,176 @@
+"""One contract, both stores: the embedded SQLite store and the Neo4j store over Bolt (FalkorDB server)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from analyzer.errors import StoreVersionError
+from analyzer.graph.schema import Batch, EdgeRow, NodeRow
+from analyzer.graph.store import open_store
+
+pytestmark = pytest.mark.integration
+
+
+def roles_batch(account: str, names: list[str], source: str = "aws") -> Batch:
+    b = Batch(source)
+    for n in names:
+        b.nodes.append(
+            NodeRow(f"arn:aws:iam::{account}:role/{n}", "IamRole", {"name": n, "trust_policy": {}}, account)
+        )
+    return b
+
+
+def test_idempotent_upsert(store_uri: str) -> None:
+    store = open_store(store_uri)
+    b = roles_batch("111111111111", ["a", "b"])
+    b.edges.append(
+        EdgeRow(
+            b.nodes[0].id,
+            "OBSERVED_ASSUME",
+            b.nodes[1].id,
+            account="111111111111",
+            count=3,
+            first_seen="2026-05-01T00:00:00Z",
+            last_seen="2026-05-02T00:00:00Z",
+        )
+    )
+    store.load(b, update_tag=1, account="111111111111")
+    first = store.read_graph()
+    store.load(roles_batch("111111111111", ["a", "b"]), update_tag=2, account="111111111111")
+    second = store.read_graph()
+    assert [n.id for n in first.nodes] == [n.id for n in second.nodes]
+    assert len(second.nodes) == 2 and len(second.edges) == 1
+    assert second.generation > first.generation
+    # evidence counts add up across loads and the seen range widens
+    b2 = roles_batch("111111111111", ["a", "b"])
+    b2.edges.append(
+        EdgeRow(
+            b.nodes[0].id,
+            "OBSERVED_ASSUME",
+            b.nodes[1].id,
+            account="111111111111",
+            count=2,
+            first_seen="2026-04-30T00:00:00Z",
+            last_seen="2026-05-01T12:00:00Z",
+        )
+    )
+    store.load(b2, update_tag=3, account="111111111111")
+    (edge,) = store.read_graph().edges
+    assert (edge.count, edge.first_seen, edge.last_seen) == (
+        5,
+        "2026-04-30T00:00:00Z",
+        "2026-05-02T00:00:00Z",
+    )
+    store.close()
+
+
+def test_cleanup_only_in_scope(store_uri: str) -> None:
+    store = open_store(store_uri)
+    store.load(roles_batch("111111111111", ["old", "kept"]), update_tag=10, account="111111111111")
+    store.load(roles_batch("222222222222", ["other"]), update_tag=10, account="222222222222")
+    store.load(roles_batch("111111111111", ["x"], source="servicenow"), update_tag=10, account="111111111111")
+    store.load(roles_batch("111111111111", ["kept"]), update_tag=20, account="111111111111")
+    removed = store.cleanup(source="aws", account="111111111111", update_tag=20)
+    ids = {n.id for n in store.read_graph().nodes}
+    assert removed == 1
+    assert "arn:aws:iam::111111111111:role/old" not in ids
+    assert {
+        "arn:aws:iam::111111111111:role/kept",
+        "arn:aws:iam::222222222222:role/other",
+        "arn:aws:iam::111111111111:role/x",
+    } <= ids
+    store.close()
+
+
+def test_large_batch(store_uri: str) -> None:
+    store = open_store(store_uri)
+    n = 100_000
+    b = Batch("aws")
+    b.nodes = [NodeRow(f"urn:test:{i}", "Resource", {}, "111111111111") for i in range(n)]
+    store.load(b, update_tag=1, account="111111111111")
+    assert store.count("nodes") == n  # type: ignore[attr-defined]
+    store.close()
+
+
+def test_documents_large_and_atomic_with_rows(store_uri: str) -> None:
+    store = open_store(store_uri)
+    body = {"text": "x" * 20_000, "n": 1}
+    b = roles_batch("111111111111", ["a"])
+    b.documents = {"results": {"p1": body}}
+    store.load(b, update_tag=1)
+    assert store.get_documents("results") == {"p1": body}
+    store.delete_documents("results", ["p1"])
+    assert store.get_documents("results") == {}
+    store.close()
+
+
+def test_reader_sees_whole_batches_only(store_uri: str) -> None:
+    writer = open_store(store_uri)
+    reader = open_store(store_uri)
+    size = 3000
+    seen: list[int] = []
+    done = threading.Event()
+
+    def write() -> None:
+        for k in range(3):
+            b = Batch("aws")
+            b.nodes = [NodeRow(f"urn:test:{k}:{i}", "Resource", {}, "111111111111") for i in range(size)]
+            writer.load(b, update_tag=k + 1, account="111111111111")
+        done.set()
+
+    t = threading.Thread(target=write)
+    t.start()
+    while not done.is_set():
+        seen.append(len(reader.read_graph().nodes))
+    t.join()
+    seen.append(len(reader.read_graph().nodes))
+    assert seen[-1] == 3 * size
+    assert all(n % size == 0 for n in seen), f"a reader saw half a batch: {sorted(set(seen))}"
+    writer.close()
+    reader.close()
+
+
+WRITER = """
+import sys
+from analyzer.graph.store import open_store
+from analyzer.graph.schema import Batch, NodeRow
+s = open_store(sys.argv[1])
+b = Batch("aws")
+b.nodes = [NodeRow(f"urn:test:{i}", "Resource", {"i": i}, "111111111111") for i in range(500)]
+s.load(b, update_tag=7, account="111111111111")
+s.put_documents("proposals", {"p": {"ok": True}})
+"""
+
+
+def test_reopen_after_writer_exited(store_uri: str) -> None:
+    subprocess.run([sys.executable, "-c", WRITER, store_uri], check=True, timeout=120)
+    store = open_store(store_uri)
+    graph = store.read_graph()
+    assert len(graph.nodes) == 500 and graph.nodes[0].update_tag == 7
+    assert store.get_documents("proposals") == {"p": {"ok": True}}
+    store.close()
+
+
+def test_newer_schema_is_refused_and_untouched(store_uri: str) -> None:
+    store = open_store(store_uri)
+    store.load(roles_batch("111111111111", ["a"]), update_tag=1)
+    if store_uri.startswith("bolt"):
+        store._q("MATCH (m:BWMeta {id: 'meta'}) SET m.schema_version = 99")  # type: ignore[attr-defined]
+    else:
+        store._conn.execute("UPDATE meta SET value = '99' WHERE key = 'schema_version'")  # type: ignore[attr-defined]
+    before = store.read_graph().nodes
+    store.close()
+    with pytest.raises(StoreVersionError, match="schema version 99"):
+        open_store(store_uri)
+    if not store_uri.startswith("bolt"):
+        import sqlite3
+
+        from analyzer.graph.sqlite_store import DB_NAME
+
+        con = sqlite3.connect(f"{store_uri}/{DB_NAME}")
+        assert con.execute("SELECT count(*) FROM nodes").fetchone()[0] == len(before)
+        assert con.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()[0] == "99"
