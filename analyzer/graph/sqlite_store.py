@@ -119,7 +119,7 @@ class SqliteStore:
 
     # -- setup -----------------------------------------------------------------------------------------
     def _init_schema(self) -> None:
-        with self._write() as cur:
+        with self._write(bump=False) as cur:
             cur.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
             row = cur.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
             if row is not None and int(row[0]) > SCHEMA_VERSION:
@@ -135,7 +135,7 @@ class SqliteStore:
                 cur.execute("INSERT INTO meta VALUES ('created_at', ?)", (iso(now()),))
 
     @contextmanager
-    def _write(self) -> Iterator[sqlite3.Cursor]:
+    def _write(self, bump: bool = True) -> Iterator[sqlite3.Cursor]:
         cur = self._conn.cursor()
         deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
         while True:
@@ -148,7 +148,8 @@ class SqliteStore:
                 time.sleep(0.05)
         try:
             yield cur
-            cur.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
+            if bump:
+                cur.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
             cur.execute("COMMIT")
         except BaseException:
             cur.execute("ROLLBACK")
