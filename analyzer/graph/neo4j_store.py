@@ -74,7 +74,7 @@ class Neo4jStore:
         netloc = f"{host}:{parts.port}" if parts.port else host
         clean = urlunsplit((parts.scheme, netloc, "", "", ""))
         database = (query.get("database") or [os.environ.get("NEO4J_DATABASE", "blastwall")])[0]
-        dialect = (query.get("dialect") or [None])[0]
+        dialect = query["dialect"][0] if query.get("dialect") else None
         return cls(clean, user=user, password=password, database=database, dialect=dialect)
 
     # -- plumbing --------------------------------------------------------------------------------------

@@ -159,8 +159,8 @@ class SqliteStore:
     def load(self, batch: Batch, *, update_tag: int, account: str | None = None) -> None:
         batch.validate()
         src = batch.source
-        node_rows = []
-        stub_rows = []
+        node_rows: list[tuple[Any, ...]] = []
+        stub_rows: list[tuple[Any, ...]] = []
         for n in batch.nodes:
             row = (
                 n.id,

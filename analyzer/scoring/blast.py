@@ -133,7 +133,7 @@ def score_proposal(
         }
     )
     reach, doc_reach = reachable(graphs.impact, [seeds])[0], reachable(graphs.documented, [doc_seeds])[0]
-    impacted = []
+    impacted: list[dict[str, Any]] = []
     for i in np.flatnonzero(reach.reached):
         node = ctx.snap.nodes[i]
         if node.kind not in ("BusinessService", "ConfigurationItem"):

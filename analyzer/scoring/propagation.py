@@ -36,7 +36,8 @@ def build_graphs(ctx: Context, start: datetime, end: datetime) -> PropagationGra
     snap = ctx.snap
 
     def build() -> PropagationGraphs:
-        observed_src, observed_dst = [], []
+        observed_src: list[np.ndarray] = []
+        observed_dst: list[np.ndarray] = []
         for kind in OBSERVED_KINDS:
             arr = snap.edges.get(kind)
             if arr is None:
@@ -44,21 +45,23 @@ def build_graphs(ctx: Context, start: datetime, end: datetime) -> PropagationGra
             m = in_window(arr.last_seen, arr.first_seen, start, end)
             observed_src.append(arr.src[m])
             observed_dst.append(arr.dst[m])
-        doc_src, doc_dst = [], []
+        doc_src: list[np.ndarray] = []
+        doc_dst: list[np.ndarray] = []
         arr = snap.edges.get("DEPENDS_ON")
         if arr is not None:
             doc_src.append(arr.src)
             doc_dst.append(arr.dst)
-        res, cis = [], []
+        res: list[int] = []
+        cis: list[int] = []
         for resource, ci_ids in ctx.ci_of.items():
-            for c in ci_ids:
-                if resource in snap.index and c in snap.index:
+            for ci_id in ci_ids:
+                if resource in snap.index and ci_id in snap.index:
                     res.append(snap.index[resource])
-                    cis.append(snap.index[c])
-        r = np.asarray(res, dtype=np.int64)
-        c = np.asarray(cis, dtype=np.int64)
-        doc_src += [c, r]
-        doc_dst += [r, c]
+                    cis.append(snap.index[ci_id])
+        res_idx = np.asarray(res, dtype=np.int64)
+        ci_idx = np.asarray(cis, dtype=np.int64)
+        doc_src += [ci_idx, res_idx]
+        doc_dst += [res_idx, ci_idx]
         # transpose: provider -> consumer, so forward reachability from severed consumers finds dependants
         impact = snap.csr(list(zip(observed_dst + doc_dst, observed_src + doc_src, strict=True)))
         documented = snap.csr(list(zip(doc_dst, doc_src, strict=True)))

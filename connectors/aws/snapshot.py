@@ -151,7 +151,8 @@ def transform_iam(account: str, gaad: dict[str, Any], file: str, seen: str) -> B
     # users -> groups by name (GAAD gives group names, not ARNs)
     group_arn = {n.props["name"]: n.id for n in b.nodes if n.kind == "IamGroup"}
     for n in [n for n in b.nodes if n.kind == "IamUser"]:
-        for gname in n.props.get("groups", []):
+        groups = n.props.get("groups")
+        for gname in groups if isinstance(groups, list) else []:
             if gname in group_arn:
                 b.edges.append(EdgeRow(n.id, "MEMBER_OF", group_arn[gname], account=account))
     return b

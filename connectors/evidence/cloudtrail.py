@@ -104,7 +104,7 @@ class Aggregate:
         key = (src, kind, dst, action)
         e = self.edges.get(key)
         if e is None:
-            props = {"action": action} if kind != "OBSERVED_ASSUME" else {}
+            props: dict[str, object] = {"action": action} if kind != "OBSERVED_ASSUME" else {}
             self.edges[key] = EdgeRow(
                 src, kind, dst, props, account=account, count=1, first_seen=when, last_seen=when
             )

@@ -37,12 +37,9 @@ def _findings(data: Any) -> list[Any] | None:
 
 def detect(data: Any) -> bool:
     found = _findings(data)
-    return (
-        bool(found)
-        and isinstance(found[0], dict)
-        and "ProductArn" in found[0]
-        and "SchemaVersion" in found[0]
-    )
+    if not found or not isinstance(found[0], dict):
+        return False
+    return "ProductArn" in found[0] and "SchemaVersion" in found[0]
 
 
 def _lookup() -> list[dict[str, Any]]:

@@ -122,7 +122,7 @@ def test_reingesting_evidence_does_not_double_count(story: dict, sample_dir: Pat
             str(sample_dir / "policy" / "tier-policy.yaml"),
         ).stdout
     )
-    etl = [s for s in _the_trust_fix(again)["severed"] if s["observed"]][0]
+    etl = next(s for s in _the_trust_fix(again)["severed"] if s["observed"])
     assert etl["events"] == 14 * 24 * 12
 
 

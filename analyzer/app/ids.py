@@ -1,0 +1,11 @@
+"""Every component id of the app, in one place."""
+
+QUEUE_TABLE = "queue-table"
+QUEUE_SUMMARY = "queue-summary"
+PROPOSAL_HEADER = "proposal-header"
+PROPOSAL_GRAPH = "proposal-graph"
+SEVERED_TABLE = "severed-table"
+IMPACTED_TABLE = "impacted-table"
+UNKNOWNS_LIST = "unknowns-list"
+ROLLBACK = "rollback"
+NAV = "nav"

@@ -1,0 +1,158 @@
+"""One proposal: what it severs, the services behind it, what is unknown, and the rollback."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+import dash_cytoscape as cyto
+from dash import dash_table, html
+
+from analyzer.app import data, ids
+
+DataTable = dash_table.DataTable  # type: ignore[attr-defined]
+
+dash.register_page(__name__, path_template="/proposal/<proposal_id>", name="Proposal")
+
+CRIT_COLOURS = {
+    "critical": "#c62828",
+    "high": "#ef6c00",
+    "medium": "#f9a825",
+    "low": "#2e7d32",
+    "unknown": "#757575",
+}
+
+
+def graph_elements(r: dict[str, Any]) -> list[dict[str, Any]]:
+    """Nodes and edges: the changed role, each severed consumer, and each impacted CI along its path."""
+    nodes: dict[str, dict[str, Any]] = {}
+    edges: list[dict[str, Any]] = []
+    target = r["change"]["target"]
+    nodes[target] = {"data": {"id": target, "label": target.rsplit("/", 1)[-1]}, "classes": "target"}
+    for s in r["severed"]:
+        c = s["consumer"]
+        nodes.setdefault(c, {"data": {"id": c, "label": c.rsplit("/", 1)[-1] or c}, "classes": "consumer"})
+        cls = (
+            "severed"
+            + ("" if s["documented"] else " undocumented")
+            + ("" if s["observed"] else " unobserved")
+        )
+        edges.append({"data": {"source": c, "target": s["provider"], "label": "severed"}, "classes": cls})
+    for svc in r["impacted_services"]:
+        nodes[svc["id"]] = {
+            "data": {
+                "id": svc["id"],
+                "label": f"{svc['name']} ({svc['criticality']})",
+                "colour": CRIT_COLOURS.get(svc["criticality"], "#757575"),
+            },
+            "classes": "ci",
+        }
+    names = {svc["name"]: svc["id"] for svc in r["impacted_services"]}
+    for svc in r["impacted_services"]:
+        path = svc.get("path") or []
+        if len(path) >= 2 and path[-2] in names:
+            edges.append(
+                {
+                    "data": {"source": svc["id"], "target": names[path[-2]], "label": "depends on"},
+                    "classes": "depends",
+                }
+            )
+        elif len(path) >= 2:
+            first = next((s["consumer"] for s in r["severed"] if s["consumer"].endswith(path[0])), None)
+            if first:
+                edges.append(
+                    {
+                        "data": {"source": svc["id"], "target": first, "label": "belongs to"},
+                        "classes": "depends",
+                    }
+                )
+    return list(nodes.values()) + edges
+
+
+STYLESHEET = [
+    {
+        "selector": "node",
+        "style": {"label": "data(label)", "font-size": "10px", "background-color": "#90a4ae"},
+    },
+    {"selector": ".target", "style": {"shape": "round-rectangle", "background-color": "#1565c0"}},
+    {"selector": ".ci", "style": {"background-color": "data(colour)"}},
+    {"selector": "edge", "style": {"curve-style": "bezier", "target-arrow-shape": "triangle", "width": 2}},
+    {"selector": ".severed", "style": {"line-color": "#c62828", "target-arrow-color": "#c62828"}},
+    {"selector": ".undocumented", "style": {"line-style": "dashed"}},
+    {"selector": ".unobserved", "style": {"line-color": "#bdbdbd", "target-arrow-color": "#bdbdbd"}},
+]
+
+
+def layout(proposal_id: str = "") -> html.Div:
+    r = data.result(proposal_id)
+    if r is None:
+        return html.Div([html.H2("Not found"), html.P(f"No scored proposal {proposal_id!r}.")])
+    severed_rows = [
+        {
+            "consumer": s["consumer"],
+            "provider": s["provider"],
+            "access": s["access"],
+            "observed": "yes" if s["observed"] else "no",
+            "events": s["events"],
+            "last_seen": s["last_seen"] or "",
+            "documented": "yes" if s["documented"] else "NO",
+            "why": s.get("documentation", ""),
+        }
+        for s in r["severed"]
+    ]
+    impacted_rows = [
+        {
+            "name": s["name"],
+            "criticality": s["criticality"],
+            "documented": "yes" if s["documented"] else "no",
+            "path": " -> ".join(s.get("path", [])),
+        }
+        for s in r["impacted_services"]
+    ]
+    rb = r["rollback"]
+    return html.Div(
+        [
+            html.H2(r["source"].get("title") or proposal_id, id=ids.PROPOSAL_HEADER),
+            html.P(
+                [
+                    html.B(f"Tier: {r['tier']}"),
+                    f" (rule {r['tier_rule']}",
+                    f", approver role {r['approver_role']})" if r.get("approver_role") else ")",
+                    f" — risk {r['risk_score']}/100 — {r['change']['kind']} on {r['change']['target']}",
+                ]
+            ),
+            cyto.Cytoscape(
+                id=ids.PROPOSAL_GRAPH,
+                elements=graph_elements(r),
+                stylesheet=STYLESHEET,
+                layout={"name": "breadthfirst", "directed": True},
+                style={"width": "100%", "height": "360px", "border": "1px solid #ddd"},
+            ),
+            html.H3("Severed dependencies"),
+            DataTable(
+                id=ids.SEVERED_TABLE,
+                data=severed_rows,
+                columns=[
+                    {"name": k, "id": k} for k in (severed_rows[0] if severed_rows else {"consumer": 0})
+                ],
+                style_cell={"textAlign": "left", "fontSize": "0.85em"},
+            ),
+            html.H3("Impacted services and CIs"),
+            DataTable(
+                id=ids.IMPACTED_TABLE,
+                data=impacted_rows,
+                columns=[{"name": k, "id": k} for k in ("name", "criticality", "documented", "path")],
+                style_cell={"textAlign": "left", "fontSize": "0.85em"},
+            ),
+            html.H3("Unknowns"),
+            html.Ul(
+                [html.Li(f"{u['reason']}: {u['detail']}") for u in r["unknowns"]] or [html.Li("none")],
+                id=ids.UNKNOWNS_LIST,
+            ),
+            html.H3("Rollback"),
+            html.P(
+                f"{'verified' if rb.get('verified') else 'not verified'}: {rb.get('detail', '')}",
+                id=ids.ROLLBACK,
+            ),
+        ]
+    )

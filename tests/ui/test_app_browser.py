@@ -1,0 +1,88 @@
+"""The Dash app in a real headless Chromium (Debian's), driven by Playwright."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, free_port
+
+pytestmark = pytest.mark.ui
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = ROOT / "test-output" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    from werkzeug.serving import make_server
+
+    from analyzer.app import create_app
+    from analyzer.demo import run_demo
+
+    uri = str(tmp_path_factory.mktemp("ui") / "store")
+    store, _ = run_demo(uri)
+    store.close()
+    port = free_port()
+    server = make_server("127.0.0.1", port, create_app(uri).server, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{port}"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing: .ci/run must install Debian's chromium")
+        pytest.skip(f"{CHROMIUM} not installed (apt-get install -y chromium); CI installs it")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-dev-shm-usage",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield b
+        b.close()
+
+
+def test_queue_shows_tiers_and_opens_the_story(browser: object, app_url: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1400, "height": 900})  # type: ignore[attr-defined]
+    page.goto(app_url + "/")
+    page.wait_for_selector("text=Proposed remediations")
+    page.wait_for_selector("td >> text=cab")
+    cells = page.locator("td").all_inner_texts()
+    assert "cab" in cells and "approval" in cells
+    assert "auto" not in cells
+    page.screenshot(path=str(SHOTS / "queue.png"), full_page=True)
+
+    row = page.locator("tr", has_text="datalake-reader").filter(has_text="cab")
+    row.locator("a").first.click()
+    page.wait_for_selector("text=Severed dependencies")
+    body = page.inner_text("body")
+    assert "Tier: cab" in body
+    assert "legacy-etl-role" in body and "NO" in body
+    assert "Fraud Detection" in body and "critical" in body
+    page.wait_for_selector("canvas")  # the cytoscape graph rendered
+    page.screenshot(path=str(SHOTS / "proposal.png"), full_page=True)
+
+
+def test_unknown_proposal_page_says_so(browser: object, app_url: str) -> None:
+    page = browser.new_page()  # type: ignore[attr-defined]
+    page.goto(app_url + "/proposal/bw-doesnotexist")
+    page.wait_for_selector("text=Not found")
