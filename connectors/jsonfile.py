@@ -48,10 +48,10 @@ def json_path_at(text: str, offset: int) -> str:
             except ValueError:
                 last_string = tok.strip('"')
     path = "$"
-    for kind, key, _ in stack:
+    for kind, key, expecting_key in stack:
         if kind == "[":
             path += f"[{key}]"
-        elif key is not None:
+        elif key is not None and not expecting_key:
             path += f".{key}" if re.fullmatch(r"[A-Za-z_][\w-]*", str(key)) else f"[{json.dumps(key)}]"
     return path
 

@@ -40,7 +40,7 @@ def risk_score(
     configuration-only access cut 0.05; a change that cannot be rolled back 0.10.
 
     >>> risk_score(1, 0, 1, "critical", 0, True)
-    79
+    69
     >>> risk_score(0, 0, 0, None, 0, True)
     0
     """

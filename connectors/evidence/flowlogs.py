@@ -3,8 +3,8 @@
 Reads the S3 delivery layout (``.log.gz`` / ``.log``, first line a header naming the fields, so custom
 formats work) and plain files in the version 2 default format without a header. Addresses resolve to
 ENIs through the snapshot's private IPs; unresolved ones become ``urn:ip:<addr>`` nodes. ACCEPT records
-become ``OBSERVED_FLOW``, REJECT records ``OBSERVED_REJECT`` (kept apart). A record whose source port is
-a well-known port below the destination's is a response and is folded onto its request direction.
+become ``OBSERVED_FLOW``, REJECT records ``OBSERVED_REJECT`` (kept apart). Responses are folded onto
+their request's direction (``_is_response``), so a flow edge points from client to server.
 """
 
 from __future__ import annotations
@@ -93,8 +93,8 @@ def transform_lines(
         agg.records += 1
         src, dst = rec.get("pkt-srcaddr", rec["srcaddr"]), rec.get("pkt-dstaddr", rec["dstaddr"])
         sport, dport = rec["srcport"], rec["dstport"]
-        if sport.isdigit() and dport.isdigit() and int(sport) < 1024 <= int(dport):
-            src, dst, sport, dport = dst, src, dport, sport  # a response: fold onto the request
+        if _is_response(rec, sport, dport):
+            src, dst, sport, dport = dst, src, dport, sport  # fold a response onto its request
         proto = PROTOCOLS.get(rec["protocol"], rec["protocol"])
         when = iso(datetime.fromtimestamp(int(rec["start"]), UTC)) if rec["start"].isdigit() else None
         account = rec.get("account-id", "unknown")
@@ -124,6 +124,19 @@ def transform_lines(
                 e.first_seen = when
             if when and (e.last_seen is None or when > e.last_seen):
                 e.last_seen = when
+
+
+def _is_response(rec: dict[str, str], sport: str, dport: str) -> bool:
+    """Which side started the connection. With ``tcp-flags`` (v3+): SYN-ACK (18) marks the response.
+    Without: the side on an ephemeral port (>= 32768, or any port when the other is below 1024) is the
+    client, so a record *from* the lower, service port *to* it is a response."""
+    flags = rec.get("tcp-flags", "-")
+    if flags.isdigit() and int(flags) & 2:
+        return int(flags) & 18 == 18
+    if not (sport.isdigit() and dport.isdigit()):
+        return False
+    s, d = int(sport), int(dport)
+    return s < d and (s < 1024 or d >= 32768)
 
 
 def _region_of(path: Path) -> str:
