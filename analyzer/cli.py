@@ -166,12 +166,14 @@ def ingest_cmdb() -> None:
 @click.pass_context
 @handled
 def ingest_servicenow_cmd(ctx: click.Context, source: str) -> None:
-    """Load ServiceNow Table API exports from DIR (<table>.json: cmdb_ci_service, cmdb_ci, cmdb_rel_ci,
-    cmdb_rel_type).
+    """Load the ServiceNow CMDB from DIR (Table API exports <table>.json: cmdb_ci_service, cmdb_ci,
+    cmdb_rel_ci, cmdb_rel_type) or live from an instance URL (SERVICENOW_USER and SERVICENOW_PASSWORD,
+    or SERVICENOW_TOKEN for an OAuth bearer token).
 
     \b
     Example:
       blastwall ingest cmdb servicenow data/samples/acme-fin/servicenow
+      SERVICENOW_USER=cmdb.reader SERVICENOW_PASSWORD=… blastwall ingest cmdb servicenow https://acme.service-now.com
     """
     from connectors.cmdb.servicenow import ingest_servicenow
 

@@ -1,4 +1,5 @@
-"""ServiceNow CMDB: Table API exports (``{"result": [...]}`` per table) -> CIs and relationships.
+"""ServiceNow CMDB: the Table API (live, or its exports: ``{"result": [...]}`` per table) -> CIs and
+relationships.
 
 Tables: ``cmdb_ci_service`` (business services), ``cmdb_ci`` (all CIs), ``cmdb_rel_ci`` (relationships,
 parent -> child) and ``cmdb_rel_type`` (``"Depends on::Used by"`` …). Node ids are
@@ -8,7 +9,14 @@ draws "Depends on", "Runs on" and "Contains".
 
 from __future__ import annotations
 
+import base64
+import json
+import os
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -51,6 +59,87 @@ def get_export(directory: Path) -> dict[str, tuple[list[dict[str, Any]], str]]:
     if not out["cmdb_ci"][0] and not out["cmdb_ci_service"][0]:
         raise BadInput("neither cmdb_ci.json nor cmdb_ci_service.json holds any record", file=str(directory))
     return out
+
+
+PAGE_SIZE = 1000
+MAX_RETRIES = 5
+
+
+def _credentials() -> tuple[dict[str, str], str]:
+    """HTTP headers for the Table API and a description of who we are (never the secret)."""
+    token = os.environ.get("SERVICENOW_TOKEN")
+    if token:
+        return {"Authorization": f"Bearer {token}"}, "an OAuth bearer token (SERVICENOW_TOKEN)"
+    user = os.environ.get("SERVICENOW_USER")
+    password = os.environ.get("SERVICENOW_PASSWORD", "")
+    if not user:
+        raise BadInput("live ServiceNow needs SERVICENOW_USER and SERVICENOW_PASSWORD, or SERVICENOW_TOKEN")
+    basic = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return {"Authorization": f"Basic {basic}"}, f"user {user!r}"
+
+
+def get_table(
+    instance: str, table: str, *, sleep: Callable[[float], None] = time.sleep
+) -> list[dict[str, Any]]:
+    """Every record of ``table`` through the Table API, paged with sysparm_offset/sysparm_limit.
+
+    429 and 5xx are retried with exponential backoff (``Retry-After`` honoured); 401/403 stop at once with
+    a message naming the instance and the user.
+    """
+    headers, who = _credentials()
+    headers["Accept"] = "application/json"
+    base = instance.rstrip("/")
+    rows: list[dict[str, Any]] = []
+    offset = 0
+    while True:
+        query = urllib.parse.urlencode(
+            {"sysparm_limit": PAGE_SIZE, "sysparm_offset": offset, "sysparm_exclude_reference_link": "false"}
+        )
+        url = f"{base}/api/now/table/{table}?{query}"
+        page = _fetch(url, headers, who, instance, sleep)
+        batch = page.get("result")
+        if not isinstance(batch, list):
+            raise BadInput("Table API answer without a result list", file=url, path="$.result")
+        rows.extend(batch)
+        if len(batch) < PAGE_SIZE:
+            return rows
+        offset += PAGE_SIZE
+
+
+def _fetch(url: str, headers: dict[str, str], who: str, instance: str, sleep: Callable[[float], None]) -> Any:
+    for attempt in range(MAX_RETRIES + 1):
+        request = urllib.request.Request(url, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                return json.loads(response.read().decode("utf-8"))
+        except urllib.error.HTTPError as exc:
+            if exc.code in (401, 403):
+                raise BadInput(
+                    f"ServiceNow refused {who} ({exc.code} {exc.reason}); nothing was written", file=instance
+                ) from exc
+            if (exc.code != 429 and exc.code < 500) or attempt == MAX_RETRIES:
+                raise BadInput(f"ServiceNow answered {exc.code} {exc.reason}", file=url) from exc
+            retry_after = exc.headers.get("Retry-After") if exc.headers else None
+            delay = (
+                float(retry_after) if retry_after and retry_after.isdigit() else min(30.0, 0.5 * 2**attempt)
+            )
+            sleep(delay)
+        except urllib.error.URLError as exc:
+            if attempt == MAX_RETRIES:
+                raise BadInput(f"cannot reach ServiceNow: {exc.reason}", file=instance) from exc
+            sleep(min(30.0, 0.5 * 2**attempt))
+        except json.JSONDecodeError as exc:
+            raise BadInput(f"Table API answer is not JSON: {exc.msg}", file=url) from exc
+    raise AssertionError("unreachable")
+
+
+def get_live(
+    instance: str, *, sleep: Callable[[float], None] = time.sleep
+) -> dict[str, tuple[list[dict[str, Any]], str]]:
+    """The same shape as ``get_export``, read live from an instance."""
+    return {
+        t: (get_table(instance, t, sleep=sleep), f"{instance.rstrip('/')}/api/now/table/{t}") for t in TABLES
+    }
 
 
 def transform(export: dict[str, tuple[list[dict[str, Any]], str]], *, seen: str) -> Batch:
@@ -118,15 +207,11 @@ class IngestReport:
 
 
 def ingest_servicenow(store: GraphStore, source: str, *, seen: str) -> IngestReport:
-    """Ingest a directory of exports. The whole CMDB is one scope: it is replaced atomically, then the
-    previous version's leftovers are cleaned up."""
-    if source.startswith(("http://", "https://")):
-        raise BadInput(
-            "live Table API collection is not available in this version; export the tables "
-            "(cmdb_ci_service, cmdb_ci, cmdb_rel_ci, cmdb_rel_type) as JSON and pass the directory",
-            file=source,
-        )
-    export = get_export(Path(source))
+    """Ingest a directory of exports or a live instance (``https://<name>.service-now.com``). Everything is
+    read before anything is written; the whole CMDB is one scope, replaced atomically, then the previous
+    version's leftovers are cleaned up."""
+    live = source.startswith(("http://", "https://"))
+    export = get_live(source) if live else get_export(Path(source))
     batch = transform(export, seen=seen)
     tag = time.time_ns() // 1000
     store.load(batch, update_tag=tag)

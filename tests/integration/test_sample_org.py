@@ -1,0 +1,67 @@
+"""The sample organization loaded into a real embedded store: mappings, evidence, snapshot reuse."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from analyzer.demo import run_demo
+from analyzer.graph.schema import Batch, NodeRow
+from analyzer.graph.snapshot import load_snapshot
+from analyzer.graph.store import GraphStore
+from analyzer.scoring.context import build_context
+
+
+@pytest.fixture(scope="module")
+def demo_store(tmp_path_factory: pytest.TempPathFactory) -> GraphStore:
+    store, _ = run_demo(str(tmp_path_factory.mktemp("sample") / "store"))
+    return store
+
+
+def _names(store: GraphStore, resource: str) -> list[str]:
+    ctx = build_context(load_snapshot(store), store.get_documents("coverage"))
+    return [ctx.ci(c)["name"] for c in ctx.ci_of.get(resource, [])]
+
+
+def test_resources_map_to_cis_by_tag_and_by_correlation_id(demo_store: GraphStore) -> None:
+    assert _names(demo_store, "arn:aws:iam::739406228105:role/legacy-etl-role") == ["Legacy Fraud ETL"]
+    # the bucket has a cmdb_ci tag *and* is the correlation_id of the same CI: one mapping, not two
+    assert _names(demo_store, "arn:aws:s3:::acme-datalake-curated") == ["Enterprise Data Lake"]
+    assert _names(demo_store, "arn:aws:iam::739406228105:role/legacy-ops-automation") == []
+
+
+def test_correlation_id_alone_maps(tmp_path: Path, demo_store: GraphStore) -> None:
+    snap = load_snapshot(demo_store)
+    ctx = build_context(snap, {})
+    ci = next(n for n in snap.nodes if n.props.get("correlation_id") == "arn:aws:s3:::acme-datalake-curated")
+    assert ci.id in ctx.ci_of["arn:aws:s3:::acme-datalake-curated"]
+
+
+def test_evidence_coverage_per_account(demo_store: GraphStore) -> None:
+    cov = demo_store.get_documents("coverage")
+    accounts = {d["account"] for d in cov.values() if d["source"] == "cloudtrail"}
+    assert accounts == {"482510973311", "739406228105"}  # the management account has no trail: unknown
+    data = cov["cloudtrail/482510973311/us-east-1"]
+    assert (data["from"], data["to"], len(data["days"])) == ("2026-05-01", "2026-05-14", 14)
+
+
+def test_flow_logs_resolve_to_the_etl_eni(demo_store: GraphStore) -> None:
+    snap = load_snapshot(demo_store)
+    flows = snap.edge_records("OBSERVED_FLOW")
+    assert flows and all(
+        e.src.startswith("arn:aws:ec2:us-east-1:739406228105:network-interface/") for e in flows
+    )
+    assert {e.props["port"] for e in flows} == {"443"}
+    rejects = snap.edge_records("OBSERVED_REJECT")
+    assert {e.props["port"] for e in rejects} == {"22"} and all(
+        e.src.startswith("urn:ip:198.51.100.") for e in rejects
+    )
+
+
+def test_snapshot_is_reused_until_the_store_changes(demo_store: GraphStore) -> None:
+    first = load_snapshot(demo_store)
+    assert load_snapshot(demo_store) is first
+    demo_store.load(Batch("test", nodes=[NodeRow("urn:test:new", "Resource")]), update_tag=1)
+    second = load_snapshot(demo_store)
+    assert second is not first and "urn:test:new" in second.index
