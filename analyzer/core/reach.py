@@ -74,6 +74,7 @@ def reachable(graph: sp.sparray | sp.spmatrix, seeds: Sequence[Sequence[int] | n
     indptr = csr.indptr.astype(np.int64)
     indices = csr.indices.astype(np.int64)
     out = []
+    fresh_mark = np.zeros(n, dtype=bool)  # scratch: de-duplicates a level without sorting it
     for seed in validate_seeds(seeds, n):
         reached = np.zeros(n, dtype=bool)
         parent = np.full(n, -1, dtype=np.int64)
@@ -89,15 +90,15 @@ def reachable(graph: sp.sparray | sp.spmatrix, seeds: Sequence[Sequence[int] | n
             total = int(lens.sum())
             if total == 0:
                 break
-            offsets = np.repeat(starts - np.cumsum(np.r_[0, lens[:-1]]), lens) + np.arange(total)
+            offsets = np.repeat(starts - np.cumsum(lens) + lens, lens) + np.arange(total)
             nbrs = indices[offsets]
-            origin = np.repeat(frontier, lens)
-            fresh = ~reached[nbrs]
-            nbrs, origin = nbrs[fresh], origin[fresh]
-            nbrs, first = np.unique(nbrs, return_index=True)
-            reached[nbrs] = True
-            parent[nbrs] = origin[first]
-            depth[nbrs] = level
-            frontier = nbrs
+            keep = ~reached[nbrs]
+            nbrs = nbrs[keep]
+            parent[nbrs] = np.repeat(frontier, lens)[keep]  # duplicates: any writer is a valid parent
+            fresh_mark[nbrs] = True
+            frontier = np.flatnonzero(fresh_mark) if nbrs.size > n // 64 else np.unique(nbrs)
+            fresh_mark[frontier] = False
+            reached[frontier] = True
+            depth[frontier] = level
         out.append(Reach(reached, parent, depth))
     return out

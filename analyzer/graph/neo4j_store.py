@@ -34,7 +34,8 @@ from analyzer.graph.store import GraphContents, StoredEdge, StoredNode
 from analyzer.timeutil import iso, now
 
 META_ID = "meta"
-WRITER_LEASE_S = 600
+WRITER_LEASE_S = 60
+"""A writer renews its mark as it goes; a writer that died stops blocking others after this long."""
 FALKOR_MAX_PARAM_BYTES = 3000
 NEO4J_CHUNK_ROWS = 5000
 
@@ -51,6 +52,7 @@ class Neo4jStore:
     ) -> None:
         self.uri = uri
         self.database = database or "blastwall"
+        self._renewed_at = 0.0
         self._driver = shared_driver(uri, user, password)
         self.dialect = dialect or self._detect_dialect()
         self._init_schema()
@@ -175,6 +177,7 @@ class Neo4jStore:
                         self._write_oversize(st, r)
                 for chunk in self._chunks(small):
                     self._q(st.cypher, rows=chunk, **st.params)
+                    self._renew(token)
         finally:
             self._q(
                 "MATCH (m:BWMeta {id: $id}) WHERE m.writer = $token "
@@ -193,7 +196,20 @@ class Neo4jStore:
         for i in range(0, len(text), step):
             self._q(st.append_cypher, part=text[i : i + step], **keys)
 
-    def _acquire(self, token: str, timeout_s: float = 60.0) -> None:
+    def _renew(self, token: str) -> None:
+        """Extend our writer lease (at most once every few seconds), so only a dead writer's expires."""
+        now_s = time.time()
+        if now_s - self._renewed_at < WRITER_LEASE_S / 6:
+            return
+        self._renewed_at = now_s
+        self._q(
+            "MATCH (m:BWMeta {id: $id}) WHERE m.writer = $token SET m.writer_until = $until",
+            id=META_ID,
+            token=token,
+            until=now_s + WRITER_LEASE_S,
+        )
+
+    def _acquire(self, token: str, timeout_s: float = 2 * WRITER_LEASE_S) -> None:
         deadline = time.monotonic() + timeout_s
         while True:
             t = time.time()
@@ -206,6 +222,7 @@ class Neo4jStore:
                 until=t + WRITER_LEASE_S,
             )
             if rows and rows[0]["w"] == token:
+                self._renewed_at = t
                 return
             if time.monotonic() > deadline:
                 raise StoreLocked(f"graph {self.database}: another writer holds the store")
@@ -328,13 +345,15 @@ class Neo4jStore:
 
     def _meta(self) -> dict[str, Any]:
         rows = self._q(
-            "MATCH (m:BWMeta {id: $id}) RETURN m.generation AS generation, m.writer AS writer",
+            "MATCH (m:BWMeta {id: $id}) RETURN m.generation AS generation, "
+            "CASE WHEN m.writer_until > $t THEN m.writer ELSE null END AS writer",
             write=False,
             id=META_ID,
+            t=time.time(),
         )
         return rows[0]
 
-    def _consistent(self, read: Callable[[], Any], timeout_s: float = 120.0) -> tuple[int, Any]:
+    def _consistent(self, read: Callable[[], Any], timeout_s: float = 3 * WRITER_LEASE_S) -> tuple[int, Any]:
         deadline = time.monotonic() + timeout_s
         while True:
             m1 = self._meta()
