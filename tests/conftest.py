@@ -5,6 +5,7 @@ import random
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -98,5 +99,6 @@ def store_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 def blastwall_cmd() -> list[str]:
-    exe = shutil.which("blastwall", path=str(Path(os.sys.executable).parent))  # type: ignore[attr-defined]
-    return [exe] if exe else [os.sys.executable, "-m", "analyzer.cli"]  # type: ignore[attr-defined]
+    """The installed console script next to this interpreter (what a user runs)."""
+    exe = shutil.which("blastwall", path=str(Path(sys.executable).parent))
+    return [exe] if exe else [sys.executable, "-m", "analyzer.cli"]

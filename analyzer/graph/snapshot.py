@@ -6,7 +6,7 @@ A snapshot is reused while the store's generation is unchanged (``load_snapshot`
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -53,10 +53,9 @@ class Snapshot:
         arr = self.edges.get(kind)
         return arr.records if arr else ()
 
-    def csr(self, pairs: Iterable[tuple[np.ndarray, np.ndarray]]) -> sp.csr_array:
-        """A boolean CSR adjacency from (src, dst) index arrays (duplicates collapse)."""
-        src = [s for s, _ in pairs]
-        return _csr(self.n, src, [d for _, d in pairs]) if src else _csr(self.n, [], [])
+    def csr(self, srcs: list[np.ndarray], dsts: list[np.ndarray]) -> sp.csr_array:
+        """A boolean n x n CSR adjacency from parallel lists of (src, dst) index arrays; duplicates collapse."""
+        return _csr(self.n, srcs, dsts)
 
     def memo(self, key: object, build: Callable[[], object]) -> object:
         """Cache a derived structure for the life of this snapshot (it is immutable)."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -106,8 +105,3 @@ def open_store(store: str | os.PathLike[str] | None = None) -> GraphStore:
 
     path = uri[len("file://") :] if uri.startswith("file://") else uri
     return SqliteStore(Path(path))
-
-
-def iter_batches(rows: list[Any], size: int) -> Iterator[list[Any]]:
-    for i in range(0, len(rows), size):
-        yield rows[i : i + size]

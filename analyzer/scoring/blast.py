@@ -18,7 +18,7 @@ from analyzer.scoring.assume import ACTION, candidates, decide_assume, trust_sta
 from analyzer.scoring.context import Context, account_of
 from analyzer.scoring.propagation import build_graphs
 from analyzer.timeutil import iso
-from connectors.cmdb import CRITICALITY_ORDER, criticality_rank
+from connectors.cmdb import criticality_rank
 from connectors.evidence.coverage import covered_days
 
 RESULT_SCHEMA_VERSION = "1.0"
@@ -308,4 +308,4 @@ def _severed_entry(
     }
 
 
-__all__ = ["CRITICALITY_ORDER", "RESULT_SCHEMA_VERSION", "risk_score", "score_proposal"]
+__all__ = ["RESULT_SCHEMA_VERSION", "risk_score", "score_proposal"]

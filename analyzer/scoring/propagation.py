@@ -63,8 +63,8 @@ def build_graphs(ctx: Context, start: datetime, end: datetime) -> PropagationGra
         doc_src += [ci_idx, res_idx]
         doc_dst += [res_idx, ci_idx]
         # transpose: provider -> consumer, so forward reachability from severed consumers finds dependants
-        impact = snap.csr(list(zip(observed_dst + doc_dst, observed_src + doc_src, strict=True)))
-        documented = snap.csr(list(zip(doc_dst, doc_src, strict=True)))
+        impact = snap.csr(observed_dst + doc_dst, observed_src + doc_src)
+        documented = snap.csr(doc_dst, doc_src)
         return PropagationGraphs(impact, documented)
 
     key = ("propagation", start.isoformat(), end.isoformat(), id(ctx))

@@ -10,22 +10,19 @@ Re-ingesting a file already ingested is a no-op (files are recorded by SHA-256 i
 
 from __future__ import annotations
 
-import hashlib
-import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from analyzer.errors import BadInput
-from analyzer.graph.schema import Batch, EdgeRow
+from analyzer.graph.schema import EdgeRow
 from analyzer.graph.store import GraphStore
-from connectors.evidence.coverage import COLLECTION as COVERAGE
-from connectors.evidence.coverage import coverage_id, day_of, merge_days
+from connectors.evidence.coverage import day_of
+from connectors.evidence.loading import file_digest, ingested_digests, load_evidence
 from connectors.jsonfile import load_json
 
 SOURCE = "cloudtrail"
-INGESTED = "ingested_files"
 ASSUME_EVENTS = {"AssumeRole", "AssumeRoleWithSAML", "AssumeRoleWithWebIdentity"}
 DENIED_CODES = {
     "AccessDenied",
@@ -160,11 +157,11 @@ class IngestReport:
 def ingest_cloudtrail(store: GraphStore, paths: Iterable[Path]) -> IngestReport:
     """Read, aggregate and load in one write; bad files are reported and left out, the rest load."""
     report = IngestReport()
-    done = store.get_documents(INGESTED)
+    done = ingested_digests(store)
     agg = Aggregate()
     new_files: dict[str, dict[str, Any]] = {}
     for f in get_files(paths):
-        digest = hashlib.sha256(f.read_bytes()).hexdigest()
+        digest = file_digest(f)
         if digest in done or digest in new_files:
             report.skipped_already_ingested += 1
             continue
@@ -183,20 +180,9 @@ def ingest_cloudtrail(store: GraphStore, paths: Iterable[Path]) -> IngestReport:
         report.files += 1
         report.records += file_agg.records
         new_files[digest] = {"source": SOURCE, "path": str(f), "records": file_agg.records}
-    if not new_files:
-        return report
-    batch = Batch(SOURCE)
-    for node_id, (kind, account) in agg.kinds.items():
-        batch.stub(node_id, kind, account)
-    batch.edges.extend(agg.edges.values())
-    cov = store.get_documents(COVERAGE)
-    coverage_docs = {}
-    for (account, region), days in agg.days.items():
-        cid = coverage_id(SOURCE, account, region)
-        coverage_docs[cid] = merge_days(cov.get(cid), SOURCE, account, region, days)
-    batch.documents = {INGESTED: new_files, COVERAGE: coverage_docs}
-    store.load(batch, update_tag=time.time_ns() // 1000)
-    report.edges = len(batch.edges)
+    if new_files:
+        stubs = ((node, kind, account) for node, (kind, account) in agg.kinds.items())
+        report.edges = load_evidence(store, SOURCE, stubs, agg.edges.values(), new_files, agg.days)
     return report
 
 

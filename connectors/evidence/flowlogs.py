@@ -9,23 +9,19 @@ their request's direction (``_is_response``), so a flow edge points from client 
 
 from __future__ import annotations
 
-import hashlib
-import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from analyzer.errors import BadInput
-from analyzer.graph.schema import Batch, EdgeRow
+from analyzer.graph.schema import EdgeRow
 from analyzer.graph.store import GraphStore
 from analyzer.timeutil import iso
-from connectors.evidence.coverage import COLLECTION as COVERAGE
-from connectors.evidence.coverage import coverage_id, merge_days
+from connectors.evidence.loading import file_digest, ingested_digests, load_evidence
 from connectors.jsonfile import read_text
 
 SOURCE = "flowlogs"
-INGESTED = "ingested_files"
 V2_FIELDS = [
     "version",
     "account-id",
@@ -163,11 +159,11 @@ def ingest_flowlogs(store: GraphStore, paths: Iterable[Path]) -> IngestReport:
     eni_by_ip = {
         ip: n.id for n in graph.nodes if n.kind == "NetworkInterface" for ip in n.props.get("private_ips", [])
     }
-    done = store.get_documents(INGESTED)
+    done = ingested_digests(store)
     agg = FlowAggregate()
     new_files = {}
     for f in get_files(paths):
-        digest = hashlib.sha256(f.read_bytes()).hexdigest()
+        digest = file_digest(f)
         if digest in done or digest in new_files:
             report.skipped_already_ingested += 1
             continue
@@ -182,17 +178,7 @@ def ingest_flowlogs(store: GraphStore, paths: Iterable[Path]) -> IngestReport:
         new_files[digest] = {"source": SOURCE, "path": str(f), "records": agg.records - before}
     report.records = agg.records
     report.skipped_lines = agg.skipped
-    if not new_files:
-        return report
-    batch = Batch(SOURCE)
-    for node, kind in agg.endpoints.items():
-        batch.stub(node, kind)
-    batch.edges.extend(agg.edges.values())
-    cov = store.get_documents(COVERAGE)
-    docs = {}
-    for (account, region), days in agg.days.items():
-        cid = coverage_id(SOURCE, account, region)
-        docs[cid] = merge_days(cov.get(cid), SOURCE, account, region, days)
-    batch.documents = {INGESTED: new_files, COVERAGE: docs}
-    store.load(batch, update_tag=time.time_ns() // 1000)
+    if new_files:
+        stubs = ((node, kind, None) for node, kind in agg.endpoints.items())
+        load_evidence(store, SOURCE, stubs, agg.edges.values(), new_files, agg.days)
     return report

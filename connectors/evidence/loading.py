@@ -1,0 +1,52 @@
+"""What every evidence connector does at the end: one atomic write of the usage edges, the endpoint
+stubs, the widened coverage and the record of which files were ingested (so re-ingest is a no-op)."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from analyzer.graph.schema import Batch, EdgeRow
+from analyzer.graph.store import GraphStore
+from connectors.evidence.coverage import COLLECTION as COVERAGE
+from connectors.evidence.coverage import coverage_id, merge_days
+
+INGESTED = "ingested_files"
+
+
+def file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def ingested_digests(store: GraphStore) -> set[str]:
+    return set(store.get_documents(INGESTED))
+
+
+def load_evidence(
+    store: GraphStore,
+    source: str,
+    stubs: Iterable[tuple[str, str, str | None]],
+    edges: Iterable[EdgeRow],
+    new_files: dict[str, dict[str, Any]],
+    days: dict[tuple[str, str], set[str]],
+) -> int:
+    """Write it all in one unit; returns the number of edges written."""
+    batch = Batch(source)
+    for node_id, kind, account in stubs:
+        batch.stub(node_id, kind, account)
+    batch.edges.extend(edges)
+    existing = store.get_documents(COVERAGE)
+    coverage = {}
+    for (account, region), covered in days.items():
+        cid = coverage_id(source, account, region)
+        coverage[cid] = merge_days(existing.get(cid), source, account, region, covered)
+    batch.documents = {INGESTED: new_files, COVERAGE: coverage}
+    store.load(batch, update_tag=time.time_ns() // 1000)
+    return len(batch.edges)
