@@ -18,6 +18,7 @@ Two dialects are known:
 from __future__ import annotations
 
 import atexit
+import base64
 import json
 import os
 import threading
@@ -34,6 +35,7 @@ from analyzer.graph.store import GraphContents, StoredEdge, StoredNode
 from analyzer.timeutil import iso, now
 
 META_ID = "meta"
+B64 = "b64:"
 WRITER_LEASE_S = 60
 """A writer renews its mark as it goes; a writer that died stops blocking others after this long."""
 FALKOR_MAX_PARAM_BYTES = 3000
@@ -228,13 +230,34 @@ class Neo4jStore:
                 raise StoreLocked(f"graph {self.database}: another writer holds the store")
             time.sleep(0.05)
 
+    # -- value encoding --------------------------------------------------------------------------------
+    def _encode(self, value: Any) -> str:
+        """JSON text. FalkorDB's Bolt endpoint pastes string parameters into single-quoted query text
+        (a ``'`` breaks the query, ``\\b`` becomes a backspace), so there it is base64 behind ``b64:``."""
+        text = json.dumps(value, sort_keys=True, default=str)
+        if self.dialect == "falkordb":
+            return B64 + base64.b64encode(text.encode("utf-8")).decode("ascii")
+        return text
+
+    def _checked(self, row: dict[str, Any]) -> dict[str, Any]:
+        """FalkorDB only: refuse, with the value named, a plain string it would corrupt."""
+        if self.dialect == "falkordb":
+            for key, value in row.items():
+                if isinstance(value, str) and ("'" in value or "\\" in value):
+                    raise BlastwallError(
+                        f"FalkorDB's Bolt endpoint cannot carry ' or \\ in {key}={value!r}; use a Neo4j server"
+                    )
+        return row
+
     # -- writes ----------------------------------------------------------------------------------------
     def load(self, batch: Batch, *, update_tag: int, account: str | None = None) -> None:
         batch.validate()
         statements: list[Stmt] = []
         by_kind: dict[tuple[str, bool], list[dict[str, Any]]] = {}
         for n in batch.nodes:
-            by_kind.setdefault((n.kind, n.stub), []).append(_node_param(n, account))
+            by_kind.setdefault((n.kind, n.stub), []).append(
+                self._checked(_node_param(n, account, self._encode))
+            )
         for (kind, stub), rows in sorted(by_kind.items(), key=lambda kv: kv[0][1], reverse=True):
             # stubs first, so a full row of the same id in this batch wins. A label per kind helps people
             # query Neo4j; FalkorDB slows down with every node a label is added to, so it gets none.
@@ -264,7 +287,7 @@ class Neo4jStore:
             )
         by_edge: dict[str, list[dict[str, Any]]] = {}
         for e in batch.edges:
-            by_edge.setdefault(e.kind, []).append(_edge_param(e, account))
+            by_edge.setdefault(e.kind, []).append(self._checked(_edge_param(e, account, self._encode)))
         for kind, rows in by_edge.items():
             count = "coalesce(e.count, 0) + r.count" if edge_kind(kind).count_merge == "sum" else "r.count"
             cypher = (
@@ -319,10 +342,9 @@ class Neo4jStore:
     def put_documents(self, collection: str, docs: dict[str, dict[str, Any]]) -> None:
         self._write([self._doc_statement(collection, docs)])
 
-    @staticmethod
-    def _doc_statement(collection: str, docs: dict[str, dict[str, Any]]) -> Stmt:
+    def _doc_statement(self, collection: str, docs: dict[str, dict[str, Any]]) -> Stmt:
         rows = [
-            {"uid": f"{collection}/{k}", "id": k, "body": json.dumps(v, sort_keys=True, default=str)}
+            self._checked({"uid": f"{collection}/{k}", "id": k, "body": self._encode(v)})
             for k, v in docs.items()
         ]
         return Stmt(
@@ -402,7 +424,7 @@ class Neo4jStore:
             write=False,
             c=collection,
         )
-        return {r["id"]: json.loads(r["body"]) for r in sorted(rows, key=lambda r: r["id"])}
+        return {r["id"]: _decode(r["body"]) for r in sorted(rows, key=lambda r: r["id"])}
 
     def count(self, table: str) -> int:
         if table == "nodes":
@@ -469,6 +491,15 @@ class Stmt:
     key_fields: tuple[str, ...] = ()
 
 
+def _decode(text: str | None) -> Any:
+    """Stored JSON text, plain or (FalkorDB dialect) base64 behind a ``b64:`` prefix."""
+    if not text:
+        return {}
+    if text.startswith(B64):
+        return json.loads(base64.b64decode(text[len(B64) :]).decode("utf-8"))
+    return json.loads(text)
+
+
 def _size(row: dict[str, Any]) -> int:
     return len(json.dumps(row, default=str).encode()) + 2
 
@@ -482,23 +513,23 @@ def _widen(v: str) -> str:
     )
 
 
-def _node_param(n: NodeRow, account: str | None) -> dict[str, Any]:
+def _node_param(n: NodeRow, account: str | None, encode: Callable[[Any], str]) -> dict[str, Any]:
     return {
         "id": n.id,
         "kind": n.kind,
-        "props": json.dumps(n.props, sort_keys=True, default=str),
+        "props": encode(n.props),
         "account": n.account or account,
         "first_seen": n.first_seen,
         "last_seen": n.last_seen,
     }
 
 
-def _edge_param(e: EdgeRow, account: str | None) -> dict[str, Any]:
+def _edge_param(e: EdgeRow, account: str | None, encode: Callable[[Any], str]) -> dict[str, Any]:
     return {
         "src": e.src,
         "dst": e.dst,
         "key": e.key,
-        "props": json.dumps(e.props, sort_keys=True, default=str),
+        "props": encode(e.props),
         "account": e.account or account,
         "count": e.count,
         "first_seen": e.first_seen,
@@ -510,7 +541,7 @@ def _stored_node(r: dict[str, Any]) -> StoredNode:
     return StoredNode(
         r["id"],
         r["kind"],
-        json.loads(r["props"] or "{}"),
+        _decode(r["props"]),
         r["source"],
         r["account"],
         r["tag"],
@@ -525,7 +556,7 @@ def _stored_edge(r: dict[str, Any]) -> StoredEdge:
         r["kind"],
         r["dst"],
         r["key"] or "",
-        json.loads(r["props"] or "{}"),
+        _decode(r["props"]),
         r["source"],
         r["account"],
         r["tag"],

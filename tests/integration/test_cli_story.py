@@ -212,3 +212,19 @@ def test_demo_refuses_a_store_with_other_data(tmp_path: Path, sample_dir: Path) 
     assert out.returncode == 1 and "not a previous demo" in out.stderr
     assert shutil.which("true")  # the store is still there, untouched:
     assert "bw-" in run(store, "score", "--format", "csv").stdout
+
+
+def test_malformed_snapshot_account_is_skipped_and_named(tmp_path: Path, sample_dir: Path) -> None:
+    snap = tmp_path / "aws"
+    shutil.copytree(sample_dir / "aws", snap)
+    gaad = snap / "739406228105" / "global" / "iam-GetAccountAuthorizationDetails.json"
+    data = json.loads(gaad.read_text())
+    data["RoleDetailList"][1]["AssumeRolePolicyDocument"]["Statement"][0]["Effect"] = "Alow"
+    gaad.write_text(json.dumps(data, indent=2))
+    store = tmp_path / "store"
+    out = run(store, "ingest", "aws-snapshot", str(snap), check=False)
+    assert out.returncode == 2
+    assert str(gaad) in out.stderr
+    assert "$.RoleDetailList[1].AssumeRolePolicyDocument.Statement[0].Effect" in out.stderr
+    loaded = {line.split()[1].rstrip(":") for line in out.stdout.splitlines()}
+    assert loaded == {"210987654321", "482510973311", "615294837560"}

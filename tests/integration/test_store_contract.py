@@ -205,3 +205,17 @@ def test_writer_killed_mid_batch_leaves_whole_batches_sqlite(tmp_path) -> None:
     assert n >= 3 * 5000 and n % 5000 == 0
     store.load(roles_batch("111111111111", ["after"]), update_tag=99)  # and it is still writable
     store.close()
+
+
+def test_awkward_text_round_trips(store_uri: str) -> None:
+    """Quotes, backslashes and non-ASCII in properties and documents come back exactly."""
+    store = open_store(store_uri)
+    props = {"description": "it's a \"quoted\" C:\\path\\to\\x and \\b and 漢字 é", "tags": {"k'": "v\\"}}
+    b = Batch("aws")
+    b.nodes.append(NodeRow("urn:test:awkward", "Resource", props, "111111111111"))
+    b.documents = {"notes": {"n1": props}}
+    store.load(b, update_tag=1)
+    (node,) = store.read_graph().nodes
+    assert node.props == props
+    assert store.get_documents("notes") == {"n1": props}
+    store.close()
