@@ -210,7 +210,7 @@ def test_writer_killed_mid_batch_leaves_whole_batches_sqlite(tmp_path) -> None:
 def test_awkward_text_round_trips(store_uri: str) -> None:
     """Quotes, backslashes and non-ASCII in properties and documents come back exactly."""
     store = open_store(store_uri)
-    props = {"description": "it's a \"quoted\" C:\\path\\to\\x and \\b and 漢字 é", "tags": {"k'": "v\\"}}
+    props = {"description": 'it\'s a "quoted" C:\\path\\to\\x and \\b and 漢字 é', "tags": {"k'": "v\\"}}
     b = Batch("aws")
     b.nodes.append(NodeRow("urn:test:awkward", "Resource", props, "111111111111"))
     b.documents = {"notes": {"n1": props}}
