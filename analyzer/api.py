@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from analyzer.errors import BadInput
+from analyzer.governance.decisions import ACCEPTANCES, covering_acceptance
 from analyzer.governance.tier_policy import TierPolicy, load_policy, parse_policy
 from analyzer.graph.snapshot import load_snapshot
 from analyzer.graph.store import GraphStore
@@ -59,6 +60,7 @@ def score(
     snap = load_snapshot(store)
     ctx = build_context(snap, store.get_documents(COVERAGE))
     results = [score_proposal(p, ctx, policy, as_of) for p in chosen]
+    apply_risk_acceptances(results, store.get_documents(ACCEPTANCES), policy, as_of)
     results.sort(key=lambda r: (-r["risk_score"], r["proposal_id"]))
     if save and results:
         store.put_documents(RESULTS, {r["proposal_id"]: r | {"as_of": iso(as_of)} for r in results})
@@ -70,6 +72,24 @@ def score(
         "problems": ctx.problems,
         "results": results,
     }
+
+
+def apply_risk_acceptances(
+    results: list[dict[str, Any]], acceptances: dict[str, dict[str, Any]], policy: TierPolicy, as_of: datetime
+) -> None:
+    """An ``auto`` tier stands only under a live, signed risk acceptance whose scope covers the change;
+    otherwise it becomes ``approval`` and the result says why."""
+    for r in results:
+        if r["tier"] != "auto":
+            continue
+        acceptance, why = covering_acceptance(acceptances, r, as_of)
+        if acceptance is not None:
+            r["risk_acceptance"] = acceptance["acceptance_id"]
+            r["tier_notes"].append(why)
+        else:
+            r["tier"] = "approval"
+            r["approver_role"] = policy.doc.get("default_approver_role") or policy.doc["owner_role"]
+            r["tier_notes"].append(f"auto needs a live risk acceptance covering it: {why}")
 
 
 def saved_results(store: GraphStore) -> list[dict[str, Any]]:

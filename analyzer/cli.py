@@ -201,9 +201,14 @@ def ingest_backstage_cmd(ctx: click.Context, paths: tuple[Path, ...]) -> None:
 # -- proposals, policy, score -------------------------------------------------------------------------
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--requester",
+    default=None,
+    help="Who asks for these changes (an identity); default: the tool that proposed them.",
+)
 @click.pass_context
 @handled
-def propose(ctx: click.Context, paths: tuple[Path, ...]) -> None:
+def propose(ctx: click.Context, paths: tuple[Path, ...], requester: str | None) -> None:
     """Import proposed remediations; the format is detected from the content.
 
     \b
@@ -212,7 +217,7 @@ def propose(ctx: click.Context, paths: tuple[Path, ...]) -> None:
     """
     from connectors.proposals import import_proposals
 
-    r = import_proposals(_store(ctx), list(paths))
+    r = import_proposals(_store(ctx), list(paths), requester)
     for pid in r.imported:
         click.echo(f"imported {pid}")
     if r.unchanged:
@@ -288,6 +293,229 @@ def score(
     pol = api.current_policy(store, policy_path)
     payload = api.score(store, list(ids) or None, as_of=parse_time(as_of) if as_of else None, policy=pol)
     _emit(payload, fmt)
+
+
+# -- governance ---------------------------------------------------------------------------------------
+def _ledger(ctx: click.Context) -> Any:
+    from analyzer.governance.ledger import Ledger, ledger_path_for
+
+    return Ledger(ledger_path_for(ctx.ensure_object(dict)["store_uri"]))
+
+
+KEY_DIR = click.option(
+    "--key-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where private keys live (default $BLASTWALL_KEYS or ~/.blastwall/keys).",
+)
+
+
+@main.group()
+def keys() -> None:
+    """Signing identities (Ed25519): who approves, rejects and accepts risk.
+
+    \b
+    Example:
+      blastwall keys init --name dana --role CISO
+    """
+
+
+@keys.command("init")
+@click.option("--name", required=True, help="The person's identity (e.g. their login).")
+@click.option("--role", "roles", required=True, multiple=True, help="A role they hold (repeatable).")
+@KEY_DIR
+@click.pass_context
+@handled
+def keys_init(ctx: click.Context, name: str, roles: tuple[str, ...], key_dir: Path | None) -> None:
+    """Create a private key (mode 0600) and register the identity and its roles in the store and ledger.
+
+    \b
+    Example:
+      blastwall keys init --name priya --role change-advisory-board
+    """
+    from analyzer.governance.decisions import register_identity
+
+    ident = register_identity(_store(ctx), _ledger(ctx), name, list(roles), key_dir)
+    click.echo(f"identity {ident.name} ({', '.join(ident.roles)}), key fingerprint {ident.fingerprint}")
+
+
+@main.command("accept-risk")
+@click.option(
+    "--as", "who", required=True, help="Identity accepting the risk (must hold the policy owner's role)."
+)
+@click.option(
+    "--kind", "kinds", required=True, multiple=True, help="Change kind the acceptance covers (repeatable)."
+)
+@click.option("--max-risk", type=click.IntRange(0, 100), required=True, help="Highest risk score covered.")
+@click.option(
+    "--max-criticality",
+    type=click.Choice(["low", "medium", "high", "critical"]),
+    default="low",
+    show_default=True,
+    help="Highest impacted criticality covered.",
+)
+@click.option("--expires", required=True, help="ISO 8601 expiry.")
+@click.option("--statement", required=True, help="What is accepted and why.")
+@KEY_DIR
+@click.pass_context
+@handled
+def accept_risk_cmd(
+    ctx: click.Context,
+    who: str,
+    kinds: tuple[str, ...],
+    max_risk: int,
+    max_criticality: str,
+    expires: str,
+    statement: str,
+    key_dir: Path | None,
+) -> None:
+    """Record a signed, scoped, expiring acceptance under which `auto` changes may run unattended.
+
+    \b
+    Example:
+      blastwall accept-risk --as dana --kind iam.update_trust_policy --max-risk 10 \\
+        --expires 2026-12-31T00:00:00Z --statement "Unused external trust may be removed automatically"
+    """
+    from analyzer import api
+    from analyzer.governance.decisions import accept_risk
+
+    store = _store(ctx)
+    policy = api.current_policy(store)
+    a = accept_risk(
+        store,
+        _ledger(ctx),
+        who=who,
+        policy_owner_role=policy.doc["owner_role"],
+        kinds=list(kinds),
+        max_risk=max_risk,
+        max_criticality=max_criticality,
+        expires=expires,
+        statement=statement,
+        key_dir=key_dir,
+    )
+    click.echo(f"risk acceptance {a['acceptance_id']} by {who} ({a['role']}) until {a['expires']}")
+
+
+def _decide(
+    ctx: click.Context, proposal_id: str, who: str, comment: str, key_dir: Path | None, ok: bool
+) -> None:
+    from analyzer.governance.decisions import decide
+
+    d = decide(_store(ctx), _ledger(ctx), proposal_id, who=who, approve=ok, comment=comment, key_dir=key_dir)
+    click.echo(f"{proposal_id} {d['decision']} by {who} at {d['decided_at']}")
+
+
+@main.command()
+@click.argument("proposal_id")
+@click.option("--as", "who", required=True, help="Your identity (its role must be the one the tier names).")
+@click.option("--comment", required=True, help="Why.")
+@KEY_DIR
+@click.pass_context
+@handled
+def approve(ctx: click.Context, proposal_id: str, who: str, comment: str, key_dir: Path | None) -> None:
+    """Approve a scored proposal: signed, checked against the tier's approver role, recorded in the ledger.
+
+    \b
+    Example:
+      blastwall approve bw-87109988a633 --as priya --comment "ETL moved to its own role first (CHG0042)"
+    """
+    _decide(ctx, proposal_id, who, comment, key_dir, True)
+
+
+@main.command()
+@click.argument("proposal_id")
+@click.option("--as", "who", required=True, help="Your identity.")
+@click.option("--comment", required=True, help="Why.")
+@KEY_DIR
+@click.pass_context
+@handled
+def reject(ctx: click.Context, proposal_id: str, who: str, comment: str, key_dir: Path | None) -> None:
+    """Reject a scored proposal (signed, recorded in the ledger); the gate will then refuse it.
+
+    \b
+    Example:
+      blastwall reject bw-87109988a633 --as priya --comment "Feeds fraud detection; redesign first"
+    """
+    _decide(ctx, proposal_id, who, comment, key_dir, False)
+
+
+@main.command()
+@click.argument("proposal_id")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.pass_context
+@handled
+def gate(ctx: click.Context, proposal_id: str, fmt: str) -> None:
+    """Exit 0 if the change may run now (auto under a live risk acceptance, or approved), 3 if it needs a
+    human, 1 on error. Put it in front of Custodian, Prowler --fixer or a CI job.
+
+    \b
+    Example:
+      blastwall gate bw-87109988a633 && custodian run ...
+    """
+    from analyzer.governance.decisions import gate as run_gate
+
+    v = run_gate(_store(ctx), _ledger(ctx), proposal_id)
+    if fmt == "json":
+        from analyzer.output import to_json
+
+        click.echo(
+            to_json({"proposal_id": proposal_id, "allowed": v.allowed, "tier": v.tier, "reason": v.reason})
+        )
+    else:
+        click.echo(f"{'ALLOWED' if v.allowed else 'NEEDS A HUMAN'}: {v.reason}")
+    sys.exit(v.exit_code)
+
+
+@main.group()
+def audit() -> None:
+    """The tamper-evident ledger of decisions.
+
+    \b
+    Example:
+      blastwall audit verify
+    """
+
+
+@audit.command("verify")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.pass_context
+@handled
+def audit_verify(ctx: click.Context, fmt: str) -> None:
+    """Recompute the hash chain, every signature and the signed head; name the first bad record (exit 1).
+
+    \b
+    Example:
+      blastwall --store .blastwall/demo audit verify --format json
+    """
+    from analyzer.governance.ledger import verify
+
+    ledger = _ledger(ctx)
+    rep = verify(ledger.path)
+    if fmt == "json":
+        from analyzer.output import to_json
+
+        click.echo(to_json(rep.as_dict() | {"ledger": str(ledger.path)}))
+    else:
+        click.echo(f"{ledger.path}: {rep.records} record(s), {'verifies' if rep.ok else 'DOES NOT VERIFY'}")
+        for p in rep.problems:
+            click.echo(f"  problem: {p}")
+        for w in rep.warnings:
+            click.echo(f"  warning: {w}")
+    sys.exit(0 if rep.ok else 1)
+
+
+@audit.command("checkpoint")
+@click.pass_context
+@handled
+def audit_checkpoint(ctx: click.Context) -> None:
+    """Chain a checkpoint signed with the ledger's key now (one is also written every 50 records).
+
+    \b
+    Example:
+      blastwall audit checkpoint
+    """
+    rec = _ledger(ctx).checkpoint()
+    click.echo(f"checkpoint at record {rec['seq']} covering up to {rec['body']['upto']}")
 
 
 # -- demo and app -------------------------------------------------------------------------------------

@@ -45,6 +45,9 @@ def fresh_store(uri: str) -> GraphStore:
             f = Path(str(store.file) + suffix)
             if f.exists():
                 f.unlink()
+        # a demo store's ledger is demo data too (only ever removed from a store marked as a demo)
+        for f in store.dir.glob("ledger*"):
+            f.unlink()
         store = open_store(uri)
     else:
         store.drop_all()  # type: ignore[attr-defined]

@@ -44,6 +44,7 @@ SCHEMA: dict[str, Any] = {
         "authority": {"type": "string", "minLength": 1},
         "owner_role": {"type": "string", "minLength": 1},
         "owner": {"type": "string"},
+        "default_approver_role": {"type": "string"},
         "effective": {"type": "string"},
         "evidence_window_days": {"type": "integer", "minimum": 1},
         "rules": {

@@ -56,7 +56,7 @@ class ImportReport:
     errors: list[str] = field(default_factory=list)
 
 
-def import_proposals(store: GraphStore, paths: list[Path]) -> ImportReport:
+def import_proposals(store: GraphStore, paths: list[Path], requester: str | None = None) -> ImportReport:
     """Parse every file; a bad file is reported and contributes nothing; the good ones are stored at once."""
     _ensure_registered()
     report = ImportReport()
@@ -87,6 +87,8 @@ def import_proposals(store: GraphStore, paths: list[Path]) -> ImportReport:
                     report.unchanged.append(pid)
                     continue
                 prop["imported_at"] = iso(now())
+                if requester:
+                    prop["requester"] = requester
                 prop.setdefault("status", "open")
                 new[pid] = prop
                 report.imported.append(pid)
