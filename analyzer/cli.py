@@ -518,6 +518,123 @@ def audit_checkpoint(ctx: click.Context) -> None:
     click.echo(f"checkpoint at record {rec['seq']} covering up to {rec['body']['upto']}")
 
 
+@audit.command("export")
+@click.option(
+    "--format", "fmt", type=click.Choice(["json", "csv", "html"]), default="json", show_default=True
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write to this file instead of standard output.",
+)
+@click.pass_context
+@handled
+def audit_export(ctx: click.Context, fmt: str, output: Path | None) -> None:
+    """One change record per decision (who, under which authority, knowing what), for auditors.
+
+    \b
+    Example:
+      blastwall audit export --format html -o change-records.html
+    """
+    from analyzer.governance.review import export
+
+    text = export(_ledger(ctx), fmt)
+    if output:
+        output.write_text(text)
+        click.echo(f"wrote {output}")
+    else:
+        click.echo(text, nl=False)
+
+
+@main.command("record-execution")
+@click.argument("proposal_id")
+@click.option("--outcome", type=click.Choice(["applied", "failed", "rolled-back"]), required=True)
+@click.option("--at", "at", default=None, help="When it ran (ISO 8601; default now).")
+@click.option(
+    "--by",
+    "reported_by",
+    default="remediation-tool",
+    show_default=True,
+    help="Who reports it (the tool or person that ran the change).",
+)
+@click.option("--detail", default="", help="Free text: run id, ticket, error.")
+@click.pass_context
+@handled
+def record_execution_cmd(
+    ctx: click.Context, proposal_id: str, outcome: str, at: str | None, reported_by: str, detail: str
+) -> None:
+    """Record what the remediation tool reports it did with a proposal (into the ledger).
+
+    \b
+    Example:
+      blastwall record-execution bw-87109988a633 --outcome applied --by custodian --detail run-4411
+    """
+    from analyzer.governance.review import record_execution
+
+    body = record_execution(
+        _store(ctx),
+        _ledger(ctx),
+        proposal_id,
+        outcome=outcome,
+        at=parse_time(at) if at else now(),
+        reported_by=reported_by,
+        detail=detail,
+    )
+    click.echo(f"{proposal_id}: {body['outcome']} at {body['executed_at']} (reported by {reported_by})")
+
+
+@main.command("review")
+@click.option("--since", default="30d", show_default=True, help="A duration (30d, 12h) or an ISO 8601 time.")
+@click.option("--until", default=None, help="End of the period (ISO 8601; default now).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option(
+    "--html",
+    "html_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write a human-readable HTML report here.",
+)
+@click.pass_context
+@handled
+def review_cmd(ctx: click.Context, since: str, until: str | None, fmt: str, html_out: Path | None) -> None:
+    """Post-action review: executed changes, predicted vs observed breakage, and decisions the current
+    policy would now make differently.
+
+    \b
+    Example:
+      blastwall review --since 30d --html review.html
+    """
+    from analyzer import api
+    from analyzer.governance.review import parse_since, review, review_html
+
+    store = _store(ctx)
+    end = parse_time(until) if until else now()
+    report = review(store, _ledger(ctx), api.current_policy(store), parse_since(since, end), end)
+    if html_out:
+        html_out.write_text(review_html(report))
+    if fmt == "json":
+        from analyzer.output import to_json
+
+        click.echo(to_json(report))
+    else:
+        s = report["summary"]
+        click.echo(
+            f"{s['executions']} execution(s) {report['since']} .. {report['until']}: "
+            f"{s['without_gate_pass']} without a gate pass, {s['with_unpredicted_breakage']} with "
+            f"unpredicted breakage, {s['diverging_from_current_policy']} diverging from the current policy"
+        )
+        for i in report["executions"]:
+            click.echo(
+                f"  {i['proposal_id']} {i['outcome']} {i['executed_at']}: "
+                f"{len(i['predicted_and_observed'])} predicted and seen, "
+                f"{len(i['predicted_not_observed'])} predicted not seen, "
+                f"{len(i['unpredicted_breakage'])} unpredicted"
+                + ("" if i["gate_passed_before_execution"] else "; RAN WITHOUT A GATE PASS")
+            )
+
+
 # -- demo and app -------------------------------------------------------------------------------------
 @main.command()
 @click.option("--no-app", is_flag=True, help="Stop after printing the scores.")

@@ -164,6 +164,8 @@ def change_record(result: dict[str, Any], proposal: dict[str, Any]) -> dict[str,
         or result["source"].get("product")
         or result["source"]["format"],
         "rollback": result["rollback"],
+        "before_digest": result["rollback"].get("before_digest"),
+        "after_digest": result["rollback"].get("after_digest"),
         "impact_digest": impact_digest(result),
         "scored_as_of": result.get("as_of"),
     }

@@ -168,6 +168,8 @@ def score_proposal(
         "undocumented": undocumented,
         "unknowns": len(unknowns),
         "max_criticality": max_crit if max_crit else "none",
+        "exposure_added": len(exposure),
+        "coverage_days": days,
     }
     decision = policy.decide(facts)
     risk = risk_score(
@@ -206,6 +208,7 @@ def score_proposal(
             "account": account,
         },
         "policy": policy.header(),
+        "policy_facts": facts,
         "analyzer_version": __version__,
     }
 
@@ -274,9 +277,20 @@ def _trust_change(
         "detail": "apply then invert restores every access decision"
         if not mismatch
         else f"rollback does not restore: {', '.join(mismatch)}",
+        "before_digest": config_digest(before_doc),
+        "after_digest": config_digest(after_doc),
     }
     severed.sort(key=lambda s: (not s["observed"], -s["events"], s["consumer"]))
     return severed, exposure, rollback, unknowns, applied
+
+
+def config_digest(doc: Any) -> str:
+    """SHA-256 of a configuration document in canonical JSON: what the target looked like."""
+    import hashlib
+    import json
+
+    text = json.dumps(doc, sort_keys=True, separators=(",", ":")) if not isinstance(doc, str) else doc
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
 def _missing(d: Decision) -> str:

@@ -132,11 +132,13 @@ def transform_records(records: list[Any], agg: Aggregate, file: str) -> None:
         service = (rec.get("eventSource") or "unknown").split(".", 1)[0]
         action = f"{service}:{rec.get('eventName')}"
         denied = rec.get("errorCode") in DENIED_CODES
-        if rec.get("eventName") in ASSUME_EVENTS and not denied:
+        if rec.get("eventName") in ASSUME_EVENTS:
             role = (rec.get("requestParameters") or {}).get("roleArn")
             if role:
                 agg.kinds.setdefault(role, ("IamRole", role.split(":")[4] or None))
-                agg.add(src, "OBSERVED_ASSUME", role, action, when, recipient)
+                agg.add(
+                    src, "OBSERVED_DENIED" if denied else "OBSERVED_ASSUME", role, action, when, recipient
+                )
             continue
         target = _resource_of(rec)
         if target is None:

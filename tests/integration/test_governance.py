@@ -257,3 +257,99 @@ def test_writer_killed_mid_append_leaves_a_ledger_that_verifies(tmp_path: Path) 
     repair = [r for r in Ledger(path).records() if r["type"] == "repair"]
     assert repair and repair[0]["body"]["torn_bytes"] > 0
     assert (tmp_path / repair[0]["body"]["quarantined_to"]).exists()
+
+
+def _denied_assume(when: str, caller_account: str, caller_role: str, role_arn: str) -> dict:
+    return {
+        "eventVersion": "1.08",
+        "userIdentity": {
+            "type": "AssumedRole",
+            "accountId": caller_account,
+            "arn": f"arn:aws:sts::{caller_account}:assumed-role/{caller_role}/s",
+            "sessionContext": {
+                "sessionIssuer": {
+                    "type": "Role",
+                    "arn": f"arn:aws:iam::{caller_account}:role/{caller_role}",
+                    "accountId": caller_account,
+                    "userName": caller_role,
+                }
+            },
+        },
+        "eventTime": when,
+        "eventSource": "sts.amazonaws.com",
+        "eventName": "AssumeRole",
+        "awsRegion": "us-east-1",
+        "sourceIPAddress": "3.91.22.140",
+        "errorCode": "AccessDenied",
+        "errorMessage": f"User is not authorized to perform: sts:AssumeRole on resource: {role_arn}",
+        "requestParameters": {"roleArn": role_arn, "roleSessionName": "s"},
+        "responseElements": None,
+        "eventID": when + caller_role,
+        "eventType": "AwsApiCall",
+        "recipientAccountId": "482510973311",
+    }
+
+
+def test_review_compares_prediction_with_refusals_after_execution(env: dict, tmp_path: Path) -> None:
+    import gzip
+
+    from analyzer.timeutil import iso, now
+
+    bw = env["bw"]
+    bw("approve", STORY, "--as", "priya", "--comment", "go")
+    assert bw("gate", STORY).returncode == 0
+    bw("record-execution", STORY, "--outcome", "applied", "--by", "custodian", "--detail", "run-1")
+    bw("record-execution", "bw-c2866647a44d", "--outcome", "applied", "--by", "custodian")  # never gated
+    later = iso(now() + timedelta(minutes=5))
+    reader = "arn:aws:iam::482510973311:role/datalake-reader"
+    trail = tmp_path / "AWSLogs" / "482510973311" / "CloudTrail" / "us-east-1" / "after.json.gz"
+    trail.parent.mkdir(parents=True)
+    trail.write_bytes(
+        gzip.compress(
+            json.dumps(
+                {
+                    "Records": [
+                        _denied_assume(later, "739406228105", "legacy-etl-role", reader),
+                        _denied_assume(later, "615294837560", "fraud-scoring-engine", reader),
+                    ]
+                }
+            ).encode()
+        )
+    )
+    bw("ingest", "cloudtrail", str(trail))
+    html_file = tmp_path / "review.html"
+    report = json.loads(
+        bw(
+            "review",
+            "--since",
+            "1d",
+            "--until",
+            iso(now() + timedelta(hours=1)),
+            "--format",
+            "json",
+            "--html",
+            str(html_file),
+        ).stdout
+    )
+    items = {i["proposal_id"]: i for i in report["executions"]}
+    story = items[STORY]
+    assert [(s["consumer"], s["provider"]) for s in story["predicted_and_observed"]] == [
+        ("arn:aws:iam::739406228105:role/legacy-etl-role", reader)
+    ]
+    assert [u["consumer"] for u in story["unpredicted_breakage"]] == [
+        "arn:aws:iam::615294837560:role/fraud-scoring-engine"
+    ]
+    assert story["gate_passed_before_execution"] is True and story["decided"]["by"] == "priya"
+    assert items["bw-c2866647a44d"]["gate_passed_before_execution"] is False
+    assert report["summary"]["without_gate_pass"] == 1
+    assert "Post-action review" in html_file.read_text() and "NO" in html_file.read_text()
+
+    rows = bw("audit", "export", "--format", "csv").stdout.splitlines()
+    assert rows[0].startswith("ledger_seq,ledger_hash,proposal_id,decision,approver")
+    assert len(rows) == 2 and STORY in rows[1] and "custodian" not in rows[1] and "applied@" in rows[1]
+    exported = json.loads(bw("audit", "export", "--format", "json").stdout)
+    assert exported["ledger"]["ok"] is True
+    assert exported["change_records"][0]["policy_authority"].startswith("ACME Financial")
+    rec = exported["change_records"][0]
+    assert rec["before_digest"].startswith("sha256:") and rec["before_digest"] != rec["after_digest"]
+    assert "verifies" in bw("audit", "export", "--format", "html").stdout

@@ -1,0 +1,321 @@
+"""After the fact: what the remediation tool reports it did, how that compares with what Blastwall
+predicted, and auditor exports of every decision.
+
+Review compares, for each executed change, the predicted severed dependencies with refusals seen *after*
+the execution time (CloudTrail AccessDenied, flow-log REJECT). Evidence is aggregated with first/last
+seen, so "after" means the refusal's last sighting is at or after the execution time.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import io
+from datetime import datetime, timedelta
+from typing import Any
+
+from analyzer.errors import BadInput, BlastwallError
+from analyzer.governance.decisions import DECISIONS, RESULTS
+from analyzer.governance.ledger import Ledger, verify
+from analyzer.governance.tier_policy import TierPolicy
+from analyzer.graph.snapshot import load_snapshot
+from analyzer.graph.store import GraphStore
+from analyzer.timeutil import iso, now, parse_time
+
+EXECUTIONS = "executions"
+OUTCOMES = ("applied", "failed", "rolled-back")
+
+
+def parse_since(text: str, until: datetime) -> datetime:
+    """``30d``, ``12h`` or an ISO 8601 time."""
+    t = text.strip()
+    if t[:-1].isdigit() and t[-1] in "dh":
+        n = int(t[:-1])
+        return until - (timedelta(days=n) if t[-1] == "d" else timedelta(hours=n))
+    return parse_time(t, field="--since")
+
+
+def record_execution(
+    store: GraphStore,
+    ledger: Ledger,
+    proposal_id: str,
+    *,
+    outcome: str,
+    at: datetime,
+    reported_by: str,
+    detail: str = "",
+) -> dict[str, Any]:
+    if outcome not in OUTCOMES:
+        raise BadInput(f"--outcome must be one of {', '.join(OUTCOMES)}")
+    if proposal_id not in store.get_documents(RESULTS):
+        raise BadInput(f"proposal {proposal_id} has not been scored")
+    body = {
+        "proposal_id": proposal_id,
+        "outcome": outcome,
+        "executed_at": iso(at),
+        "reported_by": reported_by,
+        "detail": detail,
+    }
+    rec = ledger.append("execution", body)
+    existing = store.get_documents(EXECUTIONS).get(proposal_id, {"runs": []})
+    existing["runs"].append(body | {"ledger_seq": rec["seq"]})
+    store.put_documents(EXECUTIONS, {proposal_id: existing})
+    return body
+
+
+def review(
+    store: GraphStore, ledger: Ledger, policy: TierPolicy, since: datetime, until: datetime | None = None
+) -> dict[str, Any]:
+    until = until or now()
+    snap = load_snapshot(store)
+    results = store.get_documents(RESULTS)
+    decisions = store.get_documents(DECISIONS)
+    records = ledger.records()
+    gate_passes: dict[str, list[str]] = {}
+    for r in records:
+        if r["type"] == "gate" and r["body"]["allowed"]:
+            gate_passes.setdefault(r["body"]["proposal_id"], []).append(r["time"])
+    refusals = [e for kind in ("OBSERVED_DENIED", "OBSERVED_REJECT") for e in snap.edge_records(kind)]
+    items = []
+    for pid, doc in sorted(store.get_documents(EXECUTIONS).items()):
+        result = results.get(pid)
+        if result is None:
+            continue
+        for run in doc["runs"]:
+            at = parse_time(run["executed_at"])
+            if not (since <= at <= until):
+                continue
+            decision = decisions.get(pid)
+            impact = decision["change_record"]["impact"] if decision else result
+            predicted = {(s["consumer"], s["provider"]) for s in impact["severed"]}
+            target = result["change"]["target"]
+            after = [e for e in refusals if e.last_seen and e.last_seen >= run["executed_at"]]
+            seen = {(e.src, e.dst): e for e in after}
+            confirmed = sorted(p for p in predicted if p in seen)
+            unpredicted = sorted(k for k in seen if k not in predicted and target in k)
+            current = policy.decide(result["policy_facts"]) if result.get("policy_facts") else None
+            passes_before = [t for t in gate_passes.get(pid, []) if t <= run["executed_at"]]
+            items.append(
+                {
+                    "proposal_id": pid,
+                    "change": result["change"],
+                    "executed_at": run["executed_at"],
+                    "outcome": run["outcome"],
+                    "reported_by": run["reported_by"],
+                    "decided": {
+                        "decision": decision["decision"],
+                        "by": decision["approver"],
+                        "at": decision["decided_at"],
+                    }
+                    if decision
+                    else None,
+                    "gate_passed_before_execution": bool(passes_before),
+                    "tier_then": result["tier"],
+                    "tier_now": current.tier if current else None,
+                    "diverges_from_current_policy": bool(current and current.tier != result["tier"]),
+                    "predicted_severed": [list(p) for p in sorted(predicted)],
+                    "predicted_and_observed": [
+                        {
+                            "consumer": c,
+                            "provider": p,
+                            "refusals": seen[(c, p)].count,
+                            "last_seen": seen[(c, p)].last_seen,
+                        }
+                        for c, p in confirmed
+                    ],
+                    "predicted_not_observed": [list(p) for p in sorted(predicted - set(confirmed))],
+                    "unpredicted_breakage": [
+                        {
+                            "consumer": c,
+                            "provider": p,
+                            "kind": seen[(c, p)].kind,
+                            "refusals": seen[(c, p)].count,
+                            "last_seen": seen[(c, p)].last_seen,
+                        }
+                        for c, p in unpredicted
+                    ],
+                }
+            )
+    return {
+        "since": iso(since),
+        "until": iso(until),
+        "policy": policy.header(),
+        "executions": items,
+        "summary": {
+            "executions": len(items),
+            "without_gate_pass": sum(1 for i in items if not i["gate_passed_before_execution"]),
+            "with_unpredicted_breakage": sum(1 for i in items if i["unpredicted_breakage"]),
+            "diverging_from_current_policy": sum(1 for i in items if i["diverges_from_current_policy"]),
+        },
+    }
+
+
+def _table(headers: list[str], rows: list[list[Any]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+_STYLE = (
+    "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:1em 0}"
+    "td,th{border:1px solid #ccc;padding:4px 8px;text-align:left;font-size:.9em}</style>"
+)
+
+
+def review_html(report: dict[str, Any]) -> str:
+    rows = [
+        [
+            i["proposal_id"],
+            i["change"]["kind"],
+            i["change"]["target"],
+            i["executed_at"],
+            i["outcome"],
+            (i["decided"] or {}).get("decision", "none"),
+            "yes" if i["gate_passed_before_execution"] else "NO",
+            len(i["predicted_and_observed"]),
+            len(i["predicted_not_observed"]),
+            len(i["unpredicted_breakage"]),
+            f"{i['tier_then']} -> {i['tier_now']}" if i["diverges_from_current_policy"] else i["tier_then"],
+        ]
+        for i in report["executions"]
+    ]
+    s = report["summary"]
+    return (
+        f"<!doctype html><html><head><meta charset='utf-8'><title>Blastwall post-action review</title>{_STYLE}"
+        f"</head><body><h1>Post-action review {html.escape(report['since'])} to {html.escape(report['until'])}</h1>"
+        f"<p>{s['executions']} execution(s); {s['without_gate_pass']} without a gate pass; "
+        f"{s['with_unpredicted_breakage']} with breakage Blastwall did not predict; "
+        f"{s['diverging_from_current_policy']} decided differently from what the current policy says.</p>"
+        + _table(
+            [
+                "proposal",
+                "change",
+                "target",
+                "executed",
+                "outcome",
+                "decision",
+                "gate passed",
+                "predicted & seen",
+                "predicted, not seen",
+                "unpredicted",
+                "tier",
+            ],
+            rows,
+        )
+        + "</body></html>"
+    )
+
+
+# -- auditor export ---------------------------------------------------------------------------------------
+EXPORT_COLUMNS = [
+    "ledger_seq",
+    "ledger_hash",
+    "proposal_id",
+    "decision",
+    "approver",
+    "approver_roles",
+    "decided_at",
+    "comment",
+    "requester",
+    "reason",
+    "change_kind",
+    "target",
+    "tier",
+    "tier_rule",
+    "policy_authority",
+    "accountable_role",
+    "risk_score",
+    "severed",
+    "impacted_services",
+    "undocumented",
+    "unknowns",
+    "evidence_window",
+    "before_digest",
+    "after_digest",
+    "rollback_verified",
+    "gate_passes",
+    "executions",
+]
+
+
+def audit_rows(ledger: Ledger) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """One change record per decision, with the gates and executions that followed; and the ledger's status."""
+    status = verify(ledger.path)
+    records = ledger.records()
+    gates: dict[str, int] = {}
+    runs: dict[str, list[str]] = {}
+    for r in records:
+        b = r["body"]
+        if r["type"] == "gate" and b["allowed"]:
+            gates[b["proposal_id"]] = gates.get(b["proposal_id"], 0) + 1
+        elif r["type"] == "execution":
+            runs.setdefault(b["proposal_id"], []).append(f"{b['outcome']}@{b['executed_at']}")
+    rows = []
+    for r in records:
+        if r["type"] != "decision":
+            continue
+        d = r["body"]["payload"]
+        cr = d["change_record"]
+        imp = cr["impact"]
+        rows.append(
+            {
+                "ledger_seq": r["seq"],
+                "ledger_hash": r["hash"],
+                "proposal_id": cr["proposal_id"],
+                "decision": d["decision"],
+                "approver": d["approver"],
+                "approver_roles": ";".join(d["approver_roles"]),
+                "decided_at": d["decided_at"],
+                "comment": d["comment"],
+                "requester": cr["requester"],
+                "reason": cr["reason"],
+                "change_kind": cr["change"]["kind"],
+                "target": cr["change"]["target"],
+                "tier": cr["tier"],
+                "tier_rule": cr["tier_rule"],
+                "policy_authority": cr["policy"]["authority"],
+                "accountable_role": cr["policy"]["owner_role"],
+                "risk_score": cr["risk_score"],
+                "severed": "; ".join(
+                    f"{s['consumer']} -> {s['provider']} ({'observed' if s['observed'] else 'config'}"
+                    f"{'' if s['documented'] else ', undocumented'})"
+                    for s in imp["severed"]
+                ),
+                "impacted_services": "; ".join(
+                    f"{s['name']} [{s['criticality']}]" for s in imp["impacted_services"]
+                ),
+                "undocumented": imp["undocumented_dependencies"],
+                "unknowns": "; ".join(u["reason"] for u in imp["unknowns"]),
+                "evidence_window": f"{imp['evidence']['window_start']}..{imp['evidence']['window_end']}",
+                "before_digest": cr.get("before_digest"),
+                "after_digest": cr.get("after_digest"),
+                "rollback_verified": cr["rollback"].get("verified"),
+                "gate_passes": gates.get(cr["proposal_id"], 0),
+                "executions": "; ".join(runs.get(cr["proposal_id"], [])),
+            }
+        )
+    return rows, status.as_dict() | {"ledger": str(ledger.path)}
+
+
+def export(ledger: Ledger, fmt: str) -> str:
+    rows, status = audit_rows(ledger)
+    if fmt == "json":
+        import json
+
+        return json.dumps({"ledger": status, "change_records": rows}, indent=2, default=str)
+    if fmt == "csv":
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=EXPORT_COLUMNS)
+        w.writeheader()
+        w.writerows(rows)
+        return buf.getvalue()
+    if fmt == "html":
+        verdict = "verifies" if status["ok"] else f"DOES NOT VERIFY (first bad record {status['first_bad']})"
+        return (
+            f"<!doctype html><html><head><meta charset='utf-8'><title>Blastwall change records</title>{_STYLE}"
+            f"</head><body><h1>Change records</h1><p>Ledger {html.escape(status['ledger'])}: "
+            f"{status['records']} records, {html.escape(verdict)}.</p>"
+            + _table(EXPORT_COLUMNS, [[r[c] for c in EXPORT_COLUMNS] for r in rows])
+            + "</body></html>"
+        )
+    raise BlastwallError(f"unknown export format {fmt!r}")
