@@ -353,3 +353,20 @@ def test_review_compares_prediction_with_refusals_after_execution(env: dict, tmp
     rec = exported["change_records"][0]
     assert rec["before_digest"].startswith("sha256:") and rec["before_digest"] != rec["after_digest"]
     assert "verifies" in bw("audit", "export", "--format", "html").stdout
+
+
+def test_decision_signed_by_another_key_does_not_verify(tmp_path: Path) -> None:
+    from analyzer.governance import signing
+
+    ledger = Ledger(tmp_path / "ledger.jsonl")
+    real = signing.create_key("ana", ["change-advisory-board"], tmp_path / "keys")
+    ledger.append("identity", real.as_doc())
+    other = signing.create_key("mallory", ["change-advisory-board"], tmp_path / "keys")
+    forged_key = signing.load_private_key(other.name, tmp_path / "keys")
+    payload = {"decision": "approved", "approver": "ana"}
+    ledger.append(
+        "decision",
+        {"payload": payload, "signed": {"by": "ana", "signature": signing.sign(forged_key, payload)}},
+    )
+    rep = verify(ledger.path)
+    assert not rep.ok and rep.first_bad == 2 and "signature of 'ana' does not verify" in rep.problems[0]
