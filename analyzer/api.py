@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ from analyzer.governance.tier_policy import TierPolicy, load_policy, parse_polic
 from analyzer.graph.snapshot import load_snapshot
 from analyzer.graph.store import GraphStore
 from analyzer.scoring.blast import RESULT_SCHEMA_VERSION, score_proposal
-from analyzer.scoring.context import build_context
+from analyzer.scoring.context import Context, build_context
 from analyzer.timeutil import iso, now
 from connectors.evidence.coverage import COLLECTION as COVERAGE
 from connectors.proposals import COLLECTION as PROPOSALS
@@ -58,7 +59,12 @@ def score(
     else:
         chosen = [p for p in proposals.values() if p.get("status", "open") == "open"]
     snap = load_snapshot(store)
-    ctx = build_context(snap, store.get_documents(COVERAGE))
+    coverage = store.get_documents(COVERAGE)
+    built = snap.memo(
+        ("context", json.dumps(coverage, sort_keys=True)), lambda: build_context(snap, coverage)
+    )
+    assert isinstance(built, Context)
+    ctx = built
     results = [score_proposal(p, ctx, policy, as_of) for p in chosen]
     apply_risk_acceptances(results, store.get_documents(ACCEPTANCES), policy, as_of)
     results.sort(key=lambda r: (-r["risk_score"], r["proposal_id"]))

@@ -267,7 +267,7 @@ class Neo4jStore:
                     "UNWIND $rows AS r MERGE (n:BWNode {id: r.id}) "
                     f"ON CREATE SET {label}n.kind = r.kind, n.props = r.props, n.source = $source, "
                     "n.account = r.account, n.update_tag = $tag, n.first_seen = r.first_seen, "
-                    "n.last_seen = r.last_seen"
+                    "n.last_seen = r.last_seen ON MATCH SET " + _widen("n")
                 )
             else:
                 cypher = (

@@ -6,6 +6,7 @@ A snapshot is reused while the store's generation is unchanged (``load_snapshot`
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -15,6 +16,7 @@ import scipy.sparse as sp
 from analyzer.graph.store import GraphContents, GraphStore, StoredEdge, StoredNode
 
 NAT = np.datetime64("NaT", "s")
+MEMO_SIZE = 16
 
 
 @dataclass(frozen=True)
@@ -36,7 +38,7 @@ class Snapshot:
     index: dict[str, int]
     nodes: tuple[StoredNode, ...]
     edges: dict[str, EdgeArrays]
-    _cache: dict[object, object] = field(default_factory=dict, compare=False, repr=False)
+    _cache: OrderedDict[object, object] = field(default_factory=OrderedDict, compare=False, repr=False)
 
     @property
     def n(self) -> int:
@@ -58,10 +60,16 @@ class Snapshot:
         return _csr(self.n, srcs, dsts)
 
     def memo(self, key: object, build: Callable[[], object]) -> object:
-        """Cache a derived structure for the life of this snapshot (it is immutable)."""
-        if key not in self._cache:
-            self._cache[key] = build()
-        return self._cache[key]
+        """Cache a derived structure for the life of this snapshot (it is immutable); the least recently
+        used entries go beyond ``MEMO_SIZE``."""
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        value = build()
+        self._cache[key] = value
+        while len(self._cache) > MEMO_SIZE:
+            self._cache.popitem(last=False)
+        return value
 
 
 def _csr(n: int, srcs: list[np.ndarray], dsts: list[np.ndarray]) -> sp.csr_array:

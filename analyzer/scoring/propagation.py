@@ -67,7 +67,7 @@ def build_graphs(ctx: Context, start: datetime, end: datetime) -> PropagationGra
         documented = snap.csr(doc_dst, doc_src)
         return PropagationGraphs(impact, documented)
 
-    key = ("propagation", start.isoformat(), end.isoformat(), id(ctx))
+    key = ("propagation", start.isoformat(), end.isoformat())  # ci_of depends on the snapshot alone
     result = snap.memo(key, build)
     assert isinstance(result, PropagationGraphs)
     return result

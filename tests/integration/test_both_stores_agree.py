@@ -23,7 +23,9 @@ def test_demo_scores_identically_on_sqlite_and_neo4j(tmp_path: Path, falkordb_se
     neo4j_store, on_neo4j = run_demo(f"{falkordb_server}?database=blastwall&dialect=falkordb")
     assert _comparable(on_neo4j) == _comparable(on_sqlite)
     a, b = sqlite_store.read_graph(), neo4j_store.read_graph()
-    assert [(n.id, n.kind, n.props) for n in a.nodes] == [(n.id, n.kind, n.props) for n in b.nodes]
+    assert [(n.id, n.kind, n.props, n.first_seen, n.last_seen) for n in a.nodes] == [
+        (n.id, n.kind, n.props, n.first_seen, n.last_seen) for n in b.nodes
+    ]
     assert [(e.src, e.kind, e.dst, e.count, e.first_seen, e.last_seen) for e in a.edges] == [
         (e.src, e.kind, e.dst, e.count, e.first_seen, e.last_seen) for e in b.edges
     ]
