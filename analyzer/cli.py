@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable
 from functools import wraps
@@ -31,6 +32,16 @@ def handled(fn: Callable[..., Any]) -> Callable[..., Any]:
             return fn(*args, **kwargs)
         except BlastwallError as exc:
             _fail(exc)
+        except (KeyboardInterrupt, SystemExit, click.exceptions.Exit, click.ClickException):
+            raise
+        except Exception as exc:  # a bug or an environment failure: say what, traceback only on request
+            if os.environ.get("BLASTWALL_DEBUG"):
+                raise
+            click.echo(
+                f"error: unexpected {type(exc).__name__}: {exc} (set BLASTWALL_DEBUG=1 for the traceback)",
+                err=True,
+            )
+            sys.exit(1)
 
     return wrapper
 

@@ -473,6 +473,12 @@ def load_snapshot(store: GraphStore, root: Path, *, seen: str, update_tag: int |
         except BadInput as exc:
             report.errors.append(str(exc))
             continue
+        except (KeyError, TypeError, AttributeError) as exc:  # a response that is not shaped like AWS's
+            report.errors.append(
+                f"{root / account.account}: unexpected API response shape ({type(exc).__name__}: "
+                f"{exc}); account skipped"
+            )
+            continue
         store.load(batch, update_tag=tag, account=account.account)
         store.cleanup(source=SOURCE, account=account.account, update_tag=tag)
         report.loaded[account.account] = len(batch.nodes)

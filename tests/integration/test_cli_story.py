@@ -228,3 +228,17 @@ def test_malformed_snapshot_account_is_skipped_and_named(tmp_path: Path, sample_
     assert "$.RoleDetailList[1].AssumeRolePolicyDocument.Statement[0].Effect" in out.stderr
     loaded = {line.split()[1].rstrip(":") for line in out.stdout.splitlines()}
     assert loaded == {"210987654321", "482510973311", "615294837560"}
+
+
+def test_misshapen_ec2_response_skips_that_account_only(tmp_path: Path, sample_dir: Path) -> None:
+    snap = tmp_path / "aws"
+    shutil.copytree(sample_dir / "aws", snap)
+    (snap / "615294837560" / "us-east-1" / "ec2-DescribeSubnets.json").write_text(
+        '{"Subnets": [{"CidrBlock": "x"}]}'
+    )
+    out = run(tmp_path / "store", "ingest", "aws-snapshot", str(snap), check=False)
+    assert (
+        out.returncode == 2 and "615294837560" in out.stderr and "unexpected API response shape" in out.stderr
+    )
+    assert "Traceback" not in out.stderr
+    assert out.stdout.count("account ") == 3
