@@ -98,3 +98,80 @@ def require(obj: Any, key: str, *, file: str, path: str, types: type | tuple[typ
         names = types.__name__ if isinstance(types, type) else "/".join(t.__name__ for t in types)
         raise BadInput(f"expected {names}, found {type(value).__name__}", file=file, path=f"{path}.{key}")
     return value
+
+
+def _decompress_partial(raw: bytes) -> tuple[bytes, str | None]:
+    """Gunzip as much as there is; the problem (truncated or corrupt, with the offset) if any."""
+    d = zlib.decompressobj(wbits=47)  # gzip or zlib header, detected
+    try:
+        out = d.decompress(raw)
+    except zlib.error as exc:
+        return b"", f"corrupt gzip ({exc})"
+    if not d.eof:
+        return out, f"truncated gzip: the compressed stream ends at byte {len(raw)} before its end"
+    return out, None
+
+
+def load_records(path: Path, key: str = "Records") -> tuple[list[Any], BadInput | None]:
+    """The objects of ``{"<key>": [...]}``, parsed one by one, so a truncated or damaged file still yields
+    every record before the damage; the damage is returned (not raised) with its place.
+
+    >>> import tempfile, gzip, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "t.json.gz"
+    >>> _ = p.write_bytes(gzip.compress(b'{"Records": [{"a": 1}, {"a": 2}, {"a": 3}]}')[:-12])
+    >>> recs, problem = load_records(p)
+    >>> len(recs) >= 1, "truncated gzip" in str(problem)
+    (True, True)
+    """
+    raw = path.read_bytes()
+    problem: str | None = None
+    if path.suffix == ".gz" or raw[:2] == b"\x1f\x8b":
+        raw, problem = _decompress_partial(raw)
+    text = raw.decode("utf-8", errors="replace")
+    head = re.match(r'\s*\{\s*"' + re.escape(key) + r'"\s*:\s*\[', text)
+    if head is None:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            return [], BadInput(
+                problem or f"invalid JSON: {exc.msg}",
+                file=str(path),
+                line=exc.lineno,
+                column=exc.colno,
+                path=json_path_at(text, exc.pos),
+            )
+        if isinstance(data, dict) and isinstance(data.get(key), list):
+            return data[key], None
+        return [], BadInput(f'expected {{"{key}": [...]}}', file=str(path), path=f"$.{key}")
+    decoder = json.JSONDecoder()
+    records: list[Any] = []
+    pos = head.end()
+    ws = re.compile(r"\s*")
+    while True:
+        pos = ws.match(text, pos).end()  # type: ignore[union-attr]
+        if text.startswith("]", pos):
+            return records, (BadInput(problem, file=str(path)) if problem else None)
+        try:
+            obj, pos = decoder.raw_decode(text, pos)
+        except json.JSONDecodeError as exc:
+            why = problem or f"invalid JSON: {exc.msg}"
+            line = text.count("\n", 0, exc.pos) + 1
+            column = exc.pos - text.rfind("\n", 0, exc.pos)
+            return records, BadInput(
+                f"{why}; kept the {len(records)} record(s) before it",
+                file=str(path),
+                line=line,
+                column=column,
+                path=json_path_at(text, exc.pos),
+            )
+        records.append(obj)
+        pos = ws.match(text, pos).end()  # type: ignore[union-attr]
+        if text.startswith(",", pos):
+            pos += 1
+        elif not text.startswith("]", pos):
+            why = problem or "expected , or ] between records"
+            return records, BadInput(
+                f"{why}; kept the {len(records)} record(s) before it",
+                file=str(path),
+                path=f"$.{key}[{len(records)}]",
+            )

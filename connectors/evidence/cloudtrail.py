@@ -20,7 +20,7 @@ from analyzer.graph.schema import EdgeRow
 from analyzer.graph.store import GraphStore
 from connectors.evidence.coverage import day_of
 from connectors.evidence.loading import file_digest, ingested_digests, load_evidence
-from connectors.jsonfile import load_json
+from connectors.jsonfile import load_records
 
 SOURCE = "cloudtrail"
 ASSUME_EVENTS = {"AssumeRole", "AssumeRoleWithSAML", "AssumeRoleWithWebIdentity"}
@@ -167,17 +167,17 @@ def ingest_cloudtrail(store: GraphStore, paths: Iterable[Path]) -> IngestReport:
         if digest in done or digest in new_files:
             report.skipped_already_ingested += 1
             continue
+        records, problem = load_records(f)
+        file_agg = Aggregate()
         try:
-            data = load_json(f)
-            if not isinstance(data, dict) or not isinstance(data.get("Records"), list):
-                raise BadInput(
-                    'not a CloudTrail log file (expected {"Records": [...]})', file=str(f), path="$.Records"
-                )
-            file_agg = Aggregate()
-            transform_records(data["Records"], file_agg, str(f))
+            transform_records(records, file_agg, str(f))
         except BadInput as exc:
             report.errors.append(str(exc))
             continue
+        if problem is not None:
+            report.errors.append(str(problem))  # the records before the damage are kept
+            if not records:
+                continue
         _fold(agg, file_agg)
         report.files += 1
         report.records += file_agg.records

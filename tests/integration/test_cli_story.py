@@ -242,3 +242,20 @@ def test_misshapen_ec2_response_skips_that_account_only(tmp_path: Path, sample_d
     )
     assert "Traceback" not in out.stderr
     assert out.stdout.count("account ") == 3
+
+
+def test_truncated_gzip_keeps_the_records_before_the_damage(tmp_path: Path, sample_dir: Path) -> None:
+    src = sorted((sample_dir / "cloudtrail").rglob("*.json.gz"))[0]
+    full = json.loads(gzip.decompress(src.read_bytes()))["Records"]
+    bad = tmp_path / "AWSLogs" / "482510973311" / "CloudTrail" / "us-east-1" / "cut.json.gz"
+    bad.parent.mkdir(parents=True)
+    data = src.read_bytes()
+    bad.write_bytes(data[: len(data) // 2])
+    good = tmp_path / "AWSLogs" / "482510973311" / "CloudTrail" / "us-east-1" / "other.json.gz"
+    shutil.copy(sorted((sample_dir / "cloudtrail").rglob("*.json.gz"))[1], good)
+    out = run(tmp_path / "store", "ingest", "cloudtrail", str(tmp_path / "AWSLogs"), check=False)
+    assert out.returncode == 2
+    assert "cut.json.gz" in out.stderr and "truncated gzip" in out.stderr and "kept the" in out.stderr
+    kept = int(out.stderr.split("kept the ")[1].split(" ")[0])
+    assert 0 < kept < len(full)
+    assert out.stdout.startswith("2 file(s)")  # the damaged file's prefix and the good file both loaded
