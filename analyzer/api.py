@@ -39,6 +39,26 @@ def current_policy(store: GraphStore, override: Path | None = None) -> TierPolic
     return load_policy(None)
 
 
+def analysis_context(store: GraphStore) -> Context:
+    """The store's current snapshot and what analysis derives from it (reused while nothing changes)."""
+    snap = load_snapshot(store)
+    coverage = store.get_documents(COVERAGE)
+    built = snap.memo(
+        ("context", json.dumps(coverage, sort_keys=True)), lambda: build_context(snap, coverage)
+    )
+    assert isinstance(built, Context)
+    return built
+
+
+def undocumented(
+    store: GraphStore, *, as_of: datetime | None = None, window_days: int | None = None
+) -> dict[str, Any]:
+    """Every observed dependency the CMDB does not document, most critical dependants first."""
+    from analyzer.scoring.undocumented import report
+
+    return report(analysis_context(store), as_of or now(), window_days or current_policy(store).window_days)
+
+
 def score(
     store: GraphStore,
     ids: list[str] | None = None,
@@ -58,13 +78,8 @@ def score(
         chosen = [proposals[i] for i in ids]
     else:
         chosen = [p for p in proposals.values() if p.get("status", "open") == "open"]
-    snap = load_snapshot(store)
-    coverage = store.get_documents(COVERAGE)
-    built = snap.memo(
-        ("context", json.dumps(coverage, sort_keys=True)), lambda: build_context(snap, coverage)
-    )
-    assert isinstance(built, Context)
-    ctx = built
+    ctx = analysis_context(store)
+    snap = ctx.snap
     results = [score_proposal(p, ctx, policy, as_of) for p in chosen]
     apply_risk_acceptances(results, store.get_documents(ACCEPTANCES), policy, as_of)
     results.sort(key=lambda r: (-r["risk_score"], r["proposal_id"]))

@@ -306,6 +306,41 @@ def score(
     _emit(payload, fmt)
 
 
+@main.command("undocumented")
+@click.option("--as-of", default=None, help="Anchor of the evidence window (ISO 8601; default now).")
+@click.option(
+    "--window-days", type=int, default=None, help="Evidence window (default: the tier policy's, 90)."
+)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.pass_context
+@handled
+def undocumented_cmd(ctx: click.Context, as_of: str | None, window_days: int | None, fmt: str) -> None:
+    """Every observed dependency with no CMDB relationship between its owners, ranked by the criticality
+    of what depends on it, then by volume. Useful before any remediation is proposed.
+
+    \b
+    Example:
+      blastwall undocumented --as-of 2026-05-15T06:00:00Z --format json
+    """
+    from analyzer import api
+
+    rep = api.undocumented(_store(ctx), as_of=parse_time(as_of) if as_of else None, window_days=window_days)
+    if fmt == "json":
+        from analyzer.output import to_json
+
+        click.echo(to_json(rep))
+        return
+    click.echo(
+        f"{rep['count']} undocumented observed dependenc(ies), {rep['window_days']} days to {rep['as_of']}"
+    )
+    for d in rep["dependencies"]:
+        crit = d["dependants_max_criticality"] or "nothing documented depends on it"
+        click.echo(
+            f"  [{crit}] {d['consumer']} -> {d['provider']} ({', '.join(d['uses'])}; {d['events']} events, "
+            f"last {d['last_seen']}): {d['why_undocumented']}"
+        )
+
+
 # -- governance ---------------------------------------------------------------------------------------
 def _ledger(ctx: click.Context) -> Any:
     from analyzer.governance.ledger import Ledger, ledger_path_for

@@ -55,25 +55,6 @@ def risk_score(
     return round(100 * (1 - float(np.prod([1 - f for f in factors]))))
 
 
-def _ci_names(ctx: Context, ids: list[str]) -> list[str]:
-    return [str(ctx.ci(c).get("name") or c) for c in ids]
-
-
-def _documented(ctx: Context, consumer: str, provider: str) -> tuple[bool, str]:
-    a, b = ctx.ci_of.get(consumer, []), ctx.ci_of.get(provider, [])
-    if not a:
-        return False, "the consumer maps to no CI"
-    if not b:
-        return False, "the provider maps to no CI"
-    if set(a) & set(b):
-        return True, "both ends belong to the same CI"
-    for x in a:
-        for y in b:
-            if (x, y) in ctx.documented or (y, x) in ctx.documented:
-                return True, f"CMDB relates {ctx.ci(x).get('name')} and {ctx.ci(y).get('name')}"
-    return False, f"the CMDB does not relate {', '.join(_ci_names(ctx, a))} to {', '.join(_ci_names(ctx, b))}"
-
-
 def score_proposal(
     proposal: dict[str, Any], ctx: Context, policy: TierPolicy, as_of: datetime
 ) -> dict[str, Any]:
@@ -300,7 +281,7 @@ def _missing(d: Decision) -> str:
 def _severed_entry(
     ctx: Context, consumer: str, provider: str, before: Decision, after: Decision, edge: Any, observed: bool
 ) -> dict[str, Any]:
-    documented, why = _documented(ctx, consumer, provider)
+    documented, why = ctx.documented_between(consumer, provider)
     return {
         "consumer": consumer,
         "provider": provider,
@@ -311,8 +292,8 @@ def _severed_entry(
         "last_seen": edge.last_seen if edge is not None and observed else None,
         "documented": documented,
         "documentation": why,
-        "consumer_cis": _ci_names(ctx, ctx.ci_of.get(consumer, [])),
-        "provider_cis": _ci_names(ctx, ctx.ci_of.get(provider, [])),
+        "consumer_cis": ctx.ci_names(ctx.ci_of.get(consumer, [])),
+        "provider_cis": ctx.ci_names(ctx.ci_of.get(provider, [])),
         "before": {
             "decision": before.state,
             "statements": list(before.statements),

@@ -39,6 +39,27 @@ class Context:
         node = self.snap.node(ci_id)
         return node.props if node else {}
 
+    def ci_names(self, ids: list[str]) -> list[str]:
+        return [str(self.ci(c).get("name") or c) for c in ids]
+
+    def documented_between(self, consumer: str, provider: str) -> tuple[bool, str]:
+        """Whether the CMDB documents ``consumer`` depending on ``provider``, and why (not)."""
+        a, b = self.ci_of.get(consumer, []), self.ci_of.get(provider, [])
+        if not a:
+            return False, "the consumer maps to no CI"
+        if not b:
+            return False, "the provider maps to no CI"
+        if set(a) & set(b):
+            return True, "both ends belong to the same CI"
+        for x in a:
+            for y in b:
+                if (x, y) in self.documented or (y, x) in self.documented:
+                    return True, f"CMDB relates {self.ci(x).get('name')} and {self.ci(y).get('name')}"
+        return (
+            False,
+            f"the CMDB does not relate {', '.join(self.ci_names(a))} to {', '.join(self.ci_names(b))}",
+        )
+
 
 def account_of(arn: str) -> str:
     parts = arn.split(":")
@@ -146,6 +167,10 @@ def build_context(snap: Snapshot, coverage: dict[str, dict[str, Any]]) -> Contex
             ci_of[n.id] = list(dict.fromkeys(found))
     for e in snap.edge_records("BELONGS_TO"):
         ci_of.setdefault(e.src, []).append(e.dst)
+    # an ENI with no mapping of its own belongs to what it is attached to (an instance's cmdb_ci tag)
+    for e in snap.edge_records("ATTACHED_TO"):
+        if e.src not in ci_of and e.dst in ci_of:
+            ci_of[e.src] = list(ci_of[e.dst])
     documented = set()
     for e in snap.edge_records("DEPENDS_ON"):
         documented.add((e.src, e.dst))

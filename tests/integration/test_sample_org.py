@@ -65,3 +65,22 @@ def test_snapshot_is_reused_until_the_store_changes(demo_store: GraphStore) -> N
     demo_store.load(Batch("test", nodes=[NodeRow("urn:test:new", "Resource")]), update_tag=1)
     second = load_snapshot(demo_store)
     assert second is not first and "urn:test:new" in second.index
+
+
+def test_undocumented_ranks_the_fraud_feed_first(demo_store: GraphStore) -> None:
+    from analyzer import api
+    from analyzer.timeutil import parse_time
+
+    rep = api.undocumented(demo_store, as_of=parse_time("2026-05-15T06:00:00Z"))
+    first = rep["dependencies"][0]
+    assert (first["consumer"], first["provider"]) == (
+        "arn:aws:iam::739406228105:role/legacy-etl-role",
+        "arn:aws:iam::482510973311:role/datalake-reader",
+    )
+    assert first["dependants_max_criticality"] == "critical" and "Fraud Detection" in first["dependants"]
+    assert first["events"] == 4032
+    # documented ones are not listed: the feature pipeline's own use of the data lake is in the CMDB
+    assert not any(d["consumer"].endswith("fraud-feature-pipeline") for d in rep["dependencies"])
+    # the ETL instance's flows are attributed to its CI through the instance it is attached to
+    flows = [d for d in rep["dependencies"] if ":network-interface/" in d["consumer"]]
+    assert flows and all(d["consumer_cis"] == ["Legacy Fraud ETL"] for d in flows)
