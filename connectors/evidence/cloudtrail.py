@@ -1,7 +1,8 @@
-"""CloudTrail log files -> observed usage.
+"""CloudTrail -> observed usage.
 
-Reads ``{"Records": [...]}`` files (``.json`` or ``.json.gz``, the ``AWSLogs/<acct>/CloudTrail/<region>/``
-layout, digest files skipped) and aggregates to (principal, action, resource) with count, first and
+Reads trail log files ``{"Records": [...]}`` (``.json`` or ``.json.gz``, the
+``AWSLogs/<acct>/CloudTrail/<region>/`` layout, digest files skipped), ``lookup-events`` output and
+CloudTrail Lake query results, and aggregates to (principal, action, resource) with count, first and
 last seen. An assumed-role session's calls belong to its role; AssumeRole links the caller to the role.
 Refused calls (AccessDenied, UnauthorizedOperation) are kept apart as denied evidence.
 
@@ -10,6 +11,7 @@ Re-ingesting a file already ingested is a no-op (files are recorded by SHA-256 i
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +22,7 @@ from analyzer.graph.schema import EdgeRow
 from analyzer.graph.store import GraphStore
 from connectors.evidence.coverage import day_of
 from connectors.evidence.loading import file_digest, ingested_digests, load_evidence
-from connectors.jsonfile import load_records
+from connectors.jsonfile import load_records, read_text
 
 SOURCE = "cloudtrail"
 ASSUME_EVENTS = {"AssumeRole", "AssumeRoleWithSAML", "AssumeRoleWithWebIdentity"}
@@ -147,6 +149,78 @@ def transform_records(records: list[Any], agg: Aggregate, file: str) -> None:
         agg.add(src, "OBSERVED_DENIED" if denied else "OBSERVED_CALL", target[0], action, when, recipient)
 
 
+LAKE_COLUMNS = {
+    # CloudTrail Lake columns (SELECT them by these names) -> where they go in a CloudTrail record
+    "eventtime": ("eventTime",),
+    "eventsource": ("eventSource",),
+    "eventname": ("eventName",),
+    "awsregion": ("awsRegion",),
+    "recipientaccountid": ("recipientAccountId",),
+    "errorcode": ("errorCode",),
+    "sourceipaddress": ("sourceIPAddress",),
+    "useridentity.type": ("userIdentity", "type"),
+    "useridentity.arn": ("userIdentity", "arn"),
+    "useridentity.accountid": ("userIdentity", "accountId"),
+    "useridentity.invokedby": ("userIdentity", "invokedBy"),
+    "useridentity.sessioncontext.sessionissuer.arn": (
+        "userIdentity",
+        "sessionContext",
+        "sessionIssuer",
+        "arn",
+    ),
+    "rolearn": ("requestParameters", "roleArn"),
+    "bucketname": ("requestParameters", "bucketName"),
+}
+
+
+def _lake_row(row: list[dict[str, str]]) -> dict[str, Any]:
+    rec: dict[str, Any] = {}
+    for cell in row:
+        for col, value in cell.items():
+            where = LAKE_COLUMNS.get(col.lower())
+            if where is None or value in (None, "", "null"):
+                continue
+            node = rec
+            for part in where[:-1]:
+                node = node.setdefault(part, {})
+            node[where[-1]] = value
+    if "eventTime" in rec:  # Lake prints "2026-05-14 23:55:07.000"
+        rec["eventTime"] = rec["eventTime"].replace(" ", "T").split(".")[0].rstrip("Z") + "Z"
+    rec.setdefault("userIdentity", {})
+    return rec
+
+
+def read_events(path: Path) -> tuple[list[Any], BadInput | None]:
+    """Records from a trail's log file, ``aws cloudtrail lookup-events`` output, or CloudTrail Lake
+    ``get-query-results`` output (columns named as in ``LAKE_COLUMNS``). A damaged log file yields the
+    records before the damage plus the problem."""
+    try:
+        data = json.loads(read_text(path))
+    except (BadInput, json.JSONDecodeError):
+        return load_records(path)  # slow path: keep what precedes the damage, say where it is
+    if isinstance(data, dict) and isinstance(data.get("Records"), list):
+        return data["Records"], None
+    if isinstance(data, dict) and isinstance(data.get("Events"), list):
+        out = []
+        for i, e in enumerate(data["Events"]):
+            try:
+                out.append(json.loads(e["CloudTrailEvent"]))
+            except (KeyError, TypeError, json.JSONDecodeError) as exc:
+                return out, BadInput(
+                    f"lookup-events entry without a readable CloudTrailEvent ({exc})",
+                    file=str(path),
+                    path=f"$.Events[{i}].CloudTrailEvent",
+                )
+        return out, None
+    if isinstance(data, dict) and isinstance(data.get("QueryResultRows"), list):
+        return [_lake_row(r) for r in data["QueryResultRows"]], None
+    return [], BadInput(
+        'not CloudTrail: expected a log file {"Records": [...]}, lookup-events {"Events": [...]} '
+        'or Lake results {"QueryResultRows": [...]}',
+        file=str(path),
+    )
+
+
 @dataclass
 class IngestReport:
     files: int = 0
@@ -167,7 +241,7 @@ def ingest_cloudtrail(store: GraphStore, paths: Iterable[Path]) -> IngestReport:
         if digest in done or digest in new_files:
             report.skipped_already_ingested += 1
             continue
-        records, problem = load_records(f)
+        records, problem = read_events(f)
         file_agg = Aggregate()
         try:
             transform_records(records, file_agg, str(f))
