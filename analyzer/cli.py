@@ -119,15 +119,17 @@ def ingest_aws_snapshot(ctx: click.Context, directory: Path, collected_at: str |
 
 
 @ingest.command("cloudtrail")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True)
 @click.pass_context
 @handled
-def ingest_cloudtrail_cmd(ctx: click.Context, paths: tuple[Path, ...]) -> None:
-    """Load CloudTrail log files (.json or .json.gz; files or directories).
+def ingest_cloudtrail_cmd(ctx: click.Context, paths: tuple[str, ...]) -> None:
+    """Load CloudTrail: log files (.json or .json.gz; files or directories), lookup-events output,
+    CloudTrail Lake results, or a trail's bucket as s3://bucket/prefix (read through boto3).
 
     \b
     Example:
       blastwall ingest cloudtrail AWSLogs/482510973311/CloudTrail/
+      blastwall ingest cloudtrail s3://acme-org-cloudtrail/AWSLogs/482510973311/
     """
     from connectors.evidence.cloudtrail import ingest_cloudtrail
 
@@ -140,19 +142,27 @@ def ingest_cloudtrail_cmd(ctx: click.Context, paths: tuple[Path, ...]) -> None:
 
 
 @ingest.command("flowlogs")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, required=True)
+@click.option(
+    "--fields",
+    default=None,
+    help="Field names of the log format, for sources without a header line (CloudWatch Logs); "
+    "default: the version 2 default format.",
+)
 @click.pass_context
 @handled
-def ingest_flowlogs_cmd(ctx: click.Context, paths: tuple[Path, ...]) -> None:
-    """Load VPC flow log files (S3 layout, .log.gz; a header line names custom fields).
+def ingest_flowlogs_cmd(ctx: click.Context, paths: tuple[str, ...], fields: str | None) -> None:
+    """Load VPC flow logs: files (S3 delivery layout, .log.gz; a header line names custom fields) or a
+    CloudWatch Logs group as logs://GROUP (read through boto3).
 
     \b
     Example:
       blastwall ingest flowlogs AWSLogs/739406228105/vpcflowlogs/
+      blastwall ingest flowlogs logs://vpc-flow-logs
     """
     from connectors.evidence.flowlogs import ingest_flowlogs
 
-    r = ingest_flowlogs(_store(ctx), list(paths))
+    r = ingest_flowlogs(_store(ctx), list(paths), fields)
     click.echo(
         f"{r.files} file(s), {r.records} flow record(s); {len(r.skipped_lines)} line(s) skipped; "
         f"{r.skipped_already_ingested} file(s) already ingested"

@@ -12,6 +12,7 @@ Re-ingesting a file already ingested is a no-op (files are recorded by SHA-256 i
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +33,30 @@ DENIED_CODES = {
     "Client.UnauthorizedOperation",
     "AccessDeniedException",
 }
+
+
+def fetch_s3(uri: str, dest: Path) -> Path:
+    """Download the log files under ``s3://bucket/prefix`` into ``dest/<bucket>/<key>`` (read-only calls:
+    ListObjectsV2, GetObject); returns the local directory that mirrors the prefix."""
+    from connectors.aws.session import client
+
+    bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+    if not bucket:
+        raise BadInput("expected s3://bucket/prefix", file=uri)
+    s3 = client("s3")
+    root = dest / bucket
+    try:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            for obj in page.get("Contents", []):
+                key = obj["Key"]
+                if not key.endswith((".json", ".json.gz")) or "CloudTrail-Digest" in key:
+                    continue
+                target = root / key
+                target.parent.mkdir(parents=True, exist_ok=True)
+                s3.download_file(bucket, key, str(target))
+    except Exception as exc:  # botocore's ClientError / EndpointConnectionError: name the place, keep going
+        raise BadInput(f"cannot read {uri}: {exc}", file=uri) from exc
+    return root / prefix if prefix else root
 
 
 def get_files(paths: Iterable[Path]) -> Iterator[Path]:
@@ -230,9 +255,24 @@ class IngestReport:
     errors: list[str] = field(default_factory=list)
 
 
-def ingest_cloudtrail(store: GraphStore, paths: Iterable[Path]) -> IngestReport:
-    """Read, aggregate and load in one write; bad files are reported and left out, the rest load."""
+def ingest_cloudtrail(store: GraphStore, paths: Iterable[Path | str]) -> IngestReport:
+    """Read, aggregate and load in one write; bad files are reported and left out, the rest load.
+    ``s3://bucket/prefix`` reads a trail's bucket through boto3."""
     report = IngestReport()
+    with tempfile.TemporaryDirectory(prefix="blastwall-ct-") as tmp:
+        local: list[Path] = []
+        for p in paths:
+            if str(p).startswith("s3://"):
+                try:
+                    local.append(fetch_s3(str(p), Path(tmp)))
+                except BadInput as exc:
+                    report.errors.append(str(exc))
+            else:
+                local.append(Path(p))
+        return _ingest_files(store, local, report)
+
+
+def _ingest_files(store: GraphStore, paths: list[Path], report: IngestReport) -> IngestReport:
     done = ingested_digests(store)
     agg = Aggregate()
     new_files: dict[str, dict[str, Any]] = {}

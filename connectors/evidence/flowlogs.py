@@ -9,6 +9,7 @@ their request's direction (``_is_response``), so a flow edge points from client 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -153,7 +154,34 @@ class IngestReport:
     errors: list[str] = field(default_factory=list)
 
 
-def ingest_flowlogs(store: GraphStore, paths: Iterable[Path]) -> IngestReport:
+def get_log_group(uri: str) -> Iterator[tuple[str, list[str]]]:
+    """``logs://GROUP``: each log stream's messages through FilterLogEvents (read-only), oldest first."""
+    from connectors.aws.session import client
+
+    group = uri.removeprefix("logs://").strip("/")
+    logs = client("logs")
+    streams: dict[str, list[str]] = {}
+    try:
+        for page in logs.get_paginator("filter_log_events").paginate(logGroupName=group):
+            for ev in page.get("events", []):
+                streams.setdefault(ev.get("logStreamName", "?"), []).append(ev["message"])
+    except Exception as exc:  # ResourceNotFoundException, AccessDenied, no endpoint: name the group
+        raise BadInput(f"cannot read CloudWatch Logs group {group!r}: {exc}", file=uri) from exc
+    yield from sorted(streams.items())
+
+
+def _logs_region() -> str:
+    from connectors.aws.session import client
+
+    return str(client("logs").meta.region_name or "unknown")
+
+
+def ingest_flowlogs(
+    store: GraphStore, paths: Iterable[Path | str], fields: str | None = None
+) -> IngestReport:
+    """Files/directories (S3 delivery layout) or ``logs://GROUP`` (CloudWatch Logs, one message per
+    record). ``fields`` is the log format's field list for sources without a header line (CloudWatch
+    Logs): default the version 2 default format."""
     report = IngestReport()
     graph = store.read_graph()
     eni_by_ip = {
@@ -162,7 +190,22 @@ def ingest_flowlogs(store: GraphStore, paths: Iterable[Path]) -> IngestReport:
     done = ingested_digests(store)
     agg = FlowAggregate()
     new_files = {}
-    for f in get_files(paths):
+    header = [fields] if fields else []
+    for p in [p for p in paths if str(p).startswith("logs://")]:
+        try:
+            for stream, messages in get_log_group(str(p)):
+                name = f"{p}/{stream}"
+                digest = hashlib.sha256("\n".join([name, *messages]).encode()).hexdigest()
+                if digest in done or digest in new_files:
+                    report.skipped_already_ingested += 1
+                    continue
+                before = agg.records
+                transform_lines(header + messages, name, eni_by_ip, _logs_region(), agg)
+                report.files += 1
+                new_files[digest] = {"source": SOURCE, "path": name, "records": agg.records - before}
+        except BadInput as exc:
+            report.errors.append(str(exc))
+    for f in get_files([Path(p) for p in paths if not str(p).startswith("logs://")]):
         digest = file_digest(f)
         if digest in done or digest in new_files:
             report.skipped_already_ingested += 1
