@@ -39,12 +39,42 @@ def current_policy(store: GraphStore, override: Path | None = None) -> TierPolic
     return load_policy(None)
 
 
+SETTINGS = "settings"
+DEFAULT_SETTINGS = {"cmdb_tag_key": "cmdb_ci"}
+
+
+def setting(store: GraphStore, name: str) -> str:
+    """A store-wide setting (``blastwall settings set NAME VALUE``), else its default."""
+    if name not in DEFAULT_SETTINGS:
+        raise BadInput(f"unknown setting {name!r}; known: {', '.join(DEFAULT_SETTINGS)}")
+    doc = store.get_documents(SETTINGS).get(name)
+    return str(doc["value"]) if doc else DEFAULT_SETTINGS[name]
+
+
+def set_setting(store: GraphStore, name: str, value: str) -> None:
+    setting(store, name)  # validates the name
+    store.put_documents(SETTINGS, {name: {"value": value}})
+
+
+def unmapped(store: GraphStore) -> list[dict[str, Any]]:
+    """Cloud resources that map to no CI (so any dependency on them reads as undocumented)."""
+    ctx = analysis_context(store)
+    kinds = ("IamRole", "IamUser", "S3Bucket", "Ec2Instance")
+    return [
+        {"id": n.id, "kind": n.kind, "account": n.account}
+        for n in ctx.snap.nodes
+        if n.kind in kinds and n.source == "aws" and n.id not in ctx.ci_of
+    ]
+
+
 def analysis_context(store: GraphStore) -> Context:
     """The store's current snapshot and what analysis derives from it (reused while nothing changes)."""
     snap = load_snapshot(store)
     coverage = store.get_documents(COVERAGE)
+    tag_key = setting(store, "cmdb_tag_key")
     built = snap.memo(
-        ("context", json.dumps(coverage, sort_keys=True)), lambda: build_context(snap, coverage)
+        ("context", tag_key, json.dumps(coverage, sort_keys=True)),
+        lambda: build_context(snap, coverage, tag_key),
     )
     assert isinstance(built, Context)
     return built

@@ -219,6 +219,109 @@ def ingest_backstage_cmd(ctx: click.Context, paths: tuple[Path, ...]) -> None:
     click.echo(f"{r.entities} entit(ies), {r.relationships} relationship(s)")
 
 
+@ingest_cmdb.command("csv")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_context
+@handled
+def ingest_cmdb_csv_cmd(ctx: click.Context, path: Path) -> None:
+    """Load a CMDB kept as CSV (columns ci_id,name,class,criticality,owner,depends_on,aws_arns).
+
+    \b
+    Example:
+      blastwall ingest cmdb csv cmdb.csv
+    """
+    from connectors.cmdb.csvfile import ingest_cmdb_csv
+
+    r = ingest_cmdb_csv(_store(ctx), path, seen=iso(now()))
+    click.echo(f"{r.loaded} CI(s)")
+
+
+@ingest_cmdb.command("mapping")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_context
+@handled
+def ingest_mapping_cmd(ctx: click.Context, path: Path) -> None:
+    """Load an explicit resource -> CI mapping (CSV with columns resource,ci); replaces the previous one.
+
+    \b
+    Example:
+      blastwall ingest cmdb mapping resource-to-ci.csv
+    """
+    from connectors.cmdb.csvfile import ingest_mapping
+
+    r = ingest_mapping(_store(ctx), path)
+    click.echo(f"{r.loaded} mapping(s)")
+    _report_errors(r.errors)
+
+
+@main.group()
+def settings() -> None:
+    """Store-wide settings (e.g. the resource tag that names a resource's CI).
+
+    \b
+    Example:
+      blastwall settings set cmdb_tag_key ServiceNowCI
+    """
+
+
+@settings.command("set")
+@click.argument("name")
+@click.argument("value")
+@click.pass_context
+@handled
+def settings_set(ctx: click.Context, name: str, value: str) -> None:
+    """Set a setting. Known: cmdb_tag_key (default cmdb_ci).
+
+    \b
+    Example:
+      blastwall settings set cmdb_tag_key ServiceNowCI
+    """
+    from analyzer import api
+
+    api.set_setting(_store(ctx), name, value)
+    click.echo(f"{name} = {value}")
+
+
+@settings.command("show")
+@click.pass_context
+@handled
+def settings_show(ctx: click.Context) -> None:
+    """Print every setting and its value.
+
+    \b
+    Example:
+      blastwall settings show
+    """
+    from analyzer import api
+
+    for name in api.DEFAULT_SETTINGS:
+        click.echo(f"{name} = {api.setting(_store(ctx), name)}")
+
+
+@main.command("unmapped")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.pass_context
+@handled
+def unmapped_cmd(ctx: click.Context, fmt: str) -> None:
+    """Cloud resources that map to no CI: every dependency on them reads as undocumented.
+
+    \b
+    Example:
+      blastwall unmapped --format json
+    """
+    from analyzer import api
+
+    items = api.unmapped(_store(ctx))
+    if fmt == "json":
+        from analyzer.output import to_json
+
+        click.echo(to_json({"count": len(items), "resources": items}))
+    else:
+        click.echo(f"{len(items)} resource(s) map to no CI")
+        for i in items:
+            click.echo(f"  {i['kind']:<12} {i['id']}")
+
+
 # -- proposals, policy, score -------------------------------------------------------------------------
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))

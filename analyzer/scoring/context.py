@@ -76,7 +76,7 @@ def _policyset(label: str, doc: Any, problems: list[str], where: str) -> PolicyS
         return PolicySet()
 
 
-def build_context(snap: Snapshot, coverage: dict[str, dict[str, Any]]) -> Context:
+def build_context(snap: Snapshot, coverage: dict[str, dict[str, Any]], tag_key: str = CMDB_TAG) -> Context:
     problems: list[str] = []
     managed = {n.id: n.props.get("document") for n in snap.of_kind("ManagedPolicy")}
     principals: dict[str, Principal] = {}
@@ -156,7 +156,7 @@ def build_context(snap: Snapshot, coverage: dict[str, dict[str, Any]]) -> Contex
     ci_of: dict[str, list[str]] = {}
     for n in snap.nodes:
         found: list[str] = []
-        tag = (n.props.get("tags") or {}).get(CMDB_TAG)
+        tag = (n.props.get("tags") or {}).get(tag_key)
         if tag:
             found += [by_sys_id[tag]] if tag in by_sys_id else by_name.get(tag.strip().lower(), [])
         found += by_arn.get(n.id, [])
