@@ -9,6 +9,8 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from analyzer.errors import BadInput
 
 _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\],:]|[^\s{}\[\],:"]+')
@@ -56,8 +58,16 @@ def json_path_at(text: str, offset: int) -> str:
     return path
 
 
-def read_text(path: Path) -> str:
-    """Read a file, transparently gunzipping ``.gz``; a truncated gzip raises BadInput with the offset."""
+def fast_json(data: bytes) -> Any:
+    """Parse JSON bytes with msgspec (several times faster than the standard library on CloudTrail)."""
+    try:
+        return msgspec.json.decode(data)
+    except msgspec.DecodeError as exc:
+        raise ValueError(str(exc)) from exc
+
+
+def read_bytes(path: Path) -> bytes:
+    """A file's bytes, transparently gunzipped; a truncated gzip raises BadInput with the size."""
     raw = path.read_bytes()
     if path.suffix == ".gz" or raw[:2] == b"\x1f\x8b":
         try:
@@ -66,6 +76,12 @@ def read_text(path: Path) -> str:
             raise BadInput(
                 f"corrupt or truncated gzip ({exc}); {len(raw)} bytes on disk", file=str(path)
             ) from exc
+    return raw
+
+
+def read_text(path: Path) -> str:
+    """Read a file, transparently gunzipping ``.gz``; a truncated gzip raises BadInput with the offset."""
+    raw = read_bytes(path)
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -18,12 +18,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from analyzer.errors import BadInput
 from analyzer.graph.schema import EdgeRow
 from analyzer.graph.store import GraphStore
 from connectors.evidence.coverage import day_of
 from connectors.evidence.loading import file_digest, ingested_digests, load_evidence
-from connectors.jsonfile import load_records, read_text
+from connectors.jsonfile import fast_json, load_records, read_bytes
 
 SOURCE = "cloudtrail"
 ASSUME_EVENTS = {"AssumeRole", "AssumeRoleWithSAML", "AssumeRoleWithWebIdentity"}
@@ -215,14 +217,71 @@ def _lake_row(row: list[dict[str, str]]) -> dict[str, Any]:
     return rec
 
 
+class _Issuer(msgspec.Struct):
+    arn: str | None = None
+
+
+class _SessionContext(msgspec.Struct):
+    sessionIssuer: _Issuer | None = None
+
+
+class _Identity(msgspec.Struct):
+    type: str | None = None
+    arn: str | None = None
+    accountId: str | None = None
+    invokedBy: str | None = None
+    principalId: str | None = None
+    sessionContext: _SessionContext | None = None
+
+
+class _Resource(msgspec.Struct):
+    ARN: str | None = None
+    type: str | None = None
+    accountId: str | None = None
+
+
+class _Params(msgspec.Struct):
+    roleArn: str | None = None
+    bucketName: str | None = None
+
+
+class _Record(msgspec.Struct):
+    """Only the fields attribution reads: decoding skips the rest of each record, which is most of it."""
+
+    eventTime: str
+    userIdentity: _Identity
+    eventSource: str | None = None
+    eventName: str | None = None
+    awsRegion: str | None = None
+    recipientAccountId: str | None = None
+    errorCode: str | None = None
+    requestParameters: _Params | None = None
+    resources: list[_Resource] | None = None
+
+
+class _LogFile(msgspec.Struct):
+    Records: list[_Record]
+
+
+_LOG_DECODER = msgspec.json.Decoder(_LogFile)
+
+
 def read_events(path: Path) -> tuple[list[Any], BadInput | None]:
     """Records from a trail's log file, ``aws cloudtrail lookup-events`` output, or CloudTrail Lake
     ``get-query-results`` output (columns named as in ``LAKE_COLUMNS``). A damaged log file yields the
     records before the damage plus the problem."""
     try:
-        data = json.loads(read_text(path))
-    except (BadInput, json.JSONDecodeError):
-        return load_records(path)  # slow path: keep what precedes the damage, say where it is
+        raw = read_bytes(path)
+    except BadInput:
+        return load_records(path)  # damaged: keep what precedes the damage, say where it is
+    try:
+        return msgspec.to_builtins(_LOG_DECODER.decode(raw).Records), None  # the common case, fast
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        pass  # another format, or a record without its required fields: the general path says which
+    try:
+        data = fast_json(raw)
+    except ValueError:
+        return load_records(path)
     if isinstance(data, dict) and isinstance(data.get("Records"), list):
         return data["Records"], None
     if isinstance(data, dict) and isinstance(data.get("Events"), list):
