@@ -63,6 +63,7 @@ NODE_KINDS: dict[str, NodeKind] = {
         NodeKind("NetworkInterface", Layer.CONFIGURATION, "An ENI with its addresses."),
         NodeKind("Ec2Instance", Layer.CONFIGURATION, "An EC2 instance."),
         NodeKind("Address", Layer.EVIDENCE, "An IP address seen in evidence and not resolved to an ENI."),
+        NodeKind("AwsService", Layer.EVIDENCE, "An AWS service namespace (urn:aws:service-namespace:s3)."),
         NodeKind("Principal", Layer.EVIDENCE, "A principal seen only in evidence (not in any snapshot)."),
         NodeKind("Resource", Layer.EVIDENCE, "A resource seen only in evidence (not in any snapshot)."),
         NodeKind("BusinessService", Layer.DOCUMENTATION, "A CMDB business service (cmdb_ci_service …)."),
@@ -117,6 +118,12 @@ EDGE_KINDS: dict[str, EdgeKind] = {
             "Source endpoint -> destination endpoint, flows the network refused (REJECT).",
             count_merge="sum",
             key_fields=("protocol", "port"),
+        ),
+        EdgeKind(
+            "LAST_ACCESSED",
+            Layer.EVIDENCE,
+            "Principal -> AWS service it last authenticated to (IAM last-accessed data), keyed by namespace.",
+            key_fields=("namespace",),
         ),
         EdgeKind(
             "OBSERVED_DENIED",

@@ -393,6 +393,48 @@ def transform_organizations(mgmt: str, data: dict[str, Any], seen: str) -> Batch
     return b
 
 
+def transform_last_accessed(account: str, data: dict[str, Any], file: str, seen: str) -> Batch:
+    """``GetServiceLastAccessedDetails`` per principal (``{"<principal arn>": <response>}``): an edge to
+    each service namespace the principal last authenticated to, with when. A service it never used gets
+    no edge (the job reports it without ``LastAuthenticated``)."""
+    b = Batch(SOURCE)
+    for principal, resp in data.items():
+        if not isinstance(resp, dict) or resp.get("JobStatus") not in (None, "COMPLETED"):
+            continue
+        kind = "IamRole" if ":role/" in principal else "IamUser" if ":user/" in principal else "IamGroup"
+        b.stub(principal, kind, account)
+        for i, svc in enumerate(resp.get("ServicesLastAccessed") or []):
+            ns = require(
+                svc,
+                "ServiceNamespace",
+                file=file,
+                path=f"$[{principal!r}].ServicesLastAccessed[{i}]",
+                types=str,
+            )
+            when = svc.get("LastAuthenticated")
+            if not when:
+                continue
+            target = f"urn:aws:service-namespace:{ns}"
+            b.stub(target, "AwsService")
+            b.edges.append(
+                EdgeRow(
+                    principal,
+                    "LAST_ACCESSED",
+                    target,
+                    {
+                        "namespace": ns,
+                        "service": svc.get("ServiceName"),
+                        "entity": svc.get("LastAuthenticatedEntity"),
+                        "region": svc.get("LastAuthenticatedRegion"),
+                        "reported_at": seen,
+                    },
+                    account=account,
+                    last_seen=str(when).replace("+00:00", "Z"),
+                )
+            )
+    return b
+
+
 def transform_account(account: AccountSnapshot, seen: str) -> Batch:
     """Everything one account directory holds, as one batch."""
     out = Batch(SOURCE)
@@ -442,6 +484,9 @@ def transform_account(account: AccountSnapshot, seen: str) -> Batch:
             if got:
                 data[op] = got[0]
         _extend(out, transform_ec2(account.account, region, data, seen))
+    got = account.get("global", "iam-GetServiceLastAccessedDetails")
+    if got:
+        _extend(out, transform_last_accessed(account.account, got[0], got[1], seen))
     org_ops = [op for (r, op) in account.files if r == "global" and op.startswith("organizations-")]
     if org_ops:
         got_org = {op: account.get("global", op) for op in org_ops}

@@ -1346,11 +1346,62 @@ rules:
 """
 
 
+def last_accessed(account: str) -> dict[str, Any]:
+    """GetServiceLastAccessedDetails per role (the job's completed response), keyed by role ARN."""
+    used = {
+        DATA: {"datalake-reader": [("Amazon S3", "s3")], "vendor-support-access": [], "datalake-admin": []},
+        LEGACY: {
+            "legacy-etl-role": [("AWS Security Token Service", "sts"), ("Amazon S3", "s3")],
+            "legacy-ops-automation": [],
+        },
+        FRAUD: {
+            "fraud-feature-pipeline": [("AWS Security Token Service", "sts"), ("Amazon S3", "s3")],
+            "fraud-scoring-engine": [("Amazon DynamoDB", "dynamodb")],
+        },
+    }.get(account, {})
+    last = COLLECTED_AT - timedelta(minutes=7)
+    out = {}
+    for role_name, services in used.items():
+        arn = f"arn:aws:iam::{account}:role/{role_name}"
+        rows: list[dict[str, Any]] = [
+            {
+                "ServiceName": name,
+                "ServiceNamespace": ns,
+                "LastAuthenticated": ts(last),
+                "LastAuthenticatedEntity": arn,
+                "LastAuthenticatedRegion": REGION,
+                "TotalAuthenticatedEntities": 1,
+            }
+            for name, ns in services
+        ]
+        rows.append(
+            {
+                "ServiceName": "AWS Key Management Service",
+                "ServiceNamespace": "kms",
+                "TotalAuthenticatedEntities": 0,
+            }
+        )
+        out[arn] = {
+            "JobStatus": "COMPLETED",
+            "JobType": "SERVICE_LEVEL",
+            "JobCreationDate": ts(COLLECTED_AT - timedelta(minutes=2)),
+            "JobCompletionDate": ts(COLLECTED_AT - timedelta(minutes=1)),
+            "ServicesLastAccessed": rows,
+            "IsTruncated": False,
+        }
+    return out
+
+
 def main(out: Path) -> None:
     for account in ACCOUNT_NAMES:
         write_json(
             out / "aws" / account / "global" / "iam-GetAccountAuthorizationDetails.json", gaad(account)
         )
+        if last_accessed(account):
+            write_json(
+                out / "aws" / account / "global" / "iam-GetServiceLastAccessedDetails.json",
+                last_accessed(account),
+            )
         s3(out, account)
     ips = {}
     for account in ACCOUNT_NAMES:

@@ -84,3 +84,14 @@ def test_undocumented_ranks_the_fraud_feed_first(demo_store: GraphStore) -> None
     # the ETL instance's flows are attributed to its CI through the instance it is attached to
     flows = [d for d in rep["dependencies"] if ":network-interface/" in d["consumer"]]
     assert flows and all(d["consumer_cis"] == ["Legacy Fraud ETL"] for d in flows)
+
+
+def test_iam_last_accessed_is_evidence_per_service(demo_store: GraphStore) -> None:
+    snap = load_snapshot(demo_store)
+    last = {
+        (e.src.rsplit("/", 1)[-1], e.props["namespace"]): e.last_seen
+        for e in snap.edge_records("LAST_ACCESSED")
+    }
+    assert last[("legacy-etl-role", "sts")] == "2026-05-15T05:53:00Z"
+    assert ("legacy-etl-role", "kms") not in last  # reported, never used: no edge
+    assert ("fraud-scoring-engine", "dynamodb") in last
