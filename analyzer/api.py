@@ -72,10 +72,9 @@ def analysis_context(store: GraphStore) -> Context:
     snap = load_snapshot(store)
     coverage = store.get_documents(COVERAGE)
     tag_key = setting(store, "cmdb_tag_key")
-    built = snap.memo(
-        ("context", tag_key, json.dumps(coverage, sort_keys=True)),
-        lambda: build_context(snap, coverage, tag_key),
-    )
+    collection = store.get_documents("collection")
+    key = ("context", tag_key, json.dumps([coverage, collection], sort_keys=True))
+    built = snap.memo(key, lambda: build_context(snap, coverage, tag_key, collection))
     assert isinstance(built, Context)
     return built
 

@@ -97,6 +97,63 @@ def ingest() -> None:
     """
 
 
+@ingest.command("aws")
+@click.option(
+    "--profile", default=None, help="AWS profile (SSO profiles work); default: the environment's credentials."
+)
+@click.option(
+    "--org-role", default=None, help="Read-only role to assume in every account of the organization."
+)
+@click.option(
+    "--account", "accounts", multiple=True, help="Only these accounts (repeatable); needs --org-role."
+)
+@click.option(
+    "--region", "regions", multiple=True, help="Regions to read (repeatable); default: the profile's."
+)
+@click.option(
+    "--save-raw",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Also keep the raw responses here, in the offline snapshot layout (replay: ingest aws-snapshot).",
+)
+@click.option(
+    "--workers", type=click.IntRange(1, 32), default=4, show_default=True, help="Accounts read at once."
+)
+@click.pass_context
+@handled
+def ingest_aws(
+    ctx: click.Context,
+    profile: str | None,
+    org_role: str | None,
+    accounts: tuple[str, ...],
+    regions: tuple[str, ...],
+    save_raw: Path | None,
+    workers: int,
+) -> None:
+    """Collect IAM, Organizations, S3 and EC2 networking live through read-only API calls (the policy
+    it needs is connectors/aws/collector-policy.json). A refused call is a warning; the rest goes on.
+
+    \b
+    Example:
+      blastwall ingest aws --profile security-audit --org-role BlastwallReadOnly --region us-east-1 \\
+        --save-raw snapshots/2026-05-15
+    """
+    from connectors.aws.collect import ingest_aws as run
+
+    r = run(
+        _store(ctx),
+        save_raw=save_raw,
+        profile=profile,
+        org_role=org_role,
+        accounts=list(accounts) or None,
+        regions=list(regions) or None,
+        workers=workers,
+    )
+    click.echo(f"{len(r.accounts)} account(s), {r.files} response file(s)")
+    for w in r.warnings:
+        click.echo(f"warning: {w}", err=True)
+
+
 @ingest.command("aws-snapshot")
 @click.argument("directory", type=click.Path(path_type=Path))
 @click.option("--collected-at", default=None, help="When the snapshot was taken (ISO 8601; default now).")

@@ -90,6 +90,16 @@ def score_proposal(
         if applied:
             status = "already_applied"
 
+    collected = ctx.collection.get(account) if account else None
+    if collected and collected.get("partial"):
+        unknowns.append(
+            {
+                "reason": "partial_collection",
+                "detail": f"collection of account {account} was refused: "
+                f"{', '.join(collected['missing_calls'][:5])}",
+            }
+        )
+
     # evidence coverage of the account whose logs would show the use
     days, _window = covered_days(ctx.coverage, account, start, as_of) if account else (0, 0)
     if account and days == 0:

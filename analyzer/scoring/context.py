@@ -34,6 +34,7 @@ class Context:
     documented: set[tuple[str, str]]
     coverage: dict[str, dict[str, Any]]
     problems: list[str]
+    collection: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def ci(self, ci_id: str) -> dict[str, Any]:
         node = self.snap.node(ci_id)
@@ -76,7 +77,12 @@ def _policyset(label: str, doc: Any, problems: list[str], where: str) -> PolicyS
         return PolicySet()
 
 
-def build_context(snap: Snapshot, coverage: dict[str, dict[str, Any]], tag_key: str = CMDB_TAG) -> Context:
+def build_context(
+    snap: Snapshot,
+    coverage: dict[str, dict[str, Any]],
+    tag_key: str = CMDB_TAG,
+    collection: dict[str, dict[str, Any]] | None = None,
+) -> Context:
     problems: list[str] = []
     managed = {n.id: n.props.get("document") for n in snap.of_kind("ManagedPolicy")}
     principals: dict[str, Principal] = {}
@@ -174,4 +180,6 @@ def build_context(snap: Snapshot, coverage: dict[str, dict[str, Any]], tag_key: 
     documented = set()
     for e in snap.edge_records("DEPENDS_ON"):
         documented.add((e.src, e.dst))
-    return Context(snap, principals, account_org, scp_levels, ci_of, documented, coverage, problems)
+    return Context(
+        snap, principals, account_org, scp_levels, ci_of, documented, coverage, problems, collection or {}
+    )

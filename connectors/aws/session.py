@@ -1,5 +1,6 @@
-"""boto3 clients for reading only. Endpoint, region and credentials come from the usual AWS settings
-(profiles, SSO, environment, ``AWS_ENDPOINT_URL``); botocore's adaptive retry mode absorbs throttling."""
+"""boto3 sessions and clients for reading only. Endpoint, region and credentials come from the usual AWS
+settings (profiles, SSO, environment, ``AWS_ENDPOINT_URL``); botocore's adaptive retry mode absorbs
+throttling."""
 
 from __future__ import annotations
 
@@ -8,11 +9,42 @@ from typing import Any
 from analyzer.errors import BlastwallError
 
 
-def client(service: str, region: str | None = None) -> Any:
+def _boto() -> tuple[Any, Any]:
     try:
         import boto3
         from botocore.config import Config
     except ImportError as exc:
         raise BlastwallError("reading from AWS needs the [aws] extra: pip install 'blastwall[aws]'") from exc
-    config = Config(retries={"mode": "adaptive", "max_attempts": 10}, user_agent_extra="blastwall")
-    return boto3.session.Session().client(service, region_name=region, config=config)
+    return boto3, Config
+
+
+def base_session(profile: str | None = None) -> Any:
+    boto3, _ = _boto()
+    try:
+        return boto3.session.Session(profile_name=profile) if profile else boto3.session.Session()
+    except Exception as exc:  # ProfileNotFound and friends
+        raise BlastwallError(f"AWS profile {profile!r}: {exc}") from exc
+
+
+def client_for(session: Any, service: str, region: str | None = None) -> Any:
+    _, config_cls = _boto()
+    config = config_cls(retries={"mode": "adaptive", "max_attempts": 10}, user_agent_extra="blastwall")
+    return session.client(service, region_name=region or session.region_name or "us-east-1", config=config)
+
+
+def client(service: str, region: str | None = None) -> Any:
+    return client_for(base_session(), service, region)
+
+
+def assume(session: Any, role_arn: str, session_name: str = "blastwall-collector") -> Any:
+    """A session acting as ``role_arn`` (read-only collection role in a member account)."""
+    boto3, _ = _boto()
+    creds = client_for(session, "sts").assume_role(RoleArn=role_arn, RoleSessionName=session_name)[
+        "Credentials"
+    ]
+    return boto3.session.Session(
+        aws_access_key_id=creds["AccessKeyId"],
+        aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+        region_name=session.region_name,
+    )

@@ -1,0 +1,354 @@
+"""Live AWS collection: read-only API calls that write the offline snapshot layout, then the same
+loader as ``ingest aws-snapshot`` (so a live run and a replay of its ``--save-raw`` give the same graph).
+
+Accounts: the caller's own, a list, or the whole organization (``ListAccounts`` from the management
+account) through a read-only role assumed in each (``--org-role``). Pagination is merged; botocore's
+adaptive retries absorb throttling; calls run with bounded concurrency. A call refused (AccessDenied, a
+region not enabled) is a warning naming the account, region and call, collection goes on, and the
+account's collection record lists what is missing, so analysis can say "partial" instead of "safe".
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from analyzer.errors import BlastwallError
+from analyzer.timeutil import iso, now
+
+COLLECTION = "collection"
+REFUSED = {
+    "AccessDenied",
+    "AccessDeniedException",
+    "UnauthorizedOperation",
+    "AuthFailure",
+    "OptInRequired",
+    "UnrecognizedClientException",
+    "InvalidClientTokenId",
+    "AWSOrganizationsNotInUseException",
+}
+ABSENT = {"NoSuchBucketPolicy", "NoSuchTagSet", "NoSuchTagSetError"}
+REGIONAL = {
+    "ec2-DescribeVpcs": ("ec2", "describe_vpcs"),
+    "ec2-DescribeSubnets": ("ec2", "describe_subnets"),
+    "ec2-DescribeSecurityGroups": ("ec2", "describe_security_groups"),
+    "ec2-DescribeNetworkInterfaces": ("ec2", "describe_network_interfaces"),
+    "ec2-DescribeInstances": ("ec2", "describe_instances"),
+}
+
+
+@dataclass
+class CollectReport:
+    accounts: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    files: int = 0
+    missing: dict[str, list[str]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def refused(self, account: str, region: str, call: str, exc: Exception) -> None:
+        with self._lock:
+            self.warnings.append(f"account {account}, {region}, {call}: {exc}")
+            self.missing.setdefault(account, []).append(f"{region}/{call}")
+
+
+def _code(exc: Exception) -> str:
+    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+
+
+def _merged(client: Any, method: str, **kwargs: Any) -> dict[str, Any]:
+    """All pages of a call, list fields concatenated (what the snapshot layout stores)."""
+    if client.can_paginate(method):
+        out: dict[str, Any] = {}
+        for page in client.get_paginator(method).paginate(**kwargs):
+            for k, v in page.items():
+                if k == "ResponseMetadata" or k in ("NextToken", "Marker", "IsTruncated"):
+                    continue
+                if isinstance(v, list):
+                    out.setdefault(k, []).extend(v)
+                else:
+                    out.setdefault(k, v)
+        if (
+            "IsTruncated"
+            in client.meta.service_model.operation_model(
+                client.meta.method_to_api_mapping[method]
+            ).output_shape.members
+        ):
+            out["IsTruncated"] = False
+        return out
+    resp = getattr(client, method)(**kwargs)
+    resp.pop("ResponseMetadata", None)
+    return dict(resp)
+
+
+class Collector:
+    def __init__(self, out: Path, report: CollectReport, regions: list[str]) -> None:
+        self.out = out
+        self.report = report
+        self.regions = regions
+
+    def _write(self, account: str, region: str, op: str, data: Any) -> None:
+        path = self.out / account / region / f"{op}.json"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(data, indent=1, default=str, sort_keys=True))
+        with self.report._lock:
+            self.report.files += 1
+
+    def _call(
+        self, account: str, region: str, op: str, fn: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except Exception as exc:
+            if _code(exc) in ABSENT:
+                return None
+            if _code(exc) in REFUSED or "AccessDenied" in str(exc):
+                self.report.refused(account, region, op, exc)
+                return None
+            raise
+
+    def account(self, session: Any, account: str, management: bool) -> None:
+        from connectors.aws.session import client_for
+
+        iam = client_for(session, "iam")
+        gaad = self._call(
+            account,
+            "global",
+            "iam-GetAccountAuthorizationDetails",
+            _merged,
+            iam,
+            "get_account_authorization_details",
+        )
+        if gaad is not None:
+            self._write(account, "global", "iam-GetAccountAuthorizationDetails", gaad)
+        s3 = client_for(session, "s3")
+        buckets = self._call(account, "global", "s3-ListBuckets", _merged, s3, "list_buckets")
+        if buckets is not None:
+            self._write(account, "global", "s3-ListBuckets", buckets)
+            policies, tags = {}, {}
+            for b in buckets.get("Buckets", []):
+                name = b["Name"]
+                pol = self._call(
+                    account,
+                    "global",
+                    f"s3-GetBucketPolicy[{name}]",
+                    _merged,
+                    s3,
+                    "get_bucket_policy",
+                    Bucket=name,
+                )
+                if pol is not None:
+                    policies[name] = pol
+                tag = self._call(
+                    account,
+                    "global",
+                    f"s3-GetBucketTagging[{name}]",
+                    _merged,
+                    s3,
+                    "get_bucket_tagging",
+                    Bucket=name,
+                )
+                if tag is not None:
+                    tags[name] = tag
+            self._write(account, "global", "s3-GetBucketPolicy", policies)
+            self._write(account, "global", "s3-GetBucketTagging", tags)
+        if management:
+            self.organization(session, account)
+        for region in self.regions:
+            for op, (svc, method) in REGIONAL.items():
+                c = client_for(session, svc, region)
+                data = self._call(account, region, op, _merged, c, method)
+                if data is not None:
+                    self._write(account, region, op, data)
+
+    def organization(self, session: Any, account: str) -> None:
+        from connectors.aws.session import client_for
+
+        org = client_for(session, "organizations")
+        call = self._call
+
+        def write(op: str, data: Any) -> None:
+            if data is not None:
+                self._write(account, "global", op, data)
+
+        write(
+            "organizations-DescribeOrganization",
+            call(
+                account,
+                "global",
+                "organizations-DescribeOrganization",
+                _merged,
+                org,
+                "describe_organization",
+            ),
+        )
+        write(
+            "organizations-ListAccounts",
+            call(account, "global", "organizations-ListAccounts", _merged, org, "list_accounts"),
+        )
+        roots = call(account, "global", "organizations-ListRoots", _merged, org, "list_roots")
+        write("organizations-ListRoots", roots)
+        ous: dict[str, Any] = {}
+        accts: dict[str, Any] = {}
+        todo = [r["Id"] for r in (roots or {}).get("Roots", [])]
+        while todo:
+            parent = todo.pop()
+            children = call(
+                account,
+                "global",
+                "organizations-ListOrganizationalUnitsForParent",
+                _merged,
+                org,
+                "list_organizational_units_for_parent",
+                ParentId=parent,
+            )
+            if children is None:
+                break
+            ous[parent] = children
+            todo += [o["Id"] for o in children.get("OrganizationalUnits", [])]
+            accts[parent] = (
+                call(
+                    account,
+                    "global",
+                    "organizations-ListAccountsForParent",
+                    _merged,
+                    org,
+                    "list_accounts_for_parent",
+                    ParentId=parent,
+                )
+                or {}
+            )
+        write("organizations-ListOrganizationalUnitsForParent", ous)
+        write("organizations-ListAccountsForParent", accts)
+        policies = call(
+            account,
+            "global",
+            "organizations-ListPolicies",
+            _merged,
+            org,
+            "list_policies",
+            Filter="SERVICE_CONTROL_POLICY",
+        )
+        write("organizations-ListPolicies", policies)
+        described, targets = {}, {}
+        for p in (policies or {}).get("Policies", []):
+            described[p["Id"]] = call(
+                account,
+                "global",
+                "organizations-DescribePolicy",
+                _merged,
+                org,
+                "describe_policy",
+                PolicyId=p["Id"],
+            )
+            targets[p["Id"]] = call(
+                account,
+                "global",
+                "organizations-ListTargetsForPolicy",
+                _merged,
+                org,
+                "list_targets_for_policy",
+                PolicyId=p["Id"],
+            )
+        write("organizations-DescribePolicy", {k: v for k, v in described.items() if v is not None})
+        write("organizations-ListTargetsForPolicy", {k: v for k, v in targets.items() if v is not None})
+
+
+def collect(
+    out: Path,
+    *,
+    profile: str | None = None,
+    org_role: str | None = None,
+    accounts: list[str] | None = None,
+    regions: list[str] | None = None,
+    workers: int = 4,
+) -> CollectReport:
+    """Write a snapshot of the chosen accounts into ``out`` (DESIGN's layout)."""
+    from connectors.aws.session import assume, base_session, client_for
+
+    base = base_session(profile)
+    try:
+        me = client_for(base, "sts").get_caller_identity()["Account"]
+    except Exception as exc:
+        raise BlastwallError(
+            f"cannot call AWS with these credentials ({type(exc).__name__}: {exc}); check the "
+            "profile, SSO login or environment, and that they have not expired"
+        ) from exc
+    report = CollectReport()
+    management = None
+    if org_role and accounts is None:
+        org = client_for(base, "organizations")
+        try:
+            management = org.describe_organization()["Organization"]["MasterAccountId"]
+            accounts = [
+                a["Id"] for a in _merged(org, "list_accounts")["Accounts"] if a.get("Status") == "ACTIVE"
+            ]
+        except Exception as exc:
+            raise BlastwallError(f"cannot list the organization's accounts from {me}: {exc}") from exc
+    accounts = accounts or [me]
+    if management is None:
+        try:
+            management = client_for(base, "organizations").describe_organization()["Organization"][
+                "MasterAccountId"
+            ]
+        except Exception:
+            management = None
+    regions = regions or [base.region_name or "us-east-1"]
+    collector = Collector(out, report, regions)
+
+    def one(account: str) -> None:
+        if account == me:
+            session = base
+        elif org_role is None:
+            report.refused(
+                account, "global", "sts-AssumeRole", BlastwallError("no --org-role to reach this account")
+            )
+            return
+        else:
+            try:
+                session = assume(base, f"arn:aws:iam::{account}:role/{org_role}")
+            except Exception as exc:
+                report.refused(account, "global", f"sts-AssumeRole({org_role})", exc)
+                return
+        collector.account(session, account, management == account)
+        with report._lock:
+            report.accounts.append(account)
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        list(pool.map(one, accounts))
+    report.accounts.sort()
+    return report
+
+
+def collection_docs(report: CollectReport) -> dict[str, dict[str, Any]]:
+    stamp = iso(now())
+    return {
+        a: {
+            "account": a,
+            "collected_at": stamp,
+            "missing_calls": sorted(report.missing.get(a, [])),
+            "partial": bool(report.missing.get(a)),
+        }
+        for a in sorted(set(report.accounts) | set(report.missing))
+    }
+
+
+def ingest_aws(store: Any, *, save_raw: Path | None = None, **kwargs: Any) -> CollectReport:
+    """Collect (into ``save_raw`` or a temporary directory) and load with the offline loader."""
+    import tempfile
+
+    from connectors.aws.snapshot import load_snapshot
+
+    with tempfile.TemporaryDirectory(prefix="blastwall-aws-") as tmp:
+        out = Path(save_raw) if save_raw else Path(tmp)
+        out.mkdir(parents=True, exist_ok=True)
+        report = collect(out, **kwargs)
+        if report.accounts:
+            loaded = load_snapshot(store, out, seen=iso(now()))
+            report.warnings += loaded.errors
+        store.put_documents(COLLECTION, collection_docs(report))
+    return report
