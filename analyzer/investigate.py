@@ -1,9 +1,11 @@
 """Blastwall for analysts: results, neighbourhoods and blast radii as pandas DataFrames and networkx
 graphs, so investigations use the tools people already know.
 
->>> from analyzer.investigate import Workspace          # doctest: +SKIP
->>> ws = Workspace.demo("/tmp/bw-notebook")             # doctest: +SKIP
->>> ws.severed(ws.result(ws.results()[0]["proposal_id"]))  # doctest: +SKIP
+Example (the notebooks in ``notebooks/`` run this kind of code under test)::
+
+    from analyzer.investigate import Workspace
+    ws = Workspace.demo("/tmp/bw-notebook")
+    ws.severed(ws.result(ws.results()[0]["proposal_id"]))
 """
 
 from __future__ import annotations
