@@ -17,6 +17,8 @@ from analyzer.errors import BadInput
 from analyzer.graph.schema import Batch, EdgeRow, NodeRow
 from analyzer.graph.store import GraphStore
 from analyzer.iam.policy import parse_document
+from connectors.aws.addresses import COLLECTION as ADDRESS_HISTORY
+from connectors.aws.addresses import merge_history
 from connectors.jsonfile import load_json, require
 
 SOURCE = "aws"
@@ -524,6 +526,10 @@ def load_snapshot(store: GraphStore, root: Path, *, seen: str, update_tag: int |
                 f"{exc}); account skipped"
             )
             continue
+        history = store.get_documents(ADDRESS_HISTORY)
+        batch.documents[ADDRESS_HISTORY] = merge_history(
+            history, (n for n in batch.nodes if n.kind == "NetworkInterface" and not n.stub), seen
+        )
         store.load(batch, update_tag=tag, account=account.account)
         store.cleanup(source=SOURCE, account=account.account, update_tag=tag)
         report.loaded[account.account] = len(batch.nodes)

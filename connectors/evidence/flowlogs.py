@@ -10,7 +10,7 @@ their request's direction (``_is_response``), so a flow edge points from client 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +19,8 @@ from analyzer.errors import BadInput
 from analyzer.graph.schema import EdgeRow
 from analyzer.graph.store import GraphStore
 from analyzer.timeutil import iso
+from connectors.aws.addresses import COLLECTION as ADDRESS_HISTORY
+from connectors.aws.addresses import AddressResolver
 from connectors.evidence.loading import file_digest, ingested_digests, load_evidence
 from connectors.jsonfile import read_text
 
@@ -65,7 +67,11 @@ class FlowAggregate:
 
 
 def transform_lines(
-    lines: list[str], file: str, eni_by_ip: dict[str, str], region: str, agg: FlowAggregate
+    lines: list[str],
+    file: str,
+    eni_by_ip: dict[str, str] | Callable[[str, str | None], str | None],
+    region: str,
+    agg: FlowAggregate,
 ) -> None:
     """Fold one file's lines into ``agg``. A line with the wrong field count is skipped and counted."""
     fields = V2_FIELDS
@@ -74,6 +80,8 @@ def transform_lines(
         fields = lines[0].split()
         start = 1
     idx = {f: i for i, f in enumerate(fields)}
+    mapping = eni_by_ip
+    resolve = mapping if callable(mapping) else (lambda ip, _when: mapping.get(ip))
     for needed in ("srcaddr", "dstaddr", "dstport", "srcport", "protocol", "action", "start"):
         if needed not in idx:
             raise BadInput(f"flow log header lacks the field {needed!r}", file=file, line=1)
@@ -97,8 +105,8 @@ def transform_lines(
         account = rec.get("account-id", "unknown")
         if when:
             agg.days.setdefault((account, region), set()).add(when[:10])
-        a = eni_by_ip.get(src, f"urn:ip:{src}")
-        b = eni_by_ip.get(dst, f"urn:ip:{dst}")
+        a = resolve(src, when) or f"urn:ip:{src}"
+        b = resolve(dst, when) or f"urn:ip:{dst}"
         for end in (a, b):
             agg.endpoints.setdefault(end, "Address" if end.startswith("urn:ip:") else "NetworkInterface")
         kind = "OBSERVED_FLOW" if rec["action"] == "ACCEPT" else "OBSERVED_REJECT"
@@ -184,9 +192,10 @@ def ingest_flowlogs(
     Logs): default the version 2 default format."""
     report = IngestReport()
     graph = store.read_graph()
-    eni_by_ip = {
+    current = {
         ip: n.id for n in graph.nodes if n.kind == "NetworkInterface" for ip in n.props.get("private_ips", [])
     }
+    eni_by_ip = AddressResolver(store.get_documents(ADDRESS_HISTORY), current)
     done = ingested_digests(store)
     agg = FlowAggregate()
     new_files = {}

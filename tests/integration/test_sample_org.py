@@ -9,7 +9,7 @@ import pytest
 from analyzer.demo import run_demo
 from analyzer.graph.schema import Batch, NodeRow
 from analyzer.graph.snapshot import load_snapshot
-from analyzer.graph.store import GraphStore
+from analyzer.graph.store import GraphStore, open_store
 from analyzer.scoring.context import build_context
 
 
@@ -95,3 +95,33 @@ def test_iam_last_accessed_is_evidence_per_service(demo_store: GraphStore) -> No
     assert last[("legacy-etl-role", "sts")] == "2026-05-15T05:53:00Z"
     assert ("legacy-etl-role", "kms") not in last  # reported, never used: no edge
     assert ("fraud-scoring-engine", "dynamodb") in last
+
+
+def test_flows_go_to_the_eni_that_held_the_address_at_the_time(tmp_path: Path) -> None:
+    """The ETL's address moves to a new ENI between two snapshots: earlier flows stay with the old ENI."""
+    import json
+    import shutil
+
+    from connectors.aws.snapshot import load_snapshot as load_aws
+    from connectors.evidence.flowlogs import ingest_flowlogs
+    from tests.conftest import SAMPLE
+
+    first, second = tmp_path / "s1", tmp_path / "s2"
+    shutil.copytree(SAMPLE / "aws", first)
+    shutil.copytree(SAMPLE / "aws", second)
+    f = second / "739406228105" / "us-east-1" / "ec2-DescribeNetworkInterfaces.json"
+    data = json.loads(f.read_text())
+    old = data["NetworkInterfaces"][0]["NetworkInterfaceId"]
+    data["NetworkInterfaces"][0]["NetworkInterfaceId"] = "eni-0replacement00001"
+    f.write_text(json.dumps(data))
+    store = open_store(tmp_path / "store")
+    load_aws(store, first, seen="2026-05-01T00:00:00Z")
+    load_aws(store, second, seen="2026-05-10T00:00:00Z")
+    ingest_flowlogs(store, [SAMPLE / "flowlogs"])
+    flows = load_snapshot(store).edge_records("OBSERVED_FLOW")
+    by_src = {e.src.rsplit("/", 1)[-1]: e for e in flows}
+    assert by_src[old].last_seen < "2026-05-10" and by_src["eni-0replacement00001"].first_seen >= "2026-05-10"
+    assert {n.id.rsplit("/", 1)[-1] for n in store.read_graph().nodes if n.kind == "NetworkInterface"} >= {
+        old,
+        "eni-0replacement00001",
+    }
