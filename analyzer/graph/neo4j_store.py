@@ -156,7 +156,7 @@ class Neo4jStore:
 
             def work(tx: Any) -> None:
                 for st in statements:
-                    if not st.rows:
+                    if st.rowless:
                         tx.run(st.cypher, **st.params).consume()
                     for chunk in self._chunks(st.rows):
                         tx.run(st.cypher, rows=chunk, **st.params).consume()
@@ -169,7 +169,7 @@ class Neo4jStore:
         self._acquire(token)
         try:
             for st in statements:
-                if not st.rows:
+                if st.rowless:
                     self._q(st.cypher, **st.params)
                 small = []
                 for r in st.rows:
@@ -489,6 +489,11 @@ class Stmt:
     big_field: str | None = None
     append_cypher: str | None = None
     key_fields: tuple[str, ...] = ()
+
+    @property
+    def rowless(self) -> bool:
+        """A statement that takes no rows (a cleanup), as opposed to an UNWIND with nothing to write."""
+        return "$rows" not in self.cypher
 
 
 def _decode(text: str | None) -> Any:

@@ -219,3 +219,13 @@ def test_awkward_text_round_trips(store_uri: str) -> None:
     assert node.props == props
     assert store.get_documents("notes") == {"n1": props}
     store.close()
+
+
+def test_empty_parts_of_a_batch_are_fine(store_uri: str) -> None:
+    store = open_store(store_uri)
+    b = roles_batch("111111111111", ["a"])
+    b.documents = {"nothing": {}}
+    store.load(b, update_tag=1)
+    store.load(Batch("aws"), update_tag=2)
+    assert len(store.read_graph().nodes) == 1 and store.get_documents("nothing") == {}
+    store.close()
