@@ -1,7 +1,13 @@
-"""What the pages read: saved results from the store the app was created for (opened per request)."""
+"""What the pages read, computed on the server from the store the app was created for.
+
+The queue is built once per store generation (a write makes a new one) and then sorted, filtered and
+paged on the server, so 10,000 proposals cost the browser one page at a time.
+"""
 
 from __future__ import annotations
 
+import re
+import threading
 from typing import Any
 
 import flask
@@ -10,10 +16,16 @@ from analyzer import api
 from analyzer.graph.store import open_store
 
 CONFIG_KEY = "BLASTWALL_STORE"
+_CACHE: dict[str, tuple[int, list[dict[str, Any]]]] = {}
+_LOCK = threading.Lock()
+
+
+def store_uri() -> str:
+    return str(flask.current_app.config[CONFIG_KEY])
 
 
 def results() -> list[dict[str, Any]]:
-    store = open_store(flask.current_app.config[CONFIG_KEY])
+    store = open_store(store_uri())
     try:
         return api.saved_results(store)
     finally:
@@ -21,26 +33,121 @@ def results() -> list[dict[str, Any]]:
 
 
 def result(proposal_id: str) -> dict[str, Any] | None:
-    return next((r for r in results() if r["proposal_id"] == proposal_id), None)
+    store = open_store(store_uri())
+    try:
+        return store.get_documents(api.RESULTS).get(proposal_id)
+    finally:
+        store.close()
 
 
-def queue_rows(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def queue_rows(
+    items: list[dict[str, Any]], decisions: dict[str, dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
     """Table rows for the queue: one per scored proposal."""
+    decisions = decisions or {}
     rows = []
     for r in items:
         top = r["impacted_services"][0] if r["impacted_services"] else None
+        d = decisions.get(r["proposal_id"])
         rows.append(
             {
                 "proposal": f"[{r['proposal_id']}](/proposal/{r['proposal_id']})",
                 "source": r["source"].get("product") or r["source"]["format"],
+                "severity": r["source"].get("severity") or "",
                 "change": r["change"]["kind"],
                 "target": r["change"]["target"],
                 "tier": r["tier"],
                 "risk": r["risk_score"],
                 "severed_observed": sum(1 for s in r["severed"] if s["observed"]),
                 "undocumented": r["undocumented_dependencies"],
-                "top_impact": f"{top['name']} ({top['criticality']})" if top else "",
+                "top_impact": top["criticality"] if top else "",
                 "unknowns": len(r["unknowns"]),
+                "status": d["decision"] if d else "open",
             }
         )
     return rows
+
+
+def queue() -> list[dict[str, Any]]:
+    """Every queue row, built once per store generation."""
+    uri = store_uri()
+    store = open_store(uri)
+    try:
+        gen = store.generation()
+        with _LOCK:
+            cached = _CACHE.get(uri)
+            if cached and cached[0] == gen:
+                return cached[1]
+        rows = queue_rows(api.saved_results(store), store.get_documents("decisions"))
+    finally:
+        store.close()
+    with _LOCK:
+        _CACHE[uri] = (gen, rows)
+    return rows
+
+
+_FILTER = re.compile(r"\{(?P<col>[^}]+)\}\s*(?P<op>s=|=|eq|!=|ne|>=|<=|>|<|contains|icontains)\s*(?P<val>.+)")
+
+
+def _matches(row: dict[str, Any], clause: str) -> bool:
+    m = _FILTER.fullmatch(clause.strip())
+    if not m:
+        return True  # an expression we do not understand filters nothing rather than everything
+    col, op, raw = m["col"], m["op"], m["val"].strip().strip('"')
+    value = row.get(col)
+    if op in ("contains", "icontains"):
+        return raw.lower() in str(value).lower()
+    if isinstance(value, int | float):
+        try:
+            num = float(raw)
+        except ValueError:
+            return False
+        return {
+            "=": value == num,
+            "s=": value == num,
+            "eq": value == num,
+            "!=": value != num,
+            "ne": value != num,
+            ">": value > num,
+            "<": value < num,
+            ">=": value >= num,
+            "<=": value <= num,
+        }[op]
+    text = str(value)
+    if op in ("=", "s=", "eq"):
+        return text == raw
+    if op in ("!=", "ne"):
+        return text != raw
+    return {">": text > raw, "<": text < raw, ">=": text >= raw, "<=": text <= raw}[op]
+
+
+def _sort_key(column: str) -> Any:
+    def key(row: dict[str, Any]) -> tuple[bool, Any]:
+        return (row.get(column) is None, row.get(column))
+
+    return key
+
+
+def page(
+    rows: list[dict[str, Any]],
+    page_current: int,
+    page_size: int,
+    sort_by: list[dict[str, str]] | None,
+    filter_query: str | None,
+) -> tuple[list[dict[str, Any]], int, int]:
+    """(rows of this page, number of pages, rows after filtering). Default order: risk, highest first.
+
+    >>> rows = [{"tier": "cab", "risk": 70}, {"tier": "approval", "risk": 19}, {"tier": "approval", "risk": 40}]
+    >>> page(rows, 0, 2, [{"column_id": "risk", "direction": "asc"}], "{tier} s= approval")
+    ([{'tier': 'approval', 'risk': 19}, {'tier': 'approval', 'risk': 40}], 1, 2)
+    """
+    chosen = rows
+    if filter_query:
+        clauses = [c for c in filter_query.split(" && ") if c.strip()]
+        chosen = [r for r in rows if all(_matches(r, c) for c in clauses)]
+    for s in reversed(sort_by or [{"column_id": "risk", "direction": "desc"}]):
+        chosen = sorted(chosen, key=_sort_key(s["column_id"]), reverse=s["direction"] == "desc")
+    size = max(1, int(page_size or 25))
+    pages = max(1, -(-len(chosen) // size))
+    start = min(max(0, int(page_current or 0)), pages - 1) * size
+    return chosen[start : start + size], pages, len(chosen)

@@ -1,9 +1,11 @@
-"""The queue: every scored proposal with its tier and risk, highest risk first."""
+"""The queue: every scored proposal, sorted, filtered and paged on the server (highest risk first)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import dash
-from dash import dash_table, html
+from dash import Input, Output, dash_table, html
 
 from analyzer.app import data, ids
 
@@ -12,36 +14,42 @@ DataTable = dash_table.DataTable  # type: ignore[attr-defined]
 dash.register_page(__name__, path="/", name="Queue")
 
 TIER_COLOURS = {"auto": "#e6f4ea", "approval": "#fff4e5", "cab": "#fde7e9", "blocked": "#e0e0e0"}
+PAGE_SIZE = 25
+COLUMNS = [
+    {"name": "Proposal", "id": "proposal", "presentation": "markdown"},
+    {"name": "Source", "id": "source"},
+    {"name": "Severity", "id": "severity"},
+    {"name": "Change", "id": "change"},
+    {"name": "Target", "id": "target"},
+    {"name": "Tier", "id": "tier"},
+    {"name": "Risk", "id": "risk", "type": "numeric"},
+    {"name": "Severed (observed)", "id": "severed_observed", "type": "numeric"},
+    {"name": "Undocumented", "id": "undocumented", "type": "numeric"},
+    {"name": "Worst impact", "id": "top_impact"},
+    {"name": "Unknowns", "id": "unknowns", "type": "numeric"},
+    {"name": "Status", "id": "status"},
+]
 
 
 def layout() -> html.Div:
-    rows = data.queue_rows(data.results())
-    columns = [
-        {"name": "Proposal", "id": "proposal", "presentation": "markdown"},
-        {"name": "Source", "id": "source"},
-        {"name": "Change", "id": "change"},
-        {"name": "Target", "id": "target"},
-        {"name": "Tier", "id": "tier"},
-        {"name": "Risk", "id": "risk", "type": "numeric"},
-        {"name": "Severed (observed)", "id": "severed_observed", "type": "numeric"},
-        {"name": "Undocumented", "id": "undocumented", "type": "numeric"},
-        {"name": "Worst impact", "id": "top_impact"},
-        {"name": "Unknowns", "id": "unknowns", "type": "numeric"},
-    ]
     return html.Div(
         [
             html.H2("Proposed remediations"),
             html.P(
-                f"{len(rows)} scored proposal(s). Nothing here runs on its own unless its tier is auto.",
+                "Nothing here runs on its own unless its tier is auto under a live risk acceptance.",
                 id=ids.QUEUE_SUMMARY,
             ),
             DataTable(
                 id=ids.QUEUE_TABLE,
-                data=rows,
-                columns=columns,
-                sort_action="native",
-                filter_action="native",
-                page_size=25,
+                columns=COLUMNS,
+                page_current=0,
+                page_size=PAGE_SIZE,
+                page_action="custom",
+                sort_action="custom",
+                sort_mode="multi",
+                sort_by=[],
+                filter_action="custom",
+                filter_query="",
                 markdown_options={"link_target": "_self"},
                 style_cell={"textAlign": "left", "fontFamily": "sans-serif", "fontSize": "0.9em"},
                 style_data_conditional=[
@@ -51,3 +59,23 @@ def layout() -> html.Div:
             ),
         ]
     )
+
+
+@dash.callback(
+    Output(ids.QUEUE_TABLE, "data"),
+    Output(ids.QUEUE_TABLE, "page_count"),
+    Output(ids.QUEUE_SUMMARY, "children"),
+    Input(ids.QUEUE_TABLE, "page_current"),
+    Input(ids.QUEUE_TABLE, "page_size"),
+    Input(ids.QUEUE_TABLE, "sort_by"),
+    Input(ids.QUEUE_TABLE, "filter_query"),
+)
+def show_page(
+    page_current: int, page_size: int, sort_by: list[dict[str, str]], filter_query: str
+) -> tuple[Any, ...]:
+    rows, pages, matching = data.page(data.queue(), page_current, page_size, sort_by, filter_query)
+    summary = (
+        f"{matching} scored proposal(s){' matching the filter' if filter_query else ''}. "
+        "Nothing here runs on its own unless its tier is auto under a live risk acceptance."
+    )
+    return rows, pages, summary
