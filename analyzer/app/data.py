@@ -151,3 +151,110 @@ def page(
     pages = max(1, -(-len(chosen) // size))
     start = min(max(0, int(page_current or 0)), pages - 1) * size
     return chosen[start : start + size], pages, len(chosen)
+
+
+def _ledger() -> Any:
+    from analyzer.governance.ledger import Ledger, ledger_path_for
+
+    return Ledger(ledger_path_for(store_uri()))
+
+
+def audit() -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    from analyzer.governance.review import audit_rows
+
+    return audit_rows(_ledger())
+
+
+def audit_export(fmt: str) -> str:
+    from analyzer.governance.review import export
+
+    return export(_ledger(), fmt)
+
+
+def review(since: str) -> dict[str, Any]:
+    from analyzer.governance.review import parse_since
+    from analyzer.governance.review import review as run_review
+    from analyzer.timeutil import now
+
+    store = open_store(store_uri())
+    try:
+        end = now()
+        return run_review(store, _ledger(), api.current_policy(store), parse_since(since, end), end)
+    finally:
+        store.close()
+
+
+def undocumented() -> list[dict[str, Any]]:
+    """As of the newest scoring's time (so the sample's story shows), else now."""
+    from analyzer.timeutil import parse_time
+
+    store = open_store(store_uri())
+    try:
+        scored = api.saved_results(store)
+        as_of = parse_time(scored[0]["as_of"]) if scored and scored[0].get("as_of") else None
+        return list(api.undocumented(store, as_of=as_of)["dependencies"])
+    finally:
+        store.close()
+
+
+def explore(query: str) -> dict[str, Any] | None:
+    """The node best matching ``query`` (exact id, id suffix, or a name), its neighbours, its CIs, and who can
+    assume it when it is a role."""
+    from analyzer.scoring.assume import candidates, decide_assume, trust_statements
+
+    store = open_store(store_uri())
+    try:
+        ctx = api.analysis_context(store)
+    finally:
+        store.close()
+    snap = ctx.snap
+    q = query.strip()
+    node = snap.node(q)
+    if node is None:
+        low = q.lower()
+        matches = [
+            n for n in snap.nodes if n.id.lower().endswith(low) or str(n.props.get("name", "")).lower() == low
+        ]
+        node = matches[0] if matches else None
+    if node is None:
+        return None
+    neighbours = []
+    for kind, arr in snap.edges.items():
+        for e in arr.records:
+            if e.src == node.id:
+                neighbours.append(
+                    {
+                        "direction": "out",
+                        "kind": kind,
+                        "node": e.dst,
+                        "count": e.count,
+                        "last_seen": e.last_seen,
+                    }
+                )
+            elif e.dst == node.id:
+                neighbours.append(
+                    {
+                        "direction": "in",
+                        "kind": kind,
+                        "node": e.src,
+                        "count": e.count,
+                        "last_seen": e.last_seen,
+                    }
+                )
+    out: dict[str, Any] = {
+        "id": node.id,
+        "kind": node.kind,
+        "cis": ctx.ci_names(ctx.ci_of.get(node.id, [])),
+        "neighbours": neighbours[:500],
+        "can_assume": None,
+    }
+    if node.kind == "IamRole" and node.props.get("trust_policy") is not None:
+        trust = trust_statements(node.id, node.props["trust_policy"])
+        observed = {e.src for e in snap.edge_records("OBSERVED_ASSUME") if e.dst == node.id}
+        rows = []
+        for p in candidates(ctx, node.id, [node.props["trust_policy"]], observed):
+            d = decide_assume(ctx, p, node.id, trust)
+            if d.state != "denied":
+                rows.append({"principal": p, "decision": d.state, "statements": ", ".join(d.statements)})
+        out["can_assume"] = rows
+    return out

@@ -13,6 +13,7 @@ from tests.conftest import ROOT, free_port
 
 pytestmark = pytest.mark.ui
 CHROMIUM = "/usr/bin/chromium"
+STORY = "bw-87109988a633"
 SHOTS = ROOT / "test-output" / "screenshots"
 
 
@@ -22,9 +23,23 @@ def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     from analyzer.app import create_app
     from analyzer.demo import run_demo
+    from analyzer.governance.decisions import decide, register_identity
+    from analyzer.governance.ledger import Ledger, ledger_path_for
 
-    uri = str(tmp_path_factory.mktemp("ui") / "store")
+    base = tmp_path_factory.mktemp("ui")
+    uri = str(base / "store")
     store, _ = run_demo(uri)
+    ledger = Ledger(ledger_path_for(uri))
+    register_identity(store, ledger, "priya", ["change-advisory-board"], base / "keys")
+    decide(
+        store,
+        ledger,
+        STORY,
+        who="priya",
+        approve=True,
+        comment="ETL moved first (CHG0042)",
+        key_dir=base / "keys",
+    )
     store.close()
     port = free_port()
     server = make_server("127.0.0.1", port, create_app(uri).server, threaded=True)
@@ -131,6 +146,34 @@ def test_queue_of_ten_thousand_pages_within_a_second(browser: object, big_app_ur
     ).first.fill("cab")
     page.keyboard.press("Enter")
     page.wait_for_selector("text=matching the filter")
+
+
+def test_explorer_finds_who_can_assume_and_the_undocumented(browser: object, app_url: str) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 900})  # type: ignore[attr-defined]
+    page.goto(app_url + "/explorer")
+    page.fill("#explorer-query", "role/datalake-reader")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("text=Who can assume it")
+    body = page.inner_text("body")
+    assert "legacy-etl-role" in body and "fraud-feature-pipeline" in body and "Enterprise Data Lake" in body
+    assert "the CMDB does not relate Legacy Fraud ETL to Enterprise Data Lake" in body
+    page.screenshot(path=str(SHOTS / "explorer.png"), full_page=True)
+
+
+def test_audit_shows_the_verified_ledger_and_exports(browser: object, app_url: str) -> None:
+    page = browser.new_page(viewport={"width": 1400, "height": 900})  # type: ignore[attr-defined]
+    page.goto(app_url + "/audit")
+    page.wait_for_selector("text=verifies.")
+    assert STORY in page.inner_text("#audit-table") and "priya" in page.inner_text("#audit-table")
+    with page.expect_download() as dl:
+        page.click("#audit-export-button")
+    content = Path(dl.value.path()).read_text()
+    assert content.startswith("ledger_seq,ledger_hash,proposal_id") and STORY in content
+    page.screenshot(path=str(SHOTS / "audit.png"), full_page=True)
+    page.goto(app_url + "/review")
+    page.wait_for_selector("text=execution(s) since")
+    page.goto(app_url + f"/proposal/{STORY}")
+    page.wait_for_selector("text=Severed dependencies")
 
 
 def test_unknown_proposal_page_says_so(browser: object, app_url: str) -> None:

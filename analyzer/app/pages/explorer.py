@@ -1,0 +1,62 @@
+"""Explorer: find a principal, resource, ENI or CI; see its neighbourhood, who can assume it, and the
+dependencies nobody documented."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dash
+from dash import Input, Output, dcc, html
+
+from analyzer.app import data, ids
+from analyzer.app.components import table
+
+dash.register_page(__name__, path="/explorer", name="Explorer")
+
+
+def layout() -> html.Div:
+    return html.Div(
+        [
+            html.H2("Explorer"),
+            dcc.Input(
+                id=ids.EXPLORER_QUERY,
+                type="text",
+                debounce=True,
+                placeholder="an ARN, eni-…, a CI name…",
+                style={"width": "40em"},
+            ),
+            html.Div(id=ids.EXPLORER_RESULT, style={"marginTop": "1em"}),
+            html.H3("Undocumented observed dependencies"),
+            html.Div(id=ids.EXPLORER_UNDOCUMENTED),
+        ]
+    )
+
+
+@dash.callback(Output(ids.EXPLORER_RESULT, "children"), Input(ids.EXPLORER_QUERY, "value"))
+def search(query: str | None) -> Any:
+    if not query:
+        return html.P("Type to search.")
+    found = data.explore(query)
+    if found is None:
+        return html.P(f"Nothing matches {query!r}.")
+    parts: list[Any] = [
+        html.H3(f"{found['kind']}: {found['id']}"),
+        html.P(f"CIs: {', '.join(found['cis']) or 'none (unmapped)'}"),
+        html.H4("Neighbours"),
+        table(found["neighbours"], ["direction", "kind", "node", "count", "last_seen"]),
+    ]
+    if found.get("can_assume") is not None:
+        parts += [
+            html.H4("Who can assume it"),
+            table(found["can_assume"], ["principal", "decision", "statements"]),
+        ]
+    return parts
+
+
+@dash.callback(Output(ids.EXPLORER_UNDOCUMENTED, "children"), Input(ids.EXPLORER_QUERY, "id"))
+def undocumented(_: str) -> Any:
+    rows = data.undocumented()
+    return table(
+        rows,
+        ["dependants_max_criticality", "consumer", "provider", "events", "last_seen", "why_undocumented"],
+    )
