@@ -25,8 +25,20 @@ def create_app(store_uri: str) -> dash.Dash:
         [
             html.Nav(
                 [
-                    html.A("Blastwall", href="/", style={"fontWeight": "bold", "marginRight": "1em"}),
-                    html.Span("what this fix will break, who depends on it, who must authorize it"),
+                    html.A("Blastwall", href="/", style={"fontWeight": "bold", "marginRight": "1.5em"}),
+                    *[
+                        html.A(name, href=href, style={"marginRight": "1em"})
+                        for name, href in (
+                            ("Queue", "/"),
+                            ("Explorer", "/explorer"),
+                            ("Audit", "/audit"),
+                            ("Review", "/review"),
+                        )
+                    ],
+                    html.Span(
+                        "what this fix will break, who depends on it, who must authorize it",
+                        style={"color": "#666", "marginLeft": "1em"},
+                    ),
                 ],
                 id=ids.NAV,
                 style={"padding": "0.6em 1em", "borderBottom": "1px solid #ccc", "fontFamily": "sans-serif"},

@@ -170,7 +170,7 @@ def test_audit_shows_the_verified_ledger_and_exports(browser: object, app_url: s
     content = Path(dl.value.path()).read_text()
     assert content.startswith("ledger_seq,ledger_hash,proposal_id") and STORY in content
     page.screenshot(path=str(SHOTS / "audit.png"), full_page=True)
-    page.goto(app_url + "/review")
+    page.click("nav >> text=Review")  # the navigation reaches every page
     page.wait_for_selector("text=execution(s) since")
     page.goto(app_url + f"/proposal/{STORY}")
     page.wait_for_selector("text=Severed dependencies")
