@@ -119,6 +119,11 @@ def ingest() -> None:
 @click.option(
     "--workers", type=click.IntRange(1, 32), default=4, show_default=True, help="Accounts read at once."
 )
+@click.option(
+    "--last-accessed",
+    is_flag=True,
+    help="Also run IAM last-accessed jobs for every role and user (one job each: slower).",
+)
 @click.pass_context
 @handled
 def ingest_aws(
@@ -129,6 +134,7 @@ def ingest_aws(
     regions: tuple[str, ...],
     save_raw: Path | None,
     workers: int,
+    last_accessed: bool,
 ) -> None:
     """Collect IAM, Organizations, S3 and EC2 networking live through read-only API calls (the policy
     it needs is connectors/aws/collector-policy.json). A refused call is a warning; the rest goes on.
@@ -148,6 +154,7 @@ def ingest_aws(
         accounts=list(accounts) or None,
         regions=list(regions) or None,
         workers=workers,
+        with_last_accessed=last_accessed,
     )
     click.echo(f"{len(r.accounts)} account(s), {r.files} response file(s)")
     for w in r.warnings:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -85,11 +86,44 @@ def _merged(client: Any, method: str, **kwargs: Any) -> dict[str, Any]:
     return dict(resp)
 
 
+def last_accessed(
+    iam: Any,
+    arns: list[str],
+    *,
+    poll_s: float = 0.5,
+    timeout_s: float = 120.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Any]:
+    """GetServiceLastAccessedDetails for each principal: start a job, wait for it, merge its pages."""
+    out: dict[str, Any] = {}
+    for arn in arns:
+        job = iam.generate_service_last_accessed_details(Arn=arn)["JobId"]
+        waited = 0.0
+        while True:
+            resp = iam.get_service_last_accessed_details(JobId=job)
+            if resp["JobStatus"] != "IN_PROGRESS" or waited >= timeout_s:
+                break
+            sleep(poll_s)
+            waited += poll_s
+        merged = {k: v for k, v in resp.items() if k not in ("ResponseMetadata", "Marker", "IsTruncated")}
+        while resp.get("IsTruncated"):
+            resp = iam.get_service_last_accessed_details(JobId=job, Marker=resp["Marker"])
+            merged["ServicesLastAccessed"] = merged.get("ServicesLastAccessed", []) + resp.get(
+                "ServicesLastAccessed", []
+            )
+        merged["IsTruncated"] = False
+        out[arn] = merged
+    return out
+
+
 class Collector:
-    def __init__(self, out: Path, report: CollectReport, regions: list[str]) -> None:
+    def __init__(
+        self, out: Path, report: CollectReport, regions: list[str], with_last_accessed: bool = False
+    ) -> None:
         self.out = out
         self.report = report
         self.regions = regions
+        self.with_last_accessed = with_last_accessed
 
     def _write(self, account: str, region: str, op: str, data: Any) -> None:
         path = self.out / account / region / f"{op}.json"
@@ -125,6 +159,15 @@ class Collector:
         )
         if gaad is not None:
             self._write(account, "global", "iam-GetAccountAuthorizationDetails", gaad)
+            if self.with_last_accessed:
+                arns = [r["Arn"] for r in gaad.get("RoleDetailList", [])] + [
+                    u["Arn"] for u in gaad.get("UserDetailList", [])
+                ]
+                data = self._call(
+                    account, "global", "iam-GetServiceLastAccessedDetails", last_accessed, iam, arns
+                )
+                if data is not None:
+                    self._write(account, "global", "iam-GetServiceLastAccessedDetails", data)
         s3 = client_for(session, "s3")
         buckets = self._call(account, "global", "s3-ListBuckets", _merged, s3, "list_buckets")
         if buckets is not None:
@@ -266,6 +309,7 @@ def collect(
     accounts: list[str] | None = None,
     regions: list[str] | None = None,
     workers: int = 4,
+    with_last_accessed: bool = False,
 ) -> CollectReport:
     """Write a snapshot of the chosen accounts into ``out`` (DESIGN's layout)."""
     from connectors.aws.session import assume, base_session, client_for
@@ -298,7 +342,7 @@ def collect(
         except Exception:
             management = None
     regions = regions or [base.region_name or "us-east-1"]
-    collector = Collector(out, report, regions)
+    collector = Collector(out, report, regions, with_last_accessed)
 
     def one(account: str) -> None:
         if account == me:

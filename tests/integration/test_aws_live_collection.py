@@ -218,3 +218,63 @@ def test_refused_call_is_a_warning_and_marks_the_account_partial_mocked_refusal(
     assert import_proposals(store, [f]).errors == []
     (result,) = api.score(store)["results"]
     assert "partial_collection" in {u["reason"] for u in result["unknowns"]} and result["tier"] != "auto"
+
+
+def test_last_accessed_jobs_are_polled_and_merged_stubbed_because_moto_lacks_them() -> None:
+    """moto does not implement GenerateServiceLastAccessedDetails, so botocore's Stubber answers with the
+    documented response shapes: a job in progress, then finished in two pages."""
+    from botocore.stub import Stubber
+
+    iam = boto3.client("iam", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    arn = "arn:aws:iam::111122223333:role/etl"
+    done = {
+        "JobStatus": "COMPLETED",
+        "JobType": "SERVICE_LEVEL",
+        "JobCreationDate": "2026-05-15T06:00:00Z",
+        "JobCompletionDate": "2026-05-15T06:00:05Z",
+    }
+    with Stubber(iam) as stub:
+        stub.add_response(
+            "generate_service_last_accessed_details",
+            {"JobId": "9f1c5e2a-7b3d-4e8f-a1b2-c3d4e5f60718"},
+            {"Arn": arn},
+        )
+        stub.add_response(
+            "get_service_last_accessed_details",
+            {
+                "JobStatus": "IN_PROGRESS",
+                "JobCreationDate": "2026-05-15T06:00:00Z",
+                "ServicesLastAccessed": [],
+            },
+            {"JobId": "9f1c5e2a-7b3d-4e8f-a1b2-c3d4e5f60718"},
+        )
+        stub.add_response(
+            "get_service_last_accessed_details",
+            done
+            | {
+                "ServicesLastAccessed": [
+                    {
+                        "ServiceName": "AWS Security Token Service",
+                        "ServiceNamespace": "sts",
+                        "LastAuthenticated": "2026-05-15T05:53:00Z",
+                    }
+                ],
+                "IsTruncated": True,
+                "Marker": "m2",
+            },
+            {"JobId": "9f1c5e2a-7b3d-4e8f-a1b2-c3d4e5f60718"},
+        )
+        stub.add_response(
+            "get_service_last_accessed_details",
+            done
+            | {
+                "ServicesLastAccessed": [{"ServiceName": "Amazon S3", "ServiceNamespace": "s3"}],
+                "IsTruncated": False,
+            },
+            {"JobId": "9f1c5e2a-7b3d-4e8f-a1b2-c3d4e5f60718", "Marker": "m2"},
+        )
+        waits: list[float] = []
+        out = collect_mod.last_accessed(iam, [arn], sleep=waits.append)
+    assert waits == [0.5]
+    assert [s["ServiceNamespace"] for s in out[arn]["ServicesLastAccessed"]] == ["sts", "s3"]
+    assert out[arn]["JobStatus"] == "COMPLETED" and out[arn]["IsTruncated"] is False
