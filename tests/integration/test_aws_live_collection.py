@@ -244,6 +244,7 @@ def test_last_accessed_jobs_are_polled_and_merged_stubbed_because_moto_lacks_the
             {
                 "JobStatus": "IN_PROGRESS",
                 "JobCreationDate": "2026-05-15T06:00:00Z",
+                "JobCompletionDate": "2026-05-15T06:00:00Z",
                 "ServicesLastAccessed": [],
             },
             {"JobId": "9f1c5e2a-7b3d-4e8f-a1b2-c3d4e5f60718"},
