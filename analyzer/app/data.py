@@ -258,3 +258,11 @@ def explore(query: str) -> dict[str, Any] | None:
                 rows.append({"principal": p, "decision": d.state, "statements": ", ".join(d.statements)})
         out["can_assume"] = rows
     return out
+
+
+def decision(proposal_id: str) -> dict[str, Any] | None:
+    store = open_store(store_uri())
+    try:
+        return store.get_documents("decisions").get(proposal_id)
+    finally:
+        store.close()

@@ -94,6 +94,9 @@ def test_queue_shows_tiers_and_opens_the_story(browser: object, app_url: str) ->
     assert "legacy-etl-role" in body and "NO" in body
     assert "Fraud Detection" in body and "critical" in body
     page.wait_for_selector("canvas")  # the cytoscape graph rendered
+    page.wait_for_selector("#usage-timeline .main-svg")  # and the plotly usage timeline
+    assert "4032 events" in page.inner_text("#usage-timeline")
+    assert page.inner_text("#decision").startswith("Approved by priya (change-advisory-board)")
     page.screenshot(path=str(SHOTS / "proposal.png"), full_page=True)
 
 

@@ -6,7 +6,8 @@ from typing import Any
 
 import dash
 import dash_cytoscape as cyto
-from dash import dash_table, html
+import plotly.graph_objects as go
+from dash import dash_table, dcc, html
 
 from analyzer.app import data, ids
 
@@ -83,6 +84,60 @@ STYLESHEET = [
 ]
 
 
+def usage_figure(r: dict[str, Any]) -> go.Figure:
+    """One line per severed dependency from its first to its last sighting in the evidence window, with the
+    event count; a dependency with no evidence is drawn as a note, not as zero use."""
+    fig = go.Figure()
+    for s in r["severed"]:
+        name = f"{s['consumer'].rsplit('/', 1)[-1]} -> {s['provider'].rsplit('/', 1)[-1]}"
+        if s["observed"] and s.get("first_seen") and s.get("last_seen"):
+            fig.add_trace(
+                go.Scatter(
+                    x=[s["first_seen"], s["last_seen"]],
+                    y=[name, name],
+                    mode="lines+markers",
+                    line={"width": 8, "color": "#c62828" if not s["documented"] else "#1565c0"},
+                    hovertext=f"{s['events']} events",
+                    name=f"{name} ({s['events']} events)",
+                )
+            )
+        else:
+            fig.add_annotation(
+                x=r["evidence"]["window_end"],
+                y=name,
+                text="no use seen in the window",
+                showarrow=False,
+                xanchor="right",
+            )
+            fig.add_trace(
+                go.Scatter(
+                    x=[r["evidence"]["window_end"]],
+                    y=[name],
+                    mode="markers",
+                    marker={"color": "#bdbdbd"},
+                    name=f"{name} (not observed)",
+                )
+            )
+    fig.update_layout(
+        margin={"l": 10, "r": 10, "t": 10, "b": 30},
+        showlegend=True,
+        xaxis={"range": [r["evidence"]["window_start"], r["evidence"]["window_end"]]},
+    )
+    return fig
+
+
+def decision_text(proposal_id: str, d: dict[str, Any] | None) -> str:
+    if d is None:
+        return (
+            f"No decision yet. An approver with the role the tier names decides with: "
+            f"blastwall approve {proposal_id} --as NAME --comment WHY (or reject)."
+        )
+    return (
+        f"{d['decision'].capitalize()} by {d['approver']} ({', '.join(d['approver_roles'])}) at "
+        f"{d['decided_at']}: {d['comment']}"
+    )
+
+
 def layout(proposal_id: str = "") -> html.Div:
     r = data.result(proposal_id)
     if r is None:
@@ -128,6 +183,13 @@ def layout(proposal_id: str = "") -> html.Div:
                 layout={"name": "breadthfirst", "directed": True},
                 style={"width": "100%", "height": "360px", "border": "1px solid #ddd"},
             ),
+            html.H3("Observed use of what this change severs"),
+            dcc.Graph(
+                id=ids.USAGE_TIMELINE,
+                figure=usage_figure(r),
+                config={"displayModeBar": False},
+                style={"height": f"{120 + 40 * max(1, len(r['severed']))}px"},
+            ),
             html.H3("Severed dependencies"),
             DataTable(
                 id=ids.SEVERED_TABLE,
@@ -149,6 +211,8 @@ def layout(proposal_id: str = "") -> html.Div:
                 [html.Li(f"{u['reason']}: {u['detail']}") for u in r["unknowns"]] or [html.Li("none")],
                 id=ids.UNKNOWNS_LIST,
             ),
+            html.H3("Decision"),
+            html.P(decision_text(proposal_id, data.decision(proposal_id)), id=ids.DECISION),
             html.H3("Rollback"),
             html.P(
                 f"{'verified' if rb.get('verified') else 'not verified'}: {rb.get('detail', '')}",
