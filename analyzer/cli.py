@@ -898,25 +898,75 @@ def demo(ctx: click.Context, no_app: bool, fmt: str, host: str, port: int, sampl
     "--host", default="127.0.0.1", show_default=True, help="Interface to bind (loopback by default)."
 )
 @click.option("--port", default=8050, show_default=True, type=int)
+@click.option(
+    "--auth",
+    type=click.Choice(["none", "users", "header"]),
+    default="none",
+    show_default=True,
+    help="none: read-only; users: a users file (needs BLASTWALL_APP_SECRET); header: a trusted proxy.",
+)
+@click.option(
+    "--users",
+    "users_file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="The users file for --auth users (blastwall app-user add …).",
+)
 @click.pass_context
 @handled
-def app(ctx: click.Context, host: str, port: int) -> None:
+def app(ctx: click.Context, host: str, port: int, auth: str, users_file: Path | None) -> None:
     """Serve the Dash app over the store.
 
     \b
     Example:
       blastwall --store .blastwall/demo app --port 8050
+      BLASTWALL_APP_SECRET=… blastwall app --auth users --users app-users.json
     """
-    _serve(ctx.ensure_object(dict)["store_uri"], host, port)
+    _serve(ctx.ensure_object(dict)["store_uri"], host, port, auth, users_file)
 
 
-def _serve(uri: str, host: str, port: int) -> None:
+@main.group("app-user")
+def app_user() -> None:
+    """Users of the web app (for --auth users): salted scrypt hashes and roles in a JSON file.
+
+    \b
+    Example:
+      blastwall app-user add priya --role change-advisory-board --users app-users.json
+    """
+
+
+@app_user.command("add")
+@click.argument("name")
+@click.option("--role", "roles", multiple=True, required=True, help="A role the user holds (repeatable).")
+@click.option("--users", "users_file", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option(
+    "--password-stdin", is_flag=True, help="Read the password from standard input instead of a prompt."
+)
+@handled
+def app_user_add(name: str, roles: tuple[str, ...], users_file: Path, password_stdin: bool) -> None:
+    """Add or replace a user (the password is asked for, never given on the command line).
+
+    \b
+    Example:
+      blastwall app-user add priya --role change-advisory-board --users app-users.json
+    """
+    from analyzer.app.auth import add_user
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    add_user(users_file, name, password, list(roles))
+    click.echo(f"{name} ({', '.join(roles)}) written to {users_file}")
+
+
+def _serve(uri: str, host: str, port: int, auth: str = "none", users_file: Path | None = None) -> None:
     try:
         from analyzer.app import create_app
     except ImportError as exc:
         raise BlastwallError(f"the app needs the [app] extra: pip install 'blastwall[app]' ({exc})") from exc
     click.echo(f"serving Blastwall on http://{host}:{port}/ (Ctrl-C to stop)")
-    create_app(uri).run(host=host, port=port, debug=False)
+    create_app(uri, auth, users_file).run(host=host, port=port, debug=False)
 
 
 if __name__ == "__main__":  # pragma: no cover

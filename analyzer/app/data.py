@@ -266,3 +266,31 @@ def decision(proposal_id: str) -> dict[str, Any] | None:
         return store.get_documents("decisions").get(proposal_id)
     finally:
         store.close()
+
+
+def decide(proposal_id: str, approve: bool, comment: str) -> str:
+    """Record the signed-in user's decision; the message to show (never an exception in the page)."""
+    from analyzer.app.auth import current_user
+    from analyzer.errors import BlastwallError
+    from analyzer.governance.decisions import decide_in_app
+
+    user = current_user()
+    if user is None:
+        return "Sign in to decide: without a signed-in user the app is read-only."
+    store = open_store(store_uri())
+    try:
+        d = decide_in_app(
+            store,
+            _ledger(),
+            proposal_id,
+            user=user.name,
+            roles=list(user.roles),
+            authenticated_by=user.authenticated_by,
+            approve=approve,
+            comment=comment,
+        )
+    except BlastwallError as exc:
+        return f"Refused: {exc}"
+    finally:
+        store.close()
+    return f"{d['decision'].capitalize()} by {user.name} at {d['decided_at']}; recorded in the ledger."

@@ -181,10 +181,70 @@ def decide(
     comment: str,
     key_dir: Path | None = None,
 ) -> dict[str, Any]:
+    """A decision signed with the deciding person's own key (the CLI)."""
+    ident = identity(store, who)
+    return _decide(
+        store,
+        ledger,
+        proposal_id,
+        who,
+        list(ident.roles),
+        approve,
+        comment,
+        signer=who,
+        key_dir=key_dir,
+        extra={},
+    )
+
+
+APP_IDENTITY = "blastwall-app"
+
+
+def decide_in_app(
+    store: GraphStore,
+    ledger: Ledger,
+    proposal_id: str,
+    *,
+    user: str,
+    roles: list[str],
+    authenticated_by: str,
+    approve: bool,
+    comment: str,
+) -> dict[str, Any]:
+    """A decision made in the web app: the person was authenticated by the app (a users file or a trusted
+    proxy header) and the app's own key signs that it recorded their decision. The record says so."""
+    if APP_IDENTITY not in store.get_documents(IDENTITIES):
+        register_identity(store, ledger, APP_IDENTITY, ["app"], ledger.key_dir)
+    return _decide(
+        store,
+        ledger,
+        proposal_id,
+        user,
+        roles,
+        approve,
+        comment,
+        signer=APP_IDENTITY,
+        key_dir=ledger.key_dir,
+        extra={"authenticated_by": authenticated_by, "recorded_by": APP_IDENTITY},
+    )
+
+
+def _decide(
+    store: GraphStore,
+    ledger: Ledger,
+    proposal_id: str,
+    who: str,
+    roles: list[str],
+    approve: bool,
+    comment: str,
+    *,
+    signer: str,
+    key_dir: Path | None,
+    extra: dict[str, Any],
+) -> dict[str, Any]:
     result = _result(store, proposal_id)
     proposal = store.get_documents(PROPOSALS).get(proposal_id, {})
     record = change_record(result, proposal)
-    ident = identity(store, who)
     if who == record["requester"]:
         raise BlastwallError(
             f"{who} requested this change and cannot also {'approve' if approve else 'reject'} it"
@@ -195,22 +255,23 @@ def decide(
                 f"{proposal_id} is blocked by rule {result['tier_rule']}; it cannot be approved"
             )
         needed = result.get("approver_role")
-        if needed and needed not in ident.roles:
+        if needed and needed not in roles:
             raise BlastwallError(
                 f"tier {result['tier']} (rule {result['tier_rule']}) needs the role {needed!r}; "
-                f"{who} holds {', '.join(ident.roles) or 'no role'}"
+                f"{who} holds {', '.join(roles) or 'no role'}"
             )
     if not comment.strip():
         raise BadInput("a decision needs a comment (why)")
     payload: dict[str, Any] = {
         "decision": "approved" if approve else "rejected",
         "approver": who,
-        "approver_roles": list(ident.roles),
+        "approver_roles": list(roles),
         "decided_at": iso(now()),
         "comment": comment,
         "change_record": record,
+        **extra,
     }
-    rec = _signed_append(store, ledger, "decision", who, payload, key_dir)
+    rec = _signed_append(store, ledger, "decision", signer, payload, key_dir)
     store.put_documents(DECISIONS, {proposal_id: payload | {"ledger_seq": rec["seq"]}})
     return payload
 

@@ -7,7 +7,7 @@ from typing import Any
 import dash
 import dash_cytoscape as cyto
 import plotly.graph_objects as go
-from dash import dash_table, dcc, html
+from dash import Input, Output, State, dash_table, dcc, html
 
 from analyzer.app import data, ids
 
@@ -213,6 +213,19 @@ def layout(proposal_id: str = "") -> html.Div:
             ),
             html.H3("Decision"),
             html.P(decision_text(proposal_id, data.decision(proposal_id)), id=ids.DECISION),
+            dcc.Store(id=ids.PROPOSAL_ID, data=proposal_id),
+            dcc.Textarea(
+                id=ids.DECISION_COMMENT,
+                placeholder="Why (recorded with your decision)",
+                style={"width": "40em", "height": "4em"},
+            ),
+            html.Div(
+                [
+                    html.Button("Approve", id=ids.APPROVE_BUTTON, style={"marginRight": "1em"}),
+                    html.Button("Reject", id=ids.REJECT_BUTTON),
+                ]
+            ),
+            html.P(id=ids.DECISION_MESSAGE, style={"fontWeight": "bold"}),
             html.H3("Rollback"),
             html.P(
                 f"{'verified' if rb.get('verified') else 'not verified'}: {rb.get('detail', '')}",
@@ -220,3 +233,15 @@ def layout(proposal_id: str = "") -> html.Div:
             ),
         ]
     )
+
+
+@dash.callback(
+    Output(ids.DECISION_MESSAGE, "children"),
+    Input(ids.APPROVE_BUTTON, "n_clicks"),
+    Input(ids.REJECT_BUTTON, "n_clicks"),
+    State(ids.DECISION_COMMENT, "value"),
+    State(ids.PROPOSAL_ID, "data"),
+    prevent_initial_call=True,
+)
+def record_decision(_approve: int | None, _reject: int | None, comment: str | None, proposal_id: str) -> str:
+    return data.decide(proposal_id, dash.ctx.triggered_id == ids.APPROVE_BUTTON, comment or "")
