@@ -10,78 +10,11 @@ import plotly.graph_objects as go
 from dash import Input, Output, State, dash_table, dcc, html
 
 from analyzer.app import data, ids
+from analyzer.app.graph import STYLESHEET, graph_elements
 
 DataTable = dash_table.DataTable  # type: ignore[attr-defined]
 
 dash.register_page(__name__, path_template="/proposal/<proposal_id>", name="Proposal")
-
-CRIT_COLOURS = {
-    "critical": "#c62828",
-    "high": "#ef6c00",
-    "medium": "#f9a825",
-    "low": "#2e7d32",
-    "unknown": "#757575",
-}
-
-
-def graph_elements(r: dict[str, Any]) -> list[dict[str, Any]]:
-    """Nodes and edges: the changed role, each severed consumer, and each impacted CI along its path."""
-    nodes: dict[str, dict[str, Any]] = {}
-    edges: list[dict[str, Any]] = []
-    target = r["change"]["target"]
-    nodes[target] = {"data": {"id": target, "label": target.rsplit("/", 1)[-1]}, "classes": "target"}
-    for s in r["severed"]:
-        c = s["consumer"]
-        nodes.setdefault(c, {"data": {"id": c, "label": c.rsplit("/", 1)[-1] or c}, "classes": "consumer"})
-        cls = (
-            "severed"
-            + ("" if s["documented"] else " undocumented")
-            + ("" if s["observed"] else " unobserved")
-        )
-        edges.append({"data": {"source": c, "target": s["provider"], "label": "severed"}, "classes": cls})
-    for svc in r["impacted_services"]:
-        nodes[svc["id"]] = {
-            "data": {
-                "id": svc["id"],
-                "label": f"{svc['name']} ({svc['criticality']})",
-                "colour": CRIT_COLOURS.get(svc["criticality"], "#757575"),
-            },
-            "classes": "ci",
-        }
-    names = {svc["name"]: svc["id"] for svc in r["impacted_services"]}
-    for svc in r["impacted_services"]:
-        path = svc.get("path") or []
-        if len(path) >= 2 and path[-2] in names:
-            edges.append(
-                {
-                    "data": {"source": svc["id"], "target": names[path[-2]], "label": "depends on"},
-                    "classes": "depends",
-                }
-            )
-        elif len(path) >= 2:
-            first = next((s["consumer"] for s in r["severed"] if s["consumer"].endswith(path[0])), None)
-            if first:
-                edges.append(
-                    {
-                        "data": {"source": svc["id"], "target": first, "label": "belongs to"},
-                        "classes": "depends",
-                    }
-                )
-    return list(nodes.values()) + edges
-
-
-STYLESHEET = [
-    {
-        "selector": "node",
-        "style": {"label": "data(label)", "font-size": "10px", "background-color": "#90a4ae"},
-    },
-    {"selector": ".target", "style": {"shape": "round-rectangle", "background-color": "#1565c0"}},
-    {"selector": ".ci", "style": {"background-color": "data(colour)"}},
-    {"selector": "edge", "style": {"curve-style": "bezier", "target-arrow-shape": "triangle", "width": 2}},
-    {"selector": ".severed", "style": {"line-color": "#c62828", "target-arrow-color": "#c62828"}},
-    {"selector": ".undocumented", "style": {"line-style": "dashed"}},
-    {"selector": ".unobserved", "style": {"line-color": "#bdbdbd", "target-arrow-color": "#bdbdbd"}},
-]
 
 
 def usage_figure(r: dict[str, Any]) -> go.Figure:
