@@ -20,7 +20,7 @@ import tracemalloc
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from connectors.evidence.cloudtrail import Aggregate, read_events, transform_records
+from connectors.evidence.cloudtrail import Aggregate, aggregate, read_events
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "samples" / "acme-fin" / "cloudtrail"
 
@@ -43,7 +43,7 @@ def blastwall_pass(files: list[Path]) -> int:
     for f in files:
         records, problem = read_events(f)
         assert problem is None
-        transform_records(records, agg, str(f))
+        aggregate(records, agg, str(f))
     return agg.records
 
 
