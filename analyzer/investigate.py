@@ -77,6 +77,7 @@ class Workspace:
                 "tier": r["tier"],
                 "tier_rule": r["tier_rule"],
                 "risk_score": r["risk_score"],
+                "priority": r.get("priority"),
                 "severed": len(r["severed"]),
                 "severed_observed": sum(s["observed"] for s in r["severed"]),
                 "undocumented": r["undocumented_dependencies"],

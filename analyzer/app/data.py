@@ -58,6 +58,7 @@ def queue_rows(
                 "target": r["change"]["target"],
                 "tier": r["tier"],
                 "risk": r["risk_score"],
+                "priority": r.get("priority", 0),
                 "severed_observed": sum(1 for s in r["severed"] if s["observed"]),
                 "undocumented": r["undocumented_dependencies"],
                 "top_impact": top["criticality"] if top else "",
@@ -135,7 +136,7 @@ def page(
     sort_by: list[dict[str, str]] | None,
     filter_query: str | None,
 ) -> tuple[list[dict[str, Any]], int, int]:
-    """(rows of this page, number of pages, rows after filtering). Default order: risk, highest first.
+    """(rows of this page, number of pages, rows after filtering). Default order: priority, then risk.
 
     >>> rows = [{"tier": "cab", "risk": 70}, {"tier": "approval", "risk": 19}, {"tier": "approval", "risk": 40}]
     >>> page(rows, 0, 2, [{"column_id": "risk", "direction": "asc"}], "{tier} s= approval")
@@ -145,7 +146,8 @@ def page(
     if filter_query:
         clauses = [c for c in filter_query.split(" && ") if c.strip()]
         chosen = [r for r in rows if all(_matches(r, c) for c in clauses)]
-    for s in reversed(sort_by or [{"column_id": "risk", "direction": "desc"}]):
+    default = [{"column_id": "priority", "direction": "desc"}, {"column_id": "risk", "direction": "desc"}]
+    for s in reversed(sort_by or default):
         chosen = sorted(chosen, key=_sort_key(s["column_id"]), reverse=s["direction"] == "desc")
     size = max(1, int(page_size or 25))
     pages = max(1, -(-len(chosen) // size))

@@ -25,6 +25,32 @@ RESULT_SCHEMA_VERSION = "1.0"
 CRIT_WEIGHT = {"critical": 1.0, "high": 0.75, "medium": 0.5, "low": 0.25, "unknown": 0.5}
 
 
+SEVERITY_RANK = {"critical": 4, "high": 3, "medium": 2, "low": 1}
+
+
+def priority(severity: str | None, severed_observed: int, impacted: int, unknowns: int, risk: int) -> int:
+    """What to do first, 0-100. Safe wins first (high or critical severity, nothing observed is cut, nothing
+    unknown), then high-severity changes with a blast radius (a human should look soon, the riskier first),
+    then lower-severity changes without one, and last lower-severity changes with a blast radius.
+
+    >>> priority("high", 0, 0, 0, 5) > priority("high", 1, 4, 0, 70) > priority("low", 0, 0, 0, 5)
+    True
+    >>> priority("low", 0, 0, 0, 5) > priority("low", 1, 2, 0, 60)
+    True
+    """
+    sev = SEVERITY_RANK.get((severity or "").lower(), 0)
+    blast = severed_observed > 0 or impacted > 0
+    if sev >= 3 and not blast and not unknowns:
+        band = 3
+    elif sev >= 3:
+        band = 2
+    elif not blast:
+        band = 1
+    else:
+        band = 0
+    return band * 25 + sev * 5 + (min(4, risk // 25) if band == 2 else 0)
+
+
 def risk_score(
     severed_observed: int,
     severed_config: int,
@@ -185,6 +211,9 @@ def score_proposal(
         "approver_role": decision.approver_role,
         "tier_notes": list(decision.notes),
         "risk_score": risk,
+        "priority": priority(
+            proposal["source"].get("severity"), severed_observed, len(impacted), len(unknowns), risk
+        ),
         "severed": severed,
         "exposure_added": exposure,
         "impacted_services": impacted,

@@ -22,6 +22,7 @@ COLUMNS = [
     {"name": "Change", "id": "change"},
     {"name": "Target", "id": "target"},
     {"name": "Tier", "id": "tier"},
+    {"name": "Priority", "id": "priority", "type": "numeric"},
     {"name": "Risk", "id": "risk", "type": "numeric"},
     {"name": "Severed (observed)", "id": "severed_observed", "type": "numeric"},
     {"name": "Undocumented", "id": "undocumented", "type": "numeric"},
