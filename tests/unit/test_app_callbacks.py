@@ -58,6 +58,29 @@ def test_review_and_audit_callbacks(app: Any) -> None:
 
     with app.server.test_request_context("/review"):
         assert "0 execution(s)" in _text(review.show("30d"))
+        fig = review.review_figure(
+            {
+                "executions": [
+                    {
+                        "executed_at": "2026-05-15T07:00:00Z",
+                        "unpredicted_breakage": [],
+                        "predicted_and_observed": [1],
+                    },
+                    {
+                        "executed_at": "2026-05-15T09:00:00Z",
+                        "unpredicted_breakage": [1],
+                        "predicted_and_observed": [],
+                    },
+                    {
+                        "executed_at": "2026-05-16T09:00:00Z",
+                        "unpredicted_breakage": [],
+                        "predicted_and_observed": [],
+                    },
+                ]
+            }
+        )
+        counts = {t.name: list(t.y) for t in fig.data}
+        assert counts == {"clean": [0, 1], "predicted and seen": [1, 0], "unpredicted breakage": [1, 0]}
         exported = audit.export(1, "json")
         assert (
             exported["filename"] == "blastwall-change-records.json"

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import dash
+import plotly.graph_objects as go
 from dash import Input, Output, dcc, html
 
 from analyzer.app import data, ids
@@ -24,9 +25,39 @@ def layout() -> html.Div:
                 clearable=False,
                 style={"width": "8em"},
             ),
+            dcc.Graph(id=ids.REVIEW_CHART, config={"displayModeBar": False}, style={"height": "260px"}),
             html.Div(id=ids.REVIEW_RESULT, style={"marginTop": "1em"}),
         ]
     )
+
+
+def review_figure(rep: dict[str, Any]) -> go.Figure:
+    """Executions per day: predicted breakage seen, unpredicted breakage, and clean runs."""
+    days: dict[str, dict[str, int]] = {}
+    for i in rep["executions"]:
+        d = days.setdefault(
+            i["executed_at"][:10], {"predicted and seen": 0, "unpredicted breakage": 0, "clean": 0}
+        )
+        if i["unpredicted_breakage"]:
+            d["unpredicted breakage"] += 1
+        elif i["predicted_and_observed"]:
+            d["predicted and seen"] += 1
+        else:
+            d["clean"] += 1
+    x = sorted(days)
+    fig = go.Figure(
+        [
+            go.Bar(name=k, x=x, y=[days[d][k] for d in x])
+            for k in ("clean", "predicted and seen", "unpredicted breakage")
+        ]
+    )
+    fig.update_layout(barmode="stack", margin={"l": 30, "r": 10, "t": 10, "b": 30})
+    return fig
+
+
+@dash.callback(Output(ids.REVIEW_CHART, "figure"), Input(ids.REVIEW_SINCE, "value"))
+def chart(since: str) -> go.Figure:
+    return review_figure(data.review(since))
 
 
 @dash.callback(Output(ids.REVIEW_RESULT, "children"), Input(ids.REVIEW_SINCE, "value"))
