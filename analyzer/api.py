@@ -129,7 +129,8 @@ def apply_risk_acceptances(
 ) -> None:
     """An ``auto`` tier stands only under a live, signed risk acceptance whose scope covers the change;
     otherwise it becomes ``approval`` and the result says why."""
-    for r in results:
+    alternatives = [r["safer_alternative"] for r in results if r.get("safer_alternative")]
+    for r in results + alternatives:
         if r["tier"] != "auto":
             continue
         acceptance, why = covering_acceptance(acceptances, r, as_of)

@@ -102,6 +102,13 @@ def results_table(payload: dict[str, Any]) -> str:
         rb = r["rollback"]
         if rb.get("change"):
             lines.append(f"   rollback: {'verified' if rb['verified'] else 'NOT verified'} ({rb['detail']})")
+        alt = r.get("safer_alternative")
+        if alt:
+            lines.append(f"   safer alternative: {alt['description']}")
+            lines.append(
+                f"     -> tier {alt['tier']}, risk {alt['risk_score']}, severs {len(alt['severed'])} "
+                f"({alt['severed_observed']} observed), impacts {len(alt['impacted_services'])}"
+            )
     for p in payload.get("problems", []):
         lines.append(f"warning: {p}")
     return "\n".join(lines)

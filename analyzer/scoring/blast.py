@@ -82,7 +82,7 @@ def risk_score(
 
 
 def score_proposal(
-    proposal: dict[str, Any], ctx: Context, policy: TierPolicy, as_of: datetime
+    proposal: dict[str, Any], ctx: Context, policy: TierPolicy, as_of: datetime, with_alternative: bool = True
 ) -> dict[str, Any]:
     change = proposal["change"]
     start = as_of - timedelta(days=policy.window_days)
@@ -192,6 +192,11 @@ def score_proposal(
     risk = risk_score(
         severed_observed, len(severed) - severed_observed, undocumented, max_crit, len(unknowns), invertible
     )
+    alternative = None
+    if with_alternative and kind.name == "iam.update_trust_policy" and target_node is not None:
+        alternative = safer_alternative(
+            proposal, ctx, policy, as_of, target_node.props["trust_policy"], severed
+        )
     return {
         "proposal_id": proposal["proposal_id"],
         "status": status,
@@ -227,9 +232,74 @@ def score_proposal(
             "coverage_days": days,
             "account": account,
         },
+        "safer_alternative": alternative,
         "policy": policy.header(),
         "policy_facts": facts,
         "analyzer_version": __version__,
+    }
+
+
+def safer_alternative(
+    proposal: dict[str, Any],
+    ctx: Context,
+    policy: TierPolicy,
+    as_of: datetime,
+    before_doc: Any,
+    severed: list[dict[str, Any]],
+) -> dict[str, Any] | None:
+    """Where removing an account's trust would cut observed use: keep trusting exactly the principals seen
+    using it, drop the rest of that account, and score that change the same way."""
+    delta = proposal["change"].get("delta") or {}
+    accounts = set(delta.get("remove_principals_of_account") or [])
+    keep = sorted(
+        {
+            s["consumer"]
+            for s in severed
+            if s["observed"] and account_of(s["consumer"]) in accounts and s["consumer"] in ctx.principals
+        }
+    )
+    if not keep:
+        return None
+    kind = get_kind("iam.update_trust_policy")
+    assert kind.apply is not None
+    doc = kind.apply(before_doc, delta)
+    doc["Statement"].append(
+        {
+            "Sid": "ObservedPrincipalsOnly",
+            "Effect": "Allow",
+            "Principal": {"AWS": keep[0] if len(keep) == 1 else keep},
+            "Action": "sts:AssumeRole",
+        }
+    )
+    alt = {
+        **proposal,
+        "proposal_id": proposal["proposal_id"] + "-alt",
+        "change": {
+            **proposal["change"],
+            "delta": {"new_document": doc},
+            "fidelity": "exact",
+            "lookup": "safer-alternative",
+        },
+    }
+    r = score_proposal(alt, ctx, policy, as_of, with_alternative=False)
+    return {
+        "description": f"trust only the principals seen using the role ({', '.join(keep)}) instead of their "
+        f"whole account{'s' if len(accounts) > 1 else ''}; the trust stays cross-account, so an external-access "
+        "finding narrows but does not close until that use moves",
+        "delta": {"new_document": doc},
+        "tier": r["tier"],
+        "tier_rule": r["tier_rule"],
+        "risk_score": r["risk_score"],
+        "severed": r["severed"],
+        "severed_observed": sum(1 for x in r["severed"] if x["observed"]),
+        "impacted_services": [
+            {k: x[k] for k in ("name", "criticality", "documented")} for x in r["impacted_services"]
+        ],
+        "approver_role": r["approver_role"],
+        "tier_notes": r["tier_notes"],
+        "change": r["change"],
+        "unknowns": r["unknowns"],
+        "rollback_verified": r["rollback"].get("verified"),
     }
 
 

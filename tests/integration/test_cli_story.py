@@ -96,6 +96,14 @@ def test_fraud_detection_is_impacted_as_critical(story: dict) -> None:
     assert r["rollback"]["verified"] is True
 
 
+def test_a_safer_alternative_keeps_the_observed_use(story: dict) -> None:
+    alt = _the_trust_fix(story["payload"])["safer_alternative"]
+    assert alt["severed_observed"] == 0 and alt["impacted_services"] == []
+    assert [s["consumer"] for s in alt["severed"]] == ["arn:aws:iam::739406228105:role/legacy-ops-automation"]
+    assert alt["tier"] == "approval"  # nothing observed breaks, but auto needs a signed risk acceptance
+    assert LEGACY_ETL in json.dumps(alt["delta"]) and alt["rollback_verified"] is True
+
+
 def test_unknowns_are_reported_not_called_safe(story: dict) -> None:
     results = {r["change"]["target"]: r for r in story["payload"]["results"]}
     mgmt = results["arn:aws:iam::210987654321:role/old-vendor-audit"]

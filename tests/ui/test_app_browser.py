@@ -68,6 +68,7 @@ def test_queue_shows_tiers_and_opens_the_story(browser: object, app_url: str) ->
     page.wait_for_selector("#usage-timeline .main-svg")  # and the plotly usage timeline
     assert "4032 events" in page.inner_text("#usage-timeline")
     assert page.inner_text("#decision").startswith("Approved by priya (change-advisory-board)")
+    assert "0 observed" in page.inner_text("#safer-alternative")
     page.screenshot(path=str(SHOTS / "proposal.png"), full_page=True)
 
 

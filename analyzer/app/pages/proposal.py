@@ -59,6 +59,16 @@ def usage_figure(r: dict[str, Any]) -> go.Figure:
     return fig
 
 
+def alternative_text(alt: dict[str, Any] | None) -> str:
+    if not alt:
+        return "None needed or none found: the change cuts no observed use that a narrower change could keep."
+    return (
+        f"{alt['description']}. Scored the same way: tier {alt['tier']}, risk {alt['risk_score']}, "
+        f"severs {len(alt['severed'])} ({alt['severed_observed']} observed), "
+        f"impacts {len(alt['impacted_services'])} service(s)/CI(s)."
+    )
+
+
 def decision_text(proposal_id: str, d: dict[str, Any] | None) -> str:
     if d is None:
         return (
@@ -159,6 +169,8 @@ def layout(proposal_id: str = "") -> html.Div:
                 ]
             ),
             html.P(id=ids.DECISION_MESSAGE, style={"fontWeight": "bold"}),
+            html.H3("Safer alternative"),
+            html.P(alternative_text(r.get("safer_alternative")), id=ids.ALTERNATIVE),
             html.H3("Rollback"),
             html.P(
                 f"{'verified' if rb.get('verified') else 'not verified'}: {rb.get('detail', '')}",
