@@ -858,6 +858,28 @@ def review_cmd(ctx: click.Context, since: str, until: str | None, fmt: str, html
             )
 
 
+@main.command()
+@click.argument("proposal_id")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.pass_context
+@handled
+def explain(ctx: click.Context, proposal_id: str, fmt: str) -> None:
+    """Explain one scored proposal: the statements that allowed each severed dependency, its use and
+    documentation, each impact path, the unknowns, the rule that set the tier, and the rollback.
+
+    \b
+    Example:
+      blastwall explain bw-87109988a633
+    """
+    from analyzer import api
+    from analyzer.output import explain_text, to_json
+
+    r = _store(ctx).get_documents(api.RESULTS).get(proposal_id)
+    if r is None:
+        raise BadInput(f"proposal {proposal_id} has not been scored (blastwall score {proposal_id})")
+    click.echo(to_json(r) if fmt == "json" else explain_text(r))
+
+
 # -- demo and app -------------------------------------------------------------------------------------
 @main.command()
 @click.option("--no-app", is_flag=True, help="Stop after printing the scores.")

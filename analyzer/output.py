@@ -112,3 +112,50 @@ def results_table(payload: dict[str, Any]) -> str:
     for p in payload.get("problems", []):
         lines.append(f"warning: {p}")
     return "\n".join(lines)
+
+
+def explain_text(r: dict[str, Any]) -> str:
+    """One scored proposal in full: why each dependency is cut, how each impact is reached, why the tier."""
+    lines = [
+        f"{r['proposal_id']}: {r['source'].get('title')}",
+        f"  source: {r['source']['format']} {r['source'].get('product') or ''} finding {r['source']['finding_id']}",
+        f"  change: {r['change']['kind']} on {r['change']['target']} ({r['change']['fidelity']}"
+        + (f", from lookup {r['change']['lookup']}" if r["change"].get("lookup") else "")
+        + ")",
+        f"  delta: {json.dumps(r['change'].get('delta'), sort_keys=True)}",
+        f"  tier: {r['tier']} by rule {r['tier_rule']} of {r['policy']['policy_id']} v{r['policy']['version']} "
+        f"(authority: {r['policy']['authority']}; owner: {r['policy']['owner_role']})",
+    ]
+    lines += [f"    note: {n}" for n in r.get("tier_notes", [])]
+    lines.append(
+        f"  risk {r['risk_score']}, priority {r.get('priority')}; evidence window "
+        f"{r['evidence']['window_start']} .. {r['evidence']['window_end']}, "
+        f"{r['evidence']['coverage_days']} day(s) with CloudTrail in account {r['evidence']['account']}"
+    )
+    for s in r["severed"]:
+        lines.append(f"  severed: {s['consumer']} -> {s['provider']} ({s['access']})")
+        lines.append(
+            f"    before: {s['before']['decision']} via {', '.join(s['before']['statements']) or '-'}"
+            + (
+                f"; depends on {', '.join(s['before']['missing_context'])}"
+                if s["before"]["missing_context"]
+                else ""
+            )
+        )
+        lines.append(f"    after: {s['after']['decision']} ({s['after']['reason']})")
+        lines.append(
+            f"    use: {'observed ' + str(s['events']) + ' times, ' + str(s['first_seen']) + ' .. ' + str(s['last_seen']) if s['observed'] else 'none seen in the window'}"
+        )
+        lines.append(f"    documentation: {s['documentation']}")
+    for svc in r["impacted_services"]:
+        lines.append(
+            f"  impacted: {svc['name']} [{svc['criticality']}] via {' -> '.join(svc.get('path', []))}"
+        )
+    for u in r["unknowns"]:
+        lines.append(f"  unknown: {u['reason']}: {u['detail']}")
+    rb = r["rollback"]
+    lines.append(
+        f"  rollback: {json.dumps((rb.get('change') or {}).get('delta'), sort_keys=True)[:200]} "
+        f"({'verified' if rb.get('verified') else 'not verified'})"
+    )
+    return "\n".join(lines)

@@ -267,3 +267,25 @@ def test_truncated_gzip_keeps_the_records_before_the_damage(tmp_path: Path, samp
     kept = int(out.stderr.split("kept the ")[1].split(" ")[0])
     assert 0 < kept < len(full)
     assert out.stdout.startswith("2 file(s)")  # the damaged file's prefix and the good file both loaded
+
+
+def test_explain_names_the_deciding_statements(story: dict, sample_dir: Path) -> None:
+    # explain shows the last scoring; other tests in this module re-score without the sample policy
+    run(
+        story["store"],
+        "score",
+        "--as-of",
+        SAMPLE_AS_OF,
+        "--policy",
+        str(sample_dir / "policy" / "tier-policy.yaml"),
+    )
+    out = run(story["store"], "explain", "bw-87109988a633").stdout
+    assert "trust:LegacyBatchAccount" in out and "inline:assume-datalake-reader:AssumeDataLakeReader" in out
+    assert "the CMDB does not relate Legacy Fraud ETL to Enterprise Data Lake" in out
+    assert "by rule critical-undocumented-dependency" in out
+    assert (
+        json.loads(run(story["store"], "explain", "bw-87109988a633", "--format", "json").stdout)["tier"]
+        == "cab"
+    )
+    missing = run(story["store"], "explain", "bw-nope", check=False)
+    assert missing.returncode == 2 and "has not been scored" in missing.stderr
