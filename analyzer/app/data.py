@@ -24,14 +24,6 @@ def store_uri() -> str:
     return str(flask.current_app.config[CONFIG_KEY])
 
 
-def results() -> list[dict[str, Any]]:
-    store = open_store(store_uri())
-    try:
-        return api.saved_results(store)
-    finally:
-        store.close()
-
-
 def result(proposal_id: str) -> dict[str, Any] | None:
     store = open_store(store_uri())
     try:

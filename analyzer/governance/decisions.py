@@ -13,13 +13,13 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from analyzer.criticality import criticality_rank
 from analyzer.errors import BadInput, BlastwallError
 from analyzer.governance import signing
 from analyzer.governance.ledger import Ledger
 from analyzer.governance.signing import IDENTITIES, Identity
 from analyzer.graph.store import GraphStore
 from analyzer.timeutil import iso, now, parse_time
-from connectors.cmdb import criticality_rank
 
 ACCEPTANCES = "acceptances"
 DECISIONS = "decisions"

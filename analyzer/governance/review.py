@@ -162,46 +162,53 @@ _STYLE = (
 )
 
 
-def review_html(report: dict[str, Any]) -> str:
-    rows = [
-        [
-            i["proposal_id"],
-            i["change"]["kind"],
-            i["change"]["target"],
-            i["executed_at"],
-            i["outcome"],
-            (i["decided"] or {}).get("decision", "none"),
-            "yes" if i["gate_passed_before_execution"] else "NO",
-            len(i["predicted_and_observed"]),
-            len(i["predicted_not_observed"]),
-            len(i["unpredicted_breakage"]),
-            f"{i['tier_then']} -> {i['tier_now']}" if i["diverges_from_current_policy"] else i["tier_then"],
-        ]
+REVIEW_COLUMNS = [
+    "proposal",
+    "change",
+    "target",
+    "executed",
+    "outcome",
+    "decision",
+    "gate passed",
+    "predicted & seen",
+    "predicted, not seen",
+    "unpredicted",
+    "tier",
+]
+
+
+def review_rows(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per execution, the columns the HTML report and the app show."""
+    return [
+        {
+            "proposal": i["proposal_id"],
+            "change": i["change"]["kind"],
+            "target": i["change"]["target"],
+            "executed": i["executed_at"],
+            "outcome": i["outcome"],
+            "decision": (i["decided"] or {}).get("decision", "none"),
+            "gate passed": "yes" if i["gate_passed_before_execution"] else "NO",
+            "predicted & seen": len(i["predicted_and_observed"]),
+            "predicted, not seen": len(i["predicted_not_observed"]),
+            "unpredicted": len(i["unpredicted_breakage"]),
+            "tier": f"{i['tier_then']} -> {i['tier_now']}"
+            if i["diverges_from_current_policy"]
+            else i["tier_then"],
+        }
         for i in report["executions"]
     ]
+
+
+def review_html(report: dict[str, Any]) -> str:
     s = report["summary"]
+    rows = [[r[c] for c in REVIEW_COLUMNS] for r in review_rows(report)]
     return (
         f"<!doctype html><html><head><meta charset='utf-8'><title>Blastwall post-action review</title>{_STYLE}"
         f"</head><body><h1>Post-action review {html.escape(report['since'])} to {html.escape(report['until'])}</h1>"
         f"<p>{s['executions']} execution(s); {s['without_gate_pass']} without a gate pass; "
         f"{s['with_unpredicted_breakage']} with breakage Blastwall did not predict; "
         f"{s['diverging_from_current_policy']} decided differently from what the current policy says.</p>"
-        + _table(
-            [
-                "proposal",
-                "change",
-                "target",
-                "executed",
-                "outcome",
-                "decision",
-                "gate passed",
-                "predicted & seen",
-                "predicted, not seen",
-                "unpredicted",
-                "tier",
-            ],
-            rows,
-        )
+        + _table(REVIEW_COLUMNS, rows)
         + "</body></html>"
     )
 

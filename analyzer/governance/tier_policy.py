@@ -15,8 +15,8 @@ from typing import Any
 import jsonschema
 import yaml
 
+from analyzer.criticality import criticality_rank
 from analyzer.errors import BadInput
-from connectors.cmdb import criticality_rank
 
 TIERS = ("auto", "approval", "cab", "blocked")
 

@@ -11,15 +11,15 @@ import numpy as np
 from analyzer import __version__
 from analyzer.changes import get_kind
 from analyzer.core import reachable
+from analyzer.criticality import criticality_rank
 from analyzer.errors import BadInput
 from analyzer.governance.tier_policy import TierPolicy
 from analyzer.iam.evaluate import Decision
 from analyzer.scoring.assume import ACTION, candidates, decide_assume, trust_statements
 from analyzer.scoring.context import Context, account_of
+from analyzer.scoring.coverage import covered_days
 from analyzer.scoring.propagation import build_graphs
 from analyzer.timeutil import iso
-from connectors.cmdb import criticality_rank
-from connectors.evidence.coverage import covered_days
 
 RESULT_SCHEMA_VERSION = "1.0"
 CRIT_WEIGHT = {"critical": 1.0, "high": 0.75, "medium": 0.5, "low": 0.25, "unknown": 0.5}

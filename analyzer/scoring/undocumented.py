@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 
 from analyzer.core import reachable
+from analyzer.criticality import criticality_rank
 from analyzer.scoring.context import Context
 from analyzer.scoring.propagation import OBSERVED_KINDS, build_graphs, in_window
 from analyzer.timeutil import iso
-from connectors.cmdb import criticality_rank
 
 
 def undocumented(ctx: Context, as_of: datetime, window_days: int = 90) -> list[dict[str, Any]]:

@@ -5,7 +5,7 @@ Absence of evidence is not evidence of absence: analysis asks coverage before ca
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date
 from typing import Any
 
 COLLECTION = "coverage"
@@ -27,26 +27,6 @@ def merge_days(
         "from": all_days[0] if all_days else None,
         "to": all_days[-1] if all_days else None,
     }
-
-
-def covered_days(
-    docs: dict[str, dict[str, Any]],
-    account: str,
-    start: datetime,
-    end: datetime,
-    sources: tuple[str, ...] = ("cloudtrail",),
-) -> tuple[int, int]:
-    """(days with evidence, days in the window) for ``account`` over [start, end]."""
-    want = set()
-    d = start.date()
-    while d <= end.date():
-        want.add(d.isoformat())
-        d += timedelta(days=1)
-    have: set[str] = set()
-    for doc in docs.values():
-        if doc.get("account") == account and doc.get("source") in sources:
-            have |= set(doc.get("days", [])) & want
-    return len(have), len(want)
 
 
 def day_of(ts: str) -> str:

@@ -62,38 +62,15 @@ def chart(since: str) -> go.Figure:
 
 @dash.callback(Output(ids.REVIEW_RESULT, "children"), Input(ids.REVIEW_SINCE, "value"))
 def show(since: str) -> Any:
+    from analyzer.governance.review import REVIEW_COLUMNS, review_rows
+
     rep = data.review(since)
     s = rep["summary"]
-    rows = [
-        [
-            i["proposal_id"],
-            i["change"]["kind"],
-            i["executed_at"],
-            i["outcome"],
-            "yes" if i["gate_passed_before_execution"] else "NO",
-            len(i["predicted_and_observed"]),
-            len(i["predicted_not_observed"]),
-            len(i["unpredicted_breakage"]),
-            f"{i['tier_then']} -> {i['tier_now']}" if i["diverges_from_current_policy"] else i["tier_then"],
-        ]
-        for i in rep["executions"]
-    ]
-    head = [
-        "proposal",
-        "change",
-        "executed",
-        "outcome",
-        "gate passed",
-        "predicted & seen",
-        "predicted, not seen",
-        "unpredicted",
-        "tier",
-    ]
     return [
         html.P(
             f"{s['executions']} execution(s) since {rep['since']}: {s['without_gate_pass']} without a gate "
             f"pass, {s['with_unpredicted_breakage']} with unpredicted breakage, "
             f"{s['diverging_from_current_policy']} diverging from the current policy."
         ),
-        table([dict(zip(head, r, strict=True)) for r in rows], head),
+        table(review_rows(rep), REVIEW_COLUMNS),
     ]
