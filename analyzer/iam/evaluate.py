@@ -1,10 +1,11 @@
-"""Policy evaluation with three outcomes: allowed, denied, or conditional (depends on request context
-Blastwall cannot know). Follows AWS's documented order: an explicit deny wins; otherwise an allow is
-needed; SCPs and permissions boundaries must also allow. Conditions on keys Blastwall knows (from the
-snapshot or evidence) are evaluated; the rest make the decision conditional and are named.
+"""One policy set against one request, with three outcomes (IAM User Guide, "Policy evaluation logic").
 
-This is the skeleton the IAM-semantics issue makes exact; what it does not evaluate yet it reports as
-``conditional``, never as ``allowed``.
+This is the plain per-request evaluator: the reference the vectorized one (``analyzer.iam.vector``) is
+checked against, and what ``blastwall can --explain`` uses to show its work.
+
+Outcomes are tri-state values encoded as small integers so NumPy can combine them: ``F`` (no), ``U``
+(depends on context Blastwall cannot know) and ``T`` (yes). With F < U < T, "and" is ``min``, "or" is
+``max`` and "not" is ``T - x``.
 """
 
 from __future__ import annotations
@@ -12,10 +13,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-from analyzer.iam.match import action_matches, resource_matches, wildcard_match
-from analyzer.iam.policy import Statement
+from analyzer.iam.conditions import ContextValue, Unresolved, condition_holds, has_variables, substitute
+from analyzer.iam.match import action_matches, wildcard_match
+from analyzer.iam.policy import Statement, Unreadable
 
 State = Literal["allowed", "denied", "conditional"]
+F, U, T = 0, 1, 2
+CallerKind = Literal["role", "user", "root", "service", "federated", "anonymous"]
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who makes the request: an IAM role (its sessions), a user, an account root, a service principal
+    (``arn`` is e.g. ``ec2.amazonaws.com``), a federated provider, or anonymous."""
+
+    arn: str
+    account: str | None
+    kind: CallerKind = "role"
 
 
 @dataclass(frozen=True)
@@ -32,150 +46,242 @@ class Decision:
 
 @dataclass(frozen=True)
 class PolicySet:
-    """Statements from one or more documents, each labelled with where it came from."""
+    """Statements from one or more documents, each labelled with where it came from, plus the statements
+    that could not be read (they put every decision they could touch in doubt)."""
 
     items: tuple[tuple[str, Statement], ...] = field(default_factory=tuple)
+    unreadable: tuple[Unreadable, ...] = ()
 
     @classmethod
-    def of(cls, label: str, statements: list[Statement]) -> PolicySet:
-        return cls(tuple((label, s) for s in statements))
+    def of(
+        cls, label: str, statements: list[Statement], unreadable: list[Unreadable] | None = None
+    ) -> PolicySet:
+        return cls(tuple((label, s) for s in statements), tuple(unreadable or ()))
 
     def __add__(self, other: PolicySet) -> PolicySet:
-        return PolicySet(self.items + other.items)
+        return PolicySet(self.items + other.items, self.unreadable + other.unreadable)
 
-
-_STRING_OPS = {
-    "StringEquals": lambda pat, v: v == pat,
-    "StringNotEquals": lambda pat, v: v != pat,
-    "StringEqualsIgnoreCase": lambda pat, v: v.lower() == pat.lower(),
-    "StringLike": lambda pat, v: wildcard_match(pat, v),
-    "StringNotLike": lambda pat, v: not wildcard_match(pat, v),
-    "ArnEquals": lambda pat, v: wildcard_match(pat, v),
-    "ArnLike": lambda pat, v: wildcard_match(pat, v),
-    "ArnNotEquals": lambda pat, v: not wildcard_match(pat, v),
-    "ArnNotLike": lambda pat, v: not wildcard_match(pat, v),
-    "Bool": lambda pat, v: v.lower() == pat.lower(),
-}
-_NEGATED = {"StringNotEquals", "StringNotLike", "ArnNotEquals", "ArnNotLike"}
-
-
-def condition_holds(
-    conditions: dict[str, dict[str, tuple[str, ...]]], context: dict[str, str]
-) -> tuple[bool | None, tuple[str, ...]]:
-    """True / False, or None with the context keys that were missing or operators not supported.
-
-    >>> condition_holds({"StringEquals": {"aws:PrincipalOrgID": ("o-1",)}}, {"aws:principalorgid": "o-1"})
-    (True, ())
-    >>> condition_holds({"StringEquals": {"sts:ExternalId": ("x",)}}, {})
-    (None, ('sts:ExternalId',))
-    """
-    missing: list[str] = []
-    result: bool | None = True
-    for op, kv in conditions.items():
-        base = op.split(":", 1)[-1]
-        if_exists = base.endswith("IfExists")
-        base = base.removesuffix("IfExists")
-        if ":" in op or base not in _STRING_OPS:
-            missing.extend(kv.keys())
-            result = None if result is not False else result
-            continue
-        test = _STRING_OPS[base]
-        for key, values in kv.items():
-            v = context.get(key.lower())
-            if v is None:
-                if if_exists:
-                    continue
-                missing.append(key)
-                if result is not False:
-                    result = None
+    def relevant_unreadable(self, action: str) -> list[Unreadable]:
+        out = []
+        for u in self.unreadable:
+            if u.actions is not None and not action_matches(u.actions, action):
                 continue
-            if base in _NEGATED:
-                ok = all(test(p, v) for p in values)
-            else:
-                ok = any(test(p, v) for p in values)
-            if not ok:
-                result = False
-    return result, tuple(missing) if result is None else ()
+            if u.not_actions is not None and action_matches(u.not_actions, action):
+                continue
+            out.append(u)
+        return out
 
 
-def _principal_matches(
-    principals: dict[str, tuple[str, ...]], principal_arn: str, account: str
-) -> bool | None:
+@dataclass(frozen=True)
+class Assessment:
+    """What one policy set says about one request."""
+
+    allow: int
+    """Is there an Allow statement matching the request: T, U (only conditionally) or F."""
+    deny: int
+    """Is there a Deny statement matching it."""
+    allow_direct: int
+    """Allow by a statement whose Principal names the caller itself (its ARN, or ``*``), not its account."""
+    allow_statements: tuple[str, ...] = ()
+    maybe_statements: tuple[str, ...] = ()
+    deny_statement: str | None = None
+    missing: tuple[str, ...] = ()
+
+    def decision(self, what: str = "policy") -> Decision:
+        eff = min(self.allow, T - self.deny)
+        if self.deny == T:
+            return Decision("denied", (self.deny_statement or "",), reason="explicit deny")
+        if eff == T:
+            return Decision("allowed", self.allow_statements)
+        if eff == U:
+            return Decision(
+                "conditional",
+                self.allow_statements + self.maybe_statements,
+                self.missing,
+                reason="depends on request context",
+            )
+        return Decision("denied", (), reason=f"no statement in the {what} allows it (implicit deny)")
+
+
+# -- principals -----------------------------------------------------------------------------------------
+def principal_value_match(ptype: str, value: str, caller: Caller) -> tuple[int, bool]:
+    """One value of a Principal element against the caller: (tri-state match, names the caller itself).
+
+    AWS: ``*`` is everyone; an account id or ``arn:aws:iam::ACCOUNT:root`` is every principal of that
+    account (the account then decides through its own identity policies); a role or user ARN is that
+    principal; wildcards inside a principal ARN are not supported and never match; a role session ARN
+    depends on the session name, which Blastwall does not know for a role.
+    """
+    if ptype == "AWS":
+        if value == "*":
+            return T, True
+        if caller.kind in ("service", "federated", "anonymous"):
+            return F, False
+        if value.isdigit() and len(value) == 12:
+            return (T, caller.kind == "root") if value == caller.account else (F, False)
+        if value.startswith("arn:") and value.endswith(":root") and value.split(":")[4:5] == [caller.account]:
+            return T, caller.kind == "root"
+        if value == caller.arn:
+            return T, True
+        if ":assumed-role/" in value and caller.kind == "role":
+            # arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION names one session of ROLE
+            parts = value.split(":", 5)
+            if len(parts) == 6 and parts[4] == caller.account:
+                role_name = parts[5].split("/")[1] if parts[5].count("/") >= 2 else ""
+                if caller.arn.rsplit("/", 1)[-1] == role_name:
+                    return U, True
+        return F, False
+    if ptype == "Service":
+        return (T, True) if caller.kind == "service" and caller.arn == value else (F, False)
+    if ptype == "Federated":
+        return (T, True) if caller.kind == "federated" and caller.arn == value else (F, False)
+    return F, False  # CanonicalUser: Blastwall does not map canonical ids
+
+
+def principal_match(principals: dict[str, tuple[str, ...]], caller: Caller) -> tuple[int, bool]:
+    best, direct = F, False
     for ptype, values in principals.items():
-        if ptype != "AWS":
-            continue
         for v in values:
-            if v == "*":
-                return True
-            if v == account or v == f"arn:aws:iam::{account}:root":
-                return True
-            if v == principal_arn:
-                return True
-            if ("*" in v or "?" in v) and wildcard_match(v, principal_arn):
-                return True
-    return False
+            m, d = principal_value_match(ptype, v, caller)
+            if m > best or (m == best and d and not direct):
+                best, direct = m, d
+    return best, direct
 
 
-def names_principal_exactly(principals: dict[str, tuple[str, ...]], principal_arn: str) -> bool:
-    return principal_arn in principals.get("AWS", ())
+def statement_principal(st: Statement, caller: Caller) -> tuple[int, bool]:
+    """Does a resource-policy statement apply to the caller (Principal / NotPrincipal)."""
+    if st.principals:
+        return principal_match(st.principals, caller)
+    if st.not_principals:
+        m, _ = principal_match(st.not_principals, caller)
+        return T - m, False
+    return F, False  # a resource policy statement without a principal applies to nobody
+
+
+# -- resources ------------------------------------------------------------------------------------------
+def resource_tri(
+    patterns: tuple[str, ...], resource: str, context: dict[str, ContextValue]
+) -> tuple[int, tuple[str, ...]]:
+    """Whether any pattern matches, with policy variables resolved from the context."""
+    unknown: list[str] = []
+    for p in patterns:
+        if has_variables(p):
+            try:
+                p = substitute(p, context, for_pattern=True)
+            except Unresolved as exc:
+                if not exc.absent:
+                    unknown.append(exc.key)
+                continue  # a variable known to be absent makes the pattern match nothing
+        if wildcard_match(p, resource):
+            return T, ()
+    return (U, tuple(unknown)) if unknown else (F, ())
+
+
+def statement_match(
+    st: Statement,
+    action: str,
+    resource: str,
+    context: dict[str, ContextValue],
+    caller: Caller | None,
+) -> tuple[int, bool, tuple[str, ...]]:
+    """(tri-state match, names the caller directly, unknown keys) for one statement and one request."""
+    if st.actions and not action_matches(st.actions, action):
+        return F, False, ()
+    if st.not_actions and action_matches(st.not_actions, action):
+        return F, False, ()
+    if not st.actions and not st.not_actions:
+        return F, False, ()
+    missing: list[str] = []
+    m = T
+    if st.resources:
+        r, keys = resource_tri(st.resources, resource, context)
+        m, missing = min(m, r), missing + list(keys)
+    elif st.not_resources:
+        r, keys = resource_tri(st.not_resources, resource, context)
+        m, missing = min(m, T - r), missing + list(keys)
+    elif caller is None:
+        return F, False, ()  # identity-based statements need a Resource
+    if m == F:
+        return F, False, ()
+    direct = False
+    if caller is not None:
+        pm, direct = statement_principal(st, caller)
+        m = min(m, pm)
+        if m == F:
+            return F, False, ()
+    held, keys = condition_holds(st.conditions, context)
+    if held is False:
+        return F, False, ()
+    if held is None:
+        m = min(m, U)
+        missing += list(keys)
+    return m, direct, tuple(missing)
+
+
+def assess(
+    policies: PolicySet,
+    action: str,
+    resource: str,
+    context: dict[str, ContextValue],
+    caller: Caller | None = None,
+) -> Assessment:
+    """Evaluate a policy set for one request. Pass ``caller`` for a resource-based policy (its statements
+    need a matching Principal); leave it out for identity policies, SCPs and boundaries."""
+    allow = deny = direct = F
+    allow_st: list[str] = []
+    maybe: list[str] = []
+    deny_st: str | None = None
+    missing: list[str] = []
+    for label, st in policies.items:
+        m, d, keys = statement_match(st, action, resource, context, caller)
+        if m == F:
+            continue
+        tag = f"{label}:{st.label}"
+        if st.effect == "Deny":
+            if m == T and deny != T:
+                deny_st = tag
+            deny = max(deny, m)
+            if m == U:
+                maybe.append(tag)
+                missing += keys
+        else:
+            allow = max(allow, m)
+            if d:
+                direct = max(direct, m)
+            if m == T:
+                allow_st.append(tag)
+            else:
+                maybe.append(tag)
+                missing += keys
+    for u in policies.relevant_unreadable(action):
+        allow, deny = max(allow, U), max(deny, U)
+        missing.append(f"unreadable policy statement at {u.where} ({u.message})")
+    return Assessment(
+        allow, deny, direct, tuple(allow_st), tuple(maybe), deny_st, tuple(dict.fromkeys(missing))
+    )
 
 
 def evaluate(
     policies: PolicySet,
     action: str,
     resource: str,
-    context: dict[str, str],
+    context: dict[str, ContextValue],
     *,
-    principal_arn: str | None = None,
-    principal_account: str | None = None,
-    check_principal: bool = False,
+    caller: Caller | None = None,
+    what: str = "policy",
 ) -> Decision:
-    """Evaluate one policy set (identity, resource/trust, SCP or boundary) for one request."""
-    allow: list[str] = []
-    maybe_allow: list[str] = []
-    maybe_deny: list[str] = []
-    missing: list[str] = []
-    for label, st in policies.items:
-        if st.actions and not action_matches(st.actions, action):
-            continue
-        if st.not_actions and action_matches(st.not_actions, action):
-            continue
-        if st.resources and not resource_matches(st.resources, resource):
-            continue
-        if st.not_resources and resource_matches(st.not_resources, resource):
-            continue
-        if check_principal:
-            assert principal_arn is not None and principal_account is not None
-            if st.principals and not _principal_matches(st.principals, principal_arn, principal_account):
-                continue
-            if st.not_principals and _principal_matches(st.not_principals, principal_arn, principal_account):
-                continue
-            if not st.principals and not st.not_principals:
-                continue
-        holds, keys = condition_holds(st.conditions, context)
-        tag = f"{label}:{st.label}"
-        if holds is False:
-            continue
-        if st.effect == "Deny":
-            if holds:
-                return Decision("denied", (tag,), reason="explicit deny")
-            maybe_deny.append(tag)
-            missing.extend(keys)
-        elif holds:
-            allow.append(tag)
-        else:
-            maybe_allow.append(tag)
-            missing.extend(keys)
-    if allow and not maybe_deny:
-        return Decision("allowed", tuple(allow))
-    if allow or maybe_allow:
-        return Decision(
-            "conditional",
-            tuple(allow + maybe_allow + maybe_deny),
-            tuple(dict.fromkeys(missing)),
-            reason="depends on request context",
-        )
-    return Decision("denied", (), reason="no statement allows it (implicit deny)")
+    """Evaluate one policy set (identity, resource/trust, SCP or boundary) for one request.
+
+    >>> from analyzer.iam.policy import parse_document
+    >>> ps = PolicySet.of("p", parse_document({"Statement": [
+    ...     {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
+    ...     {"Effect": "Deny", "Action": "s3:DeleteBucket", "Resource": "*"}]}))
+    >>> evaluate(ps, "s3:GetObject", "arn:aws:s3:::b/k", {}).state
+    'allowed'
+    >>> evaluate(ps, "s3:deletebucket", "arn:aws:s3:::b", {}).statements
+    ('p:#1',)
+    """
+    return assess(policies, action, resource, context, caller).decision(what)
 
 
 def combine_all(*decisions: Decision) -> Decision:

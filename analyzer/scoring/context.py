@@ -6,12 +6,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from analyzer.errors import BadInput
 from analyzer.graph.snapshot import Snapshot
-from analyzer.iam.evaluate import PolicySet
-from analyzer.iam.policy import parse_document
+from analyzer.iam.authorize import RESOURCE_POLICY_SERVICES, Subject, Target
+from analyzer.iam.conditions import OutsideOf
+from analyzer.iam.evaluate import Caller, PolicySet
+from analyzer.iam.policy import parse_lenient
 
 CMDB_TAG = "cmdb_ci"
+POLICY_RESOURCE_KINDS = frozenset({"S3Bucket", "KmsKey", "LambdaFunction", "SqsQueue", "SnsTopic"})
+"""Node kinds whose ``policy`` property is their resource-based policy (None: collected, and none set)."""
 
 
 @dataclass
@@ -22,6 +25,9 @@ class Principal:
     identity: PolicySet
     boundary: PolicySet | None
     malformed: list[str] = field(default_factory=list)
+    tags: dict[str, str] = field(default_factory=dict)
+    name: str | None = None
+    path: str | None = None
 
 
 @dataclass
@@ -35,6 +41,85 @@ class Context:
     coverage: dict[str, dict[str, Any]]
     problems: list[str]
     collection: dict[str, dict[str, Any]] = field(default_factory=dict)
+    management_accounts: set[str] = field(default_factory=set)
+    org_paths: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    _targets: dict[str, Target] = field(default_factory=dict)
+
+    def subject(self, arn: str) -> Subject:
+        """The caller ``arn`` with its policies, tags and organization, as the evaluator needs it."""
+        p = self.principals.get(arn)
+        account = account_of(arn)
+        if arn.endswith(".amazonaws.com"):
+            return Subject(Caller(arn, None, "service"), PolicySet(), scp_exempt=True, tags={})
+        kind = "user" if ":user/" in arn else "root" if arn.endswith(":root") else "role"
+        org: Any = self.account_org.get(account)
+        if org is None and self.account_org:
+            org = OutsideOf(frozenset(self.account_org.values()))
+        levels = tuple(self.scp_levels.get(account, []))
+        if p is None:
+            return Subject(Caller(arn, account, kind), None, scp_levels=levels, org_id=org)  # type: ignore[arg-type]
+        identity: PolicySet = p.identity
+        if p.malformed:
+            from analyzer.iam.policy import Unreadable
+
+            identity = identity + PolicySet(
+                (), tuple(Unreadable(m, "managed policy missing from the snapshot") for m in p.malformed)
+            )
+        return Subject(
+            Caller(arn, account, kind),  # type: ignore[arg-type]
+            identity,
+            p.boundary,
+            scp_levels=levels,
+            scp_exempt=account in self.management_accounts or (p.path or "").startswith("/aws-service-role/"),
+            tags=p.tags,
+            username=p.name if kind == "user" else None,
+            org_id=org,
+            org_paths=self.org_paths.get(account),
+        )
+
+    def target(self, arn: str) -> Target:
+        """The resource ``arn`` with its resource policy (or the knowledge that it has none)."""
+        if arn in self._targets:
+            return self._targets[arn]
+        node = self.snap.node(arn)
+        account = account_of(arn) or (node.account if node else None) or None
+        service = arn.split(":")[2] if arn.count(":") >= 5 else ""
+        known = node is not None and bool(node.props)  # a stub has no properties: only its id is known
+        tags = (node.props.get("tags") or {}) if node is not None and known else None
+        problems: list[str] = []
+        t: Target
+        if node is not None and known and node.kind == "IamRole":
+            policy = _policyset(
+                f"{arn}#trust", node.props.get("trust_policy"), problems, f"{arn} trust policy"
+            )
+            t = Target(arn, account, "trust", policy, tags=tags)
+        elif node is not None and known and node.kind in POLICY_RESOURCE_KINDS:
+            doc = node.props.get("policy")
+            kind = "kms" if node.kind == "KmsKey" else "policy"
+            label = f"{arn}#{'key-policy' if kind == 'kms' else 'policy'}"
+            rp = _policyset(label, doc, problems, label) if doc is not None else None
+            t = Target(arn, node.account or account, kind, rp, tags=tags)  # type: ignore[arg-type]
+        elif service == "s3" and arn.count(":") == 5:
+            bucket = arn.split(":", 5)[5].split("/", 1)[0]
+            parent = self.target(f"arn:aws:s3:::{bucket}") if "/" in arn.split(":", 5)[5] else None
+            if parent is not None and parent.policy_known:
+                t = Target(arn, parent.account, "policy", parent.policy, tags=None)
+            else:
+                t = Target(arn, account, "policy", None, policy_known=False)
+        elif service == "iam" and ":role/" in arn:
+            t = Target(arn, account, "trust", None, policy_known=False)
+        elif service == "kms":
+            t = Target(arn, account, "kms", None, policy_known=False)
+        elif service in RESOURCE_POLICY_SERVICES:
+            t = Target(arn, account, "policy", None, policy_known=False)
+        else:
+            t = Target(arn, account, "none", tags=tags)
+        if t.account and t.account in self.account_org:
+            t = Target(
+                t.arn, t.account, t.kind, t.policy, t.policy_known, t.tags, self.account_org[t.account]
+            )
+        self._targets[arn] = t
+        return t
 
     def ci(self, ci_id: str) -> dict[str, Any]:
         node = self.snap.node(ci_id)
@@ -68,13 +153,14 @@ def account_of(arn: str) -> str:
 
 
 def _policyset(label: str, doc: Any, problems: list[str], where: str) -> PolicySet:
+    """A policy document as statements; what cannot be read is reported (policy and statement index)
+    and kept as ``unreadable`` so decisions it could change become conditional, never allowed."""
     if doc is None:
         return PolicySet()
-    try:
-        return PolicySet.of(label, parse_document(doc, where=where))
-    except BadInput as exc:
-        problems.append(f"{where}: {exc.message} (policy skipped; decisions depending on it are conditional)")
-        return PolicySet()
+    parsed = parse_lenient(doc, where=where)
+    for u in parsed.unreadable:
+        problems.append(f"{u.where}: {u.message} (skipped; decisions it could change are conditional)")
+    return PolicySet.of(label, parsed.statements, parsed.unreadable)
 
 
 def build_context(
@@ -117,8 +203,17 @@ def build_context(
                 problems,
                 n.props["permissions_boundary"],
             )
-        p = Principal(n.id, n.kind, account_of(n.id), ps, boundary)
-        p.malformed = missing_managed
+        p = Principal(
+            n.id,
+            n.kind,
+            account_of(n.id),
+            ps,
+            boundary,
+            missing_managed,
+            dict(n.props.get("tags") or {}),
+            n.props.get("name"),
+            n.props.get("path"),
+        )
         principals[n.id] = p
     # organization: account -> org id, and the SCP levels on its path (root ... OU ... account)
     account_org = {}
@@ -180,6 +275,26 @@ def build_context(
     documented = set()
     for e in snap.edge_records("DEPENDS_ON"):
         documented.add((e.src, e.dst))
+    management = {
+        str(o.props["management_account"])
+        for o in snap.of_kind("Organization")
+        if o.props.get("management_account")
+    }
+    org_paths: dict[str, tuple[str, ...]] = {}
+    for acct, chain in scp_levels.items():
+        ids = [n.rsplit(":", 1)[-1] for n, _ in reversed(chain[1:])]  # root ... OU (the account excluded)
+        if acct in account_org and ids:
+            org_paths[acct] = ("/".join([account_org[acct], *ids]) + "/",)
     return Context(
-        snap, principals, account_org, scp_levels, ci_of, documented, coverage, problems, collection or {}
+        snap,
+        principals,
+        account_org,
+        scp_levels,
+        ci_of,
+        documented,
+        coverage,
+        problems,
+        collection or {},
+        management,
+        org_paths,
     )

@@ -1,6 +1,7 @@
 """Evaluation rules, each from AWS's documented policy evaluation logic (IAM User Guide,
 "Policy evaluation logic" and "Cross-account policy evaluation logic")."""
 
+from analyzer.iam.conditions import ABSENT
 from analyzer.iam.evaluate import PolicySet, combine_all, condition_holds, evaluate
 from analyzer.iam.policy import parse_document
 
@@ -66,8 +67,12 @@ def test_known_condition_key_is_evaluated() -> None:
     assert evaluate(p, "s3:GetObject", "r", {"aws:principalorgid": "o-2"}).state == "denied"
 
 
-def test_if_exists_on_a_missing_key_holds() -> None:
-    assert condition_holds({"StringEqualsIfExists": {"aws:SourceVpc": ("vpc-1",)}}, {}) == (True, ())
+def test_if_exists_holds_on_an_absent_key_and_is_unknown_on_an_unknown_one() -> None:
+    # "...IfExists: if the key is not present, evaluate the condition as true" -- but a key Blastwall
+    # does not know may be present, so it stays unknown.
+    cond = {"StringEqualsIfExists": {"aws:SourceVpc": ("vpc-1",)}}
+    assert condition_holds(cond, {"aws:sourcevpc": ABSENT}) == (True, ())
+    assert condition_holds(cond, {}) == (None, ("aws:SourceVpc",))
 
 
 def test_conditional_deny_makes_an_allow_conditional() -> None:
