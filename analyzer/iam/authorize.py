@@ -168,13 +168,15 @@ class Parts:
 
 def assess_parts(subject: Subject, action: str, target: Target, ctx: RequestContext) -> Parts:
     c = subject.caller
-    if subject.identity is None:
+    if c.kind in ("service", "federated", "anonymous"):
+        identity = NOTHING  # no identity policies: the resource (or trust) policy alone decides
+    elif subject.identity is None:
         identity = _unknown(f"identity policies of {c.arn} (not in the snapshot)")
     else:
         identity = assess(subject.identity, action, target.arn, ctx)
     boundary = assess(subject.boundary, action, target.arn, ctx) if subject.boundary is not None else None
     scps: list[tuple[str, Assessment]] = []
-    if not subject.scp_exempt:
+    if not subject.scp_exempt and c.kind in ("role", "user", "root"):
         for node, level in subject.scp_levels:
             if not level.items and not level.unreadable:
                 # AWS always attaches at least one SCP: none here means it was not collected
@@ -208,8 +210,9 @@ def authorize(
     """
     ctx = request_context(subject, target, extra_context)
     parts = assess_parts(subject, action, target, ctx)
-    same = subject.caller.account is not None and subject.caller.account == target.account
-    required = target.kind in ("trust", "kms")
+    outside_iam = subject.caller.kind in ("service", "federated", "anonymous")
+    same = outside_iam or (subject.caller.account is not None and subject.caller.account == target.account)
+    required = outside_iam or target.kind in ("trust", "kms")
     final = int(
         combine(
             identity=_cols(parts.identity),
