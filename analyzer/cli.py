@@ -179,6 +179,8 @@ def ingest_aws_snapshot(ctx: click.Context, directory: Path, collected_at: str |
     report = load_snapshot(_store(ctx), directory, seen=seen)
     for account, n in report.loaded.items():
         click.echo(f"account {account}: {n} nodes")
+    for w in report.warnings:
+        click.echo(f"warning: {w}", err=True)
     _report_errors(report.errors)
 
 

@@ -57,6 +57,10 @@ NODE_KINDS: dict[str, NodeKind] = {
         NodeKind("InstanceProfile", Layer.CONFIGURATION, "An EC2 instance profile."),
         NodeKind("ServicePrincipal", Layer.CONFIGURATION, "An AWS service principal (urn:aws:service:…)."),
         NodeKind("S3Bucket", Layer.CONFIGURATION, "An S3 bucket, its policy and tags."),
+        NodeKind("KmsKey", Layer.CONFIGURATION, "A KMS key and its key policy."),
+        NodeKind("LambdaFunction", Layer.CONFIGURATION, "A Lambda function and its resource policy."),
+        NodeKind("SqsQueue", Layer.CONFIGURATION, "An SQS queue and its queue policy."),
+        NodeKind("SnsTopic", Layer.CONFIGURATION, "An SNS topic and its topic policy."),
         NodeKind("Vpc", Layer.CONFIGURATION, "A VPC."),
         NodeKind("Subnet", Layer.CONFIGURATION, "A subnet."),
         NodeKind("SecurityGroup", Layer.CONFIGURATION, "A security group and its rules."),
@@ -205,6 +209,9 @@ class Batch:
     edges: list[EdgeRow] = field(default_factory=list)
     documents: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     """Documents (collection -> id -> body) written in the same atomic unit as the rows."""
+    warnings: list[str] = field(default_factory=list)
+    """Problems found while transforming (e.g. an unreadable policy statement) that did not stop the
+    load; reported to the user, never stored."""
 
     def validate(self) -> None:
         """Check kinds and that every edge endpoint is a node of this batch (a stub if need be).

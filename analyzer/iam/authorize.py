@@ -79,8 +79,8 @@ def _unknown(reason: str) -> Assessment:
 NOTHING = Assessment(F, F, F)
 
 
-def request_context(subject: Subject, target: Target, extra: dict[str, str] | None = None) -> RequestContext:
-    """The request context keys Blastwall knows for this request; everything else stays unknown."""
+def principal_context(subject: Subject, extra: dict[str, str | list[str]] | None = None) -> RequestContext:
+    """The principal side of the request context (and the request keys given with ``extra``)."""
     c = subject.caller
     ctx = RequestContext()
     closed: list[str] = []
@@ -104,9 +104,21 @@ def request_context(subject: Subject, target: Target, extra: dict[str, str] | No
     elif c.kind == "service":
         ctx["aws:principalisawsservice"] = ("true",)
         ctx["aws:principalservicename"] = (c.arn,)
-        for k in ("aws:principalarn", "aws:principalaccount", "aws:principalorgid", "aws:username"):
-            ctx[k] = ABSENT
+        for key in ("aws:principalarn", "aws:principalaccount", "aws:principalorgid", "aws:username"):
+            ctx[key] = ABSENT
         closed.append("aws:principaltag/")
+    for name, value in (extra or {}).items():
+        if isinstance(value, list):
+            ctx[name.lower()] = tuple(value)
+        else:
+            ctx[name.lower()] = ABSENT if value == "" else (value,)
+    ctx.closed = tuple(closed)
+    return ctx
+
+
+def resource_context(target: Target) -> RequestContext:
+    """The resource side of the request context: owner account, organization, tags."""
+    ctx = RequestContext()
     if target.account:
         ctx["aws:resourceaccount"] = (target.account,)
     if target.org_id:
@@ -114,10 +126,19 @@ def request_context(subject: Subject, target: Target, extra: dict[str, str] | No
     if target.tags is not None:
         for k, v in target.tags.items():
             ctx[f"aws:resourcetag/{k.lower()}"] = (v,)
-        closed.append("aws:resourcetag/")
-    for k, v in (extra or {}).items():
-        ctx[k.lower()] = ABSENT if v == "" else (v,)
-    ctx.closed = tuple(closed)
+        ctx.closed = ("aws:resourcetag/",)
+    return ctx
+
+
+def request_context(
+    subject: Subject, target: Target, extra: dict[str, str | list[str]] | None = None
+) -> RequestContext:
+    """The request context keys Blastwall knows for this request; everything else stays unknown."""
+    p = principal_context(subject, extra)
+    r = resource_context(target)
+    ctx = RequestContext(r)
+    ctx.update(p)  # request keys given by the user win
+    ctx.closed = p.closed + r.closed
     return ctx
 
 
@@ -166,6 +187,15 @@ class Parts:
     resource: Assessment = NOTHING
 
 
+def flags(subject: Subject, target: Target) -> tuple[bool, bool, bool]:
+    """(same account, trust/key policy required, caller is a role) as ``combine`` takes them; service,
+    federated and anonymous callers are decided by the resource policy alone."""
+    outside_iam = subject.caller.kind in ("service", "federated", "anonymous")
+    same = outside_iam or (subject.caller.account is not None and subject.caller.account == target.account)
+    required = outside_iam or target.kind in ("trust", "kms")
+    return same, required, subject.caller.kind == "role"
+
+
 def assess_parts(subject: Subject, action: str, target: Target, ctx: RequestContext) -> Parts:
     c = subject.caller
     if c.kind in ("service", "federated", "anonymous"):
@@ -197,7 +227,7 @@ def assess_parts(subject: Subject, action: str, target: Target, ctx: RequestCont
 
 
 def authorize(
-    subject: Subject, action: str, target: Target, extra_context: dict[str, str] | None = None
+    subject: Subject, action: str, target: Target, extra_context: dict[str, str | list[str]] | None = None
 ) -> Decision:
     """AWS's decision for ``subject`` doing ``action`` on ``target``, with the statements that decided it.
 
@@ -210,9 +240,7 @@ def authorize(
     """
     ctx = request_context(subject, target, extra_context)
     parts = assess_parts(subject, action, target, ctx)
-    outside_iam = subject.caller.kind in ("service", "federated", "anonymous")
-    same = outside_iam or (subject.caller.account is not None and subject.caller.account == target.account)
-    required = outside_iam or target.kind in ("trust", "kms")
+    same, required, is_role = flags(subject, target)
     final = int(
         combine(
             identity=_cols(parts.identity),
@@ -220,7 +248,7 @@ def authorize(
             scps=[_cols(a) for _, a in parts.scps],
             resource=_cols(parts.resource),
             same_account=same,
-            caller_is_role=subject.caller.kind == "role",
+            caller_is_role=is_role,
             required=required,
         )
     )

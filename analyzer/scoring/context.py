@@ -98,7 +98,8 @@ class Context:
             kind = "kms" if node.kind == "KmsKey" else "policy"
             label = f"{arn}#{'key-policy' if kind == 'kms' else 'policy'}"
             rp = _policyset(label, doc, problems, label) if doc is not None else None
-            t = Target(arn, node.account or account, kind, rp, tags=tags)  # type: ignore[arg-type]
+            collected = bool(node.props.get("policy_collected", True))
+            t = Target(arn, node.account or account, kind, rp, collected, tags=tags)  # type: ignore[arg-type]
         elif service == "s3" and arn.count(":") == 5:
             bucket = arn.split(":", 5)[5].split("/", 1)[0]
             parent = self.target(f"arn:aws:s3:::{bucket}") if "/" in arn.split(":", 5)[5] else None
@@ -171,6 +172,14 @@ def build_context(
 ) -> Context:
     problems: list[str] = []
     managed = {n.id: n.props.get("document") for n in snap.of_kind("ManagedPolicy")}
+    parsed_managed: dict[str, PolicySet] = {}
+
+    def managed_set(arn: str) -> PolicySet:
+        """Each managed policy parsed once, so principals that share it share its statements."""
+        if arn not in parsed_managed:
+            parsed_managed[arn] = _policyset(arn, managed.get(arn), problems, arn)
+        return parsed_managed[arn]
+
     principals: dict[str, Principal] = {}
     group_policies: dict[str, PolicySet] = {}
     for g in snap.of_kind("IamGroup"):
@@ -180,7 +189,7 @@ def build_context(
                 f"{g.id}#inline:{ip['name']}", ip["document"], problems, f"{g.id} inline {ip['name']}"
             )
         for pa in g.props.get("managed_policies", []):
-            ps = ps + _policyset(pa, managed.get(pa), problems, pa)
+            ps = ps + managed_set(pa)
         group_policies[g.props.get("name", "")] = ps
     for n in snap.of_kind("IamRole", "IamUser"):
         ps = PolicySet()
@@ -192,17 +201,12 @@ def build_context(
         for pa in n.props.get("managed_policies", []):
             if managed.get(pa) is None:
                 missing_managed.append(pa)
-            ps = ps + _policyset(pa, managed.get(pa), problems, pa)
+            ps = ps + managed_set(pa)
         for gname in n.props.get("groups", []):
             ps = ps + group_policies.get(gname, PolicySet())
         boundary = None
         if n.props.get("permissions_boundary"):
-            boundary = _policyset(
-                n.props["permissions_boundary"],
-                managed.get(n.props["permissions_boundary"]),
-                problems,
-                n.props["permissions_boundary"],
-            )
+            boundary = managed_set(n.props["permissions_boundary"])
         p = Principal(
             n.id,
             n.kind,
@@ -229,13 +233,18 @@ def build_context(
         if e.src in scp_docs:
             attached.setdefault(e.dst, []).append(e.src)
     scp_levels: dict[str, list[tuple[str, PolicySet]]] = {}
+    parsed_scps: dict[str, PolicySet] = {}
     for acct in account_org:
         chain = []
         node: str | None = f"arn:aws:iam::{acct}:root"
         while node is not None:
             ps = PolicySet()
             for pid in attached.get(node, []):
-                ps = ps + _policyset(f"scp:{pid.rsplit('/', 1)[-1]}", scp_docs[pid], problems, pid)
+                if pid not in parsed_scps:
+                    parsed_scps[pid] = _policyset(
+                        f"scp:{pid.rsplit('/', 1)[-1]}", scp_docs[pid], problems, pid
+                    )
+                ps = ps + parsed_scps[pid]
             chain.append((node, ps))
             node = parent.get(node)
         scp_levels[acct] = chain

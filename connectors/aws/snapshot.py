@@ -16,7 +16,7 @@ from typing import Any
 from analyzer.errors import BadInput
 from analyzer.graph.schema import Batch, EdgeRow, NodeRow
 from analyzer.graph.store import GraphStore
-from analyzer.iam.policy import parse_document
+from analyzer.iam.policy import parse_lenient
 from connectors.aws.addresses import COLLECTION as ADDRESS_HISTORY
 from connectors.aws.addresses import merge_history
 from connectors.jsonfile import load_json, require
@@ -68,9 +68,16 @@ def _tags(tag_list: Any) -> dict[str, str]:
     return {str(t.get("Key")): str(t.get("Value")) for t in tag_list or [] if isinstance(t, dict)}
 
 
-def _checked_doc(doc: Any, file: str, path: str) -> Any:
-    """Validate a policy document now so a malformed one is reported with its place, then keep it raw."""
-    parse_document(doc, where=path)
+def _checked_doc(doc: Any, file: str, path: str, warnings: list[str]) -> Any:
+    """Check a policy document now so what cannot be read is reported with its file, place and statement
+    index; keep it raw either way (analysis skips the unreadable statements and says "conditional" for
+    the decisions they could change)."""
+    if doc is None:
+        return None
+    for u in parse_lenient(doc, where=path).unreadable:
+        warnings.append(
+            f"{file}: {u.where}: {u.message} (statement skipped; decisions it could change are conditional)"
+        )
     return doc
 
 
@@ -87,7 +94,9 @@ def transform_iam(account: str, gaad: dict[str, Any], file: str, seen: str) -> B
         document = None
         if default is not None:
             j = versions.index(default)
-            document = _checked_doc(default.get("Document"), file, f"{where}.PolicyVersionList[{j}].Document")
+            document = _checked_doc(
+                default.get("Document"), file, f"{where}.PolicyVersionList[{j}].Document", b.warnings
+            )
         policies[arn] = {"name": name, "document": document}
         b.nodes.append(
             NodeRow(arn, "ManagedPolicy", {"name": name, "document": document}, account, seen, seen)
@@ -96,7 +105,9 @@ def transform_iam(account: str, gaad: dict[str, Any], file: str, seen: str) -> B
     def principal_props(obj: dict[str, Any], where: str, inline_key: str) -> dict[str, Any]:
         inline = []
         for j, ip in enumerate(obj.get(inline_key) or []):
-            doc = _checked_doc(ip.get("PolicyDocument"), file, f"{where}.{inline_key}[{j}].PolicyDocument")
+            doc = _checked_doc(
+                ip.get("PolicyDocument"), file, f"{where}.{inline_key}[{j}].PolicyDocument", b.warnings
+            )
             inline.append({"name": ip.get("PolicyName"), "document": doc})
         boundary = (obj.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
         return {
@@ -114,7 +125,7 @@ def transform_iam(account: str, gaad: dict[str, Any], file: str, seen: str) -> B
         props["name"] = require(r, "RoleName", file=file, path=where, types=str)
         props["role_id"] = r.get("RoleId")
         trust = require(r, "AssumeRolePolicyDocument", file=file, path=where)
-        props["trust_policy"] = _checked_doc(trust, file, f"{where}.AssumeRolePolicyDocument")
+        props["trust_policy"] = _checked_doc(trust, file, f"{where}.AssumeRolePolicyDocument", b.warnings)
         props["last_used"] = (r.get("RoleLastUsed") or {}).get("LastUsedDate")
         props["instance_profiles"] = [p["Arn"] for p in r.get("InstanceProfileList") or []]
         b.nodes.append(NodeRow(arn, "IamRole", props, account, seen, seen))
@@ -163,20 +174,22 @@ def transform_iam(account: str, gaad: dict[str, Any], file: str, seen: str) -> B
 def transform_s3(
     account: str,
     buckets: dict[str, Any],
-    policies: dict[str, Any],
+    policies: dict[str, Any] | None,
     tagging: dict[str, Any],
     file: str,
     seen: str,
 ) -> Batch:
+    """ListBuckets with each bucket's policy and tags. ``policies`` None: GetBucketPolicy was not
+    collected, so a bucket's policy is unknown (not "none")."""
     b = Batch(SOURCE)
     for i, bk in enumerate(buckets.get("Buckets", [])):
         name = require(bk, "Name", file=file, path=f"$.Buckets[{i}]", types=str)
-        policy = (policies.get(name) or {}).get("Policy")
-        if policy is not None:
-            parse_document(policy, where=f"s3-GetBucketPolicy[{name}].Policy")
+        policy = ((policies or {}).get(name) or {}).get("Policy")
+        _checked_doc(policy, file, f"s3-GetBucketPolicy[{name}].Policy", b.warnings)
         props = {
             "name": name,
             "policy": policy,
+            "policy_collected": policies is not None,
             "tags": _tags((tagging.get(name) or {}).get("TagSet")),
             "created": bk.get("CreationDate"),
         }
@@ -374,8 +387,7 @@ def transform_organizations(mgmt: str, data: dict[str, Any], seen: str) -> Batch
     targets = data.get("organizations-ListTargetsForPolicy") or {}
     for p in (data.get("organizations-ListPolicies") or {}).get("Policies", []):
         content = ((described.get(p["Id"]) or {}).get("Policy") or {}).get("Content")
-        if content is not None:
-            parse_document(content, where=f"organizations-DescribePolicy[{p['Id']}].Content")
+        _checked_doc(content, "organizations-DescribePolicy.json", f"$[{p['Id']}].Policy.Content", b.warnings)
         pid = p.get("Arn") or f"urn:aws:scp:{p['Id']}"
         b.nodes.append(
             NodeRow(
@@ -393,6 +405,114 @@ def transform_organizations(mgmt: str, data: dict[str, Any], seen: str) -> Batch
             b.stub(target, "Account" if tid.isdigit() else "OrgUnit", mgmt)
             b.edges.append(EdgeRow(pid, "ATTACHED", target, account=mgmt))
     return b
+
+
+RESOURCE_POLICY_OPS = (
+    "kms-ListKeys",
+    "kms-DescribeKey",
+    "kms-GetKeyPolicy",
+    "kms-ListResourceTags",
+    "lambda-ListFunctions",
+    "lambda-GetPolicy",
+    "sqs-ListQueues",
+    "sqs-GetQueueAttributes",
+    "sqs-ListQueueTags",
+    "sns-ListTopics",
+    "sns-GetTopicAttributes",
+    "sns-ListTagsForResource",
+)
+
+
+def transform_resource_policies(account: str, region: str, data: dict[str, Any], seen: str) -> Batch:
+    """KMS keys, Lambda functions, SQS queues and SNS topics with their resource policies.
+
+    Per-resource responses are keyed by the resource (key id, function name, queue URL, topic ARN). A
+    resource missing from a per-resource file that exists has no policy; when the file itself is missing
+    the policy was not collected and stays unknown (``policy_collected`` false).
+    """
+    b = Batch(SOURCE)
+
+    def node(
+        arn: str, kind: str, name: str, policy: Any, collected: bool, tags: dict[str, str], **extra: Any
+    ) -> None:
+        _checked_doc(policy, f"{region}/{kind}", f"{arn} policy", b.warnings)
+        props = {
+            "name": name,
+            "region": region,
+            "policy": policy,
+            "policy_collected": collected,
+            "tags": tags,
+        }
+        props.update(extra)
+        b.nodes.append(NodeRow(arn, kind, props, account, seen, seen))
+
+    described = data.get("kms-DescribeKey") or {}
+    key_policies = data.get("kms-GetKeyPolicy")
+    key_tags = data.get("kms-ListResourceTags") or {}
+    for k in (data.get("kms-ListKeys") or {}).get("Keys", []):
+        kid = k["KeyId"]
+        arn = k.get("KeyArn") or f"arn:aws:kms:{region}:{account}:key/{kid}"
+        meta = (described.get(kid) or {}).get("KeyMetadata") or {}
+        tags = {t["TagKey"]: t["TagValue"] for t in (key_tags.get(kid) or {}).get("Tags", [])}
+        node(
+            arn,
+            "KmsKey",
+            kid,
+            ((key_policies or {}).get(kid) or {}).get("Policy"),
+            key_policies is not None,
+            tags,
+            manager=meta.get("KeyManager"),
+            state=meta.get("KeyState"),
+        )
+    fn_policies = data.get("lambda-GetPolicy")
+    for f in (data.get("lambda-ListFunctions") or {}).get("Functions", []):
+        name = f["FunctionName"]
+        arn = f.get("FunctionArn") or f"arn:aws:lambda:{region}:{account}:function:{name}"
+        node(
+            arn,
+            "LambdaFunction",
+            name,
+            ((fn_policies or {}).get(name) or {}).get("Policy"),
+            fn_policies is not None,
+            {},
+        )
+        if f.get("Role"):
+            b.stub(f["Role"], "IamRole", account_of_arn(f["Role"]) or account)
+            b.edges.append(EdgeRow(arn, "RUNS_AS", f["Role"], account=account))
+    attrs = data.get("sqs-GetQueueAttributes")
+    qtags = data.get("sqs-ListQueueTags") or {}
+    for url in (data.get("sqs-ListQueues") or {}).get("QueueUrls", []):
+        a = ((attrs or {}).get(url) or {}).get("Attributes") or {}
+        name = url.rstrip("/").rsplit("/", 1)[-1]
+        arn = a.get("QueueArn") or f"arn:aws:sqs:{region}:{account}:{name}"
+        node(
+            arn,
+            "SqsQueue",
+            name,
+            a.get("Policy"),
+            attrs is not None,
+            dict((qtags.get(url) or {}).get("Tags") or {}),
+            url=url,
+        )
+    tattrs = data.get("sns-GetTopicAttributes")
+    ttags = data.get("sns-ListTagsForResource") or {}
+    for t in (data.get("sns-ListTopics") or {}).get("Topics", []):
+        arn = t["TopicArn"]
+        a = ((tattrs or {}).get(arn) or {}).get("Attributes") or {}
+        node(
+            arn,
+            "SnsTopic",
+            arn.rsplit(":", 1)[-1],
+            a.get("Policy"),
+            tattrs is not None,
+            _tags((ttags.get(arn) or {}).get("Tags")),
+        )
+    return b
+
+
+def account_of_arn(arn: str) -> str | None:
+    parts = arn.split(":")
+    return parts[4] if len(parts) > 4 and parts[4] else None
 
 
 def transform_last_accessed(account: str, data: dict[str, Any], file: str, seen: str) -> Batch:
@@ -467,7 +587,7 @@ def transform_account(account: AccountSnapshot, seen: str) -> Batch:
         tag = account.get("global", "s3-GetBucketTagging")
         try:
             part = transform_s3(
-                account.account, buckets, pol[0] if pol else {}, tag[0] if tag else {}, file, seen
+                account.account, buckets, pol[0] if pol else None, tag[0] if tag else {}, file, seen
             )
         except BadInput as exc:
             exc.file = exc.file or (pol[1] if pol else file)
@@ -486,6 +606,9 @@ def transform_account(account: AccountSnapshot, seen: str) -> Batch:
             if got:
                 data[op] = got[0]
         _extend(out, transform_ec2(account.account, region, data, seen))
+        rp = {op: got[0] for op in RESOURCE_POLICY_OPS if (got := account.get(region, op))}
+        if rp:
+            _extend(out, transform_resource_policies(account.account, region, rp, seen))
     got = account.get("global", "iam-GetServiceLastAccessedDetails")
     if got:
         _extend(out, transform_last_accessed(account.account, got[0], got[1], seen))
@@ -501,6 +624,7 @@ def transform_account(account: AccountSnapshot, seen: str) -> Batch:
 def _extend(into: Batch, part: Batch) -> None:
     into.nodes.extend(part.nodes)
     into.edges.extend(part.edges)
+    into.warnings.extend(part.warnings)
 
 
 # -- load ---------------------------------------------------------------------------------------------
@@ -508,6 +632,7 @@ def _extend(into: Batch, part: Batch) -> None:
 class IngestReport:
     loaded: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 def load_snapshot(store: GraphStore, root: Path, *, seen: str, update_tag: int | None = None) -> IngestReport:
@@ -526,6 +651,7 @@ def load_snapshot(store: GraphStore, root: Path, *, seen: str, update_tag: int |
                 f"{exc}); account skipped"
             )
             continue
+        report.warnings.extend(f"account {account.account}: {w}" for w in batch.warnings)
         history = store.get_documents(ADDRESS_HISTORY)
         batch.documents[ADDRESS_HISTORY] = merge_history(
             history, (n for n in batch.nodes if n.kind == "NetworkInterface" and not n.stub), seen

@@ -596,6 +596,129 @@ def s3(out: Path, account: str) -> None:
     )
 
 
+# -- KMS, Lambda, SQS: resource policies ---------------------------------------------------------------
+DATALAKE_KEY = "5b1e7c2a-9d4f-4e8b-a3c6-2f7d9e1b4a80"
+
+
+def resource_policies(out: Path, account: str) -> None:
+    """KMS keys (kms-ListKeys, DescribeKey, GetKeyPolicy, ListResourceTags), Lambda functions
+    (ListFunctions, GetPolicy) and SQS queues (ListQueues, GetQueueAttributes, ListQueueTags), keyed by
+    resource in the per-resource files as live collection writes them."""
+    base = out / "aws" / account / REGION
+    if account == DATA:
+        arn = f"arn:aws:kms:{REGION}:{DATA}:key/{DATALAKE_KEY}"
+        write_json(
+            base / "kms-ListKeys.json", {"Keys": [{"KeyId": DATALAKE_KEY, "KeyArn": arn}], "Truncated": False}
+        )
+        write_json(
+            base / "kms-DescribeKey.json",
+            {
+                DATALAKE_KEY: {
+                    "KeyMetadata": {
+                        "AWSAccountId": DATA,
+                        "KeyId": DATALAKE_KEY,
+                        "Arn": arn,
+                        "KeyManager": "CUSTOMER",
+                        "KeyState": "Enabled",
+                        "KeyUsage": "ENCRYPT_DECRYPT",
+                        "Description": "Data lake curated zone (SSE-KMS)",
+                    }
+                }
+            },
+        )
+        key_policy = doc(
+            {
+                "Sid": "Enable IAM User Permissions",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{DATA}:root"},
+                "Action": "kms:*",
+                "Resource": "*",
+            },
+            {
+                "Sid": "CuratedZoneReaders",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{DATA}:role/datalake-reader"},
+                "Action": ["kms:Decrypt", "kms:DescribeKey"],
+                "Resource": "*",
+            },
+        )
+        write_json(
+            base / "kms-GetKeyPolicy.json",
+            {DATALAKE_KEY: {"Policy": json.dumps(key_policy), "PolicyName": "default"}},
+        )
+        write_json(
+            base / "kms-ListResourceTags.json",
+            {
+                DATALAKE_KEY: {
+                    "Tags": [
+                        {"TagKey": "cmdb_ci", "TagValue": "Enterprise Data Lake"},
+                        {"TagKey": "data-classification", "TagValue": "confidential"},
+                    ],
+                    "Truncated": False,
+                }
+            },
+        )
+    if account == FRAUD:
+        fn = f"arn:aws:lambda:{REGION}:{FRAUD}:function:fraud-alert-dispatch"
+        write_json(
+            base / "lambda-ListFunctions.json",
+            {
+                "Functions": [
+                    {
+                        "FunctionName": "fraud-alert-dispatch",
+                        "FunctionArn": fn,
+                        "Runtime": "python3.12",
+                        "Role": f"arn:aws:iam::{FRAUD}:role/fraud-scoring-engine",
+                        "Handler": "dispatch.handler",
+                        "LastModified": "2026-03-02T10:11:12.000+0000",
+                    }
+                ]
+            },
+        )
+        queue_arn = f"arn:aws:sqs:{REGION}:{FRAUD}:fraud-alerts"
+        fn_policy = doc(
+            {
+                "Sid": "FromFraudAlertsQueue",
+                "Effect": "Allow",
+                "Principal": {"Service": "sqs.amazonaws.com"},
+                "Action": "lambda:InvokeFunction",
+                "Resource": fn,
+                "Condition": {"ArnLike": {"AWS:SourceArn": queue_arn}},
+            }
+        )
+        write_json(
+            base / "lambda-GetPolicy.json",
+            {"fraud-alert-dispatch": {"Policy": json.dumps(fn_policy), "RevisionId": uuid_like("rev", fn)}},
+        )
+        url = f"https://sqs.{REGION}.amazonaws.com/{FRAUD}/fraud-alerts"
+        write_json(base / "sqs-ListQueues.json", {"QueueUrls": [url]})
+        queue_policy = doc(
+            {
+                "Sid": "ScoringEngineSends",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{FRAUD}:role/fraud-scoring-engine"},
+                "Action": "sqs:SendMessage",
+                "Resource": queue_arn,
+            }
+        )
+        write_json(
+            base / "sqs-GetQueueAttributes.json",
+            {
+                url: {
+                    "Attributes": {
+                        "QueueArn": queue_arn,
+                        "Policy": json.dumps(queue_policy),
+                        "VisibilityTimeout": "30",
+                    }
+                }
+            },
+        )
+        write_json(
+            base / "sqs-ListQueueTags.json",
+            {url: {"Tags": {"cmdb_ci": "Fraud Scoring Engine", "data-classification": "restricted"}}},
+        )
+
+
 # -- EC2 networking -----------------------------------------------------------------------------------
 NETS = {
     DATA: ("10.10", None),
@@ -1406,6 +1529,7 @@ def main(out: Path) -> None:
     ips = {}
     for account in ACCOUNT_NAMES:
         ips[account] = ec2(out, account)
+        resource_policies(out, account)
     organizations(out)
     cloudtrail(out)
     flowlogs(out, ips[LEGACY])

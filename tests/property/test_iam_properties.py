@@ -197,3 +197,69 @@ def test_removing_an_allow_never_adds_access(
             else _decide(identity, fewer, CALLERS[c], ACTIONS[a], RESOURCES[r])
         )
         assert after <= before
+
+
+@st.composite
+def subjects(draw: st.DrawFn) -> list[Subject]:
+    out = []
+    for c in CALLERS:
+        levels = tuple((f"ou{i}", draw(policy())) for i in range(draw(st.integers(0, 2))))
+        identity = draw(st.one_of(st.none(), policy())) if c.kind != "service" else PolicySet()
+        boundary = draw(st.one_of(st.none(), policy()))
+        out.append(
+            Subject(
+                c,
+                identity,
+                boundary,
+                scp_levels=levels,
+                scp_exempt=draw(st.booleans()),
+                tags={"team": "data-eng"},
+                username="ana" if c.kind == "user" else None,
+                org_id="o-1",
+            )
+        )
+    return out
+
+
+@st.composite
+def targets(draw: st.DrawFn) -> list[Target]:
+    out = []
+    for r in RESOURCES:
+        kind = "trust" if ":role/" in r else "kms" if ":kms:" in r else "policy"
+        account = r.split(":")[4] or draw(st.sampled_from(["111111111111", "222222222222"]))
+        out.append(
+            Target(
+                r,
+                account,
+                kind,
+                draw(st.one_of(st.none(), policy(with_principal=True))),
+                policy_known=draw(st.booleans()),
+                tags=draw(st.sampled_from([None, {"env": "prod"}, {}])),
+            )
+        )
+    return out
+
+
+@SETTINGS
+@given(
+    subjects(),
+    targets(),
+    st.lists(st.tuples(st.integers(0, 3), st.integers(0, 5), st.integers(0, 4)), min_size=1, max_size=30),
+)
+def test_batch_agrees_with_per_request(
+    subs: list[Subject], tgts: list[Target], rows: list[tuple[int, int, int]]
+) -> None:
+    from analyzer.iam.batch import authorize_many
+
+    out = authorize_many(
+        subs,
+        tgts,
+        ACTIONS,
+        np.array([r[0] for r in rows]),
+        np.array([r[1] for r in rows]),
+        np.array([r[2] for r in rows]),
+    )
+    for i, (s, a, t) in enumerate(rows):
+        expected = authorize(subs[s], ACTIONS[a], tgts[t])
+        assert out.decision(i) == expected
+        assert out.states()[i] == expected.state
