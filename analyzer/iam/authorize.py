@@ -262,8 +262,7 @@ def explain(parts: Parts, final: int, *, same: bool, required: bool, target: Tar
         named.append(("permissions boundary", parts.boundary))
     named += [(f"SCPs at {node}", a) for node, a in parts.scps]
     if final == T:
-        used = [a for _, a in named]
-        return Decision("allowed", tuple(s for a in used for s in a.allow_statements))
+        return Decision("allowed", tuple(dict.fromkeys(s for _, a in named for s in a.allow_statements)))
     if final == U:
         return Decision(
             "conditional",

@@ -222,20 +222,44 @@ def test_demo_refuses_a_store_with_other_data(tmp_path: Path, sample_dir: Path) 
     assert "bw-" in run(store, "score", "--format", "csv").stdout
 
 
-def test_malformed_snapshot_account_is_skipped_and_named(tmp_path: Path, sample_dir: Path) -> None:
+def test_malformed_policy_statement_is_named_skipped_and_makes_decisions_conditional(
+    tmp_path: Path, sample_dir: Path
+) -> None:
+    # issue #3: reported with the policy and statement index, skipped; every other policy is still
+    # evaluated, and the decisions that depended on the skipped statement are conditional, not allowed.
+    # (With the intact sample, legacy-ops-automation may assume itself: its trust names the account and
+    # its ops-admin policy allows it.)
     snap = tmp_path / "aws"
     shutil.copytree(sample_dir / "aws", snap)
     gaad = snap / "739406228105" / "global" / "iam-GetAccountAuthorizationDetails.json"
     data = json.loads(gaad.read_text())
+    assert data["RoleDetailList"][1]["RoleName"] == "legacy-ops-automation"
     data["RoleDetailList"][1]["AssumeRolePolicyDocument"]["Statement"][0]["Effect"] = "Alow"
     gaad.write_text(json.dumps(data, indent=2))
     store = tmp_path / "store"
-    out = run(store, "ingest", "aws-snapshot", str(snap), check=False)
-    assert out.returncode == 2
+    out = run(store, "ingest", "aws-snapshot", str(snap))
     assert str(gaad) in out.stderr
     assert "$.RoleDetailList[1].AssumeRolePolicyDocument.Statement[0].Effect" in out.stderr
     loaded = {line.split()[1].rstrip(":") for line in out.stdout.splitlines()}
-    assert loaded == {"210987654321", "482510973311", "615294837560"}
+    assert loaded == {"210987654321", "482510973311", "615294837560", "739406228105"}
+    d = json.loads(
+        run(
+            store,
+            "can",
+            "legacy-ops-automation",
+            "sts:AssumeRole",
+            "legacy-ops-automation",
+            "--format",
+            "json",
+        ).stdout
+    )
+    assert d["decision"] == "conditional"
+    assert any("Statement[0]" in k for k in d["missing_context"])
+    # a decision that does not involve the broken statement is unaffected
+    d = json.loads(
+        run(store, "can", "legacy-etl-role", "sts:AssumeRole", "datalake-reader", "--format", "json").stdout
+    )
+    assert d["decision"] == "allowed"
 
 
 def test_misshapen_ec2_response_skips_that_account_only(tmp_path: Path, sample_dir: Path) -> None:
