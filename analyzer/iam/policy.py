@@ -48,6 +48,14 @@ def _principal_map(v: Any) -> dict[str, tuple[str, ...]]:
         return {}
     if v == "*":  # AWS: "Principal": "*" is the same as {"AWS": "*"}
         return {"AWS": ("*",)}
+    if isinstance(v, str):
+        # not AWS's documented grammar, but some emitters (moto's Lambda policies, hand-written policies
+        # read by lenient tools) put one principal as a bare string: read what it can only mean
+        if v.endswith(".amazonaws.com") or v.endswith(".amazonaws.com.cn"):
+            return {"Service": (v,)}
+        if (v.isdigit() and len(v) == 12) or v.startswith("arn:"):
+            return {"AWS": (v,)}
+        raise ValueError(f"Principal must be '*' or an object, found the string {v!r}")
     if isinstance(v, dict):
         return {str(k): _tuple(x) for k, x in v.items()}
     raise ValueError(f"Principal must be '*' or an object, found {type(v).__name__}")

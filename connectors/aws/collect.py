@@ -132,18 +132,139 @@ class Collector:
         with self.report._lock:
             self.report.files += 1
 
+    def _try(
+        self, account: str, region: str, op: str, fn: Callable[..., Any], *args: Any, **kwargs: Any
+    ) -> tuple[Any, bool]:
+        """(response or None, refused). None without refusal: the thing does not exist (no policy)."""
+        try:
+            return fn(*args, **kwargs), False
+        except Exception as exc:
+            if _code(exc) in ABSENT:
+                return None, False
+            if _code(exc) in REFUSED or "AccessDenied" in str(exc):
+                self.report.refused(account, region, op, exc)
+                return None, True
+            raise
+
     def _call(
         self, account: str, region: str, op: str, fn: Callable[..., Any], *args: Any, **kwargs: Any
     ) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except Exception as exc:
-            if _code(exc) in ABSENT:
-                return None
-            if _code(exc) in REFUSED or "AccessDenied" in str(exc):
-                self.report.refused(account, region, op, exc)
-                return None
-            raise
+        return self._try(account, region, op, fn, *args, **kwargs)[0]
+
+    def _per_resource(
+        self,
+        account: str,
+        region: str,
+        op: str,
+        client: Any,
+        method: str,
+        keys: list[str],
+        arg: Callable[[str], dict[str, Any]],
+        absent: frozenset[str] = frozenset(),
+    ) -> None:
+        """One call per resource, written as ``{key: response}``. A resource without the thing (no
+        policy) is left out; a refused call is kept as ``null`` so analysis knows it was not collected."""
+        out: dict[str, Any] = {}
+        for key in keys:
+            try:
+                resp, refused = self._try(
+                    account, region, f"{op}[{key}]", _merged, client, method, **arg(key)
+                )
+            except Exception as exc:
+                if _code(exc) not in absent:
+                    raise
+                continue
+            if resp is not None or refused:
+                out[key] = resp
+        self._write(account, region, op, out)
+
+    def resource_policies(self, session: Any, account: str, region: str) -> None:
+        """KMS keys, Lambda functions, SQS queues, SNS topics and their resource policies."""
+        from connectors.aws.session import client_for
+
+        not_found = frozenset({"ResourceNotFoundException", "NotFoundException", "NotFound"})
+        kms = client_for(session, "kms", region)
+        keys = self._call(account, region, "kms-ListKeys", _merged, kms, "list_keys")
+        if keys is not None:
+            self._write(account, region, "kms-ListKeys", keys)
+            ids = [k["KeyId"] for k in keys.get("Keys", [])]
+            self._per_resource(
+                account, region, "kms-DescribeKey", kms, "describe_key", ids, lambda k: {"KeyId": k}
+            )
+            self._per_resource(
+                account,
+                region,
+                "kms-GetKeyPolicy",
+                kms,
+                "get_key_policy",
+                ids,
+                lambda k: {"KeyId": k, "PolicyName": "default"},
+            )
+            self._per_resource(
+                account,
+                region,
+                "kms-ListResourceTags",
+                kms,
+                "list_resource_tags",
+                ids,
+                lambda k: {"KeyId": k},
+            )
+        lam = client_for(session, "lambda", region)
+        fns = self._call(account, region, "lambda-ListFunctions", _merged, lam, "list_functions")
+        if fns is not None:
+            self._write(account, region, "lambda-ListFunctions", fns)
+            names = [f["FunctionName"] for f in fns.get("Functions", [])]
+            self._per_resource(
+                account,
+                region,
+                "lambda-GetPolicy",
+                lam,
+                "get_policy",
+                names,
+                lambda n: {"FunctionName": n},
+                not_found,
+            )
+        sqs = client_for(session, "sqs", region)
+        queues = self._call(account, region, "sqs-ListQueues", _merged, sqs, "list_queues")
+        if queues is not None:
+            queues.setdefault("QueueUrls", [])
+            self._write(account, region, "sqs-ListQueues", queues)
+            urls = list(queues["QueueUrls"])
+            self._per_resource(
+                account,
+                region,
+                "sqs-GetQueueAttributes",
+                sqs,
+                "get_queue_attributes",
+                urls,
+                lambda u: {"QueueUrl": u, "AttributeNames": ["All"]},
+            )
+            self._per_resource(
+                account, region, "sqs-ListQueueTags", sqs, "list_queue_tags", urls, lambda u: {"QueueUrl": u}
+            )
+        sns = client_for(session, "sns", region)
+        topics = self._call(account, region, "sns-ListTopics", _merged, sns, "list_topics")
+        if topics is not None:
+            self._write(account, region, "sns-ListTopics", topics)
+            arns = [t["TopicArn"] for t in topics.get("Topics", [])]
+            self._per_resource(
+                account,
+                region,
+                "sns-GetTopicAttributes",
+                sns,
+                "get_topic_attributes",
+                arns,
+                lambda a: {"TopicArn": a},
+            )
+            self._per_resource(
+                account,
+                region,
+                "sns-ListTagsForResource",
+                sns,
+                "list_tags_for_resource",
+                arns,
+                lambda a: {"ResourceArn": a},
+            )
 
     def account(self, session: Any, account: str, management: bool) -> None:
         from connectors.aws.session import client_for
@@ -175,7 +296,7 @@ class Collector:
             policies, tags = {}, {}
             for b in buckets.get("Buckets", []):
                 name = b["Name"]
-                pol = self._call(
+                pol, refused = self._try(
                     account,
                     "global",
                     f"s3-GetBucketPolicy[{name}]",
@@ -184,8 +305,8 @@ class Collector:
                     "get_bucket_policy",
                     Bucket=name,
                 )
-                if pol is not None:
-                    policies[name] = pol
+                if pol is not None or refused:
+                    policies[name] = pol  # null: refused, so this bucket's policy is unknown
                 tag = self._call(
                     account,
                     "global",
@@ -207,6 +328,7 @@ class Collector:
                 data = self._call(account, region, op, _merged, c, method)
                 if data is not None:
                     self._write(account, region, op, data)
+            self.resource_policies(session, account, region)
 
     def organization(self, session: Any, account: str) -> None:
         from connectors.aws.session import client_for

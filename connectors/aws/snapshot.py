@@ -171,6 +171,12 @@ def transform_iam(account: str, gaad: dict[str, Any], file: str, seen: str) -> B
     return b
 
 
+def _collected(per_resource: dict[str, Any] | None, key: str) -> bool:
+    """Whether a per-resource call was made for ``key``: the file exists and does not hold ``null`` for
+    it (the collector writes ``null`` when the call was refused)."""
+    return per_resource is not None and not (key in per_resource and per_resource[key] is None)
+
+
 def transform_s3(
     account: str,
     buckets: dict[str, Any],
@@ -189,7 +195,7 @@ def transform_s3(
         props = {
             "name": name,
             "policy": policy,
-            "policy_collected": policies is not None,
+            "policy_collected": _collected(policies, name),
             "tags": _tags((tagging.get(name) or {}).get("TagSet")),
             "created": bk.get("CreationDate"),
         }
@@ -459,7 +465,7 @@ def transform_resource_policies(account: str, region: str, data: dict[str, Any],
             "KmsKey",
             kid,
             ((key_policies or {}).get(kid) or {}).get("Policy"),
-            key_policies is not None,
+            _collected(key_policies, kid),
             tags,
             manager=meta.get("KeyManager"),
             state=meta.get("KeyState"),
@@ -473,7 +479,7 @@ def transform_resource_policies(account: str, region: str, data: dict[str, Any],
             "LambdaFunction",
             name,
             ((fn_policies or {}).get(name) or {}).get("Policy"),
-            fn_policies is not None,
+            _collected(fn_policies, name),
             {},
         )
         if f.get("Role"):
@@ -490,7 +496,7 @@ def transform_resource_policies(account: str, region: str, data: dict[str, Any],
             "SqsQueue",
             name,
             a.get("Policy"),
-            attrs is not None,
+            _collected(attrs, url),
             dict((qtags.get(url) or {}).get("Tags") or {}),
             url=url,
         )
@@ -504,7 +510,7 @@ def transform_resource_policies(account: str, region: str, data: dict[str, Any],
             "SnsTopic",
             arn.rsplit(":", 1)[-1],
             a.get("Policy"),
-            tattrs is not None,
+            _collected(tattrs, arn),
             _tags((ttags.get(arn) or {}).get("Tags")),
         )
     return b
