@@ -20,8 +20,16 @@ from typing import Any
 
 import numpy as np
 
-from analyzer.iam.conditions import ContextValue, RequestContext, condition_holds, has_variables
-from analyzer.iam.evaluate import Assessment, Caller, F, PolicySet, T, U, resource_tri, statement_principal
+from analyzer.iam.conditions import (
+    ContextValue,
+    RequestContext,
+    Unresolved,
+    condition_holds,
+    ctx_get,
+    has_variables,
+    substitute,
+)
+from analyzer.iam.evaluate import Assessment, Caller, F, PolicySet, T, U, statement_principal
 from analyzer.iam.match import action_matches, compile_any
 from analyzer.iam.policy import Statement
 
@@ -94,6 +102,91 @@ class Requests:
         has_callers = any(r[3] is not None for r in rows)
         cl, cli = factor([r[3] for r in rows], key=lambda v: v) if has_callers else (None, None)
         return cls(a, ai, rs, ri, cs, ci, callers=cl, caller_idx=cli)
+
+
+def match_values(patterns: tuple[str, ...], values: Sequence[str], ignore_case: bool) -> np.ndarray:
+    """Which of ``values`` any pattern matches. ``*`` matches all; patterns without wildcards are a set
+    lookup; ``prefix*`` patterns a ``startswith``; the rest one compiled alternation."""
+    n = len(values)
+    if "*" in patterns:
+        return np.ones(n, dtype=bool)
+    fold = (lambda x: x.lower()) if ignore_case else (lambda x: x)
+    plain = [p for p in patterns if "\x00" not in p and "\x01" not in p]  # literal markers: regex
+    exact = {fold(p) for p in plain if "*" not in p and "?" not in p}
+    prefixes = tuple(fold(p[:-1]) for p in plain if p.endswith("*") and "*" not in p[:-1] and "?" not in p)
+    simple = {p for p in plain if "?" not in p and ("*" not in p or (p.endswith("*") and "*" not in p[:-1]))}
+    rest = tuple(p for p in patterns if p not in simple)
+    rx = compile_any(rest, ignore_case) if rest else None
+    out = np.empty(n, dtype=bool)
+    for i, v in enumerate(values):
+        f = fold(v)
+        out[i] = (
+            f in exact
+            or (bool(prefixes) and f.startswith(prefixes))
+            or (rx is not None and rx.fullmatch(v) is not None)
+        )
+    return out
+
+
+@dataclass
+class CallerColumns:
+    """The distinct callers of a batch as arrays, for set-membership principal matching."""
+
+    arn: np.ndarray
+    account: np.ndarray
+    kind: np.ndarray
+
+    @classmethod
+    def of(cls, callers: Sequence[Caller]) -> CallerColumns:
+        return cls(
+            np.array([c.arn for c in callers], dtype=object),
+            np.array([c.account or "" for c in callers], dtype=object),
+            np.array([c.kind for c in callers], dtype=object),
+        )
+
+
+def principal_vector(
+    st: Statement, callers: Sequence[Caller], cols: CallerColumns
+) -> tuple[np.ndarray, np.ndarray]:
+    """``statement_principal`` for every distinct caller at once (tri-state match, names it directly)."""
+    n = len(callers)
+    spec = st.principals or st.not_principals
+    simple = all(
+        t in ("AWS", "Service", "Federated") and all(":assumed-role/" not in v for v in vals)
+        for t, vals in spec.items()
+    )
+    if not simple or not spec:
+        pm = np.empty(n, dtype=np.int8)
+        pd = np.empty(n, dtype=bool)
+        for j, c in enumerate(callers):
+            pm[j], pd[j] = statement_principal(st, c)
+        return pm, pd
+    iam_kind = np.isin(cols.kind, ["role", "user", "root"])
+    m = np.zeros(n, dtype=np.int8)
+    d = np.zeros(n, dtype=bool)
+    for ptype, vals in spec.items():
+        if ptype == "AWS":
+            if "*" in vals:
+                m[:] = T
+                d[:] = True
+                continue
+            accounts = [v for v in vals if v.isdigit() and len(v) == 12] + [
+                v.split(":")[4]
+                for v in vals
+                if v.startswith("arn:") and v.endswith(":root") and v.count(":") >= 5
+            ]
+            by_account = iam_kind & np.isin(cols.account, accounts)
+            by_arn = iam_kind & np.isin(cols.arn, list(vals))
+            m = np.where(by_account | by_arn, T, m).astype(np.int8)
+            d |= by_arn | (by_account & (cols.kind == "root"))
+        else:
+            want = "service" if ptype == "Service" else "federated"
+            hit = (cols.kind == want) & np.isin(cols.arn, list(vals))
+            m = np.where(hit, T, m).astype(np.int8)
+            d |= hit
+    if st.principals:
+        return m, d
+    return (T - m).astype(np.int8), np.zeros(n, dtype=bool)
 
 
 def _side(keys: set[str]) -> str:
@@ -194,6 +287,7 @@ def evaluate_many(policies: PolicySet, req: Requests, *, with_principal: bool = 
     keys: list[dict[int, tuple[str, ...]]] = []
     labels, effects = [], []
     callers = req.callers if with_principal else None
+    caller_cols: CallerColumns | None = None
     for s, (label, st) in enumerate(policies.items):
         labels.append(f"{label}:{st.label}")
         effects.append(st.effect)
@@ -201,11 +295,9 @@ def evaluate_many(policies: PolicySet, req: Requests, *, with_principal: bool = 
         keys.append(stkeys)
         # actions: one compiled alternation over the distinct actions
         if st.actions:
-            rx = compile_any(st.actions, True)
-            ok_a = np.fromiter((rx.fullmatch(a) is not None for a in req.actions), bool, len(req.actions))
+            ok_a = match_values(st.actions, req.actions, True)
         elif st.not_actions:
-            rx = compile_any(st.not_actions, True)
-            ok_a = np.fromiter((rx.fullmatch(a) is None for a in req.actions), bool, len(req.actions))
+            ok_a = ~match_values(st.not_actions, req.actions, True)
         else:
             continue
         m = np.where(ok_a[req.action_idx], T, F).astype(np.int8)
@@ -217,21 +309,44 @@ def evaluate_many(policies: PolicySet, req: Requests, *, with_principal: bool = 
         negate = not st.resources and bool(st.not_resources)
         if pats:
             if any(has_variables(p) for p in pats):
-                code = req.resource_idx * len(req.pctxs) + req.pctx_idx
-                uniq, inv = _grouped(code)
-                tri = np.empty(len(uniq), dtype=np.int8)
-                kk = np.empty(len(uniq), dtype=object)
-                for j, c in enumerate(uniq):
-                    r_i, p_i = divmod(int(c), len(req.pctxs))
-                    t, k = resource_tri(pats, req.resources[r_i], req.pctxs[p_i])
-                    tri[j], kk[j] = t, k
-                r = tri[inv]
-                res_keys = kk[inv]
+                # substitute once per distinct value of the variables' keys, then match the distinct
+                # resources with the substituted patterns
+                vkeys = sorted({x.split(",")[0].strip() for p in pats for x in _vars(p)})
+                vsig: dict[Any, int] = {}
+                vreps: list[dict[str, ContextValue]] = []
+                vcode = np.empty(len(req.pctxs), dtype=np.int64)
+                for j, c in enumerate(req.pctxs):
+                    key = tuple(repr(ctx_get(c, k)) for k in vkeys)
+                    if key not in vsig:
+                        vsig[key] = len(vreps)
+                        vreps.append(c)
+                    vcode[j] = vsig[key]
+                vtri = np.empty((len(vreps), len(req.resources)), dtype=np.int8)
+                kk = np.empty(len(vreps), dtype=object)
+                for g, c in enumerate(vreps):
+                    subst: list[str] = []
+                    unknown: list[str] = []
+                    for p in pats:
+                        if not has_variables(p):
+                            subst.append(p)
+                            continue
+                        try:
+                            subst.append(substitute(p, c, for_pattern=True))
+                        except Unresolved as exc:
+                            if not exc.absent:
+                                unknown.append(exc.key)
+                    ok = (
+                        match_values(tuple(subst), req.resources, False)
+                        if subst
+                        else np.zeros(len(req.resources), bool)
+                    )
+                    vtri[g] = np.where(ok, T, U if unknown else F)
+                    kk[g] = tuple(unknown)
+                r = vtri[vcode[req.pctx_idx], req.resource_idx]
+                res_keys = kk[vcode[req.pctx_idx]]  # a copy (fancy indexing)
+                res_keys[r != U] = None  # unknown keys count only where the match stayed unknown
             else:
-                rx = compile_any(pats, False)
-                ok_r = np.fromiter(
-                    (rx.fullmatch(x) is not None for x in req.resources), bool, len(req.resources)
-                )
+                ok_r = match_values(pats, req.resources, False)
                 r = np.where(ok_r[req.resource_idx], T, F).astype(np.int8)
             if negate:
                 r = (T - r).astype(np.int8)
@@ -241,22 +356,31 @@ def evaluate_many(policies: PolicySet, req: Requests, *, with_principal: bool = 
         # principals
         if callers is not None:
             assert req.caller_idx is not None
-            pm = np.empty(len(callers), dtype=np.int8)
-            pd = np.empty(len(callers), dtype=bool)
-            for j, c in enumerate(callers):
-                pm[j], pd[j] = statement_principal(st, c)
+            if caller_cols is None:
+                caller_cols = CallerColumns.of(callers)
+            pm, pd = principal_vector(st, callers, caller_cols)
             m = np.minimum(m, pm[req.caller_idx])
             direct[s] = pd[req.caller_idx]
         # conditions
         cond_keys: np.ndarray | None = None
         if st.conditions:
-            side = _side(_condition_keys(st))
-            if side == "p":
-                groups, inv = np.arange(len(req.pctxs)), req.pctx_idx
-                ctx_of = [merged(c, {}) for c in req.pctxs]
-            elif side == "r":
-                groups, inv = np.arange(len(req.rctxs)), req.rctx_col
-                ctx_of = [merged({}, c) for c in req.rctxs]
+            ckeys = _condition_keys(st)
+            side = _side(ckeys)
+            if side in ("p", "r"):
+                # once per distinct value of the keys the condition reads, not per context
+                ctxs = req.pctxs if side == "p" else req.rctxs
+                col = req.pctx_idx if side == "p" else req.rctx_col
+                sig: dict[Any, int] = {}
+                reps: list[dict[str, ContextValue]] = []
+                code = np.empty(len(ctxs), dtype=np.int64)
+                for j, c in enumerate(ctxs):
+                    key = tuple(repr(ctx_get(c, k)) for k in sorted(ckeys))
+                    if key not in sig:
+                        sig[key] = len(reps)
+                        reps.append(c)
+                    code[j] = sig[key]
+                groups, inv = np.arange(len(reps)), code[col]
+                ctx_of = [merged(c, {}) if side == "p" else merged({}, c) for c in reps]
             else:
                 code = req.pctx_idx * len(req.rctxs) + req.rctx_col
                 groups, inv = _grouped(code)
@@ -276,7 +400,7 @@ def evaluate_many(policies: PolicySet, req: Requests, *, with_principal: bool = 
         if res_keys is not None or cond_keys is not None:
             for i in np.flatnonzero(m == U):
                 ks: tuple[str, ...] = ()
-                if res_keys is not None:
+                if res_keys is not None and res_keys[i] is not None:
                     ks += tuple(res_keys[i])
                 if cond_keys is not None:
                     ks += tuple(cond_keys[i])
