@@ -192,9 +192,9 @@ def undocumented() -> list[dict[str, Any]]:
 
 
 def explore(query: str) -> dict[str, Any] | None:
-    """The node best matching ``query`` (exact id, id suffix, or a name), its neighbours, its CIs, and who can
-    assume it when it is a role."""
-    from analyzer.scoring.assume import candidates, decide_assume, trust_statements
+    """The node best matching ``query`` (exact id, id suffix, or a name), its neighbours, its CIs, who can
+    assume it when it is a role, and who can use it when it is a resource with data actions."""
+    from analyzer.scoring.access import who_can, who_can_access
 
     store = open_store(store_uri())
     try:
@@ -242,15 +242,12 @@ def explore(query: str) -> dict[str, Any] | None:
         "neighbours": neighbours[:500],
         "can_assume": None,
     }
+    out["access"] = who_can_access(ctx, node.id, node.kind)
     if node.kind == "IamRole" and node.props.get("trust_policy") is not None:
-        trust = trust_statements(node.id, node.props["trust_policy"])
-        observed = {e.src for e in snap.edge_records("OBSERVED_ASSUME") if e.dst == node.id}
-        rows = []
-        for p in candidates(ctx, node.id, [node.props["trust_policy"]], observed):
-            d = decide_assume(ctx, p, node.id, trust)
-            if d.state != "denied":
-                rows.append({"principal": p, "decision": d.state, "statements": ", ".join(d.statements)})
-        out["can_assume"] = rows
+        out["can_assume"] = [
+            {"principal": r["principal"], "decision": r["decision"], "statements": ", ".join(r["statements"])}
+            for r in who_can(ctx, "sts:AssumeRole", node.id)
+        ]
     return out
 
 

@@ -170,6 +170,32 @@ def who_can(
     return rows
 
 
+def who_can_access(ctx: Context, resource: str, kind: str | None = None) -> list[dict[str, Any]]:
+    """For the explorer: every principal that can (or conditionally can) use a resource through its
+    service's data actions (an S3 bucket's objects, a key, a queue, a topic, a function)."""
+    if not resource.startswith("arn:"):
+        return []
+    service = resource.split(":")[2]
+    out = []
+    for action in ACCESS_ACTIONS.get(service, ()):
+        target = (
+            f"{resource}/*"
+            if service == "s3" and action.endswith("Object") and kind == "S3Bucket"
+            else resource
+        )
+        for row in who_can(ctx, action, target):
+            out.append(
+                {
+                    "principal": row["principal"],
+                    "action": action,
+                    "decision": row["decision"],
+                    "depends_on": ", ".join(row["missing_context"]),
+                    "statements": ", ".join(row["statements"]),
+                }
+            )
+    return out
+
+
 def is_sensitive(ctx: Context, node_id: str) -> bool:
     node = ctx.snap.node(node_id)
     tags = {k.lower(): str(v).lower() for k, v in ((node.props.get("tags") if node else None) or {}).items()}

@@ -133,6 +133,11 @@ def test_explorer_finds_who_can_assume_and_the_undocumented(browser: object, app
     assert "legacy-etl-role" in body and "fraud-feature-pipeline" in body and "Enterprise Data Lake" in body
     assert "the CMDB does not relate Legacy Fraud ETL to Enterprise Data Lake" in body
     page.screenshot(path=str(SHOTS / "explorer.png"), full_page=True)
+    page.fill("#explorer-query", "acme-datalake-curated")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("text=Who can access it")
+    assert "s3:GetObject" in page.inner_text("body")
+    page.screenshot(path=str(SHOTS / "explorer-access.png"), full_page=True)
 
 
 def test_audit_shows_the_verified_ledger_and_exports(browser: object, app_url: str) -> None:

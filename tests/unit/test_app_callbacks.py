@@ -49,6 +49,11 @@ def test_explorer_callbacks(app: Any) -> None:
     with app.server.test_request_context("/explorer"):
         found = _text(explorer.search("role/datalake-reader"))
         assert "Who can assume it" in found and "legacy-etl-role" in found
+        # a bucket: who can read and write its objects, decided by the bucket policy and identity policies
+        bucket = _text(explorer.search("acme-datalake-curated"))
+        assert (
+            "Who can access it" in bucket and "datalake-reader" in bucket and "aws:SecureTransport" in bucket
+        )
         assert "Nothing matches" in _text(explorer.search("no-such-thing-anywhere"))
         assert "legacy-etl-role" in _text(explorer.undocumented("x"))
 

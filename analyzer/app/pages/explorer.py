@@ -50,6 +50,11 @@ def search(query: str | None) -> Any:
             html.H4("Who can assume it"),
             table(found["can_assume"], ["principal", "decision", "statements"]),
         ]
+    if found.get("access"):
+        parts += [
+            html.H4("Who can access it"),
+            table(found["access"], ["principal", "action", "decision", "depends_on", "statements"]),
+        ]
     return parts
 
 
