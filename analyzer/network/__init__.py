@@ -1,0 +1,1 @@
+"""VPC network semantics: which flows the configuration allows (security groups, NACLs, routes)."""
