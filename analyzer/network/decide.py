@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from analyzer.network.addr import EPHEMERAL, NAMES, Net, is_private
-from analyzer.network.model import Eni, NetModel, SgRule, Subnet
+from analyzer.network.model import Eni, NaclEntry, NetModel, SgRule, Subnet
 
 Decision = Literal["allowed", "denied", "unknown"]
 F, U, T = 0, 1, 2
@@ -132,47 +132,47 @@ def sg_side(
     return (U if unknown else F), [], unknown
 
 
-def acl_side(
-    m: NetModel, subnet: Subnet, egress: bool, peer: Net, proto: int, port_lo: int, port_hi: int
-) -> tuple[int, str]:
-    """A subnet's network ACL in one direction for a port range: first match in rule order decides.
-    (tri-state, the deciding entry or the reason it is unknown)."""
-    if subnet.acl is None or subnet.acl not in m.acls:
-        return U, f"network ACL of {subnet.id} is not in the snapshot"
-    lo, hi = port_lo, port_hi
-    remaining = [(lo, hi)]
-    decided_allow: list[str] = []
-    for e in (x for x in m.acls[subnet.acl] if x.egress == egress):
+def _acl_port(entries: list[NaclEntry], peer: Net, proto: int, port: int) -> tuple[int, str]:
+    """First matching entry for one port: (T allow / F deny / U partial address match, the entry)."""
+    for e in entries:
         if e.proto != -1 and e.proto != proto:
             continue
         if not e.net.overlaps(peer):
             continue
+        full = e.proto == -1 or e.lo == -1 or proto not in (6, 17, 1, 58)
+        if not full and not (e.lo <= port <= e.hi):
+            continue
         if not e.net.contains(peer):
             return U, f"{e.rule_id} covers only part of {peer}"
-        full = e.proto == -1 or e.lo == -1 or proto not in (6, 17, 1, 58)
-        next_remaining = []
-        for a, b in remaining:
-            s, t = (a, b) if full else (max(a, e.lo), min(b, e.hi))
-            if s > t:
-                next_remaining.append((a, b))
-                continue
-            if not e.allow:
-                return (
-                    (F, e.rule_id)
-                    if (a, b) == (lo, hi) and (s, t) == (a, b)
-                    else (U, f"{e.rule_id} denies part of ports {lo}-{hi}")
-                )
-            decided_allow.append(e.rule_id)
-            if a < s:
-                next_remaining.append((a, s - 1))
-            if t < b:
-                next_remaining.append((t + 1, b))
-        remaining = next_remaining
-        if not remaining:
-            return T, decided_allow[0]
-    if remaining == [(lo, hi)]:
-        return F, f"{subnet.acl} {'egress' if egress else 'ingress'} rule * (deny)"
-    return U, f"{subnet.acl}: ports {lo}-{hi} only partly allowed (the rest falls to rule *)"
+        return (T if e.allow else F), e.rule_id
+    return F, "rule * (deny)"
+
+
+def acl_side(
+    m: NetModel, subnet: Subnet, egress: bool, peer: Net, proto: int, port_lo: int, port_hi: int
+) -> tuple[int, str]:
+    """A subnet's network ACL in one direction, for every port of a range: the first matching entry in
+    rule order decides each port. The range is cut at the entries' own port boundaries, so one port per
+    segment decides it exactly: (T all allowed / F all denied / U some of each, the deciding entry)."""
+    if subnet.acl is None or subnet.acl not in m.acls:
+        return U, f"network ACL of {subnet.id} is not in the snapshot"
+    entries = [x for x in m.acls[subnet.acl] if x.egress == egress]
+    cuts = {port_lo, port_hi + 1}
+    for e in entries:
+        if e.lo != -1:
+            cuts.update(c for c in (e.lo, e.hi + 1) if port_lo < c <= port_hi)
+    results = [_acl_port(entries, peer, proto, p) for p in sorted(cuts)[:-1]]
+    name = f"{subnet.acl} {'egress' if egress else 'ingress'}"
+    if all(v == T for v, _ in results):
+        return T, results[0][1]
+    if all(v == F for v, _ in results):
+        why = results[0][1]
+        return F, why if why.startswith(subnet.acl) else f"{name} {why}"
+    partial = next((w for v, w in results if v == U), None)
+    return (
+        U,
+        partial or f"{name}: ports {port_lo}-{port_hi} only partly allowed (depends on the client's port)",
+    )
 
 
 def _lookup(m: NetModel, subnet: Subnet, dst: Net) -> tuple[str, object]:
