@@ -79,6 +79,20 @@ def analysis_context(store: GraphStore) -> Context:
     return built
 
 
+def network_model(store: GraphStore) -> Any:
+    """The VPC configuration of the store as a network model (reused while nothing changes)."""
+    from analyzer.network.load import NETWORK, model_from_documents
+
+    snap = load_snapshot(store)
+    return snap.memo(("network",), lambda: model_from_documents(store.get_documents(NETWORK)))
+
+
+def network_documents(store: GraphStore) -> dict[str, dict[str, Any]]:
+    from analyzer.network.load import NETWORK
+
+    return store.get_documents(NETWORK)
+
+
 def undocumented(
     store: GraphStore, *, as_of: datetime | None = None, window_days: int | None = None
 ) -> dict[str, Any]:

@@ -688,6 +688,156 @@ def facts_cmd(ctx: click.Context, kinds: tuple[str, ...], fmt: str) -> None:
             click.echo(f"  {f.decision.state:<11} {f.principal} {f.action} {f.resource}")
 
 
+# -- network questions --------------------------------------------------------------------------------
+@main.command("reach")
+@click.argument("src")
+@click.argument("dst")
+@click.option(
+    "--port", type=click.IntRange(0, 65535), required=True, help="Destination port (ICMP: the type)."
+)
+@click.option(
+    "--protocol", type=click.Choice(["tcp", "udp", "icmp", "icmpv6"]), default="tcp", show_default=True
+)
+@click.option("--explain", is_flag=True, help="List every rule and route that allows it.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.pass_context
+@handled
+def reach_cmd(
+    ctx: click.Context, src: str, dst: str, port: int, protocol: str, explain: bool, fmt: str
+) -> None:
+    """Can SRC reach DST on PORT? allowed / denied / unknown, decided the way the VPC does: both sides'
+    security groups (stateful), both subnets' network ACLs (stateless, with the ephemeral return), and a
+    route (local, peering on both sides, internet gateway, NAT gateway).
+
+    SRC and DST: an ENI id, an instance id, an IP address or a CIDR.
+
+    \b
+    Example:
+      blastwall reach i-0123456789abcdef0 52.216.88.133 --port 443 --explain
+      blastwall reach 198.51.100.7 eni-0a1b2c3d4e5f60718 --port 22 --format json
+    """
+    from analyzer import api
+    from analyzer.network.service import reach
+    from analyzer.output import to_json
+
+    d = reach(api.network_model(_store(ctx)), src, dst, protocol, port)
+    if fmt == "json":
+        click.echo(to_json({"src": src, "dst": dst, "protocol": protocol, "port": port, **d.as_dict()}))
+        return
+    click.echo(f"{d.decision.upper()}: {src} -> {dst} {protocol}/{port}")
+    for b in d.blocked_by:
+        click.echo(f"  blocked by: {b}")
+    for u in d.unknown:
+        click.echo(f"  unknown: {u}")
+    if explain or d.decision == "allowed":
+        for a in d.allowed_by:
+            click.echo(f"  allowed by: {a}")
+
+
+REVOKE_OPTION = click.option(
+    "--revoke",
+    "revokes",
+    multiple=True,
+    metavar="SG:DIRECTION:PROTO:PORTS:PEER",
+    help="A security-group rule to revoke for a what-if (repeatable), e.g. "
+    "sg-0abc:ingress:tcp:443:0.0.0.0/0 or sg-0abc:egress:-1:all:0.0.0.0/0.",
+)
+
+
+@main.command("exposure")
+@REVOKE_OPTION
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.pass_context
+@handled
+def exposure_cmd(ctx: click.Context, revokes: tuple[str, ...], fmt: str) -> None:
+    """What the internet can reach: each ENI with a public address and each ingress rule open to a public
+    range, decided end to end (network ACLs, an internet-gateway route). With --revoke, before and after.
+
+    \b
+    Example:
+      blastwall exposure --format json
+      blastwall exposure --revoke sg-0abc:ingress:tcp:22:0.0.0.0/0
+    """
+    from analyzer import api
+    from analyzer.network.load import model_from_documents
+    from analyzer.network.service import Revoke, apply_revokes, exposure
+    from analyzer.output import to_json
+
+    store = _store(ctx)
+    before = exposure(api.network_model(store))
+    payload: dict[str, Any] = {"exposure": before}
+    if revokes:
+        docs, removed = apply_revokes(api.network_documents(store), [Revoke.parse(r) for r in revokes])
+        if removed == 0:
+            raise BadInput("no rule matches the --revoke given (nothing would change)", path="--revoke")
+        after = exposure(model_from_documents(docs))
+        key = {(x["eni"], x["rule"]) for x in after if x["decision"] != "denied"}
+        payload = {
+            "before": before,
+            "after": after,
+            "closed": [x for x in before if x["decision"] != "denied" and (x["eni"], x["rule"]) not in key],
+        }
+    if fmt == "json":
+        click.echo(to_json(payload))
+        return
+    rows = payload["before"] if revokes else payload["exposure"]
+    open_rows = [x for x in rows if x["decision"] != "denied"]
+    click.echo(f"{len(open_rows)} internet-facing opening(s)")
+    for x in open_rows:
+        click.echo(
+            f"  {x['decision']:<8} {x['eni']} {x['protocol']}/{x['ports']} from {x['source']}  ({x['rule']})"
+        )
+    if revokes:
+        click.echo(f"after the revoke, closed: {len(payload['closed'])}")
+        for x in payload["closed"]:
+            click.echo(f"  {x['eni']} {x['protocol']}/{x['ports']} from {x['source']}")
+
+
+@main.command("flows")
+@REVOKE_OPTION
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.pass_context
+@handled
+def flows_cmd(ctx: click.Context, revokes: tuple[str, ...], fmt: str) -> None:
+    """The observed flows (VPC flow logs) and what the configuration says of each today: allowed, already
+    denied (stale evidence: nothing can sever it) or unknown. With --revoke: before and after, re-deciding
+    only the flows with an endpoint in a changed group; severed = allowed before, denied after.
+
+    \b
+    Example:
+      blastwall flows --format json
+      blastwall flows --revoke sg-0abc:egress:-1:all:0.0.0.0/0
+    """
+    from analyzer import api
+    from analyzer.network.service import Revoke, observed, observed_flows, whatif
+    from analyzer.output import to_json
+
+    store = _store(ctx)
+    snap = api.analysis_context(store).snap
+    flows = observed(list(snap.edge_records("OBSERVED_FLOW")))
+    if revokes:
+        result = whatif(api.network_documents(store), flows, [Revoke.parse(r) for r in revokes])
+        if fmt == "json":
+            click.echo(to_json(result))
+            return
+        click.echo(
+            f"{result['revoked_entries']} rule entr(ies) revoked; {result['re_decided']} flow(s) re-decided"
+        )
+        for r in result["flows"]:
+            click.echo(
+                f"  {r['status']:<15} {r['src']} -> {r['dst']} {r['protocol']}/{r['port']} ({r['count']} seen)"
+            )
+        return
+    rows = observed_flows(api.network_model(store), flows)
+    if fmt == "json":
+        click.echo(to_json({"count": len(rows), "flows": rows}))
+        return
+    for r in rows:
+        click.echo(
+            f"  {r['current']:<15} {r['src']} -> {r['dst']} {r['protocol']}/{r['port']} ({r['count']} seen)"
+        )
+
+
 # -- governance ---------------------------------------------------------------------------------------
 def _ledger(ctx: click.Context) -> Any:
     from analyzer.governance.ledger import Ledger, ledger_path_for

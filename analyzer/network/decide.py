@@ -118,7 +118,7 @@ def sg_side(
         for r in m.groups[g]:
             if r.direction != direction:
                 continue
-            pm = _port_match(r.proto, r.lo, r.hi, proto, port, port) if not r.broken else U
+            pm = _port_match(r.proto, r.lo, r.hi, proto, port, port)  # a broken rule keeps what was readable
             if pm == F:
                 continue
             am, why = _peer_match(m, r, peer)

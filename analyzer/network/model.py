@@ -325,20 +325,26 @@ def from_api(responses: Iterable[tuple[str, dict[str, Any]]]) -> NetModel:
             m.prefix_lists[pl] = nets
         for e in (data.get("ec2-DescribeNetworkInterfaces") or {}).get("NetworkInterfaces", []):
             eid = e["NetworkInterfaceId"]
-            ips, pubs = [], []
-            for p in e.get("PrivateIpAddresses") or []:
+            ips: list[Net] = []
+            pubs: list[Net] = []
+            texts = [(p.get("PrivateIpAddress"), False) for p in e.get("PrivateIpAddresses") or []]
+            texts += [
+                ((p.get("Association") or {}).get("PublicIp"), True)
+                for p in e.get("PrivateIpAddresses") or []
+            ]
+            texts += [(p.get("Ipv6Address"), False) for p in e.get("Ipv6Addresses") or []]
+            texts += [((e.get("Association") or {}).get("PublicIp"), True)]
+            for text, public in texts:
+                if not text:
+                    continue
                 try:
-                    ips.append(parse_ip(p["PrivateIpAddress"]))
-                except (ValueError, KeyError) as exc:
+                    ip = parse_ip(text)
+                except ValueError as exc:
                     m.problems.append(f"{eid}: {exc}")
-                pub = (p.get("Association") or {}).get("PublicIp")
-                if pub:
-                    pubs.append(parse_ip(pub))
-            for p in e.get("Ipv6Addresses") or []:
-                ips.append(parse_ip(p["Ipv6Address"]))
-            pub = (e.get("Association") or {}).get("PublicIp")
-            if pub and parse_ip(pub) not in pubs:
-                pubs.append(parse_ip(pub))
+                    continue
+                target = pubs if public else ips
+                if ip not in target:
+                    target.append(ip)
             att = e.get("Attachment") or {}
             subnet = e.get("SubnetId")
             if subnet and subnet not in m.subnets:

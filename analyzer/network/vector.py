@@ -85,7 +85,7 @@ class Compiled:
                 if r.direction != direction:
                     continue
                 if r.broken:
-                    rows.append((-1, -1, -1, -1, -1, -1, 1))
+                    rows.append((r.proto, r.lo, r.hi, -1, -1, -1, 1))
                 elif r.net is not None:
                     if r.net.version == 4:
                         rows.append((r.proto, r.lo, r.hi, r.net.lo, r.net.hi, -1, 0))

@@ -40,6 +40,11 @@ REGIONAL = {
     "ec2-DescribeSecurityGroups": ("ec2", "describe_security_groups"),
     "ec2-DescribeNetworkInterfaces": ("ec2", "describe_network_interfaces"),
     "ec2-DescribeInstances": ("ec2", "describe_instances"),
+    "ec2-DescribeNetworkAcls": ("ec2", "describe_network_acls"),
+    "ec2-DescribeRouteTables": ("ec2", "describe_route_tables"),
+    "ec2-DescribeVpcPeeringConnections": ("ec2", "describe_vpc_peering_connections"),
+    "ec2-DescribeNatGateways": ("ec2", "describe_nat_gateways"),
+    "ec2-DescribeManagedPrefixLists": ("ec2", "describe_managed_prefix_lists"),
 }
 
 
@@ -328,6 +333,17 @@ class Collector:
                 data = self._call(account, region, op, _merged, c, method)
                 if data is not None:
                     self._write(account, region, op, data)
+                if op == "ec2-DescribeManagedPrefixLists" and data is not None:
+                    ids = [p["PrefixListId"] for p in data.get("PrefixLists", [])]
+                    self._per_resource(
+                        account,
+                        region,
+                        "ec2-GetManagedPrefixListEntries",
+                        c,
+                        "get_managed_prefix_list_entries",
+                        ids,
+                        lambda i: {"PrefixListId": i},
+                    )
             self.resource_policies(session, account, region)
 
     def organization(self, session: Any, account: str) -> None:

@@ -17,11 +17,14 @@ from analyzer.errors import BadInput
 from analyzer.graph.schema import Batch, EdgeRow, NodeRow
 from analyzer.graph.store import GraphStore
 from analyzer.iam.policy import parse_lenient
+from analyzer.network.model import EC2_OPS
 from connectors.aws.addresses import COLLECTION as ADDRESS_HISTORY
 from connectors.aws.addresses import merge_history
 from connectors.jsonfile import load_json, require
 
 SOURCE = "aws"
+NETWORK = "network"
+"""Store documents ``<account>/<region>`` -> the raw EC2 Describe* responses of that region."""
 _ACCOUNT_DIR = re.compile(r"^\d{12}$")
 
 
@@ -599,22 +602,29 @@ def transform_account(account: AccountSnapshot, seen: str) -> Batch:
             exc.file = exc.file or (pol[1] if pol else file)
             raise
         _extend(out, part)
+    network: dict[str, dict[str, Any]] = {}
     for region in account.regions():
         data = {}
-        for op in (
-            "ec2-DescribeVpcs",
-            "ec2-DescribeSubnets",
-            "ec2-DescribeSecurityGroups",
-            "ec2-DescribeNetworkInterfaces",
-            "ec2-DescribeInstances",
-        ):
+        for op in (*EC2_OPS, "ec2-DescribeInstances"):
             got = account.get(region, op)
             if got:
                 data[op] = got[0]
         _extend(out, transform_ec2(account.account, region, data, seen))
+        # the raw VPC configuration, for flow decisions (analyzer.network builds its model from it)
+        net = {op: data[op] for op in EC2_OPS if op in data}
+        if net:
+            try:
+                _check_network(account.account, net, out.warnings)
+            except (KeyError, TypeError, AttributeError) as exc:
+                raise BadInput(
+                    f"unexpected EC2 response shape ({type(exc).__name__}: {exc})", file=str(region)
+                ) from exc
+            network[f"{account.account}/{region}"] = net
         rp = {op: got[0] for op in RESOURCE_POLICY_OPS if (got := account.get(region, op))}
         if rp:
             _extend(out, transform_resource_policies(account.account, region, rp, seen))
+    if network:
+        out.documents[NETWORK] = network
     got = account.get("global", "iam-GetServiceLastAccessedDetails")
     if got:
         _extend(out, transform_last_accessed(account.account, got[0], got[1], seen))
@@ -625,6 +635,14 @@ def transform_account(account: AccountSnapshot, seen: str) -> Batch:
             out, transform_organizations(account.account, {k: v[0] for k, v in got_org.items() if v}, seen)
         )
     return out
+
+
+def _check_network(account: str, data: dict[str, Any], warnings: list[str]) -> None:
+    """Report what the network model cannot read (invalid CIDRs or port ranges, an ENI in a subnet that
+    is not in the snapshot, a security group referenced but missing), with the resource id."""
+    from analyzer.network.model import from_api
+
+    warnings.extend(f"{p} (decisions it touches are unknown)" for p in from_api([(account, data)]).problems)
 
 
 def _extend(into: Batch, part: Batch) -> None:

@@ -808,7 +808,27 @@ def ec2(out: Path, account: str) -> dict[str, str]:
                             "PrefixListIds": [],
                             "UserIdGroupPairs": [],
                         }
-                    ],
+                    ]
+                    + (
+                        [  # a second, narrower grant for the same S3 traffic: revoking either alone cuts nothing
+                            {
+                                "IpProtocol": "tcp",
+                                "FromPort": 443,
+                                "ToPort": 443,
+                                "IpRanges": [
+                                    {
+                                        "CidrIp": "52.216.0.0/15",
+                                        "Description": "S3 us-east-1 (ip-ranges.json)",
+                                    }
+                                ],
+                                "Ipv6Ranges": [],
+                                "PrefixListIds": [],
+                                "UserIdGroupPairs": [],
+                            }
+                        ]
+                        if account == LEGACY
+                        else []
+                    ),
                     "Tags": [],
                 }
             ]
@@ -882,7 +902,209 @@ def ec2(out: Path, account: str) -> dict[str, str]:
         )
     write_json(base / "ec2-DescribeNetworkInterfaces.json", {"NetworkInterfaces": enis})
     write_json(base / "ec2-DescribeInstances.json", {"Reservations": reservations})
+    routing(base, account, prefix, vpc, subnet)
     return ips
+
+
+def routing(base: Path, account: str, prefix: str, vpc: str, subnet: str) -> None:
+    """Route tables, network ACLs, NAT and internet gateways, peering connections (none). The legacy
+    account's private subnet reaches S3 through a NAT gateway in a public subnet; its ACL has denied the
+    old vendor's SFTP host (203.0.113.80) since May, so the flow logs' earlier SFTP flows are stale."""
+    igw = "igw-" + h("igw", account, n=17)
+    rtb_main = "rtb-" + h("rtb", account, n=17)
+    routes = [
+        {
+            "DestinationCidrBlock": f"{prefix}.0.0/16",
+            "GatewayId": "local",
+            "Origin": "CreateRouteTable",
+            "State": "active",
+        }
+    ]
+    tables = []
+    nats: list[dict[str, Any]] = []
+    acl_default = "acl-" + h("acl", account, n=17)
+    allow_all = [
+        {
+            "RuleNumber": 100,
+            "Protocol": "-1",
+            "RuleAction": "allow",
+            "Egress": egress,
+            "CidrBlock": "0.0.0.0/0",
+        }
+        for egress in (False, True)
+    ] + [
+        {
+            "RuleNumber": 32767,
+            "Protocol": "-1",
+            "RuleAction": "deny",
+            "Egress": egress,
+            "CidrBlock": "0.0.0.0/0",
+        }
+        for egress in (False, True)
+    ]
+    acls = [
+        {
+            "NetworkAclId": acl_default,
+            "VpcId": vpc,
+            "IsDefault": True,
+            "OwnerId": account,
+            "Entries": allow_all,
+            "Associations": []
+            if account == LEGACY
+            else [
+                {
+                    "NetworkAclAssociationId": "aclassoc-" + h("aa", subnet, n=17),
+                    "NetworkAclId": acl_default,
+                    "SubnetId": subnet,
+                }
+            ],
+        }
+    ]
+    if account == LEGACY:
+        public = "subnet-" + h("subnet-public", account, n=17)
+        nat = "nat-" + h("nat", account, n=17)
+        rtb_public = "rtb-" + h("rtb-public", account, n=17)
+        subnets = json.loads((base / "ec2-DescribeSubnets.json").read_text())
+        subnets["Subnets"].append(
+            {
+                "SubnetId": public,
+                "SubnetArn": f"arn:aws:ec2:{REGION}:{account}:subnet/{public}",
+                "VpcId": vpc,
+                "OwnerId": account,
+                "CidrBlock": f"{prefix}.0.0/24",
+                "AvailabilityZone": f"{REGION}a",
+                "AvailabilityZoneId": "use1-az1",
+                "AvailableIpAddressCount": 250,
+                "MapPublicIpOnLaunch": True,
+                "State": "available",
+                "Tags": [{"Key": "Name", "Value": "public-a"}],
+            }
+        )
+        write_json(base / "ec2-DescribeSubnets.json", subnets)
+        nats.append(
+            {
+                "NatGatewayId": nat,
+                "SubnetId": public,
+                "VpcId": vpc,
+                "State": "available",
+                "ConnectivityType": "public",
+                "NatGatewayAddresses": [{"PublicIp": "44.210.17.9", "PrivateIp": f"{prefix}.0.12"}],
+            }
+        )
+        tables.append(
+            {
+                "RouteTableId": rtb_public,
+                "VpcId": vpc,
+                "OwnerId": account,
+                "Routes": [
+                    *routes,
+                    {
+                        "DestinationCidrBlock": "0.0.0.0/0",
+                        "GatewayId": igw,
+                        "Origin": "CreateRoute",
+                        "State": "active",
+                    },
+                ],
+                "Associations": [
+                    {
+                        "Main": False,
+                        "RouteTableAssociationId": "rtbassoc-" + h("ra", public, n=17),
+                        "RouteTableId": rtb_public,
+                        "SubnetId": public,
+                    }
+                ],
+            }
+        )
+        tables.append(
+            {
+                "RouteTableId": rtb_main,
+                "VpcId": vpc,
+                "OwnerId": account,
+                "Routes": [
+                    *routes,
+                    {
+                        "DestinationCidrBlock": "0.0.0.0/0",
+                        "NatGatewayId": nat,
+                        "Origin": "CreateRoute",
+                        "State": "active",
+                    },
+                ],
+                "Associations": [
+                    {
+                        "Main": True,
+                        "RouteTableAssociationId": "rtbassoc-" + h("ra", rtb_main, n=17),
+                        "RouteTableId": rtb_main,
+                    }
+                ],
+            }
+        )
+        acl_private = "acl-" + h("acl-private", account, n=17)
+        acls[0]["Associations"] = [
+            {
+                "NetworkAclAssociationId": "aclassoc-" + h("aa", public, n=17),
+                "NetworkAclId": acl_default,
+                "SubnetId": public,
+            }
+        ]
+        acls.append(
+            {
+                "NetworkAclId": acl_private,
+                "VpcId": vpc,
+                "IsDefault": False,
+                "OwnerId": account,
+                "Entries": [
+                    {
+                        "RuleNumber": 50,
+                        "Protocol": "6",
+                        "RuleAction": "deny",
+                        "Egress": True,
+                        "CidrBlock": "203.0.113.80/32",
+                        "PortRange": {"From": 22, "To": 22},
+                    },
+                    *allow_all,
+                ],
+                "Associations": [
+                    {
+                        "NetworkAclAssociationId": "aclassoc-" + h("aa", subnet, n=17),
+                        "NetworkAclId": acl_private,
+                        "SubnetId": subnet,
+                    }
+                ],
+                "Tags": [{"Key": "Name", "Value": "legacy-private (vendor SFTP blocked, CHG0031)"}],
+            }
+        )
+        write_json(
+            base / "ec2-DescribeInternetGateways.json",
+            {
+                "InternetGateways": [
+                    {
+                        "InternetGatewayId": igw,
+                        "OwnerId": account,
+                        "Attachments": [{"VpcId": vpc, "State": "available"}],
+                    }
+                ]
+            },
+        )
+    else:
+        tables.append(
+            {
+                "RouteTableId": rtb_main,
+                "VpcId": vpc,
+                "OwnerId": account,
+                "Routes": routes,
+                "Associations": [
+                    {
+                        "Main": True,
+                        "RouteTableAssociationId": "rtbassoc-" + h("ra", rtb_main, n=17),
+                        "RouteTableId": rtb_main,
+                    }
+                ],
+            }
+        )
+    write_json(base / "ec2-DescribeRouteTables.json", {"RouteTables": tables})
+    write_json(base / "ec2-DescribeNetworkAcls.json", {"NetworkAcls": acls})
+    write_json(base / "ec2-DescribeNatGateways.json", {"NatGateways": nats})
+    write_json(base / "ec2-DescribeVpcPeeringConnections.json", {"VpcPeeringConnections": []})
 
 
 # -- CloudTrail ---------------------------------------------------------------------------------------
@@ -1163,6 +1385,11 @@ def flowlogs(out: Path, legacy_ips: dict[str, str]) -> None:
             )
             lines.append(
                 f"2 {LEGACY} {eni} {dst} {etl_ip} 443 {sport} 6 {52 + m % 5} {910000 + m} {t0} {t0 + 60} ACCEPT OK"
+            )
+        if day < 4:  # the nightly upload to the old vendor's SFTP host, until the ACL blocked it
+            t0 = int((d0 + timedelta(hours=1, minutes=30)).timestamp())
+            lines.append(
+                f"2 {LEGACY} {eni} {etl_ip} 203.0.113.80 41022 22 6 310 2250000 {t0} {t0 + 60} ACCEPT OK"
             )
         for k in range(3):
             t0 = int((d0 + timedelta(hours=3 + 7 * k)).timestamp())

@@ -52,7 +52,11 @@ def test_flow_logs_resolve_to_the_etl_eni(demo_store: GraphStore) -> None:
     assert flows and all(
         e.src.startswith("arn:aws:ec2:us-east-1:739406228105:network-interface/") for e in flows
     )
-    assert {e.props["port"] for e in flows} == {"443"}
+    # S3 over 443, and the old vendor's SFTP (22) that the ACL has blocked since (stale evidence)
+    assert {(e.props["port"], e.dst.startswith("urn:ip:203.0.113.80")) for e in flows} == {
+        ("443", False),
+        ("22", True),
+    }
     rejects = snap.edge_records("OBSERVED_REJECT")
     assert {e.props["port"] for e in rejects} == {"22"} and all(
         e.src.startswith("urn:ip:198.51.100.") for e in rejects

@@ -1,0 +1,270 @@
+"""What the CLI, the app and notebooks ask of the network model: one flow (``reach``), the observed flows
+with their current decision (``observed_flows``: stale evidence is "already denied", never severed), the
+internet exposure (``exposure``), and the same before and after a change (``whatif``)."""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from analyzer.errors import BadInput
+from analyzer.network.addr import NAMES, is_private, parse_net, protocol_number
+from analyzer.network.decide import Endpoint, FlowDecision, decide
+from analyzer.network.load import model_from_documents
+from analyzer.network.model import NetModel
+from analyzer.network.vector import Compiled, Flows, decide_many
+
+STATE = ["denied", "unknown", "allowed"]
+
+
+def resolve_endpoint(m: NetModel, text: str) -> Endpoint:
+    """An ENI id or ARN, an instance id (its primary ENI), an address or a CIDR."""
+    t = text.strip().rsplit("/", 1)[-1] if text.startswith("arn:") else text.strip()
+    if t in m.enis:
+        e = m.enis[t]
+        return Endpoint(e.ips[0] if e.ips else parse_net("0.0.0.0/32"), e)
+    if t.startswith("i-"):
+        enis = m.instance_enis.get(t)
+        if not enis:
+            raise BadInput(f"no network interface of instance {t} in the snapshot", path="ENDPOINT")
+        e = m.enis[enis[0]]
+        return Endpoint(e.ips[0], e)
+    try:
+        net = parse_net(t)
+    except ValueError as exc:
+        raise BadInput(
+            f"{text!r} is not an ENI id, an instance id, an address or a CIDR", path="ENDPOINT"
+        ) from exc
+    eni = m.eni_by_ip(net)
+    return Endpoint(net, eni)
+
+
+def reach(m: NetModel, src: str, dst: str, protocol: str, port: int) -> FlowDecision:
+    return decide(m, resolve_endpoint(m, src), resolve_endpoint(m, dst), protocol_number(protocol), port)
+
+
+@dataclass
+class ObservedFlow:
+    src: str
+    dst: str
+    protocol: str
+    port: int
+    count: int
+    last_seen: str | None
+
+
+def observed(edges: list[Any]) -> list[ObservedFlow]:
+    """OBSERVED_FLOW edges (VPC flow logs) as flows between ENI ids and addresses."""
+    out = []
+    for e in edges:
+        port = str(e.props.get("port", ""))
+        if not port.isdigit():
+            continue
+        out.append(
+            ObservedFlow(
+                e.src.rsplit("/", 1)[-1].removeprefix("urn:ip:"),
+                e.dst.rsplit("/", 1)[-1].removeprefix("urn:ip:"),
+                str(e.props.get("protocol", "tcp")),
+                int(port),
+                int(e.count or 0),
+                e.last_seen,
+            )
+        )
+    return out
+
+
+def _decide_all(m: NetModel, flows: list[ObservedFlow], cm: Compiled | None = None) -> list[int]:
+    """Tri-state per flow: IPv4 flows in one vectorized pass, anything else one by one."""
+    cm = cm or Compiled(m)
+    v4, rows = [], []
+    out = [1] * len(flows)
+    for i, f in enumerate(flows):
+        try:
+            s, d = resolve_endpoint(m, f.src), resolve_endpoint(m, f.dst)
+            proto = protocol_number(f.protocol)
+        except (BadInput, ValueError):
+            continue
+        if s.net.version == 4 and d.net.version == 4 and s.net.size == 1 and d.net.size == 1:
+            v4.append(i)
+            rows.append((s, d, proto, f.port))
+        else:
+            out[i] = ["denied", "unknown", "allowed"].index(decide(m, s, d, proto, f.port).decision)
+    if rows:
+        fl = Flows(
+            np.array([cm.eni_index[s.eni.id] if s.eni else -1 for s, _, _, _ in rows], np.int64),
+            np.array([cm.eni_index[d.eni.id] if d.eni else -1 for _, d, _, _ in rows], np.int64),
+            np.array([s.net.lo for s, _, _, _ in rows], np.int64),
+            np.array([d.net.lo for _, d, _, _ in rows], np.int64),
+            np.array([p for _, _, p, _ in rows], np.int64),
+            np.array([port for _, _, _, port in rows], np.int64),
+        )
+        got = decide_many(cm, fl)
+        for j, i in enumerate(v4):
+            out[i] = int(got[j])
+    return out
+
+
+def observed_flows(m: NetModel, flows: list[ObservedFlow]) -> list[dict[str, Any]]:
+    """Each observed flow with what the current configuration says: allowed, already denied (stale
+    evidence: the configuration refuses it today, so no change can sever it) or unknown."""
+    states = _decide_all(m, flows)
+    rows = []
+    for f, st in zip(flows, states, strict=True):
+        row = {**f.__dict__, "current": {0: "already denied", 1: "unknown", 2: "allowed"}[st]}
+        if st != 2:
+            d = reach(m, f.src, f.dst, f.protocol, f.port)
+            row["why"] = d.blocked_by or d.unknown
+        rows.append(row)
+    return rows
+
+
+# -- changes ----------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Revoke:
+    """``sg-ID:ingress|egress:PROTO:PORT[-PORT]:PEER`` (PEER: a CIDR, a group id or a prefix list id)."""
+
+    group: str
+    direction: str
+    protocol: str
+    lo: int
+    hi: int
+    peer: str
+
+    @classmethod
+    def parse(cls, text: str) -> Revoke:
+        parts = text.split(":", 4)
+        if len(parts) != 5 or parts[1] not in ("ingress", "egress"):
+            raise BadInput(
+                f"--revoke expects sg-ID:ingress|egress:PROTO:PORT[-PORT]:PEER, got {text!r}", path="--revoke"
+            )
+        g, d, proto, ports, peer = parts
+        if ports in ("all", "-1", ""):
+            lo = hi = -1
+        else:
+            a, _, b = ports.partition("-")
+            lo, hi = int(a), int(b or a)
+        return cls(g, d, proto, lo, hi, peer)
+
+    def matches(self, perm: dict[str, Any]) -> bool:
+        if str(perm.get("IpProtocol")) not in (self.protocol, str(protocol_number(self.protocol))):
+            return False
+        lo, hi = perm.get("FromPort", -1), perm.get("ToPort", -1)
+        return (lo, hi) == (self.lo, self.hi) or (self.lo == -1 and lo in (None, -1))
+
+
+def apply_revokes(
+    docs: dict[str, dict[str, Any]], revokes: list[Revoke]
+) -> tuple[dict[str, dict[str, Any]], int]:
+    """The raw responses with the rules removed; how many rule entries were removed."""
+    out = copy.deepcopy(docs)
+    removed = 0
+    keys = {
+        "IpRanges": "CidrIp",
+        "Ipv6Ranges": "CidrIpv6",
+        "UserIdGroupPairs": "GroupId",
+        "PrefixListIds": "PrefixListId",
+    }
+    for data in out.values():
+        for g in (data.get("ec2-DescribeSecurityGroups") or {}).get("SecurityGroups", []):
+            for r in revokes:
+                if g["GroupId"] != r.group:
+                    continue
+                perms = g.get("IpPermissions" if r.direction == "ingress" else "IpPermissionsEgress") or []
+                for perm in perms:
+                    if not r.matches(perm):
+                        continue
+                    for field, key in keys.items():
+                        before = perm.get(field) or []
+                        after = [x for x in before if x.get(key) != r.peer]
+                        removed += len(before) - len(after)
+                        perm[field] = after
+    return out, removed
+
+
+def whatif(
+    docs: dict[str, dict[str, Any]], flows: list[ObservedFlow], revokes: list[Revoke]
+) -> dict[str, Any]:
+    """Observed flows before and after revoking rules: only flows with an endpoint in a changed group are
+    re-decided. Severed = allowed before and not after; stale flows stay "already denied"."""
+    before_m = model_from_documents(docs)
+    after_docs, removed = apply_revokes(docs, revokes)
+    if removed == 0:
+        raise BadInput("no rule matches the --revoke given (nothing would change)", path="--revoke")
+    after_m = model_from_documents(after_docs)
+    groups = {r.group for r in revokes}
+    touched = [
+        i
+        for i, f in enumerate(flows)
+        if any((e := _eni_of(before_m, x)) is not None and groups & set(e.groups) for x in (f.src, f.dst))
+    ]
+    touched_set = set(touched)
+    before = _decide_all(before_m, flows)
+    after = list(before)
+    if touched:
+        sub = [flows[i] for i in touched]
+        for i, st in zip(touched, _decide_all(after_m, sub), strict=True):
+            after[i] = st
+    rows = []
+    for i, f in enumerate(flows):
+        b, a = before[i], after[i]
+        status = (
+            "already denied"
+            if b == 0
+            else "severed"
+            if b == 2 and a == 0
+            else "may be severed"
+            if b == 2 and a == 1
+            else "unchanged"
+        )
+        row = {
+            **f.__dict__,
+            "before": STATE[b],
+            "after": STATE[a],
+            "status": status,
+            "re_decided": i in touched_set,
+        }
+        if status in ("severed", "may be severed"):
+            d = reach(after_m, f.src, f.dst, f.protocol, f.port)
+            row["why"] = d.blocked_by or d.unknown
+        rows.append(row)
+    return {"revoked_entries": removed, "re_decided": len(touched), "flows": rows}
+
+
+def _eni_of(m: NetModel, text: str) -> Any:
+    try:
+        return resolve_endpoint(m, text).eni
+    except BadInput:
+        return None
+
+
+def exposure(m: NetModel) -> list[dict[str, Any]]:
+    """What the internet can reach: for every ENI with a public (or IPv6) address, every ingress rule open
+    to a public range, decided end to end (ACLs, routes) from that range."""
+    out = []
+    for e in m.enis.values():
+        if not e.public_ips and not any(ip.version == 6 for ip in e.ips):
+            continue
+        for g in e.groups:
+            for r in m.groups.get(g, []):
+                if r.direction != "ingress" or r.net is None or is_private(r.net):
+                    continue
+                proto = r.proto if r.proto != -1 else 6
+                port = r.lo if r.lo != -1 else 0
+                d = decide(m, Endpoint(r.net), Endpoint(e.ips[0], e), proto, port)
+                out.append(
+                    {
+                        "eni": e.id,
+                        "public": [str(p) for p in e.public_ips],
+                        "attached_to": e.attached_to,
+                        "protocol": NAMES.get(r.proto, str(r.proto)),
+                        "ports": "all" if r.lo == -1 else f"{r.lo}" if r.lo == r.hi else f"{r.lo}-{r.hi}",
+                        "source": str(r.net),
+                        "rule": r.rule_id,
+                        "decision": d.decision,
+                        "detail": d.blocked_by or d.unknown or d.allowed_by,
+                    }
+                )
+    return out
