@@ -207,7 +207,14 @@ def explore(query: str) -> dict[str, Any] | None:
     if node is None:
         low = q.lower()
         matches = [
-            n for n in snap.nodes if n.id.lower().endswith(low) or str(n.props.get("name", "")).lower() == low
+            n
+            for n in snap.nodes
+            if n.id.lower().endswith(low)
+            or low
+            in (
+                str(n.props.get("name", "")).lower(),
+                str((n.props.get("tags") or {}).get("Name", "")).lower(),
+            )
         ]
         node = matches[0] if matches else None
     if node is None:
@@ -243,6 +250,20 @@ def explore(query: str) -> dict[str, Any] | None:
         "can_assume": None,
     }
     out["access"] = who_can_access(ctx, node.id, node.kind)
+    out["reach"] = None
+    if node.kind in ("NetworkInterface", "Ec2Instance"):
+        from analyzer.errors import BadInput
+        from analyzer.network.service import who_can_reach
+
+        store = open_store(store_uri())
+        try:
+            model = api.network_model(store)
+        finally:
+            store.close()
+        try:
+            out["reach"] = who_can_reach(model, node.id.rsplit("/", 1)[-1])
+        except BadInput:
+            out["reach"] = []
     if node.kind == "IamRole" and node.props.get("trust_policy") is not None:
         out["can_assume"] = [
             {"principal": r["principal"], "decision": r["decision"], "statements": ", ".join(r["statements"])}

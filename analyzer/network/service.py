@@ -268,3 +268,44 @@ def exposure(m: NetModel) -> list[dict[str, Any]]:
                     }
                 )
     return out
+
+
+def who_can_reach(m: NetModel, target: str, limit: int = 200) -> list[dict[str, Any]]:
+    """Who can reach an ENI (or an instance's first ENI): every ingress rule of its groups, its peer
+    expanded (a group to its member ENIs, a prefix list to its ranges) and each decided end to end."""
+    dst = resolve_endpoint(m, target)
+    if dst.eni is None:
+        raise BadInput(f"{target} is not an ENI or instance of the snapshot", path="TARGET")
+    out: list[dict[str, Any]] = []
+    for g in dst.eni.groups:
+        for r in m.groups.get(g, []):
+            if r.direction != "ingress":
+                continue
+            proto = r.proto if r.proto != -1 else 6
+            port = r.lo if r.lo != -1 else 0
+            sources: list[Endpoint] = []
+            if r.net is not None:
+                sources = [Endpoint(r.net)]
+            elif r.ref is not None:
+                sources = [
+                    Endpoint(e.ips[0], e)
+                    for e in m.enis.values()
+                    if r.ref in e.groups and e.ips and e.id != dst.eni.id
+                ]
+            elif r.prefix_list is not None:
+                sources = [Endpoint(n) for n in m.prefix_lists.get(r.prefix_list, [])]
+            for src in sources:
+                d = decide(m, src, dst, proto, port)
+                out.append(
+                    {
+                        "source": src.label,
+                        "protocol": NAMES.get(r.proto, str(r.proto)),
+                        "ports": "all" if r.lo == -1 else f"{r.lo}" if r.lo == r.hi else f"{r.lo}-{r.hi}",
+                        "rule": r.rule_id,
+                        "decision": d.decision,
+                        "detail": "; ".join(d.blocked_by or d.unknown),
+                    }
+                )
+                if len(out) >= limit:
+                    return out
+    return out

@@ -52,20 +52,26 @@ class Compiled:
         self.eni_ids = list(m.enis)
         self.eni_index = {e: i for i, e in enumerate(self.eni_ids)}
         enis = [m.enis[e] for e in self.eni_ids]
-        self.eni_vpc = np.array([e.vpc or "" for e in enis], dtype=object)
-        self.eni_subnet = np.array([e.subnet or "" for e in enis], dtype=object)
+        self.vpc_ids = sorted({e.vpc or "" for e in enis})
+        self.subnet_ids = sorted({e.subnet or "" for e in enis})
+        vcode = {v: i for i, v in enumerate(self.vpc_ids)}
+        scode = {v: i for i, v in enumerate(self.subnet_ids)}
+        # integer codes (an empty id keeps a code of its own; it never equals a real one)
+        self.eni_vpc = np.array([vcode[e.vpc or ""] for e in enis], np.int64)
+        self.eni_subnet = np.array([scode[e.subnet or ""] for e in enis], np.int64)
         self.eni_public = np.array([bool(e.public_ips) for e in enis], bool)
         classes: dict[tuple[str, ...], int] = {}
         self.eni_class = np.array(
             [classes.setdefault(tuple(sorted(e.groups)), len(classes)) for e in enis], np.int64
         )
         self.class_groups = list(classes)
-        self.members: dict[str, np.ndarray] = {}
+        # group membership as sorted (eni * n_groups + group) codes: one searchsorted answers many flows
+        self.group_index: dict[str, int] = {}
+        codes = []
         for i, e in enumerate(enis):
             for g in e.groups:
-                self.members.setdefault(g, [])  # type: ignore[arg-type]
-                self.members[g].append(i)  # type: ignore[attr-defined]
-        self.members = {g: np.array(v, np.int64) for g, v in self.members.items()}
+                codes.append(i * 1_000_003 + self.group_index.setdefault(g, len(self.group_index)))
+        self.pair_codes = np.unique(np.array(codes, np.int64))
         self._rules: dict[tuple[int, str], tuple[np.ndarray, ...]] = {}
 
     def class_rules(self, c: int, direction: str) -> tuple[np.ndarray, ...]:
@@ -149,10 +155,15 @@ def sg_tri(cm: Compiled, fl: Flows, side: str) -> np.ndarray:
             ref_hit = np.zeros((len(ch), len(proto)), bool)
             ref_unknown = np.zeros((len(ch), len(proto)), bool)
             pe = peer_eni[ch]
+            if is_ref.any():
+                outside_private = (pe < 0) & private_mask(peer_ip[ch])
             for j in np.flatnonzero(is_ref):
-                members = cm.members.get(cm.refs[int(ref[j])], np.empty(0, np.int64))
-                ref_hit[:, j] = (pe >= 0) & np.isin(pe, members)
-                ref_unknown[:, j] = (pe < 0) & private_mask(peer_ip[ch])
+                gi = cm.group_index.get(cm.refs[int(ref[j])], -1)
+                if gi >= 0:
+                    code = pe * 1_000_003 + gi
+                    pos = np.minimum(np.searchsorted(cm.pair_codes, code), len(cm.pair_codes) - 1)
+                    ref_hit[:, j] = (pe >= 0) & (cm.pair_codes[pos] == code)
+                ref_unknown[:, j] = outside_private
             hit = pp & (cidr | ref_hit) & (unk[None, :] == 0)
             maybe = pp & (ref_unknown | (unk[None, :] == 1))
             res[s : s + CHUNK] = np.where(
@@ -207,13 +218,15 @@ def acl_tri(cm: Compiled, fl: Flows, side: str) -> np.ndarray:
     other = fl.dst_eni if side == "src" else fl.src_eni
     peer_ip = fl.dst_ip if side == "src" else fl.src_ip
     has = own >= 0
-    sub = np.where(has, cm.eni_subnet[np.maximum(own, 0)], "")
-    other_sub = np.where(other >= 0, cm.eni_subnet[np.maximum(other, 0)], "#outside")
+    sub = np.where(has, cm.eni_subnet[np.maximum(own, 0)], -2)
+    other_sub = np.where(other >= 0, cm.eni_subnet[np.maximum(other, 0)], -3)
     cross = has & (sub != other_sub)
     req_egress = side == "src"
-    for s in np.unique(sub[cross]):
-        idx = np.flatnonzero(cross & (sub == s))
-        subnet = cm.m.subnets.get(str(s))
+    cand = np.flatnonzero(cross)
+    order = cand[np.argsort(sub[cand], kind="stable")]
+    bounds = np.flatnonzero(np.diff(sub[order])) + 1
+    for idx in np.split(order, bounds) if len(order) else []:
+        subnet = cm.m.subnets.get(cm.subnet_ids[int(sub[idx[0]])])
         if subnet is None or subnet.acl is None or subnet.acl not in cm.m.acls:
             out[idx] = U
             continue
@@ -276,17 +289,20 @@ def route_tri(
     out = np.full(n, T, np.int8)
     via_nat = np.zeros(n, bool)
     s_vpc = cm.eni_vpc[src_eni]
-    d_vpc = np.where(dst_eni >= 0, cm.eni_vpc[np.maximum(dst_eni, 0)], "#outside")
-    same_vpc = (dst_eni >= 0) & (s_vpc == d_vpc) & (s_vpc != "")
+    d_vpc = np.where(dst_eni >= 0, cm.eni_vpc[np.maximum(dst_eni, 0)], -1)
+    same_vpc = (dst_eni >= 0) & (s_vpc == d_vpc) & (np.array(cm.vpc_ids, dtype=object)[s_vpc] != "")
     todo = ~same_vpc
     subs = cm.eni_subnet[src_eni]
     dpriv = private_mask(dst_ip) | (dst_eni >= 0)
-    for s in np.unique(subs[todo]):
-        idx = np.flatnonzero(todo & (subs == s))
-        if str(s) not in cm.m.subnets:
+    cand = np.flatnonzero(todo)
+    order = cand[np.argsort(subs[cand], kind="stable")]
+    bounds = np.flatnonzero(np.diff(subs[order])) + 1
+    for idx in np.split(order, bounds) if len(order) else []:
+        s = cm.subnet_ids[int(subs[idx[0]])]
+        if s not in cm.m.subnets:
             out[idx] = U
             continue
-        best, routes = _route_lookup(cm, str(s), dst_ip[idx])
+        best, routes = _route_lookup(cm, s, dst_ip[idx])
         res = np.where(best == -2, U, F).astype(np.int8)
         for k, r in enumerate(routes):
             assert isinstance(r, Route)
@@ -305,7 +321,8 @@ def route_tri(
                 elif not p.active:
                     res[sel] = F
                 else:
-                    ok = (dst_eni[j] < 0) | np.isin(d_vpc[j], list(p.vpcs))
+                    peer_codes = [cm.vpc_ids.index(v) for v in p.vpcs if v in cm.vpc_ids]
+                    ok = (dst_eni[j] < 0) | np.isin(d_vpc[j], peer_codes)
                     res[sel] = np.where(ok, T, F)
             elif r.target_kind in ("tgw", "vgw"):
                 res[sel] = U

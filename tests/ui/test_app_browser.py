@@ -138,6 +138,10 @@ def test_explorer_finds_who_can_assume_and_the_undocumented(browser: object, app
     page.wait_for_selector("text=Who can access it")
     assert "s3:GetObject" in page.inner_text("body")
     page.screenshot(path=str(SHOTS / "explorer-access.png"), full_page=True)
+    page.fill("#explorer-query", "legacy-etl-01")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("text=Who can reach it")
+    page.screenshot(path=str(SHOTS / "explorer-reach.png"), full_page=True)
 
 
 def test_audit_shows_the_verified_ledger_and_exports(browser: object, app_url: str) -> None:

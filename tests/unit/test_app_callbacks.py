@@ -54,6 +54,9 @@ def test_explorer_callbacks(app: Any) -> None:
         assert (
             "Who can access it" in bucket and "datalake-reader" in bucket and "aws:SecureTransport" in bucket
         )
+        # an instance: who can reach it, rule by rule, decided end to end
+        instance = _text(explorer.search("legacy-etl-01"))
+        assert "Who can reach it" in instance and "10.40.0.0/16" in instance
         assert "Nothing matches" in _text(explorer.search("no-such-thing-anywhere"))
         assert "legacy-etl-role" in _text(explorer.undocumented("x"))
 

@@ -50,6 +50,11 @@ def search(query: str | None) -> Any:
             html.H4("Who can assume it"),
             table(found["can_assume"], ["principal", "decision", "statements"]),
         ]
+    if found.get("reach") is not None:
+        parts += [
+            html.H4("Who can reach it"),
+            table(found["reach"], ["source", "protocol", "ports", "decision", "rule", "detail"]),
+        ]
     if found.get("access"):
         parts += [
             html.H4("Who can access it"),
