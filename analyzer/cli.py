@@ -734,14 +734,45 @@ def reach_cmd(
             click.echo(f"  allowed by: {a}")
 
 
-REVOKE_OPTION = click.option(
-    "--revoke",
-    "revokes",
-    multiple=True,
-    metavar="SG:DIRECTION:PROTO:PORTS:PEER",
-    help="A security-group rule to revoke for a what-if (repeatable), e.g. "
-    "sg-0abc:ingress:tcp:443:0.0.0.0/0 or sg-0abc:egress:-1:all:0.0.0.0/0.",
-)
+def REVOKE_OPTION(fn: Callable[..., Any]) -> Callable[..., Any]:
+    for opt in (
+        click.option(
+            "--quarantine",
+            "quarantines",
+            multiple=True,
+            metavar="ENI=SG[,SG]",
+            help="Replace an interface's security groups for a what-if (an isolation runbook).",
+        ),
+        click.option(
+            "--authorize",
+            "authorizes",
+            multiple=True,
+            metavar="SG:DIRECTION:PROTO:PORTS:PEER",
+            help="A security-group rule to add for a what-if (a loosening change; repeatable).",
+        ),
+        click.option(
+            "--revoke",
+            "revokes",
+            multiple=True,
+            metavar="SG:DIRECTION:PROTO:PORTS:PEER",
+            help="A security-group rule to revoke for a what-if (repeatable), e.g. "
+            "sg-0abc:ingress:tcp:443:0.0.0.0/0 or sg-0abc:egress:-1:all:0.0.0.0/0.",
+        ),
+    ):
+        fn = opt(fn)
+    return fn
+
+
+def _net_changes(
+    revokes: tuple[str, ...], authorizes: tuple[str, ...], quarantines: tuple[str, ...]
+) -> list[Any]:
+    from analyzer.network.service import Authorize, Quarantine, Revoke
+
+    return (
+        [Revoke.parse(r) for r in revokes]
+        + [Authorize.parse(a) for a in authorizes]
+        + [Quarantine.parse(q) for q in quarantines]
+    )
 
 
 @main.command("exposure")
@@ -749,7 +780,13 @@ REVOKE_OPTION = click.option(
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.pass_context
 @handled
-def exposure_cmd(ctx: click.Context, revokes: tuple[str, ...], fmt: str) -> None:
+def exposure_cmd(
+    ctx: click.Context,
+    revokes: tuple[str, ...],
+    authorizes: tuple[str, ...],
+    quarantines: tuple[str, ...],
+    fmt: str,
+) -> None:
     """What the internet can reach: each ENI with a public address and each ingress rule open to a public
     range, decided end to end (network ACLs, an internet-gateway route). With --revoke, before and after.
 
@@ -760,37 +797,43 @@ def exposure_cmd(ctx: click.Context, revokes: tuple[str, ...], fmt: str) -> None
     """
     from analyzer import api
     from analyzer.network.load import model_from_documents
-    from analyzer.network.service import Revoke, apply_revokes, exposure
+    from analyzer.network.service import apply_changes, exposure
     from analyzer.output import to_json
 
     store = _store(ctx)
     before = exposure(api.network_model(store))
     payload: dict[str, Any] = {"exposure": before}
-    if revokes:
-        docs, removed = apply_revokes(api.network_documents(store), [Revoke.parse(r) for r in revokes])
-        if removed == 0:
-            raise BadInput("no rule matches the --revoke given (nothing would change)", path="--revoke")
+    changes = _net_changes(revokes, authorizes, quarantines)
+    if changes:
+        docs, changed = apply_changes(api.network_documents(store), changes)
+        if changed == 0:
+            raise BadInput(
+                "no rule or interface matches the change given (nothing would change)", path="--revoke"
+            )
         after = exposure(model_from_documents(docs))
-        key = {(x["eni"], x["rule"]) for x in after if x["decision"] != "denied"}
+        open_after = {(x["eni"], x["rule"]) for x in after if x["decision"] != "denied"}
+        open_before = {(x["eni"], x["rule"]) for x in before if x["decision"] != "denied"}
         payload = {
             "before": before,
             "after": after,
-            "closed": [x for x in before if x["decision"] != "denied" and (x["eni"], x["rule"]) not in key],
+            "closed": [x for x in before if (x["eni"], x["rule"]) in open_before - open_after],
+            "opened": [x for x in after if (x["eni"], x["rule"]) in open_after - open_before],
         }
     if fmt == "json":
         click.echo(to_json(payload))
         return
-    rows = payload["before"] if revokes else payload["exposure"]
+    rows = payload["before"] if changes else payload["exposure"]
     open_rows = [x for x in rows if x["decision"] != "denied"]
     click.echo(f"{len(open_rows)} internet-facing opening(s)")
     for x in open_rows:
         click.echo(
             f"  {x['decision']:<8} {x['eni']} {x['protocol']}/{x['ports']} from {x['source']}  ({x['rule']})"
         )
-    if revokes:
-        click.echo(f"after the revoke, closed: {len(payload['closed'])}")
-        for x in payload["closed"]:
-            click.echo(f"  {x['eni']} {x['protocol']}/{x['ports']} from {x['source']}")
+    if changes:
+        for what in ("closed", "opened"):
+            click.echo(f"after the change, {what}: {len(payload[what])}")
+            for x in payload[what]:
+                click.echo(f"  {x['eni']} {x['protocol']}/{x['ports']} from {x['source']}")
 
 
 @main.command("flows")
@@ -798,30 +841,39 @@ def exposure_cmd(ctx: click.Context, revokes: tuple[str, ...], fmt: str) -> None
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.pass_context
 @handled
-def flows_cmd(ctx: click.Context, revokes: tuple[str, ...], fmt: str) -> None:
+def flows_cmd(
+    ctx: click.Context,
+    revokes: tuple[str, ...],
+    authorizes: tuple[str, ...],
+    quarantines: tuple[str, ...],
+    fmt: str,
+) -> None:
     """The observed flows (VPC flow logs) and what the configuration says of each today: allowed, already
-    denied (stale evidence: nothing can sever it) or unknown. With --revoke: before and after, re-deciding
-    only the flows with an endpoint in a changed group; severed = allowed before, denied after.
+    denied (stale evidence: nothing can sever it) or unknown. With --revoke / --authorize / --quarantine:
+    before and after, re-deciding only the flows with an endpoint the change touches; severed = allowed
+    before, denied after; opened = the reverse.
 
     \b
     Example:
       blastwall flows --format json
       blastwall flows --revoke sg-0abc:egress:-1:all:0.0.0.0/0
+      blastwall flows --quarantine eni-0abc=sg-0isolation
     """
     from analyzer import api
-    from analyzer.network.service import Revoke, observed, observed_flows, whatif
+    from analyzer.network.service import observed, observed_flows, whatif
     from analyzer.output import to_json
 
     store = _store(ctx)
     snap = api.analysis_context(store).snap
     flows = observed(list(snap.edge_records("OBSERVED_FLOW")))
-    if revokes:
-        result = whatif(api.network_documents(store), flows, [Revoke.parse(r) for r in revokes])
+    changes = _net_changes(revokes, authorizes, quarantines)
+    if changes:
+        result = whatif(api.network_documents(store), flows, changes)
         if fmt == "json":
             click.echo(to_json(result))
             return
         click.echo(
-            f"{result['revoked_entries']} rule entr(ies) revoked; {result['re_decided']} flow(s) re-decided"
+            f"{result['changed_entries']} entr(ies) changed; {result['re_decided']} flow(s) re-decided"
         )
         for r in result["flows"]:
             click.echo(

@@ -154,51 +154,129 @@ class Revoke:
         lo, hi = perm.get("FromPort", -1), perm.get("ToPort", -1)
         return (lo, hi) == (self.lo, self.hi) or (self.lo == -1 and lo in (None, -1))
 
+    def apply(self, docs: dict[str, dict[str, Any]]) -> int:
+        """Remove the rule's peer from matching permissions; how many entries were removed."""
+        removed = 0
+        for data in docs.values():
+            for g in (data.get("ec2-DescribeSecurityGroups") or {}).get("SecurityGroups", []):
+                if g["GroupId"] != self.group:
+                    continue
+                for perm in (
+                    g.get("IpPermissions" if self.direction == "ingress" else "IpPermissionsEgress") or []
+                ):
+                    if not self.matches(perm):
+                        continue
+                    for field, key in _PEER_KEYS.items():
+                        before = perm.get(field) or []
+                        after = [x for x in before if x.get(key) != self.peer]
+                        removed += len(before) - len(after)
+                        perm[field] = after
+        return removed
+
+    def touches(self, eni: Any) -> bool:
+        return self.group in eni.groups
+
+
+_PEER_KEYS = {
+    "IpRanges": "CidrIp",
+    "Ipv6Ranges": "CidrIpv6",
+    "UserIdGroupPairs": "GroupId",
+    "PrefixListIds": "PrefixListId",
+}
+
+
+@dataclass(frozen=True)
+class Authorize(Revoke):
+    """The same syntax as ``Revoke``; adds the rule (a loosening change)."""
+
+    @classmethod
+    def parse(cls, text: str) -> Authorize:
+        r = Revoke.parse(text.replace("--authorize", "--revoke"))
+        return cls(r.group, r.direction, r.protocol, r.lo, r.hi, r.peer)
+
+    def apply(self, docs: dict[str, dict[str, Any]]) -> int:
+        peer: dict[str, Any]
+        if self.peer.startswith("sg-"):
+            field, peer = "UserIdGroupPairs", {"GroupId": self.peer}
+        elif self.peer.startswith("pl-"):
+            field, peer = "PrefixListIds", {"PrefixListId": self.peer}
+        elif ":" in self.peer:
+            field, peer = "Ipv6Ranges", {"CidrIpv6": self.peer}
+        else:
+            field, peer = "IpRanges", {"CidrIp": self.peer}
+        added = 0
+        for data in docs.values():
+            for g in (data.get("ec2-DescribeSecurityGroups") or {}).get("SecurityGroups", []):
+                if g["GroupId"] == self.group:
+                    perm: dict[str, Any] = {"IpProtocol": self.protocol, field: [peer]}
+                    if self.lo != -1:
+                        perm.update(FromPort=self.lo, ToPort=self.hi)
+                    g.setdefault(
+                        "IpPermissions" if self.direction == "ingress" else "IpPermissionsEgress", []
+                    ).append(perm)
+                    added += 1
+        return added
+
+
+@dataclass(frozen=True)
+class Quarantine:
+    """``ENI=sg-a[,sg-b]``: replace an ENI's security groups (an isolation runbook)."""
+
+    eni: str
+    groups: tuple[str, ...]
+
+    @classmethod
+    def parse(cls, text: str) -> Quarantine:
+        eni, sep, groups = text.partition("=")
+        if not sep or not eni.startswith("eni-") or not groups:
+            raise BadInput(f"--quarantine expects eni-ID=sg-ID[,sg-ID], got {text!r}", path="--quarantine")
+        return cls(eni, tuple(g for g in groups.split(",") if g))
+
+    def apply(self, docs: dict[str, dict[str, Any]]) -> int:
+        n = 0
+        for data in docs.values():
+            for e in (data.get("ec2-DescribeNetworkInterfaces") or {}).get("NetworkInterfaces", []):
+                if e["NetworkInterfaceId"] == self.eni:
+                    e["Groups"] = [{"GroupId": g} for g in self.groups]
+                    n += 1
+        return n
+
+    def touches(self, eni: Any) -> bool:
+        return bool(eni.id == self.eni)
+
+
+def apply_changes(
+    docs: dict[str, dict[str, Any]], changes: list[Any]
+) -> tuple[dict[str, dict[str, Any]], int]:
+    """The raw responses with the changes applied, and how many entries they changed."""
+    out = copy.deepcopy(docs)
+    return out, sum(c.apply(out) for c in changes)
+
 
 def apply_revokes(
     docs: dict[str, dict[str, Any]], revokes: list[Revoke]
 ) -> tuple[dict[str, dict[str, Any]], int]:
-    """The raw responses with the rules removed; how many rule entries were removed."""
-    out = copy.deepcopy(docs)
-    removed = 0
-    keys = {
-        "IpRanges": "CidrIp",
-        "Ipv6Ranges": "CidrIpv6",
-        "UserIdGroupPairs": "GroupId",
-        "PrefixListIds": "PrefixListId",
-    }
-    for data in out.values():
-        for g in (data.get("ec2-DescribeSecurityGroups") or {}).get("SecurityGroups", []):
-            for r in revokes:
-                if g["GroupId"] != r.group:
-                    continue
-                perms = g.get("IpPermissions" if r.direction == "ingress" else "IpPermissionsEgress") or []
-                for perm in perms:
-                    if not r.matches(perm):
-                        continue
-                    for field, key in keys.items():
-                        before = perm.get(field) or []
-                        after = [x for x in before if x.get(key) != r.peer]
-                        removed += len(before) - len(after)
-                        perm[field] = after
-    return out, removed
+    return apply_changes(docs, list(revokes))
 
 
-def whatif(
-    docs: dict[str, dict[str, Any]], flows: list[ObservedFlow], revokes: list[Revoke]
-) -> dict[str, Any]:
-    """Observed flows before and after revoking rules: only flows with an endpoint in a changed group are
-    re-decided. Severed = allowed before and not after; stale flows stay "already denied"."""
+def whatif(docs: dict[str, dict[str, Any]], flows: list[ObservedFlow], changes: list[Any]) -> dict[str, Any]:
+    """Observed flows before and after changes (revoke, authorize, quarantine): only flows with an
+    endpoint the changes touch are re-decided. Severed = allowed before and denied after; opened = the
+    reverse; stale flows stay "already denied" unless a change opens them."""
     before_m = model_from_documents(docs)
-    after_docs, removed = apply_revokes(docs, revokes)
-    if removed == 0:
-        raise BadInput("no rule matches the --revoke given (nothing would change)", path="--revoke")
+    after_docs, changed = apply_changes(docs, changes)
+    if changed == 0:
+        raise BadInput(
+            "no rule or interface matches the change given (nothing would change)", path="--revoke"
+        )
     after_m = model_from_documents(after_docs)
-    groups = {r.group for r in revokes}
     touched = [
         i
         for i, f in enumerate(flows)
-        if any((e := _eni_of(before_m, x)) is not None and groups & set(e.groups) for x in (f.src, f.dst))
+        if any(
+            (e := _eni_of(before_m, x)) is not None and any(c.touches(e) for c in changes)
+            for x in (f.src, f.dst)
+        )
     ]
     touched_set = set(touched)
     before = _decide_all(before_m, flows)
@@ -210,15 +288,14 @@ def whatif(
     rows = []
     for i, f in enumerate(flows):
         b, a = before[i], after[i]
-        status = (
-            "already denied"
-            if b == 0
-            else "severed"
-            if b == 2 and a == 0
-            else "may be severed"
-            if b == 2 and a == 1
-            else "unchanged"
-        )
+        status = {
+            (2, 0): "severed",
+            (2, 1): "may be severed",
+            (0, 2): "opened",
+            (0, 1): "may open",
+            (1, 2): "opened",
+            (1, 0): "severed if it was allowed",
+        }.get((b, a), "already denied" if b == 0 else "unchanged")
         row = {
             **f.__dict__,
             "before": STATE[b],
@@ -226,11 +303,11 @@ def whatif(
             "status": status,
             "re_decided": i in touched_set,
         }
-        if status in ("severed", "may be severed"):
+        if status in ("severed", "may be severed", "severed if it was allowed"):
             d = reach(after_m, f.src, f.dst, f.protocol, f.port)
             row["why"] = d.blocked_by or d.unknown
         rows.append(row)
-    return {"revoked_entries": removed, "re_decided": len(touched), "flows": rows}
+    return {"changed_entries": changed, "revoked_entries": changed, "re_decided": len(touched), "flows": rows}
 
 
 def _eni_of(m: NetModel, text: str) -> Any:

@@ -90,7 +90,7 @@ def test_redundant_rules_survive_revoking_either_alone(store: Path, sample_dir: 
 def test_exposure_and_bad_input(store: Path) -> None:
     assert js(store, "exposure")["exposure"] == []  # the sample has no internet-facing ENI
     out = run(store, "exposure", "--revoke", "sg-nope:ingress:tcp:22:0.0.0.0/0", check=False)
-    assert out.returncode == 2 and "no rule matches" in out.stderr
+    assert out.returncode == 2 and "nothing would change" in out.stderr
     out = run(store, "reach", "not-an-endpoint", "10.0.0.1", "--port", "22", check=False)
     assert out.returncode == 2 and "not an ENI id" in out.stderr
 
@@ -115,3 +115,35 @@ def test_invalid_rule_is_reported_with_the_group_and_makes_decisions_unknown(
     assert d["decision"] == "unknown" and any("invalid CIDR" in u for u in d["unknown"])
     # the unreadable rule was for 443 only: port 80 is decided (nothing else allows it)
     assert js(store, "reach", eni, "52.216.88.133", "--port", "80")["decision"] == "denied"
+
+
+def test_quarantine_and_loosening_what_ifs(store: Path, sample_dir: Path) -> None:
+    eni = legacy(sample_dir, "DescribeNetworkInterfaces")["NetworkInterfaces"][0]["NetworkInterfaceId"]
+    sg = legacy(sample_dir, "DescribeSecurityGroups")["SecurityGroups"][0]["GroupId"]
+    # isolating the ETL host into a group the snapshot does not hold: every S3 flow *may* be severed
+    # (unknown, the group's rules are not known), the stale one stays stale
+    q = js(store, "flows", "--quarantine", f"{eni}=sg-0000000000quarantine")
+    status = {f["dst"]: f["status"] for f in q["flows"]}
+    assert status == {
+        "203.0.113.80": "already denied",
+        "3.5.29.104": "may be severed",
+        "52.216.88.133": "may be severed",
+        "52.217.44.20": "may be severed",
+    }
+    why = next(f["why"] for f in q["flows"] if f["dst"] == "3.5.29.104")
+    assert any("sg-0000000000quarantine" in w and "not in the snapshot" in w for w in why)
+    # into the workload group of another account's VPC? no: into its own group minus its egress rules
+    both = js(
+        store,
+        "flows",
+        "--quarantine",
+        f"{eni}={sg}",
+        "--revoke",
+        f"{sg}:egress:-1:all:0.0.0.0/0",
+        "--revoke",
+        f"{sg}:egress:tcp:443:52.216.0.0/15",
+    )
+    assert {f["status"] for f in both["flows"]} == {"already denied", "severed"}
+    # opening SSH to the world on the ETL host: the host has no public address, so nothing is exposed
+    e = js(store, "exposure", "--authorize", f"{sg}:ingress:tcp:22:0.0.0.0/0")
+    assert e["opened"] == [] and e["after"] == []  # no public address, so not internet-facing
