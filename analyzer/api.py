@@ -74,7 +74,15 @@ def analysis_context(store: GraphStore) -> Context:
     tag_key = setting(store, "cmdb_tag_key")
     collection = store.get_documents("collection")
     key = ("context", tag_key, json.dumps([coverage, collection], sort_keys=True))
-    built = snap.memo(key, lambda: build_context(snap, coverage, tag_key, collection))
+
+    def build() -> Context:
+        from analyzer.network.load import NETWORK
+
+        ctx = build_context(snap, coverage, tag_key, collection)
+        ctx.network_docs = store.get_documents(NETWORK)
+        return ctx
+
+    built = snap.memo(key, build)
     assert isinstance(built, Context)
     return built
 

@@ -90,6 +90,11 @@ def results_table(payload: dict[str, Any]) -> str:
                 lines.append(f"     {s['consumer']} -> {s['provider']} ({s['access']}): {obs}; {doc}")
         else:
             lines.append("   severed: nothing")
+        for a in r.get("already_denied") or []:
+            lines.append(
+                f"   already denied (stale evidence, not severed): {a['consumer']} -> {a['provider']} "
+                f"({a['access']}): {'; '.join(a['why'])}"
+            )
         if r["impacted_services"]:
             lines.append("   impacted:")
             for svc in r["impacted_services"]:

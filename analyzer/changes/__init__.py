@@ -24,6 +24,10 @@ class ChangeKind:
     apply: Callable[[Any, dict[str, Any]], Any] | None
     invert: Callable[[Any, dict[str, Any]], dict[str, Any]] | None
     invertible: bool = True
+    inverse_kind: str | None = None
+    """The kind of the rollback change (None: the same kind, e.g. a trust policy put back)."""
+    target_kind: str = "IamRole"
+    """What the change applies to: the node kind of its target (IamRole, SecurityGroup, NetworkInterface)."""
 
 
 KINDS: dict[str, ChangeKind] = {}
@@ -55,4 +59,4 @@ def validate_delta(kind: ChangeKind, delta: dict[str, Any]) -> None:
 
 
 def _ensure_registered() -> None:
-    from analyzer.changes import opaque, trust_policy  # noqa: F401
+    from analyzer.changes import interfaces, opaque, security_groups, trust_policy  # noqa: F401

@@ -91,6 +91,8 @@ def score_proposal(
     exposure: list[dict[str, Any]] = []
     rollback: dict[str, Any] = {"change": None, "verified": None, "detail": ""}
     status = "scored"
+    already_denied: list[dict[str, Any]] = []
+    evidence_sources: tuple[str, ...] = ("cloudtrail",)
     kind = get_kind(change["kind"])
     target = change.get("target")
     target_node = ctx.snap.node(target) if target else None
@@ -104,6 +106,19 @@ def score_proposal(
                 "scored conservatively",
             }
         )
+    elif kind.target_kind in ("SecurityGroup", "NetworkInterface"):
+        from analyzer.scoring.network_change import network_change
+
+        net = network_change(ctx, proposal, start, as_of)
+        severed, exposure, rollback = net.severed, net.exposure, net.rollback
+        unknowns += net.unknowns
+        already_denied = net.already_denied
+        account = account or net.account
+        evidence_sources = ("flowlogs",)
+        if net.missing:
+            status = "target_missing"
+        elif net.applied:
+            status = "already_applied"
     elif target_node is None or target_node.kind not in ("IamRole",):
         unknowns.append({"reason": "target_missing", "detail": f"{target} is not in the snapshot"})
         status = "target_missing"
@@ -127,12 +142,13 @@ def score_proposal(
         )
 
     # evidence coverage of the account whose logs would show the use
-    days, _window = covered_days(ctx.coverage, account, start, as_of) if account else (0, 0)
+    days, _window = covered_days(ctx.coverage, account, start, as_of, evidence_sources) if account else (0, 0)
     if account and days == 0:
+        what = "VPC flow log" if evidence_sources == ("flowlogs",) else "CloudTrail"
         unknowns.append(
             {
                 "reason": "no_evidence_coverage",
-                "detail": f"no CloudTrail evidence for account {account} between {iso(start)} and "
+                "detail": f"no {what} evidence for account {account} between {iso(start)} and "
                 f"{iso(as_of)}: unused access cannot be told from unseen use",
             }
         )
@@ -220,6 +236,7 @@ def score_proposal(
             proposal["source"].get("severity"), severed_observed, len(impacted), len(unknowns), risk
         ),
         "severed": severed,
+        "already_denied": already_denied,
         "exposure_added": exposure,
         "impacted_services": impacted,
         "undocumented_dependencies": undocumented,

@@ -43,6 +43,8 @@ class Context:
     collection: dict[str, dict[str, Any]] = field(default_factory=dict)
     management_accounts: set[str] = field(default_factory=set)
     org_paths: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    network_docs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """The raw VPC configuration per ``<account>/<region>`` (for network change kinds)."""
     _targets: dict[str, Target] = field(default_factory=dict)
 
     def subject(self, arn: str) -> Subject:

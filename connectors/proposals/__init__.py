@@ -98,4 +98,4 @@ def import_proposals(store: GraphStore, paths: list[Path], requester: str | None
 
 
 def _ensure_registered() -> None:
-    from connectors.proposals import asff  # noqa: F401  (registers itself)
+    from connectors.proposals import asff, blastwall_yaml  # noqa: F401  (register themselves)
