@@ -249,10 +249,13 @@ def facts(ctx: Context, kinds: tuple[str, ...] = ("CAN_ASSUME", "CAN_ACCESS")) -
             action = str(e.props.get("action") or e.key or "")
             if not action or ":" not in action or not e.dst.startswith("arn:"):
                 continue
-            key = (e.src, action, e.dst)
+            from analyzer.scoring.policy_change import request_resource
+
+            resource = request_resource(e.dst, action)
+            key = (e.src, action, resource)
             if key not in done:
                 done.add(key)
-                rows.append(("CAN_ACCESS", e.src, action, e.dst, "observed"))
+                rows.append(("CAN_ACCESS", e.src, action, resource, "observed"))
         sensitive = [
             n.id for n in ctx.snap.nodes if n.props and n.id.startswith("arn:") and is_sensitive(ctx, n.id)
         ]

@@ -119,6 +119,17 @@ def score_proposal(
             status = "target_missing"
         elif net.applied:
             status = "already_applied"
+    elif kind.target_kind == "ResourcePolicy":
+        from analyzer.scoring.policy_change import resource_policy_change
+
+        pol = resource_policy_change(ctx, proposal, start, as_of)
+        severed, rollback = pol.severed, pol.rollback
+        unknowns += pol.unknowns
+        account = account or pol.account
+        if pol.missing:
+            status = "target_missing"
+        elif pol.applied:
+            status = "already_applied"
     elif target_node is None or target_node.kind not in ("IamRole",):
         unknowns.append({"reason": "target_missing", "detail": f"{target} is not in the snapshot"})
         status = "target_missing"

@@ -56,42 +56,78 @@ class ImportReport:
     errors: list[str] = field(default_factory=list)
 
 
+def _read(f: Path) -> Any:
+    if f.suffix in (".yaml", ".yml"):
+        import yaml
+
+        try:
+            return yaml.safe_load(f.read_text())
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            raise BadInput(
+                f"invalid YAML: {getattr(exc, 'problem', exc)}",
+                file=str(f),
+                line=(mark.line + 1) if mark else None,
+            ) from exc
+    return load_json(f)
+
+
 def import_proposals(store: GraphStore, paths: list[Path], requester: str | None = None) -> ImportReport:
-    """Parse every file; a bad file is reported and contributes nothing; the good ones are stored at once."""
+    """Parse every file and Custodian output directory; a bad one is reported and contributes nothing;
+    the good ones are stored at once. Custodian policy files given in the same call describe the runs."""
+    from connectors.proposals import custodian
+
     _ensure_registered()
     report = ImportReport()
     existing = store.get_documents(COLLECTION)
     new: dict[str, dict[str, Any]] = {}
+    files: list[Path] = []
+    unit_dirs: list[Path] = []
     for p in paths:
-        files = sorted(x for x in Path(p).rglob("*") if x.is_file()) if Path(p).is_dir() else [Path(p)]
-        for f in files:
-            try:
-                if f.suffix in (".yaml", ".yml"):
-                    import yaml
-
-                    data = yaml.safe_load(f.read_text())
-                else:
-                    data = load_json(f)
-                fmt = detect(data, str(f))
-                proposals = fmt.parse(data, str(f))
-            except BadInput as exc:
-                report.errors.append(str(exc))
+        path = Path(p)
+        if path.is_dir():
+            found = custodian.units(path)
+            unit_dirs += found
+            inside = {x for u in found for x in u.iterdir()}
+            files += sorted(
+                x
+                for x in path.rglob("*")
+                if x.is_file() and x not in inside and x.suffix in (".json", ".yaml", ".yml")
+            )
+        else:
+            files.append(path)
+    policies: dict[str, dict[str, Any]] = {}
+    batches: list[tuple[str, Any]] = []
+    for f in files:
+        try:
+            data = _read(f)
+            if custodian.is_policy_file(data):
+                policies.update(custodian.policy_index(data))
                 continue
-            except FileNotFoundError:
-                report.errors.append(f"{f}: no such file")
+            fmt = detect(data, str(f))
+            batches.append((str(f), fmt.parse(data, str(f))))
+        except BadInput as exc:
+            report.errors.append(str(exc))
+        except FileNotFoundError:
+            report.errors.append(f"{f}: no such file")
+    for u in unit_dirs:
+        try:
+            batches.append((str(u), custodian.parse_unit(u, policies)))
+        except BadInput as exc:
+            report.errors.append(str(exc))
+    for _where, proposals in batches:
+        for prop in proposals:
+            pid = prop["proposal_id"]
+            old = existing.get(pid)
+            if old is not None and old.get("change") == prop["change"]:
+                report.unchanged.append(pid)
                 continue
-            for prop in proposals:
-                pid = prop["proposal_id"]
-                old = existing.get(pid)
-                if old is not None and old.get("change") == prop["change"]:
-                    report.unchanged.append(pid)
-                    continue
-                prop["imported_at"] = iso(now())
-                if requester:
-                    prop["requester"] = requester
-                prop.setdefault("status", "open")
-                new[pid] = prop
-                report.imported.append(pid)
+            prop["imported_at"] = iso(now())
+            if requester:
+                prop["requester"] = requester
+            prop.setdefault("status", "open")
+            new[pid] = prop
+            report.imported.append(pid)
     if new:
         store.put_documents(COLLECTION, new)
     return report
