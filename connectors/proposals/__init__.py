@@ -134,4 +134,4 @@ def import_proposals(store: GraphStore, paths: list[Path], requester: str | None
 
 
 def _ensure_registered() -> None:
-    from connectors.proposals import asff, blastwall_yaml  # noqa: F401  (register themselves)
+    from connectors.proposals import asff, blastwall_yaml, terraform  # noqa: F401  (register themselves)
