@@ -69,6 +69,11 @@ def _read(f: Path) -> Any:
                 file=str(f),
                 line=(mark.line + 1) if mark else None,
             ) from exc
+    if f.suffix == ".csv":
+        import csv
+
+        with f.open(newline="") as fh:
+            return list(csv.DictReader(fh, delimiter=";"))
     return load_json(f)
 
 
@@ -134,4 +139,4 @@ def import_proposals(store: GraphStore, paths: list[Path], requester: str | None
 
 
 def _ensure_registered() -> None:
-    from connectors.proposals import asff, blastwall_yaml, terraform  # noqa: F401  (register themselves)
+    from connectors.proposals import asff, blastwall_yaml, ocsf, prowler_csv, terraform  # noqa: F401  (register)

@@ -36,6 +36,12 @@ def _findings(data: Any) -> list[Any] | None:
 
 
 def detect(data: Any) -> bool:
+    if (
+        isinstance(data, dict)
+        and "detail-type" in data
+        and not str(data["detail-type"]).startswith("Security Hub Findings")
+    ):
+        return False  # another EventBridge event (e.g. "Findings Imported V2" carries OCSF)
     found = _findings(data)
     if not found or not isinstance(found[0], dict):
         return False
@@ -113,6 +119,18 @@ def parse(data: Any, file: str) -> list[dict[str, Any]]:
                     delta[name] = value
             change.update(kind=entry["kind"], delta=delta, fidelity="inferred", lookup=entry["id"])
             break
+        if change["kind"] == "opaque.runbook":
+            from connectors.proposals.checks import lookup
+
+            generator = str(f["GeneratorId"])
+            found = lookup(
+                generator.removeprefix("prowler-"),
+                _dig(f, "Compliance.SecurityControlId"),
+                (f.get("ProductFields") or {}).get("ControlId"),
+            )
+            if found:
+                kind, delta, matched = found
+                change.update(kind=kind, delta=delta, fidelity="inferred", lookup=f"check:{matched}")
         sev = f.get("Severity") or {}
         out.append(
             {
@@ -126,6 +144,9 @@ def parse(data: Any, file: str) -> list[dict[str, Any]]:
                     "severity": (sev.get("Label") or "INFORMATIONAL").lower(),
                     "created_at": f["CreatedAt"],
                     "file": file,
+                    "proposer": (data.get("detail") or {}).get("actionName")
+                    if isinstance(data, dict)
+                    else None,
                 },
                 "change": change,
             }

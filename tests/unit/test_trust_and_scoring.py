@@ -119,3 +119,14 @@ def test_apply_invert_round_trip_on_url_encoded_document() -> None:
     assert after["Statement"] == []
     restored = kind.apply(after, kind.invert(encoded, {}))  # type: ignore[misc]
     assert restored["Statement"][0]["Principal"]["AWS"] == f"arn:aws:iam::{B}:root"
+
+
+def test_every_lookup_entry_is_a_valid_delta_of_a_known_kind() -> None:
+    # the check lookup is data: each entry must name a registered kind and validate against its schema
+    from analyzer.changes import get_kind, validate_delta
+    from connectors.proposals.checks import _table
+
+    table = _table()
+    assert len(table) >= 8
+    for entry in table.values():
+        validate_delta(get_kind(entry["kind"]), entry["delta"])

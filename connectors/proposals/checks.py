@@ -1,0 +1,51 @@
+"""The check/control lookup shared by the ASFF, OCSF and Prowler importers (data/check_lookup.yaml)."""
+
+from __future__ import annotations
+
+import copy
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+import yaml
+
+
+@lru_cache(maxsize=1)
+def _table() -> dict[str, dict[str, Any]]:
+    text = resources.files("connectors.proposals").joinpath("data/check_lookup.yaml").read_text()
+    out: dict[str, dict[str, Any]] = {}
+    for entry in yaml.safe_load(text):
+        for i in entry["ids"]:
+            out[i] = entry
+    return out
+
+
+def lookup(*ids: str | None) -> tuple[str, dict[str, Any], str] | None:
+    """(kind, delta, matched id) for the first id the table knows."""
+    table = _table()
+    for i in ids:
+        if i and i in table:
+            return table[i]["kind"], copy.deepcopy(table[i]["delta"]), i
+    return None
+
+
+def change(
+    check_ids: tuple[str | None, ...],
+    target: str | None,
+    account: str | None,
+    region: str | None,
+    recommendation: Any,
+) -> dict[str, Any]:
+    found = lookup(*check_ids)
+    base = {"target": target, "account": account, "region": region}
+    if found:
+        kind, delta, matched = found
+        return {**base, "kind": kind, "delta": delta, "fidelity": "inferred", "lookup": f"check:{matched}"}
+    runbook = next((c for c in check_ids if c), None)
+    return {
+        **base,
+        "kind": "opaque.runbook",
+        "delta": {"runbook": runbook, "recommendation": recommendation},
+        "fidelity": "opaque",
+        "lookup": None,
+    }
