@@ -90,6 +90,10 @@ def results_table(payload: dict[str, Any]) -> str:
                 lines.append(f"     {s['consumer']} -> {s['provider']} ({s['access']}): {obs}; {doc}")
         else:
             lines.append("   severed: nothing")
+        for x in r.get("exposure_added") or []:
+            lines.append(
+                f"   exposure added: {x['principal']} -> {x['resource']} ({x['access']}): {x['after']}"
+            )
         for a in r.get("already_denied") or []:
             lines.append(
                 f"   already denied (stale evidence, not severed): {a['consumer']} -> {a['provider']} "

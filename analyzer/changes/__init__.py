@@ -59,4 +59,11 @@ def validate_delta(kind: ChangeKind, delta: dict[str, Any]) -> None:
 
 
 def _ensure_registered() -> None:
-    from analyzer.changes import interfaces, opaque, resource_policy, security_groups, trust_policy  # noqa: F401
+    from analyzer.changes import (  # noqa: F401
+        iam_policies,
+        interfaces,
+        opaque,
+        resource_policy,
+        security_groups,
+        trust_policy,
+    )

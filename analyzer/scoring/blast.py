@@ -119,6 +119,17 @@ def score_proposal(
             status = "target_missing"
         elif net.applied:
             status = "already_applied"
+    elif kind.target_kind == "IamPrincipal":
+        from analyzer.scoring.identity_change import identity_change
+
+        idc = identity_change(ctx, proposal, start, as_of)
+        severed, exposure, rollback = idc.severed, idc.exposure, idc.rollback
+        unknowns += idc.unknowns
+        account = account or idc.account
+        if idc.missing:
+            status = "target_missing"
+        elif idc.applied:
+            status = "already_applied"
     elif kind.target_kind == "ResourcePolicy":
         from analyzer.scoring.policy_change import resource_policy_change
 

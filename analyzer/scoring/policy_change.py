@@ -116,6 +116,13 @@ def resource_policy_change(
         b: Decision = authorize(subject, action, tb)
         a: Decision = authorize(subject, action, ta)
         before_states[(principal, action, resource)] = b.state
+        if b.state == "allowed" and a.state == "conditional":
+            out.unknowns.append(
+                {
+                    "reason": "access_may_be_severed",
+                    "detail": f"{principal} -> {arn} ({action}) would be allowed only if {', '.join(a.missing_context)}",
+                }
+            )
         if b.state == "denied" or a.state != "denied":
             continue
         observed = bool(

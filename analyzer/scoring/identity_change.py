@@ -1,0 +1,188 @@
+"""Blast radius of a change to a role's or user's own policies (``iam.detach_policy``,
+``iam.attach_or_put_policy``, ``iam.set_permissions_boundary``): every call and role assumption the
+principal was observed making, decided by AWS's evaluation logic with its identity policies and boundary
+before and after. Severed = allowed (or conditionally allowed) before and denied after; for a loosening
+change, the sensitive resources it newly reaches are the exposure added. The rollback (the opposite
+change) must restore every decision."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from analyzer.changes import get_kind
+from analyzer.iam.authorize import Subject, authorize
+from analyzer.iam.evaluate import PolicySet
+from analyzer.iam.policy import Unreadable
+from analyzer.scoring.access import ACCESS_ACTIONS, is_sensitive
+from analyzer.scoring.context import Context, _policyset, account_of
+from analyzer.scoring.policy_change import request_resource
+from analyzer.timeutil import iso
+
+KEYS = ("managed_policies", "inline_policies", "permissions_boundary")
+
+
+@dataclass
+class IdentityOutcome:
+    severed: list[dict[str, Any]] = field(default_factory=list)
+    exposure: list[dict[str, Any]] = field(default_factory=list)
+    unknowns: list[dict[str, str]] = field(default_factory=list)
+    rollback: dict[str, Any] = field(default_factory=dict)
+    applied: bool = False
+    missing: bool = False
+    account: str = ""
+
+
+def _subject(ctx: Context, arn: str, config: dict[str, Any]) -> Subject:
+    """The principal as it would be with ``config`` (its groups' policies unchanged)."""
+    base = ctx.subject(arn)
+    node = ctx.snap.node(arn)
+    assert node is not None
+    problems: list[str] = []
+    managed = {n.id: n.props.get("document") for n in ctx.snap.of_kind("ManagedPolicy")}
+    identity = PolicySet()
+    for ip in config.get("inline_policies") or []:
+        identity = identity + _policyset(
+            f"{arn}#inline:{ip['name']}", ip["document"], problems, f"{arn} inline {ip['name']}"
+        )
+    missing = []
+    for pa in config.get("managed_policies") or []:
+        if managed.get(pa) is None:
+            missing.append(pa)
+        identity = identity + _policyset(pa, managed.get(pa), problems, pa)
+    for g in ctx.snap.of_kind("IamGroup"):
+        if g.props.get("name") in (node.props.get("groups") or []):
+            for ip in g.props.get("inline_policies", []):
+                identity = identity + _policyset(
+                    f"{g.id}#inline:{ip['name']}", ip["document"], problems, g.id
+                )
+            for pa in g.props.get("managed_policies", []):
+                identity = identity + _policyset(pa, managed.get(pa), problems, pa)
+    if missing:
+        identity = identity + PolicySet(
+            (), tuple(Unreadable(m, "managed policy missing from the snapshot") for m in missing)
+        )
+    boundary_arn = config.get("permissions_boundary")
+    boundary = None
+    if boundary_arn:
+        boundary = _policyset(boundary_arn, managed.get(boundary_arn), problems, boundary_arn)
+        if managed.get(boundary_arn) is None:
+            boundary = PolicySet((), (Unreadable(boundary_arn, "boundary policy missing from the snapshot"),))
+    return dataclasses.replace(base, identity=identity, boundary=boundary)
+
+
+def identity_change(
+    ctx: Context, proposal: dict[str, Any], start: datetime, as_of: datetime
+) -> IdentityOutcome:
+    from analyzer.scoring.blast import config_digest
+
+    change = proposal["change"]
+    kind = get_kind(change["kind"])
+    assert kind.apply is not None and kind.invert is not None
+    out = IdentityOutcome()
+    arn = change.get("target") or ""
+    node = ctx.snap.node(arn)
+    if node is None or not node.props or node.kind not in ("IamRole", "IamUser"):
+        out.missing = True
+        out.unknowns.append(
+            {"reason": "target_missing", "detail": f"{arn} is not a role or user of the snapshot"}
+        )
+        return out
+    out.account = account_of(arn)
+    before_cfg = {k: node.props.get(k) for k in KEYS}
+    after_cfg = kind.apply(before_cfg, change["delta"])
+    out.applied = after_cfg == before_cfg
+    s_before, s_after = _subject(ctx, arn, before_cfg), _subject(ctx, arn, after_cfg)
+
+    requests: dict[tuple[str, str], Any] = {}
+    for e in ctx.snap.edge_records("OBSERVED_CALL"):
+        if e.src == arn:
+            action = str(e.props.get("action") or e.key or "")
+            if ":" in action:
+                requests.setdefault((action, request_resource(e.dst, action)), e)
+    for e in ctx.snap.edge_records("OBSERVED_ASSUME"):
+        if e.src == arn:
+            requests.setdefault(("sts:AssumeRole", e.dst), e)
+    lo, hi = iso(start), iso(as_of)
+    before_states = {}
+    for (action, resource), edge in sorted(requests.items(), key=lambda kv: kv[0]):
+        target = ctx.target(resource)
+        b = authorize(s_before, action, target)
+        a = authorize(s_after, action, target)
+        before_states[(action, resource)] = b.state
+        if b.state == "allowed" and a.state == "conditional":
+            out.unknowns.append(
+                {
+                    "reason": "access_may_be_severed",
+                    "detail": f"{arn} -> {resource} ({action}) would be allowed only if {', '.join(a.missing_context)}",
+                }
+            )
+        if b.state == "denied" or a.state != "denied":
+            continue
+        observed = bool(edge.last_seen and edge.first_seen and edge.last_seen >= lo and edge.first_seen <= hi)
+        provider = edge.dst
+        documented, why = ctx.documented_between(arn, provider)
+        out.severed.append(
+            {
+                "consumer": arn,
+                "provider": provider,
+                "access": action,
+                "observed": observed,
+                "events": int(edge.count) if observed else 0,
+                "first_seen": edge.first_seen if observed else None,
+                "last_seen": edge.last_seen if observed else None,
+                "documented": documented,
+                "documentation": why,
+                "consumer_cis": ctx.ci_names(ctx.ci_of.get(arn, [])),
+                "provider_cis": ctx.ci_names(ctx.ci_of.get(provider, [])),
+                "before": {
+                    "decision": b.state,
+                    "statements": list(b.statements),
+                    "missing_context": list(b.missing_context),
+                },
+                "after": {"decision": a.state, "reason": a.reason},
+            }
+        )
+    out.severed.sort(key=lambda s: (not s["observed"], -s["events"], s["provider"]))
+    # loosening: sensitive resources the principal newly reaches
+    for n in ctx.snap.nodes:
+        if not n.props or not n.id.startswith("arn:") or not is_sensitive(ctx, n.id):
+            continue
+        service = n.id.split(":")[2]
+        for action in ACCESS_ACTIONS.get(service, ()):
+            resource = request_resource(n.id, action)
+            target = ctx.target(resource)
+            if authorize(s_before, action, target).state == "denied":
+                a = authorize(s_after, action, target)
+                if a.state != "denied":
+                    out.exposure.append(
+                        {
+                            "principal": arn,
+                            "resource": resource,
+                            "access": action,
+                            "after": a.state,
+                            "statements": list(a.statements),
+                        }
+                    )
+    # rollback
+    inverse = kind.invert(before_cfg, change["delta"])
+    inverse_kind = get_kind(kind.inverse_kind or kind.name)
+    assert inverse_kind.apply is not None
+    s_restored = _subject(ctx, arn, inverse_kind.apply(after_cfg, inverse))
+    mismatch = [
+        f"{a} {r}"
+        for (a, r), st in before_states.items()
+        if authorize(s_restored, a, ctx.target(r)).state != st
+    ]
+    out.rollback = {
+        "change": {"kind": inverse_kind.name, "target": arn, "delta": inverse},
+        "verified": not mismatch,
+        "detail": "apply then invert restores every access decision"
+        if not mismatch
+        else f"rollback does not restore: {', '.join(mismatch[:5])}",
+        "before_digest": config_digest(before_cfg),
+        "after_digest": config_digest(after_cfg),
+    }
+    return out
