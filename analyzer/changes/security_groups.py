@@ -166,3 +166,64 @@ AUTHORIZE = register(
         target_kind="SecurityGroup",
     )
 )
+
+
+REPLACE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "minProperties": 1,
+    "properties": {"revoke": DELTA_SCHEMA, "authorize": DELTA_SCHEMA},
+}
+
+
+def replace(group: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
+    """Revoke some peers and authorize others in one change (e.g. replace 0.0.0.0/0 with the observed
+    sources).
+
+    >>> g = {"GroupId": "sg-1", "IpPermissions": [{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
+    ...      "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]}
+    >>> replace(g, {"revoke": {"ingress": [{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
+    ...     "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]}, "authorize": {"ingress": [{"IpProtocol": "tcp",
+    ...     "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "198.51.100.7/32"}]}]}})["IpPermissions"]
+    [{'IpProtocol': 'tcp', 'FromPort': 443, 'ToPort': 443, 'IpRanges': [{'CidrIp': '198.51.100.7/32'}]}]
+    """
+    return authorize(revoke(group, delta.get("revoke") or {}), delta.get("authorize") or {})
+
+
+def invert_replace(group_before: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
+    after = replace(group_before, delta)
+    return {"revoke": _diff(after, group_before), "authorize": _diff(group_before, after)}
+
+
+REPLACE = register(
+    ChangeKind(
+        name="sg.replace_rules",
+        summary="Revoke some rule peers and authorize others at once (a broad CIDR replaced by the observed sources).",
+        delta_schema=REPLACE_SCHEMA,
+        example={
+            "revoke": {
+                "ingress": [
+                    {
+                        "IpProtocol": "tcp",
+                        "FromPort": 443,
+                        "ToPort": 443,
+                        "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
+                    }
+                ]
+            },
+            "authorize": {
+                "ingress": [
+                    {
+                        "IpProtocol": "tcp",
+                        "FromPort": 443,
+                        "ToPort": 443,
+                        "IpRanges": [{"CidrIp": "198.51.100.7/32"}],
+                    }
+                ]
+            },
+        },
+        apply=replace,
+        invert=invert_replace,
+        target_kind="SecurityGroup",
+    )
+)

@@ -235,6 +235,8 @@ def score_proposal(
         alternative = safer_alternative(
             proposal, ctx, policy, as_of, target_node.props["trust_policy"], severed
         )
+    elif with_alternative and kind.name == "sg.revoke_rules" and any(s["observed"] for s in severed):
+        alternative = network_alternative(proposal, ctx, policy, as_of, severed)
     return {
         "proposal_id": proposal["proposal_id"],
         "status": status,
@@ -326,6 +328,71 @@ def safer_alternative(
         f"whole account{'s' if len(accounts) > 1 else ''}; the trust stays cross-account, so an external-access "
         "finding narrows but does not close until that use moves",
         "delta": {"new_document": doc},
+        "tier": r["tier"],
+        "tier_rule": r["tier_rule"],
+        "risk_score": r["risk_score"],
+        "severed": r["severed"],
+        "severed_observed": sum(1 for x in r["severed"] if x["observed"]),
+        "impacted_services": [
+            {k: x[k] for k in ("name", "criticality", "documented")} for x in r["impacted_services"]
+        ],
+        "approver_role": r["approver_role"],
+        "tier_notes": r["tier_notes"],
+        "change": r["change"],
+        "unknowns": r["unknowns"],
+        "rollback_verified": r["rollback"].get("verified"),
+    }
+
+
+def network_alternative(
+    proposal: dict[str, Any], ctx: Context, policy: TierPolicy, as_of: datetime, severed: list[dict[str, Any]]
+) -> dict[str, Any] | None:
+    """Where revoking a broad rule would cut observed flows: revoke it, but allow exactly the observed
+    peers (one /32 or /128 per address, on the protocol and port they used), and score that the same way."""
+    delta = proposal["change"].get("delta") or {}
+    keep: dict[str, dict[tuple[str, int], set[str]]] = {"ingress": {}, "egress": {}}
+    for s in severed:
+        if not s["observed"]:
+            continue
+        proto, _, port = s["access"].partition("/")
+        # the group's side is the destination for ingress rules and the source for egress rules
+        for side, peer in (("ingress", s["consumer"]), ("egress", s["provider"])):
+            if delta.get(side) and peer.startswith("urn:ip:"):
+                keep[side].setdefault((proto, int(port)), set()).add(peer.removeprefix("urn:ip:"))
+    authorize: dict[str, list[dict[str, Any]]] = {}
+    for side, by_port in keep.items():
+        for (proto, port), peers in sorted(by_port.items()):
+            v4 = sorted(p for p in peers if ":" not in p)
+            v6 = sorted(p for p in peers if ":" in p)
+            perm: dict[str, Any] = {"IpProtocol": proto, "FromPort": port, "ToPort": port}
+            if v4:
+                perm["IpRanges"] = [{"CidrIp": f"{p}/32", "Description": "observed in flow logs"} for p in v4]
+            if v6:
+                perm["Ipv6Ranges"] = [
+                    {"CidrIpv6": f"{p}/128", "Description": "observed in flow logs"} for p in v6
+                ]
+            authorize.setdefault(side, []).append(perm)
+    if not authorize:
+        return None
+    new_delta = {"revoke": delta, "authorize": authorize}
+    alt = {
+        **proposal,
+        "proposal_id": proposal["proposal_id"] + "-alt",
+        "change": {
+            **proposal["change"],
+            "kind": "sg.replace_rules",
+            "delta": new_delta,
+            "fidelity": "exact",
+            "lookup": "safer-alternative",
+        },
+    }
+    r = score_proposal(alt, ctx, policy, as_of, with_alternative=False)
+    observed_peers = sorted({p for by in keep.values() for ps in by.values() for p in ps})
+    shown = ", ".join(observed_peers[:5]) + (" …" if len(observed_peers) > 5 else "")
+    return {
+        "description": f"revoke the rule but allow exactly the peers observed using it ({shown}) on the "
+        "protocol and port they used",
+        "delta": new_delta,
         "tier": r["tier"],
         "tier_rule": r["tier_rule"],
         "risk_score": r["risk_score"],

@@ -100,11 +100,17 @@ def test_revoking_the_wide_rule_severs_only_the_flow_no_other_rule_allows(store:
     assert r["tier"] != "auto"
     assert [a["provider"] for a in r["already_denied"]] == ["urn:ip:203.0.113.80"]  # stale, never severed
     assert r["rollback"]["verified"] is True and r["rollback"]["change"]["kind"] == "sg.authorize_rules"
+    # the safer alternative: revoke it, but allow exactly the observed destination on tcp/443
+    alt = r["safer_alternative"]
+    assert alt["change"]["kind"] == "sg.replace_rules" and alt["severed_observed"] == 0
+    assert alt["delta"]["authorize"]["egress"][0]["IpRanges"][0]["CidrIp"] == "3.5.29.104/32"
+    assert alt["rollback_verified"] is True and alt["risk_score"] < r["risk_score"]
 
 
 def test_revoking_the_redundant_rule_severs_nothing(store: Path) -> None:
     r = results(store)["NARROW"]
     assert r["severed"] == [] and r["impacted_services"] == [] and r["rollback"]["verified"] is True
+    assert r["safer_alternative"] is None  # nothing to save
 
 
 def test_quarantine_into_an_unknown_group_is_unknown_not_safe(store: Path) -> None:
