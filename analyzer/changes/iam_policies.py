@@ -98,6 +98,35 @@ def invert_boundary(config_before: dict[str, Any], delta: dict[str, Any]) -> dic
     return {"boundary_arn": config_before.get("permissions_boundary")}
 
 
+REPLACE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["detach", "put"],
+    "properties": {"detach": DETACH_SCHEMA, "put": ATTACH_SCHEMA},
+}
+
+
+def replace(config: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
+    """Detach one policy and put (or attach) its replacement: Access Analyzer's least-privilege
+    recommendation.
+
+    >>> cfg = {"managed_policies": ["arn:aws:iam::aws:policy/AmazonS3FullAccess"], "inline_policies": []}
+    >>> out = replace(cfg, {"detach": {"policy_arn": "arn:aws:iam::aws:policy/AmazonS3FullAccess"},
+    ...                     "put": {"inline_name": "s3-read", "document": {"Statement": []}}})
+    >>> out["managed_policies"], [p["name"] for p in out["inline_policies"]]
+    ([], ['s3-read'])
+    """
+    return attach(detach(config, delta["detach"]), delta["put"])
+
+
+def invert_replace(config_before: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
+    put = delta["put"]
+    undo_put = (
+        {"policy_arn": put["policy_arn"]} if "policy_arn" in put else {"inline_name": put["inline_name"]}
+    )
+    return {"detach": undo_put, "put": invert_detach(config_before, delta["detach"])}
+
+
 DETACH = register(
     ChangeKind(
         name="iam.detach_policy",
@@ -130,6 +159,21 @@ BOUNDARY = register(
         example={"boundary_arn": "arn:aws:iam::111122223333:policy/workload-boundary"},
         apply=set_boundary,
         invert=invert_boundary,
+        target_kind="IamPrincipal",
+    )
+)
+
+REPLACE = register(
+    ChangeKind(
+        name="iam.replace_policy",
+        summary="Replace a role's or user's policy with another (e.g. a least-privilege recommendation).",
+        delta_schema=REPLACE_SCHEMA,
+        example={
+            "detach": {"policy_arn": "arn:aws:iam::aws:policy/AmazonS3FullAccess"},
+            "put": {"inline_name": "s3-read-used", "document": {"Version": "2012-10-17", "Statement": []}},
+        },
+        apply=replace,
+        invert=invert_replace,
         target_kind="IamPrincipal",
     )
 )

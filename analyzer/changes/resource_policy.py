@@ -26,6 +26,10 @@ DELTA_SCHEMA: dict[str, Any] = {
         "statement_ids": {"type": "array", "items": {"type": "string"}},
         "statements": {"type": "array", "items": {"type": "object"}},
         "new_document": {"type": ["object", "null"]},
+        "remove_principals_of_account": {
+            "type": "array",
+            "items": {"type": "string", "pattern": "^[0-9]{12}$"},
+        },
     },
 }
 
@@ -49,6 +53,11 @@ def apply(document: Any, delta: dict[str, Any]) -> dict[str, Any] | None:
     statements = doc.get("Statement", [])
     if isinstance(statements, dict):
         statements = [statements]
+    if delta.get("remove_principals_of_account"):
+        from analyzer.changes.trust_policy import apply as narrow
+
+        narrowed = narrow(doc, {"remove_principals_of_account": delta["remove_principals_of_account"]})
+        return narrowed if narrowed.get("Statement") else None
     ids = set(delta.get("statement_ids", []))
     texts = [json.dumps(s, sort_keys=True) for s in delta.get("statements", [])]
     kept = [s for s in statements if s.get("Sid") not in ids and json.dumps(s, sort_keys=True) not in texts]

@@ -139,4 +139,11 @@ def import_proposals(store: GraphStore, paths: list[Path], requester: str | None
 
 
 def _ensure_registered() -> None:
-    from connectors.proposals import asff, blastwall_yaml, ocsf, prowler_csv, terraform  # noqa: F401  (register)
+    from connectors.proposals import (  # noqa: F401  (they register themselves)
+        access_analyzer,
+        asff,
+        blastwall_yaml,
+        ocsf,
+        prowler_csv,
+        terraform,
+    )
