@@ -80,7 +80,7 @@ def _read(f: Path) -> Any:
 def import_proposals(store: GraphStore, paths: list[Path], requester: str | None = None) -> ImportReport:
     """Parse every file and Custodian output directory; a bad one is reported and contributes nothing;
     the good ones are stored at once. Custodian policy files given in the same call describe the runs."""
-    from connectors.proposals import custodian
+    from connectors.proposals import aws_config, custodian
 
     _ensure_registered()
     report = ImportReport()
@@ -102,12 +102,20 @@ def import_proposals(store: GraphStore, paths: list[Path], requester: str | None
         else:
             files.append(path)
     policies: dict[str, dict[str, Any]] = {}
+    remediations: dict[str, dict[str, Any]] = {}
+    evaluations: list[tuple[str, Any]] = []
     batches: list[tuple[str, Any]] = []
     for f in files:
         try:
             data = _read(f)
             if custodian.is_policy_file(data):
                 policies.update(custodian.policy_index(data))
+                continue
+            if aws_config.is_remediation_configs(data):
+                remediations.update(aws_config.configs_by_rule(data, str(f)))
+                continue
+            if aws_config.is_evaluations(data):
+                evaluations.append((str(f), data))
                 continue
             fmt = detect(data, str(f))
             batches.append((str(f), fmt.parse(data, str(f))))
@@ -120,6 +128,14 @@ def import_proposals(store: GraphStore, paths: list[Path], requester: str | None
             batches.append((str(u), custodian.parse_unit(u, policies)))
         except BadInput as exc:
             report.errors.append(str(exc))
+    for where, data in evaluations:
+        try:
+            flagged = aws_config.parse_evaluations(data, where, remediations)
+        except BadInput as exc:
+            report.errors.append(str(exc))
+            continue
+        aws_config.resolve_targets(flagged, list(store.read_graph().nodes))
+        batches.append((where, flagged))
     for _where, proposals in batches:
         for prop in proposals:
             pid = prop["proposal_id"]

@@ -130,3 +130,11 @@ def test_every_lookup_entry_is_a_valid_delta_of_a_known_kind() -> None:
     assert len(table) >= 8
     for entry in table.values():
         validate_delta(get_kind(entry["kind"]), entry["delta"])
+
+
+def test_every_config_runbook_is_a_valid_delta_of_a_known_kind() -> None:
+    from analyzer.changes import get_kind, validate_delta
+    from connectors.proposals.aws_config import runbooks
+
+    for entry in runbooks().values():
+        validate_delta(get_kind(entry["kind"]), entry["delta"])
