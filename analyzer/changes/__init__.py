@@ -65,5 +65,6 @@ def _ensure_registered() -> None:
         opaque,
         resource_policy,
         security_groups,
+        settings,
         trust_policy,
     )

@@ -130,6 +130,17 @@ def score_proposal(
             status = "target_missing"
         elif idc.applied:
             status = "already_applied"
+    elif kind.target_kind == "Setting":
+        from analyzer.scoring.setting_change import setting_change
+
+        sc = setting_change(ctx, proposal, start, as_of)
+        severed, rollback = sc.severed, sc.rollback
+        unknowns += sc.unknowns
+        account = account or sc.account
+        if sc.missing:
+            status = "target_missing"
+        elif sc.applied:
+            status = "already_applied"
     elif kind.target_kind == "ResourcePolicy":
         from analyzer.scoring.policy_change import resource_policy_change
 

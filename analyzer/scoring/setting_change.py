@@ -1,0 +1,148 @@
+"""Blast radius of ``setting.harden``:
+
+* SSE-KMS default encryption: each observed S3 writer needs ``kms:GenerateDataKey`` and each reader
+  ``kms:Decrypt`` on the key, decided by AWS's evaluation logic (key policy required); those denied are
+  severed, those conditional are unknowns;
+* TLS-only access: callers seen without TLS are severed; CloudTrail's ``tlsDetails`` is not kept by the
+  evidence loader yet, so every observed caller is an unknown ("TLS of observed calls not recorded");
+* IMDSv2-only: an instance whose IMDSv1 use cannot be seen (no ``MetadataNoToken`` evidence collected) is
+  an unknown; one already requiring tokens is already applied.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from analyzer.changes import get_kind
+from analyzer.iam.authorize import authorize
+from analyzer.scoring.context import Context, account_of
+from analyzer.timeutil import iso
+
+
+@dataclass
+class SettingOutcome:
+    severed: list[dict[str, Any]] = field(default_factory=list)
+    unknowns: list[dict[str, str]] = field(default_factory=list)
+    rollback: dict[str, Any] = field(default_factory=dict)
+    applied: bool = False
+    missing: bool = False
+    account: str = ""
+
+
+def _current(node: Any, setting: str) -> Any:
+    props = node.props or {}
+    if setting == "imdsv2_required":
+        return (props.get("metadata_options") or {}).get("HttpTokens")
+    if setting == "s3_default_encryption":
+        return props.get("encryption")  # None: not collected
+    return None
+
+
+def setting_change(
+    ctx: Context, proposal: dict[str, Any], start: datetime, as_of: datetime
+) -> SettingOutcome:
+    from analyzer.scoring.blast import config_digest
+
+    change = proposal["change"]
+    kind = get_kind(change["kind"])
+    assert kind.apply is not None and kind.invert is not None
+    delta = change["delta"]
+    setting = delta["setting"]
+    out = SettingOutcome()
+    target = change.get("target") or ""
+    node = ctx.snap.node(target)
+    if node is None and setting == "imdsv2_required":
+        node = next((n for n in ctx.snap.of_kind("Ec2Instance") if n.id.endswith("/" + target)), None)
+    if node is None or not node.props:
+        out.missing = True
+        out.unknowns.append({"reason": "target_missing", "detail": f"{target} is not in the snapshot"})
+        return out
+    out.account = node.account or account_of(node.id)
+    before = {"setting": setting, "value": _current(node, setting)}
+    after = kind.apply(before, delta)
+    out.applied = before == after
+    lo, hi = iso(start), iso(as_of)
+    if setting == "imdsv2_required" and not out.applied:
+        out.unknowns.append(
+            {
+                "reason": "no_imdsv1_evidence",
+                "detail": f"whether software on {node.id} still uses IMDSv1 cannot be "
+                "seen: collect the instance's CloudWatch MetadataNoToken metric",
+            }
+        )
+    elif setting in ("s3_default_encryption", "s3_require_tls"):
+        calls = [
+            e
+            for e in ctx.snap.edge_records("OBSERVED_CALL")
+            if e.dst == node.id or e.dst.startswith(node.id + "/")
+        ]
+        for e in calls:
+            action = str(e.props.get("action") or "")
+            observed = bool(e.last_seen and e.first_seen and e.last_seen >= lo and e.first_seen <= hi)
+            if setting == "s3_require_tls":
+                if not out.applied:
+                    out.unknowns.append(
+                        {
+                            "reason": "tls_not_recorded",
+                            "detail": f"{e.src} ({action}, {e.count} calls): whether it uses TLS is not recorded",
+                        }
+                    )
+                continue
+            kms_action = (
+                "kms:GenerateDataKey"
+                if action.startswith("s3:Put")
+                else "kms:Decrypt"
+                if action.startswith("s3:Get")
+                else None
+            )
+            if kms_action is None:
+                continue
+            d = authorize(ctx.subject(e.src), kms_action, ctx.target(delta["kms_key"]))
+            if d.state == "conditional":
+                out.unknowns.append(
+                    {
+                        "reason": "conditional_access",
+                        "detail": f"{e.src} -> {delta['kms_key']} ({kms_action}) is allowed only if {', '.join(d.missing_context)}",
+                    }
+                )
+            if d.state != "denied":
+                continue
+            documented, why = ctx.documented_between(e.src, node.id)
+            out.severed.append(
+                {
+                    "consumer": e.src,
+                    "provider": node.id,
+                    "access": f"{action} (needs {kms_action} on {delta['kms_key']})",
+                    "observed": observed,
+                    "events": int(e.count) if observed else 0,
+                    "first_seen": e.first_seen if observed else None,
+                    "last_seen": e.last_seen if observed else None,
+                    "documented": documented,
+                    "documentation": why,
+                    "consumer_cis": ctx.ci_names(ctx.ci_of.get(e.src, [])),
+                    "provider_cis": ctx.ci_names(ctx.ci_of.get(node.id, [])),
+                    "before": {"decision": "allowed", "statements": [], "missing_context": []},
+                    "after": {"decision": "denied", "reason": d.reason},
+                }
+            )
+        if setting == "s3_default_encryption" and before["value"] is None:
+            out.unknowns.append(
+                {
+                    "reason": "setting_not_collected",
+                    "detail": f"the current default encryption of {node.id} was not collected",
+                }
+            )
+    inverse = kind.invert(before, delta)
+    restored = kind.apply(after, inverse)
+    out.rollback = {
+        "change": {"kind": kind.name, "target": node.id, "delta": inverse},
+        "verified": restored == before,
+        "detail": "apply then invert restores the setting"
+        if restored == before
+        else "the previous setting is not restorable",
+        "before_digest": config_digest(before),
+        "after_digest": config_digest(after),
+    }
+    return out
