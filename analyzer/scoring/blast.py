@@ -130,6 +130,17 @@ def score_proposal(
             status = "target_missing"
         elif idc.applied:
             status = "already_applied"
+    elif kind.target_kind == "Removal":
+        from analyzer.scoring.removal_change import removal_change
+
+        rc = removal_change(ctx, proposal, start, as_of)
+        severed, rollback = rc.severed, rc.rollback
+        unknowns += rc.unknowns
+        account = account or rc.account
+        if rc.missing:
+            status = "target_missing"
+        elif rc.applied:
+            status = "already_applied"
     elif kind.target_kind == "Setting":
         from analyzer.scoring.setting_change import setting_change
 

@@ -1,0 +1,121 @@
+"""Blast radius of taking a resource away (``compute.stop_or_terminate``, ``resource.delete``): every
+observed dependency on it is severed: calls to it (and to its objects), role assumptions of it, flows to
+its network interfaces, and, for an instance, what it did through its interfaces and its role. A
+deletion or termination has no rollback: it is said, and the tier rises."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from analyzer.changes import get_kind
+from analyzer.scoring.context import Context, account_of
+from analyzer.timeutil import iso
+
+
+@dataclass
+class RemovalOutcome:
+    severed: list[dict[str, Any]] = field(default_factory=list)
+    unknowns: list[dict[str, str]] = field(default_factory=list)
+    rollback: dict[str, Any] = field(default_factory=dict)
+    applied: bool = False
+    missing: bool = False
+    account: str = ""
+
+
+def removal_change(
+    ctx: Context, proposal: dict[str, Any], start: datetime, as_of: datetime
+) -> RemovalOutcome:
+    from analyzer.scoring.blast import config_digest
+
+    change = proposal["change"]
+    kind = get_kind(change["kind"])
+    assert kind.apply is not None and kind.invert is not None
+    out = RemovalOutcome()
+    target = change.get("target") or ""
+    node = ctx.snap.node(target) or next(
+        (n for n in ctx.snap.nodes if n.props and n.id.endswith("/" + target)), None
+    )
+    if node is None or not node.props:
+        out.missing = True
+        out.unknowns.append({"reason": "target_missing", "detail": f"{target} is not in the snapshot"})
+        return out
+    out.account = node.account or account_of(node.id)
+    state = {"state": str(node.props.get("state") or "present")}
+    after = kind.apply(state, change["delta"])
+    out.applied = after["state"] in ("stopped", "terminated", "deleted") and state["state"] == after["state"]
+    # what stands for the resource in the evidence: itself, and an instance's interfaces
+    ids = {node.id}
+    for e in ctx.snap.edge_records("ATTACHED_TO"):
+        if e.dst == node.id:
+            ids.add(e.src)
+    lo, hi = iso(start), iso(as_of)
+    is_instance = node.kind == "Ec2Instance"
+    for kind_name in ("OBSERVED_CALL", "OBSERVED_ASSUME", "OBSERVED_FLOW"):
+        for e in ctx.snap.edge_records(kind_name):
+            inbound = e.dst in ids or any(e.dst.startswith(i + "/") for i in ids)
+            # a stopped instance also stops what it was doing: its interfaces' outbound flows
+            outbound = is_instance and kind_name == "OBSERVED_FLOW" and e.src in ids
+            if not (inbound or outbound):
+                continue
+            observed = bool(e.last_seen and e.first_seen and e.last_seen >= lo and e.first_seen <= hi)
+            documented, why = ctx.documented_between(e.src, node.id)
+            access = (
+                str(e.props.get("action"))
+                if kind_name == "OBSERVED_CALL"
+                else "sts:AssumeRole"
+                if kind_name == "OBSERVED_ASSUME"
+                else f"{e.props.get('protocol')}/{e.props.get('port')}"
+            )
+            out.severed.append(
+                {
+                    "consumer": e.src,
+                    "provider": e.dst,
+                    "access": access,
+                    "observed": observed,
+                    "events": int(e.count) if observed else 0,
+                    "first_seen": e.first_seen if observed else None,
+                    "last_seen": e.last_seen if observed else None,
+                    "documented": documented,
+                    "documentation": why,
+                    "consumer_cis": ctx.ci_names(ctx.ci_of.get(e.src, [])),
+                    "provider_cis": ctx.ci_names(ctx.ci_of.get(node.id, [])),
+                    "before": {"decision": "allowed", "statements": [], "missing_context": []},
+                    "after": {"decision": "denied", "reason": f"{node.id} is {after['state']}"},
+                }
+            )
+    out.severed.sort(key=lambda s: (not s["observed"], -s["events"], s["consumer"]))
+    if is_instance:
+        profile = ctx.snap.node(str(node.props.get("instance_profile") or ""))
+        roles = (profile.props.get("roles") or []) if profile is not None and profile.props else []
+        for role in roles:
+            out.unknowns.append(
+                {
+                    "reason": "shared_role_use",
+                    "detail": f"calls made as {role} may come from {node.id}: CloudTrail does not tell which "
+                    "instance made them",
+                }
+            )
+    try:
+        inverse = kind.invert(state, change["delta"])
+    except ValueError as exc:
+        out.rollback = {
+            "change": None,
+            "verified": False,
+            "detail": str(exc),
+            "before_digest": config_digest(state),
+            "after_digest": config_digest(after),
+        }
+        return out
+    restored = kind.apply(after, inverse)
+    out.rollback = {
+        "change": {"kind": kind.name, "target": node.id, "delta": inverse},
+        "verified": restored == state,
+        "detail": "apply then invert restores the state"
+        if restored == state
+        else "the state is not restored",
+        "before_digest": config_digest(state),
+        "after_digest": config_digest(after),
+    }
+    return out
