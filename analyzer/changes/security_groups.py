@@ -76,7 +76,8 @@ def revoke(group: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
                     continue
                 for peers, key in PEERS.items():
                     drop = {p.get(key) for p in gone.get(peers) or []}
-                    perm[peers] = [p for p in perm.get(peers) or [] if p.get(key) not in drop]
+                    if peers in perm:
+                        perm[peers] = [p for p in perm[peers] or [] if p.get(key) not in drop]
         out[field] = [p for p in out.get(field) or [] if any(p.get(k) for k in PEERS)]
     return out
 
@@ -99,9 +100,9 @@ def authorize(group: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
                 continue
             for peers, key in PEERS.items():
                 have = {p.get(key) for p in same.get(peers) or []}
-                same[peers] = (same.get(peers) or []) + [
-                    p for p in add.get(peers) or [] if p.get(key) not in have
-                ]
+                new = [p for p in add.get(peers) or [] if p.get(key) not in have]
+                if new:
+                    same[peers] = (same.get(peers) or []) + new
     return out
 
 

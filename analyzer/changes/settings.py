@@ -31,7 +31,7 @@ DELTA_SCHEMA: dict[str, Any] = {
     "allOf": [
         {
             "if": {"properties": {"setting": {"const": "s3_default_encryption"}}},
-            "then": {"required": ["kms_key"]},
+            "then": {"anyOf": [{"required": ["kms_key"]}, {"required": ["restore"]}]},
         }
     ],
 }
