@@ -63,6 +63,7 @@ def _ensure_registered() -> None:
         iam_policies,
         interfaces,
         opaque,
+        public_access,
         removal,
         resource_policy,
         security_groups,

@@ -130,6 +130,17 @@ def score_proposal(
             status = "target_missing"
         elif idc.applied:
             status = "already_applied"
+    elif kind.target_kind == "PublicAccess":
+        from analyzer.scoring.public_access_change import public_access_change
+
+        pc = public_access_change(ctx, proposal, start, as_of)
+        severed, rollback = pc.severed, pc.rollback
+        unknowns += pc.unknowns
+        account = account or pc.account
+        if pc.missing:
+            status = "target_missing"
+        elif pc.applied:
+            status = "already_applied"
     elif kind.target_kind == "Removal":
         from analyzer.scoring.removal_change import removal_change
 

@@ -136,6 +136,14 @@ def import_proposals(store: GraphStore, paths: list[Path], requester: str | None
             continue
         aws_config.resolve_targets(flagged, list(store.read_graph().nodes))
         batches.append((where, flagged))
+    named = [
+        p
+        for _w, ps in batches
+        for p in ps
+        if str(p["change"].get("target") or "").startswith(("role:", "user:"))
+    ]
+    if named:
+        _resolve_names(named, list(store.read_graph().nodes))
     for _where, proposals in batches:
         for prop in proposals:
             pid = prop["proposal_id"]
@@ -152,6 +160,17 @@ def import_proposals(store: GraphStore, paths: list[Path], requester: str | None
     if new:
         store.put_documents(COLLECTION, new)
     return report
+
+
+def _resolve_names(proposals: list[dict[str, Any]], nodes: list[Any]) -> None:
+    """``role:NAME`` / ``user:NAME`` targets (Terraform names a role, not its ARN) to the snapshot's ARN."""
+    kinds = {"role": "IamRole", "user": "IamUser"}
+    by_name = {(n.kind, str((n.props or {}).get("name"))): n.id for n in nodes if n.kind in kinds.values()}
+    for p in proposals:
+        prefix, _, name = str(p["change"]["target"]).partition(":")
+        arn = by_name.get((kinds[prefix], name))
+        if arn:
+            p["change"]["target"] = arn
 
 
 def _ensure_registered() -> None:

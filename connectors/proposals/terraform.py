@@ -201,6 +201,23 @@ def parse(data: Any, file: str) -> list[dict[str, Any]]:
                         "exact",
                     )
                 )
+        elif rtype == "aws_s3_bucket_public_access_block" and "delete" not in actions:
+            flags = {
+                "BlockPublicAcls": "block_public_acls",
+                "IgnorePublicAcls": "ignore_public_acls",
+                "BlockPublicPolicy": "block_public_policy",
+                "RestrictPublicBuckets": "restrict_public_buckets",
+            }
+            delta = {
+                k: bool(after.get(v)) for k, v in flags.items() if bool(after.get(v)) != bool(before.get(v))
+            }
+            if delta:
+                made.append(("public_access.block", f"arn:aws:s3:::{before.get('bucket')}", delta, "exact"))
+        elif rtype == "aws_iam_role_policy_attachment" and "delete" in actions and before:
+            role = before.get("role")
+            made.append(
+                ("iam.detach_policy", f"role:{role}", {"policy_arn": before.get("policy_arn")}, "exact")
+            )
         if not made and before:
             target = before.get("arn") or before.get("id") or address
             made.append(

@@ -62,10 +62,20 @@ def test_deleted_bucket_policy_severs_the_fraud_pipeline_reads(scored: dict[str,
     assert r["rollback"]["verified"] is True
 
 
-def test_public_access_block_is_opaque_never_auto(scored: dict[str, dict]) -> None:
-    r = scored["opaque.runbook"]
-    assert r["change"]["fidelity"] == "opaque" and r["tier"] != "auto"
-    assert any(u["reason"] == "opaque_change" for u in r["unknowns"])
+def test_public_access_block_is_exact(scored: dict[str, dict]) -> None:
+    r = scored["public_access.block"]
+    assert (
+        r["change"]["fidelity"] == "exact" and r["change"]["target"] == "arn:aws:s3:::acme-legacy-etl-output"
+    )
+    assert r["change"]["delta"] == {
+        "BlockPublicAcls": True,
+        "IgnorePublicAcls": True,
+        "BlockPublicPolicy": True,
+        "RestrictPublicBuckets": True,
+    }
+    # the bucket policy is not public (it names the fraud pipeline), so restricting public buckets cuts nothing;
+    # its current configuration was not collected: unknown, so never auto
+    assert r["severed"] == [] and r["tier"] != "auto"
 
 
 def test_unsupported_format_version_is_refused_by_name(tmp_path: Path) -> None:

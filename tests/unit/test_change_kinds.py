@@ -78,6 +78,12 @@ BEFORE: dict[str, Any] = {
     },
     "setting.harden": {"setting": "s3_default_encryption", "value": None},
     "compute.stop_or_terminate": {"state": "running"},
+    "public_access.block": {
+        "BlockPublicAcls": False,
+        "IgnorePublicAcls": False,
+        "BlockPublicPolicy": False,
+        "RestrictPublicBuckets": False,
+    },
     "resource.delete": {"state": "present"},
 }
 EXAMPLES = {
