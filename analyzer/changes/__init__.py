@@ -60,6 +60,7 @@ def validate_delta(kind: ChangeKind, delta: dict[str, Any]) -> None:
 
 def _ensure_registered() -> None:
     from analyzer.changes import (  # noqa: F401
+        credentials,
         iam_policies,
         interfaces,
         opaque,

@@ -130,6 +130,15 @@ def score_proposal(
             status = "target_missing"
         elif idc.applied:
             status = "already_applied"
+    elif kind.target_kind == "Credentials":
+        from analyzer.scoring.credentials_change import credentials_change
+
+        cc = credentials_change(ctx, proposal, start, as_of)
+        severed, rollback = cc.severed, cc.rollback
+        unknowns += cc.unknowns
+        account = account or cc.account
+        if cc.missing:
+            status = "target_missing"
     elif kind.target_kind == "PublicAccess":
         from analyzer.scoring.public_access_change import public_access_change
 

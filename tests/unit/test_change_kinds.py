@@ -78,6 +78,7 @@ BEFORE: dict[str, Any] = {
     },
     "setting.harden": {"setting": "s3_default_encryption", "value": None},
     "compute.stop_or_terminate": {"state": "running"},
+    "iam.revoke_credentials": {"access_keys": "active"},
     "public_access.block": {
         "BlockPublicAcls": False,
         "IgnorePublicAcls": False,

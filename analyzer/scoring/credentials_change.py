@@ -1,0 +1,120 @@
+"""Blast radius of ``iam.revoke_credentials``: a user's access keys -> every call and role assumption the
+user was observed making is severed (CloudTrail's access key id is not kept, so all of them); a console
+password -> unknown (console use is not told apart); a role's sessions -> unknown (sessions issued before
+the revocation stop; callers that assume the role again recover)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from analyzer.changes import get_kind
+from analyzer.scoring.context import Context, account_of
+from analyzer.timeutil import iso
+
+
+@dataclass
+class CredentialsOutcome:
+    severed: list[dict[str, Any]] = field(default_factory=list)
+    unknowns: list[dict[str, str]] = field(default_factory=list)
+    rollback: dict[str, Any] = field(default_factory=dict)
+    applied: bool = False
+    missing: bool = False
+    account: str = ""
+
+
+def credentials_change(
+    ctx: Context, proposal: dict[str, Any], start: datetime, as_of: datetime
+) -> CredentialsOutcome:
+    from analyzer.scoring.blast import config_digest
+
+    change = proposal["change"]
+    kind = get_kind(change["kind"])
+    assert kind.apply is not None and kind.invert is not None
+    delta = change["delta"]
+    out = CredentialsOutcome()
+    arn = change.get("target") or ""
+    node = ctx.snap.node(arn)
+    if node is None or not node.props or node.kind not in ("IamUser", "IamRole"):
+        out.missing = True
+        out.unknowns.append(
+            {"reason": "target_missing", "detail": f"{arn} is not a user or role of the snapshot"}
+        )
+        return out
+    out.account = account_of(arn)
+    credential = delta["credential"]
+    if (credential == "role_sessions") != (node.kind == "IamRole"):
+        out.missing = True
+        out.unknowns.append(
+            {"reason": "target_missing", "detail": f"{credential} does not apply to {node.kind} {arn}"}
+        )
+        return out
+    state = {credential: "active"}
+    after = kind.apply(state, delta)
+    lo, hi = iso(start), iso(as_of)
+    if credential == "access_keys":
+        for kind_name in ("OBSERVED_CALL", "OBSERVED_ASSUME"):
+            for e in ctx.snap.edge_records(kind_name):
+                if e.src != arn:
+                    continue
+                observed = bool(e.last_seen and e.first_seen and e.last_seen >= lo and e.first_seen <= hi)
+                documented, why = ctx.documented_between(arn, e.dst)
+                out.severed.append(
+                    {
+                        "consumer": arn,
+                        "provider": e.dst,
+                        "access": str(e.props.get("action") or "sts:AssumeRole"),
+                        "observed": observed,
+                        "events": int(e.count) if observed else 0,
+                        "first_seen": e.first_seen if observed else None,
+                        "last_seen": e.last_seen if observed else None,
+                        "documented": documented,
+                        "documentation": why,
+                        "consumer_cis": ctx.ci_names(ctx.ci_of.get(arn, [])),
+                        "provider_cis": ctx.ci_names(ctx.ci_of.get(e.dst, [])),
+                        "before": {"decision": "allowed", "statements": [], "missing_context": []},
+                        "after": {
+                            "decision": "denied",
+                            "reason": f"the access keys of {arn} are {after[credential]}",
+                        },
+                    }
+                )
+        out.unknowns.append(
+            {
+                "reason": "key_not_distinguished",
+                "detail": "CloudTrail's access key id is not kept: "
+                "every call of the user is counted as made with the keys (console sessions are not)",
+            }
+        )
+    else:
+        callers = {e.src for e in ctx.snap.edge_records("OBSERVED_ASSUME") if e.dst == arn}
+        what = (
+            "console use is not told apart from key use"
+            if credential == "console_password"
+            else (
+                f"sessions issued before the revocation stop; {len(callers)} observed caller(s) recover by assuming it again"
+            )
+        )
+        out.unknowns.append({"reason": "transient_or_unseen", "detail": f"{arn}: {what}"})
+    out.severed.sort(key=lambda s: (not s["observed"], -s["events"], s["provider"]))
+    try:
+        inverse = kind.invert(state, delta)
+    except ValueError as exc:
+        out.rollback = {
+            "change": None,
+            "verified": False,
+            "detail": str(exc),
+            "before_digest": config_digest(state),
+            "after_digest": config_digest(after),
+        }
+        return out
+    restored = kind.apply(after, inverse)
+    out.rollback = {
+        "change": {"kind": kind.name, "target": arn, "delta": inverse},
+        "verified": restored == state,
+        "detail": "the keys can be activated again",
+        "before_digest": config_digest(state),
+        "after_digest": config_digest(after),
+    }
+    return out
