@@ -117,6 +117,13 @@ EDGE_KINDS: dict[str, EdgeKind] = {
             key_fields=("protocol", "port"),
         ),
         EdgeKind(
+            "OBSERVED_WITHOUT_TLS",
+            Layer.EVIDENCE,
+            "Principal -> resource, calls CloudTrail recorded without tlsDetails (not over TLS), keyed by action.",
+            count_merge="sum",
+            key_fields=("action",),
+        ),
+        EdgeKind(
             "OBSERVED_REJECT",
             Layer.EVIDENCE,
             "Source endpoint -> destination endpoint, flows the network refused (REJECT).",

@@ -3,8 +3,8 @@
 * SSE-KMS default encryption: each observed S3 writer needs ``kms:GenerateDataKey`` and each reader
   ``kms:Decrypt`` on the key, decided by AWS's evaluation logic (key policy required); those denied are
   severed, those conditional are unknowns;
-* TLS-only access: callers seen without TLS are severed; CloudTrail's ``tlsDetails`` is not kept by the
-  evidence loader yet, so every observed caller is an unknown ("TLS of observed calls not recorded");
+* TLS-only access: callers CloudTrail recorded without ``tlsDetails`` (not over TLS) are severed; calls
+  that all carried it are safe;
 * IMDSv2-only: an instance whose IMDSv1 use cannot be seen (no ``MetadataNoToken`` evidence collected) is
   an unknown; one already requiring tokens is already applied.
 """

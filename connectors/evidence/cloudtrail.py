@@ -174,6 +174,8 @@ def transform_records(records: list[Any], agg: Aggregate, file: str) -> None:
             continue
         agg.kinds.setdefault(target[0], (target[1], None))
         agg.add(src, "OBSERVED_DENIED" if denied else "OBSERVED_CALL", target[0], action, when, recipient)
+        if not denied and not rec.get("tlsDetails") and rec.get("eventSource") == "s3.amazonaws.com":
+            agg.add(src, "OBSERVED_WITHOUT_TLS", target[0], action, when, recipient)
 
 
 LAKE_COLUMNS = {
@@ -257,6 +259,7 @@ class _Record(msgspec.Struct):
     errorCode: str | None = None
     requestParameters: _Params | None = None
     resources: list[_Resource] | None = None
+    tlsDetails: dict[str, Any] | None = None
 
 
 class _LogFile(msgspec.Struct):
@@ -329,6 +332,8 @@ def transform_structs(records: list[_Record], agg: Aggregate) -> None:
             continue
         agg.kinds.setdefault(target[0], (target[1], None))
         agg.add(src, "OBSERVED_DENIED" if denied else "OBSERVED_CALL", target[0], action, when, recipient)
+        if not denied and not rec.tlsDetails and rec.eventSource == "s3.amazonaws.com":
+            agg.add(src, "OBSERVED_WITHOUT_TLS", target[0], action, when, recipient)
 
 
 def read_events(path: Path) -> tuple[list[Any], BadInput | None]:

@@ -1194,6 +1194,7 @@ def s3_record(
     event: str,
     src_ip: str,
     error: str | None = None,
+    tls: bool = True,
 ) -> dict[str, Any]:
     access_key = aws_id("ASIA", "s3", account, role_name, when.isoformat(), n=16)
     ident = assumed_identity(account, role_name, session, access_key)
@@ -1234,6 +1235,13 @@ def s3_record(
             "clientProvidedHostHeader": f"{bucket}.s3.amazonaws.com",
         },
     }
+    if not tls:  # the 2017 ETL's SDK writes over plain HTTP: CloudTrail then records no tlsDetails
+        del rec["tlsDetails"]
+        del rec["additionalEventData"]["CipherSuite"]
+        rec["requestParameters"]["Host"] = f"{bucket}.s3.amazonaws.com"
+        rec["userAgent"] = (
+            "[aws-sdk-java/1.11.163 Linux/3.10.0 OpenJDK_64-Bit_Server_VM/25.141-b16 java/1.8.0_141]"
+        )
     if account != bucket_account:
         rec["sharedEventID"] = uuid_like("s3shared", bucket, key, when.isoformat())
     if error:
@@ -1292,6 +1300,7 @@ def cloudtrail(out: Path) -> None:
                     f"features/{t:%Y/%m/%d/%H}/extract.csv.gz",
                     "PutObject",
                     etl_ip,
+                    tls=False,
                 )
             )
         if m % 15 == 0:

@@ -67,10 +67,27 @@ def test_denied_calls_are_kept_apart() -> None:
         "requestParameters": {"bucketName": "b"},
         "recipientAccountId": "1",
     }
+    tls = {"tlsDetails": {"tlsVersion": "TLSv1.2"}}
     agg = Aggregate()
-    transform_records([rec, rec | {"errorCode": "AccessDenied"}], agg, "f")
+    transform_records([rec | tls, rec | tls | {"errorCode": "AccessDenied"}], agg, "f")
     kinds = sorted(e.kind for e in agg.edges.values())
     assert kinds == ["OBSERVED_CALL", "OBSERVED_DENIED"]
+
+
+def test_s3_calls_without_tls_details_are_recorded_apart() -> None:
+    ident = {"type": "IAMUser", "arn": "arn:aws:iam::1:user/a", "accountId": "1"}
+    rec = {
+        "eventTime": "2026-05-01T00:00:00Z",
+        "userIdentity": ident,
+        "eventSource": "s3.amazonaws.com",
+        "eventName": "PutObject",
+        "requestParameters": {"bucketName": "b"},
+        "recipientAccountId": "1",
+    }
+    agg = Aggregate()
+    transform_records([rec, rec | {"tlsDetails": {"tlsVersion": "TLSv1.3"}}], agg, "f")
+    by_kind = {e.kind: e.count for e in agg.edges.values()}
+    assert by_kind == {"OBSERVED_CALL": 2, "OBSERVED_WITHOUT_TLS": 1}
 
 
 def test_cloudtrail_record_without_time_is_named() -> None:
