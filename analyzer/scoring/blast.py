@@ -279,6 +279,8 @@ def score_proposal(
         )
     elif with_alternative and kind.name == "sg.revoke_rules" and any(s["observed"] for s in severed):
         alternative = network_alternative(proposal, ctx, policy, as_of, severed)
+    elif with_alternative and kind.name == "public_access.block" and any(s["observed"] for s in severed):
+        alternative = public_access_alternative(proposal, ctx, policy, as_of, severed)
     return {
         "proposal_id": proposal["proposal_id"],
         "status": status,
@@ -370,6 +372,66 @@ def safer_alternative(
         f"whole account{'s' if len(accounts) > 1 else ''}; the trust stays cross-account, so an external-access "
         "finding narrows but does not close until that use moves",
         "delta": {"new_document": doc},
+        "tier": r["tier"],
+        "tier_rule": r["tier_rule"],
+        "risk_score": r["risk_score"],
+        "severed": r["severed"],
+        "severed_observed": sum(1 for x in r["severed"] if x["observed"]),
+        "impacted_services": [
+            {k: x[k] for k in ("name", "criticality", "documented")} for x in r["impacted_services"]
+        ],
+        "approver_role": r["approver_role"],
+        "tier_notes": r["tier_notes"],
+        "change": r["change"],
+        "unknowns": r["unknowns"],
+        "rollback_verified": r["rollback"].get("verified"),
+    }
+
+
+def public_access_alternative(
+    proposal: dict[str, Any], ctx: Context, policy: TierPolicy, as_of: datetime, severed: list[dict[str, Any]]
+) -> dict[str, Any] | None:
+    """Where blocking public access would cut observed callers: keep their access path by naming them in
+    the bucket policy instead of ``*`` (so it is no longer public), and score that change the same way."""
+    import copy
+    import json
+
+    from analyzer.changes.public_access import is_public_statement
+    from analyzer.iam.policy import parse_lenient
+
+    bucket = proposal["change"]["target"]
+    node = ctx.snap.node(bucket)
+    doc = (node.props.get("policy") if node is not None else None) or None
+    if doc is None:
+        return None
+    doc = json.loads(doc) if isinstance(doc, str) else copy.deepcopy(doc)
+    raw = doc.get("Statement", [])
+    raw = [raw] if isinstance(raw, dict) else raw
+    observed = sorted({s["consumer"] for s in severed if s["observed"]})
+    parsed = {st.index: st for st in parse_lenient(doc).statements}
+    new_statements = []
+    for i, st in enumerate(raw):
+        if i in parsed and is_public_statement(parsed[i]):
+            st = {**st, "Principal": {"AWS": observed[0] if len(observed) == 1 else observed}}
+            st.pop("NotPrincipal", None)
+        new_statements.append(st)
+    new_doc = {**doc, "Statement": new_statements}
+    alt = {
+        **proposal,
+        "proposal_id": proposal["proposal_id"] + "-alt",
+        "change": {
+            **proposal["change"],
+            "kind": "resource_policy.remove_statements",
+            "delta": {"new_document": new_doc},
+            "fidelity": "exact",
+            "lookup": "safer-alternative",
+        },
+    }
+    r = score_proposal(alt, ctx, policy, as_of, with_alternative=False)
+    return {
+        "description": f"name the callers seen using the bucket ({', '.join(observed)}) in its policy instead of "
+        "everyone, so the policy is no longer public; then block public access",
+        "delta": {"new_document": new_doc},
         "tier": r["tier"],
         "tier_rule": r["tier_rule"],
         "risk_score": r["risk_score"],

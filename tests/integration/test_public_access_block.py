@@ -70,6 +70,12 @@ def test_restricting_a_public_bucket_severs_cross_account_readers(tmp_path: Path
         "arn:aws:iam::615294837560:role/fraud-feature-pipeline"
     ]
     assert "RestrictPublicBuckets" in r["severed"][0]["after"]["reason"] and r["tier"] != "auto"
+    # the safer alternative keeps the observed path: name the pipeline instead of everyone
+    alt = r["safer_alternative"]
+    assert alt["severed_observed"] == 0 and alt["change"]["kind"] == "resource_policy.remove_statements"
+    assert alt["delta"]["new_document"]["Statement"][0]["Principal"] == {
+        "AWS": "arn:aws:iam::615294837560:role/fraud-feature-pipeline"
+    }
 
 
 def test_a_bucket_with_a_non_public_policy_loses_nothing(tmp_path: Path, sample_dir: Path) -> None:

@@ -108,3 +108,69 @@ def test_deciding_needs_a_user_and_the_role(app: Any, tmp_path: Path) -> None:
     with app.server.test_request_context("/", headers=headers):
         assert data.decide(STORY, True, "").startswith("Refused:")  # a decision needs a comment
         assert data.decide(STORY, True, "ETL moved first").startswith("Approved by priya")
+
+
+def test_proposal_page_renders_every_kind_of_result(tmp_path: Path) -> None:
+    """The proposal page renders network, resource-policy and identity results, not only trust changes."""
+    import yaml
+
+    from analyzer.app import create_app
+    from analyzer.demo import SAMPLE_AS_OF, run_demo
+    from analyzer.graph.store import open_store
+    from connectors.proposals import import_proposals
+
+    uri = str(tmp_path / "store")
+    store, _ = run_demo(uri)
+    sample = Path(__file__).resolve().parents[2] / "data" / "samples" / "acme-fin"
+    from connectors.evidence.flowlogs import ingest_flowlogs
+
+    ingest_flowlogs(store, [str(sample / "flowlogs")])
+    import json as _json
+
+    sg = _json.loads((sample / "aws/739406228105/us-east-1/ec2-DescribeSecurityGroups.json").read_text())[
+        "SecurityGroups"
+    ][0]["GroupId"]
+    f = tmp_path / "p.yaml"
+    f.write_text(
+        yaml.safe_dump(
+            {
+                "blastwall_proposals": 1,
+                "proposals": [
+                    {
+                        "id": "N",
+                        "title": "net",
+                        "change": {
+                            "kind": "sg.revoke_rules",
+                            "target": sg,
+                            "delta": {
+                                "egress": [{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
+                            },
+                        },
+                    },
+                    {
+                        "id": "R",
+                        "title": "rp",
+                        "change": {
+                            "kind": "resource_policy.remove_statements",
+                            "target": "arn:aws:s3:::acme-legacy-etl-output",
+                            "delta": {"statement_ids": ["FraudPipelineRead"]},
+                        },
+                    },
+                ],
+            }
+        )
+    )
+    ids = import_proposals(store, [f]).imported
+    from analyzer import api
+    from analyzer.timeutil import parse_time
+
+    api.score(store, ids, as_of=parse_time(SAMPLE_AS_OF))
+    store.close()
+    app = create_app(uri, "header")
+    from analyzer.app.pages import proposal  # pages register with the app: import after creating it
+
+    for pid in ids:
+        with app.server.test_request_context(f"/proposal/{pid}"):
+            text = _text(proposal.layout(pid))
+        assert "Rollback verified" in text and ("sg.revoke_rules" in text or "resource_policy" in text), pid
+    assert open_store(uri) is not None
