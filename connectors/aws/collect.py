@@ -183,6 +183,56 @@ class Collector:
                 out[key] = resp
         self._write(account, region, op, out)
 
+    def imds_metrics(self, session: Any, account: str, region: str, days: int = 14) -> None:
+        """CloudWatch ``MetadataNoToken`` per instance (IMDSv1 requests): the evidence ``imdsv2_required``
+        needs. Written as ``cloudwatch-GetMetricData-MetadataNoToken`` keyed by instance id."""
+        import datetime as _dt
+
+        from connectors.aws.session import client_for
+
+        path = self.out / account / region / "ec2-DescribeInstances.json"
+        if not path.exists():
+            return
+        ids = [
+            i["InstanceId"]
+            for r in json.loads(path.read_text()).get("Reservations", [])
+            for i in r.get("Instances", [])
+        ]
+        if not ids:
+            return
+        cw = client_for(session, "cloudwatch", region)
+        end = _dt.datetime.now(_dt.UTC)
+        out: dict[str, Any] = {}
+        for iid in ids:
+            query = [
+                {
+                    "Id": "notoken",
+                    "MetricStat": {
+                        "Metric": {
+                            "Namespace": "AWS/EC2",
+                            "MetricName": "MetadataNoToken",
+                            "Dimensions": [{"Name": "InstanceId", "Value": iid}],
+                        },
+                        "Period": 86400,
+                        "Stat": "Sum",
+                    },
+                }
+            ]
+            resp, refused = self._try(
+                account,
+                region,
+                f"cloudwatch-GetMetricData[{iid}]",
+                _merged,
+                cw,
+                "get_metric_data",
+                MetricDataQueries=query,
+                StartTime=end - _dt.timedelta(days=days),
+                EndTime=end,
+            )
+            if resp is not None or refused:
+                out[iid] = resp
+        self._write(account, region, "cloudwatch-GetMetricData-MetadataNoToken", out)
+
     def resource_policies(self, session: Any, account: str, region: str) -> None:
         """KMS keys, Lambda functions, SQS queues, SNS topics and their resource policies."""
         from connectors.aws.session import client_for
@@ -345,6 +395,7 @@ class Collector:
                         lambda i: {"PrefixListId": i},
                     )
             self.resource_policies(session, account, region)
+            self.imds_metrics(session, account, region)
 
     def organization(self, session: Any, account: str) -> None:
         from connectors.aws.session import client_for

@@ -297,10 +297,16 @@ def transform_ec2(account: str, region: str, data: dict[str, Any], seen: str) ->
         if inst:
             b.stub(arn("instance", inst), "Ec2Instance", account)
             b.edges.append(EdgeRow(eid, "ATTACHED_TO", arn("instance", inst), account=account))
+    no_token = data.get("cloudwatch-GetMetricData-MetadataNoToken")  # keyed by instance id
     for res in (data.get("ec2-DescribeInstances") or {}).get("Reservations", []):
         for ins in res.get("Instances", []):
             iid = arn("instance", ins["InstanceId"])
             profile = (ins.get("IamInstanceProfile") or {}).get("Arn")
+            imdsv1 = None  # not collected
+            if isinstance(no_token, dict) and ins["InstanceId"] in no_token:
+                results = (no_token[ins["InstanceId"]] or {}).get("MetricDataResults") or []
+                values = [v for r in results for v in r.get("Values") or []]
+                imdsv1 = int(sum(values)) if values else None  # no datapoints is not "no IMDSv1 use"
             b.nodes.append(
                 NodeRow(
                     iid,
@@ -311,6 +317,7 @@ def transform_ec2(account: str, region: str, data: dict[str, Any], seen: str) ->
                         "private_ip": ins.get("PrivateIpAddress"),
                         "instance_profile": profile,
                         "metadata_options": ins.get("MetadataOptions"),
+                        "imdsv1_requests": imdsv1,
                         "tags": _tags(ins.get("Tags")),
                     },
                     account,
@@ -605,7 +612,7 @@ def transform_account(account: AccountSnapshot, seen: str) -> Batch:
     network: dict[str, dict[str, Any]] = {}
     for region in account.regions():
         data = {}
-        for op in (*EC2_OPS, "ec2-DescribeInstances"):
+        for op in (*EC2_OPS, "ec2-DescribeInstances", "cloudwatch-GetMetricData-MetadataNoToken"):
             got = account.get(region, op)
             if got:
                 data[op] = got[0]

@@ -902,6 +902,27 @@ def ec2(out: Path, account: str) -> dict[str, str]:
         )
     write_json(base / "ec2-DescribeNetworkInterfaces.json", {"NetworkInterfaces": enis})
     write_json(base / "ec2-DescribeInstances.json", {"Reservations": reservations})
+    if instance:
+        # CloudWatch MetadataNoToken (IMDSv1 requests) per day: the 2017 ETL's SDK still uses IMDSv1
+        days = [EVIDENCE_START + timedelta(days=d) for d in range(EVIDENCE_DAYS)]
+        per_day = 288 if account == LEGACY else 0
+        write_json(
+            base / "cloudwatch-GetMetricData-MetadataNoToken.json",
+            {
+                iid: {
+                    "MetricDataResults": [
+                        {
+                            "Id": "notoken",
+                            "Label": "MetadataNoToken",
+                            "Timestamps": [ts(d) for d in reversed(days)],
+                            "Values": [float(per_day)] * len(days),
+                            "StatusCode": "Complete",
+                        }
+                    ],
+                    "Messages": [],
+                }
+            },
+        )
     routing(base, account, prefix, vpc, subnet)
     return ips
 

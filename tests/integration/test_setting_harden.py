@@ -33,6 +33,8 @@ def results(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path) -> dict[
     run(s, "policy", "load", str(sample_dir / "policy" / "tier-policy.yaml"))
     instance = json.loads((sample_dir / "aws/739406228105/us-east-1/ec2-DescribeInstances.json").read_text())
     iid = instance["Reservations"][0]["Instances"][0]["InstanceId"]
+    fraud = json.loads((sample_dir / "aws/615294837560/us-east-1/ec2-DescribeInstances.json").read_text())
+    fraud_iid = fraud["Reservations"][0]["Instances"][0]["InstanceId"]
     doc = {
         "blastwall_proposals": 1,
         "proposals": [
