@@ -40,6 +40,35 @@ def _current(node: Any, setting: str) -> Any:
     return None
 
 
+def _entry(
+    ctx: Context,
+    consumer: str,
+    provider: str,
+    access: str,
+    events: int,
+    first: str | None,
+    last: str | None,
+    reason: str,
+    observed: bool = True,
+) -> dict[str, Any]:
+    documented, why = ctx.documented_between(consumer, provider)
+    return {
+        "consumer": consumer,
+        "provider": provider,
+        "access": access,
+        "observed": observed,
+        "events": events,
+        "first_seen": first,
+        "last_seen": last,
+        "documented": documented,
+        "documentation": why,
+        "consumer_cis": ctx.ci_names(ctx.ci_of.get(consumer, [])),
+        "provider_cis": ctx.ci_names(ctx.ci_of.get(provider, [])),
+        "before": {"decision": "allowed", "statements": [], "missing_context": []},
+        "after": {"decision": "denied", "reason": reason},
+    }
+
+
 def setting_change(
     ctx: Context, proposal: dict[str, Any], start: datetime, as_of: datetime
 ) -> SettingOutcome:
@@ -65,30 +94,61 @@ def setting_change(
     out.applied = before == after
     lo, hi = iso(start), iso(as_of)
     if setting == "imdsv2_required" and not out.applied:
-        out.unknowns.append(
-            {
-                "reason": "no_imdsv1_evidence",
-                "detail": f"whether software on {node.id} still uses IMDSv1 cannot be "
-                "seen: collect the instance's CloudWatch MetadataNoToken metric",
-            }
-        )
+        used = node.props.get("imdsv1_requests")
+        if used is None:
+            out.unknowns.append(
+                {
+                    "reason": "no_imdsv1_evidence",
+                    "detail": f"whether software on {node.id} still uses IMDSv1 cannot be seen: collect the "
+                    "instance's CloudWatch MetadataNoToken metric",
+                }
+            )
+        elif used > 0:
+            out.severed.append(
+                _entry(
+                    ctx,
+                    node.id,
+                    "urn:aws:imds",
+                    "IMDSv1 (instance metadata without a session token)",
+                    int(used),
+                    None,
+                    None,
+                    "the metadata service answers IMDSv2 requests only",
+                )
+            )
     elif setting in ("s3_default_encryption", "s3_require_tls"):
         calls = [
             e
             for e in ctx.snap.edge_records("OBSERVED_CALL")
             if e.dst == node.id or e.dst.startswith(node.id + "/")
         ]
+        without_tls = {
+            (e.src, e.dst, str(e.props.get("action") or "")): e
+            for e in ctx.snap.edge_records("OBSERVED_WITHOUT_TLS")
+        }
         for e in calls:
             action = str(e.props.get("action") or "")
             observed = bool(e.last_seen and e.first_seen and e.last_seen >= lo and e.first_seen <= hi)
             if setting == "s3_require_tls":
-                if not out.applied:
-                    out.unknowns.append(
-                        {
-                            "reason": "tls_not_recorded",
-                            "detail": f"{e.src} ({action}, {e.count} calls): whether it uses TLS is not recorded",
-                        }
+                plain = without_tls.get((e.src, e.dst, action))
+                if plain is None or out.applied:
+                    continue  # every recorded call carried tlsDetails
+                seen = bool(
+                    plain.last_seen and plain.first_seen and plain.last_seen >= lo and plain.first_seen <= hi
+                )
+                out.severed.append(
+                    _entry(
+                        ctx,
+                        e.src,
+                        node.id,
+                        f"{action} (without TLS)",
+                        int(plain.count) if seen else 0,
+                        plain.first_seen if seen else None,
+                        plain.last_seen if seen else None,
+                        "a bucket-policy Deny on aws:SecureTransport false",
+                        observed=seen,
                     )
+                )
                 continue
             kms_action = (
                 "kms:GenerateDataKey"

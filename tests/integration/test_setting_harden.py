@@ -1,6 +1,7 @@
 """setting.harden is not harmless by default (sample organization): SSE-KMS default encryption with a key
-the bucket's observed readers and writers cannot use severs them; TLS-only access and IMDSv2-only are
-unknown where the evidence that would decide them is not collected, and never auto."""
+the bucket's observed readers and writers cannot use severs them; TLS-only access severs the callers
+CloudTrail recorded without tlsDetails; IMDSv2-only severs an instance whose MetadataNoToken metric shows
+IMDSv1 requests, and is safe for one that made none."""
 
 from __future__ import annotations
 
@@ -23,6 +24,15 @@ def run(store: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return out
 
 
+def instance_id(sample_dir: Path, account: str) -> str:
+    data = json.loads((sample_dir / f"aws/{account}/us-east-1/ec2-DescribeInstances.json").read_text())
+    return str(data["Reservations"][0]["Instances"][0]["InstanceId"])
+
+
+def harden(pid: str, target: str, **delta: str) -> dict:
+    return {"id": pid, "title": "t", "change": {"kind": "setting.harden", "target": target, "delta": delta}}
+
+
 @pytest.fixture(scope="module")
 def results(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path) -> dict[str, dict]:
     tmp = tmp_path_factory.mktemp("harden")
@@ -31,56 +41,26 @@ def results(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path) -> dict[
     run(s, "ingest", "cloudtrail", str(sample_dir / "cloudtrail"))
     run(s, "ingest", "cmdb", "servicenow", str(sample_dir / "servicenow"))
     run(s, "policy", "load", str(sample_dir / "policy" / "tier-policy.yaml"))
-    instance = json.loads((sample_dir / "aws/739406228105/us-east-1/ec2-DescribeInstances.json").read_text())
-    iid = instance["Reservations"][0]["Instances"][0]["InstanceId"]
-    fraud = json.loads((sample_dir / "aws/615294837560/us-east-1/ec2-DescribeInstances.json").read_text())
-    fraud_iid = fraud["Reservations"][0]["Instances"][0]["InstanceId"]
-    doc = {
-        "blastwall_proposals": 1,
-        "proposals": [
-            {
-                "id": "CURATED-KMS",
-                "title": "t",
-                "change": {
-                    "kind": "setting.harden",
-                    "target": "arn:aws:s3:::acme-datalake-curated",
-                    "delta": {"setting": "s3_default_encryption", "kms_key": KEY},
-                },
-            },
-            {
-                "id": "ETL-KMS",
-                "title": "t",
-                "change": {
-                    "kind": "setting.harden",
-                    "target": "arn:aws:s3:::acme-legacy-etl-output",
-                    "delta": {"setting": "s3_default_encryption", "kms_key": KEY},
-                },
-            },
-            {
-                "id": "ETL-TLS",
-                "title": "t",
-                "change": {
-                    "kind": "setting.harden",
-                    "target": "arn:aws:s3:::acme-legacy-etl-output",
-                    "delta": {"setting": "s3_require_tls"},
-                },
-            },
-            {
-                "id": "IMDS",
-                "title": "t",
-                "change": {"kind": "setting.harden", "target": iid, "delta": {"setting": "imdsv2_required"}},
-            },
-        ],
-    }
-    (tmp / "p.yaml").write_text(yaml.safe_dump(doc))
+    proposals = [
+        harden(
+            "CURATED-KMS", "arn:aws:s3:::acme-datalake-curated", setting="s3_default_encryption", kms_key=KEY
+        ),
+        harden(
+            "ETL-KMS", "arn:aws:s3:::acme-legacy-etl-output", setting="s3_default_encryption", kms_key=KEY
+        ),
+        harden("ETL-TLS", "arn:aws:s3:::acme-legacy-etl-output", setting="s3_require_tls"),
+        harden("CURATED-TLS", "arn:aws:s3:::acme-datalake-curated", setting="s3_require_tls"),
+        harden("IMDS", instance_id(sample_dir, "739406228105"), setting="imdsv2_required"),
+        harden("IMDS-FRAUD", instance_id(sample_dir, "615294837560"), setting="imdsv2_required"),
+    ]
+    (tmp / "p.yaml").write_text(yaml.safe_dump({"blastwall_proposals": 1, "proposals": proposals}))
     run(s, "propose", str(tmp / "p.yaml"))
     res = json.loads(run(s, "score", "--as-of", SAMPLE_AS_OF, "--format", "json").stdout)["results"]
     return {r["source"]["finding_id"]: r for r in res if r["source"]["format"] == "blastwall"}
 
 
 def test_kms_encryption_the_readers_can_use_severs_nothing(results: dict[str, dict]) -> None:
-    r = results["CURATED-KMS"]
-    assert r["severed"] == []  # the data-lake reader may decrypt with the key (key policy names it)
+    assert results["CURATED-KMS"]["severed"] == []  # the key policy lets the data-lake reader decrypt
 
 
 def test_kms_encryption_with_a_foreign_key_severs_the_observed_readers(results: dict[str, dict]) -> None:
@@ -92,10 +72,19 @@ def test_kms_encryption_with_a_foreign_key_severs_the_observed_readers(results: 
     assert r["rollback"]["verified"] is True
 
 
-def test_tls_and_imds_are_unknown_without_the_evidence(results: dict[str, dict]) -> None:
-    tls, imds = results["ETL-TLS"], results["IMDS"]
-    assert any(u["reason"] == "tls_not_recorded" for u in tls["unknowns"]) and tls["tier"] != "auto"
-    assert [u["reason"] for u in imds["unknowns"] if u["reason"] == "no_imdsv1_evidence"] and imds[
-        "tier"
-    ] != "auto"
-    assert imds["severed"] == []
+def test_tls_only_severs_the_callers_cloudtrail_saw_without_tls(results: dict[str, dict]) -> None:
+    tls = results["ETL-TLS"]
+    # the 2017 ETL writes its output over plain HTTP (no tlsDetails); the fraud pipeline reads over TLS
+    assert [(s["consumer"], s["access"]) for s in tls["severed"]] == [
+        ("arn:aws:iam::739406228105:role/legacy-etl-role", "s3:PutObject (without TLS)")
+    ]
+    assert tls["severed"][0]["observed"] and tls["severed"][0]["events"] > 0 and tls["tier"] != "auto"
+    assert results["CURATED-TLS"]["severed"] == []  # every recorded call to the curated zone used TLS
+
+
+def test_imdsv2_severs_an_instance_whose_metrics_show_imdsv1_use(results: dict[str, dict]) -> None:
+    imds = results["IMDS"]  # the legacy ETL host: MetadataNoToken 288 a day for 14 days
+    assert [(s["provider"], s["events"]) for s in imds["severed"]] == [("urn:aws:imds", 288 * 14)]
+    assert any(i["name"] == "Fraud Detection" for i in imds["impacted_services"]) and imds["tier"] != "auto"
+    fraud = results["IMDS-FRAUD"]  # zero IMDSv1 requests: nothing to cut
+    assert fraud["severed"] == [] and not any(u["reason"] == "no_imdsv1_evidence" for u in fraud["unknowns"])
