@@ -144,9 +144,10 @@ def parse(data: Any, file: str) -> list[dict[str, Any]]:
                     "severity": (sev.get("Label") or "INFORMATIONAL").lower(),
                     "created_at": f["CreatedAt"],
                     "file": file,
-                    "proposer": (data.get("detail") or {}).get("actionName")
-                    if isinstance(data, dict)
-                    else None,
+                    "proposer": (
+                        (data.get("detail") or {}).get("actionName") if isinstance(data, dict) else None
+                    )
+                    or ("prowler --fixer" if product == "prowler/prowler" else None),
                 },
                 "change": change,
             }

@@ -73,6 +73,7 @@ def parse(data: Any, file: str) -> list[dict[str, Any]]:
                     "generator": check or control,
                     "title": _get(f, "finding_info.title") or check or uid,
                     "severity": str(f.get("severity") or "informational").lower(),
+                    "proposer": "prowler --fixer" if prowler else None,
                     "file": file,
                 },
                 "change": change(

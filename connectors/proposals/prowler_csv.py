@@ -40,6 +40,7 @@ def parse(data: Any, file: str) -> list[dict[str, Any]]:
                     "generator": row["CHECK_ID"],
                     "title": row.get("CHECK_TITLE") or row["CHECK_ID"],
                     "severity": (row.get("SEVERITY") or "informational").lower(),
+                    "proposer": "prowler --fixer",
                     "file": file,
                 },
                 "change": change(

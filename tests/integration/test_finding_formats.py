@@ -81,9 +81,10 @@ def test_known_checks_become_inferred_deltas_others_opaque(store: Path) -> None:
     assert kinds.count("sg.revoke_rules") == 5 and kinds.count("opaque.runbook") == 2
 
 
-def test_custom_action_names_the_proposer(store: Path) -> None:
-    custom = [p for p in proposals(store) if p["source"].get("proposer")]
-    assert [p["source"]["proposer"] for p in custom] == ["SendToBlastwall"]
+def test_custom_action_and_prowler_name_the_proposer(store: Path) -> None:
+    proposers = sorted(str(p["source"].get("proposer")) for p in proposals(store))
+    assert proposers.count("SendToBlastwall") == 1  # the custom action names the proposer
+    assert proposers.count("prowler --fixer") == 5  # Prowler's OCSF (2), CSV (2) and ASFF (1) findings
 
 
 def test_a_fix_already_in_place_is_already_applied(store: Path) -> None:
