@@ -3,6 +3,7 @@ risk, tier and rollback. Results are plain JSON-ready dicts shaped by ``schemas/
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -81,6 +82,29 @@ def risk_score(
     return round(100 * (1 - float(np.prod([1 - f for f in factors]))))
 
 
+def _scorer(module: str, name: str) -> Callable[[], Callable[..., Any]]:
+    def load() -> Callable[..., Any]:
+        import importlib
+
+        return getattr(importlib.import_module(f"analyzer.scoring.{module}"), name)
+
+    return load
+
+
+SCORERS: dict[str, Callable[[], Callable[..., Any]]] = {
+    "SecurityGroup": _scorer("network_change", "network_change"),
+    "NetworkInterface": _scorer("network_change", "network_change"),
+    "IamPrincipal": _scorer("identity_change", "identity_change"),
+    "ResourcePolicy": _scorer("policy_change", "resource_policy_change"),
+    "Credentials": _scorer("credentials_change", "credentials_change"),
+    "PublicAccess": _scorer("public_access_change", "public_access_change"),
+    "Removal": _scorer("removal_change", "removal_change"),
+    "Setting": _scorer("setting_change", "setting_change"),
+}
+"""Change kinds by what they target -> the scorer that re-decides what they touch (loaded when used);
+each returns an ``analyzer.scoring.outcome.Outcome``. Role trust changes are scored in this module."""
+
+
 def score_proposal(
     proposal: dict[str, Any], ctx: Context, policy: TierPolicy, as_of: datetime, with_alternative: bool = True
 ) -> dict[str, Any]:
@@ -106,82 +130,16 @@ def score_proposal(
                 "scored conservatively",
             }
         )
-    elif kind.target_kind in ("SecurityGroup", "NetworkInterface"):
-        from analyzer.scoring.network_change import network_change
-
-        net = network_change(ctx, proposal, start, as_of)
-        severed, exposure, rollback = net.severed, net.exposure, net.rollback
-        unknowns += net.unknowns
-        already_denied = net.already_denied
-        account = account or net.account
-        evidence_sources = ("flowlogs",)
-        if net.missing:
+    elif kind.target_kind in SCORERS:
+        found = SCORERS[kind.target_kind]()(ctx, proposal, start, as_of)
+        severed, exposure, rollback = found.severed, found.exposure, found.rollback
+        unknowns += found.unknowns
+        already_denied = found.already_denied
+        account = account or found.account
+        evidence_sources = found.evidence_sources
+        if found.missing:
             status = "target_missing"
-        elif net.applied:
-            status = "already_applied"
-    elif kind.target_kind == "IamPrincipal":
-        from analyzer.scoring.identity_change import identity_change
-
-        idc = identity_change(ctx, proposal, start, as_of)
-        severed, exposure, rollback = idc.severed, idc.exposure, idc.rollback
-        unknowns += idc.unknowns
-        account = account or idc.account
-        if idc.missing:
-            status = "target_missing"
-        elif idc.applied:
-            status = "already_applied"
-    elif kind.target_kind == "Credentials":
-        from analyzer.scoring.credentials_change import credentials_change
-
-        cc = credentials_change(ctx, proposal, start, as_of)
-        severed, rollback = cc.severed, cc.rollback
-        unknowns += cc.unknowns
-        account = account or cc.account
-        if cc.missing:
-            status = "target_missing"
-    elif kind.target_kind == "PublicAccess":
-        from analyzer.scoring.public_access_change import public_access_change
-
-        pc = public_access_change(ctx, proposal, start, as_of)
-        severed, rollback = pc.severed, pc.rollback
-        unknowns += pc.unknowns
-        account = account or pc.account
-        if pc.missing:
-            status = "target_missing"
-        elif pc.applied:
-            status = "already_applied"
-    elif kind.target_kind == "Removal":
-        from analyzer.scoring.removal_change import removal_change
-
-        rc = removal_change(ctx, proposal, start, as_of)
-        severed, rollback = rc.severed, rc.rollback
-        unknowns += rc.unknowns
-        account = account or rc.account
-        if rc.missing:
-            status = "target_missing"
-        elif rc.applied:
-            status = "already_applied"
-    elif kind.target_kind == "Setting":
-        from analyzer.scoring.setting_change import setting_change
-
-        sc = setting_change(ctx, proposal, start, as_of)
-        severed, rollback = sc.severed, sc.rollback
-        unknowns += sc.unknowns
-        account = account or sc.account
-        if sc.missing:
-            status = "target_missing"
-        elif sc.applied:
-            status = "already_applied"
-    elif kind.target_kind == "ResourcePolicy":
-        from analyzer.scoring.policy_change import resource_policy_change
-
-        pol = resource_policy_change(ctx, proposal, start, as_of)
-        severed, rollback = pol.severed, pol.rollback
-        unknowns += pol.unknowns
-        account = account or pol.account
-        if pol.missing:
-            status = "target_missing"
-        elif pol.applied:
+        elif found.applied:
             status = "already_applied"
     elif target_node is None or target_node.kind not in ("IamRole",):
         unknowns.append({"reason": "target_missing", "detail": f"{target} is not in the snapshot"})

@@ -5,23 +5,15 @@ the revocation stop; callers that assume the role again recover)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from analyzer.changes import get_kind
 from analyzer.scoring.context import Context, account_of
+from analyzer.scoring.outcome import Outcome, severed_entry
 from analyzer.timeutil import iso
 
-
-@dataclass
-class CredentialsOutcome:
-    severed: list[dict[str, Any]] = field(default_factory=list)
-    unknowns: list[dict[str, str]] = field(default_factory=list)
-    rollback: dict[str, Any] = field(default_factory=dict)
-    applied: bool = False
-    missing: bool = False
-    account: str = ""
+CredentialsOutcome = Outcome
 
 
 def credentials_change(
@@ -59,26 +51,16 @@ def credentials_change(
                 if e.src != arn:
                     continue
                 observed = bool(e.last_seen and e.first_seen and e.last_seen >= lo and e.first_seen <= hi)
-                documented, why = ctx.documented_between(arn, e.dst)
                 out.severed.append(
-                    {
-                        "consumer": arn,
-                        "provider": e.dst,
-                        "access": str(e.props.get("action") or "sts:AssumeRole"),
-                        "observed": observed,
-                        "events": int(e.count) if observed else 0,
-                        "first_seen": e.first_seen if observed else None,
-                        "last_seen": e.last_seen if observed else None,
-                        "documented": documented,
-                        "documentation": why,
-                        "consumer_cis": ctx.ci_names(ctx.ci_of.get(arn, [])),
-                        "provider_cis": ctx.ci_names(ctx.ci_of.get(e.dst, [])),
-                        "before": {"decision": "allowed", "statements": [], "missing_context": []},
-                        "after": {
-                            "decision": "denied",
-                            "reason": f"the access keys of {arn} are {after[credential]}",
-                        },
-                    }
+                    severed_entry(
+                        ctx,
+                        arn,
+                        e.dst,
+                        str(e.props.get("action") or "sts:AssumeRole"),
+                        edge=e,
+                        observed=observed,
+                        reason=f"the access keys of {arn} are {after[credential]}",
+                    )
                 )
         out.unknowns.append(
             {

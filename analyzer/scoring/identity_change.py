@@ -8,7 +8,6 @@ change) must restore every decision."""
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -18,21 +17,14 @@ from analyzer.iam.evaluate import PolicySet
 from analyzer.iam.policy import Unreadable
 from analyzer.scoring.access import ACCESS_ACTIONS, is_sensitive
 from analyzer.scoring.context import Context, _policyset, account_of
+from analyzer.scoring.outcome import Outcome, severed_entry
 from analyzer.scoring.policy_change import request_resource
 from analyzer.timeutil import iso
 
 KEYS = ("managed_policies", "inline_policies", "permissions_boundary")
 
 
-@dataclass
-class IdentityOutcome:
-    severed: list[dict[str, Any]] = field(default_factory=list)
-    exposure: list[dict[str, Any]] = field(default_factory=list)
-    unknowns: list[dict[str, str]] = field(default_factory=list)
-    rollback: dict[str, Any] = field(default_factory=dict)
-    applied: bool = False
-    missing: bool = False
-    account: str = ""
+IdentityOutcome = Outcome
 
 
 def _subject(ctx: Context, arn: str, config: dict[str, Any]) -> Subject:
@@ -123,27 +115,21 @@ def identity_change(
             continue
         observed = bool(edge.last_seen and edge.first_seen and edge.last_seen >= lo and edge.first_seen <= hi)
         provider = edge.dst
-        documented, why = ctx.documented_between(arn, provider)
         out.severed.append(
-            {
-                "consumer": arn,
-                "provider": provider,
-                "access": action,
-                "observed": observed,
-                "events": int(edge.count) if observed else 0,
-                "first_seen": edge.first_seen if observed else None,
-                "last_seen": edge.last_seen if observed else None,
-                "documented": documented,
-                "documentation": why,
-                "consumer_cis": ctx.ci_names(ctx.ci_of.get(arn, [])),
-                "provider_cis": ctx.ci_names(ctx.ci_of.get(provider, [])),
-                "before": {
+            severed_entry(
+                ctx,
+                arn,
+                provider,
+                action,
+                edge=edge,
+                observed=observed,
+                before={
                     "decision": b.state,
                     "statements": list(b.statements),
                     "missing_context": list(b.missing_context),
                 },
-                "after": {"decision": a.state, "reason": a.reason},
-            }
+                reason=a.reason,
+            )
         )
     out.severed.sort(key=lambda s: (not s["observed"], -s["events"], s["provider"]))
     # loosening: sensitive resources the principal newly reaches

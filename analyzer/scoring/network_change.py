@@ -6,7 +6,6 @@ rollback verified by simulation. Only flows with an endpoint the change touches 
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -14,19 +13,10 @@ from analyzer.changes import ChangeKind, get_kind
 from analyzer.network.load import model_from_documents
 from analyzer.network.service import ObservedFlow, _decide_all, exposure, reach, resolve_endpoint
 from analyzer.scoring.context import Context
+from analyzer.scoring.outcome import Outcome, severed_entry
 from analyzer.timeutil import iso
 
-
-@dataclass
-class NetworkOutcome:
-    severed: list[dict[str, Any]] = field(default_factory=list)
-    exposure: list[dict[str, Any]] = field(default_factory=list)
-    already_denied: list[dict[str, Any]] = field(default_factory=list)
-    unknowns: list[dict[str, str]] = field(default_factory=list)
-    rollback: dict[str, Any] = field(default_factory=dict)
-    applied: bool = False
-    missing: bool = False
-    account: str = ""
+NetworkOutcome = Outcome
 
 
 def _locate(docs: dict[str, dict[str, Any]], kind: ChangeKind, target: str) -> tuple[str, int] | None:
@@ -72,7 +62,7 @@ def network_change(
     change = proposal["change"]
     kind = get_kind(change["kind"])
     assert kind.apply is not None and kind.invert is not None
-    out = NetworkOutcome()
+    out = NetworkOutcome(evidence_sources=("flowlogs",))
     docs = ctx.network_docs
     where = _locate(docs, kind, change.get("target") or "")
     if where is None:
@@ -139,27 +129,18 @@ def network_change(
         if b == 2 and a == 0:
             before_d = reach(before_m, f.src, f.dst, f.protocol, f.port)
             after_d = reach(after_m, f.src, f.dst, f.protocol, f.port)
-            documented, why = ctx.documented_between(e.src, e.dst)
             out.severed.append(
-                {
-                    "consumer": e.src,
-                    "provider": e.dst,
-                    "access": f"{f.protocol}/{f.port}",
-                    "observed": observed,
-                    "events": f.count if observed else 0,
-                    "first_seen": e.first_seen if observed else None,
-                    "last_seen": e.last_seen if observed else None,
-                    "documented": documented,
-                    "documentation": why,
-                    "consumer_cis": ctx.ci_names(ctx.ci_of.get(e.src, [])),
-                    "provider_cis": ctx.ci_names(ctx.ci_of.get(e.dst, [])),
-                    "before": {
-                        "decision": "allowed",
-                        "statements": before_d.allowed_by,
-                        "missing_context": [],
-                    },
-                    "after": {"decision": "denied", "reason": "; ".join(after_d.blocked_by)},
-                }
+                severed_entry(
+                    ctx,
+                    e.src,
+                    e.dst,
+                    f"{f.protocol}/{f.port}",
+                    edge=e,
+                    observed=observed,
+                    before={"decision": "allowed", "statements": before_d.allowed_by, "missing_context": []},
+                    events=f.count,
+                    reason="; ".join(after_d.blocked_by),
+                )
             )
         elif b == 2 and a == 1:
             d = reach(after_m, f.src, f.dst, f.protocol, f.port)

@@ -5,7 +5,6 @@ previous document back and must restore every decision."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -15,17 +14,10 @@ from analyzer.iam.evaluate import Decision, PolicySet
 from analyzer.iam.policy import parse_lenient
 from analyzer.scoring.access import ACCESS_ACTIONS
 from analyzer.scoring.context import POLICY_RESOURCE_KINDS, Context, account_of
+from analyzer.scoring.outcome import Outcome, severed_entry
 from analyzer.timeutil import iso
 
-
-@dataclass
-class PolicyOutcome:
-    severed: list[dict[str, Any]] = field(default_factory=list)
-    unknowns: list[dict[str, str]] = field(default_factory=list)
-    rollback: dict[str, Any] = field(default_factory=dict)
-    applied: bool = False
-    missing: bool = False
-    account: str = ""
+PolicyOutcome = Outcome
 
 
 def request_resource(resource: str, action: str) -> str:
@@ -132,27 +124,21 @@ def resource_policy_change(
             and edge.last_seen >= lo
             and edge.first_seen <= hi
         )
-        documented, why = ctx.documented_between(principal, arn)
         out.severed.append(
-            {
-                "consumer": principal,
-                "provider": arn,
-                "access": action,
-                "observed": observed,
-                "events": int(edge.count) if observed else 0,
-                "first_seen": edge.first_seen if observed else None,
-                "last_seen": edge.last_seen if observed else None,
-                "documented": documented,
-                "documentation": why,
-                "consumer_cis": ctx.ci_names(ctx.ci_of.get(principal, [])),
-                "provider_cis": ctx.ci_names(ctx.ci_of.get(arn, [])),
-                "before": {
+            severed_entry(
+                ctx,
+                principal,
+                arn,
+                action,
+                edge=edge,
+                observed=observed,
+                before={
                     "decision": b.state,
                     "statements": list(b.statements),
                     "missing_context": list(b.missing_context),
                 },
-                "after": {"decision": a.state, "reason": a.reason},
-            }
+                reason=a.reason,
+            )
         )
         if b.state == "conditional":
             out.unknowns.append(

@@ -5,7 +5,6 @@ grant unknown (ACLs are not collected)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -13,18 +12,11 @@ from analyzer.changes import get_kind
 from analyzer.changes.public_access import is_public_statement
 from analyzer.iam.authorize import authorize
 from analyzer.scoring.context import Context, account_of
+from analyzer.scoring.outcome import Outcome, severed_entry
 from analyzer.scoring.policy_change import request_resource
 from analyzer.timeutil import iso
 
-
-@dataclass
-class PublicOutcome:
-    severed: list[dict[str, Any]] = field(default_factory=list)
-    unknowns: list[dict[str, str]] = field(default_factory=list)
-    rollback: dict[str, Any] = field(default_factory=dict)
-    applied: bool = False
-    missing: bool = False
-    account: str = ""
+PublicOutcome = Outcome
 
 
 def public_access_change(
@@ -78,31 +70,21 @@ def public_access_change(
         if not (public and after_cfg.get("RestrictPublicBuckets")):
             continue
         observed = bool(e.last_seen and e.first_seen and e.last_seen >= lo and e.first_seen <= hi)
-        documented, why = ctx.documented_between(e.src, arn)
         out.severed.append(
-            {
-                "consumer": e.src,
-                "provider": arn,
-                "access": action,
-                "observed": observed,
-                "events": int(e.count) if observed else 0,
-                "first_seen": e.first_seen if observed else None,
-                "last_seen": e.last_seen if observed else None,
-                "documented": documented,
-                "documentation": why,
-                "consumer_cis": ctx.ci_names(ctx.ci_of.get(e.src, [])),
-                "provider_cis": ctx.ci_names(ctx.ci_of.get(arn, [])),
-                "before": {
+            severed_entry(
+                ctx,
+                e.src,
+                arn,
+                action,
+                edge=e,
+                observed=observed,
+                before={
                     "decision": before.state,
                     "statements": list(before.statements),
                     "missing_context": list(before.missing_context),
                 },
-                "after": {
-                    "decision": "denied",
-                    "reason": "RestrictPublicBuckets: the bucket policy is public, so only the "
-                    "owner's account and AWS services keep access",
-                },
-            }
+                reason="RestrictPublicBuckets: the bucket policy is public, so only the owner's account and AWS services keep access",
+            )
         )
     inverse = kind.invert(before_cfg, change["delta"])
     restored = kind.apply(after_cfg, inverse)

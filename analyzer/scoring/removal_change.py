@@ -5,23 +5,15 @@ deletion or termination has no rollback: it is said, and the tier rises."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from analyzer.changes import get_kind
 from analyzer.scoring.context import Context, account_of
+from analyzer.scoring.outcome import Outcome, severed_entry
 from analyzer.timeutil import iso
 
-
-@dataclass
-class RemovalOutcome:
-    severed: list[dict[str, Any]] = field(default_factory=list)
-    unknowns: list[dict[str, str]] = field(default_factory=list)
-    rollback: dict[str, Any] = field(default_factory=dict)
-    applied: bool = False
-    missing: bool = False
-    account: str = ""
+RemovalOutcome = Outcome
 
 
 def removal_change(
@@ -60,7 +52,6 @@ def removal_change(
             if not (inbound or outbound):
                 continue
             observed = bool(e.last_seen and e.first_seen and e.last_seen >= lo and e.first_seen <= hi)
-            documented, why = ctx.documented_between(e.src, node.id)
             access = (
                 str(e.props.get("action"))
                 if kind_name == "OBSERVED_CALL"
@@ -69,21 +60,15 @@ def removal_change(
                 else f"{e.props.get('protocol')}/{e.props.get('port')}"
             )
             out.severed.append(
-                {
-                    "consumer": e.src,
-                    "provider": e.dst,
-                    "access": access,
-                    "observed": observed,
-                    "events": int(e.count) if observed else 0,
-                    "first_seen": e.first_seen if observed else None,
-                    "last_seen": e.last_seen if observed else None,
-                    "documented": documented,
-                    "documentation": why,
-                    "consumer_cis": ctx.ci_names(ctx.ci_of.get(e.src, [])),
-                    "provider_cis": ctx.ci_names(ctx.ci_of.get(node.id, [])),
-                    "before": {"decision": "allowed", "statements": [], "missing_context": []},
-                    "after": {"decision": "denied", "reason": f"{node.id} is {after['state']}"},
-                }
+                severed_entry(
+                    ctx,
+                    e.src,
+                    e.dst,
+                    access,
+                    edge=e,
+                    observed=observed,
+                    reason=f"{node.id} is {after['state']}",
+                )
             )
     out.severed.sort(key=lambda s: (not s["observed"], -s["events"], s["consumer"]))
     if is_instance:

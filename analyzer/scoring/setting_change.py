@@ -11,24 +11,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from analyzer.changes import get_kind
 from analyzer.iam.authorize import authorize
 from analyzer.scoring.context import Context, account_of
+from analyzer.scoring.outcome import Outcome, in_window, severed_entry
 from analyzer.timeutil import iso
 
-
-@dataclass
-class SettingOutcome:
-    severed: list[dict[str, Any]] = field(default_factory=list)
-    unknowns: list[dict[str, str]] = field(default_factory=list)
-    rollback: dict[str, Any] = field(default_factory=dict)
-    applied: bool = False
-    missing: bool = False
-    account: str = ""
+SettingOutcome = Outcome
 
 
 def _current(node: Any, setting: str) -> Any:
@@ -38,35 +30,6 @@ def _current(node: Any, setting: str) -> Any:
     if setting == "s3_default_encryption":
         return props.get("encryption")  # None: not collected
     return None
-
-
-def _entry(
-    ctx: Context,
-    consumer: str,
-    provider: str,
-    access: str,
-    events: int,
-    first: str | None,
-    last: str | None,
-    reason: str,
-    observed: bool = True,
-) -> dict[str, Any]:
-    documented, why = ctx.documented_between(consumer, provider)
-    return {
-        "consumer": consumer,
-        "provider": provider,
-        "access": access,
-        "observed": observed,
-        "events": events,
-        "first_seen": first,
-        "last_seen": last,
-        "documented": documented,
-        "documentation": why,
-        "consumer_cis": ctx.ci_names(ctx.ci_of.get(consumer, [])),
-        "provider_cis": ctx.ci_names(ctx.ci_of.get(provider, [])),
-        "before": {"decision": "allowed", "statements": [], "missing_context": []},
-        "after": {"decision": "denied", "reason": reason},
-    }
 
 
 def setting_change(
@@ -105,15 +68,14 @@ def setting_change(
             )
         elif used > 0:
             out.severed.append(
-                _entry(
+                severed_entry(
                     ctx,
                     node.id,
                     "urn:aws:imds",
                     "IMDSv1 (instance metadata without a session token)",
-                    int(used),
-                    None,
-                    None,
-                    "the metadata service answers IMDSv2 requests only",
+                    observed=True,
+                    events=int(used),
+                    reason="the metadata service answers IMDSv2 requests only",
                 )
             )
     elif setting in ("s3_default_encryption", "s3_require_tls"):
@@ -128,25 +90,20 @@ def setting_change(
         }
         for e in calls:
             action = str(e.props.get("action") or "")
-            observed = bool(e.last_seen and e.first_seen and e.last_seen >= lo and e.first_seen <= hi)
+            observed = in_window(e, lo, hi)
             if setting == "s3_require_tls":
                 plain = without_tls.get((e.src, e.dst, action))
                 if plain is None or out.applied:
                     continue  # every recorded call carried tlsDetails
-                seen = bool(
-                    plain.last_seen and plain.first_seen and plain.last_seen >= lo and plain.first_seen <= hi
-                )
                 out.severed.append(
-                    _entry(
+                    severed_entry(
                         ctx,
                         e.src,
                         node.id,
                         f"{action} (without TLS)",
-                        int(plain.count) if seen else 0,
-                        plain.first_seen if seen else None,
-                        plain.last_seen if seen else None,
-                        "a bucket-policy Deny on aws:SecureTransport false",
-                        observed=seen,
+                        edge=plain,
+                        observed=in_window(plain, lo, hi),
+                        reason="a bucket-policy Deny on aws:SecureTransport false",
                     )
                 )
                 continue
@@ -169,23 +126,16 @@ def setting_change(
                 )
             if d.state != "denied":
                 continue
-            documented, why = ctx.documented_between(e.src, node.id)
             out.severed.append(
-                {
-                    "consumer": e.src,
-                    "provider": node.id,
-                    "access": f"{action} (needs {kms_action} on {delta['kms_key']})",
-                    "observed": observed,
-                    "events": int(e.count) if observed else 0,
-                    "first_seen": e.first_seen if observed else None,
-                    "last_seen": e.last_seen if observed else None,
-                    "documented": documented,
-                    "documentation": why,
-                    "consumer_cis": ctx.ci_names(ctx.ci_of.get(e.src, [])),
-                    "provider_cis": ctx.ci_names(ctx.ci_of.get(node.id, [])),
-                    "before": {"decision": "allowed", "statements": [], "missing_context": []},
-                    "after": {"decision": "denied", "reason": d.reason},
-                }
+                severed_entry(
+                    ctx,
+                    e.src,
+                    node.id,
+                    f"{action} (needs {kms_action} on {delta['kms_key']})",
+                    edge=e,
+                    observed=observed,
+                    reason=d.reason,
+                )
             )
         if setting == "s3_default_encryption" and before["value"] is None:
             out.unknowns.append(

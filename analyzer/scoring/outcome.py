@@ -1,0 +1,74 @@
+"""What every change scorer returns, and the one shape of a severed dependency."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from analyzer.scoring.context import Context
+
+
+@dataclass
+class Outcome:
+    """A scorer's findings for one proposal (``blast.score_proposal`` adds propagation, tier and risk)."""
+
+    severed: list[dict[str, Any]] = field(default_factory=list)
+    exposure: list[dict[str, Any]] = field(default_factory=list)
+    already_denied: list[dict[str, Any]] = field(default_factory=list)
+    unknowns: list[dict[str, str]] = field(default_factory=list)
+    rollback: dict[str, Any] = field(default_factory=dict)
+    applied: bool = False
+    missing: bool = False
+    account: str = ""
+    evidence_sources: tuple[str, ...] = ("cloudtrail",)
+
+    def target_missing(self, detail: str) -> Outcome:
+        self.missing = True
+        self.unknowns.append({"reason": "target_missing", "detail": detail})
+        return self
+
+
+def in_window(edge: Any, lo: str, hi: str) -> bool:
+    """Whether an evidence edge falls in the window [lo, hi] (ISO 8601)."""
+    return bool(
+        edge is not None
+        and edge.last_seen
+        and edge.first_seen
+        and edge.last_seen >= lo
+        and edge.first_seen <= hi
+    )
+
+
+def severed_entry(
+    ctx: Context,
+    consumer: str,
+    provider: str,
+    access: str,
+    *,
+    edge: Any = None,
+    observed: bool,
+    events: int | None = None,
+    first_seen: str | None = None,
+    last_seen: str | None = None,
+    before: dict[str, Any] | None = None,
+    reason: str,
+) -> dict[str, Any]:
+    """A severed dependency: who loses what, its use (from ``edge`` when observed) and documentation."""
+    documented, why = ctx.documented_between(consumer, provider)
+    return {
+        "consumer": consumer,
+        "provider": provider,
+        "access": access,
+        "observed": observed,
+        "events": (events if events is not None else int(edge.count) if edge is not None else 0)
+        if observed
+        else 0,
+        "first_seen": (edge.first_seen if edge is not None else first_seen) if observed else None,
+        "last_seen": (edge.last_seen if edge is not None else last_seen) if observed else None,
+        "documented": documented,
+        "documentation": why,
+        "consumer_cis": ctx.ci_names(ctx.ci_of.get(consumer, [])),
+        "provider_cis": ctx.ci_names(ctx.ci_of.get(provider, [])),
+        "before": before or {"decision": "allowed", "statements": [], "missing_context": []},
+        "after": {"decision": "denied", "reason": reason},
+    }
