@@ -217,6 +217,8 @@ def facts(ctx: Context, kinds: tuple[str, ...] = ("CAN_ASSUME", "CAN_ACCESS")) -
     * ``CAN_ACCESS`` for every observed call (CloudTrail: principal, action, resource);
     * ``CAN_ACCESS`` of every principal to every sensitive resource, for that service's data actions.
     """
+    from analyzer.scoring.policy_change import request_resource  # it imports this module
+
     rows: list[tuple[str, str, str, str, str]] = []  # kind, principal, action, resource, why
     federated: set[str] = set()
     if "CAN_ASSUME" in kinds:
@@ -249,8 +251,6 @@ def facts(ctx: Context, kinds: tuple[str, ...] = ("CAN_ASSUME", "CAN_ACCESS")) -
             action = str(e.props.get("action") or e.key or "")
             if not action or ":" not in action or not e.dst.startswith("arn:"):
                 continue
-            from analyzer.scoring.policy_change import request_resource
-
             resource = request_resource(e.dst, action)
             key = (e.src, action, resource)
             if key not in done:

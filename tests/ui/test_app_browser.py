@@ -60,6 +60,8 @@ def test_queue_shows_tiers_and_opens_the_story(browser: object, app_url: str) ->
     row = page.locator("tr", has_text="datalake-reader").filter(has_text="cab")
     row.locator("a").first.click()
     page.wait_for_selector("text=Severed dependencies")
+    # the severed table fills in after the heading: wait for its row
+    page.wait_for_selector("td >> text=arn:aws:iam::739406228105:role/legacy-etl-role")
     body = page.inner_text("body")
     assert "Tier: cab" in body
     assert "legacy-etl-role" in body and "NO" in body
