@@ -1,5 +1,6 @@
 """The numeric core: NumPy/SciPy only, no I/O. Takes arrays, returns frozen results."""
 
 from analyzer.core.reach import Reach, reachable
+from analyzer.core.sweep import Condensed, condense, reach_sets
 
-__all__ = ["Reach", "reachable"]
+__all__ = ["Condensed", "Reach", "condense", "reach_sets", "reachable"]
