@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -110,6 +111,62 @@ def undocumented(
     return report(analysis_context(store), as_of or now(), window_days or current_policy(store).window_days)
 
 
+def input_fingerprint(ctx: Context) -> str:
+    """What the analysis read, as a digest that saving results does not change (the store's generation
+    does): the graph's size and newest update tags, evidence counts, coverage, collection records, VPC
+    documents."""
+    import hashlib
+
+    snap = ctx.snap
+    edges = [e for kind in snap.edges.values() for e in kind.records]
+    parts = [
+        len(snap.nodes),
+        len(edges),
+        max((n.update_tag or 0 for n in snap.nodes), default=0),
+        max((e.update_tag or 0 for e in edges), default=0),
+        sum(int(e.count or 0) for e in edges),
+        ctx.coverage,
+        ctx.collection,
+        sorted(ctx.network_docs),
+    ]
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _same_input(
+    saved: dict[str, Any], proposal: dict[str, Any], as_of: str, fingerprint: str, version: str
+) -> bool:
+    """A saved result still answers this proposal: same evidence anchor, analysis inputs, policy, change."""
+    c = saved.get("change") or {}
+    return (
+        saved.get("as_of") == as_of
+        and saved.get("input_fingerprint") == fingerprint
+        and (saved.get("policy") or {}).get("version") == version
+        and c.get("kind") == proposal["change"].get("kind")
+        and c.get("target") == proposal["change"].get("target")
+        and c.get("delta") == proposal["change"].get("delta")
+    )
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _worker_init(store_uri: str, policy_doc: dict[str, Any], policy_source: str, as_of: str) -> None:
+    from analyzer.graph.store import open_store
+    from analyzer.timeutil import parse_time
+
+    store = open_store(store_uri)
+    _WORKER.update(
+        ctx=analysis_context(store),
+        policy=TierPolicy(policy_doc, policy_source),
+        as_of=parse_time(as_of),
+        store=store,
+    )
+
+
+def _worker_score(chunk: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [score_proposal(p, _WORKER["ctx"], _WORKER["policy"], _WORKER["as_of"]) for p in chunk]
+
+
 def score(
     store: GraphStore,
     ids: list[str] | None = None,
@@ -117,8 +174,19 @@ def score(
     as_of: datetime | None = None,
     policy: TierPolicy | None = None,
     save: bool = True,
+    include_closed: bool = False,
+    workers: int = 1,
+    resume: bool = False,
+    chunk_size: int = 100,
+    progress: Callable[[int, int], None] | None = None,
+    store_uri: str | None = None,
 ) -> dict[str, Any]:
-    """Score the given proposals (default: every open one) and return the versioned result object."""
+    """Score the given proposals (default: every open one) and return the versioned result object.
+
+    Results are saved chunk by chunk as they finish, so a batch that is killed keeps what it finished;
+    ``resume`` skips proposals whose saved result still answers them (same evidence anchor, analysis
+    inputs (``input_fingerprint``), policy version and change). ``workers`` > 1 scores chunks in local processes (each opens
+    ``store_uri`` and builds the analysis context once)."""
     as_of = as_of or now()
     policy = policy or current_policy(store)
     proposals = store.get_documents(PROPOSALS)
@@ -128,21 +196,61 @@ def score(
             raise BadInput(f"no such proposal: {', '.join(missing)}")
         chosen = [proposals[i] for i in ids]
     else:
-        chosen = [p for p in proposals.values() if p.get("status", "open") == "open"]
+        chosen = [p for p in proposals.values() if include_closed or p.get("status", "open") == "open"]
     ctx = analysis_context(store)
     snap = ctx.snap
-    results = [score_proposal(p, ctx, policy, as_of) for p in chosen]
-    apply_risk_acceptances(results, store.get_documents(ACCEPTANCES), policy, as_of)
+    stamp = iso(as_of)
+    version = str(policy.header().get("version"))
+    kept: list[dict[str, Any]] = []
+    fingerprint = input_fingerprint(ctx)
+    if resume:
+        saved = store.get_documents(RESULTS)
+        todo = []
+        for p in chosen:
+            old = saved.get(p["proposal_id"])
+            if old is not None and _same_input(old, p, stamp, fingerprint, version):
+                kept.append(old)
+            else:
+                todo.append(p)
+        chosen = todo
+    acceptances = store.get_documents(ACCEPTANCES)
+    results: list[dict[str, Any]] = []
+
+    def finish(batch: list[dict[str, Any]]) -> None:
+        apply_risk_acceptances(batch, acceptances, policy, as_of)
+        results.extend(batch)
+        if save and batch:
+            store.put_documents(
+                RESULTS,
+                {r["proposal_id"]: r | {"as_of": stamp, "input_fingerprint": fingerprint} for r in batch},
+            )
+        if progress is not None:
+            progress(len(batch), len(chosen))
+
+    chunks = [chosen[i : i + chunk_size] for i in range(0, len(chosen), chunk_size)]
+    if workers > 1 and len(chunks) > 1:
+        if store_uri is None:
+            raise BadInput("scoring with several workers needs the store's location", path="--workers")
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        with ProcessPoolExecutor(
+            workers, initializer=_worker_init, initargs=(store_uri, policy.doc, policy.source, stamp)
+        ) as pool:
+            for fut in as_completed([pool.submit(_worker_score, c) for c in chunks]):
+                finish(fut.result())
+    else:
+        for c in chunks:
+            finish([score_proposal(p, ctx, policy, as_of) for p in c])
+    results.extend(kept)
     results.sort(key=lambda r: (-r["risk_score"], r["proposal_id"]))
-    if save and results:
-        store.put_documents(RESULTS, {r["proposal_id"]: r | {"as_of": iso(as_of)} for r in results})
     return {
         "schema_version": RESULT_SCHEMA_VERSION,
-        "as_of": iso(as_of),
+        "as_of": stamp,
         "store_generation": snap.generation,
         "policy": policy.header(),
         "problems": ctx.problems,
         "results": results,
+        "resumed": len(kept),
     }
 
 

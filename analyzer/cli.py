@@ -466,23 +466,60 @@ def _emit(payload: dict[str, Any], fmt: str) -> None:
     default=None,
     help="Tier policy file (default: the store's current policy).",
 )
+@click.option("--all", "include_closed", is_flag=True, help="Every proposal, not only the open ones.")
+@click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True, help="Local processes.")
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Keep saved results that still answer their proposal (same evidence anchor, analysis inputs, policy "
+    "and change): a killed batch goes on where it stopped, without rescoring or duplicates.",
+)
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
 @click.pass_context
 @handled
 def score(
-    ctx: click.Context, ids: tuple[str, ...], as_of: str | None, policy_path: Path | None, fmt: str
+    ctx: click.Context,
+    ids: tuple[str, ...],
+    as_of: str | None,
+    policy_path: Path | None,
+    include_closed: bool,
+    workers: int,
+    resume: bool,
+    fmt: str,
 ) -> None:
     """Score proposals (default: every open one): severed, impacted, undocumented, unknowns, tier.
+    Results are saved as each chunk finishes; a progress bar goes to stderr.
 
     \b
     Example:
       blastwall score --as-of 2026-05-15T06:00:00Z --format json
+      blastwall score --all --workers 2 --resume --as-of 2026-05-15T06:00:00Z
     """
     from analyzer import api
 
     store = _store(ctx)
     pol = api.current_policy(store, policy_path)
-    payload = api.score(store, list(ids) or None, as_of=parse_time(as_of) if as_of else None, policy=pol)
+    from analyzer.graph.store import resolve_store_uri
+
+    uri = resolve_store_uri(ctx.obj.get("store_uri"))
+    done = [0]
+
+    def step(n: int, total: int) -> None:
+        done[0] += n
+        if sys.stderr.isatty() or total > 200:  # a progress line for batches worth watching
+            click.echo(f"\rscored {done[0]}/{total}", err=True, nl=done[0] >= total)
+
+    payload = api.score(
+        store,
+        list(ids) or None,
+        as_of=parse_time(as_of) if as_of else None,
+        policy=pol,
+        include_closed=include_closed,
+        workers=workers,
+        resume=resume,
+        progress=step,
+        store_uri=str(uri),
+    )
     _emit(payload, fmt)
 
 
