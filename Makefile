@@ -2,7 +2,7 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-EXTRAS := aws,neo4j,app,notebook,dev
+EXTRAS := aws,neo4j,app,notebook,dask,dev
 STAMP := $(VENV)/.installed
 
 .PHONY: install demo test lint typecheck unit clean constraints

@@ -13,7 +13,7 @@ from analyzer.governance.decisions import ACCEPTANCES, covering_acceptance
 from analyzer.governance.tier_policy import TierPolicy, load_policy, parse_policy
 from analyzer.graph.snapshot import load_snapshot
 from analyzer.graph.store import GraphStore
-from analyzer.scoring.blast import RESULT_SCHEMA_VERSION, score_proposal
+from analyzer.scoring.blast import RESULT_SCHEMA_VERSION, failed_result, score_or_fail
 from analyzer.scoring.context import Context, build_context
 from analyzer.timeutil import iso, now
 from connectors.evidence.coverage import COLLECTION as COVERAGE
@@ -164,7 +164,110 @@ def _worker_init(store_uri: str, policy_doc: dict[str, Any], policy_source: str,
 
 
 def _worker_score(chunk: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [score_proposal(p, _WORKER["ctx"], _WORKER["policy"], _WORKER["as_of"]) for p in chunk]
+    return [score_or_fail(p, _WORKER["ctx"], _WORKER["policy"], _WORKER["as_of"]) for p in chunk]
+
+
+def _dask_score(
+    chunk: list[dict[str, Any]], ctx: Context, policy_doc: dict[str, Any], policy_source: str, as_of: str
+) -> list[dict[str, Any]]:
+    """One chunk on a Dask worker; ``ctx`` arrives as a future that was broadcast once per worker."""
+    from analyzer.timeutil import parse_time
+
+    policy = TierPolicy(policy_doc, policy_source)
+    return [score_or_fail(p, ctx, policy, parse_time(as_of)) for p in chunk]
+
+
+def _on_processes(
+    chunks: list[list[dict[str, Any]]],
+    workers: int,
+    initargs: tuple[Any, ...],
+    finish: Callable[[list[dict[str, Any]]], None],
+    fail: Callable[[list[dict[str, Any]], str], None],
+    work: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] = _worker_score,
+) -> None:
+    """Chunks on local processes (``work`` scores one chunk in a process set up by ``_worker_init``).
+
+    A process that dies (an OOM kill, a crash in a native library) breaks the whole pool and every chunk
+    still in it. Those are run again ``workers`` at a time on a fresh pool, and the chunks of a wave that
+    breaks again each alone: a chunk that kills its process even alone gets ``status: error``; the others
+    are scored. Pools are rebuilt only after a crash."""
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures.process import BrokenProcessPool
+
+    def run(ids: list[int], processes: int, wave: int) -> list[int]:
+        lost: list[int] = []
+        todo = list(ids)
+        while todo:
+            with ProcessPoolExecutor(processes, initializer=_worker_init, initargs=initargs) as pool:
+                while todo:
+                    batch, todo = todo[:wave], todo[wave:]
+                    futures = {pool.submit(work, chunks[i]): i for i in batch}
+                    broke = False
+                    for fut in as_completed(futures):
+                        try:
+                            finish(fut.result())
+                        except BrokenProcessPool:
+                            lost.append(futures[fut])
+                            broke = True
+                        except Exception as exc:  # e.g. a result that cannot be sent back: this chunk only
+                            fail(chunks[futures[fut]], f"{type(exc).__name__}: {exc}")
+                    if broke:
+                        break
+        return sorted(lost)
+
+    lost = run(list(range(len(chunks))), workers, len(chunks))
+    if lost:
+        lost = run(lost, workers, workers)
+    for i in lost:
+        if run([i], 1, 1):
+            fail(chunks[i], "the worker process died while scoring this chunk, also when it ran alone")
+
+
+def _on_dask(
+    chunks: list[list[dict[str, Any]]],
+    scheduler: str,
+    workers: int,
+    ctx: Context,
+    policy: TierPolicy,
+    as_of: str,
+    finish: Callable[[list[dict[str, Any]]], None],
+    fail: Callable[[list[dict[str, Any]], str], None],
+) -> None:
+    """Chunks on Dask: ``scheduler`` is ``local`` (a LocalCluster of ``workers`` processes on 127.0.0.1) or
+    the address of an existing scheduler (``tcp://HOST:PORT``; its workers need blastwall installed). The
+    analysis context is shipped once per worker; a chunk whose worker keeps dying (Dask retries it on
+    others first) gets ``status: error``."""
+    try:
+        from distributed import Client, LocalCluster, as_completed
+    except ImportError as exc:
+        raise BadInput("--scheduler needs the dask extra: pip install 'blastwall[dask]'") from exc
+
+    cluster = None
+    if scheduler == "local":
+        cluster = LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, host="127.0.0.1"
+        )
+        client = Client(cluster)
+    else:
+        try:
+            client = Client(scheduler, timeout="20s")
+        except OSError as exc:
+            raise BadInput(f"cannot reach the Dask scheduler {scheduler}: {exc}", path="--scheduler") from exc
+    try:
+        shipped = client.scatter(ctx, broadcast=True, hash=False)
+        futures = {
+            client.submit(_dask_score, c, shipped, policy.doc, policy.source, as_of, pure=False): i
+            for i, c in enumerate(chunks)
+        }
+        for fut in as_completed(futures):
+            try:
+                finish(fut.result())
+            except Exception as exc:  # KilledWorker and the like: this chunk only
+                fail(chunks[futures[fut]], f"{type(exc).__name__}: {exc}")
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
 
 
 def score(
@@ -180,13 +283,16 @@ def score(
     chunk_size: int = 100,
     progress: Callable[[int, int], None] | None = None,
     store_uri: str | None = None,
+    scheduler: str | None = None,
 ) -> dict[str, Any]:
     """Score the given proposals (default: every open one) and return the versioned result object.
 
     Results are saved chunk by chunk as they finish, so a batch that is killed keeps what it finished;
     ``resume`` skips proposals whose saved result still answers them (same evidence anchor, analysis
-    inputs (``input_fingerprint``), policy version and change). ``workers`` > 1 scores chunks in local processes (each opens
-    ``store_uri`` and builds the analysis context once)."""
+    inputs (``input_fingerprint``), policy version and change). ``workers`` > 1 scores chunks in local
+    processes (each opens ``store_uri`` and builds the analysis context once); ``scheduler`` runs them on
+    Dask instead (``local`` or ``tcp://HOST:PORT``). A proposal that cannot be scored, or whose worker died,
+    gets ``status: error`` and the batch goes on."""
     as_of = as_of or now()
     policy = policy or current_policy(store)
     proposals = store.get_documents(PROPOSALS)
@@ -227,20 +333,19 @@ def score(
         if progress is not None:
             progress(len(batch), len(chosen))
 
+    def fail(batch: list[dict[str, Any]], detail: str) -> None:
+        finish([failed_result(p, policy, as_of, "worker_failed", detail) for p in batch])
+
     chunks = [chosen[i : i + chunk_size] for i in range(0, len(chosen), chunk_size)]
-    if workers > 1 and len(chunks) > 1:
+    if scheduler and chunks:
+        _on_dask(chunks, scheduler, workers, ctx, policy, stamp, finish, fail)
+    elif workers > 1 and len(chunks) > 1:
         if store_uri is None:
             raise BadInput("scoring with several workers needs the store's location", path="--workers")
-        from concurrent.futures import ProcessPoolExecutor, as_completed
-
-        with ProcessPoolExecutor(
-            workers, initializer=_worker_init, initargs=(store_uri, policy.doc, policy.source, stamp)
-        ) as pool:
-            for fut in as_completed([pool.submit(_worker_score, c) for c in chunks]):
-                finish(fut.result())
+        _on_processes(chunks, workers, (store_uri, policy.doc, policy.source, stamp), finish, fail)
     else:
         for c in chunks:
-            finish([score_proposal(p, ctx, policy, as_of) for p in c])
+            finish([score_or_fail(p, ctx, policy, as_of) for p in c])
     results.extend(kept)
     results.sort(key=lambda r: (-r["risk_score"], r["proposal_id"]))
     return {

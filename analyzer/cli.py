@@ -185,6 +185,28 @@ def ingest_aws_snapshot(ctx: click.Context, directory: Path, collected_at: str |
     _report_errors(report.errors)
 
 
+@ingest.command("directory")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--collected-at", default=None, help="When the snapshot was taken (ISO 8601; default now).")
+@click.pass_context
+@handled
+def ingest_directory(ctx: click.Context, directory: Path, collected_at: str | None) -> None:
+    """Load a directory in the sample's layout: aws/, cloudtrail/, flowlogs/, servicenow/, findings/ and
+    policy/tier-policy.yaml, each optional (what `blastwall synth` writes).
+
+    \b
+    Example:
+      blastwall synth --scale S --seed 1 --out /tmp/synth-s
+      blastwall --store /tmp/bw-synth ingest directory /tmp/synth-s --collected-at 2026-05-08T00:00:00Z
+    """
+    from analyzer.demo import load_directory
+
+    seen = iso(parse_time(collected_at)) if collected_at else iso(now())
+    errors = load_directory(_store(ctx), directory, seen=seen)
+    click.echo(f"loaded {directory}")
+    _report_errors(errors)
+
+
 @ingest.command("cloudtrail")
 @click.argument("paths", nargs=-1, required=True)
 @click.pass_context
@@ -469,6 +491,13 @@ def _emit(payload: dict[str, Any], fmt: str) -> None:
 @click.option("--all", "include_closed", is_flag=True, help="Every proposal, not only the open ones.")
 @click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True, help="Local processes.")
 @click.option(
+    "--scheduler",
+    default=None,
+    metavar="local|tcp://HOST:PORT",
+    help="Score on Dask: 'local' starts a LocalCluster of --workers processes; an address uses an existing "
+    "cluster (its workers need blastwall installed). The analysis context is shipped once per worker.",
+)
+@click.option(
     "--resume",
     is_flag=True,
     help="Keep saved results that still answer their proposal (same evidence anchor, analysis inputs, policy "
@@ -484,6 +513,7 @@ def score(
     policy_path: Path | None,
     include_closed: bool,
     workers: int,
+    scheduler: str | None,
     resume: bool,
     fmt: str,
 ) -> None:
@@ -494,6 +524,7 @@ def score(
     Example:
       blastwall score --as-of 2026-05-15T06:00:00Z --format json
       blastwall score --all --workers 2 --resume --as-of 2026-05-15T06:00:00Z
+      blastwall score --scheduler tcp://10.0.0.5:8786 --as-of 2026-05-15T06:00:00Z
     """
     from analyzer import api
 
@@ -519,6 +550,7 @@ def score(
         resume=resume,
         progress=step,
         store_uri=str(uri),
+        scheduler=scheduler,
     )
     _emit(payload, fmt)
 
@@ -1322,6 +1354,38 @@ def demo(ctx: click.Context, no_app: bool, fmt: str, host: str, port: int, sampl
     store.close()
     if not no_app:
         _serve(uri, host, port)
+
+
+@main.command()
+@click.option("--scale", type=click.Choice(["S", "M", "L"]), default="S", show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@handled
+def synth(scale: str, seed: int, out: Path, fmt: str) -> None:
+    """Write a synthetic enterprise in the sample's real formats (deterministic for a seed).
+
+    S: 6 accounts, loads and scores in seconds (the tests); M: 40 accounts, 2,000 proposals; L: 250
+    accounts, about a million nodes, 10,000 proposals (bench/). OUT must be empty or absent; the
+    evidence window's end is in OUT/synth.json ("as_of").
+
+    \b
+    Example:
+      blastwall synth --scale S --seed 7 --out /tmp/synth-s
+      blastwall --store /tmp/bw-synth ingest directory /tmp/synth-s
+      blastwall --store /tmp/bw-synth score --all --as-of 2026-05-08T00:00:00Z
+    """
+    from analyzer.synth import generate
+
+    try:
+        counts = generate(scale, seed, out)
+    except FileExistsError as exc:
+        raise BadInput(str(exc), path="--out") from exc
+    if fmt == "json":
+        click.echo(json.dumps({"out": str(out), "scale": scale, "seed": seed, "counts": counts}, indent=2))
+    else:
+        for k, v in counts.items():
+            click.echo(f"{k:>32}  {v:,}")
 
 
 @main.command()

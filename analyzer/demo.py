@@ -55,22 +55,40 @@ def fresh_store(uri: str) -> GraphStore:
     return store
 
 
-def run_demo(uri: str, samples: Path | None = None) -> tuple[GraphStore, dict[str, Any]]:
+def load_directory(store: GraphStore, root: Path, *, seen: str) -> list[str]:
+    """Load a directory in the sample's layout (``aws/``, ``cloudtrail/``, ``flowlogs/``, ``servicenow/``,
+    ``findings/``, ``policy/tier-policy.yaml``; each part optional) and return the errors of what did
+    not load (the rest is loaded)."""
     from connectors.aws.snapshot import load_snapshot
     from connectors.cmdb.servicenow import ingest_servicenow
     from connectors.evidence.cloudtrail import ingest_cloudtrail
     from connectors.evidence.flowlogs import ingest_flowlogs
     from connectors.proposals import import_proposals
 
+    root = Path(root)
+    parts = ("aws", "cloudtrail", "flowlogs", "servicenow", "findings", "policy")
+    if not any((root / p).exists() for p in parts):
+        raise BlastwallError(f"{root} holds none of {', '.join(p + '/' for p in parts)}")
+    errors: list[str] = []
+    if (root / "aws").is_dir():
+        errors += load_snapshot(store, root / "aws", seen=seen).errors
+    if (root / "cloudtrail").is_dir():
+        errors += ingest_cloudtrail(store, [root / "cloudtrail"]).errors
+    if (root / "flowlogs").is_dir():
+        errors += ingest_flowlogs(store, [root / "flowlogs"]).errors
+    if (root / "servicenow").is_dir():
+        errors += ingest_servicenow(store, str(root / "servicenow"), seen=seen).errors
+    if (root / "findings").is_dir():
+        errors += import_proposals(store, [root / "findings"]).errors
+    if (root / "policy" / "tier-policy.yaml").is_file():
+        api.store_policy(store, root / "policy" / "tier-policy.yaml")
+    return errors
+
+
+def run_demo(uri: str, samples: Path | None = None) -> tuple[GraphStore, dict[str, Any]]:
     root = samples or sample_dir()
     store = fresh_store(uri)
-    errors: list[str] = []
-    errors += load_snapshot(store, root / "aws", seen=SAMPLE_COLLECTED_AT).errors
-    errors += ingest_cloudtrail(store, [root / "cloudtrail"]).errors
-    errors += ingest_flowlogs(store, [root / "flowlogs"]).errors
-    errors += ingest_servicenow(store, str(root / "servicenow"), seen=SAMPLE_COLLECTED_AT).errors
-    errors += import_proposals(store, [root / "findings"]).errors
-    api.store_policy(store, root / "policy" / "tier-policy.yaml")
+    errors = load_directory(store, root, seen=SAMPLE_COLLECTED_AT)
     if errors:
         raise BlastwallError("the sample data did not load cleanly:\n" + "\n".join(errors))
     payload = api.score(store, as_of=parse_time(SAMPLE_AS_OF))

@@ -282,6 +282,69 @@ def score_proposal(
     }
 
 
+def failed_result(
+    proposal: dict[str, Any], policy: TierPolicy, as_of: datetime, reason: str, detail: str
+) -> dict[str, Any]:
+    """The result of a proposal that could not be scored (``status: error``), in the same shape as a scored
+    one: blocked, highest risk, and the reason as an unknown, so a failure never reads as safe."""
+    change = proposal.get("change") or {}
+    start = as_of - timedelta(days=policy.window_days)
+    target = change.get("target")
+    unknowns = [{"reason": reason, "detail": detail}]
+    return {
+        "proposal_id": proposal["proposal_id"],
+        "status": "error",
+        "error": detail,
+        "source": {
+            k: (proposal.get("source") or {}).get(k)
+            for k in ("format", "finding_id", "product", "title", "severity")
+        },
+        "change": {
+            "kind": change.get("kind"),
+            "target": target,
+            "account": change.get("account") or (account_of(target) if target else ""),
+            "delta": change.get("delta"),
+            "fidelity": change.get("fidelity", "opaque"),
+            "lookup": change.get("lookup"),
+        },
+        "tier": "blocked",
+        "tier_rule": "scoring-error",
+        "approver_role": None,
+        "tier_notes": [f"not scored: {detail}"],
+        "risk_score": 100,
+        "priority": 0,
+        "severed": [],
+        "already_denied": [],
+        "exposure_added": [],
+        "impacted_services": [],
+        "undocumented_dependencies": 0,
+        "unknowns": unknowns,
+        "rollback": {"change": None, "verified": None, "detail": "not scored"},
+        "evidence": {
+            "window_start": iso(start),
+            "window_end": iso(as_of),
+            "window_days": policy.window_days,
+            "coverage_days": 0,
+            "account": change.get("account") or "",
+        },
+        "safer_alternative": None,
+        "policy": policy.header(),
+        "policy_facts": {},
+        "analyzer_version": __version__,
+    }
+
+
+def score_or_fail(
+    proposal: dict[str, Any], ctx: Context, policy: TierPolicy, as_of: datetime
+) -> dict[str, Any]:
+    """``score_proposal``, except that a proposal whose scoring raises becomes a ``status: error`` result
+    (with the exception named) and the batch goes on."""
+    try:
+        return score_proposal(proposal, ctx, policy, as_of)
+    except Exception as exc:  # one bad proposal must not stop a batch of thousands
+        return failed_result(proposal, policy, as_of, "scoring_error", f"{type(exc).__name__}: {exc}")
+
+
 def safer_alternative(
     proposal: dict[str, Any],
     ctx: Context,

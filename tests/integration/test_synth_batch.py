@@ -1,0 +1,174 @@
+"""The synthetic enterprise (``blastwall synth``) and batch scoring over it: deterministic for a seed, loads
+through the real importers, has accounts without logs that score as unknown; a Dask LocalCluster gives the
+same results as one process; a proposal that cannot be scored and a worker that dies become per-proposal
+``error`` results while the rest of the batch is scored."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from analyzer import api
+from analyzer.demo import load_directory
+from analyzer.graph.store import open_store
+from analyzer.synth import generate
+from analyzer.timeutil import parse_time
+from tests.conftest import blastwall_cmd
+
+VOLATILE = {"analyzer_version"}
+
+
+def tree(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def synth_s(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("synth") / "s"
+    done = subprocess.run(
+        [*blastwall_cmd(), "synth", "--scale", "S", "--seed", "11", "--out", str(out), "--format", "json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(done.stdout)["counts"]["accounts"] == 6
+    return out
+
+
+@pytest.fixture(scope="module")
+def loaded(synth_s: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
+    uri = str(tmp_path_factory.mktemp("store") / "bw")
+    as_of = json.loads((synth_s / "synth.json").read_text())["as_of"]
+    store = open_store(uri)
+    assert load_directory(store, synth_s, seen=as_of) == []
+    store.close()
+    return uri, as_of
+
+
+def comparable(payload: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {r["proposal_id"]: {k: v for k, v in r.items() if k not in VOLATILE} for r in payload["results"]}
+
+
+def test_same_seed_same_bytes_other_seed_other_enterprise(synth_s: Path, tmp_path: Path) -> None:
+    generate("S", 11, tmp_path / "again")
+    generate("S", 12, tmp_path / "other")
+    assert tree(tmp_path / "again") == tree(synth_s)
+    assert tree(tmp_path / "other") != tree(synth_s)
+    with pytest.raises(FileExistsError):
+        generate("S", 11, tmp_path / "again")
+
+
+def test_shape_power_law_fan_in_and_undocumented_share(synth_s: Path) -> None:
+    manifest = json.loads((synth_s / "synth.json").read_text())
+    counts = manifest["counts"]
+    share = 1 - counts["documented_service_dependencies"] / counts["observed_service_dependencies"]
+    assert 0.15 <= share <= 0.45, share
+    trusted: Counter[str] = Counter()
+    for f in (synth_s / "aws").glob("*/global/iam-GetAccountAuthorizationDetails.json"):
+        for role in json.loads(f.read_text())["RoleDetailList"]:
+            principal = role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["AWS"]
+            trusted[role["Arn"]] = len(principal) if isinstance(principal, list) else 1
+    fan_in = sorted(trusted.values(), reverse=True)
+    assert fan_in[0] >= 5 * fan_in[len(fan_in) // 2]  # hubs: a few roles trusted by many
+    # cross-account pipelines: some trust names another account
+    assert any(
+        p.split(":")[4] != arn.split(":")[4]
+        for f in (synth_s / "aws").glob("*/global/iam-GetAccountAuthorizationDetails.json")
+        for role in json.loads(f.read_text())["RoleDetailList"]
+        for arn in [role["Arn"]]
+        for p in [role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["AWS"]]
+        if isinstance(p, str)
+    )
+    dark = set(manifest["accounts_without_logs"])
+    assert dark and not any((synth_s / "cloudtrail" / "AWSLogs" / a).exists() for a in dark)
+
+
+def test_scores_with_unknowns_where_no_logs(loaded: tuple[str, str], synth_s: Path) -> None:
+    uri, as_of = loaded
+    store = open_store(uri)
+    payload = api.score(store, as_of=parse_time(as_of), save=False)
+    results = payload["results"]
+    assert len(results) == json.loads((synth_s / "synth.json").read_text())["counts"]["proposals"]
+    kinds = Counter(r["change"]["kind"] for r in results)
+    assert kinds["iam.update_trust_policy"] and kinds["sg.revoke_rules"]
+    dark = set(json.loads((synth_s / "synth.json").read_text())["accounts_without_logs"])
+    in_dark = [r for r in results if r["evidence"]["account"] in dark]
+    assert in_dark and all(
+        any(u["reason"] == "no_evidence_coverage" for u in r["unknowns"]) and r["tier"] != "auto"
+        for r in in_dark
+    )
+    assert any(s["observed"] for r in results for s in r["severed"])
+    assert any(r["undocumented_dependencies"] for r in results)
+    assert {r["status"] for r in results} <= {"scored", "already_applied", "target_missing"}
+
+
+def test_dask_local_cluster_equals_one_process(loaded: tuple[str, str]) -> None:
+    uri, as_of = loaded
+    store = open_store(uri)
+    one = api.score(store, as_of=parse_time(as_of), save=False, chunk_size=7)
+    dask = api.score(store, as_of=parse_time(as_of), save=False, chunk_size=7, scheduler="local", workers=2)
+    assert comparable(dask) == comparable(one)
+    assert len(one["results"]) > 7  # several chunks really went to the cluster
+
+
+def test_a_proposal_that_cannot_be_scored_is_an_error_and_the_batch_goes_on(
+    loaded: tuple[str, str], tmp_path: Path
+) -> None:
+    uri, as_of = loaded
+    store = open_store(uri)
+    proposals = store.get_documents("proposals")
+    good = sorted(proposals)[:5]
+    broken = dict(proposals[good[0]], proposal_id="broken-1")
+    broken["change"] = dict(
+        broken["change"], delta={"ingress": "not a list of permissions"}, kind="sg.revoke_rules"
+    )
+    store.put_documents("proposals", {"broken-1": broken})
+    try:
+        payload = api.score(store, [*good, "broken-1"], as_of=parse_time(as_of), save=False)
+    finally:
+        store.delete_documents("proposals", ["broken-1"])
+    by_id = {r["proposal_id"]: r for r in payload["results"]}
+    assert by_id["broken-1"]["status"] == "error"
+    assert by_id["broken-1"]["tier"] == "blocked"
+    assert by_id["broken-1"]["unknowns"][0]["reason"] == "scoring_error"
+    assert all(by_id[g]["status"] != "error" for g in good)
+
+
+def crash_on_marked_chunk(chunk: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Injected failure: the worker process dies (as an OOM kill would) on the chunk holding 'CRASH'."""
+    if any("CRASH" in p["proposal_id"] for p in chunk):
+        os._exit(1)
+    return api._worker_score(chunk)
+
+
+def test_worker_process_that_dies_injected_gives_error_results_and_the_rest_scores(
+    loaded: tuple[str, str],
+) -> None:
+    uri, as_of = loaded
+    store = open_store(uri)
+    proposals = store.get_documents("proposals")
+    ids = sorted(proposals)[:12]
+    chunks = [[proposals[i] for i in ids[k : k + 3]] for k in range(0, 12, 3)]
+    chunks[1] = [dict(p, proposal_id=p["proposal_id"] + "-CRASH") for p in chunks[1]]
+    policy = api.current_policy(store)
+    finished: list[dict[str, Any]] = []
+    failed: list[tuple[str, str]] = []
+    api._on_processes(
+        chunks,
+        2,
+        (uri, policy.doc, policy.source, as_of),
+        finished.extend,
+        lambda batch, why: failed.extend((p["proposal_id"], why) for p in batch),
+        work=crash_on_marked_chunk,
+    )
+    assert sorted(p for p, _ in failed) == sorted(p["proposal_id"] for p in chunks[1])
+    assert all("died" in why and "alone" in why for _, why in failed)
+    assert sorted(r["proposal_id"] for r in finished) == sorted(
+        p["proposal_id"] for c in (chunks[0], chunks[2], chunks[3]) for p in c
+    )
