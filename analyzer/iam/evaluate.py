@@ -11,6 +11,7 @@ Outcomes are tri-state values encoded as small integers so NumPy can combine the
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Literal
 
 from analyzer.iam.conditions import ContextValue, Unresolved, condition_holds, has_variables, substitute
@@ -138,9 +139,44 @@ def principal_value_match(ptype: str, value: str, caller: Caller) -> tuple[int, 
     return F, False  # CanonicalUser: Blastwall does not map canonical ids
 
 
+@lru_cache(maxsize=8192)
+def _aws_index(values: tuple[str, ...]) -> tuple[frozenset[str], frozenset[str], bool, tuple[str, ...]]:
+    """An ``AWS`` principal list split for lookup: exact principal ARNs, whole accounts (an id or its
+    root ARN), whether ``*`` is there, and the rest (session ARNs and anything else), matched one by one."""
+    exact, accounts, rest = set(), set(), []
+    for v in values:
+        if v.isdigit() and len(v) == 12:
+            accounts.add(v)
+        elif v.startswith("arn:") and v.endswith(":root") and v.count(":") == 5:
+            accounts.add(v.split(":")[4])
+        elif v.startswith("arn:") and ":assumed-role/" not in v and "*" not in v and "?" not in v:
+            exact.add(v)
+        elif v != "*":
+            rest.append(v)
+    return frozenset(exact), frozenset(accounts), "*" in values, tuple(rest)
+
+
 def principal_match(principals: dict[str, tuple[str, ...]], caller: Caller) -> tuple[int, bool]:
+    """The best match of any value of a Principal element (a value naming the caller itself breaks ties).
+    Long ``AWS`` lists (trust policies of shared roles name hundreds of principals) are looked up in
+    sets; the result is the one of ``principal_value_match`` over every value."""
     best, direct = F, False
     for ptype, values in principals.items():
+        if ptype == "AWS" and len(values) > 4:
+            exact, accounts, star, rest = _aws_index(values)
+            if star:
+                return T, True
+            if caller.kind in ("service", "federated", "anonymous"):
+                continue
+            if caller.arn in exact:
+                return T, True
+            if caller.account in accounts:
+                if caller.kind == "root":
+                    return T, True
+                if best < T:
+                    best, direct = T, False
+                continue
+            values = rest
         for v in values:
             m, d = principal_value_match(ptype, v, caller)
             if m > best or (m == best and d and not direct):

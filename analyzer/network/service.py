@@ -5,6 +5,7 @@ internet exposure (``exposure``), and the same before and after a change (``what
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -317,11 +318,11 @@ def _eni_of(m: NetModel, text: str) -> Any:
         return None
 
 
-def exposure(m: NetModel) -> list[dict[str, Any]]:
-    """What the internet can reach: for every ENI with a public (or IPv6) address, every ingress rule open
-    to a public range, decided end to end (ACLs, routes) from that range."""
+def exposure(m: NetModel, enis: Iterable[str] | None = None) -> list[dict[str, Any]]:
+    """What the internet can reach: for every ENI with a public (or IPv6) address (or only ``enis``), every
+    ingress rule open to a public range, decided end to end (ACLs, routes) from that range."""
     out = []
-    for e in m.enis.values():
+    for e in m.enis.values() if enis is None else [m.enis[i] for i in enis if i in m.enis]:
         if not e.public_ips and not any(ip.version == 6 for ip in e.ips):
             continue
         for g in e.groups:

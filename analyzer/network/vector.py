@@ -12,6 +12,7 @@ classes, subnets and rules, not with pairs of endpoints.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -73,6 +74,17 @@ class Compiled:
                 codes.append(i * 1_000_003 + self.group_index.setdefault(g, len(self.group_index)))
         self.pair_codes = np.unique(np.array(codes, np.int64))
         self._rules: dict[tuple[int, str], tuple[np.ndarray, ...]] = {}
+
+    def with_group_rules(self, m: NetModel, changed: set[str]) -> Compiled:
+        """This compilation for ``m``, a model that differs from this one only in the rules of the
+        ``changed`` groups (same interfaces, same memberships): the arrays are shared and only the rule
+        tables of classes holding a changed group are dropped, to be compiled again when asked."""
+        out = copy.copy(self)
+        out.m = m
+        out._rules = {
+            k: v for k, v in self._rules.items() if not changed.intersection(self.class_groups[k[0]])
+        }
+        return out
 
     def class_rules(self, c: int, direction: str) -> tuple[np.ndarray, ...]:
         """(proto, lo, hi, net_lo, net_hi, ref_index, unknown) for a class's rules in one direction;

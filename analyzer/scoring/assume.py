@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from analyzer.iam.authorize import Target, authorize
-from analyzer.iam.evaluate import Decision, PolicySet
+from analyzer.iam.authorize import Target, authorize, request_context
+from analyzer.iam.evaluate import Decision, PolicySet, assess
 from analyzer.iam.policy import parse_document, parse_lenient
 from analyzer.scoring.context import Context, account_of
 
@@ -51,3 +51,20 @@ def decide_assume(ctx: Context, principal_arn: str, role_arn: str, trust: Policy
     base = ctx.target(role_arn)
     target = Target(role_arn, account_of(role_arn), "trust", trust, True, base.tags, base.org_id)
     return authorize(ctx.subject(principal_arn), ACTION, target)
+
+
+def trust_side(
+    ctx: Context, principal_arn: str, role_arn: str, trusts: list[PolicySet]
+) -> list[tuple[int, int, int]]:
+    """The trust policy's own answer for ``principal_arn`` under each of ``trusts``: (allow, deny, names the
+    caller) tri-states. Everything else in the decision (identity policies, boundary, SCPs) does not
+    depend on the trust policy, so where these are equal the decisions are equal: the cheap check that
+    spares the full evaluation for every principal a trust change does not touch."""
+    base = ctx.target(role_arn)
+    subject = ctx.subject(principal_arn)
+    out = []
+    for trust in trusts:
+        target = Target(role_arn, account_of(role_arn), "trust", trust, True, base.tags, base.org_id)
+        a = assess(trust, ACTION, role_arn, request_context(subject, target), caller=subject.caller)
+        out.append((a.allow, a.deny, a.allow_direct))
+    return out

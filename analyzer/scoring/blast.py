@@ -16,7 +16,7 @@ from analyzer.criticality import criticality_rank
 from analyzer.errors import BadInput
 from analyzer.governance.tier_policy import TierPolicy
 from analyzer.iam.evaluate import Decision
-from analyzer.scoring.assume import ACTION, candidates, decide_assume, trust_statements
+from analyzer.scoring.assume import ACTION, candidates, decide_assume, trust_side, trust_statements
 from analyzer.scoring.context import Context, account_of
 from analyzer.scoring.coverage import covered_days
 from analyzer.scoring.propagation import build_graphs
@@ -561,11 +561,22 @@ def _trust_change(
         if e.last_seen and e.first_seen and e.last_seen >= iso(start) and e.first_seen <= iso(as_of)
     }
     severed, exposure = [], []
-    before_facts: dict[str, str] = {}
-    for p in candidates(ctx, role, [before_doc, after_doc], set(evidence)):
+    inverse = kind.invert(before_doc, delta)
+    restored = kind.apply(after_doc, inverse)
+    restored_ps = trust_statements(role, restored)
+    mismatch = []
+    for p in candidates(ctx, role, [before_doc, after_doc, restored], set(evidence)):
+        # the cheap check first: where the trust policy answers the same, so does the whole evaluation
+        tb, ta, tr = trust_side(ctx, p, role, [before_ps, after_ps, restored_ps])
+        if (
+            tr != tb
+            and decide_assume(ctx, p, role, restored_ps).state != decide_assume(ctx, p, role, before_ps).state
+        ):
+            mismatch.append(p)
+        if ta == tb:
+            continue
         b = decide_assume(ctx, p, role, before_ps)
         a = decide_assume(ctx, p, role, after_ps)
-        before_facts[p] = b.state
         if b.state != "denied" and a.state == "denied":
             severed.append(_severed_entry(ctx, p, role, b, a, evidence.get(p), p in observed_in_window))
             if b.state == "conditional":
@@ -585,13 +596,7 @@ def _trust_change(
                     "statements": list(a.statements),
                 }
             )
-    # rollback: invert, re-apply, and the allowed-fact set must equal the original
-    inverse = kind.invert(before_doc, delta)
-    restored = kind.apply(after_doc, inverse)
-    restored_ps = trust_statements(role, restored)
-    mismatch = [
-        p for p, state in before_facts.items() if decide_assume(ctx, p, role, restored_ps).state != state
-    ]
+    # rollback: invert, re-apply, and every access decision must equal the original (checked above)
     rollback = {
         "change": {"kind": kind.name, "target": role, "delta": inverse},
         "verified": not mismatch,

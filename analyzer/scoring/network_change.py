@@ -5,13 +5,16 @@ rollback verified by simulation. Only flows with an endpoint the change touches 
 
 from __future__ import annotations
 
-import copy
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from analyzer.changes import ChangeKind, get_kind
+from analyzer.errors import BadInput
 from analyzer.network.load import model_from_documents
-from analyzer.network.service import ObservedFlow, _decide_all, exposure, reach, resolve_endpoint
+from analyzer.network.model import NetModel, from_api
+from analyzer.network.service import ObservedFlow, _decide_all, exposure, observed, reach, resolve_endpoint
+from analyzer.network.vector import Compiled
 from analyzer.scoring.context import Context
 from analyzer.scoring.outcome import Outcome, severed_entry
 from analyzer.timeutil import iso
@@ -34,19 +37,6 @@ def _locate(docs: dict[str, dict[str, Any]], kind: ChangeKind, target: str) -> t
     return None
 
 
-def _with(
-    docs: dict[str, dict[str, Any]], kind: ChangeKind, where: tuple[str, int], item: dict[str, Any]
-) -> dict[str, dict[str, Any]]:
-    out = copy.deepcopy(docs)
-    op, list_key = (
-        ("ec2-DescribeSecurityGroups", "SecurityGroups")
-        if kind.target_kind == "SecurityGroup"
-        else ("ec2-DescribeNetworkInterfaces", "NetworkInterfaces")
-    )
-    out[where[0]][op][list_key][where[1]] = item
-    return out
-
-
 def _item(docs: dict[str, dict[str, Any]], kind: ChangeKind, where: tuple[str, int]) -> dict[str, Any]:
     op, list_key = (
         ("ec2-DescribeSecurityGroups", "SecurityGroups")
@@ -54,6 +44,58 @@ def _item(docs: dict[str, dict[str, Any]], kind: ChangeKind, where: tuple[str, i
         else ("ec2-DescribeNetworkInterfaces", "NetworkInterfaces")
     )
     return dict(docs[where[0]][op][list_key][where[1]])
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """What every network change of one snapshot shares: the model, its compiled arrays, the observed flows
+    and which flows each ENI takes part in (built once, through the snapshot's memo)."""
+
+    model: NetModel
+    compiled: Compiled
+    flows: list[ObservedFlow]
+    edges: list[Any]
+    by_eni: dict[str, list[int]]
+    members: dict[str, set[str]]
+
+
+def _prepare(ctx: Context) -> _Prepared:
+    def build() -> _Prepared:
+        m = model_from_documents(ctx.network_docs)
+        flows: list[ObservedFlow] = []
+        edges: list[Any] = []
+        by_eni: dict[str, list[int]] = {}
+        for e in ctx.snap.edge_records("OBSERVED_FLOW"):
+            got = observed([e])
+            if not got:
+                continue
+            f = got[0]
+            i = len(flows)
+            flows.append(f)
+            edges.append(e)
+            for text in {f.src, f.dst}:
+                try:
+                    eni = resolve_endpoint(m, text).eni
+                except BadInput:
+                    continue
+                if eni is not None:
+                    by_eni.setdefault(eni.id, []).append(i)
+        members: dict[str, set[str]] = {}
+        for eni in m.enis.values():
+            for g in eni.groups:
+                members.setdefault(g, set()).add(eni.id)
+        return _Prepared(m, Compiled(m), flows, edges, by_eni, members)
+
+    return ctx.snap.memo(("network-change-prepared", id(ctx.network_docs)), build)  # type: ignore[return-value]
+
+
+def _patched(m: NetModel, kind: ChangeKind, account: str, item: dict[str, Any]) -> NetModel:
+    """``m`` with one group or interface replaced by ``item`` (the rest shared, not copied)."""
+    if kind.target_kind == "SecurityGroup":
+        part = from_api([(account, {"ec2-DescribeSecurityGroups": {"SecurityGroups": [item]}})])
+        return replace(m, groups={**m.groups, **part.groups}, problems=list(m.problems))
+    part = from_api([(account, {"ec2-DescribeNetworkInterfaces": {"NetworkInterfaces": [item]}})])
+    return replace(m, enis={**m.enis, **part.enis}, problems=list(m.problems))
 
 
 def network_change(
@@ -78,38 +120,18 @@ def network_change(
     before_item = _item(docs, kind, where)
     after_item = kind.apply(before_item, change["delta"])
     out.applied = after_item == before_item
-    after_docs = _with(docs, kind, where, after_item)
-    before_m, after_m = model_from_documents(docs), model_from_documents(after_docs)
+    prep = _prepare(ctx)
+    before_m = prep.model
+    after_m = _patched(before_m, kind, out.account, after_item)
     tid = (change.get("target") or "").rsplit("/", 1)[-1]
-
-    def touches(m: Any, text: str) -> bool:
-        try:
-            e = resolve_endpoint(m, text).eni
-        except Exception:
-            return False
-        if e is None:
-            return False
-        return e.id == tid if kind.target_kind == "NetworkInterface" else tid in e.groups
-
-    edges = list(ctx.snap.edge_records("OBSERVED_FLOW"))
-    flows, keep = [], []
-    for e in edges:
-        port = str(e.props.get("port", ""))
-        if not port.isdigit():
-            continue
-        f = ObservedFlow(
-            e.src.rsplit("/", 1)[-1].removeprefix("urn:ip:"),
-            e.dst.rsplit("/", 1)[-1].removeprefix("urn:ip:"),
-            str(e.props.get("protocol", "tcp")),
-            int(port),
-            int(e.count or 0),
-            e.last_seen,
-        )
-        if touches(before_m, f.src) or touches(before_m, f.dst):
-            flows.append(f)
-            keep.append(e)
-    before = _decide_all(before_m, flows)
-    after = _decide_all(after_m, flows)
+    # only the flows with an endpoint the change touches are re-decided
+    touched_enis = {tid} if kind.target_kind == "NetworkInterface" else prep.members.get(tid, set())
+    picked = sorted({i for e in touched_enis for i in prep.by_eni.get(e, ())})
+    flows = [prep.flows[i] for i in picked]
+    keep = [prep.edges[i] for i in picked]
+    before = _decide_all(before_m, flows, prep.compiled)
+    sg = kind.target_kind == "SecurityGroup"
+    after = _decide_all(after_m, flows, prep.compiled.with_group_rules(after_m, {tid}) if sg else None)
     lo, hi = iso(start), iso(as_of)
     for f, e, b, a in zip(flows, keep, before, after, strict=True):
         observed = bool(e.last_seen and e.first_seen and e.last_seen >= lo and e.first_seen <= hi)
@@ -159,7 +181,8 @@ def network_change(
             )
     # internet exposure the change adds (loosening changes)
     key = lambda x: (x["eni"], x["rule"])  # noqa: E731
-    before_exp = {key(x) for x in exposure(before_m) if x["decision"] != "denied"}
+    exposed = touched_enis
+    before_exp = {key(x) for x in exposure(before_m, exposed) if x["decision"] != "denied"}
     out.exposure = [
         {
             "principal": x["source"],
@@ -168,16 +191,18 @@ def network_change(
             "after": x["decision"],
             "statements": [x["rule"]],
         }
-        for x in exposure(after_m)
+        for x in exposure(after_m, exposed)
         if x["decision"] != "denied" and key(x) not in before_exp
     ]
     # rollback: apply the inverse to the changed item; every re-decided flow and the exposure must match
     inverse = kind.invert(before_item, change["delta"])
     inverse_kind = get_kind(kind.inverse_kind or kind.name)
     assert inverse_kind.apply is not None
-    restored_m = model_from_documents(_with(docs, kind, where, inverse_kind.apply(after_item, inverse)))
-    restored = _decide_all(restored_m, flows)
-    same_exposure = {key(x) for x in exposure(restored_m) if x["decision"] != "denied"} == before_exp
+    restored_m = _patched(before_m, kind, out.account, inverse_kind.apply(after_item, inverse))
+    restored = _decide_all(
+        restored_m, flows, prep.compiled.with_group_rules(restored_m, {tid}) if sg else None
+    )
+    same_exposure = {key(x) for x in exposure(restored_m, exposed) if x["decision"] != "denied"} == before_exp
     mismatch = [
         f"{f.src} -> {f.dst} {f.protocol}/{f.port}"
         for f, b, r in zip(flows, before, restored, strict=True)

@@ -263,3 +263,50 @@ def test_batch_agrees_with_per_request(
         expected = authorize(subs[s], ACTIONS[a], tgts[t])
         assert out.decision(i) == expected
         assert out.states()[i] == expected.state
+
+
+# -- the indexed Principal lookup equals matching value by value ---------------------------------------
+_PRINCIPAL_POOL = [
+    "*",
+    "111111111111",
+    "222222222222",
+    "arn:aws:iam::111111111111:root",
+    "arn:aws:iam::222222222222:root",
+    "arn:aws:iam::111111111111:role/etl",
+    "arn:aws:iam::222222222222:role/etl",
+    "arn:aws:iam::111111111111:user/ana",
+    "arn:aws:iam::111111111111:role/et*",
+    "arn:aws:sts::111111111111:assumed-role/etl/session-1",
+    "arn:aws:sts::222222222222:assumed-role/reader/s",
+    "ec2.amazonaws.com",
+]
+_CALLERS = [
+    ("arn:aws:iam::111111111111:role/etl", "111111111111", "role"),
+    ("arn:aws:iam::222222222222:role/reader", "222222222222", "role"),
+    ("arn:aws:iam::111111111111:user/ana", "111111111111", "user"),
+    ("arn:aws:iam::111111111111:root", "111111111111", "root"),
+    ("arn:aws:iam::333333333333:role/etl", "333333333333", "role"),
+    ("ec2.amazonaws.com", None, "service"),
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    aws=st.lists(st.sampled_from(_PRINCIPAL_POOL), min_size=0, max_size=12),
+    service=st.lists(st.sampled_from(["ec2.amazonaws.com", "lambda.amazonaws.com"]), max_size=2),
+    who=st.sampled_from(_CALLERS),
+)
+def test_indexed_principal_match_equals_value_by_value(
+    aws: list[str], service: list[str], who: tuple
+) -> None:
+    from analyzer.iam.evaluate import principal_match, principal_value_match
+
+    caller = Caller(who[0], who[1], who[2])
+    principals = {"AWS": tuple(aws), "Service": tuple(service)}
+    best, direct = 0, False
+    for ptype, values in principals.items():
+        for v in values:
+            m, d = principal_value_match(ptype, v, caller)
+            if m > best or (m == best and d and not direct):
+                best, direct = m, d
+    assert principal_match(principals, caller) == (best, direct)
