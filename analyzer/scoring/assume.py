@@ -4,6 +4,7 @@ organization's SCPs. Cross-account always needs both sides. The rules live in ``
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from analyzer.iam.authorize import Target, authorize, request_context
@@ -43,6 +44,67 @@ def candidates(ctx: Context, role_arn: str, docs: list[Any], observed: set[str])
                     out[value] = None
     out.update(dict.fromkeys(observed))
     return [c for c in out if c != role_arn]
+
+
+def _shape(st: Any) -> str:
+    """A statement without its Principal values: two statements of one shape differ only in whom they
+    name."""
+    return json.dumps(
+        [
+            st.effect,
+            st.actions,
+            st.not_actions,
+            st.resources,
+            st.not_resources,
+            st.conditions,
+            sorted(st.principals),
+            st.not_principals,
+        ],
+        sort_keys=True,
+    )
+
+
+def changed_principals(before: Any, after: Any) -> tuple[set[str], bool]:
+    """The ``AWS`` principal values whose statements differ between two trust policies, and whether the
+    difference can concern anyone (``*``, NotPrincipal, a statement whose shape changed with a Service or
+    Federated principal in it). A principal none of these values names gets the same answer from both
+    documents: statements the two share match it alike, and the others do not name it."""
+    groups: dict[str, tuple[list[Any], list[Any]]] = {}
+    for side, doc in enumerate((before, after)):
+        for st in parse_lenient(doc).statements:
+            groups.setdefault(_shape(st), ([], []))[side].append(st)
+    values: set[str] = set()
+    for b, a in groups.values():
+        # statements of one shape are alternatives: a principal is matched by them exactly when one of
+        # their values names it, so only the values in one union and not the other can change an answer
+        if any(st.not_principals or set(st.principals) - {"AWS"} for st in b + a):
+            if sorted(repr(st.principals) + repr(st.not_principals) for st in b) != sorted(
+                repr(st.principals) + repr(st.not_principals) for st in a
+            ):
+                return set(), True
+            continue
+        union_b = {v for st in b for v in st.principals.get("AWS", ())}
+        union_a = {v for st in a for v in st.principals.get("AWS", ())}
+        values |= union_b ^ union_a
+    return values, "*" in values
+
+
+def touched_candidates(
+    ctx: Context, role_arn: str, before: Any, others: list[Any], observed: set[str]
+) -> list[str]:
+    """The principals whose answer from the trust policy can differ between ``before`` and any of
+    ``others``: those named by a differing principal value (an account names all its principals), or
+    everyone the documents can concern when the difference is not confined to named principals."""
+    values: set[str] = set()
+    for other in others:
+        got, everyone = changed_principals(before, other)
+        if everyone:
+            return candidates(ctx, role_arn, [before, *others], observed)
+        values |= got
+    if not values:
+        return []
+    doc = {"Statement": [{"Effect": "Allow", "Principal": {"AWS": sorted(values)}, "Action": ACTION}]}
+    return candidates(ctx, role_arn, [doc], set())
 
 
 def decide_assume(ctx: Context, principal_arn: str, role_arn: str, trust: PolicySet) -> Decision:

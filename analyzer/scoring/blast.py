@@ -16,7 +16,7 @@ from analyzer.criticality import criticality_rank
 from analyzer.errors import BadInput
 from analyzer.governance.tier_policy import TierPolicy
 from analyzer.iam.evaluate import Decision
-from analyzer.scoring.assume import ACTION, candidates, decide_assume, trust_side, trust_statements
+from analyzer.scoring.assume import ACTION, decide_assume, touched_candidates, trust_side, trust_statements
 from analyzer.scoring.context import Context, account_of
 from analyzer.scoring.coverage import covered_days
 from analyzer.scoring.propagation import build_graphs
@@ -565,7 +565,7 @@ def _trust_change(
     restored = kind.apply(after_doc, inverse)
     restored_ps = trust_statements(role, restored)
     mismatch = []
-    for p in candidates(ctx, role, [before_doc, after_doc, restored], set(evidence)):
+    for p in touched_candidates(ctx, role, before_doc, [after_doc, restored], set(evidence)):
         # the cheap check first: where the trust policy answers the same, so does the whole evaluation
         tb, ta, tr = trust_side(ctx, p, role, [before_ps, after_ps, restored_ps])
         if (

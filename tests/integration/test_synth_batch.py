@@ -172,3 +172,51 @@ def test_worker_process_that_dies_injected_gives_error_results_and_the_rest_scor
     assert sorted(r["proposal_id"] for r in finished) == sorted(
         p["proposal_id"] for c in (chunks[0], chunks[2], chunks[3]) for p in c
     )
+
+
+def test_narrowed_trust_candidates_miss_no_principal_whose_access_changes(loaded: tuple[str, str]) -> None:
+    """The trust scorer re-decides only principals named by what a change alters; checked against
+    re-deciding every principal the documents can concern, over random edits of the synthetic org."""
+    import random
+
+    from analyzer.scoring.assume import candidates, decide_assume, touched_candidates, trust_statements
+
+    uri, _ = loaded
+    ctx = api.analysis_context(open_store(uri))
+    rng = random.Random(5)
+    roles = sorted(a for a, n in ((n.id, n) for n in ctx.snap.nodes) if n.kind == "IamRole")
+    accounts = sorted({r.split(":")[4] for r in roles})
+    checked = changed = 0
+    for _ in range(60):
+        role = rng.choice(roles)
+        before = ctx.snap.node(role).props["trust_policy"]
+        stmt = dict(before["Statement"][0])
+        named = stmt["Principal"]["AWS"]
+        named = [named] if isinstance(named, str) else list(named)
+        edit = rng.choice(["drop", "add", "root", "star", "condition", "split"])
+        after_named = list(named)
+        if edit == "drop" and named:
+            after_named.remove(rng.choice(named))
+        elif edit == "add":
+            after_named.append(rng.choice(roles))
+        elif edit == "root":
+            after_named.append(f"arn:aws:iam::{rng.choice(accounts)}:root")
+        elif edit == "star":
+            after_named = ["*"]
+        statements = [{**stmt, "Principal": {"AWS": after_named or named[:1]}}]
+        if edit == "condition":
+            statements = [{**stmt, "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-other"}}}]
+        elif edit == "split" and len(named) > 1:
+            statements = [
+                {**stmt, "Principal": {"AWS": named[:1]}},
+                {**stmt, "Sid": "Rest", "Principal": {"AWS": named[1:]}},
+            ]
+        after = {"Version": "2012-10-17", "Statement": statements}
+        b_ps, a_ps = trust_statements(role, before), trust_statements(role, after)
+        narrowed = set(touched_candidates(ctx, role, before, [after], set()))
+        for p in candidates(ctx, role, [before, after], set()):
+            checked += 1
+            if decide_assume(ctx, p, role, b_ps).state != decide_assume(ctx, p, role, a_ps).state:
+                changed += 1
+                assert p in narrowed, (role, edit, p)
+    assert checked > 100 and changed > 10  # the edits really changed access for someone
