@@ -220,3 +220,17 @@ def test_narrowed_trust_candidates_miss_no_principal_whose_access_changes(loaded
                 changed += 1
                 assert p in narrowed, (role, edit, p)
     assert checked > 100 and changed > 10  # the edits really changed access for someone
+
+
+def test_empty_snapshot_gives_target_missing_for_every_proposal(synth_s: Path, tmp_path: Path) -> None:
+    from connectors.proposals import import_proposals
+
+    store = open_store(str(tmp_path / "empty"))
+    report = import_proposals(store, [synth_s / "findings"])
+    assert not report.errors
+    payload = api.score(store, as_of=parse_time("2026-05-08T00:00:00Z"), save=False)
+    assert payload["results"]
+    for r in payload["results"]:
+        assert r["status"] == "target_missing", r["proposal_id"]
+        assert r["tier"] != "auto"
+        assert "target_missing" in {u["reason"] for u in r["unknowns"]}
