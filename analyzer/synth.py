@@ -93,6 +93,12 @@ def _zipf_pick(rng: np.random.Generator, n: int, size: int, a: float = 1.6) -> n
     return np.minimum(rng.zipf(a, size) - 1, n - 1)
 
 
+def _trail_file(out: Path, account: str, day: datetime, key: int) -> Path:
+    """Where CloudTrail delivers a log file: ``AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/``."""
+    name = f"{account}_CloudTrail_{REGION}_{day:%Y%m%dT2355Z}_{_h('ct', account, key, n=16)}.json.gz"
+    return out / "cloudtrail" / "AWSLogs" / account / "CloudTrail" / REGION / f"{day:%Y/%m/%d}" / name
+
+
 @dataclass
 class _Role:
     arn: str
@@ -636,31 +642,10 @@ def generate(scale: str, seed: int, out: Path) -> dict[str, int]:
             )
         for a, recs in per_account.items():
             events += len(recs)
-            path = (
-                out
-                / "cloudtrail"
-                / "AWSLogs"
-                / a
-                / "CloudTrail"
-                / REGION
-                / f"{d0:%Y/%m/%d}"
-                / f"{a}_CloudTrail_{REGION}_{d0:%Y%m%dT2355Z}_{_h('ct', a, day, n=16)}.json.gz"
-            )
-            _gz(path, json.dumps({"Records": recs}, separators=(",", ":")))
+            _gz(_trail_file(out, a, d0, day), json.dumps({"Records": recs}, separators=(",", ":")))
     for a in sorted(set(accounts) - dark):  # an account with a trail but a quiet week still has coverage
         if not (out / "cloudtrail" / "AWSLogs" / a).exists():
-            d0 = START
-            _gz(
-                out
-                / "cloudtrail"
-                / "AWSLogs"
-                / a
-                / "CloudTrail"
-                / REGION
-                / f"{d0:%Y/%m/%d}"
-                / f"{a}_CloudTrail_{REGION}_{d0:%Y%m%dT2355Z}_{_h('ct', a, n=16)}.json.gz",
-                json.dumps({"Records": []}),
-            )
+            _gz(_trail_file(out, a, START, -1), json.dumps({"Records": []}))
     counts["cloudtrail_events"] = events
 
     # --- flow logs: ENI to ENI on 443 within each account, towards popular groups ----------------------
