@@ -670,6 +670,7 @@ def load_snapshot(store: GraphStore, root: Path, *, seen: str, update_tag: int |
     """Load each account atomically; a bad account is reported and skipped, the others proceed."""
     tag = update_tag or time.time_ns() // 1000
     report = IngestReport()
+    history: dict[str, dict[str, Any]] | None = None  # read once, kept current as accounts load
     for account in get_snapshot(root):
         try:
             batch = transform_account(account, seen)
@@ -683,11 +684,13 @@ def load_snapshot(store: GraphStore, root: Path, *, seen: str, update_tag: int |
             )
             continue
         report.warnings.extend(f"account {account.account}: {w}" for w in batch.warnings)
-        history = store.get_documents(ADDRESS_HISTORY)
+        if history is None:
+            history = store.get_documents(ADDRESS_HISTORY)
         batch.documents[ADDRESS_HISTORY] = merge_history(
             history, (n for n in batch.nodes if n.kind == "NetworkInterface" and not n.stub), seen
         )
         store.load(batch, update_tag=tag, account=account.account)
+        history.update(batch.documents[ADDRESS_HISTORY])
         store.cleanup(source=SOURCE, account=account.account, update_tag=tag)
         report.loaded[account.account] = len(batch.nodes)
     return report
