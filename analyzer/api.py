@@ -250,7 +250,7 @@ def _on_dask(
         client = Client(cluster)
     else:
         try:
-            client = Client(scheduler, timeout="20s")
+            client = Client(scheduler, timeout="10s")
         except OSError as exc:
             raise BadInput(f"cannot reach the Dask scheduler {scheduler}: {exc}", path="--scheduler") from exc
     try:

@@ -117,6 +117,24 @@ def test_dask_local_cluster_equals_one_process(loaded: tuple[str, str]) -> None:
     assert len(one["results"]) > 7  # several chunks really went to the cluster
 
 
+def test_existing_dask_scheduler_by_address_and_an_unreachable_one(loaded: tuple[str, str]) -> None:
+    from distributed import LocalCluster
+
+    from analyzer.errors import BadInput
+    from tests.conftest import free_port
+
+    uri, as_of = loaded
+    store = open_store(uri)
+    one = api.score(store, as_of=parse_time(as_of), save=False, chunk_size=9)
+    with LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None, host="127.0.0.1") as cluster:
+        remote = api.score(
+            store, as_of=parse_time(as_of), save=False, chunk_size=9, scheduler=cluster.scheduler_address
+        )
+    assert comparable(remote) == comparable(one)
+    with pytest.raises(BadInput, match="cannot reach the Dask scheduler"):
+        api.score(store, as_of=parse_time(as_of), save=False, scheduler=f"tcp://127.0.0.1:{free_port()}")
+
+
 def test_a_proposal_that_cannot_be_scored_is_an_error_and_the_batch_goes_on(
     loaded: tuple[str, str], tmp_path: Path
 ) -> None:
