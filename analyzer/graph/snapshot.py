@@ -55,6 +55,35 @@ class Snapshot:
         arr = self.edges.get(kind)
         return arr.records if arr else ()
 
+    def edges_from(self, kind: str, src: str) -> list[StoredEdge]:
+        """The ``kind`` edges leaving ``src`` (an index built once per kind)."""
+
+        def build() -> dict[str, list[StoredEdge]]:
+            out: dict[str, list[StoredEdge]] = {}
+            for e in self.edge_records(kind):
+                out.setdefault(e.src, []).append(e)
+            return out
+
+        index = self.memo(("edges-from", kind), build)
+        return list(index.get(src, ()))  # type: ignore[attr-defined]
+
+    def edges_under(self, kind: str, dst: str) -> list[StoredEdge]:
+        """The ``kind`` edges into ``dst`` or into anything below it (``dst/…``: an object of a bucket),
+        in stored order (an index of every ``/``-prefix of each target, built once per kind)."""
+
+        def build() -> dict[str, list[StoredEdge]]:
+            out: dict[str, list[StoredEdge]] = {}
+            for e in self.edge_records(kind):
+                out.setdefault(e.dst, []).append(e)
+                cut = e.dst.rfind("/")
+                while cut > 0:
+                    out.setdefault(e.dst[:cut], []).append(e)
+                    cut = e.dst.rfind("/", 0, cut)
+            return out
+
+        index = self.memo(("edges-under", kind), build)
+        return list(index.get(dst, ()))  # type: ignore[attr-defined]
+
     def csr(self, srcs: list[np.ndarray], dsts: list[np.ndarray]) -> sp.csr_array:
         """A boolean n x n CSR adjacency from parallel lists of (src, dst) index arrays; duplicates collapse."""
         return _csr(self.n, srcs, dsts)

@@ -20,13 +20,23 @@ def trust_statements(role_arn: str, doc: Any) -> PolicySet:
     return PolicySet.of(f"{role_arn}#trust", parse_document(doc, where=f"{role_arn} trust policy"))
 
 
+def principals_by_account(ctx: Context) -> dict[str, list[str]]:
+    """The principals of each account (built once per snapshot)."""
+
+    def build() -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for arn, p in ctx.principals.items():
+            out.setdefault(p.account, []).append(arn)
+        return out
+
+    return ctx.snap.memo(("principals-by-account", id(ctx.principals)), build)  # type: ignore[return-value]
+
+
 def candidates(ctx: Context, role_arn: str, docs: list[Any], observed: set[str]) -> list[str]:
     """Principals whose access a change to this trust policy can touch: those the documents name (an
     account root names every principal of that account) and those observed assuming the role."""
     out: dict[str, None] = {}
-    by_account: dict[str, list[str]] = {}
-    for arn, p in ctx.principals.items():
-        by_account.setdefault(p.account, []).append(arn)
+    by_account = principals_by_account(ctx)
     for doc in docs:
         for st in parse_lenient(doc).statements:
             for value in st.principals.get("AWS", ()) + st.not_principals.get("AWS", ()):

@@ -554,7 +554,7 @@ def _trust_change(
             False,
         )
     applied = before_ps.items == after_ps.items
-    evidence = {e.src: e for e in ctx.snap.edge_records("OBSERVED_ASSUME") if e.dst == role}
+    evidence = {e.src: e for e in ctx.snap.edges_under("OBSERVED_ASSUME", role) if e.dst == role}
     observed_in_window = {
         src
         for src, e in evidence.items()

@@ -89,14 +89,12 @@ def identity_change(
     s_before, s_after = _subject(ctx, arn, before_cfg), _subject(ctx, arn, after_cfg)
 
     requests: dict[tuple[str, str], Any] = {}
-    for e in ctx.snap.edge_records("OBSERVED_CALL"):
-        if e.src == arn:
-            action = str(e.props.get("action") or e.key or "")
-            if ":" in action:
-                requests.setdefault((action, request_resource(e.dst, action)), e)
-    for e in ctx.snap.edge_records("OBSERVED_ASSUME"):
-        if e.src == arn:
-            requests.setdefault(("sts:AssumeRole", e.dst), e)
+    for e in ctx.snap.edges_from("OBSERVED_CALL", arn):
+        action = str(e.props.get("action") or e.key or "")
+        if ":" in action:
+            requests.setdefault((action, request_resource(e.dst, action)), e)
+    for e in ctx.snap.edges_from("OBSERVED_ASSUME", arn):
+        requests.setdefault(("sts:AssumeRole", e.dst), e)
     lo, hi = iso(start), iso(as_of)
     before_states = {}
     for (action, resource), edge in sorted(requests.items(), key=lambda kv: kv[0]):

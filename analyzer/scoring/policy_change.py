@@ -13,6 +13,7 @@ from analyzer.iam.authorize import Target, authorize
 from analyzer.iam.evaluate import Decision, PolicySet
 from analyzer.iam.policy import parse_lenient
 from analyzer.scoring.access import ACCESS_ACTIONS
+from analyzer.scoring.assume import principals_by_account
 from analyzer.scoring.context import POLICY_RESOURCE_KINDS, Context, account_of
 from analyzer.scoring.outcome import Outcome, severed_entry
 from analyzer.timeutil import iso
@@ -74,15 +75,12 @@ def resource_policy_change(
 
     # requests: observed calls to the resource, and the principals the removed statements named
     rows: dict[tuple[str, str, str], Any] = {}
-    for e in ctx.snap.edge_records("OBSERVED_CALL"):
-        if e.dst == arn or e.dst.startswith(arn + "/"):
-            action = str(e.props.get("action") or e.key or "")
-            if ":" in action:
-                rows.setdefault((e.src, action, request_resource(e.dst, action)), e)
+    for e in ctx.snap.edges_under("OBSERVED_CALL", arn):
+        action = str(e.props.get("action") or e.key or "")
+        if ":" in action:
+            rows.setdefault((e.src, action, request_resource(e.dst, action)), e)
     service = arn.split(":")[2]
-    by_account: dict[str, list[str]] = {}
-    for principal_obj in ctx.principals.values():
-        by_account.setdefault(principal_obj.account, []).append(principal_obj.arn)
+    by_account = principals_by_account(ctx)
     for st in removed:
         actions = [a for a in st.actions if "*" not in a and "?" not in a] or list(
             ACCESS_ACTIONS.get(service, ())

@@ -49,9 +49,7 @@ def public_access_change(
     target = ctx.target(arn)
     public = target.policy is not None and any(is_public_statement(st) for _, st in target.policy.items)
     lo, hi = iso(start), iso(as_of)
-    for e in ctx.snap.edge_records("OBSERVED_CALL"):
-        if not (e.dst == arn or e.dst.startswith(arn + "/")):
-            continue
+    for e in ctx.snap.edges_under("OBSERVED_CALL", arn):
         caller_account = account_of(e.src)
         if caller_account == owner:
             continue  # the owner's account keeps its access

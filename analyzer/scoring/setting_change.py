@@ -79,11 +79,7 @@ def setting_change(
                 )
             )
     elif setting in ("s3_default_encryption", "s3_require_tls"):
-        calls = [
-            e
-            for e in ctx.snap.edge_records("OBSERVED_CALL")
-            if e.dst == node.id or e.dst.startswith(node.id + "/")
-        ]
+        calls = [e for e in ctx.snap.edges_under("OBSERVED_CALL", node.id)]
         without_tls = {
             (e.src, e.dst, str(e.props.get("action") or "")): e
             for e in ctx.snap.edge_records("OBSERVED_WITHOUT_TLS")

@@ -85,3 +85,30 @@ def test_vectorized_agrees_on_every_flow_of_the_base_topology() -> None:
         seen.add(want)
         assert ["denied", "unknown", "allowed"][int(got[i])] == want, (s, d, p, port)
     assert seen == {"allowed", "denied", "unknown"}
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.one_of(
+        st.tuples(*[st.integers(0, 300)] * 4).map(lambda t: ".".join(map(str, t))),
+        st.tuples(*[st.sampled_from(["0", "00", "01", "1", "255", "256", "010", " 1", ""])] * 4).map(
+            ".".join
+        ),
+        st.text(alphabet="0123456789.:abcdef ", max_size=20),
+        st.ip_addresses().map(str),
+    )
+)
+def test_fast_ipv4_parse_accepts_and_rejects_what_ipaddress_does(text: str) -> None:
+    import ipaddress
+
+    try:
+        a = ipaddress.ip_address(text.strip())
+        expected: tuple[int, int] | None = (a.version, int(a))
+    except ValueError:
+        expected = None
+    try:
+        n = parse_ip(text)
+        got: tuple[int, int] | None = (n.version, n.lo)
+    except ValueError:
+        got = None
+    assert got == expected, text
