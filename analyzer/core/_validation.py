@@ -14,7 +14,9 @@ def validate_graph(graph: sp.sparray | sp.spmatrix) -> sp.csr_array:
         raise ValueError(f"graph must be a scipy.sparse array, got {type(graph).__name__}")
     if graph.ndim != 2 or graph.shape[0] != graph.shape[1]:
         raise ValueError(f"graph must be square, got shape {graph.shape}")
-    csr = sp.csr_array(graph)
+    # a CSR array is used as it is (no copy: scipy then remembers that its indices are sorted, so a graph
+    # built once and queried per proposal is checked once, not on every query)
+    csr = graph if isinstance(graph, sp.csr_array) else sp.csr_array(graph)
     csr.sort_indices()
     return csr
 

@@ -71,8 +71,8 @@ def reachable(graph: sp.sparray | sp.spmatrix, seeds: Sequence[Sequence[int] | n
     """
     csr = validate_graph(graph)
     n = csr.shape[0]
-    indptr = csr.indptr.astype(np.int64)
-    indices = csr.indices.astype(np.int64)
+    indptr = csr.indptr.astype(np.int64, copy=False)
+    indices = csr.indices.astype(np.int64, copy=False)
     out = []
     fresh_mark = np.zeros(n, dtype=bool)  # scratch: de-duplicates a level without sorting it
     for seed in validate_seeds(seeds, n):

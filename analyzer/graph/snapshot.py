@@ -107,6 +107,8 @@ def _csr(n: int, srcs: list[np.ndarray], dsts: list[np.ndarray]) -> sp.csr_array
     data = np.ones(src.size, dtype=bool)
     m = sp.csr_array((data, (src, dst)), shape=(n, n))
     m.sum_duplicates()
+    # int64 indices once here, so the core's per-query int64 view is not a copy of the whole graph
+    m.indptr, m.indices = m.indptr.astype(np.int64), m.indices.astype(np.int64)
     return m
 
 
