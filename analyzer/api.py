@@ -177,28 +177,41 @@ def _dask_score(
     return [score_or_fail(p, ctx, policy, parse_time(as_of)) for p in chunk]
 
 
+def _pool(processes: int, initargs: tuple[Any, ...] | None) -> Any:
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    if "fork" in mp.get_all_start_methods() and _WORKER.get("ctx") is not None:
+        return ProcessPoolExecutor(processes, mp_context=mp.get_context("fork"))
+    if initargs is None:
+        raise BadInput("scoring with several workers here needs the store's location", path="--workers")
+    return ProcessPoolExecutor(processes, initializer=_worker_init, initargs=initargs)
+
+
 def _on_processes(
     chunks: list[list[dict[str, Any]]],
     workers: int,
-    initargs: tuple[Any, ...],
+    initargs: tuple[Any, ...] | None,
     finish: Callable[[list[dict[str, Any]]], None],
     fail: Callable[[list[dict[str, Any]], str], None],
     work: Callable[[list[dict[str, Any]]], list[dict[str, Any]]] = _worker_score,
 ) -> None:
-    """Chunks on local processes (``work`` scores one chunk in a process set up by ``_worker_init``).
+    """Chunks on local processes. Where processes can be forked (Linux, macOS) they are forked from this
+    one after ``_WORKER`` holds the analysis context, so they share its memory copy-on-write and start at
+    once; elsewhere each opens the store and builds the context (``_worker_init`` with ``initargs``).
 
     A process that dies (an OOM kill, a crash in a native library) breaks the whole pool and every chunk
     still in it. Those are run again ``workers`` at a time on a fresh pool, and the chunks of a wave that
     breaks again each alone: a chunk that kills its process even alone gets ``status: error``; the others
     are scored. Pools are rebuilt only after a crash."""
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import as_completed
     from concurrent.futures.process import BrokenProcessPool
 
     def run(ids: list[int], processes: int, wave: int) -> list[int]:
         lost: list[int] = []
         todo = list(ids)
         while todo:
-            with ProcessPoolExecutor(processes, initializer=_worker_init, initargs=initargs) as pool:
+            with _pool(processes, initargs) as pool:
                 while todo:
                     batch, todo = todo[:wave], todo[wave:]
                     futures = {pool.submit(work, chunks[i]): i for i in batch}
@@ -290,7 +303,8 @@ def score(
     Results are saved chunk by chunk as they finish, so a batch that is killed keeps what it finished;
     ``resume`` skips proposals whose saved result still answers them (same evidence anchor, analysis
     inputs (``input_fingerprint``), policy version and change). ``workers`` > 1 scores chunks in local
-    processes (each opens ``store_uri`` and builds the analysis context once); ``scheduler`` runs them on
+    processes (forked from this one, sharing its analysis context; where fork is not available each opens
+    ``store_uri`` and builds the context); ``scheduler`` runs them on
     Dask instead (``local`` or ``tcp://HOST:PORT``). A proposal that cannot be scored, or whose worker died,
     gets ``status: error`` and the batch goes on."""
     as_of = as_of or now()
@@ -340,9 +354,12 @@ def score(
     if scheduler and chunks:
         _on_dask(chunks, scheduler, workers, ctx, policy, stamp, finish, fail)
     elif workers > 1 and len(chunks) > 1:
-        if store_uri is None:
-            raise BadInput("scoring with several workers needs the store's location", path="--workers")
-        _on_processes(chunks, workers, (store_uri, policy.doc, policy.source, stamp), finish, fail)
+        initargs = (store_uri, policy.doc, policy.source, stamp) if store_uri else None
+        _WORKER.update(ctx=ctx, policy=policy, as_of=as_of)  # what forked workers inherit
+        try:
+            _on_processes(chunks, workers, initargs, finish, fail)
+        finally:
+            _WORKER.clear()
     else:
         for c in chunks:
             finish([score_or_fail(p, ctx, policy, as_of) for p in c])

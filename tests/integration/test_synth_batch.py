@@ -165,8 +165,9 @@ def crash_on_marked_chunk(chunk: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return api._worker_score(chunk)
 
 
+@pytest.mark.parametrize("start", ["forked with the context", "each builds the context"])
 def test_worker_process_that_dies_injected_gives_error_results_and_the_rest_scores(
-    loaded: tuple[str, str],
+    loaded: tuple[str, str], start: str
 ) -> None:
     uri, as_of = loaded
     store = open_store(uri)
@@ -177,14 +178,19 @@ def test_worker_process_that_dies_injected_gives_error_results_and_the_rest_scor
     policy = api.current_policy(store)
     finished: list[dict[str, Any]] = []
     failed: list[tuple[str, str]] = []
-    api._on_processes(
-        chunks,
-        2,
-        (uri, policy.doc, policy.source, as_of),
-        finished.extend,
-        lambda batch, why: failed.extend((p["proposal_id"], why) for p in batch),
-        work=crash_on_marked_chunk,
-    )
+    if start.startswith("forked"):
+        api._WORKER.update(ctx=api.analysis_context(store), policy=policy, as_of=parse_time(as_of))
+    try:
+        api._on_processes(
+            chunks,
+            2,
+            None if start.startswith("forked") else (uri, policy.doc, policy.source, as_of),
+            finished.extend,
+            lambda batch, why: failed.extend((p["proposal_id"], why) for p in batch),
+            work=crash_on_marked_chunk,
+        )
+    finally:
+        api._WORKER.clear()
     assert sorted(p for p, _ in failed) == sorted(p["proposal_id"] for p in chunks[1])
     assert all("died" in why and "alone" in why for _, why in failed)
     assert sorted(r["proposal_id"] for r in finished) == sorted(
