@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from collections.abc import Callable
 from datetime import datetime
@@ -77,10 +78,11 @@ def analysis_context(store: GraphStore) -> Context:
     key = ("context", tag_key, json.dumps([coverage, collection], sort_keys=True))
 
     def build() -> Context:
+        from analyzer.network.documents import NetworkDocuments
         from analyzer.network.load import NETWORK
 
         ctx = build_context(snap, coverage, tag_key, collection)
-        ctx.network_docs = store.get_documents(NETWORK)
+        ctx.network_docs = NetworkDocuments(store.get_document_texts(NETWORK))
         return ctx
 
     built = snap.memo(key, build)
@@ -350,19 +352,35 @@ def score(
     def fail(batch: list[dict[str, Any]], detail: str) -> None:
         finish([failed_result(p, policy, as_of, "worker_failed", detail) for p in batch])
 
-    chunks = [chosen[i : i + chunk_size] for i in range(0, len(chosen), chunk_size)]
-    if scheduler and chunks:
-        _on_dask(chunks, scheduler, workers, ctx, policy, stamp, finish, fail)
-    elif workers > 1 and len(chunks) > 1:
-        initargs = (store_uri, policy.doc, policy.source, stamp) if store_uri else None
-        _WORKER.update(ctx=ctx, policy=policy, as_of=as_of)  # what forked workers inherit
-        try:
-            _on_processes(chunks, workers, initargs, finish, fail)
-        finally:
-            _WORKER.clear()
-    else:
-        for c in chunks:
-            finish([score_or_fail(p, ctx, policy, as_of) for p in c])
+    def chunked(todo: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+        return [todo[i : i + chunk_size] for i in range(0, len(todo), chunk_size)]
+
+    chunks = chunked(chosen)
+    # The context is millions of long-lived objects: the cyclic collector need not scan them while the
+    # batch runs (a full collection at a million nodes takes seconds), and forked workers then share them
+    # without the collector touching (and so copying) their pages.
+    gc.freeze()
+    try:
+        if scheduler and chunks:
+            _on_dask(chunks, scheduler, workers, ctx, policy, stamp, finish, fail)
+        elif workers > 1 and len(chunks) > 1:
+            # one proposal of each change kind first, here: what every worker needs for that kind (the
+            # network model, the indexes of evidence) is built once, before the fork, and shared
+            first = {p["change"].get("kind"): i for i, p in reversed(list(enumerate(chosen)))}
+            finish([score_or_fail(chosen[i], ctx, policy, as_of) for i in sorted(first.values())])
+            rest = [p for i, p in enumerate(chosen) if i not in set(first.values())]
+            gc.freeze()
+            initargs = (store_uri, policy.doc, policy.source, stamp) if store_uri else None
+            _WORKER.update(ctx=ctx, policy=policy, as_of=as_of)  # what forked workers inherit
+            try:
+                _on_processes(chunked(rest), workers, initargs, finish, fail)
+            finally:
+                _WORKER.clear()
+        else:
+            for c in chunks:
+                finish([score_or_fail(p, ctx, policy, as_of) for p in c])
+    finally:
+        gc.unfreeze()
     results.extend(kept)
     results.sort(key=lambda r: (-r["risk_score"], r["proposal_id"]))
     return {

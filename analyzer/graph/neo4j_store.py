@@ -31,7 +31,7 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from analyzer.errors import BlastwallError, StoreLocked, StoreVersionError
 from analyzer.graph.schema import SCHEMA_VERSION, Batch, EdgeRow, NodeRow, edge_kind
-from analyzer.graph.store import GraphContents, StoredEdge, StoredNode
+from analyzer.graph.store import GraphContents, Interner, StoredEdge, StoredNode
 from analyzer.timeutil import iso, now
 
 META_ID = "meta"
@@ -401,8 +401,11 @@ class Neo4jStore:
                 "e.update_tag AS tag, e.count AS count, e.first_seen AS fs, e.last_seen AS ls",
                 write=False,
             )
-            nodes = sorted((_stored_node(r) for r in nrows), key=lambda n: n.id)
-            edges = sorted((_stored_edge(r) for r in erows), key=lambda e: (e.src, e.kind, e.dst, e.key))
+            canon = Interner()
+            nodes = sorted((_stored_node(r, canon) for r in nrows), key=lambda n: n.id)
+            edges = sorted(
+                (_stored_edge(r, canon) for r in erows), key=lambda e: (e.src, e.kind, e.dst, e.key)
+            )
             return nodes, edges
 
         gen, (nodes, edges) = self._consistent(read)
@@ -425,6 +428,14 @@ class Neo4jStore:
             c=collection,
         )
         return {r["id"]: _decode(r["body"]) for r in sorted(rows, key=lambda r: r["id"])}
+
+    def get_document_texts(self, collection: str) -> dict[str, str]:
+        rows = self._q(
+            "MATCH (d:BWDoc) WHERE d.collection = $c RETURN d.id AS id, d.body AS body",
+            write=False,
+            c=collection,
+        )
+        return {r["id"]: _text(r["body"]) for r in sorted(rows, key=lambda r: r["id"])}
 
     def count(self, table: str) -> int:
         if table == "nodes":
@@ -496,6 +507,15 @@ class Stmt:
         return "$rows" not in self.cypher
 
 
+def _text(text: str | None) -> str:
+    """Stored JSON text as JSON text (FalkorDB's ``b64:`` form unwrapped)."""
+    if not text:
+        return "{}"
+    if text.startswith(B64):
+        return base64.b64decode(text[len(B64) :]).decode("utf-8")
+    return text
+
+
 def _decode(text: str | None) -> Any:
     """Stored JSON text, plain or (FalkorDB dialect) base64 behind a ``b64:`` prefix."""
     if not text:
@@ -542,32 +562,34 @@ def _edge_param(e: EdgeRow, account: str | None, encode: Callable[[Any], str]) -
     }
 
 
-def _stored_node(r: dict[str, Any]) -> StoredNode:
+def _stored_node(r: dict[str, Any], canon: Interner | None = None) -> StoredNode:
+    c = canon or Interner()
     return StoredNode(
-        r["id"],
-        r["kind"],
-        _decode(r["props"]),
-        r["source"],
-        r["account"],
-        r["tag"],
-        r["fs"],
-        r["ls"],
+        c.s(r["id"]),
+        c.s(r["kind"]),
+        c.shared(_decode(r["props"])),
+        c.s(r["source"]),
+        c.s(r["account"]),
+        c.i(r["tag"]),
+        c.s(r["fs"]),
+        c.s(r["ls"]),
     )
 
 
-def _stored_edge(r: dict[str, Any]) -> StoredEdge:
+def _stored_edge(r: dict[str, Any], canon: Interner) -> StoredEdge:
+    c = canon
     return StoredEdge(
-        r["src"],
-        r["kind"],
-        r["dst"],
-        r["key"] or "",
-        _decode(r["props"]),
-        r["source"],
-        r["account"],
-        r["tag"],
-        int(r["count"] or 0),
-        r["fs"],
-        r["ls"],
+        c.s(r["src"]),
+        c.s(r["kind"]),
+        c.s(r["dst"]),
+        c.s(r["key"] or ""),
+        c.shared(_decode(r["props"])),
+        c.s(r["source"]),
+        c.s(r["account"]),
+        c.i(r["tag"]),
+        c.i(int(r["count"] or 0)),
+        c.s(r["fs"]),
+        c.s(r["ls"]),
     )
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from analyzer.errors import BlastwallError, StoreLocked, StoreVersionError
 from analyzer.graph.schema import SCHEMA_VERSION, Batch, edge_kind
-from analyzer.graph.store import GraphContents, StoredEdge, StoredNode
+from analyzer.graph.store import GraphContents, Interner, StoredEdge, StoredNode
 from analyzer.timeutil import iso, now
 
 DB_NAME = "blastwall.sqlite"
@@ -246,8 +246,9 @@ class SqliteStore:
         cur.execute("BEGIN")  # one read transaction: one consistent WAL snapshot
         try:
             gen = int(cur.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
-            nodes = [_node(r) for r in cur.execute("SELECT * FROM nodes ORDER BY id")]
-            edges = [_edge(r) for r in cur.execute("SELECT * FROM edges ORDER BY src, kind, dst, key")]
+            canon = Interner()
+            nodes = [_node(r, canon) for r in cur.execute("SELECT * FROM nodes ORDER BY id")]
+            edges = [_edge(r, canon) for r in cur.execute("SELECT * FROM edges ORDER BY src, kind, dst, key")]
         finally:
             cur.execute("COMMIT")
         return GraphContents(generation=gen, nodes=nodes, edges=edges)
@@ -262,6 +263,12 @@ class SqliteStore:
         ).fetchall()
         return {r[0]: json.loads(r[1]) for r in rows}
 
+    def get_document_texts(self, collection: str) -> dict[str, str]:
+        rows = self._conn.execute(
+            "SELECT id, body FROM documents WHERE collection = ? ORDER BY id", (collection,)
+        ).fetchall()
+        return {r[0]: r[1] for r in rows}
+
     def count(self, table: str) -> int:
         if table not in {"nodes", "edges", "documents"}:
             raise ValueError(table)
@@ -271,9 +278,25 @@ class SqliteStore:
         self._conn.close()
 
 
-def _node(r: tuple[Any, ...]) -> StoredNode:
-    return StoredNode(r[0], r[1], json.loads(r[2]), r[3], r[4], r[5], r[6], r[7])
+def _node(r: tuple[Any, ...], canon: Interner | None = None) -> StoredNode:
+    if canon is None:
+        return StoredNode(r[0], r[1], json.loads(r[2]), r[3], r[4], r[5], r[6], r[7])
+    c = canon.s
+    return StoredNode(c(r[0]), c(r[1]), canon.props(r[2]), c(r[3]), c(r[4]), canon.i(r[5]), c(r[6]), c(r[7]))
 
 
-def _edge(r: tuple[Any, ...]) -> StoredEdge:
-    return StoredEdge(r[0], r[1], r[2], r[3], json.loads(r[4]), r[5], r[6], r[7], r[8], r[9], r[10])
+def _edge(r: tuple[Any, ...], canon: Interner) -> StoredEdge:
+    c = canon.s
+    return StoredEdge(
+        c(r[0]),
+        c(r[1]),
+        c(r[2]),
+        c(r[3]),
+        canon.props(r[4]),
+        c(r[5]),
+        c(r[6]),
+        canon.i(r[7]),
+        canon.i(r[8]),
+        c(r[9]),
+        c(r[10]),
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +13,7 @@ from analyzer.graph.schema import Batch
 DEFAULT_STORE = ".blastwall"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StoredNode:
     id: str
     kind: str
@@ -24,7 +25,7 @@ class StoredNode:
     last_seen: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StoredEdge:
     src: str
     kind: str
@@ -37,6 +38,62 @@ class StoredEdge:
     count: int
     first_seen: str | None
     last_seen: str | None
+
+
+class FrozenProps(dict[str, Any]):
+    """An empty property map that refuses writes: one object shared by every node and edge without
+    properties (most structural edges), so a million of them cost nothing."""
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError("stored properties are read-only")
+
+    __setitem__ = __delitem__ = setdefault = update = pop = popitem = clear = __ior__ = _refuse
+
+
+EMPTY_PROPS: dict[str, Any] = FrozenProps()
+
+
+class Interner:
+    """Rows read from a store share their repeated parts: one string object per distinct id, kind,
+    source, account or timestamp (a node's id is the same object in every edge naming it), and property
+    maps decoded with msgspec, whose key cache shares the repeated keys. At a million nodes this is most of
+    the snapshot's memory."""
+
+    def __init__(self) -> None:
+        self._strings: dict[str, str] = {}
+        self._ints: dict[int, int] = {}
+
+    def s(self, value: Any) -> Any:
+        """``value`` (a string, or None) as the one shared object equal to it."""
+        if value is None or type(value) is not str:
+            return value
+        return self._strings.setdefault(value, value)
+
+    def i(self, value: Any) -> Any:
+        """An integer (an update tag, a count) as the one shared object equal to it."""
+        if type(value) is not int:
+            return value
+        return self._ints.setdefault(value, value)
+
+    def props(self, text: str | bytes | None) -> dict[str, Any]:
+        """Stored JSON text as a property map (empty ones: the shared read-only ``EMPTY_PROPS``)."""
+        if not text or text == "{}":
+            return EMPTY_PROPS
+        try:
+            value = _msgspec_decode(text)
+        except Exception:  # e.g. NaN, which json.dumps writes and msgspec refuses
+            value = json.loads(text)
+        return self.shared(value)
+
+    @staticmethod
+    def shared(value: dict[str, Any]) -> dict[str, Any]:
+        return value if value else EMPTY_PROPS
+
+
+def _msgspec_decode(text: str | bytes) -> Any:
+    import msgspec
+
+    return msgspec.json.decode(text)
 
 
 @dataclass(frozen=True)
@@ -72,6 +129,10 @@ class GraphStore(Protocol):
         """Upsert JSON documents (proposals, results, ingested-file records) atomically."""
 
     def get_documents(self, collection: str) -> dict[str, dict[str, Any]]: ...
+
+    def get_document_texts(self, collection: str) -> dict[str, str]:
+        """The documents of ``collection`` as their stored JSON text, not decoded (for large collections
+        decoded piece by piece, e.g. ``analyzer.network.documents.NetworkDocuments``)."""
 
     def delete_documents(self, collection: str, ids: list[str]) -> None: ...
 

@@ -239,7 +239,13 @@ def authorize(
     'cross-account access needs the resource policy to allow it, and it does not'
     """
     ctx = request_context(subject, target, extra_context)
-    parts = assess_parts(subject, action, target, ctx)
+    return decide_from_parts(subject, target, assess_parts(subject, action, target, ctx))
+
+
+def decide_from_parts(subject: Subject, target: Target, parts: Parts) -> Decision:
+    """The decision once each policy type is assessed (``authorize`` is this after ``assess_parts``; a
+    caller judging one request under several resource policies assesses the rest once and swaps
+    ``parts.resource``)."""
     same, required, is_role = flags(subject, target)
     final = int(
         combine(

@@ -139,8 +139,26 @@ def principal_value_match(ptype: str, value: str, caller: Caller) -> tuple[int, 
     return F, False  # CanonicalUser: Blastwall does not map canonical ids
 
 
+_AwsIndex = tuple[frozenset[str], frozenset[str], bool, tuple[str, ...]]
+_BY_LIST: dict[int, tuple[tuple[str, ...], _AwsIndex]] = {}
+
+
+def _aws_index(values: tuple[str, ...]) -> _AwsIndex:
+    """``_split_aws`` of the list, remembered by the list object itself: a parsed statement keeps its
+    principal tuple for life, and hashing a list of thousands of ARNs on every request cost more than
+    the lookup it serves (the tuple is kept with its entry, so an id is never reused while cached)."""
+    hit = _BY_LIST.get(id(values))
+    if hit is not None and hit[0] is values:
+        return hit[1]
+    if len(_BY_LIST) >= 8192:
+        _BY_LIST.clear()
+    index = _split_aws(values)
+    _BY_LIST[id(values)] = (values, index)
+    return index
+
+
 @lru_cache(maxsize=8192)
-def _aws_index(values: tuple[str, ...]) -> tuple[frozenset[str], frozenset[str], bool, tuple[str, ...]]:
+def _split_aws(values: tuple[str, ...]) -> _AwsIndex:
     """An ``AWS`` principal list split for lookup: exact principal ARNs, whole accounts (an id or its
     root ARN), whether ``*`` is there, and the rest (session ARNs and anything else), matched one by one."""
     exact, accounts, rest = set(), set(), []

@@ -26,7 +26,7 @@ EPHEMERAL = (1024, 65535)
 49152-65535, ELB and NAT gateways 1024-65535)."""
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, slots=True)
 class Net:
     version: int
     lo: int

@@ -3,6 +3,7 @@ collection ``network``), once per store generation."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from analyzer.network.model import NetModel, from_api
@@ -10,6 +11,7 @@ from analyzer.network.model import NetModel, from_api
 NETWORK = "network"
 
 
-def model_from_documents(docs: dict[str, dict[str, Any]]) -> NetModel:
+def model_from_documents(docs: Mapping[str, dict[str, Any]]) -> NetModel:
     """``docs``: ``{"<account>/<region>": {"ec2-DescribeX": response, ...}}``."""
-    return from_api((key.split("/", 1)[0], data) for key, data in sorted(docs.items()))
+    # one document at a time: ``docs`` may decode each on access (NetworkDocuments)
+    return from_api((key.split("/", 1)[0], docs[key]) for key in sorted(docs))

@@ -6,6 +6,7 @@ decisions it touches ``unknown``."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -13,7 +14,7 @@ from typing import Any
 from analyzer.network.addr import Net, parse_ip, parse_net, protocol_number
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SgRule:
     group: str
     direction: str  # ingress | egress
@@ -30,7 +31,7 @@ class SgRule:
         return self.rule_id
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class NaclEntry:
     acl: str
     number: int
@@ -47,7 +48,7 @@ class NaclEntry:
         return f"{self.acl} {'egress' if self.egress else 'ingress'} rule {n} ({'allow' if self.allow else 'deny'})"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Route:
     table: str
     dest: Net | None
@@ -62,7 +63,7 @@ class Route:
         return f"{self.table} route {d} -> {self.target}{'' if self.active else ' (blackhole)'}"
 
 
-@dataclass
+@dataclass(slots=True)
 class Eni:
     id: str
     account: str
@@ -75,7 +76,7 @@ class Eni:
     kind: str = "interface"
 
 
-@dataclass
+@dataclass(slots=True)
 class Subnet:
     id: str
     vpc: str
@@ -84,7 +85,7 @@ class Subnet:
     route_table: str | None = None
 
 
-@dataclass
+@dataclass(slots=True)
 class Peering:
     id: str
     vpcs: tuple[str, str]
@@ -250,6 +251,10 @@ def _route(table: str, r: dict[str, Any], problems: list[str]) -> Route | None:
     return Route(table, net, pl, kind, target, r.get("State", "active") != "blackhole")
 
 
+def _shared(text: Any) -> Any:
+    return sys.intern(text) if type(text) is str else text
+
+
 def from_api(responses: Iterable[tuple[str, dict[str, Any]]]) -> NetModel:
     """Build the model from (account, {"ec2-DescribeX": response, …}) pairs (one per account and region)."""
     m = NetModel()
@@ -280,7 +285,7 @@ def from_api(responses: Iterable[tuple[str, dict[str, Any]]]) -> NetModel:
                         m.problems.append(f"{s['SubnetId']}: {exc}")
             m.subnets[s["SubnetId"]] = Subnet(s["SubnetId"], s["VpcId"], nets)
         for g in (data.get("ec2-DescribeSecurityGroups") or {}).get("SecurityGroups", []):
-            m.groups[g["GroupId"]] = sg_rules(
+            m.groups[_shared(g["GroupId"])] = sg_rules(
                 g["GroupId"], "ingress", g.get("IpPermissions") or [], m.problems
             ) + sg_rules(g["GroupId"], "egress", g.get("IpPermissionsEgress") or [], m.problems)
         if "ec2-DescribeNetworkAcls" in data:
@@ -324,7 +329,7 @@ def from_api(responses: Iterable[tuple[str, dict[str, Any]]]) -> NetModel:
                     m.problems.append(f"{pl}: {exc}")
             m.prefix_lists[pl] = nets
         for e in (data.get("ec2-DescribeNetworkInterfaces") or {}).get("NetworkInterfaces", []):
-            eid = e["NetworkInterfaceId"]
+            eid = _shared(e["NetworkInterfaceId"])
             ips: list[Net] = []
             pubs: list[Net] = []
             texts = [(p.get("PrivateIpAddress"), False) for p in e.get("PrivateIpAddresses") or []]
@@ -351,14 +356,14 @@ def from_api(responses: Iterable[tuple[str, dict[str, Any]]]) -> NetModel:
                 m.problems.append(
                     f"{eid}: subnet {subnet} is not in the snapshot (its NACL and routes are unknown)"
                 )
-            m.enis[eid] = Eni(
+            m.enis[eid] = Eni(  # the ids many interfaces repeat are shared (a million ENIs at scale)
                 eid,
-                account,
-                e.get("VpcId"),
-                subnet,
+                _shared(account),
+                _shared(e.get("VpcId")),
+                _shared(subnet),
                 ips,
                 pubs,
-                [g["GroupId"] for g in e.get("Groups") or []],
+                [_shared(g["GroupId"]) for g in e.get("Groups") or []],
                 att.get("InstanceId") or e.get("RequesterId") or e.get("Description"),
                 e.get("InterfaceType") or "interface",
             )

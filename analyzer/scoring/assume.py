@@ -5,9 +5,10 @@ organization's SCPs. Cross-account always needs both sides. The rules live in ``
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
-from analyzer.iam.authorize import Target, authorize, request_context
+from analyzer.iam.authorize import Parts, Target, assess_parts, authorize, decide_from_parts, request_context
 from analyzer.iam.evaluate import Decision, PolicySet, assess
 from analyzer.iam.policy import parse_document, parse_lenient
 from analyzer.scoring.context import Context, account_of
@@ -125,6 +126,35 @@ def decide_assume(ctx: Context, principal_arn: str, role_arn: str, trust: Policy
     return authorize(ctx.subject(principal_arn), ACTION, target)
 
 
+class TrustVariants:
+    """One caller assuming one role under several trust policies (before, after, restored), sharing all
+    that does not depend on the trust policy: the request context, and (on first need) the identity,
+    boundary and SCP assessments. ``sides[i]`` is the trust policy's own answer, the cheap check; where two
+    sides are equal so are the decisions. ``decision(i)`` equals ``decide_assume`` under ``trusts[i]``."""
+
+    def __init__(self, ctx: Context, principal_arn: str, role_arn: str, trusts: list[PolicySet]) -> None:
+        base = ctx.target(role_arn)
+        self._subject = ctx.subject(principal_arn)
+        self._targets = [
+            Target(role_arn, account_of(role_arn), "trust", t, True, base.tags, base.org_id) for t in trusts
+        ]
+        self._rctx = request_context(self._subject, self._targets[0])  # the policy is not part of it
+        caller = self._subject.caller
+        self._trust = [assess(t, ACTION, role_arn, self._rctx, caller=caller) for t in trusts]
+        self.sides = [(a.allow, a.deny, a.allow_direct) for a in self._trust]
+        self._rest: Parts | None = None
+        self._decisions: dict[int, Decision] = {}
+
+    def decision(self, i: int) -> Decision:
+        if i not in self._decisions:
+            if self._rest is None:  # no trust policy: the resource part is assessed as nothing here
+                bare = replace(self._targets[0], policy=None)
+                self._rest = assess_parts(self._subject, ACTION, bare, self._rctx)
+            parts = replace(self._rest, resource=self._trust[i])
+            self._decisions[i] = decide_from_parts(self._subject, self._targets[i], parts)
+        return self._decisions[i]
+
+
 def trust_side(
     ctx: Context, principal_arn: str, role_arn: str, trusts: list[PolicySet]
 ) -> list[tuple[int, int, int]]:
@@ -132,11 +162,4 @@ def trust_side(
     caller) tri-states. Everything else in the decision (identity policies, boundary, SCPs) does not
     depend on the trust policy, so where these are equal the decisions are equal: the cheap check that
     spares the full evaluation for every principal a trust change does not touch."""
-    base = ctx.target(role_arn)
-    subject = ctx.subject(principal_arn)
-    out = []
-    for trust in trusts:
-        target = Target(role_arn, account_of(role_arn), "trust", trust, True, base.tags, base.org_id)
-        a = assess(trust, ACTION, role_arn, request_context(subject, target), caller=subject.caller)
-        out.append((a.allow, a.deny, a.allow_direct))
-    return out
+    return TrustVariants(ctx, principal_arn, role_arn, trusts).sides

@@ -16,7 +16,7 @@ from analyzer.criticality import criticality_rank
 from analyzer.errors import BadInput
 from analyzer.governance.tier_policy import TierPolicy
 from analyzer.iam.evaluate import Decision
-from analyzer.scoring.assume import ACTION, decide_assume, touched_candidates, trust_side, trust_statements
+from analyzer.scoring.assume import ACTION, TrustVariants, touched_candidates, trust_statements
 from analyzer.scoring.context import Context, account_of
 from analyzer.scoring.coverage import covered_days
 from analyzer.scoring.propagation import build_graphs
@@ -567,16 +567,14 @@ def _trust_change(
     mismatch = []
     for p in touched_candidates(ctx, role, before_doc, [after_doc, restored], set(evidence)):
         # the cheap check first: where the trust policy answers the same, so does the whole evaluation
-        tb, ta, tr = trust_side(ctx, p, role, [before_ps, after_ps, restored_ps])
-        if (
-            tr != tb
-            and decide_assume(ctx, p, role, restored_ps).state != decide_assume(ctx, p, role, before_ps).state
-        ):
+        variants = TrustVariants(ctx, p, role, [before_ps, after_ps, restored_ps])
+        tb, ta, tr = variants.sides
+        if tr != tb and variants.decision(2).state != variants.decision(0).state:
             mismatch.append(p)
         if ta == tb:
             continue
-        b = decide_assume(ctx, p, role, before_ps)
-        a = decide_assume(ctx, p, role, after_ps)
+        b = variants.decision(0)
+        a = variants.decision(1)
         if b.state != "denied" and a.state == "denied":
             severed.append(_severed_entry(ctx, p, role, b, a, evidence.get(p), p in observed_in_window))
             if b.state == "conditional":

@@ -3,6 +3,7 @@ organization's SCP chain, the resource -> CI mapping, documented CI relations an
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,7 +44,7 @@ class Context:
     collection: dict[str, dict[str, Any]] = field(default_factory=dict)
     management_accounts: set[str] = field(default_factory=set)
     org_paths: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    network_docs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    network_docs: Mapping[str, dict[str, Any]] = field(default_factory=dict)
     """The raw VPC configuration per ``<account>/<region>`` (for network change kinds)."""
     _targets: dict[str, Target] = field(default_factory=dict)
 

@@ -5,12 +5,14 @@ rollback verified by simulation. Only flows with an endpoint the change touches 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from analyzer.changes import ChangeKind, get_kind
 from analyzer.errors import BadInput
+from analyzer.network.documents import LISTS, NetworkDocuments
 from analyzer.network.load import model_from_documents
 from analyzer.network.model import NetModel, from_api
 from analyzer.network.service import ObservedFlow, _decide_all, exposure, observed, reach, resolve_endpoint
@@ -22,14 +24,19 @@ from analyzer.timeutil import iso
 NetworkOutcome = Outcome
 
 
-def _locate(docs: dict[str, dict[str, Any]], kind: ChangeKind, target: str) -> tuple[str, int] | None:
+def _op(kind: ChangeKind) -> str:
+    if kind.target_kind == "SecurityGroup":
+        return "ec2-DescribeSecurityGroups"
+    return "ec2-DescribeNetworkInterfaces"
+
+
+def _locate(docs: Mapping[str, dict[str, Any]], kind: ChangeKind, target: str) -> tuple[str, int] | None:
     """(document key, index) of the target group or interface in the raw responses."""
     tid = target.rsplit("/", 1)[-1]
-    op, list_key, id_key = (
-        ("ec2-DescribeSecurityGroups", "SecurityGroups", "GroupId")
-        if kind.target_kind == "SecurityGroup"
-        else ("ec2-DescribeNetworkInterfaces", "NetworkInterfaces", "NetworkInterfaceId")
-    )
+    op = _op(kind)
+    if isinstance(docs, NetworkDocuments):
+        return docs.locate(op, tid)
+    list_key, id_key = LISTS[op]
     for key, data in docs.items():
         for i, item in enumerate((data.get(op) or {}).get(list_key, [])):
             if item.get(id_key) == tid:
@@ -37,13 +44,11 @@ def _locate(docs: dict[str, dict[str, Any]], kind: ChangeKind, target: str) -> t
     return None
 
 
-def _item(docs: dict[str, dict[str, Any]], kind: ChangeKind, where: tuple[str, int]) -> dict[str, Any]:
-    op, list_key = (
-        ("ec2-DescribeSecurityGroups", "SecurityGroups")
-        if kind.target_kind == "SecurityGroup"
-        else ("ec2-DescribeNetworkInterfaces", "NetworkInterfaces")
-    )
-    return dict(docs[where[0]][op][list_key][where[1]])
+def _item(docs: Mapping[str, dict[str, Any]], kind: ChangeKind, where: tuple[str, int]) -> dict[str, Any]:
+    op = _op(kind)
+    if isinstance(docs, NetworkDocuments):
+        return docs.item(op, where)
+    return dict(docs[where[0]][op][LISTS[op][0]][where[1]])
 
 
 @dataclass(frozen=True)

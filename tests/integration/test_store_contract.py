@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
@@ -103,6 +104,8 @@ def test_documents_large_and_atomic_with_rows(store_uri: str) -> None:
     b.documents = {"results": {"p1": body}}
     store.load(b, update_tag=1)
     assert store.get_documents("results") == {"p1": body}
+    texts = store.get_document_texts("results")  # undecoded, for collections decoded piece by piece
+    assert list(texts) == ["p1"] and json.loads(texts["p1"]) == body
     store.delete_documents("results", ["p1"])
     assert store.get_documents("results") == {}
     store.close()

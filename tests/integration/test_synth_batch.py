@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -198,20 +199,16 @@ def test_worker_process_that_dies_injected_gives_error_results_and_the_rest_scor
     )
 
 
-def test_narrowed_trust_candidates_miss_no_principal_whose_access_changes(loaded: tuple[str, str]) -> None:
-    """The trust scorer re-decides only principals named by what a change alters; checked against
-    re-deciding every principal the documents can concern, over random edits of the synthetic org."""
+def _random_trust_edits(
+    ctx: Any, seed: int, n: int
+) -> Iterator[tuple[str, str, dict[str, Any], dict[str, Any]]]:
+    """(role, edit, before, after): random edits of the synthetic org's trust policies."""
     import random
 
-    from analyzer.scoring.assume import candidates, decide_assume, touched_candidates, trust_statements
-
-    uri, _ = loaded
-    ctx = api.analysis_context(open_store(uri))
-    rng = random.Random(5)
-    roles = sorted(a for a, n in ((n.id, n) for n in ctx.snap.nodes) if n.kind == "IamRole")
+    rng = random.Random(seed)
+    roles = sorted(n.id for n in ctx.snap.nodes if n.kind == "IamRole")
     accounts = sorted({r.split(":")[4] for r in roles})
-    checked = changed = 0
-    for _ in range(60):
+    for _ in range(n):
         role = rng.choice(roles)
         before = ctx.snap.node(role).props["trust_policy"]
         stmt = dict(before["Statement"][0])
@@ -235,7 +232,18 @@ def test_narrowed_trust_candidates_miss_no_principal_whose_access_changes(loaded
                 {**stmt, "Principal": {"AWS": named[:1]}},
                 {**stmt, "Sid": "Rest", "Principal": {"AWS": named[1:]}},
             ]
-        after = {"Version": "2012-10-17", "Statement": statements}
+        yield role, edit, before, {"Version": "2012-10-17", "Statement": statements}
+
+
+def test_narrowed_trust_candidates_miss_no_principal_whose_access_changes(loaded: tuple[str, str]) -> None:
+    """The trust scorer re-decides only principals named by what a change alters; checked against
+    re-deciding every principal the documents can concern, over random edits of the synthetic org."""
+    from analyzer.scoring.assume import candidates, decide_assume, touched_candidates, trust_statements
+
+    uri, _ = loaded
+    ctx = api.analysis_context(open_store(uri))
+    checked = changed = 0
+    for role, edit, before, after in _random_trust_edits(ctx, 5, 60):
         b_ps, a_ps = trust_statements(role, before), trust_statements(role, after)
         narrowed = set(touched_candidates(ctx, role, before, [after], set()))
         for p in candidates(ctx, role, [before, after], set()):
@@ -244,6 +252,29 @@ def test_narrowed_trust_candidates_miss_no_principal_whose_access_changes(loaded
                 changed += 1
                 assert p in narrowed, (role, edit, p)
     assert checked > 100 and changed > 10  # the edits really changed access for someone
+
+
+def test_trust_variants_decide_exactly_as_a_whole_evaluation_per_trust_policy(
+    loaded: tuple[str, str],
+) -> None:
+    """The trust scorer assesses identity, boundary and SCPs once per caller and swaps only the trust
+    policy: every decision (state, statements, reason, missing keys) equals ``decide_assume``'s."""
+    from analyzer.scoring.assume import TrustVariants, candidates, decide_assume, trust_statements
+
+    uri, _ = loaded
+    ctx = api.analysis_context(open_store(uri))
+    states: set[str] = set()
+    checked = 0
+    for role, _edit, before, after in _random_trust_edits(ctx, 11, 40):
+        trusts = [trust_statements(role, before), trust_statements(role, after)]
+        for p in candidates(ctx, role, [before, after], set()):
+            variants = TrustVariants(ctx, p, role, trusts)
+            for i in (1, 0):  # the later policy first: nothing may depend on the order of use
+                whole = decide_assume(ctx, p, role, trusts[i])
+                assert variants.decision(i) == whole, (role, p, i)
+                states.add(whole.state)
+                checked += 1
+    assert checked > 200 and {"allowed", "denied"} <= states
 
 
 def test_empty_snapshot_gives_target_missing_for_every_proposal(synth_s: Path, tmp_path: Path) -> None:

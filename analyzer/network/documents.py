@@ -1,0 +1,114 @@
+"""The raw VPC configuration of a store (``{"<account>/<region>": {"ec2-DescribeX": response}}``) held as
+its stored JSON text and decoded on use.
+
+At a thousand accounts the decoded responses were the largest thing in memory (2 GB for 400 MB of
+text), although scoring needs them whole only once, to build the network model, and afterwards one
+security group or interface per proposal. So: the text is kept, a document is decoded when read (the few
+last read are kept decoded), ``locate`` finds a group or interface through an index built in one pass,
+and ``item`` decodes only the one response it lies in.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from collections import OrderedDict
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import msgspec
+
+RECENT = 4
+"""Decoded documents (or single responses of one) kept, most recently read."""
+
+LISTS = {
+    "ec2-DescribeSecurityGroups": ("SecurityGroups", "GroupId"),
+    "ec2-DescribeNetworkInterfaces": ("NetworkInterfaces", "NetworkInterfaceId"),
+}
+"""The responses ``locate`` indexes: operation -> (list key, id key)."""
+
+
+_ONLY = {op: msgspec.defstruct("Only", [("r", dict, {})], rename={"r": op}) for op in LISTS}
+"""For each indexed operation, a decoder type that skips every other response of a document."""
+
+
+def _decode(text: str | bytes, type_: Any = Any) -> Any:
+    try:
+        return msgspec.json.decode(text, type=type_)
+    except msgspec.DecodeError:
+        if type_ is not Any:
+            raise
+        return json.loads(text)  # what msgspec refuses and json wrote (NaN)
+
+
+class NetworkDocuments(Mapping[str, dict[str, Any]]):
+    """A read-only mapping of document key -> decoded document, backed by the JSON text.
+
+    >>> docs = NetworkDocuments({"111111111111/us-east-1": '{"ec2-DescribeSecurityGroups": '
+    ...     '{"SecurityGroups": [{"GroupId": "sg-1", "IpPermissions": []}]}}'})
+    >>> docs.locate("ec2-DescribeSecurityGroups", "sg-1")
+    ('111111111111/us-east-1', 0)
+    >>> docs.item("ec2-DescribeSecurityGroups", ("111111111111/us-east-1", 0))["GroupId"]
+    'sg-1'
+    >>> docs.locate("ec2-DescribeSecurityGroups", "sg-2") is None
+    True
+    """
+
+    def __init__(self, texts: Mapping[str, str]) -> None:
+        self._texts = dict(texts)
+        self._recent: OrderedDict[tuple[str, str | None], Any] = OrderedDict()
+        self._index: dict[str, dict[str, tuple[str, int]]] | None = None
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:  # shipped to Dask workers: the text only
+        return {"texts": self._texts}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["texts"])  # type: ignore[misc]
+
+    def __len__(self) -> int:
+        return len(self._texts)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._texts)
+
+    def __getitem__(self, key: str) -> dict[str, Any]:
+        return self._cached((key, None), lambda: _decode(self._texts[key]))
+
+    def locate(self, op: str, item_id: str) -> tuple[str, int] | None:
+        """(document key, position in the response's list) of the group or interface ``item_id``."""
+        with self._lock:
+            if self._index is None:
+                self._index = self._build_index()
+            return self._index[op].get(item_id)
+
+    def item(self, op: str, where: tuple[str, int]) -> dict[str, Any]:
+        """A copy of the item ``locate`` found, decoding only the response of ``op`` in its document."""
+        key, i = where
+        list_key, _ = LISTS[op]
+        response = self._cached((key, op), lambda: _decode(self._texts[key], _ONLY[op]).r)
+        return dict(response[list_key][i])
+
+    def _cached(self, key: tuple[str, str | None], build: Any) -> Any:
+        with self._lock:
+            if key in self._recent:
+                self._recent.move_to_end(key)
+                return self._recent[key]
+        value = build()
+        with self._lock:
+            self._recent[key] = value
+            while len(self._recent) > RECENT:
+                self._recent.popitem(last=False)
+        return value
+
+    def _build_index(self) -> dict[str, dict[str, tuple[str, int]]]:
+        index: dict[str, dict[str, tuple[str, int]]] = {op: {} for op in LISTS}
+        for key in sorted(self._texts):
+            doc = _decode(self._texts[key])
+            for op, (list_key, id_key) in LISTS.items():
+                for i, item in enumerate((doc.get(op) or {}).get(list_key) or []):
+                    # interned: the network model holds the same ids (one string object for both)
+                    index[op].setdefault(sys.intern(str(item.get(id_key))), (key, i))
+            del doc
+        return index
