@@ -150,7 +150,8 @@ class TrustVariants:
             if self._rest is None:  # no trust policy: the resource part is assessed as nothing here
                 bare = replace(self._targets[0], policy=None)
                 self._rest = assess_parts(self._subject, ACTION, bare, self._rctx)
-            parts = replace(self._rest, resource=self._trust[i])
+            rest = self._rest
+            parts = Parts(rest.identity, rest.boundary, rest.scps, self._trust[i])
             self._decisions[i] = decide_from_parts(self._subject, self._targets[i], parts)
         return self._decisions[i]
 

@@ -565,11 +565,17 @@ def _trust_change(
     restored = kind.apply(after_doc, inverse)
     restored_ps = trust_statements(role, restored)
     mismatch = []
+    trusts = [before_ps, after_ps, restored_ps]
+    same_restored = restored_ps == before_ps  # the usual case: the rollback is the original document
     for p in touched_candidates(ctx, role, before_doc, [after_doc, restored], set(evidence)):
         # the cheap check first: where the trust policy answers the same, so does the whole evaluation
-        variants = TrustVariants(ctx, p, role, [before_ps, after_ps, restored_ps])
-        tb, ta, tr = variants.sides
-        if tr != tb and variants.decision(2).state != variants.decision(0).state:
+        variants = TrustVariants(ctx, p, role, [before_ps, after_ps] if same_restored else trusts)
+        tb, ta = variants.sides[:2]
+        if (
+            not same_restored
+            and variants.sides[2] != tb
+            and variants.decision(2).state != variants.decision(0).state
+        ):
             mismatch.append(p)
         if ta == tb:
             continue

@@ -310,3 +310,37 @@ def test_indexed_principal_match_equals_value_by_value(
             if m > best or (m == best and d and not direct):
                 best, direct = m, d
     assert principal_match(principals, caller) == (best, direct)
+
+
+_tri = st.integers(0, 2)
+_cols = st.tuples(_tri, _tri, _tri)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(
+    identity=_cols,
+    boundary=st.none() | _cols,
+    scps=st.lists(_cols, max_size=3),
+    resource=_cols,
+    same=st.booleans(),
+    role=st.booleans(),
+    required=st.booleans(),
+)
+def test_combine_one_equals_the_array_combination(
+    identity: Any, boundary: Any, scps: Any, resource: Any, same: bool, role: bool, required: bool
+) -> None:
+    """The per-request combination in plain integers is the array one on a single row."""
+    from analyzer.iam.authorize import combine, combine_one
+
+    args = dict(identity=identity, boundary=boundary, scps=scps, resource=resource)
+    flags = dict(same_account=same, caller_is_role=role, required=required)
+    arrays = {
+        k: None
+        if v is None
+        else [tuple(np.array([x]) for x in c) for c in v]
+        if k == "scps"
+        else tuple(np.array([x]) for x in v)
+        for k, v in args.items()
+    }
+    want = int(combine(**arrays, **{k: np.array([v]) for k, v in flags.items()})[0])  # type: ignore[arg-type]
+    assert combine_one(**args, **flags) == want  # type: ignore[arg-type]
