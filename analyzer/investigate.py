@@ -78,7 +78,7 @@ class Workspace:
                 "tier_rule": r["tier_rule"],
                 "risk_score": r["risk_score"],
                 "priority": r.get("priority"),
-                "severed": len(r["severed"]),
+                "severed": len(r["severed"]) + r.get("severed_unlisted", 0),
                 "severed_observed": sum(s["observed"] for s in r["severed"]),
                 "undocumented": r["undocumented_dependencies"],
                 "unknowns": len(r["unknowns"]),

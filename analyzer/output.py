@@ -43,7 +43,7 @@ def results_csv(payload: dict[str, Any]) -> str:
                 r["risk_score"],
                 r["change"]["kind"],
                 r["change"]["target"],
-                len(r["severed"]),
+                len(r["severed"]) + r.get("severed_unlisted", 0),
                 sum(1 for s in r["severed"] if s["observed"]),
                 r["undocumented_dependencies"],
                 top.get("name", ""),
@@ -88,6 +88,11 @@ def results_table(payload: dict[str, Any]) -> str:
                 )
                 doc = "documented" if s["documented"] else "UNDOCUMENTED"
                 lines.append(f"     {s['consumer']} -> {s['provider']} ({s['access']}): {obs}; {doc}")
+            if r.get("severed_unlisted"):
+                lines.append(
+                    f"     … and {r['severed_unlisted']} more not observed in the window "
+                    "(counted, not listed; `blastwall who-can` lists them)"
+                )
         else:
             lines.append("   severed: nothing")
         for x in r.get("exposure_added") or []:

@@ -20,7 +20,7 @@ a change that touches thousands of things still draws at once (the tables below 
 def graph_elements(r: dict[str, Any]) -> list[dict[str, Any]]:
     """Nodes and edges: the changed role, each severed consumer, and each impacted CI along its path
     (the most critical first, the rest clustered)."""
-    hidden_severed = max(0, len(r["severed"]) - MAX_DRAWN)
+    hidden_severed = max(0, len(r["severed"]) - MAX_DRAWN) + r.get("severed_unlisted", 0)
     hidden_impacted = max(0, len(r["impacted_services"]) - MAX_DRAWN)
     r = r | {"severed": r["severed"][:MAX_DRAWN], "impacted_services": r["impacted_services"][:MAX_DRAWN]}
     elements = _elements(r)

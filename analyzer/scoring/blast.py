@@ -114,6 +114,7 @@ def score_proposal(
     severed: list[dict[str, Any]] = []
     exposure: list[dict[str, Any]] = []
     rollback: dict[str, Any] = {"change": None, "verified": None, "detail": ""}
+    unlisted = 0  # unobserved severed dependencies beyond UNOBSERVED_LISTED: counted, not listed
     status = "scored"
     already_denied: list[dict[str, Any]] = []
     evidence_sources: tuple[str, ...] = ("cloudtrail",)
@@ -145,7 +146,7 @@ def score_proposal(
         unknowns.append({"reason": "target_missing", "detail": f"{target} is not in the snapshot"})
         status = "target_missing"
     else:
-        sev, exp, rb, unk, applied = _trust_change(
+        sev, exp, rb, unk, applied, unlisted = _trust_change(
             ctx, proposal, target_node.id, target_node.props["trust_policy"], start, as_of
         )
         severed, exposure, rollback = sev, exp, rb
@@ -187,9 +188,16 @@ def score_proposal(
             if s["observed"] and s["documented"] and s["consumer"] in ctx.snap.index
         }
     )
-    reach, doc_reach = reachable(graphs.impact, [seeds])[0], reachable(graphs.documented, [doc_seeds])[0]
     impacted: list[dict[str, Any]] = []
-    for i in np.flatnonzero(reach.reached):
+    # most proposals cut nothing observed: no walk then (each allocates arrays the size of the graph)
+    walks = (
+        (reachable(graphs.impact, [seeds])[0], reachable(graphs.documented, [doc_seeds])[0])
+        if seeds
+        else None
+    )
+    for i in np.flatnonzero(walks[0].reached) if walks else []:
+        assert walks is not None
+        reach, doc_reach = walks
         node = ctx.snap.nodes[i]
         if node.kind not in ("BusinessService", "ConfigurationItem"):
             continue
@@ -210,6 +218,8 @@ def score_proposal(
     )
     max_crit = max((s["criticality"] for s in impacted), key=criticality_rank, default=None)
 
+    severed, unlisted = _listed(severed, unlisted)
+    severed_total = len(severed) + unlisted
     severed_observed = sum(1 for s in severed if s["observed"])
     undocumented = sum(1 for s in severed if s["observed"] and not s["documented"])
     invertible = kind.invertible and (rollback.get("verified") is not False)
@@ -218,7 +228,7 @@ def score_proposal(
     facts = {
         "change_kind": kind.name,
         "fidelity": change["fidelity"],
-        "severed": len(severed),
+        "severed": severed_total,
         "severed_observed": severed_observed,
         "undocumented": undocumented,
         "unknowns": len(unknowns),
@@ -228,7 +238,7 @@ def score_proposal(
     }
     decision = policy.decide(facts)
     risk = risk_score(
-        severed_observed, len(severed) - severed_observed, undocumented, max_crit, len(unknowns), invertible
+        severed_observed, severed_total - severed_observed, undocumented, max_crit, len(unknowns), invertible
     )
     alternative = None
     if with_alternative and kind.name == "iam.update_trust_policy" and target_node is not None:
@@ -262,6 +272,7 @@ def score_proposal(
             proposal["source"].get("severity"), severed_observed, len(impacted), len(unknowns), risk
         ),
         "severed": severed,
+        "severed_unlisted": unlisted,
         "already_denied": already_denied,
         "exposure_added": exposure,
         "impacted_services": impacted,
@@ -280,6 +291,23 @@ def score_proposal(
         "policy_facts": facts,
         "analyzer_version": __version__,
     }
+
+
+UNOBSERVED_LISTED = 200
+"""Severed dependencies nobody was seen using are listed by name up to this many; beyond it they are
+counted (``severed_unlisted``; ``policy_facts.severed`` is the total). Every observed one is listed. Narrowing
+the trust of a role that whole accounts may assume removes access from tens of thousands of principals;
+``blastwall who-can`` lists them all."""
+
+
+def _listed(severed: list[dict[str, Any]], unlisted: int) -> tuple[list[dict[str, Any]], int]:
+    """``severed`` cut to every observed entry plus the first ``UNOBSERVED_LISTED`` unobserved ones (order
+    kept), and the count of those left out added to ``unlisted``."""
+    unobserved = [s for s in severed if not s["observed"]]
+    if len(unobserved) <= UNOBSERVED_LISTED:
+        return severed, unlisted
+    cut = {id(s) for s in unobserved[UNOBSERVED_LISTED:]}
+    return [s for s in severed if id(s) not in cut], unlisted + len(cut)
 
 
 def failed_result(
@@ -314,6 +342,7 @@ def failed_result(
         "risk_score": 100,
         "priority": 0,
         "severed": [],
+        "severed_unlisted": 0,
         "already_denied": [],
         "exposure_added": [],
         "impacted_services": [],
@@ -536,7 +565,7 @@ def network_alternative(
 
 def _trust_change(
     ctx: Context, proposal: dict[str, Any], role: str, before_doc: Any, start: datetime, as_of: datetime
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any], list[dict[str, str]], bool]:
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], dict[str, Any], list[dict[str, str]], bool, int]:
     kind = get_kind(proposal["change"]["kind"])
     assert kind.apply is not None and kind.invert is not None
     delta = proposal["change"]["delta"]
@@ -552,6 +581,7 @@ def _trust_change(
             {"change": None, "verified": False, "detail": str(exc)},
             [{"reason": "malformed_policy", "detail": str(exc)}],
             False,
+            0,
         )
     applied = before_ps.items == after_ps.items
     evidence = {e.src: e for e in ctx.snap.edges_under("OBSERVED_ASSUME", role) if e.dst == role}
@@ -566,6 +596,7 @@ def _trust_change(
     restored_ps = trust_statements(role, restored)
     mismatch = []
     trusts = [before_ps, after_ps, restored_ps]
+    unobserved: list[tuple[str, Decision, Decision]] = []
     same_restored = restored_ps == before_ps  # the usual case: the rollback is the original document
     for p in touched_candidates(ctx, role, before_doc, [after_doc, restored], set(evidence)):
         # the cheap check first: where the trust policy answers the same, so does the whole evaluation
@@ -582,7 +613,10 @@ def _trust_change(
         b = variants.decision(0)
         a = variants.decision(1)
         if b.state != "denied" and a.state == "denied":
-            severed.append(_severed_entry(ctx, p, role, b, a, evidence.get(p), p in observed_in_window))
+            if p in observed_in_window:
+                severed.append(_severed_entry(ctx, p, role, b, a, evidence.get(p), True))
+            else:  # listed by name up to a cap, entries made only for those (a hub has tens of thousands)
+                unobserved.append((p, b, a))
             if b.state == "conditional":
                 unknowns.append(
                     {
@@ -611,7 +645,10 @@ def _trust_change(
         "after_digest": config_digest(after_doc),
     }
     severed.sort(key=lambda s: (not s["observed"], -s["events"], s["consumer"]))
-    return severed, exposure, rollback, unknowns, applied
+    unobserved.sort(key=lambda x: x[0])
+    for p, b, a in unobserved[:UNOBSERVED_LISTED]:
+        severed.append(_severed_entry(ctx, p, role, b, a, evidence.get(p), False))
+    return severed, exposure, rollback, unknowns, applied, max(0, len(unobserved) - UNOBSERVED_LISTED)
 
 
 def config_digest(doc: Any) -> str:

@@ -289,3 +289,36 @@ def test_empty_snapshot_gives_target_missing_for_every_proposal(synth_s: Path, t
         assert r["status"] == "target_missing", r["proposal_id"]
         assert r["tier"] != "auto"
         assert "target_missing" in {u["reason"] for u in r["unknowns"]}
+
+
+def test_unobserved_severed_beyond_the_cap_are_counted_not_listed(
+    loaded: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hub role's narrowing removes access from tens of thousands of principals nobody saw using it: past
+    ``UNOBSERVED_LISTED`` they are counted, and nothing the result decides changes (tier, risk, totals, every
+    observed dependency listed)."""
+    from analyzer.scoring import blast
+
+    uri, as_of = loaded
+    store = open_store(uri)
+    ctx, policy = api.analysis_context(store), api.current_policy(store)
+    full = {
+        pid: blast.score_proposal(p, ctx, policy, parse_time(as_of))
+        for pid, p in store.get_documents("proposals").items()
+    }
+    many = {pid: r for pid, r in full.items() if sum(not s["observed"] for s in r["severed"]) >= 3}
+    assert many, "the synthetic org has trust narrowings that remove unused access"
+    monkeypatch.setattr(blast, "UNOBSERVED_LISTED", 2)
+    for pid, r in many.items():
+        cut = blast.score_proposal(store.get_documents("proposals")[pid], ctx, policy, parse_time(as_of))
+        unobserved = [s for s in r["severed"] if not s["observed"]]
+        assert [s for s in cut["severed"] if not s["observed"]] == unobserved[:2]
+        assert [s for s in cut["severed"] if s["observed"]] == [s for s in r["severed"] if s["observed"]]
+        assert cut["severed_unlisted"] == len(unobserved) - 2 and r["severed_unlisted"] == 0
+        assert cut["policy_facts"] == r["policy_facts"]
+        assert (cut["tier"], cut["risk_score"], cut["priority"]) == (
+            r["tier"],
+            r["risk_score"],
+            r["priority"],
+        )
+        assert cut["impacted_services"] == r["impacted_services"]
