@@ -20,6 +20,7 @@ from analyzer.iam.authorize import (
     Subject,
     Target,
     _unknown,
+    authorize,
     combine,
     explain,
     principal_context,
@@ -50,6 +51,14 @@ def policy_key(ps: PolicySet | None) -> Hashable:
     if ps is None:
         return None
     return tuple((label, id(st)) for label, st in ps.items) + tuple(id(u) for u in ps.unreadable)
+
+
+def statements_key(ps: PolicySet | None) -> Hashable:
+    """Like ``policy_key`` without the labels: policy sets of the same statement objects evaluate alike
+    for the same request whatever document each statement is labelled with."""
+    if ps is None:
+        return None
+    return tuple(id(st) for _, st in ps.items), tuple(id(u) for u in ps.unreadable)
 
 
 @dataclass
@@ -89,8 +98,15 @@ def authorize_many(
     row_action: np.ndarray,
     row_target: np.ndarray,
     extra: dict[str, str | list[str]] | None = None,
+    *,
+    group_by_statements: bool = False,
 ) -> BatchDecisions:
+    """``group_by_statements``: group identity policies and boundaries by the statements they consist
+    of, whatever document each came from (principals whose inline policies share their parsed statements,
+    see ``analyzer.scoring.context``, are one evaluation). The states are the same; ``decision(i)`` is
+    then the per-request ``authorize`` of that row (an explanation names the row's own documents)."""
     n = int(row_subject.shape[0])
+    key_of = statements_key if group_by_statements else policy_key
     pctxs = [principal_context(s, extra) for s in subjects]
     rctxs = [resource_context(t) for t in targets]
     arns = [t.arn for t in targets]
@@ -148,7 +164,7 @@ def authorize_many(
             return ("none",)
         if s.identity is None:
             return ("unknown", s.caller.arn)
-        return policy_key(s.identity)
+        return key_of(s.identity)
 
     id_keys = [id_key(s) for s in subjects]
     by_key = {k: s for k, s in zip(id_keys, subjects, strict=True)}
@@ -164,7 +180,7 @@ def authorize_many(
     ia, idn, idir, id_col = column(id_keys, row_subject, run_identity)
 
     # permissions boundaries
-    b_keys = [policy_key(s.boundary) if s.boundary is not None else None for s in subjects]
+    b_keys = [key_of(s.boundary) if s.boundary is not None else None for s in subjects]
     b_by = {k: s.boundary for k, s in zip(b_keys, subjects, strict=True)}
     no_boundary = Assessment(T, F, F)
 
@@ -241,6 +257,8 @@ def authorize_many(
     def explain_row(i: int) -> Decision:
         s = subjects[int(row_subject[i])]
         t = targets[int(row_target[i])]
+        if group_by_statements:  # the group's arrays carry its first member's labels: decide this row alone
+            return authorize(s, actions[int(row_action[i])], t, extra)
         holder = s_col.arrays[int(s_col.group[i])]
         scps: list[tuple[str, Assessment]] = []
         if isinstance(holder, _Levels):

@@ -145,6 +145,13 @@ class CallerColumns:
         )
 
 
+def _member(values: np.ndarray, wanted: Sequence[str]) -> np.ndarray:
+    """``np.isin`` for strings by hashing: on object arrays ``isin`` sorts and compares, which took 0.4 s
+    for 50,000 callers against a trust policy naming 2,600 principals."""
+    want = frozenset(wanted)
+    return np.fromiter((v in want for v in values), dtype=bool, count=len(values))
+
+
 def principal_vector(
     st: Statement, callers: Sequence[Caller], cols: CallerColumns
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -175,13 +182,13 @@ def principal_vector(
                 for v in vals
                 if v.startswith("arn:") and v.endswith(":root") and v.count(":") >= 5
             ]
-            by_account = iam_kind & np.isin(cols.account, accounts)
-            by_arn = iam_kind & np.isin(cols.arn, list(vals))
+            by_account = iam_kind & _member(cols.account, accounts)
+            by_arn = iam_kind & _member(cols.arn, vals)
             m = np.where(by_account | by_arn, T, m).astype(np.int8)
             d |= by_arn | (by_account & (cols.kind == "root"))
         else:
             want = "service" if ptype == "Service" else "federated"
-            hit = (cols.kind == want) & np.isin(cols.arn, list(vals))
+            hit = (cols.kind == want) & _member(cols.arn, vals)
             m = np.where(hit, T, m).astype(np.int8)
             d |= hit
     if st.principals:

@@ -8,7 +8,10 @@ import json
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
+
 from analyzer.iam.authorize import Parts, Target, assess_parts, authorize, decide_from_parts, request_context
+from analyzer.iam.batch import authorize_many
 from analyzer.iam.evaluate import Decision, PolicySet, assess
 from analyzer.iam.policy import parse_document, parse_lenient
 from analyzer.scoring.context import Context, account_of
@@ -124,6 +127,36 @@ def decide_assume(ctx: Context, principal_arn: str, role_arn: str, trust: Policy
     base = ctx.target(role_arn)
     target = Target(role_arn, account_of(role_arn), "trust", trust, True, base.tags, base.org_id)
     return authorize(ctx.subject(principal_arn), ACTION, target)
+
+
+TRUST_ARRAYS_FROM = 500
+"""From this many candidate callers a trust change decides them in arrays (``trust_states``)."""
+
+STATE_NAMES = ("denied", "conditional", "allowed")
+
+
+def trust_states(ctx: Context, role_arn: str, principals: list[str], trusts: list[PolicySet]) -> np.ndarray:
+    """``decide_assume``'s state for every principal under every trust policy, shape (principals, trusts):
+    0 denied, 1 conditional, 2 allowed. One batch evaluation: principals whose policies consist of the
+    same statements are evaluated together, each SCP chain once, each trust policy once against all."""
+    base = ctx.target(role_arn)
+    targets = [
+        Target(role_arn, account_of(role_arn), "trust", t, True, base.tags, base.org_id) for t in trusts
+    ]
+    subjects = [ctx.subject(p) for p in principals]
+    n, k = len(subjects), len(targets)
+    rows_subject = np.repeat(np.arange(n, dtype=np.int64), k)
+    rows_target = np.tile(np.arange(k, dtype=np.int64), n)
+    out = authorize_many(
+        subjects,
+        targets,
+        [ACTION],
+        rows_subject,
+        np.zeros(n * k, np.int64),
+        rows_target,
+        group_by_statements=True,
+    )
+    return out.state.reshape(n, k)
 
 
 class TrustVariants:

@@ -16,7 +16,15 @@ from analyzer.criticality import criticality_rank
 from analyzer.errors import BadInput
 from analyzer.governance.tier_policy import TierPolicy
 from analyzer.iam.evaluate import Decision
-from analyzer.scoring.assume import ACTION, TrustVariants, touched_candidates, trust_statements
+from analyzer.scoring.assume import (
+    ACTION,
+    STATE_NAMES,
+    TRUST_ARRAYS_FROM,
+    TrustVariants,
+    touched_candidates,
+    trust_statements,
+    trust_states,
+)
 from analyzer.scoring.context import Context, account_of
 from analyzer.scoring.coverage import covered_days
 from analyzer.scoring.propagation import build_graphs
@@ -594,37 +602,57 @@ def _trust_change(
     inverse = kind.invert(before_doc, delta)
     restored = kind.apply(after_doc, inverse)
     restored_ps = trust_statements(role, restored)
-    mismatch = []
+    mismatch: list[str] = []
     trusts = [before_ps, after_ps, restored_ps]
-    unobserved: list[tuple[str, Decision, Decision]] = []
     same_restored = restored_ps == before_ps  # the usual case: the rollback is the original document
-    for p in touched_candidates(ctx, role, before_doc, [after_doc, restored], set(evidence)):
-        # the cheap check first: where the trust policy answers the same, so does the whole evaluation
-        variants = TrustVariants(ctx, p, role, [before_ps, after_ps] if same_restored else trusts)
-        tb, ta = variants.sides[:2]
-        if (
-            not same_restored
-            and variants.sides[2] != tb
-            and variants.decision(2).state != variants.decision(0).state
-        ):
-            mismatch.append(p)
-        if ta == tb:
-            continue
-        b = variants.decision(0)
-        a = variants.decision(1)
-        if b.state != "denied" and a.state == "denied":
+    used = [before_ps, after_ps] if same_restored else trusts
+    cands = touched_candidates(ctx, role, before_doc, [after_doc, restored], set(evidence))
+    # (principal, state before, state after, its evaluation if made) for every decision the change alters
+    changed: list[tuple[str, str, str, TrustVariants | None]] = []
+    if len(cands) >= TRUST_ARRAYS_FROM:
+        # a role whole accounts may assume: every caller's state in arrays (callers grouped by the
+        # statements of their policies), explanations made below only for what the result lists
+        st = trust_states(ctx, role, cands, used)
+        if not same_restored:
+            mismatch += [cands[i] for i in np.flatnonzero(st[:, 2] != st[:, 0])]
+        for i in np.flatnonzero(st[:, 1] != st[:, 0]):
+            changed.append((cands[i], STATE_NAMES[st[i, 0]], STATE_NAMES[st[i, 1]], None))
+    else:
+        for p in cands:
+            # the cheap check first: where the trust policy answers the same, so does the whole evaluation
+            variants = TrustVariants(ctx, p, role, used)
+            tb, ta = variants.sides[:2]
+            if (
+                not same_restored
+                and variants.sides[2] != tb
+                and variants.decision(2).state != variants.decision(0).state
+            ):
+                mismatch.append(p)
+            if ta != tb and variants.decision(0).state != variants.decision(1).state:
+                changed.append((p, variants.decision(0).state, variants.decision(1).state, variants))
+
+    def decisions(p: str, variants: TrustVariants | None) -> tuple[Decision, Decision]:
+        v = variants or TrustVariants(ctx, p, role, [before_ps, after_ps])
+        return v.decision(0), v.decision(1)
+
+    unobserved: list[tuple[str, TrustVariants | None]] = []
+    for p, b_state, a_state, made in changed:
+        if b_state != "denied" and a_state == "denied":
             if p in observed_in_window:
+                b, a = decisions(p, made)
                 severed.append(_severed_entry(ctx, p, role, b, a, evidence.get(p), True))
             else:  # listed by name up to a cap, entries made only for those (a hub has tens of thousands)
-                unobserved.append((p, b, a))
-            if b.state == "conditional":
+                unobserved.append((p, made))
+            if b_state == "conditional":
+                b, _ = decisions(p, made)
                 unknowns.append(
                     {
                         "reason": "conditional_access",
                         "detail": f"{p} -> {role} was allowed only {_missing(b)}",
                     }
                 )
-        elif b.state == "denied" and a.state != "denied":
+        elif b_state == "denied" and a_state != "denied":
+            _, a = decisions(p, made)
             exposure.append(
                 {
                     "principal": p,
@@ -646,7 +674,8 @@ def _trust_change(
     }
     severed.sort(key=lambda s: (not s["observed"], -s["events"], s["consumer"]))
     unobserved.sort(key=lambda x: x[0])
-    for p, b, a in unobserved[:UNOBSERVED_LISTED]:
+    for p, made in unobserved[:UNOBSERVED_LISTED]:
+        b, a = decisions(p, made)
         severed.append(_severed_entry(ctx, p, role, b, a, evidence.get(p), False))
     return severed, exposure, rollback, unknowns, applied, max(0, len(unobserved) - UNOBSERVED_LISTED)
 

@@ -3,6 +3,7 @@ organization's SCP chain, the resource -> CI mapping, documented CI relations an
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -156,12 +157,25 @@ def account_of(arn: str) -> str:
     return parts[4] if len(parts) > 4 else ""
 
 
-def _policyset(label: str, doc: Any, problems: list[str], where: str) -> PolicySet:
+def _policyset(
+    label: str, doc: Any, problems: list[str], where: str, shared: dict[str, Any] | None = None
+) -> PolicySet:
     """A policy document as statements; what cannot be read is reported (policy and statement index)
-    and kept as ``unreadable`` so decisions it could change become conditional, never allowed."""
+    and kept as ``unreadable`` so decisions it could change become conditional, never allowed.
+
+    With ``shared``, documents of the same content (inline policies stamped out by templates: a hundred
+    thousand roles may carry a handful of distinct ones) share their parsed statements, so evaluating
+    many principals can group them by statements (``authorize_many(..., group_by_statements=True)``)."""
     if doc is None:
         return PolicySet()
+    if shared is not None:
+        text = json.dumps(doc, sort_keys=True, separators=(",", ":"))
+        hit = shared.get(text)
+        if hit is not None:
+            return PolicySet.of(label, hit)
     parsed = parse_lenient(doc, where=where)
+    if shared is not None and not parsed.unreadable:  # what cannot be read is reported where it is
+        shared[text] = parsed.statements
     for u in parsed.unreadable:
         problems.append(f"{u.where}: {u.message} (skipped; decisions it could change are conditional)")
     return PolicySet.of(label, parsed.statements, parsed.unreadable)
@@ -194,11 +208,16 @@ def build_context(
         for pa in g.props.get("managed_policies", []):
             ps = ps + managed_set(pa)
         group_policies[g.props.get("name", "")] = ps
+    inline_shared: dict[str, Any] = {}
     for n in snap.of_kind("IamRole", "IamUser"):
         ps = PolicySet()
         for ip in n.props.get("inline_policies", []):
             ps = ps + _policyset(
-                f"{n.id}#inline:{ip['name']}", ip["document"], problems, f"{n.id} inline {ip['name']}"
+                f"{n.id}#inline:{ip['name']}",
+                ip["document"],
+                problems,
+                f"{n.id} inline {ip['name']}",
+                inline_shared,
             )
         missing_managed = []
         for pa in n.props.get("managed_policies", []):

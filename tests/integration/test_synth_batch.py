@@ -322,3 +322,41 @@ def test_unobserved_severed_beyond_the_cap_are_counted_not_listed(
             r["priority"],
         )
         assert cut["impacted_services"] == r["impacted_services"]
+
+
+def test_trust_changes_decided_in_arrays_equal_deciding_each_caller(
+    loaded: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Many callers (a role whole accounts may assume) are decided in arrays, grouped by the statements of
+    their policies; every result equals the one from deciding each caller alone: the synthetic org's
+    proposals and random edits of its trust policies (accounts, stars, conditions, split statements)."""
+    from analyzer.scoring import blast
+
+    uri, as_of = loaded
+    store = open_store(uri)
+    ctx, policy, when = api.analysis_context(store), api.current_policy(store), parse_time(as_of)
+    proposals = [
+        p for p in store.get_documents("proposals").values() if p["change"]["kind"].startswith("iam.")
+    ]
+    for k, (role, _edit, _before, after) in enumerate(_random_trust_edits(ctx, 23, 40)):
+        proposals.append(
+            {
+                "proposal_id": f"edit-{k}",
+                "source": {"format": "blastwall"},
+                "change": {
+                    "kind": "iam.update_trust_policy",
+                    "target": role,
+                    "delta": {"new_document": after},
+                    "fidelity": "exact",
+                },
+            }
+        )
+
+    def all_results(threshold: int) -> dict[str, Any]:
+        monkeypatch.setattr(blast, "TRUST_ARRAYS_FROM", threshold)
+        return {p["proposal_id"]: blast.score_proposal(p, ctx, policy, when) for p in proposals}
+
+    each, arrays = all_results(10**9), all_results(0)
+    assert arrays == each
+    assert sum(len(r["severed"]) for r in each.values()) > 20
+    assert sum(len(r["exposure_added"]) for r in each.values()) > 0
