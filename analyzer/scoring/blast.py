@@ -593,10 +593,11 @@ def _trust_change(
         )
     applied = before_ps.items == after_ps.items
     evidence = {e.src: e for e in ctx.snap.edges_under("OBSERVED_ASSUME", role) if e.dst == role}
+    lo, hi = iso(start), iso(as_of)
     observed_in_window = {
         src
         for src, e in evidence.items()
-        if e.last_seen and e.first_seen and e.last_seen >= iso(start) and e.first_seen <= iso(as_of)
+        if e.last_seen and e.first_seen and e.last_seen >= lo and e.first_seen <= hi
     }
     severed, exposure = [], []
     inverse = kind.invert(before_doc, delta)
