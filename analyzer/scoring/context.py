@@ -48,17 +48,9 @@ class Context:
     network_docs: Mapping[str, dict[str, Any]] = field(default_factory=dict)
     """The raw VPC configuration per ``<account>/<region>`` (for network change kinds)."""
     _targets: dict[str, Target] = field(default_factory=dict)
-    _subjects: dict[str, Subject] = field(default_factory=dict)
 
     def subject(self, arn: str) -> Subject:
-        """The caller ``arn`` with its policies, tags and organization, as the evaluator needs it (made
-        once per caller: a trust change on a shared role asks for tens of thousands)."""
-        made = self._subjects.get(arn)
-        if made is None:
-            made = self._subjects[arn] = self._make_subject(arn)
-        return made
-
-    def _make_subject(self, arn: str) -> Subject:
+        """The caller ``arn`` with its policies, tags and organization, as the evaluator needs it."""
         p = self.principals.get(arn)
         account = account_of(arn)
         if arn.endswith(".amazonaws.com"):
