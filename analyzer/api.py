@@ -366,9 +366,11 @@ def score(
         elif workers > 1 and len(chunks) > 1:
             # one proposal of each change kind first, here: what every worker needs for that kind (the
             # network model, the indexes of evidence) is built once, before the fork, and shared
-            first = {p["change"].get("kind"): i for i, p in reversed(list(enumerate(chosen)))}
-            finish([score_or_fail(chosen[i], ctx, policy, as_of) for i in sorted(first.values())])
-            rest = [p for i, p in enumerate(chosen) if i not in set(first.values())]
+            first = sorted(
+                {p["change"].get("kind"): i for i, p in reversed(list(enumerate(chosen)))}.values()
+            )
+            finish([score_or_fail(chosen[i], ctx, policy, as_of) for i in first])
+            rest = [p for i, p in enumerate(chosen) if i not in first]  # a handful: one per kind
             gc.freeze()
             initargs = (store_uri, policy.doc, policy.source, stamp) if store_uri else None
             _WORKER.update(ctx=ctx, policy=policy, as_of=as_of)  # what forked workers inherit

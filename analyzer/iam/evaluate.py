@@ -11,7 +11,6 @@ Outcomes are tri-state values encoded as small integers so NumPy can combine the
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Literal
 
 from analyzer.iam.conditions import ContextValue, Unresolved, condition_holds, has_variables, substitute
@@ -157,7 +156,6 @@ def _aws_index(values: tuple[str, ...]) -> _AwsIndex:
     return index
 
 
-@lru_cache(maxsize=8192)
 def _split_aws(values: tuple[str, ...]) -> _AwsIndex:
     """An ``AWS`` principal list split for lookup: exact principal ARNs, whole accounts (an id or its
     root ARN), whether ``*`` is there, and the rest (session ARNs and anything else), matched one by one."""

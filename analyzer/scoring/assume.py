@@ -187,13 +187,3 @@ class TrustVariants:
             parts = Parts(rest.identity, rest.boundary, rest.scps, self._trust[i])
             self._decisions[i] = decide_from_parts(self._subject, self._targets[i], parts)
         return self._decisions[i]
-
-
-def trust_side(
-    ctx: Context, principal_arn: str, role_arn: str, trusts: list[PolicySet]
-) -> list[tuple[int, int, int]]:
-    """The trust policy's own answer for ``principal_arn`` under each of ``trusts``: (allow, deny, names the
-    caller) tri-states. Everything else in the decision (identity policies, boundary, SCPs) does not
-    depend on the trust policy, so where these are equal the decisions are equal: the cheap check that
-    spares the full evaluation for every principal a trust change does not touch."""
-    return TrustVariants(ctx, principal_arn, role_arn, trusts).sides

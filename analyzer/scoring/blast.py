@@ -27,6 +27,7 @@ from analyzer.scoring.assume import (
 )
 from analyzer.scoring.context import Context, account_of
 from analyzer.scoring.coverage import covered_days
+from analyzer.scoring.outcome import config_digest, in_window
 from analyzer.scoring.propagation import build_graphs
 from analyzer.timeutil import iso
 
@@ -382,6 +383,41 @@ def score_or_fail(
         return failed_result(proposal, policy, as_of, "scoring_error", f"{type(exc).__name__}: {exc}")
 
 
+def _scored_alternative(
+    proposal: dict[str, Any],
+    ctx: Context,
+    policy: TierPolicy,
+    as_of: datetime,
+    delta: dict[str, Any],
+    description: str,
+    kind: str | None = None,
+) -> dict[str, Any]:
+    """The proposal with its change replaced by ``delta`` (and ``kind``, if another), scored the same way,
+    as the ``safer_alternative`` section of a result."""
+    change = {**proposal["change"], "delta": delta, "fidelity": "exact", "lookup": "safer-alternative"}
+    if kind is not None:
+        change["kind"] = kind
+    alt = {**proposal, "proposal_id": proposal["proposal_id"] + "-alt", "change": change}
+    r = score_proposal(alt, ctx, policy, as_of, with_alternative=False)
+    return {
+        "description": description,
+        "delta": delta,
+        "tier": r["tier"],
+        "tier_rule": r["tier_rule"],
+        "risk_score": r["risk_score"],
+        "severed": r["severed"],
+        "severed_observed": sum(1 for x in r["severed"] if x["observed"]),
+        "impacted_services": [
+            {k: x[k] for k in ("name", "criticality", "documented")} for x in r["impacted_services"]
+        ],
+        "approver_role": r["approver_role"],
+        "tier_notes": r["tier_notes"],
+        "change": r["change"],
+        "unknowns": r["unknowns"],
+        "rollback_verified": r["rollback"].get("verified"),
+    }
+
+
 def safer_alternative(
     proposal: dict[str, Any],
     ctx: Context,
@@ -414,36 +450,16 @@ def safer_alternative(
             "Action": "sts:AssumeRole",
         }
     )
-    alt = {
-        **proposal,
-        "proposal_id": proposal["proposal_id"] + "-alt",
-        "change": {
-            **proposal["change"],
-            "delta": {"new_document": doc},
-            "fidelity": "exact",
-            "lookup": "safer-alternative",
-        },
-    }
-    r = score_proposal(alt, ctx, policy, as_of, with_alternative=False)
-    return {
-        "description": f"trust only the principals seen using the role ({', '.join(keep)}) instead of their "
+    return _scored_alternative(
+        proposal,
+        ctx,
+        policy,
+        as_of,
+        {"new_document": doc},
+        f"trust only the principals seen using the role ({', '.join(keep)}) instead of their "
         f"whole account{'s' if len(accounts) > 1 else ''}; the trust stays cross-account, so an external-access "
         "finding narrows but does not close until that use moves",
-        "delta": {"new_document": doc},
-        "tier": r["tier"],
-        "tier_rule": r["tier_rule"],
-        "risk_score": r["risk_score"],
-        "severed": r["severed"],
-        "severed_observed": sum(1 for x in r["severed"] if x["observed"]),
-        "impacted_services": [
-            {k: x[k] for k in ("name", "criticality", "documented")} for x in r["impacted_services"]
-        ],
-        "approver_role": r["approver_role"],
-        "tier_notes": r["tier_notes"],
-        "change": r["change"],
-        "unknowns": r["unknowns"],
-        "rollback_verified": r["rollback"].get("verified"),
-    }
+    )
 
 
 def public_access_alternative(
@@ -474,36 +490,16 @@ def public_access_alternative(
             st.pop("NotPrincipal", None)
         new_statements.append(st)
     new_doc = {**doc, "Statement": new_statements}
-    alt = {
-        **proposal,
-        "proposal_id": proposal["proposal_id"] + "-alt",
-        "change": {
-            **proposal["change"],
-            "kind": "resource_policy.remove_statements",
-            "delta": {"new_document": new_doc},
-            "fidelity": "exact",
-            "lookup": "safer-alternative",
-        },
-    }
-    r = score_proposal(alt, ctx, policy, as_of, with_alternative=False)
-    return {
-        "description": f"name the callers seen using the bucket ({', '.join(observed)}) in its policy instead of "
+    return _scored_alternative(
+        proposal,
+        ctx,
+        policy,
+        as_of,
+        {"new_document": new_doc},
+        f"name the callers seen using the bucket ({', '.join(observed)}) in its policy instead of "
         "everyone, so the policy is no longer public; then block public access",
-        "delta": {"new_document": new_doc},
-        "tier": r["tier"],
-        "tier_rule": r["tier_rule"],
-        "risk_score": r["risk_score"],
-        "severed": r["severed"],
-        "severed_observed": sum(1 for x in r["severed"] if x["observed"]),
-        "impacted_services": [
-            {k: x[k] for k in ("name", "criticality", "documented")} for x in r["impacted_services"]
-        ],
-        "approver_role": r["approver_role"],
-        "tier_notes": r["tier_notes"],
-        "change": r["change"],
-        "unknowns": r["unknowns"],
-        "rollback_verified": r["rollback"].get("verified"),
-    }
+        kind="resource_policy.remove_statements",
+    )
 
 
 def network_alternative(
@@ -537,38 +533,18 @@ def network_alternative(
     if not authorize:
         return None
     new_delta = {"revoke": delta, "authorize": authorize}
-    alt = {
-        **proposal,
-        "proposal_id": proposal["proposal_id"] + "-alt",
-        "change": {
-            **proposal["change"],
-            "kind": "sg.replace_rules",
-            "delta": new_delta,
-            "fidelity": "exact",
-            "lookup": "safer-alternative",
-        },
-    }
-    r = score_proposal(alt, ctx, policy, as_of, with_alternative=False)
     observed_peers = sorted({p for by in keep.values() for ps in by.values() for p in ps})
     shown = ", ".join(observed_peers[:5]) + (" …" if len(observed_peers) > 5 else "")
-    return {
-        "description": f"revoke the rule but allow exactly the peers observed using it ({shown}) on the "
+    return _scored_alternative(
+        proposal,
+        ctx,
+        policy,
+        as_of,
+        new_delta,
+        f"revoke the rule but allow exactly the peers observed using it ({shown}) on the "
         "protocol and port they used",
-        "delta": new_delta,
-        "tier": r["tier"],
-        "tier_rule": r["tier_rule"],
-        "risk_score": r["risk_score"],
-        "severed": r["severed"],
-        "severed_observed": sum(1 for x in r["severed"] if x["observed"]),
-        "impacted_services": [
-            {k: x[k] for k in ("name", "criticality", "documented")} for x in r["impacted_services"]
-        ],
-        "approver_role": r["approver_role"],
-        "tier_notes": r["tier_notes"],
-        "change": r["change"],
-        "unknowns": r["unknowns"],
-        "rollback_verified": r["rollback"].get("verified"),
-    }
+        kind="sg.replace_rules",
+    )
 
 
 def _trust_change(
@@ -594,11 +570,7 @@ def _trust_change(
     applied = before_ps.items == after_ps.items
     evidence = {e.src: e for e in ctx.snap.edges_under("OBSERVED_ASSUME", role) if e.dst == role}
     lo, hi = iso(start), iso(as_of)
-    observed_in_window = {
-        src
-        for src, e in evidence.items()
-        if e.last_seen and e.first_seen and e.last_seen >= lo and e.first_seen <= hi
-    }
+    observed_in_window = {src for src, e in evidence.items() if in_window(e, lo, hi)}
     severed, exposure = [], []
     inverse = kind.invert(before_doc, delta)
     restored = kind.apply(after_doc, inverse)
@@ -679,15 +651,6 @@ def _trust_change(
         b, a = decisions(p, made)
         severed.append(_severed_entry(ctx, p, role, b, a, evidence.get(p), False))
     return severed, exposure, rollback, unknowns, applied, max(0, len(unobserved) - UNOBSERVED_LISTED)
-
-
-def config_digest(doc: Any) -> str:
-    """SHA-256 of a configuration document in canonical JSON: what the target looked like."""
-    import hashlib
-    import json
-
-    text = json.dumps(doc, sort_keys=True, separators=(",", ":")) if not isinstance(doc, str) else doc
-    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
 def _missing(d: Decision) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 
 from analyzer.changes import get_kind
 from analyzer.scoring.context import Context, account_of
-from analyzer.scoring.outcome import Outcome, severed_entry
+from analyzer.scoring.outcome import Outcome, config_digest, in_window, severed_entry
 from analyzer.timeutil import iso
 
 CredentialsOutcome = Outcome
@@ -19,8 +19,6 @@ CredentialsOutcome = Outcome
 def credentials_change(
     ctx: Context, proposal: dict[str, Any], start: datetime, as_of: datetime
 ) -> CredentialsOutcome:
-    from analyzer.scoring.blast import config_digest
-
     change = proposal["change"]
     kind = get_kind(change["kind"])
     assert kind.apply is not None and kind.invert is not None
@@ -29,19 +27,11 @@ def credentials_change(
     arn = change.get("target") or ""
     node = ctx.snap.node(arn)
     if node is None or not node.props or node.kind not in ("IamUser", "IamRole"):
-        out.missing = True
-        out.unknowns.append(
-            {"reason": "target_missing", "detail": f"{arn} is not a user or role of the snapshot"}
-        )
-        return out
+        return out.target_missing(f"{arn} is not a user or role of the snapshot")
     out.account = account_of(arn)
     credential = delta["credential"]
     if (credential == "role_sessions") != (node.kind == "IamRole"):
-        out.missing = True
-        out.unknowns.append(
-            {"reason": "target_missing", "detail": f"{credential} does not apply to {node.kind} {arn}"}
-        )
-        return out
+        return out.target_missing(f"{credential} does not apply to {node.kind} {arn}")
     state = {credential: "active"}
     after = kind.apply(state, delta)
     lo, hi = iso(start), iso(as_of)
@@ -50,7 +40,7 @@ def credentials_change(
             for e in ctx.snap.edge_records(kind_name):
                 if e.src != arn:
                     continue
-                observed = bool(e.last_seen and e.first_seen and e.last_seen >= lo and e.first_seen <= hi)
+                observed = in_window(e, lo, hi)
                 out.severed.append(
                     severed_entry(
                         ctx,

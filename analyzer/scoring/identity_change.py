@@ -17,7 +17,7 @@ from analyzer.iam.evaluate import PolicySet
 from analyzer.iam.policy import Unreadable
 from analyzer.scoring.access import ACCESS_ACTIONS, is_sensitive
 from analyzer.scoring.context import Context, _policyset, account_of
-from analyzer.scoring.outcome import Outcome, severed_entry
+from analyzer.scoring.outcome import Outcome, config_digest, in_window, severed_entry
 from analyzer.scoring.policy_change import request_resource
 from analyzer.timeutil import iso
 
@@ -68,8 +68,6 @@ def _subject(ctx: Context, arn: str, config: dict[str, Any]) -> Subject:
 def identity_change(
     ctx: Context, proposal: dict[str, Any], start: datetime, as_of: datetime
 ) -> IdentityOutcome:
-    from analyzer.scoring.blast import config_digest
-
     change = proposal["change"]
     kind = get_kind(change["kind"])
     assert kind.apply is not None and kind.invert is not None
@@ -77,11 +75,7 @@ def identity_change(
     arn = change.get("target") or ""
     node = ctx.snap.node(arn)
     if node is None or not node.props or node.kind not in ("IamRole", "IamUser"):
-        out.missing = True
-        out.unknowns.append(
-            {"reason": "target_missing", "detail": f"{arn} is not a role or user of the snapshot"}
-        )
-        return out
+        return out.target_missing(f"{arn} is not a role or user of the snapshot")
     out.account = account_of(arn)
     before_cfg = {k: node.props.get(k) for k in KEYS}
     after_cfg = kind.apply(before_cfg, change["delta"])
@@ -111,7 +105,7 @@ def identity_change(
             )
         if b.state == "denied" or a.state != "denied":
             continue
-        observed = bool(edge.last_seen and edge.first_seen and edge.last_seen >= lo and edge.first_seen <= hi)
+        observed = in_window(edge, lo, hi)
         provider = edge.dst
         out.severed.append(
             severed_entry(

@@ -18,7 +18,7 @@ from analyzer.network.model import NetModel, from_api
 from analyzer.network.service import ObservedFlow, _decide_all, exposure, observed, reach, resolve_endpoint
 from analyzer.network.vector import Compiled
 from analyzer.scoring.context import Context
-from analyzer.scoring.outcome import Outcome, severed_entry
+from analyzer.scoring.outcome import Outcome, config_digest, in_window, severed_entry
 from analyzer.timeutil import iso
 
 NetworkOutcome = Outcome
@@ -113,14 +113,7 @@ def network_change(
     docs = ctx.network_docs
     where = _locate(docs, kind, change.get("target") or "")
     if where is None:
-        out.missing = True
-        out.unknowns.append(
-            {
-                "reason": "target_missing",
-                "detail": f"{change.get('target')} is not in the snapshot's VPC configuration",
-            }
-        )
-        return out
+        return out.target_missing(f"{change.get('target')} is not in the snapshot's VPC configuration")
     out.account = where[0].split("/", 1)[0]
     before_item = _item(docs, kind, where)
     after_item = kind.apply(before_item, change["delta"])
@@ -139,7 +132,7 @@ def network_change(
     after = _decide_all(after_m, flows, prep.compiled.with_group_rules(after_m, {tid}) if sg else None)
     lo, hi = iso(start), iso(as_of)
     for f, e, b, a in zip(flows, keep, before, after, strict=True):
-        observed = bool(e.last_seen and e.first_seen and e.last_seen >= lo and e.first_seen <= hi)
+        observed = in_window(e, lo, hi)
         if b == 0:
             d = reach(before_m, f.src, f.dst, f.protocol, f.port)
             out.already_denied.append(
@@ -213,8 +206,6 @@ def network_change(
         for f, b, r in zip(flows, before, restored, strict=True)
         if b != r
     ]
-    from analyzer.scoring.blast import config_digest
-
     out.rollback = {
         "change": {"kind": inverse_kind.name, "target": change.get("target"), "delta": inverse},
         "verified": not mismatch and same_exposure,

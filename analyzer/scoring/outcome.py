@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -72,3 +74,9 @@ def severed_entry(
         "before": before or {"decision": "allowed", "statements": [], "missing_context": []},
         "after": {"decision": "denied", "reason": reason},
     }
+
+
+def config_digest(doc: Any) -> str:
+    """SHA-256 of a configuration document in canonical JSON: what the target looked like."""
+    text = json.dumps(doc, sort_keys=True, separators=(",", ":")) if not isinstance(doc, str) else doc
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()

@@ -15,7 +15,7 @@ from analyzer.iam.policy import parse_lenient
 from analyzer.scoring.access import ACCESS_ACTIONS
 from analyzer.scoring.assume import principals_by_account
 from analyzer.scoring.context import POLICY_RESOURCE_KINDS, Context, account_of
-from analyzer.scoring.outcome import Outcome, severed_entry
+from analyzer.scoring.outcome import Outcome, config_digest, in_window, severed_entry
 from analyzer.timeutil import iso
 
 PolicyOutcome = Outcome
@@ -46,8 +46,6 @@ def _with_policy(base: Target, label: str, doc: Any) -> Target:
 def resource_policy_change(
     ctx: Context, proposal: dict[str, Any], start: datetime, as_of: datetime
 ) -> PolicyOutcome:
-    from analyzer.scoring.blast import config_digest
-
     change = proposal["change"]
     kind = get_kind(change["kind"])
     assert kind.apply is not None and kind.invert is not None
@@ -55,9 +53,7 @@ def resource_policy_change(
     arn = change.get("target") or ""
     node = ctx.snap.node(arn)
     if node is None or not node.props or node.kind not in POLICY_RESOURCE_KINDS:
-        out.missing = True
-        out.unknowns.append({"reason": "target_missing", "detail": f"{arn} is not in the snapshot"})
-        return out
+        return out.target_missing(f"{arn} is not in the snapshot")
     out.account = node.account or account_of(arn)
     if not node.props.get("policy_collected", True):
         out.unknowns.append(
@@ -115,13 +111,7 @@ def resource_policy_change(
             )
         if b.state == "denied" or a.state != "denied":
             continue
-        observed = bool(
-            edge is not None
-            and edge.last_seen
-            and edge.first_seen
-            and edge.last_seen >= lo
-            and edge.first_seen <= hi
-        )
+        observed = in_window(edge, lo, hi)
         out.severed.append(
             severed_entry(
                 ctx,

@@ -12,7 +12,7 @@ from analyzer.changes import get_kind
 from analyzer.changes.public_access import is_public_statement
 from analyzer.iam.authorize import authorize
 from analyzer.scoring.context import Context, account_of
-from analyzer.scoring.outcome import Outcome, severed_entry
+from analyzer.scoring.outcome import Outcome, config_digest, in_window, severed_entry
 from analyzer.scoring.policy_change import request_resource
 from analyzer.timeutil import iso
 
@@ -22,8 +22,6 @@ PublicOutcome = Outcome
 def public_access_change(
     ctx: Context, proposal: dict[str, Any], start: datetime, as_of: datetime
 ) -> PublicOutcome:
-    from analyzer.scoring.blast import config_digest
-
     change = proposal["change"]
     kind = get_kind(change["kind"])
     assert kind.apply is not None and kind.invert is not None
@@ -31,9 +29,7 @@ def public_access_change(
     arn = change.get("target") or ""
     node = ctx.snap.node(arn)
     if node is None or not node.props or node.kind != "S3Bucket":
-        out.missing = True
-        out.unknowns.append({"reason": "target_missing", "detail": f"{arn} is not a bucket of the snapshot"})
-        return out
+        return out.target_missing(f"{arn} is not a bucket of the snapshot")
     owner = node.account or ""
     out.account = owner
     before_cfg = node.props.get("public_access_block")
@@ -67,7 +63,7 @@ def public_access_change(
             continue
         if not (public and after_cfg.get("RestrictPublicBuckets")):
             continue
-        observed = bool(e.last_seen and e.first_seen and e.last_seen >= lo and e.first_seen <= hi)
+        observed = in_window(e, lo, hi)
         out.severed.append(
             severed_entry(
                 ctx,

@@ -10,7 +10,7 @@ from typing import Any
 
 from analyzer.changes import get_kind
 from analyzer.scoring.context import Context, account_of
-from analyzer.scoring.outcome import Outcome, severed_entry
+from analyzer.scoring.outcome import Outcome, config_digest, in_window, severed_entry
 from analyzer.timeutil import iso
 
 RemovalOutcome = Outcome
@@ -19,8 +19,6 @@ RemovalOutcome = Outcome
 def removal_change(
     ctx: Context, proposal: dict[str, Any], start: datetime, as_of: datetime
 ) -> RemovalOutcome:
-    from analyzer.scoring.blast import config_digest
-
     change = proposal["change"]
     kind = get_kind(change["kind"])
     assert kind.apply is not None and kind.invert is not None
@@ -30,9 +28,7 @@ def removal_change(
         (n for n in ctx.snap.nodes if n.props and n.id.endswith("/" + target)), None
     )
     if node is None or not node.props:
-        out.missing = True
-        out.unknowns.append({"reason": "target_missing", "detail": f"{target} is not in the snapshot"})
-        return out
+        return out.target_missing(f"{target} is not in the snapshot")
     out.account = node.account or account_of(node.id)
     state = {"state": str(node.props.get("state") or "present")}
     after = kind.apply(state, change["delta"])
@@ -51,7 +47,7 @@ def removal_change(
             outbound = is_instance and kind_name == "OBSERVED_FLOW" and e.src in ids
             if not (inbound or outbound):
                 continue
-            observed = bool(e.last_seen and e.first_seen and e.last_seen >= lo and e.first_seen <= hi)
+            observed = in_window(e, lo, hi)
             access = (
                 str(e.props.get("action"))
                 if kind_name == "OBSERVED_CALL"

@@ -17,7 +17,7 @@ from typing import Any
 from analyzer.changes import get_kind
 from analyzer.iam.authorize import authorize
 from analyzer.scoring.context import Context, account_of
-from analyzer.scoring.outcome import Outcome, in_window, severed_entry
+from analyzer.scoring.outcome import Outcome, config_digest, in_window, severed_entry
 from analyzer.timeutil import iso
 
 SettingOutcome = Outcome
@@ -35,8 +35,6 @@ def _current(node: Any, setting: str) -> Any:
 def setting_change(
     ctx: Context, proposal: dict[str, Any], start: datetime, as_of: datetime
 ) -> SettingOutcome:
-    from analyzer.scoring.blast import config_digest
-
     change = proposal["change"]
     kind = get_kind(change["kind"])
     assert kind.apply is not None and kind.invert is not None
@@ -48,9 +46,7 @@ def setting_change(
     if node is None and setting == "imdsv2_required":
         node = next((n for n in ctx.snap.of_kind("Ec2Instance") if n.id.endswith("/" + target)), None)
     if node is None or not node.props:
-        out.missing = True
-        out.unknowns.append({"reason": "target_missing", "detail": f"{target} is not in the snapshot"})
-        return out
+        return out.target_missing(f"{target} is not in the snapshot")
     out.account = node.account or account_of(node.id)
     before = {"setting": setting, "value": _current(node, setting)}
     after = kind.apply(before, delta)
