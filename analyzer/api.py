@@ -120,13 +120,13 @@ def input_fingerprint(ctx: Context) -> str:
     import hashlib
 
     snap = ctx.snap
-    edges = [e for kind in snap.edges.values() for e in kind.records]
+    kinds = snap.edges.values()
     parts = [
         len(snap.nodes),
-        len(edges),
+        sum(len(k.src) for k in kinds),
         max((n.update_tag or 0 for n in snap.nodes), default=0),
-        max((e.update_tag or 0 for e in edges), default=0),
-        sum(int(e.count or 0) for e in edges),
+        max((k.records.max_update_tag() for k in kinds), default=0),
+        sum(int(k.count.sum()) for k in kinds),
         ctx.coverage,
         ctx.collection,
         sorted(ctx.network_docs),

@@ -11,6 +11,7 @@ import threading
 from typing import Any
 
 import flask
+import numpy as np
 
 from analyzer import api
 from analyzer.graph.store import open_store
@@ -221,7 +222,8 @@ def explore(query: str) -> dict[str, Any] | None:
         return None
     neighbours = []
     for kind, arr in snap.edges.items():
-        for e in arr.records:
+        rows = np.union1d(snap.positions(kind, src=node.id), snap.positions(kind, dst=node.id))
+        for e in arr.records.at(rows):
             if e.src == node.id:
                 neighbours.append(
                     {

@@ -31,7 +31,7 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from analyzer.errors import BlastwallError, StoreLocked, StoreVersionError
 from analyzer.graph.schema import SCHEMA_VERSION, Batch, EdgeRow, NodeRow, edge_kind
-from analyzer.graph.store import GraphContents, Interner, StoredEdge, StoredNode
+from analyzer.graph.store import EdgeTable, GraphContents, Interner, StoredNode
 from analyzer.timeutil import iso, now
 
 META_ID = "meta"
@@ -389,7 +389,7 @@ class Neo4jStore:
             time.sleep(0.05)
 
     def read_graph(self) -> GraphContents:
-        def read() -> tuple[list[StoredNode], list[StoredEdge]]:
+        def read() -> tuple[list[StoredNode], EdgeTable]:
             nrows = self._q(
                 "MATCH (n:BWNode) RETURN n.id AS id, n.kind AS kind, n.props AS props, n.source AS source, "
                 "n.account AS account, n.update_tag AS tag, n.first_seen AS fs, n.last_seen AS ls",
@@ -403,10 +403,22 @@ class Neo4jStore:
             )
             canon = Interner()
             nodes = sorted((_stored_node(r, canon) for r in nrows), key=lambda n: n.id)
-            edges = sorted(
-                (_stored_edge(r, canon) for r in erows), key=lambda e: (e.src, e.kind, e.dst, e.key)
-            )
-            return nodes, edges
+            edges = EdgeTable()
+            for r in sorted(erows, key=lambda r: (r["src"], r["kind"], r["dst"], r["key"] or "")):
+                edges.add(
+                    r["src"],
+                    r["kind"],
+                    r["dst"],
+                    r["key"] or "",
+                    _text(r["props"]),
+                    r["source"],
+                    r["account"],
+                    r["tag"],
+                    int(r["count"] or 0),
+                    r["fs"],
+                    r["ls"],
+                )
+            return nodes, edges.freeze()
 
         gen, (nodes, edges) = self._consistent(read)
         return GraphContents(generation=gen, nodes=nodes, edges=edges)
@@ -571,23 +583,6 @@ def _stored_node(r: dict[str, Any], canon: Interner | None = None) -> StoredNode
         c.s(r["source"]),
         c.s(r["account"]),
         c.i(r["tag"]),
-        c.s(r["fs"]),
-        c.s(r["ls"]),
-    )
-
-
-def _stored_edge(r: dict[str, Any], canon: Interner) -> StoredEdge:
-    c = canon
-    return StoredEdge(
-        c.s(r["src"]),
-        c.s(r["kind"]),
-        c.s(r["dst"]),
-        c.s(r["key"] or ""),
-        c.shared(_decode(r["props"])),
-        c.s(r["source"]),
-        c.s(r["account"]),
-        c.i(r["tag"]),
-        c.i(int(r["count"] or 0)),
         c.s(r["fs"]),
         c.s(r["ls"]),
     )

@@ -7,28 +7,87 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, overload
 
 import numpy as np
 import scipy.sparse as sp
 
-from analyzer.graph.store import GraphContents, GraphStore, StoredEdge, StoredNode
+from analyzer.graph.store import (
+    EMPTY_PROPS,
+    EdgeColumns,
+    EdgeTable,
+    GraphContents,
+    GraphStore,
+    StoredEdge,
+    StoredNode,
+    rows_of,
+)
 
 NAT = np.datetime64("NaT", "s")
 MEMO_SIZE = 16
 
 
+class EdgeRecords(Sequence[StoredEdge]):
+    """The edges of one kind as ``StoredEdge`` rows, made when they are asked for and not kept (the
+    snapshot holds columns: see ``analyzer.graph.store.EdgeTable``)."""
+
+    __slots__ = ("_cols", "_dst", "_ids", "_src", "_table")
+
+    def __init__(
+        self, cols: EdgeColumns, ids: tuple[str, ...], src: np.ndarray, dst: np.ndarray, table: EdgeTable
+    ):
+        self._cols, self._ids, self._src, self._dst, self._table = cols, ids, src, dst, table
+
+    def __len__(self) -> int:
+        return len(self._src)
+
+    @overload
+    def __getitem__(self, i: int) -> StoredEdge: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[StoredEdge]: ...
+    def __getitem__(self, i: int | slice) -> StoredEdge | list[StoredEdge]:
+        if isinstance(i, slice):
+            return self.at(np.arange(len(self))[i])
+        n = len(self)
+        if not -n <= i < n:
+            raise IndexError(i)
+        return self.at(np.array([i % n]))[0]
+
+    def __iter__(self) -> Iterator[StoredEdge]:
+        step = 65536  # made a block at a time: a full scan never holds every row
+        for lo in range(0, len(self), step):
+            yield from self.at(np.arange(lo, min(lo + step, len(self))))
+
+    def at(self, rows: np.ndarray | list[int]) -> list[StoredEdge]:
+        """The rows at these positions, in the order given."""
+        rows = np.asarray(rows, dtype=np.int64)
+        ids = self._ids
+        return rows_of(
+            self._cols,
+            rows,
+            [ids[i] for i in self._src[rows].tolist()],
+            [ids[i] for i in self._dst[rows].tolist()],
+            self._table,
+        )
+
+    def max_update_tag(self) -> int:
+        tags = [self._table.values[c] for c in self._cols.fields["update_tag"].table.tolist()]
+        return max((t for t in tags if t is not None), default=0)
+
+
 @dataclass(frozen=True)
 class EdgeArrays:
-    """Edges of one kind: ``src[i] -> dst[i]`` with their count and first/last seen (``NaT`` if unknown)."""
+    """Edges of one kind: ``src[i] -> dst[i]`` with their count and first/last seen (``NaT`` if unknown);
+    ``records`` makes ``StoredEdge`` rows on demand."""
 
     src: np.ndarray
     dst: np.ndarray
     count: np.ndarray
     first_seen: np.ndarray
     last_seen: np.ndarray
-    records: tuple[StoredEdge, ...]
+    records: EdgeRecords
 
 
 @dataclass(frozen=True)
@@ -51,38 +110,74 @@ class Snapshot:
     def of_kind(self, *kinds: str) -> list[StoredNode]:
         return [n for n in self.nodes if n.kind in kinds]
 
-    def edge_records(self, kind: str) -> tuple[StoredEdge, ...]:
+    def edge_records(self, kind: str) -> Sequence[StoredEdge]:
         arr = self.edges.get(kind)
         return arr.records if arr else ()
 
-    def edges_from(self, kind: str, src: str) -> list[StoredEdge]:
-        """The ``kind`` edges leaving ``src`` (an index built once per kind)."""
+    def _by_end(self, kind: str, end: str) -> tuple[np.ndarray, np.ndarray]:
+        """(positions sorted by ``end`` node, CSR offsets per node) for one kind, built once."""
 
-        def build() -> dict[str, list[StoredEdge]]:
-            out: dict[str, list[StoredEdge]] = {}
-            for e in self.edge_records(kind):
-                out.setdefault(e.src, []).append(e)
+        def build() -> tuple[np.ndarray, np.ndarray]:
+            arr = self.edges[kind]
+            col = arr.src if end == "src" else arr.dst
+            order = np.argsort(col, kind="stable").astype(np.int64)
+            offsets = np.zeros(self.n + 1, np.int64)
+            np.cumsum(np.bincount(col, minlength=self.n), out=offsets[1:])
+            return order, offsets
+
+        return self.memo(("edges-by", kind, end), build)  # type: ignore[return-value]
+
+    def positions(self, kind: str, *, src: str | None = None, dst: str | None = None) -> np.ndarray:
+        """Positions (in stored order) of the ``kind`` edges leaving ``src`` or entering ``dst``."""
+        end, node = ("src", src) if src is not None else ("dst", dst)
+        i = self.index.get(node) if node is not None else None
+        if kind not in self.edges or i is None:
+            return np.empty(0, np.int64)
+        order, offsets = self._by_end(kind, end)
+        return order[offsets[i] : offsets[i + 1]]
+
+    def edges_from(self, kind: str, src: str) -> list[StoredEdge]:
+        """The ``kind`` edges leaving ``src``, in stored order."""
+        pos = self.positions(kind, src=src)
+        return self.edges[kind].records.at(pos) if len(pos) else []
+
+    def edges_into(self, kind: str, dst: str) -> list[StoredEdge]:
+        """The ``kind`` edges entering ``dst``, in stored order."""
+        pos = self.positions(kind, dst=dst)
+        return self.edges[kind].records.at(pos) if len(pos) else []
+
+    def positions_under(self, kind: str, dst: str) -> np.ndarray:
+        """Positions of the ``kind`` edges into ``dst`` or into anything below it (``dst/…``: an object of
+        a bucket), in stored order."""
+        arr = self.edges.get(kind)
+        if arr is None:
+            return np.empty(0, np.int64)
+
+        def build() -> dict[str, list[int]]:
+            # every '/'-prefix of each distinct target, to the targets below it
+            out: dict[str, list[int]] = {}
+            ids = self.ids
+            for t in np.unique(arr.dst).tolist():
+                name = ids[t]
+                cut = name.rfind("/")
+                while cut > 0:
+                    out.setdefault(name[:cut], []).append(t)
+                    cut = name.rfind("/", 0, cut)
             return out
 
-        index = self.memo(("edges-from", kind), build)
-        return list(index.get(src, ()))  # type: ignore[attr-defined]
+        below = self.memo(("targets-under", kind), build)
+        targets = [self.index[dst]] if dst in self.index else []
+        targets += below.get(dst, [])  # type: ignore[attr-defined]
+        if not targets:
+            return np.empty(0, np.int64)
+        order, offsets = self._by_end(kind, "dst")
+        parts = [order[offsets[t] : offsets[t + 1]] for t in targets]
+        return np.sort(np.concatenate(parts))
 
     def edges_under(self, kind: str, dst: str) -> list[StoredEdge]:
-        """The ``kind`` edges into ``dst`` or into anything below it (``dst/…``: an object of a bucket),
-        in stored order (an index of every ``/``-prefix of each target, built once per kind)."""
-
-        def build() -> dict[str, list[StoredEdge]]:
-            out: dict[str, list[StoredEdge]] = {}
-            for e in self.edge_records(kind):
-                out.setdefault(e.dst, []).append(e)
-                cut = e.dst.rfind("/")
-                while cut > 0:
-                    out.setdefault(e.dst[:cut], []).append(e)
-                    cut = e.dst.rfind("/", 0, cut)
-            return out
-
-        index = self.memo(("edges-under", kind), build)
-        return list(index.get(dst, ()))  # type: ignore[attr-defined]
+        """The ``kind`` edges into ``dst`` or into anything below it, in stored order."""
+        pos = self.positions_under(kind, dst)
+        return self.edges[kind].records.at(pos) if len(pos) else []
 
     def csr(self, srcs: list[np.ndarray], dsts: list[np.ndarray]) -> sp.csr_array:
         """A boolean n x n CSR adjacency from parallel lists of (src, dst) index arrays; duplicates collapse."""
@@ -112,33 +207,47 @@ def _csr(n: int, srcs: list[np.ndarray], dsts: list[np.ndarray]) -> sp.csr_array
     return m
 
 
-def _ts(values: list[str | None]) -> np.ndarray:
-    return np.array([np.datetime64(v.rstrip("Z"), "s") if v else NAT for v in values], dtype="datetime64[s]")
+def _timestamps(values: list[Any], codes: np.ndarray) -> np.ndarray:
+    """``datetime64[s]`` of the stored timestamp texts at ``codes`` (each distinct text parsed once)."""
+    uniq, inverse = np.unique(codes, return_inverse=True)
+    parsed = np.array(
+        [np.datetime64(v.rstrip("Z"), "s") if v else NAT for v in (values[c] for c in uniq.tolist())],
+        dtype="datetime64[s]",
+    )
+    return parsed[inverse] if len(codes) else np.empty(0, "datetime64[s]")
 
 
 def build_snapshot(contents: GraphContents) -> Snapshot:
     nodes = list(contents.nodes)
     index = {n.id: i for i, n in enumerate(nodes)}
-    # an edge endpoint the store does not hold as a node still gets an index (never dropped silently)
-    for e in contents.edges:
-        for end in (e.src, e.dst):
-            if end not in index:
-                index[end] = len(nodes)
-                nodes.append(StoredNode(end, "Resource", {}, None, None, None, None, None))
-    by_kind: dict[str, list[StoredEdge]] = {}
-    for e in contents.edges:
-        by_kind.setdefault(e.kind, []).append(e)
+    table = contents.edges
+    values = table.values
+    # every edge end as a node index; an end the store does not hold as a node still gets one (a stub:
+    # never dropped silently), in the order the ends were first read
+    node_of = np.full(len(values), -1, np.int64)
+    ends = [c for cols in table.kinds.values() for c in (cols.src, cols.dst)]
+    for code in np.unique(np.concatenate(ends)).tolist() if ends else []:
+        end = values[code]
+        i = index.get(end)
+        if i is None:
+            i = index[end] = len(nodes)
+            nodes.append(StoredNode(end, "Resource", EMPTY_PROPS, None, None, None, None, None))
+        node_of[code] = i
+    ids = tuple(n.id for n in nodes)
     arrays = {}
-    for kind, recs in by_kind.items():
+    for kind, cols in table.kinds.items():
+        src, dst = node_of[cols.src], node_of[cols.dst]
         arrays[kind] = EdgeArrays(
-            src=np.fromiter((index[e.src] for e in recs), np.int64, len(recs)),
-            dst=np.fromiter((index[e.dst] for e in recs), np.int64, len(recs)),
-            count=np.fromiter((e.count for e in recs), np.int64, len(recs)),
-            first_seen=_ts([e.first_seen for e in recs]),
-            last_seen=_ts([e.last_seen for e in recs]),
-            records=tuple(recs),
+            src=src,
+            dst=dst,
+            count=cols.count,
+            first_seen=_timestamps(values, cols.fields["first_seen"].codes(slice(None))),
+            last_seen=_timestamps(values, cols.fields["last_seen"].codes(slice(None))),
+            records=EdgeRecords(
+                replace(cols, src=np.empty(0, np.int32), dst=np.empty(0, np.int32)), ids, src, dst, table
+            ),
         )
-    return Snapshot(contents.generation, tuple(n.id for n in nodes), index, tuple(nodes), arrays)
+    return Snapshot(contents.generation, ids, index, tuple(nodes), arrays)
 
 
 _LOCK = threading.Lock()

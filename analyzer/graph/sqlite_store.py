@@ -17,7 +17,7 @@ from typing import Any
 
 from analyzer.errors import BlastwallError, StoreLocked, StoreVersionError
 from analyzer.graph.schema import SCHEMA_VERSION, Batch, edge_kind
-from analyzer.graph.store import GraphContents, Interner, StoredEdge, StoredNode
+from analyzer.graph.store import EdgeTable, GraphContents, Interner, StoredNode
 from analyzer.timeutil import iso, now
 
 DB_NAME = "blastwall.sqlite"
@@ -248,7 +248,14 @@ class SqliteStore:
             gen = int(cur.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
             canon = Interner()
             nodes = [_node(r, canon) for r in cur.execute("SELECT * FROM nodes ORDER BY id")]
-            edges = [_edge(r, canon) for r in cur.execute("SELECT * FROM edges ORDER BY src, kind, dst, key")]
+            edges = EdgeTable()
+            add = edges.add
+            for r in cur.execute(
+                "SELECT src, kind, dst, key, props, source, account, update_tag, count, first_seen, last_seen "
+                "FROM edges ORDER BY src, kind, dst, key"
+            ):
+                add(*r)
+            edges.freeze()
         finally:
             cur.execute("COMMIT")
         return GraphContents(generation=gen, nodes=nodes, edges=edges)
@@ -283,20 +290,3 @@ def _node(r: tuple[Any, ...], canon: Interner | None = None) -> StoredNode:
         return StoredNode(r[0], r[1], json.loads(r[2]), r[3], r[4], r[5], r[6], r[7])
     c = canon.s
     return StoredNode(c(r[0]), c(r[1]), canon.props(r[2]), c(r[3]), c(r[4]), canon.i(r[5]), c(r[6]), c(r[7]))
-
-
-def _edge(r: tuple[Any, ...], canon: Interner) -> StoredEdge:
-    c = canon.s
-    return StoredEdge(
-        c(r[0]),
-        c(r[1]),
-        c(r[2]),
-        c(r[3]),
-        canon.props(r[4]),
-        c(r[5]),
-        c(r[6]),
-        canon.i(r[7]),
-        canon.i(r[8]),
-        c(r[9]),
-        c(r[10]),
-    )

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+from array import array
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
 
 from analyzer.graph.schema import Batch
 
@@ -96,13 +100,183 @@ def _msgspec_decode(text: str | bytes) -> Any:
     return msgspec.json.decode(text)
 
 
+EDGE_FIELDS = ("key", "props", "source", "account", "update_tag", "first_seen", "last_seen")
+"""The columns of an edge besides its ends and count, each held as codes into shared tables."""
+
+
+@dataclass(frozen=True, slots=True)
+class Packed:
+    """A column of codes into a table of values, stored as its distinct codes (``table``) and per row an
+    index into them in the smallest unsigned type; a column with one value (an update tag, a source, most
+    keys) is a zero-stride view and costs nothing per row."""
+
+    table: np.ndarray
+    idx: np.ndarray
+
+    @classmethod
+    def of(cls, codes: np.ndarray) -> Packed:
+        table, inverse = np.unique(codes, return_inverse=True)
+        if len(table) <= 1:
+            return cls(table.astype(np.int64), np.broadcast_to(np.zeros(1, np.uint8), codes.shape))
+        dtype = np.uint8 if len(table) <= 1 << 8 else np.uint16 if len(table) <= 1 << 16 else np.uint32
+        return cls(table.astype(np.int64), inverse.astype(dtype))
+
+    def codes(self, rows: np.ndarray | slice) -> np.ndarray:
+        return self.table[self.idx[rows]]
+
+
+@dataclass(frozen=True, slots=True)
+class EdgeColumns:
+    """The edges of one kind: ``src``/``dst`` codes into the table's values, ``count``, and the other
+    fields as ``Packed`` codes (values, or property maps for ``props``)."""
+
+    kind: str
+    src: np.ndarray
+    dst: np.ndarray
+    count: np.ndarray
+    fields: dict[str, Packed]
+
+    def __len__(self) -> int:
+        return len(self.count)
+
+
+class EdgeTable:
+    """Every edge of a read, as columns grouped by kind (a kind's rows in the order the store gave them).
+
+    A million-node graph has about ten edges per node; one ``StoredEdge`` each (about 120 bytes with its
+    references) would be most of the memory, so a read keeps an edge as a row of integer codes into one
+    table of distinct values and one of distinct property maps, and makes ``StoredEdge`` rows only when
+    they are asked for (iteration yields them kind by kind, in kind-name order). Rows are added with
+    ``add`` and the table is frozen into NumPy columns by ``freeze`` (the stores do both)."""
+
+    def __init__(self) -> None:
+        self._codes: dict[Any, int] = {None: 0}
+        self._props: dict[str, int] = {"{}": 0}
+        self._rows: dict[str, list[array[int]]] = {}
+        self.values: list[Any] = [None]
+        self.props: list[dict[str, Any]] = [EMPTY_PROPS]
+        self.kinds: dict[str, EdgeColumns] = {}
+
+    def add(
+        self,
+        src: str,
+        kind: str,
+        dst: str,
+        key: str,
+        props: str | None,
+        source: str | None,
+        account: str | None,
+        update_tag: int | None,
+        count: int,
+        first_seen: str | None,
+        last_seen: str | None,
+    ) -> None:
+        """One edge; ``props`` is its stored JSON text."""
+        cols = self._rows.get(kind)
+        if cols is None:
+            cols = self._rows[kind] = [array("q") for _ in range(3 + len(EDGE_FIELDS))]
+        codes = self._codes
+        intern = codes.setdefault
+        cols[0].append(intern(src, len(codes)))
+        cols[1].append(intern(dst, len(codes)))
+        cols[2].append(count or 0)
+        cols[3].append(intern(key, len(codes)))
+        cols[4].append(self._props.setdefault(props or "{}", len(self._props)))
+        cols[5].append(intern(source, len(codes)))
+        cols[6].append(intern(account, len(codes)))
+        cols[7].append(intern(update_tag, len(codes)))
+        cols[8].append(intern(first_seen, len(codes)))
+        cols[9].append(intern(last_seen, len(codes)))
+
+    @classmethod
+    def of(cls, edges: Iterable[StoredEdge]) -> EdgeTable:
+        """A frozen table of these edges (built in memory: tests, notebooks)."""
+        table = cls()
+        for e in sorted(edges, key=lambda e: (e.src, e.kind, e.dst, e.key)):
+            table.add(
+                e.src,
+                e.kind,
+                e.dst,
+                e.key,
+                json.dumps(e.props, sort_keys=True),
+                e.source,
+                e.account,
+                e.update_tag,
+                e.count,
+                e.first_seen,
+                e.last_seen,
+            )
+        return table.freeze()
+
+    def freeze(self) -> EdgeTable:
+        """Turn the added rows into columns (decoding each distinct property map once)."""
+        self.values = list(self._codes)
+        texts = list(self._props)
+        canon = Interner()
+        self.props = [EMPTY_PROPS] + [canon.props(t) for t in texts[1:]]
+        for kind in sorted(self._rows):
+            cols = [
+                np.frombuffer(c, dtype=np.int64) if len(c) else np.empty(0, np.int64)
+                for c in self._rows[kind]
+            ]
+            self.kinds[kind] = EdgeColumns(
+                kind,
+                cols[0].astype(np.int32),
+                cols[1].astype(np.int32),
+                cols[2].copy(),
+                {name: Packed.of(c) for name, c in zip(EDGE_FIELDS, cols[3:], strict=True)},
+            )
+        self._rows.clear()
+        self._codes.clear()
+        self._props.clear()
+        return self
+
+    def __len__(self) -> int:
+        return sum(len(c) for c in self.kinds.values())
+
+    def __eq__(self, other: object) -> bool:
+        """The same edges (every field), in the same order: two reads of an unchanged store are equal."""
+        if not isinstance(other, EdgeTable):
+            return NotImplemented
+        return len(self) == len(other) and list(self) == list(other)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __iter__(self) -> Iterator[StoredEdge]:
+        for cols in self.kinds.values():
+            v = self.values
+            yield from rows_of(
+                cols, np.arange(len(cols)), [v[i] for i in cols.src], [v[i] for i in cols.dst], self
+            )
+
+
+def rows_of(
+    cols: EdgeColumns, rows: np.ndarray, srcs: list[str], dsts: list[str], table: EdgeTable
+) -> list[StoredEdge]:
+    """``StoredEdge`` rows of ``cols`` at ``rows`` (positions), given their ends' ids."""
+    f = cols.fields
+    v = table.values
+    props = [table.props[i] for i in f["props"].codes(rows).tolist()]
+    key, source, account, tag, first, last = (
+        [v[i] for i in f[name].codes(rows).tolist()]
+        for name in ("key", "source", "account", "update_tag", "first_seen", "last_seen")
+    )
+    kind = cols.kind
+    return [
+        StoredEdge(s, kind, d, k, p, so, a, t, c, fs, ls)
+        for s, d, k, p, so, a, t, c, fs, ls in zip(
+            srcs, dsts, key, props, source, account, tag, cols.count[rows].tolist(), first, last, strict=True
+        )
+    ]
+
+
 @dataclass(frozen=True)
 class GraphContents:
     """A consistent read of the whole graph: what one generation of the store held."""
 
     generation: int
     nodes: list[StoredNode]
-    edges: list[StoredEdge]
+    edges: EdgeTable
 
 
 @runtime_checkable

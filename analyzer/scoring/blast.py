@@ -568,7 +568,7 @@ def _trust_change(
             0,
         )
     applied = before_ps.items == after_ps.items
-    evidence = {e.src: e for e in ctx.snap.edges_under("OBSERVED_ASSUME", role) if e.dst == role}
+    evidence = {e.src: e for e in ctx.snap.edges_into("OBSERVED_ASSUME", role)}
     lo, hi = iso(start), iso(as_of)
     observed_in_window = {src for src, e in evidence.items() if in_window(e, lo, hi)}
     severed, exposure = [], []

@@ -37,9 +37,7 @@ def credentials_change(
     lo, hi = iso(start), iso(as_of)
     if credential == "access_keys":
         for kind_name in ("OBSERVED_CALL", "OBSERVED_ASSUME"):
-            for e in ctx.snap.edge_records(kind_name):
-                if e.src != arn:
-                    continue
+            for e in ctx.snap.edges_from(kind_name, arn):
                 observed = in_window(e, lo, hi)
                 out.severed.append(
                     severed_entry(
@@ -60,7 +58,7 @@ def credentials_change(
             }
         )
     else:
-        callers = {e.src for e in ctx.snap.edge_records("OBSERVED_ASSUME") if e.dst == arn}
+        callers = {e.src for e in ctx.snap.edges_into("OBSERVED_ASSUME", arn)}
         what = (
             "console use is not told apart from key use"
             if credential == "console_password"

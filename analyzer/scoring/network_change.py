@@ -10,12 +10,16 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
+import numpy as np
+
 from analyzer.changes import ChangeKind, get_kind
 from analyzer.errors import BadInput
+from analyzer.graph.snapshot import Snapshot
 from analyzer.network.documents import LISTS, NetworkDocuments
 from analyzer.network.load import model_from_documents
 from analyzer.network.model import NetModel, from_api
-from analyzer.network.service import ObservedFlow, _decide_all, exposure, observed, reach, resolve_endpoint
+from analyzer.network.service import _decide_all, exposure, reach, resolve_endpoint
+from analyzer.network.service import observed as flows_of_edges
 from analyzer.network.vector import Compiled
 from analyzer.scoring.context import Context
 from analyzer.scoring.outcome import Outcome, config_digest, in_window, severed_entry
@@ -58,38 +62,56 @@ class _Prepared:
 
     model: NetModel
     compiled: Compiled
-    flows: list[ObservedFlow]
-    edges: list[Any]
-    by_eni: dict[str, list[int]]
+    eni_code: dict[str, int]
+    offsets: np.ndarray  # flows of ENI code c: rows[offsets[c]:offsets[c + 1]] (positions of OBSERVED_FLOW)
+    rows: np.ndarray
     members: dict[str, set[str]]
+
+    def flows_of(self, enis: set[str]) -> np.ndarray:
+        """Positions of the observed flows with an endpoint on one of ``enis``, in stored order."""
+        codes = [self.eni_code[e] for e in enis if e in self.eni_code]
+        if not codes:
+            return np.empty(0, np.int64)
+        return np.unique(np.concatenate([self.rows[self.offsets[c] : self.offsets[c + 1]] for c in codes]))
+
+
+def _flow_index(snap: Snapshot, m: NetModel) -> tuple[dict[str, int], np.ndarray, np.ndarray]:
+    """Which observed flows each ENI takes part in, as CSR arrays: each distinct flow endpoint is resolved
+    once (an ENI's ARN, or an address that one of the model's ENIs holds), not once per flow."""
+    arr = snap.edges.get("OBSERVED_FLOW")
+    if arr is None or not len(arr.src):
+        return {}, np.zeros(1, np.int64), np.empty(0, np.int64)
+    ends = np.unique(np.concatenate([arr.src, arr.dst]))
+    eni_of = np.full(snap.n, -1, np.int64)
+    eni_code: dict[str, int] = {}
+    for node in ends.tolist():
+        text = snap.ids[node].rsplit("/", 1)[-1].removeprefix("urn:ip:")
+        try:
+            eni = resolve_endpoint(m, text).eni
+        except BadInput:
+            continue
+        if eni is not None:
+            eni_of[node] = eni_code.setdefault(eni.id, len(eni_code))
+    positions = np.arange(len(arr.src), dtype=np.int64)
+    enis = np.concatenate([eni_of[arr.src], eni_of[arr.dst]])
+    rows = np.concatenate([positions, positions])
+    keep = enis >= 0
+    enis, rows = enis[keep], rows[keep]
+    order = np.lexsort((rows, enis))
+    offsets = np.zeros(len(eni_code) + 1, np.int64)
+    np.cumsum(np.bincount(enis, minlength=len(eni_code)), out=offsets[1:])
+    return eni_code, offsets, rows[order]
 
 
 def _prepare(ctx: Context) -> _Prepared:
     def build() -> _Prepared:
         m = model_from_documents(ctx.network_docs)
-        flows: list[ObservedFlow] = []
-        edges: list[Any] = []
-        by_eni: dict[str, list[int]] = {}
-        for e in ctx.snap.edge_records("OBSERVED_FLOW"):
-            got = observed([e])
-            if not got:
-                continue
-            f = got[0]
-            i = len(flows)
-            flows.append(f)
-            edges.append(e)
-            for text in {f.src, f.dst}:
-                try:
-                    eni = resolve_endpoint(m, text).eni
-                except BadInput:
-                    continue
-                if eni is not None:
-                    by_eni.setdefault(eni.id, []).append(i)
+        eni_code, offsets, rows = _flow_index(ctx.snap, m)
         members: dict[str, set[str]] = {}
         for eni in m.enis.values():
             for g in eni.groups:
                 members.setdefault(g, set()).add(eni.id)
-        return _Prepared(m, Compiled(m), flows, edges, by_eni, members)
+        return _Prepared(m, Compiled(m), eni_code, offsets, rows, members)
 
     return ctx.snap.memo(("network-change-prepared", id(ctx.network_docs)), build)  # type: ignore[return-value]
 
@@ -124,9 +146,12 @@ def network_change(
     tid = (change.get("target") or "").rsplit("/", 1)[-1]
     # only the flows with an endpoint the change touches are re-decided
     touched_enis = {tid} if kind.target_kind == "NetworkInterface" else prep.members.get(tid, set())
-    picked = sorted({i for e in touched_enis for i in prep.by_eni.get(e, ())})
-    flows = [prep.flows[i] for i in picked]
-    keep = [prep.edges[i] for i in picked]
+    picked = prep.flows_of(touched_enis)
+    records = ctx.snap.edges["OBSERVED_FLOW"].records.at(picked) if len(picked) else []
+    # a flow whose port is not a number (none in VPC flow logs v2 for TCP/UDP) is not re-decided
+    pairs = [(f, e) for e in records for f in flows_of_edges([e])]
+    flows = [f for f, _ in pairs]
+    keep = [e for _, e in pairs]
     before = _decide_all(before_m, flows, prep.compiled)
     sg = kind.target_kind == "SecurityGroup"
     after = _decide_all(after_m, flows, prep.compiled.with_group_rules(after_m, {tid}) if sg else None)

@@ -8,6 +8,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+import numpy as np
+
 from analyzer.changes import get_kind
 from analyzer.scoring.context import Context, account_of
 from analyzer.scoring.outcome import Outcome, config_digest, in_window, severed_entry
@@ -34,19 +36,18 @@ def removal_change(
     after = kind.apply(state, change["delta"])
     out.applied = after["state"] in ("stopped", "terminated", "deleted") and state["state"] == after["state"]
     # what stands for the resource in the evidence: itself, and an instance's interfaces
-    ids = {node.id}
-    for e in ctx.snap.edge_records("ATTACHED_TO"):
-        if e.dst == node.id:
-            ids.add(e.src)
+    ids = {node.id} | {e.src for e in ctx.snap.edges_into("ATTACHED_TO", node.id)}
     lo, hi = iso(start), iso(as_of)
     is_instance = node.kind == "Ec2Instance"
     for kind_name in ("OBSERVED_CALL", "OBSERVED_ASSUME", "OBSERVED_FLOW"):
-        for e in ctx.snap.edge_records(kind_name):
-            inbound = e.dst in ids or any(e.dst.startswith(i + "/") for i in ids)
-            # a stopped instance also stops what it was doing: its interfaces' outbound flows
-            outbound = is_instance and kind_name == "OBSERVED_FLOW" and e.src in ids
-            if not (inbound or outbound):
-                continue
+        if kind_name not in ctx.snap.edges:
+            continue
+        # into the resource (or below it: a bucket's objects); a stopped instance also stops what it was
+        # doing: its interfaces' outbound flows
+        parts = [ctx.snap.positions_under(kind_name, i) for i in sorted(ids)]
+        if is_instance and kind_name == "OBSERVED_FLOW":
+            parts += [ctx.snap.positions(kind_name, src=i) for i in sorted(ids)]
+        for e in ctx.snap.edges[kind_name].records.at(np.unique(np.concatenate(parts))):
             observed = in_window(e, lo, hi)
             access = (
                 str(e.props.get("action"))

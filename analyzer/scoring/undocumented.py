@@ -23,8 +23,8 @@ def undocumented(ctx: Context, as_of: datetime, window_days: int = 90) -> list[d
         arr = snap.edges.get(kind)
         if arr is None:
             continue
-        for i in np.flatnonzero(in_window(arr.last_seen, arr.first_seen, start, as_of)):
-            rec = arr.records[i]
+        rows = np.flatnonzero(in_window(arr.last_seen, arr.first_seen, start, as_of))
+        for i, rec in zip(rows.tolist(), arr.records.at(rows), strict=True):
             entry = pairs.setdefault(
                 (int(arr.src[i]), int(arr.dst[i])),
                 {

@@ -6,7 +6,7 @@ from analyzer.changes import get_kind
 from analyzer.governance.tier_policy import load_policy
 from analyzer.graph.schema import Batch, EdgeRow, NodeRow
 from analyzer.graph.snapshot import build_snapshot
-from analyzer.graph.store import GraphContents, StoredEdge, StoredNode
+from analyzer.graph.store import EdgeTable, GraphContents, StoredEdge, StoredNode
 from analyzer.scoring.assume import decide_assume, trust_statements
 from analyzer.scoring.blast import score_proposal
 from analyzer.scoring.context import build_context
@@ -34,7 +34,7 @@ def contents(batch: Batch) -> GraphContents:
         )
         for e in batch.edges
     ]
-    return GraphContents(1, nodes, edges)
+    return GraphContents(1, nodes, EdgeTable.of(edges))
 
 
 def org(identity_allows: bool) -> Batch:
