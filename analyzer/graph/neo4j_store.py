@@ -579,7 +579,7 @@ def _stored_node(r: dict[str, Any], canon: Interner | None = None) -> StoredNode
     return StoredNode(
         c.s(r["id"]),
         c.s(r["kind"]),
-        c.shared(_decode(r["props"])),
+        c.node_props(_text(r["props"])),
         c.s(r["source"]),
         c.s(r["account"]),
         c.i(r["tag"]),

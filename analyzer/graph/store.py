@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from array import array
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -66,6 +66,8 @@ class Interner:
     def __init__(self) -> None:
         self._strings: dict[str, str] = {}
         self._ints: dict[int, int] = {}
+        self._parts: dict[bytes, Any] = {}
+        self._encode: Callable[[Any], bytes] | None = None
 
     def s(self, value: Any) -> Any:
         """``value`` (a string, or None) as the one shared object equal to it."""
@@ -89,6 +91,29 @@ class Interner:
             value = json.loads(text)
         return self.shared(value)
 
+    def node_props(self, text: str | bytes | None) -> dict[str, Any]:
+        """``props``, with the values repeated across nodes shared too: equal strings, and equal lists or
+        maps (a tag set, an inline policy many roles carry, an empty list) as one object. Stored
+        properties are read-only, so sharing them is safe; at a million nodes it is a third of their
+        memory."""
+        value = self.props(text)
+        if value is EMPTY_PROPS:
+            return value
+        if self._encode is None:
+            self._encode = _msgspec_encode()
+        encode, parts = self._encode, self._parts
+        for k, v in value.items():
+            if type(v) is str:
+                value[k] = self._strings.setdefault(v, v)
+            elif type(v) in (dict, list):
+                try:
+                    key = encode(v)
+                except (TypeError, ValueError, OverflowError):
+                    continue
+                if b"null" not in key:  # NaN would encode as null too: never share what may differ
+                    value[k] = parts.setdefault(key, v)
+        return value
+
     @staticmethod
     def shared(value: dict[str, Any]) -> dict[str, Any]:
         return value if value else EMPTY_PROPS
@@ -98,6 +123,12 @@ def _msgspec_decode(text: str | bytes) -> Any:
     import msgspec
 
     return msgspec.json.decode(text)
+
+
+def _msgspec_encode() -> Callable[[Any], bytes]:
+    import msgspec
+
+    return msgspec.json.Encoder(order="deterministic").encode
 
 
 EDGE_FIELDS = ("key", "props", "source", "account", "update_tag", "first_seen", "last_seen")
