@@ -13,6 +13,7 @@ import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 
 from analyzer.errors import BadInput
@@ -101,7 +102,7 @@ def transform_lines(
         if _is_response(rec, sport, dport):
             src, dst, sport, dport = dst, src, dport, sport  # fold a response onto its request
         proto = PROTOCOLS.get(rec["protocol"], rec["protocol"])
-        when = iso(datetime.fromtimestamp(int(rec["start"]), UTC)) if rec["start"].isdigit() else None
+        when = _when(rec["start"])
         account = rec.get("account-id", "unknown")
         if when:
             agg.days.setdefault((account, region), set()).add(when[:10])
@@ -129,6 +130,12 @@ def transform_lines(
                 e.first_seen = when
             if when and (e.last_seen is None or when > e.last_seen):
                 e.last_seen = when
+
+
+@lru_cache(maxsize=1 << 16)
+def _when(start: str) -> str | None:
+    """A record's ``start`` (epoch seconds) as ISO text; records of one capture window share it."""
+    return iso(datetime.fromtimestamp(int(start), UTC)) if start.isdigit() else None
 
 
 def _is_response(rec: dict[str, str], sport: str, dport: str) -> bool:
