@@ -72,6 +72,13 @@ class EdgeRecords(Sequence[StoredEdge]):
             self._table,
         )
 
+    def codes(self, name: str) -> tuple[np.ndarray, list[Any]]:
+        """One field as (per row, an index into ``values``; the distinct ``values``): few distinct values
+        (a flow's protocol and port) can be worked out once each instead of once per row."""
+        packed = self._cols.fields[name]
+        values = self._table.props if name == "props" else self._table.values
+        return packed.idx, [values[c] for c in packed.table.tolist()]
+
     def max_update_tag(self) -> int:
         tags = [self._table.values[c] for c in self._cols.fields["update_tag"].table.tolist()]
         return max((t for t in tags if t is not None), default=0)

@@ -73,7 +73,16 @@ class Compiled:
             for g in e.groups:
                 codes.append(i * 1_000_003 + self.group_index.setdefault(g, len(self.group_index)))
         self.pair_codes = np.unique(np.array(codes, np.int64))
+        self.classes_of_group: dict[str, list[int]] = {}
+        for c, gs in enumerate(self.class_groups):
+            for g in gs:
+                self.classes_of_group.setdefault(g, []).append(c)
+        self.refs: list[str] = []  # shared by every derived compilation: rule tables index into it
         self._rules: dict[tuple[int, str], tuple[np.ndarray, ...]] = {}
+        # a derived compilation (``with_group_rules``) reads the rule tables of the classes it did not
+        # change from its base's and adds the ones it compiles there
+        self._base: dict[tuple[int, str], tuple[np.ndarray, ...]] | None = None
+        self._changed: frozenset[int] = frozenset()
 
     def with_group_rules(self, m: NetModel, changed: set[str]) -> Compiled:
         """This compilation for ``m``, a model that differs from this one only in the rules of the
@@ -81,9 +90,12 @@ class Compiled:
         tables of classes holding a changed group are dropped, to be compiled again when asked."""
         out = copy.copy(self)
         out.m = m
-        out._rules = {
-            k: v for k, v in self._rules.items() if not changed.intersection(self.class_groups[k[0]])
-        }
+        dropped = frozenset(c for g in changed for c in self.classes_of_group.get(g, ()))
+        if self._base is None:
+            out._base, out._changed, out._rules = self._rules, dropped, {}
+        else:
+            out._changed = self._changed | dropped
+            out._rules = {k: v for k, v in self._rules.items() if k[0] not in dropped}
         return out
 
     def class_rules(self, c: int, direction: str) -> tuple[np.ndarray, ...]:
@@ -92,9 +104,11 @@ class Compiled:
         key = (c, direction)
         if key in self._rules:
             return self._rules[key]
+        shared = self._base is not None and c not in self._changed
+        if shared and self._base is not None and key in self._base:
+            return self._base[key]
         rows: list[tuple[int, int, int, int, int, int, int]] = []
         missing = False
-        self.refs: list[str] = getattr(self, "refs", [])
         for g in self.class_groups[c]:
             if g not in self.m.groups:
                 missing = True
@@ -119,7 +133,10 @@ class Compiled:
                         rows += [(r.proto, r.lo, r.hi, n.lo, n.hi, -1, 0) for n in nets if n.version == 4]
         arr = np.array(rows, dtype=np.int64).reshape(-1, 7)
         out = (*tuple(arr[:, i] for i in range(7)), np.array(missing))
-        self._rules[key] = out
+        if shared and self._base is not None:
+            self._base[key] = out
+        else:
+            self._rules[key] = out
         return out
 
 

@@ -13,11 +13,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from analyzer import api
+from analyzer.changes import get_kind
 from analyzer.demo import load_directory
 from analyzer.graph.store import open_store
+from analyzer.network.vector import Compiled
 from analyzer.synth import generate
 from analyzer.timeutil import parse_time
 from tests.conftest import blastwall_cmd
@@ -360,3 +363,37 @@ def test_trust_changes_decided_in_arrays_equal_deciding_each_caller(
     assert arrays == each
     assert sum(len(r["severed"]) for r in each.values()) > 20
     assert sum(len(r["exposure_added"]) for r in each.values()) > 0
+
+
+@pytest.mark.parametrize("org", ["synthetic", "sample"])
+def test_network_changes_decide_flows_from_arrays_as_flow_by_flow(
+    org: str, loaded: tuple[str, str], tmp_path: Path
+) -> None:
+    """What network changes decide from the prepared arrays (ends resolved once, protocol/port once, the
+    unchanged model's answers kept, rule tables of unchanged classes shared) equals deciding each observed
+    flow as an object, under the unchanged model and with every rule of a group revoked, group by group."""
+    from analyzer.demo import run_demo
+    from analyzer.network.service import _decide_all, observed
+    from analyzer.scoring.network_change import _patched, _prepare
+
+    store = open_store(loaded[0]) if org == "synthetic" else run_demo(str(tmp_path / "demo"))[0]
+    ctx = api.analysis_context(store)
+    prep = _prepare(ctx)
+    records = ctx.snap.edges["OBSERVED_FLOW"].records
+    pos = np.flatnonzero(prep.has_port[prep.props_index])
+    flows = observed(records.at(pos))
+    assert len(flows) == len(pos) > (20 if org == "synthetic" else 0)
+    slow = _decide_all(prep.model, flows, prep.compiled)
+    assert prep.decided_before(ctx.snap, pos).tolist() == slow
+    if org == "synthetic":  # some flows allowed, some already denied: both outcomes are exercised
+        assert set(slow) >= {0, 2}
+    docs = ctx.network_docs
+    groups = sorted({g for e in prep.model.enis.values() for g in e.groups})
+    for gid in groups[:12]:
+        where = docs.locate("ec2-DescribeSecurityGroups", gid)
+        item = docs.item("ec2-DescribeSecurityGroups", where)
+        m = _patched(
+            prep.model, get_kind("sg.revoke_rules"), where[0].split("/", 1)[0], item | {"IpPermissions": []}
+        )
+        cm = prep.compiled.with_group_rules(m, {gid})
+        assert prep.decide(ctx.snap, m, cm, pos).tolist() == _decide_all(m, flows, Compiled(m)), gid
