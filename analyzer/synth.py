@@ -60,10 +60,13 @@ class Scale:
 
 SCALES = {
     "S": Scale(6, 10, 12, 3, 5, 12, 80, 60, 40),
-    "M": Scale(40, 120, 120, 20, 30, 400, 4_000, 4_000, 2_000),
-    "L": Scale(250, 2_000, 400, 200, 200, 3_000, 40_000, 40_000, 10_000),
+    "M": Scale(40, 120, 120, 20, 30, 400, 4_000, 20_000, 2_000),
+    "L": Scale(250, 2_000, 400, 200, 200, 3_000, 40_000, 1_400_000, 10_000),
 }
-"""S runs in the test suite; M and L are for ``bench/``. L is about 1M nodes (mostly ENIs and roles)."""
+"""S runs in the test suite; M and L are for ``bench/``. L is about 1M nodes (mostly ENIs and roles) and
+10M edges (mostly observed flows: each ENI talks to a few dozen others on a few service ports)."""
+FLOW_PORTS = (443, 8443, 5432, 6379)
+FLOW_PORT_SHARE = (0.6, 0.2, 0.1, 0.1)
 
 
 def _h(*parts: object, n: int = 12) -> str:
@@ -478,7 +481,8 @@ def generate(scale: str, seed: int, out: Path) -> dict[str, int]:
                 ]
             },
         )
-        # each group admits 443 from a few other groups (hubs referenced most) and from the VPC on 8443
+        # each group admits 443 from a few other groups (hubs referenced most) and from the VPC on 8443;
+        # every third is a database (5432) or cache (6379) group for its peers
         sgs = []
         for gi, gid in enumerate(groups):
             peers = sorted({groups[int(x)] for x in _zipf_pick(rng, len(groups), 2)} - {gid})
@@ -503,6 +507,19 @@ def generate(scale: str, seed: int, out: Path) -> dict[str, int]:
                     "UserIdGroupPairs": [],
                 },
             ]
+            if gi % 3 == 1:
+                perms.append(
+                    {
+                        "IpProtocol": "tcp",
+                        "FromPort": 5432 if gi % 2 else 6379,
+                        "ToPort": 5432 if gi % 2 else 6379,
+                        "IpRanges": [],
+                        "Ipv6Ranges": [],
+                        "PrefixListIds": [],
+                        "UserIdGroupPairs": [{"GroupId": p, "UserId": a} for p in peers]
+                        or [{"GroupId": gid, "UserId": a}],
+                    }
+                )
             if gi % 5 == 4:  # the kind of rule a finding is raised about
                 open_ssh.append(gid)
                 perms.append(
@@ -538,13 +555,20 @@ def generate(scale: str, seed: int, out: Path) -> dict[str, int]:
             )
         _write(reg / "ec2-DescribeSecurityGroups.json", {"SecurityGroups": sgs})
         member = _zipf_pick(rng, len(groups), sc.enis_per_account, 1.4)
+        n_extra = rng.choice(3, sc.enis_per_account, p=[0.3, 0.4, 0.3])
+        extra = _zipf_pick(rng, len(groups), 2 * sc.enis_per_account, 1.4)
         enis = []
         rows = []
         for e in range(sc.enis_per_account):
             eni = f"eni-{_h('eni', a, e, n=17)}"
             si = e % 2
             ip = f"{base}.{si * 64 + (e // 2) // 250}.{(e // 2) % 250 + 4}"
+            # a workload group, and often a shared one or two more (e.g. a monitoring or a database client
+            # group), drawn by the same popularity: about two groups per interface
             gs = [groups[int(member[e])]]
+            for x in extra[e * 2 : e * 2 + int(n_extra[e])]:
+                if groups[int(x)] not in gs:
+                    gs.append(groups[int(x)])
             rows.append((eni, ip, gs))
             enis.append(
                 {
@@ -648,7 +672,7 @@ def generate(scale: str, seed: int, out: Path) -> dict[str, int]:
             _gz(_trail_file(out, a, START, -1), json.dumps({"Records": []}))
     counts["cloudtrail_events"] = events
 
-    # --- flow logs: ENI to ENI on 443 within each account, towards popular groups ----------------------
+    # --- flow logs: ENI to ENI on service ports within each account, towards popular ENIs -------------
     header = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status"
     flows = 0
     for a in accounts:
@@ -657,18 +681,20 @@ def generate(scale: str, seed: int, out: Path) -> dict[str, int]:
         rows = enis_of[a]
         for day in range(DAYS):
             per_day = max(1, sc.flows_per_day // sc.accounts)
-            src = rng.integers(0, len(rows), per_day)
-            dst = _zipf_pick(rng, len(rows), per_day, 1.3)
+            src = rng.integers(0, len(rows), per_day).tolist()
+            dst = _zipf_pick(rng, len(rows), per_day, 1.3).tolist()
+            service = rng.choice(len(FLOW_PORTS), per_day, p=FLOW_PORT_SHARE).tolist()
             t0 = int((START + timedelta(days=day)).timestamp())
+            step = max(1, 86400 // per_day)
             lines = [header]
             for j in range(per_day):
-                s, d = rows[int(src[j])], rows[int(dst[j])]
+                s, d = rows[src[j]], rows[dst[j]]
                 if s[0] == d[0]:
                     continue
-                ts = t0 + j * (86400 // per_day)
-                port = 49152 + j % 16000
-                lines.append(f"2 {a} {d[0]} {s[1]} {d[1]} {port} 443 6 10 4200 {ts} {ts + 60} ACCEPT OK")
-                lines.append(f"2 {a} {s[0]} {s[1]} {d[1]} {port} 443 6 10 4200 {ts} {ts + 60} ACCEPT OK")
+                ts = t0 + (j * step) % 86400
+                tail = f"{s[1]} {d[1]} {49152 + j % 16000} {FLOW_PORTS[service[j]]} 6 10 4200 {ts} {ts + 60} ACCEPT OK"
+                lines.append(f"2 {a} {d[0]} {tail}")  # recorded at both interfaces
+                lines.append(f"2 {a} {s[0]} {tail}")
                 flows += 1
             d0 = START + timedelta(days=day)
             fl = f"fl-{_h('fl', a, n=17)}"
