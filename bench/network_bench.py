@@ -387,7 +387,7 @@ def main() -> None:
         "security_groups": len(model.groups),
         "rules": n_rules,
         "enis": len(model.enis),
-        "endpoint_classes": len(cm.class_groups),
+        "groups_held_by_interfaces": len(cm.group_ids),
         "subnets": len(model.subnets),
         "decisions": {
             ["denied", "unknown", "allowed"][int(k)]: int(v) for k, v in zip(states, counts, strict=True)
@@ -403,7 +403,7 @@ def main() -> None:
     }
     print(
         f"{len(fl):,} flows; {len(model.groups):,} security groups, {n_rules:,} rules; {len(model.enis):,} ENIs in "
-        f"{len(cm.class_groups):,} endpoint classes; {len(model.subnets):,} subnets"
+        f"{len(cm.group_ids):,} groups held by interfaces; {len(model.subnets):,} subnets"
     )
     print(f"decisions: {result['decisions']}")
     print(f"{'method':<30}{'per flow':>14}{'all flows':>14}")

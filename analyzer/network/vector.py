@@ -2,9 +2,9 @@
 
 Flows are columns: source and destination ENI (index, or -1 for an address outside the snapshot), source
 and destination IPv4 address, protocol, port. Security-group rules are compiled to integer intervals
-(addresses, ports) per *endpoint class*: ENIs with the same groups share their rules, so flows are
-grouped by the class of the endpoint whose groups decide and each group is one NumPy broadcast of its
-flows against the class's rules. NACLs are evaluated per subnet in rule order (first match by
+(addresses, ports) in one table per direction, each group's rules contiguous; a flow is paired with
+every rule of every group its deciding endpoint holds and all pairs are matched at once (interfaces
+rarely share their exact set of groups, so grouping flows by that set gave thousands of tiny batches). NACLs are evaluated per subnet in rule order (first match by
 ``argmax``); the ephemeral return range is split at the ACL's own port boundaries, so one representative
 port per segment decides it exactly. Routes: longest prefix match per subnet. The cost grows with
 classes, subnets and rules, not with pairs of endpoints.
@@ -13,6 +13,7 @@ classes, subnets and rules, not with pairs of endpoints.
 from __future__ import annotations
 
 import copy
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,6 +46,26 @@ class Flows:
         return int(self.src_ip.shape[0])
 
 
+@dataclass(frozen=True)
+class RuleTable:
+    """Every security group's rules in one direction as integer columns, each group's rules contiguous
+    (``start``/``count`` per group index): ``ref`` is the index of a referenced group (-1 if no interface
+    holds it), ``is_ref`` marks group references, ``unk`` rules whose effect is unknown (unreadable, an
+    unknown prefix list); ``missing`` marks groups an interface names that the snapshot does not hold."""
+
+    start: np.ndarray
+    count: np.ndarray
+    missing: np.ndarray
+    proto: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    nlo: np.ndarray
+    nhi: np.ndarray
+    ref: np.ndarray
+    is_ref: np.ndarray
+    unk: np.ndarray
+
+
 class Compiled:
     """The model as arrays, compiled once per snapshot."""
 
@@ -61,83 +82,128 @@ class Compiled:
         self.eni_vpc = np.array([vcode[e.vpc or ""] for e in enis], np.int64)
         self.eni_subnet = np.array([scode[e.subnet or ""] for e in enis], np.int64)
         self.eni_public = np.array([bool(e.public_ips) for e in enis], bool)
-        classes: dict[tuple[str, ...], int] = {}
-        self.eni_class = np.array(
-            [classes.setdefault(tuple(sorted(e.groups)), len(classes)) for e in enis], np.int64
-        )
-        self.class_groups = list(classes)
-        # group membership as sorted (eni * n_groups + group) codes: one searchsorted answers many flows
+        # each interface's groups (CSR: eni_groups[eni_goff[i]:eni_goff[i + 1]]) and, for group
+        # references, membership as sorted (eni * n_groups + group) codes: one searchsorted answers many
         self.group_index: dict[str, int] = {}
-        codes = []
-        for i, e in enumerate(enis):
-            for g in e.groups:
-                codes.append(i * 1_000_003 + self.group_index.setdefault(g, len(self.group_index)))
-        self.pair_codes = np.unique(np.array(codes, np.int64))
-        self.classes_of_group: dict[str, list[int]] = {}
-        for c, gs in enumerate(self.class_groups):
-            for g in gs:
-                self.classes_of_group.setdefault(g, []).append(c)
-        self.refs: list[str] = []  # shared by every derived compilation: rule tables index into it
-        self._rules: dict[tuple[int, str], tuple[np.ndarray, ...]] = {}
-        # a derived compilation (``with_group_rules``) reads the rule tables of the classes it did not
-        # change from its base's and adds the ones it compiles there
-        self._base: dict[tuple[int, str], tuple[np.ndarray, ...]] | None = None
-        self._changed: frozenset[int] = frozenset()
+        groups: list[int] = []
+        counts: list[int] = []
+        for e in enis:
+            distinct = sorted(set(e.groups))
+            groups += [self.group_index.setdefault(g, len(self.group_index)) for g in distinct]
+            counts.append(len(distinct))
+        self.eni_groups = np.array(groups, np.int64)
+        self.eni_gcount = np.array(counts, np.int64)
+        self.eni_goff = np.zeros(len(enis) + 1, np.int64)
+        np.cumsum(self.eni_gcount, out=self.eni_goff[1:])
+        owner = np.repeat(np.arange(len(enis), dtype=np.int64), self.eni_gcount)
+        self.pair_codes = np.unique(owner * 1_000_003 + self.eni_groups)
+        self.group_ids = list(self.group_index)
+        self._tables: dict[str, RuleTable] = {}
+        # a derived compilation (``with_group_rules``) differs from its base in the changed groups' rules
+        self._base: Compiled | None = None
+        self._changed: frozenset[str] = frozenset()
 
     def with_group_rules(self, m: NetModel, changed: set[str]) -> Compiled:
         """This compilation for ``m``, a model that differs from this one only in the rules of the
-        ``changed`` groups (same interfaces, same memberships): the arrays are shared and only the rule
-        tables of classes holding a changed group are dropped, to be compiled again when asked."""
+        ``changed`` groups (same interfaces, same memberships): every array is shared, and the rule tables
+        are the base's with the changed groups' rules compiled again."""
         out = copy.copy(self)
         out.m = m
-        dropped = frozenset(c for g in changed for c in self.classes_of_group.get(g, ()))
-        if self._base is None:
-            out._base, out._changed, out._rules = self._rules, dropped, {}
-        else:
-            out._changed = self._changed | dropped
-            out._rules = {k: v for k, v in self._rules.items() if k[0] not in dropped}
+        out._base = self._base or self
+        out._changed = self._changed | frozenset(changed)
+        out._tables = {}
         return out
 
-    def class_rules(self, c: int, direction: str) -> tuple[np.ndarray, ...]:
-        """(proto, lo, hi, net_lo, net_hi, ref_index, unknown) for a class's rules in one direction;
-        ``ref_index`` indexes ``self.refs``; net_lo = -1 for non-CIDR rules."""
-        key = (c, direction)
-        if key in self._rules:
-            return self._rules[key]
-        shared = self._base is not None and c not in self._changed
-        if shared and self._base is not None and key in self._base:
-            return self._base[key]
-        rows: list[tuple[int, int, int, int, int, int, int]] = []
-        missing = False
-        for g in self.class_groups[c]:
-            if g not in self.m.groups:
-                missing = True
-                continue
-            for r in self.m.groups[g]:
-                if r.direction != direction:
-                    continue
-                if r.broken:
-                    rows.append((r.proto, r.lo, r.hi, -1, -1, -1, 1))
-                elif r.net is not None:
-                    if r.net.version == 4:
-                        rows.append((r.proto, r.lo, r.hi, r.net.lo, r.net.hi, -1, 0))
-                elif r.ref is not None:
-                    if r.ref not in self.refs:
-                        self.refs.append(r.ref)
-                    rows.append((r.proto, r.lo, r.hi, -1, -1, self.refs.index(r.ref), 0))
-                elif r.prefix_list is not None:
-                    nets = self.m.prefix_lists.get(r.prefix_list)
-                    if nets is None:
-                        rows.append((r.proto, r.lo, r.hi, -1, -1, -1, 1))
-                    else:
-                        rows += [(r.proto, r.lo, r.hi, n.lo, n.hi, -1, 0) for n in nets if n.version == 4]
-        arr = np.array(rows, dtype=np.int64).reshape(-1, 7)
-        out = (*tuple(arr[:, i] for i in range(7)), np.array(missing))
-        if shared and self._base is not None:
-            self._base[key] = out
+    def rule_table(self, direction: str) -> RuleTable:
+        """The rules of every group one interface holds, in ``direction`` (built once)."""
+        if direction in self._tables:
+            return self._tables[direction]
+        if self._base is None:
+            rows: list[tuple[int, ...]] = []
+            start: list[int] = []
+            count: list[int] = []
+            missing: list[bool] = []
+            for g in self.group_ids:
+                got = self._group_rows(g, direction)
+                start.append(len(rows))
+                count.append(len(got or ()))
+                missing.append(got is None)
+                rows += got or []
+            table = _table(rows, start, count, missing)
         else:
-            self._rules[key] = out
-        return out
+            # the base's table, with each changed group's rules appended and its entry pointed at them
+            base = self._base.rule_table(direction)
+            starts, counts, missed = base.start.copy(), base.count.copy(), base.missing.copy()
+            added: list[tuple[int, ...]] = []
+            for g in sorted(self._changed):
+                gi = self.group_index.get(g)
+                if gi is None:
+                    continue  # no interface holds it: it decides no flow
+                got = self._group_rows(g, direction)
+                starts[gi], counts[gi], missed[gi] = len(base.proto) + len(added), len(got or ()), got is None
+                added += got or []
+            extra = _table(added, [], [], [])
+            table = RuleTable(
+                starts,
+                counts,
+                missed,
+                *(
+                    np.concatenate([getattr(base, f), getattr(extra, f)])
+                    for f in ("proto", "lo", "hi", "nlo", "nhi", "ref", "is_ref", "unk")
+                ),
+            )
+        self._tables[direction] = table
+        return table
+
+    def _group_rows(self, g: str, direction: str) -> list[tuple[int, ...]] | None:
+        """(proto, lo, hi, net_lo, net_hi, ref, is_ref, unknown) per rule of ``g``; None if the snapshot
+        does not hold the group. Non-CIDR rules have net_lo = -1; IPv6 ranges decide no IPv4 flow."""
+        if g not in self.m.groups:
+            return None
+        rows: list[tuple[int, ...]] = []
+        for r in self.m.groups[g]:
+            if r.direction != direction:
+                continue
+            if r.broken:
+                rows.append((r.proto, r.lo, r.hi, -1, -1, -1, 0, 1))
+            elif r.net is not None:
+                if r.net.version == 4:
+                    rows.append((r.proto, r.lo, r.hi, r.net.lo, r.net.hi, -1, 0, 0))
+            elif r.ref is not None:
+                rows.append((r.proto, r.lo, r.hi, -1, -1, self.group_index.get(r.ref, -1), 1, 0))
+            elif r.prefix_list is not None:
+                nets = self.m.prefix_lists.get(r.prefix_list)
+                if nets is None:
+                    rows.append((r.proto, r.lo, r.hi, -1, -1, -1, 0, 1))
+                else:
+                    rows += [(r.proto, r.lo, r.hi, n.lo, n.hi, -1, 0, 0) for n in nets if n.version == 4]
+        return rows
+
+
+def _table(rows: list[tuple[int, ...]], start: list[int], count: list[int], missing: list[bool]) -> RuleTable:
+    arr = np.array(rows, dtype=np.int64).reshape(-1, 8)
+    return RuleTable(
+        np.array(start, np.int64),
+        np.array(count, np.int64),
+        np.array(missing, bool),
+        arr[:, 0],
+        arr[:, 1],
+        arr[:, 2],
+        arr[:, 3],
+        arr[:, 4],
+        arr[:, 5],
+        arr[:, 6].astype(bool),
+        arr[:, 7].astype(bool),
+    )
+
+
+def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """The concatenation of ``arange(s, s + c)`` for each (s, c)."""
+    total = int(counts.sum())
+    if total == 0:
+        return np.empty(0, np.int64)
+    before = np.cumsum(counts) - counts
+    return np.repeat(starts - before, counts) + np.arange(total, dtype=np.int64)
 
 
 def _port_ok(
@@ -155,50 +221,68 @@ def _port_ok(
     return p_ok & port_ok
 
 
+PAIRS = 2_000_000
+"""Flows are decided in blocks of about this many (flow, rule) pairs."""
+
+
 def sg_tri(cm: Compiled, fl: Flows, side: str) -> np.ndarray:
-    """Security groups on one side (``dst``: ingress of the destination; ``src``: egress of the source)."""
-    n = len(fl)
-    out = np.full(n, T, np.int8)
+    """Security groups on one side (``dst``: ingress of the destination; ``src``: egress of the source).
+
+    Each flow is paired with every rule of every group its interface holds (flows -> groups -> rules,
+    all as index arrays), the pairs are matched in one pass, and a flow is allowed if one pair allows it,
+    unknown if one might (or a group is missing from the snapshot), denied otherwise."""
+    out = np.full(len(fl), T, np.int8)
     own = fl.dst_eni if side == "dst" else fl.src_eni
+    has = np.flatnonzero(own >= 0)
+    if not len(has):
+        return out
+    tab = cm.rule_table("ingress" if side == "dst" else "egress")
+    o = own[has]
+    per_flow = np.zeros(len(has), np.int64)
+    pf = np.repeat(np.arange(len(has), dtype=np.int64), cm.eni_gcount[o])
+    pg = cm.eni_groups[_ranges(cm.eni_goff[o], cm.eni_gcount[o])]
+    np.add.at(per_flow, pf, tab.count[pg])
+    cum = np.cumsum(per_flow)
+    bounds = [0, *np.searchsorted(cum, np.arange(PAIRS, int(cum[-1]), PAIRS)).tolist(), len(has)]
     peer_eni = fl.src_eni if side == "dst" else fl.dst_eni
     peer_ip = fl.src_ip if side == "dst" else fl.dst_ip
-    direction = "ingress" if side == "dst" else "egress"
-    has = own >= 0
-    cls = np.where(has, cm.eni_class[np.maximum(own, 0)], -1)
-    order = np.argsort(cls, kind="stable")
-    bounds = np.flatnonzero(np.diff(cls[order])) + 1
-    for idx in np.split(order, bounds):
-        if len(idx) == 0 or cls[idx[0]] < 0:
+    res = np.empty(len(has), np.int8)
+    for a, b in itertools.pairwise(bounds):
+        if a >= b:
             continue
-        proto, lo, hi, nlo, nhi, ref, unk, missing = cm.class_rules(int(cls[idx[0]]), direction)
-        res = np.empty(len(idx), np.int8)
-        for s in range(0, len(idx), CHUNK):
-            ch = idx[s : s + CHUNK]
-            if len(proto) == 0:
-                res[s : s + CHUNK] = U if missing else F
-                continue
-            pp = _port_ok(proto, lo, fl.proto[ch], fl.port[ch], hi)
-            ip = peer_ip[ch][:, None]
-            cidr = (nlo[None, :] >= 0) & (nlo[None, :] <= ip) & (ip <= nhi[None, :])
-            is_ref = ref >= 0
-            ref_hit = np.zeros((len(ch), len(proto)), bool)
-            ref_unknown = np.zeros((len(ch), len(proto)), bool)
-            pe = peer_eni[ch]
-            if is_ref.any():
-                outside_private = (pe < 0) & private_mask(peer_ip[ch])
-            for j in np.flatnonzero(is_ref):
-                gi = cm.group_index.get(cm.refs[int(ref[j])], -1)
-                if gi >= 0:
-                    code = pe * 1_000_003 + gi
-                    pos = np.minimum(np.searchsorted(cm.pair_codes, code), len(cm.pair_codes) - 1)
-                    ref_hit[:, j] = (pe >= 0) & (cm.pair_codes[pos] == code)
-                ref_unknown[:, j] = outside_private
-            hit = pp & (cidr | ref_hit) & (unk[None, :] == 0)
-            maybe = pp & (ref_unknown | (unk[None, :] == 1))
-            res[s : s + CHUNK] = np.where(
-                hit.any(axis=1), T, np.where(maybe.any(axis=1) | bool(missing), U, F)
-            )
-        out[idx] = res
+        ch = has[a:b]
+        k = b - a
+        cf = np.repeat(np.arange(k, dtype=np.int64), cm.eni_gcount[own[ch]])
+        cg = cm.eni_groups[_ranges(cm.eni_goff[own[ch]], cm.eni_gcount[own[ch]])]
+        missing = np.zeros(k, bool)
+        missing[cf[tab.missing[cg]]] = True
+        rc = tab.count[cg]
+        rf = np.repeat(cf, rc)  # the flow of each (flow, rule) pair
+        ri = _ranges(tab.start[cg], rc)  # the rule
+        f_proto, f_port = fl.proto[ch][rf], fl.port[ch][rf]
+        proto, lo, hi = tab.proto[ri], tab.lo[ri], tab.hi[ri]
+        ported = np.isin(f_proto, [6, 17, 1, 58])
+        pp = ((proto == -1) | (proto == f_proto)) & (
+            (proto == -1) | (lo == -1) | ~ported | ((lo <= f_port) & (f_port <= hi))
+        )
+        ip = peer_ip[ch][rf]
+        nlo = tab.nlo[ri]
+        cidr = (nlo >= 0) & (nlo <= ip) & (ip <= tab.nhi[ri])
+        pe = peer_eni[ch][rf]
+        ref = tab.ref[ri]
+        code = pe * 1_000_003 + ref
+        at = np.minimum(np.searchsorted(cm.pair_codes, code), max(len(cm.pair_codes) - 1, 0))
+        member = cm.pair_codes[at] == code if len(cm.pair_codes) else np.zeros(len(code), bool)
+        ref_hit = tab.is_ref[ri] & (ref >= 0) & (pe >= 0) & member
+        outside_private = (peer_eni[ch] < 0) & private_mask(peer_ip[ch])
+        ref_unknown = tab.is_ref[ri] & outside_private[rf]
+        unk = tab.unk[ri]
+        hit = np.zeros(k, bool)
+        hit[rf[pp & (cidr | ref_hit) & ~unk]] = True
+        maybe = missing.copy()
+        maybe[rf[pp & (ref_unknown | unk)]] = True
+        res[a:b] = np.where(hit, T, np.where(maybe, U, F))
+    out[has] = res
     return out
 
 

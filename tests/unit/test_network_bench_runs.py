@@ -34,4 +34,4 @@ def test_network_bench_runs_and_agrees_on_a_small_estate() -> None:
         timeout=300,
     )
     assert out.returncode == 0, out.stderr
-    assert "ratio:" in out.stdout and "endpoint classes" in out.stdout
+    assert "ratio:" in out.stdout and "groups held by interfaces" in out.stdout
