@@ -104,6 +104,10 @@ def results_table(payload: dict[str, Any]) -> str:
                 f"   already denied (stale evidence, not severed): {a['consumer']} -> {a['provider']} "
                 f"({a['access']}): {'; '.join(a['why'])}"
             )
+        if r.get("already_denied_unlisted"):
+            lines.append(
+                f"   … and {r['already_denied_unlisted']} more flows already denied (counted, not listed)"
+            )
         if r["impacted_services"]:
             lines.append("   impacted:")
             for svc in r["impacted_services"]:

@@ -126,6 +126,7 @@ def score_proposal(
     unlisted = 0  # unobserved severed dependencies beyond UNOBSERVED_LISTED: counted, not listed
     status = "scored"
     already_denied: list[dict[str, Any]] = []
+    denied_unlisted = 0
     evidence_sources: tuple[str, ...] = ("cloudtrail",)
     kind = get_kind(change["kind"])
     target = change.get("target")
@@ -144,7 +145,7 @@ def score_proposal(
         found = SCORERS[kind.target_kind]()(ctx, proposal, start, as_of)
         severed, exposure, rollback = found.severed, found.exposure, found.rollback
         unknowns += found.unknowns
-        already_denied = found.already_denied
+        already_denied, denied_unlisted = found.already_denied, found.already_denied_unlisted
         account = account or found.account
         evidence_sources = found.evidence_sources
         if found.missing:
@@ -283,6 +284,7 @@ def score_proposal(
         "severed": severed,
         "severed_unlisted": unlisted,
         "already_denied": already_denied,
+        "already_denied_unlisted": denied_unlisted,
         "exposure_added": exposure,
         "impacted_services": impacted,
         "undocumented_dependencies": undocumented,
@@ -353,6 +355,7 @@ def failed_result(
         "severed": [],
         "severed_unlisted": 0,
         "already_denied": [],
+        "already_denied_unlisted": 0,
         "exposure_added": [],
         "impacted_services": [],
         "undocumented_dependencies": 0,

@@ -206,6 +206,10 @@ def _patched(m: NetModel, kind: ChangeKind, account: str, item: dict[str, Any]) 
     return replace(m, enis={**m.enis, **part.enis}, problems=list(m.problems))
 
 
+ALREADY_DENIED_LISTED = 200
+"""Flows already denied before the change listed (and explained) per result; the rest are counted."""
+
+
 def network_change(
     ctx: Context, proposal: dict[str, Any], start: datetime, as_of: datetime
 ) -> NetworkOutcome:
@@ -239,8 +243,16 @@ def network_change(
 
     before = prep.decided_before(snap, picked)
     after = decide(after_m)
+    # flows the configuration already refuses are listed (each explained) up to a cap, most events first,
+    # and the rest counted: a hub group's interfaces have thousands of them
+    denied = np.flatnonzero(before == 0)
+    if len(denied) > ALREADY_DENIED_LISTED:
+        events = snap.edges["OBSERVED_FLOW"].count[picked[denied]]
+        out.already_denied_unlisted = len(denied) - ALREADY_DENIED_LISTED
+        denied = np.sort(denied[np.lexsort((denied, -events))[:ALREADY_DENIED_LISTED]])
     # only the flows whose decision says something are made into objects
-    telling = (before == 0) | ((before == 2) & (after < 2)) | ((before == 1) & (after == 0))
+    telling = ((before == 2) & (after < 2)) | ((before == 1) & (after == 0))
+    telling[denied] = True
     records = snap.edges["OBSERVED_FLOW"].records.at(picked[telling]) if telling.any() else []
     flows = [f for e in records for f in flows_of_edges([e])]
     lo, hi = iso(start), iso(as_of)

@@ -17,6 +17,7 @@ class Outcome:
     severed: list[dict[str, Any]] = field(default_factory=list)
     exposure: list[dict[str, Any]] = field(default_factory=list)
     already_denied: list[dict[str, Any]] = field(default_factory=list)
+    already_denied_unlisted: int = 0
     unknowns: list[dict[str, str]] = field(default_factory=list)
     rollback: dict[str, Any] = field(default_factory=dict)
     applied: bool = False

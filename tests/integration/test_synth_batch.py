@@ -397,3 +397,31 @@ def test_network_changes_decide_flows_from_arrays_as_flow_by_flow(
         )
         cm = prep.compiled.with_group_rules(m, {gid})
         assert prep.decide(ctx.snap, m, cm, pos).tolist() == _decide_all(m, flows, Compiled(m)), gid
+
+
+def test_flows_already_denied_beyond_the_cap_are_counted_not_listed(
+    loaded: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hub group's interfaces have thousands of observed flows the configuration already refuses: past
+    ``ALREADY_DENIED_LISTED`` (the ones with most events are kept) they are counted, and nothing else the
+    result says changes."""
+    from analyzer.scoring import blast, network_change
+
+    uri, as_of = loaded
+    store = open_store(uri)
+    ctx, policy = api.analysis_context(store), api.current_policy(store)
+    proposals = store.get_documents("proposals")
+    full = {pid: blast.score_proposal(p, ctx, policy, parse_time(as_of)) for pid, p in proposals.items()}
+    many = {pid: r for pid, r in full.items() if len(r["already_denied"]) >= 3}
+    assert many, "the synthetic org has stale flows on the groups its proposals change"
+    assert all(r["already_denied_unlisted"] == 0 for r in full.values())
+    monkeypatch.setattr(network_change, "ALREADY_DENIED_LISTED", 2)
+    for pid, r in many.items():
+        cut = blast.score_proposal(proposals[pid], ctx, policy, parse_time(as_of))
+        assert cut["already_denied_unlisted"] == len(r["already_denied"]) - 2
+        most = sorted(range(len(r["already_denied"])), key=lambda i: (-r["already_denied"][i]["events"], i))[
+            :2
+        ]
+        assert cut["already_denied"] == [r["already_denied"][i] for i in sorted(most)]
+        same = {k: v for k, v in r.items() if not k.startswith("already_denied")}
+        assert {k: v for k, v in cut.items() if not k.startswith("already_denied")} == same
