@@ -304,11 +304,12 @@ def score_proposal(
     }
 
 
-UNOBSERVED_LISTED = 200
-"""Severed dependencies nobody was seen using are listed by name up to this many; beyond it they are
-counted (``severed_unlisted``; ``policy_facts.severed`` is the total). Every observed one is listed. Narrowing
-the trust of a role that whole accounts may assume removes access from tens of thousands of principals;
-``blastwall who-can`` lists them all."""
+UNOBSERVED_LISTED = 50
+"""Severed dependencies nobody was seen using are listed by name (each with its before/after explanation)
+up to this many; beyond it they are counted (``severed_unlisted``; ``policy_facts.severed`` is the total).
+Every observed one is listed. Narrowing the trust of a role that whole accounts may assume removes access
+from tens of thousands of principals; ``blastwall who-can`` lists them all. (It was 200: explaining those
+was a fifth of the L batch, for names a reviewer reads as a sample.)"""
 
 
 def _listed(severed: list[dict[str, Any]], unlisted: int) -> tuple[list[dict[str, Any]], int]:
