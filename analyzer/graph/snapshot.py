@@ -17,7 +17,6 @@ import scipy.sparse as sp
 from analyzer.graph.store import (
     EMPTY_PROPS,
     EdgeColumns,
-    EdgeTable,
     GraphContents,
     GraphStore,
     StoredEdge,
@@ -31,14 +30,23 @@ MEMO_SIZE = 16
 
 class EdgeRecords(Sequence[StoredEdge]):
     """The edges of one kind as ``StoredEdge`` rows, made when they are asked for and not kept (the
-    snapshot holds columns: see ``analyzer.graph.store.EdgeTable``)."""
+    snapshot holds columns: see ``analyzer.graph.store.EdgeTable``). Ends are node indexes into ``ids``;
+    the other fields are codes into the read's tables of values and property maps (the read's own columns
+    of end codes are not kept)."""
 
-    __slots__ = ("_cols", "_dst", "_ids", "_src", "_table")
+    __slots__ = ("_cols", "_dst", "_ids", "_props", "_src", "_values")
 
     def __init__(
-        self, cols: EdgeColumns, ids: tuple[str, ...], src: np.ndarray, dst: np.ndarray, table: EdgeTable
+        self,
+        cols: EdgeColumns,
+        ids: tuple[str, ...],
+        src: np.ndarray,
+        dst: np.ndarray,
+        values: list[Any],
+        props: list[dict[str, Any]],
     ):
-        self._cols, self._ids, self._src, self._dst, self._table = cols, ids, src, dst, table
+        self._cols, self._ids, self._src, self._dst = cols, ids, src, dst
+        self._values, self._props = values, props
 
     def __len__(self) -> int:
         return len(self._src)
@@ -69,18 +77,19 @@ class EdgeRecords(Sequence[StoredEdge]):
             rows,
             [ids[i] for i in self._src[rows].tolist()],
             [ids[i] for i in self._dst[rows].tolist()],
-            self._table,
+            self._values,
+            self._props,
         )
 
     def codes(self, name: str) -> tuple[np.ndarray, list[Any]]:
         """One field as (per row, an index into ``values``; the distinct ``values``): few distinct values
         (a flow's protocol and port) can be worked out once each instead of once per row."""
         packed = self._cols.fields[name]
-        values = self._table.props if name == "props" else self._table.values
+        values = self._props if name == "props" else self._values
         return packed.idx, [values[c] for c in packed.table.tolist()]
 
     def max_update_tag(self) -> int:
-        tags = [self._table.values[c] for c in self._cols.fields["update_tag"].table.tolist()]
+        tags = [self._values[c] for c in self._cols.fields["update_tag"].table.tolist()]
         return max((t for t in tags if t is not None), default=0)
 
 
@@ -251,7 +260,12 @@ def build_snapshot(contents: GraphContents) -> Snapshot:
             first_seen=_timestamps(values, cols.fields["first_seen"].codes(slice(None))),
             last_seen=_timestamps(values, cols.fields["last_seen"].codes(slice(None))),
             records=EdgeRecords(
-                replace(cols, src=np.empty(0, np.int32), dst=np.empty(0, np.int32)), ids, src, dst, table
+                replace(cols, src=np.empty(0, np.int32), dst=np.empty(0, np.int32)),
+                ids,
+                src,
+                dst,
+                values,
+                table.props,
             ),
         )
     return Snapshot(contents.generation, ids, index, tuple(nodes), arrays)

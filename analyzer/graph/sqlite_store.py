@@ -286,8 +286,7 @@ class SqliteStore:
 
 
 def _node(r: tuple[Any, ...], canon: Interner | None = None) -> StoredNode:
-    if canon is None:
-        return StoredNode(r[0], r[1], json.loads(r[2]), r[3], r[4], r[5], r[6], r[7])
+    canon = canon or Interner()
     c = canon.s
     return StoredNode(
         c(r[0]), c(r[1]), canon.node_props(r[2]), c(r[3]), c(r[4]), canon.i(r[5]), c(r[6]), c(r[7])

@@ -89,7 +89,7 @@ class Interner:
             value = _msgspec_decode(text)
         except Exception:  # e.g. NaN, which json.dumps writes and msgspec refuses
             value = json.loads(text)
-        return self.shared(value)
+        return value if value else EMPTY_PROPS
 
     def node_props(self, text: str | bytes | None) -> dict[str, Any]:
         """``props``, with the values repeated across nodes shared too: equal strings, and equal lists or
@@ -113,10 +113,6 @@ class Interner:
                 if b"null" not in key:  # NaN would encode as null too: never share what may differ
                     value[k] = parts.setdefault(key, v)
         return value
-
-    @staticmethod
-    def shared(value: dict[str, Any]) -> dict[str, Any]:
-        return value if value else EMPTY_PROPS
 
 
 def _msgspec_decode(text: str | bytes) -> Any:
@@ -277,17 +273,28 @@ class EdgeTable:
         for cols in self.kinds.values():
             v = self.values
             yield from rows_of(
-                cols, np.arange(len(cols)), [v[i] for i in cols.src], [v[i] for i in cols.dst], self
+                cols,
+                np.arange(len(cols)),
+                [v[i] for i in cols.src],
+                [v[i] for i in cols.dst],
+                self.values,
+                self.props,
             )
 
 
 def rows_of(
-    cols: EdgeColumns, rows: np.ndarray, srcs: list[str], dsts: list[str], table: EdgeTable
+    cols: EdgeColumns,
+    rows: np.ndarray,
+    srcs: list[str],
+    dsts: list[str],
+    values: list[Any],
+    prop_maps: list[dict[str, Any]],
 ) -> list[StoredEdge]:
-    """``StoredEdge`` rows of ``cols`` at ``rows`` (positions), given their ends' ids."""
+    """``StoredEdge`` rows of ``cols`` at ``rows`` (positions), given their ends' ids and the tables the
+    codes index (``EdgeTable.values`` and ``EdgeTable.props``)."""
     f = cols.fields
-    v = table.values
-    props = [table.props[i] for i in f["props"].codes(rows).tolist()]
+    v = values
+    props = [prop_maps[i] for i in f["props"].codes(rows).tolist()]
     key, source, account, tag, first, last = (
         [v[i] for i in f[name].codes(rows).tolist()]
         for name in ("key", "source", "account", "update_tag", "first_seen", "last_seen")

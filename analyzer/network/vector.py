@@ -206,19 +206,21 @@ def _ranges(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return np.repeat(starts - before, counts) + np.arange(total, dtype=np.int64)
 
 
+def _covers(
+    proto: np.ndarray, lo: np.ndarray, hi: np.ndarray, f_proto: np.ndarray, f_port: np.ndarray
+) -> np.ndarray:
+    """Rule (proto, lo, hi) covers the flow's protocol and port, element by element (broadcasting)."""
+    ported = np.isin(f_proto, [6, 17, 1, 58])
+    return ((proto == -1) | (proto == f_proto)) & (
+        (proto == -1) | (lo == -1) | ~ported | ((lo <= f_port) & (f_port <= hi))
+    )
+
+
 def _port_ok(
     proto: np.ndarray, lo: np.ndarray, f_proto: np.ndarray, f_port: np.ndarray, hi: np.ndarray
 ) -> np.ndarray:
     """(flows x rules): protocol and port covered."""
-    p_ok = (proto[None, :] == -1) | (proto[None, :] == f_proto[:, None])
-    ported = np.isin(f_proto, [6, 17, 1, 58])[:, None]
-    port_ok = (
-        (proto[None, :] == -1)
-        | (lo[None, :] == -1)
-        | ~ported
-        | ((lo[None, :] <= f_port[:, None]) & (f_port[:, None] <= hi[None, :]))
-    )
-    return p_ok & port_ok
+    return _covers(proto[None, :], lo[None, :], hi[None, :], f_proto[:, None], f_port[:, None])
 
 
 PAIRS = 2_000_000
@@ -237,12 +239,12 @@ def sg_tri(cm: Compiled, fl: Flows, side: str) -> np.ndarray:
     if not len(has):
         return out
     tab = cm.rule_table("ingress" if side == "dst" else "egress")
-    o = own[has]
-    per_flow = np.zeros(len(has), np.int64)
-    pf = np.repeat(np.arange(len(has), dtype=np.int64), cm.eni_gcount[o])
-    pg = cm.eni_groups[_ranges(cm.eni_goff[o], cm.eni_gcount[o])]
-    np.add.at(per_flow, pf, tab.count[pg])
-    cum = np.cumsum(per_flow)
+    # (flow, group) pairs, flow by flow: those of flows a..b are pf/pg[poff[a]:poff[b]]
+    gcount = cm.eni_gcount[own[has]]
+    pf = np.repeat(np.arange(len(has), dtype=np.int64), gcount)
+    pg = cm.eni_groups[_ranges(cm.eni_goff[own[has]], gcount)]
+    poff = np.concatenate([[0], np.cumsum(gcount)])
+    cum = np.cumsum(np.bincount(pf, weights=tab.count[pg], minlength=len(has)).astype(np.int64))
     bounds = [0, *np.searchsorted(cum, np.arange(PAIRS, int(cum[-1]), PAIRS)).tolist(), len(has)]
     peer_eni = fl.src_eni if side == "dst" else fl.dst_eni
     peer_ip = fl.src_ip if side == "dst" else fl.dst_ip
@@ -252,19 +254,13 @@ def sg_tri(cm: Compiled, fl: Flows, side: str) -> np.ndarray:
             continue
         ch = has[a:b]
         k = b - a
-        cf = np.repeat(np.arange(k, dtype=np.int64), cm.eni_gcount[own[ch]])
-        cg = cm.eni_groups[_ranges(cm.eni_goff[own[ch]], cm.eni_gcount[own[ch]])]
+        cf, cg = pf[poff[a] : poff[b]] - a, pg[poff[a] : poff[b]]
         missing = np.zeros(k, bool)
         missing[cf[tab.missing[cg]]] = True
         rc = tab.count[cg]
         rf = np.repeat(cf, rc)  # the flow of each (flow, rule) pair
         ri = _ranges(tab.start[cg], rc)  # the rule
-        f_proto, f_port = fl.proto[ch][rf], fl.port[ch][rf]
-        proto, lo, hi = tab.proto[ri], tab.lo[ri], tab.hi[ri]
-        ported = np.isin(f_proto, [6, 17, 1, 58])
-        pp = ((proto == -1) | (proto == f_proto)) & (
-            (proto == -1) | (lo == -1) | ~ported | ((lo <= f_port) & (f_port <= hi))
-        )
+        pp = _covers(tab.proto[ri], tab.lo[ri], tab.hi[ri], fl.proto[ch][rf], fl.port[ch][rf])
         ip = peer_ip[ch][rf]
         nlo = tab.nlo[ri]
         cidr = (nlo >= 0) & (nlo <= ip) & (ip <= tab.nhi[ri])
