@@ -1,0 +1,10 @@
+"""``blastwall``: a thin command line over the library, one module per command group.
+
+Exit codes: 0 ok, 1 error, 2 bad input, 3 a gate says a human is needed. Each module registers its
+commands on ``main`` when imported.
+"""
+
+from analyzer.cli import app, governance, iam, ingest, network, scoring  # noqa: F401  (registration)
+from analyzer.cli.base import main
+
+__all__ = ["main"]

@@ -1,0 +1,95 @@
+"""``blastwall``: a thin command line over the library. Exit codes: 0 ok, 1 error, 2 bad input,
+3 a gate says a human is needed."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+import click
+
+from analyzer import __version__
+from analyzer.errors import BlastwallError
+from analyzer.graph.store import GraphStore, open_store, resolve_store_uri
+
+FORMATS = click.Choice(["table", "json", "csv"])
+
+
+def _fail(exc: BlastwallError) -> None:
+    click.echo(f"error: {exc}", err=True)
+    sys.exit(exc.exit_code)
+
+
+def handled(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except BlastwallError as exc:
+            _fail(exc)
+        except (KeyboardInterrupt, SystemExit, click.exceptions.Exit, click.ClickException):
+            raise
+        except Exception as exc:  # a bug or an environment failure: say what, traceback only on request
+            if os.environ.get("BLASTWALL_DEBUG"):
+                raise
+            click.echo(
+                f"error: unexpected {type(exc).__name__}: {exc} (set BLASTWALL_DEBUG=1 for the traceback)",
+                err=True,
+            )
+            sys.exit(1)
+
+    return wrapper
+
+
+def ctx_store(ctx: click.Context) -> GraphStore:
+    obj = ctx.ensure_object(dict)
+    if "store" not in obj:
+        obj["store"] = open_store(obj.get("store_uri"))
+        ctx.call_on_close(obj["store"].close)
+    return obj["store"]
+
+
+def report_errors(errors: list[str]) -> None:
+    for e in errors:
+        click.echo(f"error: {e}", err=True)
+    if errors:
+        click.echo(f"{len(errors)} input(s) rejected; everything else was loaded.", err=True)
+        sys.exit(2)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--store",
+    "store_uri",
+    envvar="BLASTWALL_STORE",
+    default=None,
+    metavar="PATH|bolt://…",
+    help="Store: a directory (embedded SQLite, default ./.blastwall) or a bolt:// / neo4j:// URI. "
+    "Also $BLASTWALL_STORE.",
+)
+@click.version_option(__version__, prog_name="blastwall")
+@click.pass_context
+def main(ctx: click.Context, store_uri: str | None) -> None:
+    """Blastwall: what a remediation will break, who depends on it, and who must authorize it.
+
+    \b
+    Example:
+      blastwall ingest aws-snapshot data/samples/acme-fin/aws
+      blastwall propose data/samples/acme-fin/findings
+      blastwall score --format json
+    """
+    ctx.ensure_object(dict)["store_uri"] = resolve_store_uri(store_uri)
+
+
+def emit_results(payload: dict[str, Any], fmt: str) -> None:
+    from analyzer.output import results_csv, results_table, to_json
+
+    if fmt == "json":
+        click.echo(to_json(payload))
+    elif fmt == "csv":
+        click.echo(results_csv(payload), nl=False)
+    else:
+        click.echo(results_table(payload))

@@ -1,0 +1,354 @@
+"""Governance: identities, roles, risk acceptance, decisions, the gate and the ledger."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from analyzer.cli.base import ctx_store, handled, main
+from analyzer.timeutil import now, parse_time
+
+
+# -- governance ---------------------------------------------------------------------------------------
+def _ledger(ctx: click.Context) -> Any:
+    from analyzer.governance.ledger import Ledger, ledger_path_for
+
+    return Ledger(ledger_path_for(ctx.ensure_object(dict)["store_uri"]))
+
+
+KEY_DIR = click.option(
+    "--key-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where private keys live (default $BLASTWALL_KEYS or ~/.blastwall/keys).",
+)
+
+
+@main.group()
+def keys() -> None:
+    """Signing identities (Ed25519): who approves, rejects and accepts risk.
+
+    \b
+    Example:
+      blastwall keys init --name dana --role CISO
+    """
+
+
+@keys.command("init")
+@click.option("--name", required=True, help="The person's identity (e.g. their login).")
+@click.option("--role", "roles", required=True, multiple=True, help="A role they hold (repeatable).")
+@KEY_DIR
+@click.pass_context
+@handled
+def keys_init(ctx: click.Context, name: str, roles: tuple[str, ...], key_dir: Path | None) -> None:
+    """Create a private key (mode 0600) and register the identity and its roles in the store and ledger.
+
+    \b
+    Example:
+      blastwall keys init --name priya --role change-advisory-board
+    """
+    from analyzer.governance.decisions import register_identity
+
+    ident = register_identity(ctx_store(ctx), _ledger(ctx), name, list(roles), key_dir)
+    click.echo(f"identity {ident.name} ({', '.join(ident.roles)}), key fingerprint {ident.fingerprint}")
+
+
+@main.command("accept-risk")
+@click.option(
+    "--as", "who", required=True, help="Identity accepting the risk (must hold the policy owner's role)."
+)
+@click.option(
+    "--kind", "kinds", required=True, multiple=True, help="Change kind the acceptance covers (repeatable)."
+)
+@click.option("--max-risk", type=click.IntRange(0, 100), required=True, help="Highest risk score covered.")
+@click.option(
+    "--max-criticality",
+    type=click.Choice(["low", "medium", "high", "critical"]),
+    default="low",
+    show_default=True,
+    help="Highest impacted criticality covered.",
+)
+@click.option("--expires", required=True, help="ISO 8601 expiry.")
+@click.option("--statement", required=True, help="What is accepted and why.")
+@KEY_DIR
+@click.pass_context
+@handled
+def accept_risk_cmd(
+    ctx: click.Context,
+    who: str,
+    kinds: tuple[str, ...],
+    max_risk: int,
+    max_criticality: str,
+    expires: str,
+    statement: str,
+    key_dir: Path | None,
+) -> None:
+    """Record a signed, scoped, expiring acceptance under which `auto` changes may run unattended.
+
+    \b
+    Example:
+      blastwall accept-risk --as dana --kind iam.update_trust_policy --max-risk 10 \\
+        --expires 2026-12-31T00:00:00Z --statement "Unused external trust may be removed automatically"
+    """
+    from analyzer import api
+    from analyzer.governance.decisions import accept_risk
+
+    store = ctx_store(ctx)
+    policy = api.current_policy(store)
+    a = accept_risk(
+        store,
+        _ledger(ctx),
+        who=who,
+        policy_owner_role=policy.doc["owner_role"],
+        kinds=list(kinds),
+        max_risk=max_risk,
+        max_criticality=max_criticality,
+        expires=expires,
+        statement=statement,
+        key_dir=key_dir,
+    )
+    click.echo(f"risk acceptance {a['acceptance_id']} by {who} ({a['role']}) until {a['expires']}")
+
+
+def _decide(
+    ctx: click.Context, proposal_id: str, who: str, comment: str, key_dir: Path | None, ok: bool
+) -> None:
+    from analyzer.governance.decisions import decide
+
+    d = decide(
+        ctx_store(ctx), _ledger(ctx), proposal_id, who=who, approve=ok, comment=comment, key_dir=key_dir
+    )
+    click.echo(f"{proposal_id} {d['decision']} by {who} at {d['decided_at']}")
+
+
+@main.command()
+@click.argument("proposal_id")
+@click.option("--as", "who", required=True, help="Your identity (its role must be the one the tier names).")
+@click.option("--comment", required=True, help="Why.")
+@KEY_DIR
+@click.pass_context
+@handled
+def approve(ctx: click.Context, proposal_id: str, who: str, comment: str, key_dir: Path | None) -> None:
+    """Approve a scored proposal: signed, checked against the tier's approver role, recorded in the ledger.
+
+    \b
+    Example:
+      blastwall approve bw-87109988a633 --as priya --comment "ETL moved to its own role first (CHG0042)"
+    """
+    _decide(ctx, proposal_id, who, comment, key_dir, True)
+
+
+@main.command()
+@click.argument("proposal_id")
+@click.option("--as", "who", required=True, help="Your identity.")
+@click.option("--comment", required=True, help="Why.")
+@KEY_DIR
+@click.pass_context
+@handled
+def reject(ctx: click.Context, proposal_id: str, who: str, comment: str, key_dir: Path | None) -> None:
+    """Reject a scored proposal (signed, recorded in the ledger); the gate will then refuse it.
+
+    \b
+    Example:
+      blastwall reject bw-87109988a633 --as priya --comment "Feeds fraud detection; redesign first"
+    """
+    _decide(ctx, proposal_id, who, comment, key_dir, False)
+
+
+@main.command()
+@click.argument("proposal_id")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.pass_context
+@handled
+def gate(ctx: click.Context, proposal_id: str, fmt: str) -> None:
+    """Exit 0 if the change may run now (auto under a live risk acceptance, or approved), 3 if it needs a
+    human, 1 on error. Put it in front of Custodian, Prowler --fixer or a CI job.
+
+    \b
+    Example:
+      blastwall gate bw-87109988a633 && custodian run ...
+    """
+    from analyzer.governance.decisions import gate as run_gate
+
+    v = run_gate(ctx_store(ctx), _ledger(ctx), proposal_id)
+    if fmt == "json":
+        from analyzer.output import to_json
+
+        click.echo(
+            to_json({"proposal_id": proposal_id, "allowed": v.allowed, "tier": v.tier, "reason": v.reason})
+        )
+    else:
+        click.echo(f"{'ALLOWED' if v.allowed else 'NEEDS A HUMAN'}: {v.reason}")
+    sys.exit(v.exit_code)
+
+
+@main.group()
+def audit() -> None:
+    """The tamper-evident ledger of decisions.
+
+    \b
+    Example:
+      blastwall audit verify
+    """
+
+
+@audit.command("verify")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.pass_context
+@handled
+def audit_verify(ctx: click.Context, fmt: str) -> None:
+    """Recompute the hash chain, every signature and the signed head; name the first bad record (exit 1).
+
+    \b
+    Example:
+      blastwall --store .blastwall/demo audit verify --format json
+    """
+    from analyzer.governance.ledger import verify
+
+    ledger = _ledger(ctx)
+    rep = verify(ledger.path)
+    if fmt == "json":
+        from analyzer.output import to_json
+
+        click.echo(to_json(rep.as_dict() | {"ledger": str(ledger.path)}))
+    else:
+        click.echo(f"{ledger.path}: {rep.records} record(s), {'verifies' if rep.ok else 'DOES NOT VERIFY'}")
+        for p in rep.problems:
+            click.echo(f"  problem: {p}")
+        for w in rep.warnings:
+            click.echo(f"  warning: {w}")
+    sys.exit(0 if rep.ok else 1)
+
+
+@audit.command("checkpoint")
+@click.pass_context
+@handled
+def audit_checkpoint(ctx: click.Context) -> None:
+    """Chain a checkpoint signed with the ledger's key now (one is also written every 50 records).
+
+    \b
+    Example:
+      blastwall audit checkpoint
+    """
+    rec = _ledger(ctx).checkpoint()
+    click.echo(f"checkpoint at record {rec['seq']} covering up to {rec['body']['upto']}")
+
+
+@audit.command("export")
+@click.option(
+    "--format", "fmt", type=click.Choice(["json", "csv", "html"]), default="json", show_default=True
+)
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write to this file instead of standard output.",
+)
+@click.pass_context
+@handled
+def audit_export(ctx: click.Context, fmt: str, output: Path | None) -> None:
+    """One change record per decision (who, under which authority, knowing what), for auditors.
+
+    \b
+    Example:
+      blastwall audit export --format html -o change-records.html
+    """
+    from analyzer.governance.review import export
+
+    text = export(_ledger(ctx), fmt)
+    if output:
+        output.write_text(text)
+        click.echo(f"wrote {output}")
+    else:
+        click.echo(text, nl=False)
+
+
+@main.command("record-execution")
+@click.argument("proposal_id")
+@click.option("--outcome", type=click.Choice(["applied", "failed", "rolled-back"]), required=True)
+@click.option("--at", "at", default=None, help="When it ran (ISO 8601; default now).")
+@click.option(
+    "--by",
+    "reported_by",
+    default="remediation-tool",
+    show_default=True,
+    help="Who reports it (the tool or person that ran the change).",
+)
+@click.option("--detail", default="", help="Free text: run id, ticket, error.")
+@click.pass_context
+@handled
+def record_execution_cmd(
+    ctx: click.Context, proposal_id: str, outcome: str, at: str | None, reported_by: str, detail: str
+) -> None:
+    """Record what the remediation tool reports it did with a proposal (into the ledger).
+
+    \b
+    Example:
+      blastwall record-execution bw-87109988a633 --outcome applied --by custodian --detail run-4411
+    """
+    from analyzer.governance.review import record_execution
+
+    body = record_execution(
+        ctx_store(ctx),
+        _ledger(ctx),
+        proposal_id,
+        outcome=outcome,
+        at=parse_time(at) if at else now(),
+        reported_by=reported_by,
+        detail=detail,
+    )
+    click.echo(f"{proposal_id}: {body['outcome']} at {body['executed_at']} (reported by {reported_by})")
+
+
+@main.command("review")
+@click.option("--since", default="30d", show_default=True, help="A duration (30d, 12h) or an ISO 8601 time.")
+@click.option("--until", default=None, help="End of the period (ISO 8601; default now).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option(
+    "--html",
+    "html_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write a human-readable HTML report here.",
+)
+@click.pass_context
+@handled
+def review_cmd(ctx: click.Context, since: str, until: str | None, fmt: str, html_out: Path | None) -> None:
+    """Post-action review: executed changes, predicted vs observed breakage, and decisions the current
+    policy would now make differently.
+
+    \b
+    Example:
+      blastwall review --since 30d --html review.html
+    """
+    from analyzer import api
+    from analyzer.governance.review import parse_since, review, review_html
+
+    store = ctx_store(ctx)
+    end = parse_time(until) if until else now()
+    report = review(store, _ledger(ctx), api.current_policy(store), parse_since(since, end), end)
+    if html_out:
+        html_out.write_text(review_html(report))
+    if fmt == "json":
+        from analyzer.output import to_json
+
+        click.echo(to_json(report))
+    else:
+        s = report["summary"]
+        click.echo(
+            f"{s['executions']} execution(s) {report['since']} .. {report['until']}: "
+            f"{s['without_gate_pass']} without a gate pass, {s['with_unpredicted_breakage']} with "
+            f"unpredicted breakage, {s['diverging_from_current_policy']} diverging from the current policy"
+        )
+        for i in report["executions"]:
+            click.echo(
+                f"  {i['proposal_id']} {i['outcome']} {i['executed_at']}: "
+                f"{len(i['predicted_and_observed'])} predicted and seen, "
+                f"{len(i['predicted_not_observed'])} predicted not seen, "
+                f"{len(i['unpredicted_breakage'])} unpredicted"
+                + ("" if i["gate_passed_before_execution"] else "; RAN WITHOUT A GATE PASS")
+            )

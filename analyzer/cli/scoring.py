@@ -1,0 +1,272 @@
+"""Proposals, the tier policy, settings and scoring: ``propose``, ``policy``, ``score``, ``explain`` …"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from analyzer.cli.base import FORMATS, ctx_store, emit_results, handled, main, report_errors
+from analyzer.errors import BadInput
+from analyzer.timeutil import parse_time
+
+
+@main.group()
+def settings() -> None:
+    """Store-wide settings (e.g. the resource tag that names a resource's CI).
+
+    \b
+    Example:
+      blastwall settings set cmdb_tag_key ServiceNowCI
+    """
+
+
+@settings.command("set")
+@click.argument("name")
+@click.argument("value")
+@click.pass_context
+@handled
+def settings_set(ctx: click.Context, name: str, value: str) -> None:
+    """Set a setting. Known: cmdb_tag_key (default cmdb_ci).
+
+    \b
+    Example:
+      blastwall settings set cmdb_tag_key ServiceNowCI
+    """
+    from analyzer import api
+
+    api.set_setting(ctx_store(ctx), name, value)
+    click.echo(f"{name} = {value}")
+
+
+@settings.command("show")
+@click.pass_context
+@handled
+def settings_show(ctx: click.Context) -> None:
+    """Print every setting and its value.
+
+    \b
+    Example:
+      blastwall settings show
+    """
+    from analyzer import api
+
+    for name in api.DEFAULT_SETTINGS:
+        click.echo(f"{name} = {api.setting(ctx_store(ctx), name)}")
+
+
+@main.command("unmapped")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.pass_context
+@handled
+def unmapped_cmd(ctx: click.Context, fmt: str) -> None:
+    """Cloud resources that map to no CI: every dependency on them reads as undocumented.
+
+    \b
+    Example:
+      blastwall unmapped --format json
+    """
+    from analyzer import api
+
+    items = api.unmapped(ctx_store(ctx))
+    if fmt == "json":
+        from analyzer.output import to_json
+
+        click.echo(to_json({"count": len(items), "resources": items}))
+    else:
+        click.echo(f"{len(items)} resource(s) map to no CI")
+        for i in items:
+            click.echo(f"  {i['kind']:<12} {i['id']}")
+
+
+# -- proposals, policy, score -------------------------------------------------------------------------
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--requester",
+    default=None,
+    help="Who asks for these changes (an identity); default: the tool that proposed them.",
+)
+@click.pass_context
+@handled
+def propose(ctx: click.Context, paths: tuple[Path, ...], requester: str | None) -> None:
+    """Import proposed remediations; the format is detected from the content.
+
+    \b
+    Example:
+      blastwall propose data/samples/acme-fin/findings/securityhub-access-analyzer.json
+    """
+    from connectors.proposals import import_proposals
+
+    r = import_proposals(ctx_store(ctx), list(paths), requester)
+    for pid in r.imported:
+        click.echo(f"imported {pid}")
+    if r.unchanged:
+        click.echo(f"{len(r.unchanged)} proposal(s) already imported, unchanged")
+    report_errors(r.errors)
+
+
+@main.group()
+def policy() -> None:
+    """The tier policy that decides auto / approval / cab / blocked.
+
+    \b
+    Example:
+      blastwall policy load data/samples/acme-fin/policy/tier-policy.yaml
+    """
+
+
+@policy.command("load")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.pass_context
+@handled
+def policy_load(ctx: click.Context, path: Path) -> None:
+    """Validate a tier policy YAML file and make it the store's current policy.
+
+    \b
+    Example:
+      blastwall policy load tier-policy.yaml
+    """
+    from analyzer.api import store_policy
+
+    p = store_policy(ctx_store(ctx), path)
+    click.echo(
+        f"policy {p.doc['policy_id']} v{p.doc['version']} (owner {p.doc['owner_role']}) is now current"
+    )
+
+
+@main.command()
+@click.argument("ids", nargs=-1)
+@click.option("--as-of", default=None, help="Anchor of the evidence window (ISO 8601; default now).")
+@click.option(
+    "--policy",
+    "policy_path",
+    type=click.Path(exists=True, path_type=Path),
+    default=None,
+    help="Tier policy file (default: the store's current policy).",
+)
+@click.option("--all", "include_closed", is_flag=True, help="Every proposal, not only the open ones.")
+@click.option("--workers", type=click.IntRange(1, 256), default=1, show_default=True, help="Local processes.")
+@click.option(
+    "--scheduler",
+    default=None,
+    metavar="local|tcp://HOST:PORT",
+    help="Score on Dask: 'local' starts a LocalCluster of --workers processes; an address uses an existing "
+    "cluster (its workers need blastwall installed). The analysis context is shipped once per worker.",
+)
+@click.option(
+    "--resume",
+    is_flag=True,
+    help="Keep saved results that still answer their proposal (same evidence anchor, analysis inputs, policy "
+    "and change): a killed batch goes on where it stopped, without rescoring or duplicates.",
+)
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True)
+@click.pass_context
+@handled
+def score(
+    ctx: click.Context,
+    ids: tuple[str, ...],
+    as_of: str | None,
+    policy_path: Path | None,
+    include_closed: bool,
+    workers: int,
+    scheduler: str | None,
+    resume: bool,
+    fmt: str,
+) -> None:
+    """Score proposals (default: every open one): severed, impacted, undocumented, unknowns, tier.
+    Results are saved as each chunk finishes; a progress bar goes to stderr.
+
+    \b
+    Example:
+      blastwall score --as-of 2026-05-15T06:00:00Z --format json
+      blastwall score --all --workers 2 --resume --as-of 2026-05-15T06:00:00Z
+      blastwall score --scheduler tcp://10.0.0.5:8786 --as-of 2026-05-15T06:00:00Z
+    """
+    from analyzer import api
+
+    store = ctx_store(ctx)
+    pol = api.current_policy(store, policy_path)
+    from analyzer.graph.store import resolve_store_uri
+
+    uri = resolve_store_uri(ctx.obj.get("store_uri"))
+    done = [0]
+
+    def step(n: int, total: int) -> None:
+        done[0] += n
+        if sys.stderr.isatty() or total > 200:  # a progress line for batches worth watching
+            click.echo(f"\rscored {done[0]}/{total}", err=True, nl=done[0] >= total)
+
+    payload = api.score(
+        store,
+        list(ids) or None,
+        as_of=parse_time(as_of) if as_of else None,
+        policy=pol,
+        include_closed=include_closed,
+        workers=workers,
+        resume=resume,
+        progress=step,
+        store_uri=str(uri),
+        scheduler=scheduler,
+    )
+    emit_results(payload, fmt)
+
+
+@main.command("undocumented")
+@click.option("--as-of", default=None, help="Anchor of the evidence window (ISO 8601; default now).")
+@click.option(
+    "--window-days", type=int, default=None, help="Evidence window (default: the tier policy's, 90)."
+)
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.pass_context
+@handled
+def undocumented_cmd(ctx: click.Context, as_of: str | None, window_days: int | None, fmt: str) -> None:
+    """Every observed dependency with no CMDB relationship between its owners, ranked by the criticality
+    of what depends on it, then by volume. Useful before any remediation is proposed.
+
+    \b
+    Example:
+      blastwall undocumented --as-of 2026-05-15T06:00:00Z --format json
+    """
+    from analyzer import api
+
+    rep = api.undocumented(
+        ctx_store(ctx), as_of=parse_time(as_of) if as_of else None, window_days=window_days
+    )
+    if fmt == "json":
+        from analyzer.output import to_json
+
+        click.echo(to_json(rep))
+        return
+    click.echo(
+        f"{rep['count']} undocumented observed dependenc(ies), {rep['window_days']} days to {rep['as_of']}"
+    )
+    for d in rep["dependencies"]:
+        crit = d["dependants_max_criticality"] or "nothing documented depends on it"
+        click.echo(
+            f"  [{crit}] {d['consumer']} -> {d['provider']} ({', '.join(d['uses'])}; {d['events']} events, "
+            f"last {d['last_seen']}): {d['why_undocumented']}"
+        )
+
+
+@main.command()
+@click.argument("proposal_id")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.pass_context
+@handled
+def explain(ctx: click.Context, proposal_id: str, fmt: str) -> None:
+    """Explain one scored proposal: the statements that allowed each severed dependency, its use and
+    documentation, each impact path, the unknowns, the rule that set the tier, and the rollback.
+
+    \b
+    Example:
+      blastwall explain bw-87109988a633
+    """
+    from analyzer import api
+    from analyzer.output import explain_text, to_json
+
+    r = ctx_store(ctx).get_documents(api.RESULTS).get(proposal_id)
+    if r is None:
+        raise BadInput(f"proposal {proposal_id} has not been scored (blastwall score {proposal_id})")
+    click.echo(to_json(r) if fmt == "json" else explain_text(r))
