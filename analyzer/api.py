@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from analyzer.errors import BadInput
-from analyzer.governance.decisions import ACCEPTANCES, covering_acceptance
+from analyzer.governance.decisions import covering_acceptance, default_approver
+from analyzer.governance.ledger import Ledger, ledger_path_for
 from analyzer.governance.tier_policy import TierPolicy, load_policy, parse_policy
 from analyzer.graph.snapshot import load_snapshot
 from analyzer.graph.store import GraphStore
@@ -345,7 +346,7 @@ def score(
             else:
                 todo.append(p)
         chosen = todo
-    acceptances = store.get_documents(ACCEPTANCES)
+    acceptances = recorded_acceptances(store)
     results: list[dict[str, Any]] = []
 
     def finish(batch: list[dict[str, Any]]) -> None:
@@ -421,14 +422,34 @@ def apply_risk_acceptances(
     for r in results + alternatives:
         if r["tier"] != "auto":
             continue
-        acceptance, why = covering_acceptance(acceptances, r, as_of)
+        acceptance, why = covering_acceptance(acceptances, r, as_of, policy)
         if acceptance is not None:
             r["risk_acceptance"] = acceptance["acceptance_id"]
             r["tier_notes"].append(why)
         else:
             r["tier"] = "approval"
-            r["approver_role"] = policy.doc.get("default_approver_role") or policy.doc["owner_role"]
+            r["approver_role"] = default_approver(policy)
             r["tier_notes"].append(f"auto needs a live risk acceptance covering it: {why}")
+
+
+def ledger_of(store: GraphStore) -> Ledger:
+    """The ledger that goes with ``store`` (beside an embedded store; ``$BLASTWALL_LEDGER`` otherwise),
+    with the witnesses ``$BLASTWALL_ANCHOR`` names."""
+    from analyzer.governance import anchors
+
+    return Ledger(ledger_path_for(getattr(store, "uri", "")), witnesses=anchors.configured())
+
+
+def recorded_acceptances(store: GraphStore) -> dict[str, dict[str, Any]]:
+    """The risk acceptances the ledger records (none if it does not verify). Scoring uses them to say
+    ``auto``; the gate checks them again against the trust root before anything runs."""
+    from analyzer.governance.ledger import replay
+
+    ledger = ledger_of(store)
+    if not ledger.exists():
+        return {}
+    rep = replay(ledger.path.read_bytes())
+    return rep.authority.acceptances if rep.first_bad is None else {}
 
 
 def saved_results(store: GraphStore) -> list[dict[str, Any]]:

@@ -3,17 +3,23 @@ own time so it tells the same story in five years."""
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 from typing import Any
 
 from analyzer import api
 from analyzer.errors import BlastwallError
+from analyzer.governance.decisions import APP_IDENTITY
 from analyzer.graph.store import GraphStore, open_store
 from analyzer.timeutil import parse_time
 
 SAMPLE_AS_OF = "2026-05-15T06:00:00Z"
 SAMPLE_COLLECTED_AT = "2026-05-15T06:00:00Z"
 MARKER = "meta"
+DEMO_KEYS = "demo-keys"
+TRUST_ROOT_FILE = "trust-root.json"
+DEMO_ORG = "ACME Financial (sample)"
 
 
 def sample_dir() -> Path:
@@ -45,14 +51,41 @@ def fresh_store(uri: str) -> GraphStore:
             f = Path(str(store.file) + suffix)
             if f.exists():
                 f.unlink()
-        # a demo store's ledger is demo data too (only ever removed from a store marked as a demo)
+        # a demo store's ledger and keys are demo data too (only ever removed from a store marked as a demo)
         for f in store.dir.glob("ledger*"):
             f.unlink()
+        for name in ("recorder", DEMO_KEYS):
+            if (store.dir / name).is_dir():
+                shutil.rmtree(store.dir / name)
+        (store.dir / TRUST_ROOT_FILE).unlink(missing_ok=True)
         store = open_store(uri)
     else:
         store.drop_all()  # type: ignore[attr-defined]
+        _clear_demo_ledger(api.ledger_of(store).path)
     store.put_documents(MARKER, {"demo": {"demo": True}})
     return store
+
+
+def _clear_demo_ledger(ledger: Path) -> None:
+    """The ledger of a demo on a server store lives in a local directory: remove it only if it is a
+    previous demo's (its trust-root file names the demo organization), refuse otherwise."""
+    if not ledger.exists():
+        return
+    marker = ledger.parent / TRUST_ROOT_FILE
+    try:
+        is_demo = json.loads(marker.read_text()).get("organization") == DEMO_ORG
+    except (OSError, ValueError, AttributeError):
+        is_demo = False
+    if not is_demo:
+        raise BlastwallError(
+            f"{ledger} holds a ledger that is not a previous demo's: set BLASTWALL_LEDGER to a new path for the demo"
+        )
+    for f in ledger.parent.glob(ledger.name + "*"):
+        f.unlink()
+    for name in ("recorder", DEMO_KEYS):
+        if (ledger.parent / name).is_dir():
+            shutil.rmtree(ledger.parent / name)
+    marker.unlink()
 
 
 def load_directory(store: GraphStore, root: Path, *, seen: str) -> list[str]:
@@ -85,11 +118,33 @@ def load_directory(store: GraphStore, root: Path, *, seen: str) -> list[str]:
     return errors
 
 
+def demo_authority(store: GraphStore) -> dict[str, Any]:
+    """The sample organization's people, the way a real one gets them: ``org init`` makes Dana (the
+    CISO, who owns the tier policy) the root, and she grants the roles; Priya sits on the change advisory
+    board. Their keys live in the demo store (``demo-keys/``) only because this is a demo: a real
+    organization keeps each key with its person and the trust-root file in its own repository."""
+    from analyzer.governance import identities
+
+    ledger = api.ledger_of(store)
+    keys = ledger.path.parent / DEMO_KEYS
+    doc = identities.init_org(ledger, organization=DEMO_ORG, admin="dana", key_dir=keys)
+    (ledger.path.parent / TRUST_ROOT_FILE).write_text(json.dumps(doc, indent=2) + "\n")
+    identities.grant(ledger, "dana", "CISO", admin="dana", key_dir=keys)
+    identities.register(ledger, "priya", keys)
+    identities.grant(ledger, "priya", "change-advisory-board", admin="dana", key_dir=keys)
+    identities.register(
+        ledger, APP_IDENTITY, keys
+    )  # the web app, which records decisions of people it signs in
+    identities.grant(ledger, APP_IDENTITY, "app", admin="dana", key_dir=keys)
+    return doc | {"trust_root_file": str(ledger.path.parent / TRUST_ROOT_FILE), "key_dir": str(keys)}
+
+
 def run_demo(uri: str, samples: Path | None = None) -> tuple[GraphStore, dict[str, Any]]:
     root = samples or sample_dir()
     store = fresh_store(uri)
     errors = load_directory(store, root, seen=SAMPLE_COLLECTED_AT)
     if errors:
         raise BlastwallError("the sample data did not load cleanly:\n" + "\n".join(errors))
+    demo_authority(store)
     payload = api.score(store, as_of=parse_time(SAMPLE_AS_OF))
     return store, payload

@@ -3,6 +3,7 @@ computed at import time (layouts are functions that read the store per request).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -12,17 +13,20 @@ from dash import html
 
 from analyzer.app import ids
 from analyzer.app.auth import configure
-from analyzer.app.data import CONFIG_KEY
+from analyzer.app.data import APP_KEYS_KEY, CONFIG_KEY, TRUST_ROOT_KEY
+from analyzer.app.proxy_identity import ProxyConfig
+from analyzer.governance.trust_root import TrustRoot
 
 
 def layout() -> html.Div:
     """Built per request, so the navigation shows who is signed in."""
     from analyzer.app.auth import current_user
+    from analyzer.app.data import roles_of
 
     user = current_user()
     mode = flask.current_app.config.get("BLASTWALL_AUTH", "none")
     if user:
-        who: list[Any] = [f"{user.name} ({', '.join(user.roles) or 'no role'})"]
+        who: list[Any] = [f"{user.name} ({', '.join(roles_of(user.name)) or 'no role in the ledger'})"]
         if mode == "users":
             who += [" ", html.A("sign out", href="/logout")]
     elif mode == "users":
@@ -53,9 +57,20 @@ def layout() -> html.Div:
     )
 
 
-def create_app(store_uri: str, auth: str = "none", users_file: Path | None = None) -> dash.Dash:
-    """The app over ``store_uri``. ``auth``: none (read-only), users (a users file) or header (a trusted
-    reverse proxy); see ``analyzer.app.auth``."""
+def create_app(
+    store_uri: str,
+    auth: str = "none",
+    users_file: Path | None = None,
+    *,
+    allowed_hosts: list[str] | None = None,
+    proxy: ProxyConfig | None = None,
+    trust_root: TrustRoot | None = None,
+    app_key_dir: Path | None = None,
+) -> dash.Dash:
+    """The app over ``store_uri``. ``auth``: none (read-only), users (a users file) or header (a reverse
+    proxy's signed identity); see ``analyzer.app.auth``. ``allowed_hosts``: the Host names it answers
+    (default: loopback). ``trust_root``: the organization's, to verify the ledger the app shows and
+    decides on. ``app_key_dir``: where the app's own identity key (``blastwall-app``) is."""
     app = dash.Dash(
         __name__,
         use_pages=True,
@@ -64,6 +79,10 @@ def create_app(store_uri: str, auth: str = "none", users_file: Path | None = Non
         suppress_callback_exceptions=True,
     )
     app.server.config[CONFIG_KEY] = store_uri
-    configure(app.server, auth, users_file)
+    app.server.config[TRUST_ROOT_KEY] = trust_root
+    app.server.config[APP_KEYS_KEY] = app_key_dir or Path(
+        os.environ.get("BLASTWALL_APP_KEYS") or Path.home() / ".blastwall" / "app-keys"
+    )
+    configure(app.server, auth, users_file, allowed_hosts=allowed_hosts, proxy=proxy)
     app.layout = layout
     return app

@@ -17,7 +17,10 @@ from analyzer import api
 from analyzer.graph.store import open_store
 
 CONFIG_KEY = "BLASTWALL_STORE"
-_CACHE: dict[str, tuple[int, list[dict[str, Any]]]] = {}
+TRUST_ROOT_KEY = "BLASTWALL_TRUST_ROOT"
+APP_KEYS_KEY = "BLASTWALL_APP_KEYS"
+_CACHE: dict[str, tuple[Any, list[dict[str, Any]]]] = {}
+_STATE: dict[str, tuple[Any, Any]] = {}
 _LOCK = threading.Lock()
 
 
@@ -67,12 +70,12 @@ def queue() -> list[dict[str, Any]]:
     uri = store_uri()
     store = open_store(uri)
     try:
-        gen = store.generation()
+        gen = (store.generation(), _ledger_stamp())
         with _LOCK:
             cached = _CACHE.get(uri)
             if cached and cached[0] == gen:
                 return cached[1]
-        rows = queue_rows(api.saved_results(store), store.get_documents("decisions"))
+        rows = queue_rows(api.saved_results(store), ledger_state().decisions)
     finally:
         store.close()
     with _LOCK:
@@ -149,21 +152,63 @@ def page(
 
 
 def _ledger() -> Any:
+    from analyzer.governance import anchors
     from analyzer.governance.ledger import Ledger, ledger_path_for
 
-    return Ledger(ledger_path_for(store_uri()))
+    return Ledger(ledger_path_for(store_uri()), witnesses=anchors.configured())
+
+
+def trust_root() -> Any:
+    return flask.current_app.config.get(TRUST_ROOT_KEY)
+
+
+def _ledger_stamp() -> tuple[int, int, int]:
+    ledger = _ledger()
+    try:
+        st, hd = ledger.path.stat(), ledger.head_file.stat()
+    except OSError:
+        return (0, 0, 0)
+    return (st.st_size, st.st_mtime_ns, hd.st_mtime_ns)
+
+
+def ledger_state() -> Any:
+    """Decisions and roles as the ledger says them (verified against the trust root when the app has
+    one); read again whenever the ledger file changes."""
+    from analyzer.governance.authority import Authority
+    from analyzer.governance.ledger import replay, verify
+
+    ledger, stamp = _ledger(), _ledger_stamp()
+    with _LOCK:
+        cached = _STATE.get(str(ledger.path))
+        if cached and cached[0] == stamp:
+            return cached[1]
+    if not ledger.exists():
+        state = Authority()
+    elif trust_root() is not None:
+        rep = verify(ledger.path, trust_root(), ledger.witnesses)
+        state = rep.authority if rep.ok and rep.authority is not None else Authority()
+    else:
+        r = replay(ledger.path.read_bytes())
+        state = r.authority if r.first_bad is None else Authority()
+    with _LOCK:
+        _STATE[str(ledger.path)] = (stamp, state)
+    return state
+
+
+def roles_of(name: str) -> list[str]:
+    return list(ledger_state().roles_of(name))
 
 
 def audit() -> tuple[list[dict[str, Any]], dict[str, Any]]:
     from analyzer.governance.review import audit_rows
 
-    return audit_rows(_ledger())
+    return audit_rows(_ledger(), trust_root())
 
 
 def audit_export(fmt: str) -> str:
     from analyzer.governance.review import export
 
-    return export(_ledger(), fmt)
+    return export(_ledger(), fmt, trust_root())
 
 
 def review(since: str) -> dict[str, Any]:
@@ -174,7 +219,9 @@ def review(since: str) -> dict[str, Any]:
     store = open_store(store_uri())
     try:
         end = now()
-        return run_review(store, _ledger(), api.current_policy(store), parse_since(since, end), end)
+        return run_review(
+            store, _ledger(), api.current_policy(store), parse_since(since, end), end, trust_root()
+        )
     finally:
         store.close()
 
@@ -275,11 +322,8 @@ def explore(query: str) -> dict[str, Any] | None:
 
 
 def decision(proposal_id: str) -> dict[str, Any] | None:
-    store = open_store(store_uri())
-    try:
-        return store.get_documents("decisions").get(proposal_id)
-    finally:
-        store.close()
+    d: dict[str, Any] | None = ledger_state().decisions.get(proposal_id)
+    return d
 
 
 def decide(proposal_id: str, approve: bool, comment: str) -> str:
@@ -298,10 +342,11 @@ def decide(proposal_id: str, approve: bool, comment: str) -> str:
             _ledger(),
             proposal_id,
             user=user.name,
-            roles=list(user.roles),
             authenticated_by=user.authenticated_by,
             approve=approve,
             comment=comment,
+            policy=api.current_policy(store),
+            app_key_dir=flask.current_app.config.get(APP_KEYS_KEY),
         )
     except BlastwallError as exc:
         return f"Refused: {exc}"

@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
 from analyzer.cli.base import emit_results, handled, main
+from analyzer.cli.common_governance import TRUST_ROOT, trust_root_of
 from analyzer.errors import BadInput, BlastwallError
 
 
@@ -36,15 +38,23 @@ def demo(ctx: click.Context, no_app: bool, fmt: str, host: str, port: int, sampl
     Example:
       blastwall --store /tmp/bw-demo demo --no-app --format json
     """
-    from analyzer.demo import run_demo
+    from analyzer import api
+    from analyzer.demo import DEMO_KEYS, TRUST_ROOT_FILE, run_demo
 
     obj = ctx.ensure_object(dict)
     uri = obj["store_uri"] if obj["store_uri"] != ".blastwall" else ".blastwall/demo"
     store, payload = run_demo(uri, samples)
     emit_results(payload, fmt)
+    root = api.ledger_of(store).path.parent / TRUST_ROOT_FILE
     store.close()
+    click.echo(
+        f"\ndemo organization: Dana (CISO, role administrator) and Priya (change advisory board), keys in "
+        f"{root.parent / DEMO_KEYS}; trust root {json.loads(root.read_text())['fingerprint']}\n"
+        f"  export BLASTWALL_TRUST_ROOT={root}    # then: blastwall --store {uri} audit verify",
+        err=True,
+    )
     if not no_app:
-        _serve(uri, host, port)
+        _serve(uri, host, port, trust_root=str(root), app_key_dir=root.parent / DEMO_KEYS)
 
 
 @main.command()
@@ -89,7 +99,7 @@ def synth(scale: str, seed: int, out: Path, fmt: str) -> None:
     type=click.Choice(["none", "users", "header"]),
     default="none",
     show_default=True,
-    help="none: read-only; users: a users file (needs BLASTWALL_APP_SECRET); header: a trusted proxy.",
+    help="none: read-only; users: a users file (needs BLASTWALL_APP_SECRET); header: a proxy's signed identity.",
 )
 @click.option(
     "--users",
@@ -98,58 +108,187 @@ def synth(scale: str, seed: int, out: Path, fmt: str) -> None:
     default=None,
     help="The users file for --auth users (blastwall app-user add …).",
 )
+@click.option(
+    "--allowed-hosts",
+    default=None,
+    help="Comma-separated Host names the app answers (default: the bind address, and the loopback names "
+    "when bound to loopback); required when bound to all interfaces.",
+)
+@click.option(
+    "--alb-arn",
+    default=None,
+    help="--auth header behind an AWS ALB: the load balancer's ARN (the token's signer).",
+)
+@click.option(
+    "--alb-keys",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Directory of the ALB's public keys, one PEM file per key id (from public-keys.auth.elb.<region>.amazonaws.com).",
+)
+@click.option(
+    "--oidc-jwks",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="--auth header with an OIDC proxy: the IdP's JWKS file.",
+)
+@click.option("--oidc-issuer", default=None, help="The expected `iss` of the OIDC token.")
+@click.option("--oidc-audience", default=None, help="The expected `aud` of the OIDC token.")
+@click.option("--user-claim", default="email", show_default=True, help="The token claim that names the user.")
+@click.option(
+    "--trust-plain-header",
+    is_flag=True,
+    help="--auth header with a plain X-Forwarded-User: only when nothing but the proxy can reach the app.",
+)
+@TRUST_ROOT
+@click.option(
+    "--app-key-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where the app's own key (identity blastwall-app) is; default $BLASTWALL_APP_KEYS or ~/.blastwall/app-keys.",
+)
 @click.pass_context
 @handled
-def app(ctx: click.Context, host: str, port: int, auth: str, users_file: Path | None) -> None:
-    """Serve the Dash app over the store.
+def app(
+    ctx: click.Context,
+    host: str,
+    port: int,
+    auth: str,
+    users_file: Path | None,
+    allowed_hosts: str | None,
+    alb_arn: str | None,
+    alb_keys: Path | None,
+    oidc_jwks: Path | None,
+    oidc_issuer: str | None,
+    oidc_audience: str | None,
+    user_claim: str,
+    trust_plain_header: bool,
+    trust_root: str | None,
+    app_key_dir: Path | None,
+) -> None:
+    """Serve the Dash app over the store. Decisions in the app are signed by the app's identity
+    (blastwall-app, which a role-admin grants the `app` role) for the person it authenticated, and need
+    that person's role in the ledger.
 
     \b
     Example:
       blastwall --store .blastwall/demo app --port 8050
-      BLASTWALL_APP_SECRET=… blastwall app --auth users --users app-users.json
+      BLASTWALL_APP_SECRET=… blastwall app --auth users --users app-users.json --trust-root trust-root.json
+      blastwall app --host 10.0.3.7 --allowed-hosts blastwall.acme.example --auth header \\
+        --alb-arn arn:aws:elasticloadbalancing:us-east-1:482510973311:loadbalancer/app/bw/50dc6c495c0c9188 \\
+        --alb-keys /etc/blastwall/alb-keys
     """
-    _serve(ctx.ensure_object(dict)["store_uri"], host, port, auth, users_file)
+    from analyzer.app.proxy_identity import ProxyConfig
+
+    proxy = None
+    if alb_arn or alb_keys:
+        proxy = ProxyConfig("alb", alb_arn=alb_arn, alb_keys=alb_keys, user_claim=user_claim)
+    elif oidc_jwks:
+        proxy = ProxyConfig(
+            "oidc", jwks_file=oidc_jwks, issuer=oidc_issuer, audience=oidc_audience, user_claim=user_claim
+        )
+    elif trust_plain_header:
+        proxy = ProxyConfig("plain")
+    hosts = [h.strip() for h in allowed_hosts.split(",") if h.strip()] if allowed_hosts else None
+    _serve(
+        ctx.ensure_object(dict)["store_uri"],
+        host,
+        port,
+        auth,
+        users_file,
+        allowed_hosts=hosts,
+        proxy=proxy,
+        trust_root=trust_root,
+        app_key_dir=app_key_dir,
+    )
 
 
 @main.group("app-user")
 def app_user() -> None:
-    """Users of the web app (for --auth users): salted scrypt hashes and roles in a JSON file.
+    """Users of the web app (for --auth users): salted scrypt hashes in a JSON file. What they may decide
+    comes from the ledger's roles, not from this file.
 
     \b
     Example:
-      blastwall app-user add priya --role change-advisory-board --users app-users.json
+      blastwall app-user add priya --users app-users.json
     """
 
 
 @app_user.command("add")
 @click.argument("name")
-@click.option("--role", "roles", multiple=True, required=True, help="A role the user holds (repeatable).")
+@click.option("--role", "roles", multiple=True, hidden=True)
 @click.option("--users", "users_file", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option(
     "--password-stdin", is_flag=True, help="Read the password from standard input instead of a prompt."
 )
 @handled
 def app_user_add(name: str, roles: tuple[str, ...], users_file: Path, password_stdin: bool) -> None:
-    """Add or replace a user (the password is asked for, never given on the command line).
+    """Add a user or set a new password (the password is asked for, never given on the command line);
+    a new password ends the user's sessions.
 
     \b
     Example:
-      blastwall app-user add priya --role change-advisory-board --users app-users.json
+      blastwall app-user add priya --users app-users.json
     """
     from analyzer.app.auth import add_user
+    from analyzer.governance.signing import check_name
 
+    if roles:
+        raise BadInput(
+            f"app users hold no roles of their own: a role-admin grants them in the ledger "
+            f"(blastwall roles grant {name} {roles[0]} --as ADMIN)",
+            path="--role",
+        )
+    check_name(name)
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    add_user(users_file, name, password, list(roles))
-    click.echo(f"{name} ({', '.join(roles)}) written to {users_file}")
+    add_user(users_file, name, password)
+    click.echo(f"{name} written to {users_file}")
 
 
-def _serve(uri: str, host: str, port: int, auth: str = "none", users_file: Path | None = None) -> None:
+@app_user.command("remove")
+@click.argument("name")
+@click.option("--users", "users_file", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@handled
+def app_user_remove(name: str, users_file: Path) -> None:
+    """Remove a user; their sessions end at once.
+
+    \b
+    Example:
+      blastwall app-user remove sam --users app-users.json
+    """
+    from analyzer.app.auth import remove_user
+
+    remove_user(users_file, name)
+    click.echo(f"{name} removed from {users_file}; their sessions have ended")
+
+
+def _serve(
+    uri: str,
+    host: str,
+    port: int,
+    auth: str = "none",
+    users_file: Path | None = None,
+    *,
+    allowed_hosts: list[str] | None = None,
+    proxy: Any = None,
+    trust_root: str | None = None,
+    app_key_dir: Path | None = None,
+) -> None:
     try:
         from analyzer.app import create_app
+        from analyzer.app.auth import default_allowed_hosts
     except ImportError as exc:
         raise BlastwallError(f"the app needs the [app] extra: pip install 'blastwall[app]' ({exc})") from exc
+    app = create_app(
+        uri,
+        auth,
+        users_file,
+        allowed_hosts=allowed_hosts or default_allowed_hosts(host),
+        proxy=proxy,
+        trust_root=trust_root_of(trust_root),
+        app_key_dir=app_key_dir,
+    )
     click.echo(f"serving Blastwall on http://{host}:{port}/ (Ctrl-C to stop)")
-    create_app(uri, auth, users_file).run(host=host, port=port, debug=False)
+    app.run(host=host, port=port, debug=False)

@@ -1,59 +1,15 @@
-"""Governance: identities, roles, risk acceptance, decisions, the gate and the ledger."""
+"""Governance: risk acceptance, approvals and rejections, the gate, executions and the review."""
 
 from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
 
 import click
 
 from analyzer.cli.base import ctx_store, handled, main
+from analyzer.cli.common_governance import ANCHOR, KEY_DIR, TRUST_ROOT, ledger_of, trust_root_of
 from analyzer.timeutil import now, parse_time
-
-
-# -- governance ---------------------------------------------------------------------------------------
-def _ledger(ctx: click.Context) -> Any:
-    from analyzer.governance.ledger import Ledger, ledger_path_for
-
-    return Ledger(ledger_path_for(ctx.ensure_object(dict)["store_uri"]))
-
-
-KEY_DIR = click.option(
-    "--key-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    default=None,
-    help="Where private keys live (default $BLASTWALL_KEYS or ~/.blastwall/keys).",
-)
-
-
-@main.group()
-def keys() -> None:
-    """Signing identities (Ed25519): who approves, rejects and accepts risk.
-
-    \b
-    Example:
-      blastwall keys init --name dana --role CISO
-    """
-
-
-@keys.command("init")
-@click.option("--name", required=True, help="The person's identity (e.g. their login).")
-@click.option("--role", "roles", required=True, multiple=True, help="A role they hold (repeatable).")
-@KEY_DIR
-@click.pass_context
-@handled
-def keys_init(ctx: click.Context, name: str, roles: tuple[str, ...], key_dir: Path | None) -> None:
-    """Create a private key (mode 0600) and register the identity and its roles in the store and ledger.
-
-    \b
-    Example:
-      blastwall keys init --name priya --role change-advisory-board
-    """
-    from analyzer.governance.decisions import register_identity
-
-    ident = register_identity(ctx_store(ctx), _ledger(ctx), name, list(roles), key_dir)
-    click.echo(f"identity {ident.name} ({', '.join(ident.roles)}), key fingerprint {ident.fingerprint}")
 
 
 @main.command("accept-risk")
@@ -96,13 +52,10 @@ def accept_risk_cmd(
     from analyzer import api
     from analyzer.governance.decisions import accept_risk
 
-    store = ctx_store(ctx)
-    policy = api.current_policy(store)
     a = accept_risk(
-        store,
-        _ledger(ctx),
+        ledger_of(ctx),
         who=who,
-        policy_owner_role=policy.doc["owner_role"],
+        policy=api.current_policy(ctx_store(ctx)),
         kinds=list(kinds),
         max_risk=max_risk,
         max_criticality=max_criticality,
@@ -116,10 +69,19 @@ def accept_risk_cmd(
 def _decide(
     ctx: click.Context, proposal_id: str, who: str, comment: str, key_dir: Path | None, ok: bool
 ) -> None:
+    from analyzer import api
     from analyzer.governance.decisions import decide
 
+    store = ctx_store(ctx)
     d = decide(
-        ctx_store(ctx), _ledger(ctx), proposal_id, who=who, approve=ok, comment=comment, key_dir=key_dir
+        store,
+        ledger_of(ctx),
+        proposal_id,
+        who=who,
+        approve=ok,
+        comment=comment,
+        policy=api.current_policy(store),
+        key_dir=key_dir,
     )
     click.echo(f"{proposal_id} {d['decision']} by {who} at {d['decided_at']}")
 
@@ -160,111 +122,52 @@ def reject(ctx: click.Context, proposal_id: str, who: str, comment: str, key_dir
 
 @main.command()
 @click.argument("proposal_id")
+@TRUST_ROOT
+@ANCHOR
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.pass_context
 @handled
-def gate(ctx: click.Context, proposal_id: str, fmt: str) -> None:
-    """Exit 0 if the change may run now (auto under a live risk acceptance, or approved), 3 if it needs a
-    human, 1 on error. Put it in front of Custodian, Prowler --fixer or a CI job.
+def gate(
+    ctx: click.Context, proposal_id: str, trust_root: str | None, anchors: tuple[str, ...], fmt: str
+) -> None:
+    """Exit 0 if the change may run now (approved, and nothing the approval binds to has changed; or
+    auto under a live risk acceptance), 3 if a human is needed, 1 on error. It answers only from a ledger
+    that verifies against the trust root (and every anchored head). Put it in front of Custodian,
+    Prowler --fixer or a CI job.
 
     \b
     Example:
+      export BLASTWALL_TRUST_ROOT=trust-root.json
       blastwall gate bw-87109988a633 && custodian run ...
     """
+    from analyzer import api
     from analyzer.governance.decisions import gate as run_gate
 
-    v = run_gate(ctx_store(ctx), _ledger(ctx), proposal_id)
+    store = ctx_store(ctx)
+    v = run_gate(
+        store,
+        ledger_of(ctx, anchors),
+        proposal_id,
+        policy=api.current_policy(store),
+        trust_root=trust_root_of(trust_root),
+    )
     if fmt == "json":
         from analyzer.output import to_json
 
         click.echo(
-            to_json({"proposal_id": proposal_id, "allowed": v.allowed, "tier": v.tier, "reason": v.reason})
+            to_json(
+                {
+                    "proposal_id": proposal_id,
+                    "allowed": v.allowed,
+                    "tier": v.tier,
+                    "reason": v.reason,
+                    "differences": list(v.differences),
+                }
+            )
         )
     else:
         click.echo(f"{'ALLOWED' if v.allowed else 'NEEDS A HUMAN'}: {v.reason}")
     sys.exit(v.exit_code)
-
-
-@main.group()
-def audit() -> None:
-    """The tamper-evident ledger of decisions.
-
-    \b
-    Example:
-      blastwall audit verify
-    """
-
-
-@audit.command("verify")
-@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@click.pass_context
-@handled
-def audit_verify(ctx: click.Context, fmt: str) -> None:
-    """Recompute the hash chain, every signature and the signed head; name the first bad record (exit 1).
-
-    \b
-    Example:
-      blastwall --store .blastwall/demo audit verify --format json
-    """
-    from analyzer.governance.ledger import verify
-
-    ledger = _ledger(ctx)
-    rep = verify(ledger.path)
-    if fmt == "json":
-        from analyzer.output import to_json
-
-        click.echo(to_json(rep.as_dict() | {"ledger": str(ledger.path)}))
-    else:
-        click.echo(f"{ledger.path}: {rep.records} record(s), {'verifies' if rep.ok else 'DOES NOT VERIFY'}")
-        for p in rep.problems:
-            click.echo(f"  problem: {p}")
-        for w in rep.warnings:
-            click.echo(f"  warning: {w}")
-    sys.exit(0 if rep.ok else 1)
-
-
-@audit.command("checkpoint")
-@click.pass_context
-@handled
-def audit_checkpoint(ctx: click.Context) -> None:
-    """Chain a checkpoint signed with the ledger's key now (one is also written every 50 records).
-
-    \b
-    Example:
-      blastwall audit checkpoint
-    """
-    rec = _ledger(ctx).checkpoint()
-    click.echo(f"checkpoint at record {rec['seq']} covering up to {rec['body']['upto']}")
-
-
-@audit.command("export")
-@click.option(
-    "--format", "fmt", type=click.Choice(["json", "csv", "html"]), default="json", show_default=True
-)
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Write to this file instead of standard output.",
-)
-@click.pass_context
-@handled
-def audit_export(ctx: click.Context, fmt: str, output: Path | None) -> None:
-    """One change record per decision (who, under which authority, knowing what), for auditors.
-
-    \b
-    Example:
-      blastwall audit export --format html -o change-records.html
-    """
-    from analyzer.governance.review import export
-
-    text = export(_ledger(ctx), fmt)
-    if output:
-        output.write_text(text)
-        click.echo(f"wrote {output}")
-    else:
-        click.echo(text, nl=False)
 
 
 @main.command("record-execution")
@@ -294,7 +197,7 @@ def record_execution_cmd(
 
     body = record_execution(
         ctx_store(ctx),
-        _ledger(ctx),
+        ledger_of(ctx),
         proposal_id,
         outcome=outcome,
         at=parse_time(at) if at else now(),
@@ -315,9 +218,12 @@ def record_execution_cmd(
     default=None,
     help="Also write a human-readable HTML report here.",
 )
+@TRUST_ROOT
 @click.pass_context
 @handled
-def review_cmd(ctx: click.Context, since: str, until: str | None, fmt: str, html_out: Path | None) -> None:
+def review_cmd(
+    ctx: click.Context, since: str, until: str | None, fmt: str, html_out: Path | None, trust_root: str | None
+) -> None:
     """Post-action review: executed changes, predicted vs observed breakage, and decisions the current
     policy would now make differently.
 
@@ -330,7 +236,14 @@ def review_cmd(ctx: click.Context, since: str, until: str | None, fmt: str, html
 
     store = ctx_store(ctx)
     end = parse_time(until) if until else now()
-    report = review(store, _ledger(ctx), api.current_policy(store), parse_since(since, end), end)
+    report = review(
+        store,
+        ledger_of(ctx),
+        api.current_policy(store),
+        parse_since(since, end),
+        end,
+        trust_root_of(trust_root),
+    )
     if html_out:
         html_out.write_text(review_html(report))
     if fmt == "json":

@@ -1,17 +1,25 @@
-"""The append-only, hash-chained ledger of everything a human or the gate decided.
+"""The append-only ledger: one signed JSON record per line, hash-chained, with a signed head.
 
-One JSON record per line: ``{"seq", "time", "type", "body", "prev", "hash"}`` where ``hash`` is the
-SHA-256 of the canonical JSON of the other fields and ``prev`` the previous record's hash. Appends are
-serialized with an exclusive file lock. After every append the ledger's own key signs the head
-(``ledger.head.json``), and every ``CHECKPOINT_EVERY`` records a signed checkpoint record is chained in,
-so deleting records at the end, editing, reordering or truncating is caught by ``verify``.
+A record is ``{"v": 2, "seq", "time", "type", "actor", "body", "prev", "hash", "signature"}``: ``hash``
+is the SHA-256 of the canonical JSON of the first seven fields, ``prev`` the previous record's hash, and
+``signature`` the actor's Ed25519 signature of the hash. What a record may say, and who may sign it, is
+``authority.Authority.admit``: the writer refuses to append a record that would not count, and ``verify``
+replays every record through the same rules.
 
-A process killed mid-append leaves a partial last line: ``verify`` reports it (it is not part of the
-ledger) and the next append moves it to a quarantine file and records that it did.
+After each append the head (``ledger.jsonl.head.json``: the genesis hash, the last seq and hash) is signed
+by the recorder — an identity the root granted ``recorder`` at ``org init`` — so a cut tail is caught;
+anchoring that head outside the store (``anchors``) catches a rollback even by a holder of the
+recorder's key. Appends are serialized by an exclusive lock on the ledger file.
+
+A writer killed mid-append leaves either a partial last line (bytes past the signed head: the next
+append moves them to a ``.torn-*`` file and records that it did) or a whole record the head does not
+cover yet (the next append checks it as ``verify`` would, then covers it and records that it did). Bytes
+the signed head covers are never moved aside: if they do not parse, nothing is appended.
 """
 
 from __future__ import annotations
 
+import copy
 import fcntl
 import json
 import os
@@ -22,12 +30,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from analyzer.errors import BlastwallError
+from analyzer.governance import anchors as anchoring
 from analyzer.governance import signing
+from analyzer.governance.authority import FORMAT, RECORDER_NAME, Authority, Refused, record_hash
+from analyzer.governance.trust_root import TrustRoot
 from analyzer.timeutil import iso, now
 
-CHECKPOINT_EVERY = 50
-LEDGER_KEY = "ledger-signing"
+ANCHORED_TYPES = ("decision", "risk_acceptance", "role_grant", "role_revoke", "key_rotate", "key_revoke")
 
 
 def ledger_path_for(store_uri: str) -> Path:
@@ -39,125 +51,315 @@ def ledger_path_for(store_uri: str) -> Path:
     return Path(store_uri.removeprefix("file://")) / "ledger.jsonl"
 
 
-def record_hash(rec: dict[str, Any]) -> str:
-    return signing.sha256({k: rec[k] for k in ("seq", "time", "type", "body", "prev")})
+@dataclass
+class Replay:
+    """The ledger read as far as it counts."""
+
+    authority: Authority
+    records: int
+    first_bad: int | None = None
+    problem: str | None = None
+    tail: bytes = b""  # bytes after the last newline
+    tail_record: dict[str, Any] | None = None  # the tail, when it is a whole record that counts
+    hash_at: dict[int, str] = field(default_factory=dict)
+
+
+def replay(
+    data: bytes,
+    *,
+    check_signatures_from: int = 1,
+    anchors_at: dict[int, list[tuple[str, dict[str, Any]]]] | None = None,
+    anchor_problems: list[str] | None = None,
+) -> Replay:
+    """Admit records in order until one does not count (``first_bad`` names it). Signatures are checked
+    from ``check_signatures_from`` on (the writer re-checks only what the last signed head does not
+    cover). Anchored heads are checked at their own point of the ledger."""
+    auth = Authority()
+    lines = data.split(b"\n")
+    rep = Replay(auth, 0, tail=lines[-1])
+    for n, line in enumerate(lines[:-1], start=1):
+        try:
+            rec = json.loads(line)
+        except ValueError as exc:  # includes bytes that are not UTF-8
+            rep.first_bad, rep.problem = n, f"not a valid UTF-8 JSON record ({exc})"
+            return rep
+        try:
+            auth.admit(rec, check_signature=n >= check_signatures_from)
+        except Refused as exc:
+            rep.first_bad, rep.problem = n, str(exc)
+            return rep
+        rep.records = n
+        rep.hash_at[n] = rec["hash"]
+        for where, anchor in (anchors_at or {}).get(n, []):
+            if anchor["hash"] != rec["hash"]:
+                (anchor_problems if anchor_problems is not None else []).append(
+                    f"record {n}: differs from the head anchored at {where} (the ledger was rewritten "
+                    "or forked after it was anchored)"
+                )
+            elif not head_signature_ok(auth, anchor):
+                (anchor_problems if anchor_problems is not None else []).append(
+                    f"anchor {where}: not signed by a recorder or role-admin of this ledger"
+                )
+    if rep.tail:
+        try:
+            rec = json.loads(rep.tail)
+            copy.deepcopy(auth).admit(rec)  # would it count? (the caller admits it for real)
+            rep.tail_record = rec
+        except (ValueError, Refused):
+            rep.tail_record = None
+    return rep
+
+
+def head_payload(head: dict[str, Any]) -> dict[str, Any]:
+    return {"ledger": head.get("ledger"), "seq": head.get("seq"), "hash": head.get("hash")}
+
+
+def head_signature_ok(auth: Authority, head: dict[str, Any]) -> bool:
+    actor = head.get("actor")
+    if not isinstance(actor, str) or not auth.may_sign_heads(actor):
+        return False
+    m = auth.member(actor)
+    assert m is not None and m.key is not None
+    return signing.verify(m.key, "ledger_head", head_payload(head), head.get("signature"))
 
 
 @dataclass
 class Ledger:
     path: Path
+    recorder_key_dir: Path | None = None
+    witnesses: list[anchoring.Witness] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.path = Path(self.path)
+        if self.recorder_key_dir is None:
+            env = os.environ.get("BLASTWALL_RECORDER_KEYS")
+            self.recorder_key_dir = Path(env) if env else self.path.parent / "recorder"
 
     @property
     def head_file(self) -> Path:
         return self.path.with_name(self.path.name + ".head.json")
 
-    @property
-    def key_dir(self) -> Path:
-        return self.path.parent
+    def exists(self) -> bool:
+        return self.path.exists() and self.path.stat().st_size > 0
 
     @contextmanager
     def _locked(self) -> Iterator[Any]:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a+b") as f:
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+        with os.fdopen(fd, "a+b") as f:
             fcntl.flock(f, fcntl.LOCK_EX)
             try:
                 yield f
             finally:
                 fcntl.flock(f, fcntl.LOCK_UN)
 
-    def _ledger_key(self) -> Any:
-        path = signing.key_file(LEDGER_KEY, self.key_dir)
-        if not path.exists():
-            signing.create_key(LEDGER_KEY, ["ledger"], self.key_dir)
-        return signing.load_private_key(LEDGER_KEY, self.key_dir)
-
-    def append(self, rtype: str, body: dict[str, Any]) -> dict[str, Any]:
-        """Append one record (and a checkpoint when due); returns the record as written."""
-        with self._locked() as f:
-            f.seek(0)
-            data = f.read()
-            good_end = data.rfind(b"\n") + 1
-            last = None
-            if good_end < len(data):  # a torn tail from a killed writer: quarantine it, say so
-                torn = data[good_end:]
-                quarantine = self.path.with_name(f"{self.path.name}.torn-{time.time_ns()}")
-                quarantine.write_bytes(torn)
-                f.truncate(good_end)
-                data = data[:good_end]
-                last = self._last(data)
-                last = self._write(
-                    f, last, "repair", {"torn_bytes": len(torn), "quarantined_to": quarantine.name}
-                )
-            else:
-                last = self._last(data)
-            rec = self._write(f, last, rtype, body)
-            if rec["seq"] % CHECKPOINT_EVERY == 0:
-                self._write(f, rec, "checkpoint", self._checkpoint_body(rec))
-            return rec
-
-    def checkpoint(self) -> dict[str, Any]:
-        with self._locked() as f:
-            f.seek(0)
-            last = self._last(f.read())
-            if last is None:
-                raise BlastwallError(f"{self.path}: the ledger is empty")
-            return self._write(f, last, "checkpoint", self._checkpoint_body(last))
-
-    def _checkpoint_body(self, upto: dict[str, Any]) -> dict[str, Any]:
-        key = self._ledger_key()
-        payload = {"upto": upto["seq"], "head": upto["hash"]}
-        return payload | {"public_key": signing.public_key_of(key), "signature": signing.sign(key, payload)}
-
-    @staticmethod
-    def _last(data: bytes) -> dict[str, Any] | None:
-        lines = data.rstrip(b"\n").rsplit(b"\n", 1)
-        if not lines[-1]:
-            return None
+    def read_head(self) -> dict[str, Any] | None:
         try:
-            last: dict[str, Any] = json.loads(lines[-1])
-        except json.JSONDecodeError as exc:
-            raise BlastwallError(
-                f"the ledger's last record is not JSON ({exc}); run: blastwall audit verify"
-            ) from exc
-        return last
+            head = json.loads(self.head_file.read_bytes())
+        except (OSError, ValueError):
+            return None
+        return head if isinstance(head, dict) else None
 
-    def _write(self, f: Any, last: dict[str, Any] | None, rtype: str, body: dict[str, Any]) -> dict[str, Any]:
+    def recorder_key(self) -> Ed25519PrivateKey | None:
+        try:
+            return signing.load_private_key(RECORDER_NAME, self.recorder_key_dir)
+        except BlastwallError:
+            return None
+
+    # -- reading ---------------------------------------------------------------------------------------
+    def records(self) -> list[dict[str, Any]]:
+        """Every complete record as written (unverified: use ``verify`` to know they count)."""
+        if not self.path.exists():
+            return []
+        out = []
+        for line in self.path.read_bytes().split(b"\n")[:-1]:
+            try:
+                out.append(json.loads(line))
+            except ValueError:
+                break
+        return out
+
+    # -- writing --------------------------------------------------------------------------------------
+    def append(
+        self, rtype: str, body: dict[str, Any], *, actor: str, key: Ed25519PrivateKey
+    ) -> dict[str, Any]:
+        """Append one record signed by ``actor``'s ``key``; refused (nothing written) if it would not
+        count. Returns the record as written."""
+        return self.append_many([(rtype, body, actor, key)])[-1]
+
+    def append_many(
+        self, items: list[tuple[str, dict[str, Any], str, Ed25519PrivateKey]]
+    ) -> list[dict[str, Any]]:
+        with self._locked() as f:
+            f.seek(0)
+            auth = self._ready_to_append(f, f.read())
+            written = [self._write(f, auth, *item) for item in items]
+            head = self._sign_head(auth, fallback=items[-1])
+        if self.witnesses and any(r["type"] in ANCHORED_TYPES for r in written):
+            self.anchor(head, auth.root_fingerprint)
+        return written
+
+    def append_system(self, rtype: str, body: dict[str, Any]) -> dict[str, Any]:
+        """A record of the system's own (a gate answer, an execution report), signed by the recorder."""
+        key = self.recorder_key()
+        if key is None:
+            raise BlastwallError(
+                f"no recorder key at {self.recorder_key_dir} (created by blastwall org init): this process "
+                "cannot write to the ledger"
+            )
+        return self.append(rtype, body, actor=RECORDER_NAME, key=key)
+
+    def _ready_to_append(self, f: Any, data: bytes) -> Authority:
+        """Replay what is there; repair only what is past the signed head; refuse anything else."""
+        head = self.read_head()
+        if not data:
+            if head is not None:
+                raise BlastwallError(
+                    f"{self.path} is empty but its signed head says record {head.get('seq')}: the ledger was "
+                    "truncated; nothing was appended (blastwall audit verify)"
+                )
+            return Authority()
+        if head is None:
+            raise BlastwallError(
+                f"{self.head_file.name} is missing or unreadable: the end of the ledger cannot be checked, "
+                "so nothing was appended (blastwall audit verify)"
+            )
+        head_seq: int = head["seq"] if isinstance(head.get("seq"), int) else 0
+        rep = replay(data, check_signatures_from=head_seq + 1)
+        if rep.first_bad is not None:
+            raise BlastwallError(
+                f"the ledger does not verify at record {rep.first_bad} ({rep.problem}); nothing was "
+                "appended (blastwall audit verify)"
+            )
+        auth = rep.authority
+        if head.get("ledger") != auth.genesis:
+            raise BlastwallError("the signed head belongs to another ledger; nothing was appended")
+        covered = rep.records + (1 if rep.tail_record else 0)
+        if head_seq > covered:
+            raise BlastwallError(
+                f"the signed head says the ledger ends at record {head_seq}, it holds {rep.records} whole "
+                "record(s): records the head covers are missing or damaged; nothing was appended "
+                "(blastwall audit verify)"
+            )
+        hash_at_head = rep.hash_at.get(head_seq) or (
+            rep.tail_record["hash"] if rep.tail_record and rep.tail_record["seq"] == head_seq else None
+        )
+        signer_state = auth if head_seq == rep.records else _at(data, head_seq)
+        if hash_at_head != head.get("hash") or not head_signature_ok(signer_state, head):
+            raise BlastwallError(
+                "the signed head does not match the ledger or is not signed by its recorder; nothing was "
+                "appended (blastwall audit verify)"
+            )
+        if rep.tail_record is not None:  # a whole record whose newline is missing: restore it, not move it
+            auth.admit(rep.tail_record)
+            f.write(b"\n")
+            f.flush()
+            os.fsync(f.fileno())
+        elif rep.tail:
+            quarantine = self.path.with_name(f"{self.path.name}.torn-{time.time_ns()}")
+            quarantine.write_bytes(rep.tail)
+            f.truncate(len(data) - len(rep.tail))
+            self._write_system(
+                f, auth, "repair", {"torn_bytes": len(rep.tail), "quarantined_to": quarantine.name}
+            )
+        if auth.seq > head_seq and head_seq < covered:
+            self._write_system(
+                f,
+                auth,
+                "repair",
+                {"uncovered_records": [head_seq + 1, covered], "checked": "signatures and authority"},
+            )
+        return auth
+
+    def _write_system(self, f: Any, auth: Authority, rtype: str, body: dict[str, Any]) -> None:
+        key = self.recorder_key()
+        if key is None:
+            raise BlastwallError(
+                f"the ledger needs a {rtype} but there is no recorder key here; nothing appended"
+            )
+        self._write(f, auth, rtype, body, RECORDER_NAME, key)
+
+    def _write(
+        self, f: Any, auth: Authority, rtype: str, body: dict[str, Any], actor: str, key: Ed25519PrivateKey
+    ) -> dict[str, Any]:
         rec: dict[str, Any] = {
-            "seq": (last["seq"] + 1) if last else 1,
+            "v": FORMAT,
+            "seq": auth.seq + 1,
             "time": iso(now()),
             "type": rtype,
+            "actor": actor,
             "body": body,
-            "prev": last["hash"] if last else None,
+            "prev": auth.last_hash,
         }
         rec["hash"] = record_hash(rec)
+        rec["signature"] = signing.sign(key, "ledger_record", rec["hash"])
+        try:
+            auth.admit(rec)
+        except Refused as exc:
+            raise BlastwallError(f"refused: {exc} (nothing was written to the ledger)") from exc
         f.seek(0, os.SEEK_END)
         f.write(signing.canonical(rec) + b"\n")
         f.flush()
         os.fsync(f.fileno())
-        key = self._ledger_key()
-        head = {"seq": rec["seq"], "hash": rec["hash"]}
-        tmp = self.head_file.with_suffix(".tmp")
-        tmp.write_text(
-            json.dumps(
-                head | {"public_key": signing.public_key_of(key), "signature": signing.sign(key, head)}
-            )
-        )
-        os.replace(tmp, self.head_file)
         return rec
 
-    def records(self) -> list[dict[str, Any]]:
-        if not self.path.exists():
-            return []
-        out = []
-        for line in self.path.read_bytes().split(b"\n"):
-            if line.strip():
-                try:
-                    out.append(json.loads(line))
-                except json.JSONDecodeError:
-                    break
-        return out
+    def _sign_head(
+        self, auth: Authority, fallback: tuple[str, dict[str, Any], str, Ed25519PrivateKey]
+    ) -> dict[str, Any]:
+        key, actor = self.recorder_key(), RECORDER_NAME
+        if key is None or not auth.may_sign_heads(RECORDER_NAME):
+            key, actor = fallback[3], fallback[2]
+        if not auth.may_sign_heads(actor):
+            raise BlastwallError(
+                f"record {auth.seq} was written but no key here may sign the head (the recorder's key is "
+                f"not at {self.recorder_key_dir})"
+            )
+        head: dict[str, Any] = {
+            "ledger": auth.genesis,
+            "seq": auth.seq,
+            "hash": auth.last_hash,
+            "actor": actor,
+        }
+        head["signature"] = signing.sign(key, "ledger_head", head_payload(head))
+        tmp = self.head_file.with_name(self.head_file.name + ".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as out:
+            json.dump(head, out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, self.head_file)
+        return head
+
+    def checkpoint(self) -> dict[str, Any]:
+        """A checkpoint record by the recorder: states the head it follows."""
+        head = self.read_head() or {}
+        return self.append_system("checkpoint", {"upto": head.get("seq"), "head": head.get("hash")})
+
+    def anchor(self, head: dict[str, Any] | None = None, root: str | None = None) -> list[str]:
+        """Write the signed head to every configured witness; returns where."""
+        head = head or self.read_head()
+        if head is None:
+            raise BlastwallError(f"{self.path} has no signed head to anchor")
+        if not self.witnesses:
+            raise BlastwallError("no witness: give --anchor DIR|s3://BUCKET/PREFIX or set $BLASTWALL_ANCHOR")
+        doc = anchoring.anchor_document(head, root)
+        return [w.write(doc) for w in self.witnesses]
 
 
+def _at(data: bytes, seq: int) -> Authority:
+    """The authority as of record ``seq`` (who could sign a head there)."""
+    if seq <= 0:
+        return Authority()
+    cut = 0
+    for _ in range(seq):
+        nxt = data.find(b"\n", cut)
+        cut = len(data) if nxt < 0 else nxt + 1
+    return replay(
+        data[:cut] if data[:cut].endswith(b"\n") else data[:cut] + b"\n", check_signatures_from=seq + 1
+    ).authority
+
+
+# -- verification ---------------------------------------------------------------------------------------
 @dataclass
 class VerifyReport:
     ok: bool
@@ -165,6 +367,16 @@ class VerifyReport:
     first_bad: int | None = None
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    root: str | None = None
+    trust_root: str | None = None
+    anchors_checked: int = 0
+    authority: Authority | None = None
+
+    def fail(self, seq: int | None, why: str) -> None:
+        if self.ok:
+            self.first_bad = seq
+        self.ok = False
+        self.problems.append(f"record {seq}: {why}" if seq is not None else why)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -173,93 +385,117 @@ class VerifyReport:
             "first_bad": self.first_bad,
             "problems": self.problems,
             "warnings": self.warnings,
+            "root": self.root,
+            "trust_root": self.trust_root,
+            "anchors_checked": self.anchors_checked,
         }
 
 
-def verify(path: Path) -> VerifyReport:
-    """Recompute the whole chain, every signature and the signed head; name the first bad record."""
+def verify(
+    path: Path, trust_root: TrustRoot | None = None, witnesses: list[anchoring.Witness] | None = None
+) -> VerifyReport:
+    """Replay every record through the authority rules, check the signed head, the trust root and every
+    anchored head; name the first record that does not count. Without a trust root nothing verifies:
+    a ledger rebuilt from scratch with someone else's keys is internally perfect."""
     ledger = Ledger(path)
-    if not path.exists():
-        return VerifyReport(True, 0, warnings=[f"{path} does not exist yet (nothing recorded)"])
+    rep = VerifyReport(True, 0, trust_root=trust_root.fingerprint if trust_root else None)
+    if not ledger.exists():
+        rep.fail(None, f"{path} does not exist or is empty: nothing has been recorded (blastwall org init)")
+        return rep
     data = path.read_bytes()
-    rep = VerifyReport(True, 0)
-
-    def bad(seq: int | None, why: str) -> None:
-        if rep.ok:
-            rep.first_bad = seq
-        rep.ok = False
-        rep.problems.append(f"record {seq}: {why}" if seq is not None else why)
-
-    good_end = data.rfind(b"\n") + 1
-    if good_end < len(data):
-        rep.warnings.append(
-            f"torn tail of {len(data) - good_end} bytes at byte {good_end} (a write that never "
-            "finished): not part of the ledger; the next append quarantines it"
+    head = ledger.read_head()
+    anchors_at: dict[int, list[tuple[str, dict[str, Any]]]] = {}
+    anchor_problems: list[str] = []
+    genesis = _genesis(data)
+    for w in witnesses or []:
+        for where, doc in w.read(genesis or ""):
+            rep.anchors_checked += 1
+            if doc is None or not isinstance(doc.get("seq"), int) or doc.get("ledger") != genesis:
+                anchor_problems.append(f"anchor {where} is unreadable or names another ledger")
+                continue
+            anchors_at.setdefault(doc["seq"], []).append((where, doc))
+    r = replay(data, anchors_at=anchors_at, anchor_problems=anchor_problems)
+    rep.records, rep.authority, rep.root = r.records, r.authority, r.authority.root_fingerprint
+    if r.first_bad is not None:
+        rep.fail(r.first_bad, r.problem or "does not count")
+    if trust_root is None:
+        rep.fail(
+            None,
+            f"no trust root given (--trust-root or $BLASTWALL_TRUST_ROOT): this ledger's root is {rep.root}, "
+            "but a ledger rebuilt with anyone's keys would verify just as well",
         )
-    prev_hash = None
-    identities: dict[str, dict[str, Any]] = {}
-    ledger_keys: set[str] = set()
-    hashes: dict[int, str] = {}
-    for n, line in enumerate(data[:good_end].split(b"\n")[:-1], start=1):
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError:
-            bad(n, "not JSON")
-            break
-        rep.records += 1
-        seq = rec.get("seq")
-        if seq != n:
-            bad(n, f"sequence number {seq} where {n} was expected (deleted or reordered records)")
-            break
-        if rec.get("prev") != prev_hash:
-            bad(seq, "does not chain to the record before it (deleted, inserted or reordered records)")
-            break
-        if record_hash(rec) != rec.get("hash"):
-            bad(seq, "its content does not match its hash (edited)")
-            break
-        prev_hash = rec["hash"]
-        hashes[seq] = rec["hash"]
-        body = rec["body"]
-        if rec["type"] == "identity":
-            identities[body["name"]] = body
-        elif rec["type"] == "checkpoint":
-            payload = {"upto": body["upto"], "head": body["head"]}
-            if hashes.get(body["upto"]) != body["head"] or not signing.verify(
-                body["public_key"], payload, body["signature"]
-            ):
-                bad(seq, "checkpoint signature or head does not match")
-                break
-            ledger_keys.add(body["public_key"])
-        signed = body.get("signed") if isinstance(body, dict) else None
-        if signed:
-            who = identities.get(signed["by"])
-            if who is None:
-                bad(seq, f"signed by {signed['by']!r}, who is not registered earlier in the ledger")
-                break
-            if not signing.verify(who["public_key"], body["payload"], signed["signature"]):
-                bad(seq, f"signature of {signed['by']!r} does not verify")
-                break
-    if rep.ok:
-        head_file = ledger.head_file
-        if not head_file.exists():
-            if rep.records:
-                bad(None, f"{head_file.name} is missing: the end of the ledger cannot be checked")
-        else:
-            head = json.loads(head_file.read_text())
-            payload = {"seq": head["seq"], "hash": head["hash"]}
-            if not signing.verify(head["public_key"], payload, head["signature"]):
-                bad(None, "the signed head's signature does not verify")
-            elif ledger_keys and head["public_key"] not in ledger_keys:
-                bad(None, "the head is signed by a key that signed no checkpoint")
-            elif head["seq"] == rep.records - 1 and hashes.get(head["seq"]) == head["hash"]:
-                rep.warnings.append(
-                    f"record {rep.records} is not covered by the signed head: a writer stopped between "
-                    "writing it and signing the head, or it was appended without the ledger key"
-                )
-            elif hashes.get(head["seq"]) != head["hash"] or head["seq"] != rep.records:
-                bad(
-                    rep.records + 1 if head["seq"] > rep.records else head["seq"],
-                    f"the signed head says the ledger ends at record {head['seq']}, it ends at {rep.records} "
-                    "(records deleted at the end, or appended without the ledger key)",
-                )
+    elif rep.root is not None and rep.root != trust_root.fingerprint:
+        rep.fail(
+            1,
+            f"the ledger's root is {rep.root}, not the trust root {trust_root.fingerprint} "
+            f"({trust_root.source}): a ledger rebuilt with other keys",
+        )
+    last = r.records
+    if r.tail_record is not None:
+        rep.warnings.append(
+            f"record {last + 1} lacks its final newline (the next append restores it; it counts)"
+        )
+        r.authority.admit(r.tail_record)
+        last += 1
+        rep.records = last
+    elif r.tail and r.first_bad is None:
+        rep.warnings.append(
+            f"{len(r.tail)} byte(s) after record {last} are not a whole record (a write that never finished): "
+            "not part of the ledger; the next append moves them aside, unless the signed head covers them"
+        )
+    for p in anchor_problems:
+        rep.fail(None, p)
+    for seq in sorted(s for s in anchors_at if s > last):
+        where = anchors_at[seq][0][0]
+        rep.fail(
+            last + 1 if last < seq else seq,
+            f"the ledger ends at record {last} but a head at record {seq} was anchored at {where}: "
+            "records were cut or the ledger was rolled back",
+        )
+    if r.first_bad is None:
+        _check_head(rep, head, r, last, data)
     return rep
+
+
+def _genesis(data: bytes) -> str | None:
+    first = data.split(b"\n", 1)[0]
+    try:
+        rec = json.loads(first)
+    except ValueError:
+        return None
+    return rec.get("hash") if isinstance(rec, dict) and isinstance(rec.get("hash"), str) else None
+
+
+def _check_head(rep: VerifyReport, head: dict[str, Any] | None, r: Replay, last: int, data: bytes) -> None:
+    if head is None:
+        rep.fail(
+            None,
+            "the signed head (ledger.jsonl.head.json) is missing or unreadable: the end cannot be checked",
+        )
+        return
+    seq = head.get("seq")
+    if not isinstance(seq, int) or head.get("ledger") != r.authority.genesis:
+        rep.fail(None, "the signed head does not belong to this ledger")
+        return
+    if seq > last:
+        rep.fail(
+            last + 1,
+            f"the signed head says the ledger ends at record {seq}, it ends at {last}: records were cut",
+        )
+        return
+    at_head = r.authority if seq == last else _at(data, seq)
+    want = r.hash_at.get(seq) or (r.tail_record or {}).get("hash")
+    if head.get("hash") != want:
+        rep.fail(seq, "differs from the record the signed head names (rewritten after it was signed)")
+    elif not head_signature_ok(at_head, head):
+        rep.fail(
+            None,
+            f"the signed head is not signed by a recorder or role-admin chained to the root "
+            f"(signed as {head.get('actor')!r})",
+        )
+    elif seq < last:
+        rep.fail(
+            seq + 1,
+            f"records {seq + 1}..{last} are past the signed head (ends at {seq}): appended without the "
+            "recorder, or a writer stopped before signing; the next append checks and covers them",
+        )

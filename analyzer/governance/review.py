@@ -15,14 +15,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from analyzer.errors import BadInput, BlastwallError
-from analyzer.governance.decisions import DECISIONS, RESULTS
+from analyzer.governance.authority import Authority
+from analyzer.governance.decisions import RESULTS
 from analyzer.governance.ledger import Ledger, verify
 from analyzer.governance.tier_policy import TierPolicy
+from analyzer.governance.trust_root import TrustRoot
 from analyzer.graph.snapshot import load_snapshot
 from analyzer.graph.store import GraphStore
 from analyzer.timeutil import iso, now, parse_time
 
-EXECUTIONS = "executions"
 OUTCOMES = ("applied", "failed", "rolled-back")
 
 
@@ -45,6 +46,8 @@ def record_execution(
     reported_by: str,
     detail: str = "",
 ) -> dict[str, Any]:
+    """What the remediation tool reports it did, recorded by the recorder (it is the tool's claim: it
+    carries no authority)."""
     if outcome not in OUTCOMES:
         raise BadInput(f"--outcome must be one of {', '.join(OUTCOMES)}")
     if proposal_id not in store.get_documents(RESULTS):
@@ -56,90 +59,95 @@ def record_execution(
         "reported_by": reported_by,
         "detail": detail,
     }
-    rec = ledger.append("execution", body)
-    existing = store.get_documents(EXECUTIONS).get(proposal_id, {"runs": []})
-    existing["runs"].append(body | {"ledger_seq": rec["seq"]})
-    store.put_documents(EXECUTIONS, {proposal_id: existing})
+    ledger.append_system("execution", body)
     return body
 
 
 def review(
-    store: GraphStore, ledger: Ledger, policy: TierPolicy, since: datetime, until: datetime | None = None
+    store: GraphStore,
+    ledger: Ledger,
+    policy: TierPolicy,
+    since: datetime,
+    until: datetime | None = None,
+    trust_root: TrustRoot | None = None,
 ) -> dict[str, Any]:
+    """Each execution the ledger records in the period, against what was predicted and decided. Decisions,
+    gate passes and executions come from the ledger, as far as it verifies (its status is in the report)."""
     until = until or now()
     snap = load_snapshot(store)
     results = store.get_documents(RESULTS)
-    decisions = store.get_documents(DECISIONS)
-    records = ledger.records()
+    status = verify(ledger.path, trust_root, ledger.witnesses) if ledger.exists() else None
+    auth = status.authority if status is not None and status.authority is not None else Authority()
     gate_passes: dict[str, list[str]] = {}
-    for r in records:
-        if r["type"] == "gate" and r["body"]["allowed"]:
-            gate_passes.setdefault(r["body"]["proposal_id"], []).append(r["time"])
+    for g in auth.gates:
+        if g["allowed"]:
+            gate_passes.setdefault(g["proposal_id"], []).append(g["time"])
     refusals = [e for kind in ("OBSERVED_DENIED", "OBSERVED_REJECT") for e in snap.edge_records(kind)]
     items = []
-    for pid, doc in sorted(store.get_documents(EXECUTIONS).items()):
+    for run in sorted(auth.executions, key=lambda r: (r["proposal_id"], r["executed_at"])):
+        pid = run["proposal_id"]
         result = results.get(pid)
         if result is None:
             continue
-        for run in doc["runs"]:
-            at = parse_time(run["executed_at"])
-            if not (since <= at <= until):
-                continue
-            decision = decisions.get(pid)
-            impact = decision["change_record"]["impact"] if decision else result
-            predicted = {(s["consumer"], s["provider"]) for s in impact["severed"]}
-            target = result["change"]["target"]
-            after = [e for e in refusals if e.last_seen and e.last_seen >= run["executed_at"]]
-            seen = {(e.src, e.dst): e for e in after}
-            confirmed = sorted(p for p in predicted if p in seen)
-            unpredicted = sorted(k for k in seen if k not in predicted and target in k)
-            current = policy.decide(result["policy_facts"]) if result.get("policy_facts") else None
-            passes_before = [t for t in gate_passes.get(pid, []) if t <= run["executed_at"]]
-            items.append(
-                {
-                    "proposal_id": pid,
-                    "change": result["change"],
-                    "executed_at": run["executed_at"],
-                    "outcome": run["outcome"],
-                    "reported_by": run["reported_by"],
-                    "decided": {
-                        "decision": decision["decision"],
-                        "by": decision["approver"],
-                        "at": decision["decided_at"],
-                    }
-                    if decision
-                    else None,
-                    "gate_passed_before_execution": bool(passes_before),
-                    "tier_then": result["tier"],
-                    "tier_now": current.tier if current else None,
-                    "diverges_from_current_policy": bool(current and current.tier != result["tier"]),
-                    "predicted_severed": [list(p) for p in sorted(predicted)],
-                    "predicted_and_observed": [
-                        {
-                            "consumer": c,
-                            "provider": p,
-                            "refusals": seen[(c, p)].count,
-                            "last_seen": seen[(c, p)].last_seen,
-                        }
-                        for c, p in confirmed
-                    ],
-                    "predicted_not_observed": [list(p) for p in sorted(predicted - set(confirmed))],
-                    "unpredicted_breakage": [
-                        {
-                            "consumer": c,
-                            "provider": p,
-                            "kind": seen[(c, p)].kind,
-                            "refusals": seen[(c, p)].count,
-                            "last_seen": seen[(c, p)].last_seen,
-                        }
-                        for c, p in unpredicted
-                    ],
+        at = parse_time(run["executed_at"])
+        if not (since <= at <= until):
+            continue
+        decision = auth.decisions.get(pid)
+        impact = decision["change_record"]["impact"] if decision else result
+        predicted = {(s["consumer"], s["provider"]) for s in impact["severed"]}
+        target = result["change"]["target"]
+        after = [e for e in refusals if e.last_seen and e.last_seen >= run["executed_at"]]
+        seen = {(e.src, e.dst): e for e in after}
+        confirmed = sorted(p for p in predicted if p in seen)
+        unpredicted = sorted(k for k in seen if k not in predicted and target in k)
+        current_tier = policy.decide(result["policy_facts"]) if result.get("policy_facts") else None
+        passes_before = [t for t in gate_passes.get(pid, []) if t <= run["executed_at"]]
+        items.append(
+            {
+                "proposal_id": pid,
+                "change": result["change"],
+                "executed_at": run["executed_at"],
+                "outcome": run["outcome"],
+                "reported_by": run["reported_by"],
+                "decided": {
+                    "decision": decision["decision"],
+                    "by": decision["approver"],
+                    "at": decision["decided_at"],
                 }
-            )
+                if decision
+                else None,
+                "gate_passed_before_execution": bool(passes_before),
+                "tier_then": result["tier"],
+                "tier_now": current_tier.tier if current_tier else None,
+                "diverges_from_current_policy": bool(current_tier and current_tier.tier != result["tier"]),
+                "predicted_severed": [list(p) for p in sorted(predicted)],
+                "predicted_and_observed": [
+                    {
+                        "consumer": c,
+                        "provider": p,
+                        "refusals": seen[(c, p)].count,
+                        "last_seen": seen[(c, p)].last_seen,
+                    }
+                    for c, p in confirmed
+                ],
+                "predicted_not_observed": [list(p) for p in sorted(predicted - set(confirmed))],
+                "unpredicted_breakage": [
+                    {
+                        "consumer": c,
+                        "provider": p,
+                        "kind": seen[(c, p)].kind,
+                        "refusals": seen[(c, p)].count,
+                        "last_seen": seen[(c, p)].last_seen,
+                    }
+                    for c, p in unpredicted
+                ],
+            }
+        )
     return {
         "since": iso(since),
         "until": iso(until),
         "policy": policy.header(),
+        "ledger": status.as_dict() if status is not None else None,
         "executions": items,
         "summary": {
             "executions": len(items),
@@ -245,10 +253,15 @@ EXPORT_COLUMNS = [
 ]
 
 
-def audit_rows(ledger: Ledger) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """One change record per decision, with the gates and executions that followed; and the ledger's status."""
-    status = verify(ledger.path)
+def audit_rows(
+    ledger: Ledger, trust_root: TrustRoot | None = None
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """One change record per decision, with the gates and executions that followed; and the ledger's
+    status. Only records that count are read: nothing past the first bad record becomes a change record."""
+    status = verify(ledger.path, trust_root, ledger.witnesses)
     records = ledger.records()
+    if status.first_bad is not None:
+        records = records[: status.first_bad - 1]
     gates: dict[str, int] = {}
     runs: dict[str, list[str]] = {}
     for r in records:
@@ -261,7 +274,7 @@ def audit_rows(ledger: Ledger) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     for r in records:
         if r["type"] != "decision":
             continue
-        d = r["body"]["payload"]
+        d = r["body"]
         cr = d["change_record"]
         imp = cr["impact"]
         rows.append(
@@ -304,8 +317,8 @@ def audit_rows(ledger: Ledger) -> tuple[list[dict[str, Any]], dict[str, Any]]:
     return rows, status.as_dict() | {"ledger": str(ledger.path)}
 
 
-def export(ledger: Ledger, fmt: str) -> str:
-    rows, status = audit_rows(ledger)
+def export(ledger: Ledger, fmt: str, trust_root: TrustRoot | None = None) -> str:
+    rows, status = audit_rows(ledger, trust_root)
     if fmt == "json":
         import json
 

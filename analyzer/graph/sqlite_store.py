@@ -8,6 +8,7 @@ previous generation intact.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -101,8 +102,10 @@ class SqliteStore:
 
     def __init__(self, path: Path) -> None:
         self.dir = Path(path)
-        self.dir.mkdir(parents=True, exist_ok=True)
+        self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)  # a new store is its owner's only
         self.file = self.dir / DB_NAME
+        if not self.file.exists():
+            os.close(os.open(self.file, os.O_WRONLY | os.O_CREAT, 0o600))  # SQLite's -wal/-shm follow it
         self.uri = str(self.dir)
         try:
             self._conn = sqlite3.connect(

@@ -15,8 +15,12 @@ def _comparable(payload: dict) -> dict:
     return {k: v for k, v in payload.items() if k != "store_generation"}
 
 
-def test_demo_scores_identically_on_sqlite_and_neo4j(tmp_path: Path, falkordb_server: str) -> None:
+def test_demo_scores_identically_on_sqlite_and_neo4j(
+    tmp_path: Path, falkordb_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from analyzer.graph.neo4j_store import shared_driver
+
+    monkeypatch.setenv("BLASTWALL_LEDGER", str(tmp_path / "neo4j-ledger" / "ledger.jsonl"))
 
     shared_driver(falkordb_server, "falkordb", "").execute_query("MATCH (n) DETACH DELETE n")
     sqlite_store, on_sqlite = run_demo(str(tmp_path / "store"))

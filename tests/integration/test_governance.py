@@ -1,5 +1,6 @@
 """Governance through the real CLI and library: identities, approvals, the gate, risk acceptance, and
-a ledger that catches tampering and survives a writer killed mid-append."""
+a ledger that catches tampering and survives a writer killed mid-append. (Attacks on authority itself:
+test_authority_attacks.py.)"""
 
 from __future__ import annotations
 
@@ -11,8 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from analyzer.governance import identities
+from analyzer.governance.authority import record_hash
 from analyzer.governance.decisions import covering_acceptance
 from analyzer.governance.ledger import Ledger, verify
+from analyzer.governance.trust_root import TrustRoot, parse
 from tests.conftest import blastwall_cmd
 
 STORY = "bw-87109988a633"
@@ -21,8 +25,9 @@ pytestmark = pytest.mark.integration
 
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
-    monkeypatch.setenv("BLASTWALL_KEYS", str(tmp_path / "keys"))
     store = tmp_path / "store"
+    monkeypatch.setenv("BLASTWALL_KEYS", str(store / "demo-keys"))  # the demo's people: dana, priya
+    monkeypatch.setenv("BLASTWALL_TRUST_ROOT", str(store / "trust-root.json"))
 
     def bw(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         p = subprocess.run(
@@ -33,10 +38,13 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
         return p
 
     bw("demo", "--no-app")
-    bw("keys", "init", "--name", "priya", "--role", "change-advisory-board")
-    bw("keys", "init", "--name", "sam", "--role", "service-owner")
-    bw("keys", "init", "--name", "dana", "--role", "CISO")
-    return {"bw": bw, "store": store, "ledger": store / "ledger.jsonl", "keys": tmp_path / "keys"}
+    bw("keys", "init", "--name", "sam")
+    bw("roles", "grant", "sam", "service-owner", "--as", "dana")
+    return {"bw": bw, "store": store, "ledger": store / "ledger.jsonl", "keys": store / "demo-keys"}
+
+
+def _root(env: dict) -> TrustRoot:
+    return parse(str(env["store"] / "trust-root.json"))
 
 
 def test_gate_needs_the_right_human_then_lets_it_run(env: dict) -> None:
@@ -47,11 +55,11 @@ def test_gate_needs_the_right_human_then_lets_it_run(env: dict) -> None:
     bw("approve", STORY, "--as", "priya", "--comment", "ETL moved to its own role first (CHG0042)")
     out = bw("gate", STORY, "--format", "json")
     assert json.loads(out.stdout)["allowed"] is True
-    rep = verify(env["ledger"])
+    rep = verify(env["ledger"], _root(env))
     assert rep.ok, rep.problems
     types = [r["type"] for r in Ledger(env["ledger"]).records()]
     assert types.count("decision") == 1 and types.count("gate") == 2
-    decision = next(r for r in Ledger(env["ledger"]).records() if r["type"] == "decision")["body"]["payload"]
+    decision = next(r for r in Ledger(env["ledger"]).records() if r["type"] == "decision")["body"]
     record = decision["change_record"]
     # the change record answers the auditor's questions
     assert record["policy"]["authority"].startswith("ACME Financial Information Security Policy")
@@ -69,12 +77,12 @@ def test_rejection_and_changed_impact_stop_the_gate(env: dict) -> None:
 
 def test_requester_cannot_approve_their_own_change(env: dict, sample_dir: Path) -> None:
     bw = env["bw"]
-    bw("propose", "--requester", "priya", str(sample_dir / "findings"))  # unchanged: requester not re-set
     from analyzer.graph.store import open_store
 
     store = open_store(env["store"])
     props = store.get_documents("proposals")
-    store.put_documents("proposals", {STORY: props[STORY] | {"requester": "priya"}})
+    # the same person, written differently: case, and an e-mail address against a login
+    store.put_documents("proposals", {STORY: props[STORY] | {"requester": "Priya@acme.example"}})
     store.close()
     out = bw("approve", STORY, "--as", "priya", "--comment", "mine", check=False)
     assert out.returncode == 1 and "cannot also approve" in out.stderr
@@ -104,7 +112,7 @@ def test_risk_acceptance_only_by_the_policy_owner(env: dict) -> None:
         "x",
         check=False,
     )
-    assert out.returncode == 1 and "CISO" in out.stderr
+    assert out.returncode == 1 and "CISO" in out.stderr and "roles grant" in out.stderr
     bw(
         "accept-risk",
         "--as",
@@ -118,7 +126,7 @@ def test_risk_acceptance_only_by_the_policy_owner(env: dict) -> None:
         "--statement",
         "unused external trust may go unattended",
     )
-    assert verify(env["ledger"]).ok
+    assert verify(env["ledger"], _root(env)).ok
 
 
 def test_acceptance_scope_and_expiry() -> None:
@@ -143,100 +151,106 @@ def test_acceptance_scope_and_expiry() -> None:
 
 
 # -- tampering -------------------------------------------------------------------------------------------
+@pytest.fixture
+def filled(tmp_path: Path) -> tuple[Path, TrustRoot]:
+    """A ledger of nine records: the root, the recorder, and people registered and granted roles."""
+    keys = tmp_path / "keys"
+    ledger = Ledger(tmp_path / "ledger.jsonl")
+    doc = identities.init_org(ledger, organization="Test Org", admin="ana", key_dir=keys)
+    for name in ("bo", "cy", "di"):
+        identities.register(ledger, name, keys)
+        identities.grant(ledger, name, "change-advisory-board", admin="ana", key_dir=keys)
+    root = parse(doc["fingerprint"])
+    rep = verify(ledger.path, root)
+    assert rep.ok and rep.records == 9, rep.problems
+    return ledger.path, root
+
+
 def _lines(path: Path) -> list[bytes]:
     return path.read_bytes().splitlines(keepends=True)
 
 
-@pytest.fixture
-def filled(tmp_path: Path) -> Path:
-    ledger = Ledger(tmp_path / "ledger.jsonl")
-    for i in range(8):
-        ledger.append("note", {"i": i})
-    assert verify(ledger.path).ok
-    return ledger.path
+def test_edit_is_caught_at_that_record(filled: tuple[Path, TrustRoot]) -> None:
+    path, root = filled
+    lines = _lines(path)
+    lines[6] = lines[6].replace(b'"change-advisory-board"', b'"CISO"')
+    path.write_bytes(b"".join(lines))
+    rep = verify(path, root)
+    assert not rep.ok and rep.first_bad == 7 and "edited" in rep.problems[0]
 
 
-def test_edit_is_caught_at_that_record(filled: Path) -> None:
-    lines = _lines(filled)
-    lines[3] = lines[3].replace(b'"i":3', b'"i":4')
-    filled.write_bytes(b"".join(lines))
-    rep = verify(filled)
-    assert not rep.ok and rep.first_bad == 4 and "edited" in rep.problems[0]
-
-
-def test_delete_in_the_middle_is_caught(filled: Path) -> None:
-    lines = _lines(filled)
+def test_delete_in_the_middle_is_caught(filled: tuple[Path, TrustRoot]) -> None:
+    path, root = filled
+    lines = _lines(path)
     del lines[2]
-    filled.write_bytes(b"".join(lines))
-    assert verify(filled).first_bad == 3
+    path.write_bytes(b"".join(lines))
+    assert verify(path, root).first_bad == 3
 
 
-def test_reorder_is_caught(filled: Path) -> None:
-    lines = _lines(filled)
+def test_reorder_is_caught(filled: tuple[Path, TrustRoot]) -> None:
+    path, root = filled
+    lines = _lines(path)
     lines[4], lines[5] = lines[5], lines[4]
-    filled.write_bytes(b"".join(lines))
-    assert verify(filled).first_bad == 5
+    path.write_bytes(b"".join(lines))
+    assert verify(path, root).first_bad == 5
 
 
-def test_truncation_at_the_end_is_caught(filled: Path) -> None:
-    lines = _lines(filled)
-    filled.write_bytes(b"".join(lines[:-2]))
-    rep = verify(filled)
-    assert not rep.ok and "ends at" in rep.problems[0]
+def test_truncation_at_the_end_is_caught(filled: tuple[Path, TrustRoot]) -> None:
+    path, root = filled
+    path.write_bytes(b"".join(_lines(path)[:-2]))
+    rep = verify(path, root)
+    assert not rep.ok and "records were cut" in rep.problems[0]
 
 
-def test_checkpoint_tamper_is_caught(filled: Path) -> None:
-    ledger = Ledger(filled)
-    ledger.checkpoint()
-    ledger.append("note", {"i": 99})
-    lines = _lines(filled)
-    rec = json.loads(lines[-2])
-    assert rec["type"] == "checkpoint"
-    rec["body"]["upto"] = 7
-    from analyzer.governance.ledger import record_hash
-
-    rec["hash"] = record_hash(rec)  # even with its own hash fixed, the chain and the signature break
-    lines[-2] = json.dumps(rec).encode() + b"\n"
-    filled.write_bytes(b"".join(lines))
-    assert not verify(filled).ok
+def test_rehashed_edit_breaks_the_signature(filled: tuple[Path, TrustRoot]) -> None:
+    path, root = filled
+    lines = _lines(path)
+    rec = json.loads(lines[-1])
+    rec["body"]["role"] = "CISO"
+    rec["hash"] = record_hash(rec)  # its own hash fixed: the actor's signature no longer matches
+    lines[-1] = json.dumps(rec).encode() + b"\n"
+    path.write_bytes(b"".join(lines))
+    rep = verify(path, root)
+    assert not rep.ok and rep.first_bad == 9 and "signature" in rep.problems[0]
 
 
-def test_forged_head_signature_is_caught(filled: Path) -> None:
-    head = filled.with_name(filled.name + ".head.json")
+def test_forged_head_signature_is_caught(filled: tuple[Path, TrustRoot]) -> None:
+    path, root = filled
+    head = path.with_name(path.name + ".head.json")
     doc = json.loads(head.read_text())
     doc["seq"] = 3
     head.write_text(json.dumps(doc))
-    rep = verify(filled)
-    assert not rep.ok and "signature" in rep.problems[0]
+    rep = verify(path, root)
+    assert not rep.ok
 
 
 APPENDER = """
 import sys
+from pathlib import Path
 from analyzer.governance.ledger import Ledger
-ledger = Ledger(__import__("pathlib").Path(sys.argv[1]))
+ledger = Ledger(Path(sys.argv[1]))
 for i in range(int(sys.argv[2])):
-    ledger.append("note", {"writer": sys.argv[3], "i": i, "pad": "x" * 2000})
+    ledger.append_system("checkpoint", {"writer": sys.argv[3], "i": i, "pad": "x" * 2000})
     print(i, flush=True)
 """
 
 
-def test_concurrent_writers_are_serialized(tmp_path: Path) -> None:
-    path = tmp_path / "ledger.jsonl"
+def test_concurrent_writers_are_serialized(filled: tuple[Path, TrustRoot]) -> None:
+    path, root = filled
     procs = [
-        subprocess.Popen([sys.executable, "-c", APPENDER, str(path), "40", w], stdout=subprocess.DEVNULL)
+        subprocess.Popen([sys.executable, "-c", APPENDER, str(path), "30", w], stdout=subprocess.DEVNULL)
         for w in ("a", "b")
     ]
     for p in procs:
         assert p.wait(120) == 0
-    rep = verify(path)
+    rep = verify(path, root)
     assert rep.ok, rep.problems
-    notes = [r for r in Ledger(path).records() if r["type"] == "note"]
-    assert len(notes) == 80
+    notes = [r for r in Ledger(path).records() if r["type"] == "checkpoint"]
+    assert len(notes) == 60
 
 
-def test_writer_killed_mid_append_leaves_a_ledger_that_verifies(tmp_path: Path) -> None:
-    path = tmp_path / "ledger.jsonl"
-    Ledger(path).append("note", {"i": -1})
+def test_writer_killed_mid_append_leaves_a_ledger_that_verifies(filled: tuple[Path, TrustRoot]) -> None:
+    path, root = filled
     proc = subprocess.Popen(
         [sys.executable, "-c", APPENDER, str(path), "100000", "k"], stdout=subprocess.PIPE
     )
@@ -245,18 +259,18 @@ def test_writer_killed_mid_append_leaves_a_ledger_that_verifies(tmp_path: Path) 
         proc.stdout.readline()
     proc.kill()
     proc.wait()
-    # simulate the worst moment too: a record cut in half
+    # the worst moment too: a record cut in half, past the signed head
     with open(path, "ab") as f:
         f.write(b'{"body":{"i":')
-    rep = verify(path)
+    rep = verify(path, root)
     assert rep.ok, rep.problems
-    assert any("torn tail" in w for w in rep.warnings)
-    Ledger(path).append("note", {"after": True})
-    rep = verify(path)
-    assert rep.ok and not any("torn" in w for w in rep.warnings)
+    assert any("not a whole record" in w for w in rep.warnings)
+    Ledger(path).append_system("checkpoint", {"after": True})
+    rep = verify(path, root)
+    assert rep.ok and not rep.warnings, rep.problems + rep.warnings
     repair = [r for r in Ledger(path).records() if r["type"] == "repair"]
     assert repair and repair[0]["body"]["torn_bytes"] > 0
-    assert (tmp_path / repair[0]["body"]["quarantined_to"]).exists()
+    assert (path.parent / repair[0]["body"]["quarantined_to"]).read_bytes() == b'{"body":{"i":'
 
 
 def _denied_assume(when: str, caller_account: str, caller_role: str, role_arn: str) -> dict:
@@ -353,20 +367,3 @@ def test_review_compares_prediction_with_refusals_after_execution(env: dict, tmp
     rec = exported["change_records"][0]
     assert rec["before_digest"].startswith("sha256:") and rec["before_digest"] != rec["after_digest"]
     assert "verifies" in bw("audit", "export", "--format", "html").stdout
-
-
-def test_decision_signed_by_another_key_does_not_verify(tmp_path: Path) -> None:
-    from analyzer.governance import signing
-
-    ledger = Ledger(tmp_path / "ledger.jsonl")
-    real = signing.create_key("ana", ["change-advisory-board"], tmp_path / "keys")
-    ledger.append("identity", real.as_doc())
-    other = signing.create_key("mallory", ["change-advisory-board"], tmp_path / "keys")
-    forged_key = signing.load_private_key(other.name, tmp_path / "keys")
-    payload = {"decision": "approved", "approver": "ana"}
-    ledger.append(
-        "decision",
-        {"payload": payload, "signed": {"by": "ana", "signature": signing.sign(forged_key, payload)}},
-    )
-    rep = verify(ledger.path)
-    assert not rep.ok and rep.first_bad == 2 and "signature of 'ana' does not verify" in rep.problems[0]

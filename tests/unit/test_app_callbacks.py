@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from analyzer.app.proxy_identity import ProxyConfig
+
 STORY = "bw-87109988a633"
 
 
@@ -19,7 +21,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     uri = str(tmp_path_factory.mktemp("cb") / "store")
     store, _ = run_demo(uri)
     store.close()
-    yield create_app(uri, "header")
+    yield create_app(uri, "header", proxy=ProxyConfig("plain"), app_key_dir=Path(uri) / "demo-keys")
 
 
 def _text(component: Any) -> str:
@@ -101,10 +103,12 @@ def test_deciding_needs_a_user_and_the_role(app: Any, tmp_path: Path) -> None:
 
     with app.server.test_request_context("/"):
         assert data.decide(STORY, True, "x").startswith("Sign in to decide")
-    headers = {"X-Forwarded-User": "sam", "X-Forwarded-Groups": "service-owner"}
+    # roles come from the ledger: a header claiming a role gives none
+    headers = {"X-Forwarded-User": "sam", "X-Forwarded-Groups": "change-advisory-board"}
     with app.server.test_request_context("/", headers=headers):
-        assert data.decide(STORY, True, "ok").startswith("Refused:")
-    headers = {"X-Forwarded-User": "priya", "X-Forwarded-Groups": "change-advisory-board"}
+        refused = data.decide(STORY, True, "ok")
+        assert refused.startswith("Refused:") and "sam holds no role in the ledger" in refused
+    headers = {"X-Forwarded-User": "priya"}
     with app.server.test_request_context("/", headers=headers):
         assert data.decide(STORY, True, "").startswith("Refused:")  # a decision needs a comment
         assert data.decide(STORY, True, "ETL moved first").startswith("Approved by priya")
@@ -166,7 +170,7 @@ def test_proposal_page_renders_every_kind_of_result(tmp_path: Path) -> None:
 
     api.score(store, ids, as_of=parse_time(SAMPLE_AS_OF))
     store.close()
-    app = create_app(uri, "header")
+    app = create_app(uri, "header", proxy=ProxyConfig("plain"))
     from analyzer.app.pages import proposal  # pages register with the app: import after creating it
 
     for pid in ids:

@@ -1,0 +1,181 @@
+"""The organization, its identities and their roles: every change here is a signed ledger record.
+
+* ``init_org``: the root identity (the admin), the recorder, and the recorder's grant — the first three
+  records of a ledger. The root's fingerprint is the trust root the organization keeps outside the store.
+* ``register``: a person's own key, registered with no roles.
+* ``grant`` / ``revoke``: roles, signed by a holder of ``role-admin`` (the root, or someone it granted).
+* ``rotate_key`` / ``revoke_key``: a new key signed by the old one; a revoked key signs nothing after.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from analyzer.errors import BadInput, BlastwallError
+from analyzer.governance import signing
+from analyzer.governance.authority import RECORDER, RECORDER_NAME, ROLE_ADMIN, Authority, Refused, check_role
+from analyzer.governance.ledger import Ledger, VerifyReport, replay, verify
+from analyzer.governance.trust_root import TrustRoot, document
+
+
+def _key_for(name: str, key_dir: Path | None) -> tuple[Any, bool]:
+    """The person's key: the existing file, or a new one (and whether it is new)."""
+    path = signing.key_file(name, key_dir)
+    if path.exists():
+        return signing.load_private_key(name, key_dir), False
+    key = signing.new_key()
+    signing.write_key(path, key)
+    return key, True
+
+
+def current(ledger: Ledger) -> Authority:
+    """The authority as the ledger says, for checks before writing (the ledger's writer re-checks
+    everything against the verified records; the gate reads only ``verify``)."""
+    if not ledger.exists():
+        return Authority()
+    rep = replay(ledger.path.read_bytes())
+    if rep.first_bad is not None:
+        raise BlastwallError(f"the ledger does not verify at record {rep.first_bad}: {rep.problem}")
+    return rep.authority
+
+
+def init_org(ledger: Ledger, *, organization: str, admin: str, key_dir: Path | None) -> dict[str, Any]:
+    """Start a ledger whose root is ``admin``; returns the trust-root document to keep elsewhere."""
+    signing.check_name(admin)
+    if not organization.strip():
+        raise BadInput("--organization must name the organization")
+    if ledger.exists():
+        raise BlastwallError(
+            f"{ledger.path} already holds a ledger (root {current(ledger).root_fingerprint}); an organization "
+            "is initialized once"
+        )
+    admin_key, _ = _key_for(admin, key_dir)
+    assert ledger.recorder_key_dir is not None
+    ledger.recorder_key_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    recorder_key, _ = _key_for(RECORDER_NAME, ledger.recorder_key_dir)
+    admin_pub, recorder_pub = signing.public_key_of(admin_key), signing.public_key_of(recorder_key)
+    ledger.append_many(
+        [
+            (
+                "org_root",
+                {"organization": organization, "admin": admin, "public_key": admin_pub},
+                admin,
+                admin_key,
+            ),
+            ("identity", {"name": RECORDER_NAME, "public_key": recorder_pub}, RECORDER_NAME, recorder_key),
+            (
+                "role_grant",
+                {"name": RECORDER_NAME, "role": RECORDER, "fingerprint": signing.fingerprint(recorder_pub)},
+                admin,
+                admin_key,
+            ),
+        ]
+    )
+    return document(organization, admin, admin_pub)
+
+
+def register(ledger: Ledger, name: str, key_dir: Path | None) -> str:
+    """Register ``name`` with its own key (created if the key file does not exist); returns the key's
+    fingerprint. The identity holds no role until a role-admin grants one."""
+    signing.check_name(name)
+    auth = current(ledger)
+    if auth.root is None:
+        raise BlastwallError("this ledger has no organization yet (blastwall org init --admin NAME)")
+    if auth.member(name) is not None:
+        raise BlastwallError(f"identity {name!r} already exists in this ledger")
+    key, _ = _key_for(name, key_dir)
+    pub = signing.public_key_of(key)
+    ledger.append("identity", {"name": name, "public_key": pub}, actor=name, key=key)
+    return signing.fingerprint(pub)
+
+
+def _admin_key(ledger: Ledger, admin: str, key_dir: Path | None) -> Any:
+    auth = current(ledger)
+    m = auth.member(admin)
+    if m is None or m.key is None:
+        raise BlastwallError(f"{admin!r} is not an identity with a key in this ledger")
+    key = signing.load_private_key(admin, key_dir)
+    if signing.public_key_of(key) != m.key:
+        raise BlastwallError(
+            f"the key file for {admin!r} is not the key the ledger holds for them (wrong key)"
+        )
+    return key
+
+
+def grant(
+    ledger: Ledger, name: str, role: str, *, admin: str, key_dir: Path | None, fingerprint: str | None = None
+) -> dict[str, Any]:
+    """``admin`` grants ``role`` to ``name``. The grant records the key ``name`` holds now (pass
+    ``fingerprint`` to make sure it is the key you expect); a name with no identity yet becomes one known
+    only through grants, usable through the app."""
+    signing.check_name(name)
+    try:
+        check_role(role)
+    except Refused as exc:
+        raise BadInput(str(exc), path="ROLE") from exc
+    auth = current(ledger)
+    m = auth.member(name)
+    held = m.fingerprint if m else None
+    if fingerprint and fingerprint != held:
+        raise BlastwallError(f"{name}'s key is {held}, not {fingerprint}: not granting")
+    key = _admin_key(ledger, admin, key_dir)
+    body: dict[str, Any] = {"name": m.name if m else name, "role": role}
+    if held:
+        body["fingerprint"] = held
+    ledger.append("role_grant", body, actor=admin, key=key)
+    return body
+
+
+def revoke(ledger: Ledger, name: str, role: str, *, admin: str, key_dir: Path | None) -> dict[str, Any]:
+    key = _admin_key(ledger, admin, key_dir)
+    body = {"name": name, "role": role}
+    ledger.append("role_revoke", body, actor=admin, key=key)
+    return body
+
+
+def rotate_key(ledger: Ledger, name: str, key_dir: Path | None) -> str:
+    """A new key for ``name``, signed into the ledger by the old one; the old key file is kept aside as
+    ``…retired-<time>`` (it signs nothing any more). Returns the new fingerprint."""
+    old = _admin_key(ledger, name, key_dir)
+    auth = current(ledger)
+    new = signing.new_key()
+    pub = signing.public_key_of(new)
+    proof = signing.sign(new, "key_binding", {"ledger": auth.genesis, "name": name, "public_key": pub})
+    staged = signing.key_file(name, key_dir).with_name(f"{name}.ed25519.pem.new")
+    signing.write_key(staged, new)
+    ledger.append("key_rotate", {"name": name, "public_key": pub, "proof": proof}, actor=name, key=old)
+    path = signing.key_file(name, key_dir)
+    path.rename(path.with_name(f"{path.name}.retired-{time.time_ns()}"))
+    staged.rename(path)
+    return signing.fingerprint(pub)
+
+
+def revoke_key(ledger: Ledger, name: str, *, by: str, reason: str, key_dir: Path | None) -> dict[str, Any]:
+    """Revoke ``name``'s current key (by its owner or a role-admin): nothing it signs afterwards counts."""
+    if not reason.strip():
+        raise BadInput("say why the key is revoked (--reason)")
+    key = _admin_key(ledger, by, key_dir)
+    body = {"name": name, "reason": reason}
+    ledger.append("key_revoke", body, actor=by, key=key)
+    return body
+
+
+def summary(auth: Authority) -> list[dict[str, Any]]:
+    """Every identity: its key, roles and whether it is the root (for ``roles list``)."""
+    return [
+        {
+            "name": m.name,
+            "fingerprint": m.fingerprint,
+            "roles": sorted(m.roles | ({ROLE_ADMIN} if m.root else set())),
+            "root": m.root,
+            "revoked_keys": len(m.revoked_keys),
+        }
+        for m in sorted(auth.members.values(), key=lambda m: m.name)
+    ]
+
+
+def verified(ledger: Ledger, trust_root: TrustRoot | None) -> VerifyReport:
+    """``verify`` with the ledger's own witnesses."""
+    return verify(ledger.path, trust_root, ledger.witnesses)
