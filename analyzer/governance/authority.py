@@ -89,6 +89,7 @@ class Authority:
     executions: list[dict[str, Any]] = field(default_factory=list)
     gates: list[dict[str, Any]] = field(default_factory=list)
     history: list[dict[str, Any]] = field(default_factory=list)  # grants, revocations, keys: who, when
+    hashes: dict[int, str] = field(default_factory=dict)  # every admitted record's hash by seq
 
     # -- questions ---------------------------------------------------------------------------------
     @property
@@ -164,6 +165,7 @@ class Authority:
         handler(self, rec, rec["actor"], rec["body"])
         self.seq = rec["seq"]
         self.last_hash = rec["hash"]
+        self.hashes[self.seq] = rec["hash"]
         if self.genesis is None:
             self.genesis = rec["hash"]
 

@@ -22,7 +22,7 @@ from analyzer.errors import BadInput, BlastwallError
 from analyzer.governance import signing
 from analyzer.governance.authority import APP, Authority
 from analyzer.governance.identities import current
-from analyzer.governance.ledger import Ledger, verify
+from analyzer.governance.ledger import Ledger
 from analyzer.governance.tier_policy import TierPolicy
 from analyzer.governance.trust_root import TrustRoot
 from analyzer.graph.store import GraphStore
@@ -413,7 +413,7 @@ def _answer(
     trust_root: TrustRoot | None,
     at: datetime,
 ) -> tuple[GateVerdict, dict[str, Any] | None]:
-    rep = verify(ledger.path, trust_root, ledger.witnesses)
+    rep = ledger.verify(trust_root)
     if not rep.ok or rep.authority is None:
         why = rep.problems[0] if rep.problems else "it does not verify"
         return GateVerdict(

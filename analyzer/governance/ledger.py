@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import fcntl
+import hashlib
 import json
 import os
 import time
@@ -61,7 +62,20 @@ class Replay:
     problem: str | None = None
     tail: bytes = b""  # bytes after the last newline
     tail_record: dict[str, Any] | None = None  # the tail, when it is a whole record that counts
-    hash_at: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def hash_at(self) -> dict[int, str]:
+        return self.authority.hashes
+
+
+@dataclass
+class Checked:
+    """A prefix of the ledger file whose every record this process admitted, signatures included: the
+    next read of the same file checks only what follows it (if the prefix's bytes are unchanged)."""
+
+    length: int
+    digest: bytes
+    authority: Authority
 
 
 def replay(
@@ -70,14 +84,24 @@ def replay(
     check_signatures_from: int = 1,
     anchors_at: dict[int, list[tuple[str, dict[str, Any]]]] | None = None,
     anchor_problems: list[str] | None = None,
+    base: Checked | None = None,
 ) -> Replay:
     """Admit records in order until one does not count (``first_bad`` names it). Signatures are checked
-    from ``check_signatures_from`` on (the writer re-checks only what the last signed head does not
-    cover). Anchored heads are checked at their own point of the ledger."""
-    auth = Authority()
-    lines = data.split(b"\n")
-    rep = Replay(auth, 0, tail=lines[-1])
-    for n, line in enumerate(lines[:-1], start=1):
+    from ``check_signatures_from`` on. Anchored heads are checked at their own point of the ledger. With
+    ``base`` (taken over: its authority is advanced in place), a prefix already checked is skipped when
+    its bytes are unchanged."""
+    skip = 0
+    if (
+        base is not None
+        and len(data) >= base.length
+        and hashlib.sha256(data[: base.length]).digest() == base.digest
+    ):
+        auth, skip = base.authority, base.length
+    else:
+        auth, base = Authority(), None
+    lines = data[skip:].split(b"\n")
+    rep = Replay(auth, auth.seq, tail=lines[-1])
+    for n, line in enumerate(lines[:-1], start=auth.seq + 1):
         try:
             rec = json.loads(line)
         except ValueError as exc:  # includes bytes that are not UTF-8
@@ -89,7 +113,6 @@ def replay(
             rep.first_bad, rep.problem = n, str(exc)
             return rep
         rep.records = n
-        rep.hash_at[n] = rec["hash"]
         for where, anchor in (anchors_at or {}).get(n, []):
             if anchor["hash"] != rec["hash"]:
                 (anchor_problems if anchor_problems is not None else []).append(
@@ -128,6 +151,7 @@ class Ledger:
     path: Path
     recorder_key_dir: Path | None = None
     witnesses: list[anchoring.Witness] = field(default_factory=list)
+    checked: Checked | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         self.path = Path(self.path)
@@ -192,9 +216,15 @@ class Ledger:
     ) -> list[dict[str, Any]]:
         with self._locked() as f:
             f.seek(0)
-            auth = self._ready_to_append(f, f.read())
+            cached, self.checked = self.checked, None  # taken over; kept again only if all goes well
+            auth = self._ready_to_append(f, f.read(), cached)
             written = [self._write(f, auth, *item) for item in items]
             head = self._sign_head(auth, fallback=items[-1])
+            f.seek(0)
+            data = f.read()
+            if not data.endswith(b"\n"):
+                raise BlastwallError(f"{self.path} changed under the lock")  # cannot happen: we hold it
+            self.checked = Checked(len(data), hashlib.sha256(data).digest(), auth)
         if self.witnesses and any(r["type"] in ANCHORED_TYPES for r in written):
             self.anchor(head, auth.root_fingerprint)
         return written
@@ -209,7 +239,7 @@ class Ledger:
             )
         return self.append(rtype, body, actor=RECORDER_NAME, key=key)
 
-    def _ready_to_append(self, f: Any, data: bytes) -> Authority:
+    def _ready_to_append(self, f: Any, data: bytes, cached: Checked | None) -> Authority:
         """Replay what is there; repair only what is past the signed head; refuse anything else."""
         head = self.read_head()
         if not data:
@@ -225,7 +255,7 @@ class Ledger:
                 "so nothing was appended (blastwall audit verify)"
             )
         head_seq: int = head["seq"] if isinstance(head.get("seq"), int) else 0
-        rep = replay(data, check_signatures_from=head_seq + 1)
+        rep = replay(data, base=cached)  # every signature, except a prefix this process checked already
         if rep.first_bad is not None:
             raise BlastwallError(
                 f"the ledger does not verify at record {rep.first_bad} ({rep.problem}); nothing was "
@@ -330,6 +360,15 @@ class Ledger:
         os.replace(tmp, self.head_file)
         return head
 
+    def verify(self, trust_root: TrustRoot | None) -> VerifyReport:
+        """``verify`` with this ledger's witnesses; a ledger that verifies is remembered, so this
+        process's next append checks only what was written after."""
+        data = self.path.read_bytes() if self.exists() else b""
+        rep = verify(self.path, trust_root, self.witnesses, data=data)
+        if rep.ok and rep.authority is not None and data.endswith(b"\n"):
+            self.checked = Checked(len(data), hashlib.sha256(data).digest(), rep.authority)
+        return rep
+
     def checkpoint(self) -> dict[str, Any]:
         """A checkpoint record by the recorder: states the head it follows."""
         head = self.read_head() or {}
@@ -392,7 +431,11 @@ class VerifyReport:
 
 
 def verify(
-    path: Path, trust_root: TrustRoot | None = None, witnesses: list[anchoring.Witness] | None = None
+    path: Path,
+    trust_root: TrustRoot | None = None,
+    witnesses: list[anchoring.Witness] | None = None,
+    *,
+    data: bytes | None = None,
 ) -> VerifyReport:
     """Replay every record through the authority rules, check the signed head, the trust root and every
     anchored head; name the first record that does not count. Without a trust root nothing verifies:
@@ -402,7 +445,7 @@ def verify(
     if not ledger.exists():
         rep.fail(None, f"{path} does not exist or is empty: nothing has been recorded (blastwall org init)")
         return rep
-    data = path.read_bytes()
+    data = path.read_bytes() if data is None else data
     head = ledger.read_head()
     anchors_at: dict[int, list[tuple[str, dict[str, Any]]]] = {}
     anchor_problems: list[str] = []
