@@ -18,28 +18,29 @@ pytestmark = pytest.mark.ui
 def app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     from werkzeug.serving import make_server
 
+    from analyzer import api
     from analyzer.app import create_app
     from analyzer.demo import run_demo
-    from analyzer.governance.decisions import decide, register_identity
-    from analyzer.governance.ledger import Ledger, ledger_path_for
+    from analyzer.governance.decisions import decide
+    from analyzer.governance.trust_root import parse
 
     base = tmp_path_factory.mktemp("ui")
     uri = str(base / "store")
     store, _ = run_demo(uri)
-    ledger = Ledger(ledger_path_for(uri))
-    register_identity(store, ledger, "priya", ["change-advisory-board"], base / "keys")
     decide(
         store,
-        ledger,
+        api.ledger_of(store),
         STORY,
         who="priya",
         approve=True,
         comment="ETL moved first (CHG0042)",
-        key_dir=base / "keys",
+        policy=api.current_policy(store),
+        key_dir=Path(uri) / "demo-keys",
     )
     store.close()
     port = free_port()
-    server = make_server("127.0.0.1", port, create_app(uri).server, threaded=True)
+    root = parse(str(Path(uri) / "trust-root.json"))
+    server = make_server("127.0.0.1", port, create_app(uri, trust_root=root).server, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{port}"
@@ -149,7 +150,7 @@ def test_explorer_finds_who_can_assume_and_the_undocumented(browser: object, app
 def test_audit_shows_the_verified_ledger_and_exports(browser: object, app_url: str) -> None:
     page = browser.new_page(viewport={"width": 1400, "height": 900})  # type: ignore[attr-defined]
     page.goto(app_url + "/audit")
-    page.wait_for_selector("text=verifies.")
+    page.wait_for_selector("text=verifies against the trust root sha256:")
     assert STORY in page.inner_text("#audit-table") and "priya" in page.inner_text("#audit-table")
     with page.expect_download() as dl:
         page.click("#audit-export-button")

@@ -15,9 +15,17 @@ dash.register_page(__name__, path="/audit", name="Audit")
 
 def layout() -> html.Div:
     rows, status = data.audit()
-    verdict = f"Ledger {status['ledger']}: {status['records']} record(s), " + (
-        "verifies." if status["ok"] else f"DOES NOT VERIFY (first bad record {status['first_bad']})."
-    )
+    head = f"Ledger {status['ledger']}: {status['records']} record(s), "
+    if status["ok"]:
+        verdict, colour = head + f"verifies against the trust root {status['trust_root']}.", "#2e7d32"
+    elif status["trust_root"] is None and status["first_bad"] is None:
+        verdict = (
+            head + "not verified: the app was started without the organization's trust root (--trust-root)."
+        )
+        colour = "#ef6c00"
+    else:
+        where = f" (first bad record {status['first_bad']})" if status["first_bad"] else ""
+        verdict, colour = head + f"DOES NOT VERIFY{where}.", "#c62828"
     columns = [
         "ledger_seq",
         "proposal_id",
@@ -41,7 +49,7 @@ def layout() -> html.Div:
             html.P(
                 verdict,
                 id=ids.AUDIT_STATUS,
-                style={"fontWeight": "bold", "color": "#2e7d32" if status["ok"] else "#c62828"},
+                style={"fontWeight": "bold", "color": colour},
             ),
             html.Ul([html.Li(p) for p in status["problems"] + status["warnings"]]),
             html.Div(
