@@ -207,8 +207,13 @@ def test_idle_and_absolute_timeouts_end_sessions(tmp_path: Path, monkeypatch: py
 )
 def test_next_never_leaves_the_site(browser: object, auth_app: dict, target: str) -> None:
     page = browser.new_page()  # type: ignore[attr-defined]
-    _login(page, auth_app["url"], "priya", next_=target)
+    page.goto(f"{auth_app['url']}/login?next={target}")
+    page.fill("input[name=user]", "priya")
+    page.fill("input[name=password]", PASSWORDS["priya"])
+    with page.expect_navigation():
+        page.click("button[type=submit]")
     assert urllib.parse.urlsplit(page.url).netloc == urllib.parse.urlsplit(auth_app["url"]).netloc, page.url
+    page.wait_for_selector("#current-user >> text=priya")
 
 
 def test_next_within_the_site_is_followed(browser: object, auth_app: dict) -> None:
