@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 from analyzer.errors import BadInput, BlastwallError
 from analyzer.governance import signing
 from analyzer.governance.authority import RECORDER, RECORDER_NAME, ROLE_ADMIN, Authority, Refused, check_role
-from analyzer.governance.ledger import Ledger, VerifyReport, replay, verify
+from analyzer.governance.ledger import Checked, Ledger, VerifyReport, replay, verify
 from analyzer.governance.trust_root import TrustRoot, document
 
 
@@ -35,9 +36,16 @@ def current(ledger: Ledger) -> Authority:
     everything against the verified records; the gate reads only ``verify``)."""
     if not ledger.exists():
         return Authority()
-    rep = replay(ledger.path.read_bytes())
+    data = ledger.path.read_bytes()
+    rep = replay(data, base=ledger.checked)
     if rep.first_bad is not None:
+        ledger.checked = None
         raise BlastwallError(f"the ledger does not verify at record {rep.first_bad}: {rep.problem}")
+    # what was just checked need not be checked again by this process's next append (which takes the
+    # state over: use what this returns before appending)
+    ledger.checked = (
+        Checked(len(data), hashlib.sha256(data).digest(), rep.authority) if data.endswith(b"\n") else None
+    )
     return rep.authority
 
 
