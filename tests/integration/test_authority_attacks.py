@@ -401,6 +401,71 @@ def test_an_approval_does_not_survive_an_edited_result(org: dict) -> None:
     assert out.returncode == 3 and any("scored impact" in d for d in json.loads(out.stdout)["differences"])
 
 
+def test_only_the_policy_owners_acceptance_lets_auto_stand(org: dict) -> None:
+    """Priya holds a role (CAB), so a risk acceptance she signs "as change-advisory-board" is a valid
+    record; it must still not make anything auto: only the policy owner's role (CISO) accepts risk."""
+    from analyzer import api
+    from analyzer.governance.decisions import policy_ref, tier_now
+    from analyzer.graph.store import open_store
+    from analyzer.timeutil import now
+
+    store = open_store(org["store"])
+    policy = api.current_policy(store)
+    result = store.get_documents("results")[STORY] | {"risk_score": 5, "impacted_services": []}
+    store.close()
+    result["policy_facts"] = result["policy_facts"] | {
+        "severed": 0,
+        "severed_observed": 0,
+        "undocumented": 0,
+        "unknowns": 0,
+        "max_criticality": None,
+    }
+    forge_record(
+        org["ledger"],
+        "risk_acceptance",
+        "priya",
+        {
+            "acceptance_id": "ra-forged",
+            "accepted_by": "priya",
+            "role": "change-advisory-board",
+            "scope": {
+                "change_kinds": ["iam.update_trust_policy"],
+                "max_risk": 100,
+                "max_criticality": "critical",
+            },
+            "expires": "2099-01-01T00:00:00Z",
+            "statement": "auto for everything",
+            "policy": policy_ref(policy),
+        },
+        org["key"]("priya"),
+    )
+    resign_head(
+        org["ledger"], signing.load_private_key(RECORDER_NAME, org["store"] / "recorder"), RECORDER_NAME
+    )
+    rep = verify(org["ledger"], org["root"])
+    assert rep.ok and rep.authority is not None  # a record Priya may sign ...
+    t = tier_now(result, policy, rep.authority.acceptances, now())
+    assert (
+        t["tier"] == "approval" and "not as the policy's owner 'CISO'" in t["why"]
+    )  # ... that accepts nothing
+    org["bw"](
+        "accept-risk",
+        "--as",
+        "dana",
+        "--kind",
+        "iam.update_trust_policy",
+        "--max-risk",
+        "10",
+        "--expires",
+        "2099-01-01T00:00:00Z",
+        "--statement",
+        "unused external trust may go unattended",
+    )
+    rep = verify(org["ledger"], org["root"])
+    assert rep.ok and rep.authority is not None
+    assert tier_now(result, policy, rep.authority.acceptances, now())["tier"] == "auto"
+
+
 # -- the gate with nothing to stand on ----------------------------------------------------------------------
 def test_the_gate_without_a_trust_root_says_no(org: dict) -> None:
     import os
