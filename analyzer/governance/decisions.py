@@ -114,6 +114,11 @@ def binding_differences(approved: dict[str, Any], current_: dict[str, Any]) -> l
             f"the policy now decides tier {current_['tier']} by rule {current_['tier_rule']}; the approval was "
             f"for tier {approved.get('tier')} by rule {approved.get('tier_rule')}"
         )
+    if approved.get("requester") != current_["requester"]:
+        why.append(
+            f"the requester is now {current_['requester']!r}; the approval was for a change requested by "
+            f"{approved.get('requester')!r}"
+        )
     if approved.get("required_role") != current_["required_role"]:
         why.append(
             f"the policy now requires the role {current_['required_role']!r}; the approval was given under "

@@ -55,8 +55,14 @@ def init_org(ledger: Ledger, *, organization: str, admin: str, key_dir: Path | N
     if not organization.strip():
         raise BadInput("--organization must name the organization")
     if ledger.exists():
+        first = replay(ledger.path.read_bytes().split(b"\n", 1)[0] + b"\n")
+        if first.first_bad is not None:
+            raise BlastwallError(
+                f"{ledger.path} holds a ledger this version cannot take over ({first.problem}); move it aside "
+                "(keep it: it records earlier decisions) and run org init again"
+            )
         raise BlastwallError(
-            f"{ledger.path} already holds a ledger (root {current(ledger).root_fingerprint}); an organization "
+            f"{ledger.path} already holds a ledger (root {first.authority.root_fingerprint}); an organization "
             "is initialized once"
         )
     admin_key, _ = _key_for(admin, key_dir)

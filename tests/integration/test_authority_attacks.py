@@ -466,6 +466,21 @@ def test_only_the_policy_owners_acceptance_lets_auto_stand(org: dict) -> None:
     assert tier_now(result, policy, rep.authority.acceptances, now())["tier"] == "auto"
 
 
+def test_an_approval_does_not_survive_a_changed_requester(org: dict) -> None:
+    """Approved while the finding's tool asked for it; then the proposal says Priya asked for it herself."""
+    from analyzer.graph.store import open_store
+
+    org["bw"]("approve", STORY, "--as", "priya", "--comment", "ok")
+    store = open_store(org["store"])
+    p = store.get_documents("proposals")[STORY]
+    store.put_documents("proposals", {STORY: p | {"requester": "priya"}})
+    store.close()
+    out = _gate(org, "--format", "json")
+    assert out.returncode == 3 and any(
+        "requester is now 'priya'" in d for d in json.loads(out.stdout)["differences"]
+    )
+
+
 # -- the gate with nothing to stand on ----------------------------------------------------------------------
 def test_the_gate_without_a_trust_root_says_no(org: dict) -> None:
     import os
