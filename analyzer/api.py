@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from analyzer.errors import BadInput
 from analyzer.governance.decisions import covering_acceptance, default_approver
 from analyzer.governance.ledger import Ledger, ledger_path_for
 from analyzer.governance.tier_policy import TierPolicy, load_policy, parse_policy
+from analyzer.graph.lease import writes
 from analyzer.graph.snapshot import load_snapshot
 from analyzer.graph.store import GraphStore
 from analyzer.scoring.blast import RESULT_SCHEMA_VERSION, failed_result, score_or_fail
@@ -25,6 +27,7 @@ POLICY = "policy"
 RESULTS = "results"
 
 
+@writes("policy load")
 def store_policy(store: GraphStore, path: Path) -> TierPolicy:
     """Validate a tier policy file and make it the store's current policy."""
     text = Path(path).read_text()
@@ -54,6 +57,7 @@ def setting(store: GraphStore, name: str) -> str:
     return str(doc["value"]) if doc else DEFAULT_SETTINGS[name]
 
 
+@writes("settings set")
 def set_setting(store: GraphStore, name: str, value: str) -> None:
     setting(store, name)  # validates the name
     store.put_documents(SETTINGS, {name: {"value": value}})
@@ -319,7 +323,38 @@ def score(
     processes (forked from this one, sharing its analysis context; where fork is not available each opens
     ``store_uri`` and builds the context); ``scheduler`` runs them on
     Dask instead (``local`` or ``tcp://HOST:PORT``). A proposal that cannot be scored, or whose worker died,
-    gets ``status: error`` and the batch goes on."""
+    gets ``status: error`` and the batch goes on. Saving holds the store's write lease for the run."""
+    with store.lease("score") if save else contextlib.nullcontext():
+        return _score(
+            store,
+            ids,
+            as_of,
+            policy,
+            save,
+            include_closed,
+            workers,
+            resume,
+            chunk_size,
+            progress,
+            store_uri,
+            scheduler,
+        )
+
+
+def _score(
+    store: GraphStore,
+    ids: list[str] | None,
+    as_of: datetime | None,
+    policy: TierPolicy | None,
+    save: bool,
+    include_closed: bool,
+    workers: int,
+    resume: bool,
+    chunk_size: int,
+    progress: Callable[[int, int], None] | None,
+    store_uri: str | None,
+    scheduler: str | None,
+) -> dict[str, Any]:
     as_of = as_of or now()
     policy = policy or current_policy(store)
     proposals = store.get_documents(PROPOSALS)

@@ -11,6 +11,7 @@ from typing import Any
 from analyzer import api
 from analyzer.errors import BlastwallError
 from analyzer.governance.decisions import APP_IDENTITY
+from analyzer.graph.lease import writes
 from analyzer.graph.store import GraphStore, open_store
 from analyzer.timeutil import parse_time
 
@@ -88,6 +89,7 @@ def _clear_demo_ledger(ledger: Path) -> None:
     marker.unlink()
 
 
+@writes("ingest directory")
 def load_directory(store: GraphStore, root: Path, *, seen: str) -> list[str]:
     """Load a directory in the sample's layout (``aws/``, ``cloudtrail/``, ``flowlogs/``, ``servicenow/``,
     ``findings/``, ``policy/tier-policy.yaml``; each part optional) and return the errors of what did
@@ -141,6 +143,15 @@ def demo_authority(store: GraphStore) -> dict[str, Any]:
 
 def run_demo(uri: str, samples: Path | None = None) -> tuple[GraphStore, dict[str, Any]]:
     root = samples or sample_dir()
+    holder = open_store(uri)  # the demo rewrites the whole store: it holds the write lease throughout
+    try:
+        with holder.lease("demo"):
+            return _run_demo(uri, root)
+    finally:
+        holder.close()
+
+
+def _run_demo(uri: str, root: Path) -> tuple[GraphStore, dict[str, Any]]:
     store = fresh_store(uri)
     errors = load_directory(store, root, seen=SAMPLE_COLLECTED_AT)
     if errors:

@@ -82,6 +82,9 @@ def main(ctx: click.Context, store_uri: str | None) -> None:
       blastwall score --format json
     """
     ctx.ensure_object(dict)["store_uri"] = resolve_store_uri(store_uri)
+    from analyzer.graph import lease
+
+    lease.REPORT = lambda line: click.echo(line, err=True)  # a second writer says whom it waits for
 
 
 def emit_results(payload: dict[str, Any], fmt: str) -> None:

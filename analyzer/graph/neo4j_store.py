@@ -25,11 +25,13 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from analyzer.errors import BlastwallError, StoreLocked, StoreVersionError
+from analyzer.graph.lease import GraphLease
 from analyzer.graph.schema import SCHEMA_VERSION, Batch, EdgeRow, NodeRow, edge_kind
 from analyzer.graph.store import EdgeTable, GraphContents, Interner, StoredNode
 from analyzer.timeutil import iso, now
@@ -250,6 +252,9 @@ class Neo4jStore:
         return row
 
     # -- writes ----------------------------------------------------------------------------------------
+    def lease(self, command: str, wait: float | None = None) -> AbstractContextManager[None]:
+        return GraphLease(self._q, f"{self.database}:write").hold(command, wait)
+
     def load(self, batch: Batch, *, update_tag: int, account: str | None = None) -> None:
         batch.validate()
         statements: list[Stmt] = []
@@ -267,7 +272,8 @@ class Neo4jStore:
                     "UNWIND $rows AS r MERGE (n:BWNode {id: r.id}) "
                     f"ON CREATE SET {label}n.kind = r.kind, n.props = r.props, n.source = $source, "
                     "n.account = r.account, n.update_tag = $tag, n.first_seen = r.first_seen, "
-                    "n.last_seen = r.last_seen ON MATCH SET " + _widen("n")
+                    "n.last_seen = r.last_seen ON MATCH SET n.update_tag = CASE WHEN n.account = r.account "
+                    "AND n.update_tag < $tag THEN $tag ELSE n.update_tag END, " + _widen("n")
                 )
             else:
                 cypher = (

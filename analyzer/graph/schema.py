@@ -207,6 +207,24 @@ class EdgeRow:
         return "|".join(str(self.props.get(f, "")) for f in fields)
 
 
+def owner_of(node_id: str) -> str | None:
+    """The account a node belongs to by its id alone: an ARN's account field (``aws`` for what AWS
+    itself owns, such as its managed policies), ``aws`` for AWS service namespaces; None when the id
+    does not say (an S3 bucket's ARN, a URN of our own).
+
+    >>> [owner_of(i) for i in ("arn:aws:iam::482510973311:role/r", "arn:aws:iam::aws:policy/ReadOnlyAccess",
+    ...                        "arn:aws:s3:::bucket", "urn:aws:service-namespace:s3", "urn:cidr:0.0.0.0/0")]
+    ['482510973311', 'aws', None, 'aws', None]
+    """
+    if node_id.startswith("arn:"):
+        parts = node_id.split(":", 5)
+        acct = parts[4] if len(parts) > 4 else ""
+        return acct if acct == "aws" or (len(acct) == 12 and acct.isdigit()) else None
+    if node_id.startswith("urn:aws:service-namespace:"):
+        return "aws"
+    return None
+
+
 @dataclass
 class Batch:
     """What one connector run loads: rows plus the scope (source, account) its cleanup covers."""
@@ -240,5 +258,6 @@ class Batch:
                     )
 
     def stub(self, node_id: str, kind: str, account: str | None = None) -> None:
-        """Add a stub node (created only if the store knows nothing of ``node_id`` yet)."""
-        self.nodes.append(NodeRow(node_id, kind, account=account, stub=True))
+        """Add a stub node (created only if the store knows nothing of ``node_id`` yet). Its owner is the
+        account its id names, when it names one (so whoever mentions it, the same account owns it)."""
+        self.nodes.append(NodeRow(node_id, kind, account=owner_of(node_id) or account, stub=True))

@@ -12,11 +12,12 @@ import os
 import sqlite3
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
 from analyzer.errors import BlastwallError, StoreLocked, StoreVersionError
+from analyzer.graph.lease import FileLease
 from analyzer.graph.schema import SCHEMA_VERSION, Batch, edge_kind
 from analyzer.graph.store import EdgeTable, GraphContents, Interner, StoredNode
 from analyzer.timeutil import iso, now
@@ -79,6 +80,8 @@ _INSERT_STUB = """
 INSERT INTO nodes (id, kind, props, source, account, update_tag, first_seen, last_seen)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (id) DO UPDATE SET
+    update_tag = CASE WHEN nodes.account IS excluded.account THEN max(nodes.update_tag, excluded.update_tag)
+                      ELSE nodes.update_tag END,
     first_seen = coalesce(min(nodes.first_seen, excluded.first_seen), nodes.first_seen, excluded.first_seen),
     last_seen = coalesce(max(nodes.last_seen, excluded.last_seen), nodes.last_seen, excluded.last_seen)
 """
@@ -159,6 +162,9 @@ class SqliteStore:
             raise
 
     # -- writes ----------------------------------------------------------------------------------------
+    def lease(self, command: str, wait: float | None = None) -> AbstractContextManager[None]:
+        return FileLease(self.dir / "write.lock").hold(command, wait)
+
     def load(self, batch: Batch, *, update_tag: int, account: str | None = None) -> None:
         batch.validate()
         src = batch.source

@@ -6,6 +6,7 @@ import json
 import os
 from array import array
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -347,6 +348,10 @@ class GraphStore(Protocol):
         decoded piece by piece, e.g. ``analyzer.network.documents.NetworkDocuments``)."""
 
     def delete_documents(self, collection: str, ids: list[str]) -> None: ...
+
+    def lease(self, command: str, wait: float | None = None) -> AbstractContextManager[None]:
+        """Hold the store's write lease for ``command`` (see ``analyzer.graph.lease``): one writer at a
+        time across processes and hosts; re-entrant within a thread."""
 
     def close(self) -> None: ...
 

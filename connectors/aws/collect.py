@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from analyzer.errors import BlastwallError
+from analyzer.graph.lease import writes
 from analyzer.timeutil import iso, now
 
 COLLECTION = "collection"
@@ -570,6 +571,7 @@ def collection_docs(report: CollectReport) -> dict[str, dict[str, Any]]:
     }
 
 
+@writes("ingest aws")
 def ingest_aws(store: Any, *, save_raw: Path | None = None, **kwargs: Any) -> CollectReport:
     """Collect (into ``save_raw`` or a temporary directory) and load with the offline loader."""
     import tempfile

@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import Any
 
 from analyzer.errors import BadInput
-from analyzer.graph.schema import Batch, EdgeRow, NodeRow
+from analyzer.graph.lease import writes
+from analyzer.graph.schema import Batch, EdgeRow, NodeRow, owner_of
 from analyzer.graph.store import GraphStore
 from analyzer.iam.policy import parse_lenient
 from analyzer.network.model import EC2_OPS
@@ -101,8 +102,15 @@ def transform_iam(account: str, gaad: dict[str, Any], file: str, seen: str) -> B
                 default.get("Document"), file, f"{where}.PolicyVersionList[{j}].Document", b.warnings
             )
         policies[arn] = {"name": name, "document": document}
-        b.nodes.append(
-            NodeRow(arn, "ManagedPolicy", {"name": name, "document": document}, account, seen, seen)
+        b.nodes.append(  # an AWS managed policy belongs to AWS, whichever account attaches it
+            NodeRow(
+                arn,
+                "ManagedPolicy",
+                {"name": name, "document": document},
+                owner_of(arn) or account,
+                seen,
+                seen,
+            )
         )
 
     def principal_props(obj: dict[str, Any], where: str, inline_key: str) -> dict[str, Any]:
@@ -666,6 +674,7 @@ class IngestReport:
     warnings: list[str] = field(default_factory=list)
 
 
+@writes("ingest aws-snapshot")
 def load_snapshot(store: GraphStore, root: Path, *, seen: str, update_tag: int | None = None) -> IngestReport:
     """Load each account atomically; a bad account is reported and skipped, the others proceed."""
     tag = update_tag or time.time_ns() // 1000
@@ -691,6 +700,9 @@ def load_snapshot(store: GraphStore, root: Path, *, seen: str, update_tag: int |
         )
         store.load(batch, update_tag=tag, account=account.account)
         history.update(batch.documents[ADDRESS_HISTORY])
-        store.cleanup(source=SOURCE, account=account.account, update_tag=tag)
         report.loaded[account.account] = len(batch.nodes)
+    # only once every account is loaded: a node one account mentions and another owns is then current
+    # whatever the order, so the same files always give the same graph
+    for acct in report.loaded:
+        store.cleanup(source=SOURCE, account=acct, update_tag=tag)
     return report

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from analyzer.errors import BadInput
+from analyzer.graph.lease import writes
 from analyzer.graph.schema import Batch, EdgeRow, NodeRow
 from analyzer.graph.store import GraphStore
 from connectors.cmdb import normalize_criticality
@@ -111,6 +112,7 @@ class IngestReport:
     relationships: int
 
 
+@writes("ingest cmdb backstage")
 def ingest_backstage(store: GraphStore, paths: list[Path], *, seen: str) -> IngestReport:
     batch = transform(get_documents(paths), seen=seen)
     tag = time.time_ns() // 1000

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from analyzer.errors import BadInput
+from analyzer.graph.lease import writes
 from analyzer.graph.schema import Batch, EdgeRow, NodeRow
 from analyzer.graph.store import GraphStore
 from connectors.cmdb import normalize_criticality
@@ -106,6 +107,7 @@ class IngestReport:
     errors: list[str] = field(default_factory=list)
 
 
+@writes("ingest cmdb csv")
 def ingest_cmdb_csv(store: GraphStore, path: Path, *, seen: str) -> IngestReport:
     batch = transform_cmdb(Path(path), seen=seen)
     tag = time.time_ns() // 1000
@@ -114,6 +116,7 @@ def ingest_cmdb_csv(store: GraphStore, path: Path, *, seen: str) -> IngestReport
     return IngestReport(loaded=sum(1 for n in batch.nodes if not n.stub))
 
 
+@writes("ingest cmdb mapping")
 def ingest_mapping(store: GraphStore, path: Path) -> IngestReport:
     """Resolve each line's CI against the CIs in the store; a line that resolves to nothing is reported
     with its line number and skipped, the rest load."""

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from analyzer.errors import BadInput
+from analyzer.graph.lease import writes
 from analyzer.graph.schema import Batch, EdgeRow, NodeRow
 from analyzer.graph.store import GraphStore
 from connectors.cmdb import normalize_criticality
@@ -206,6 +207,7 @@ class IngestReport:
     errors: list[str] = field(default_factory=list)
 
 
+@writes("ingest cmdb servicenow")
 def ingest_servicenow(store: GraphStore, source: str, *, seen: str) -> IngestReport:
     """Ingest a directory of exports or a live instance (``https://<name>.service-now.com``). Everything is
     read before anything is written; the whole CMDB is one scope, replaced atomically, then the previous

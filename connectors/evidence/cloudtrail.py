@@ -21,6 +21,7 @@ from typing import Any
 import msgspec
 
 from analyzer.errors import BadInput
+from analyzer.graph.lease import writes
 from analyzer.graph.schema import EdgeRow
 from analyzer.graph.store import GraphStore
 from connectors.evidence.coverage import day_of
@@ -384,6 +385,7 @@ class IngestReport:
     errors: list[str] = field(default_factory=list)
 
 
+@writes("ingest cloudtrail")
 def ingest_cloudtrail(store: GraphStore, paths: Iterable[Path | str]) -> IngestReport:
     """Read, aggregate and load in one write; bad files are reported and left out, the rest load.
     ``s3://bucket/prefix`` reads a trail's bucket through boto3."""

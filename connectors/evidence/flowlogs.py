@@ -17,6 +17,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from analyzer.errors import BadInput
+from analyzer.graph.lease import writes
 from analyzer.graph.schema import EdgeRow
 from analyzer.graph.store import GraphStore
 from analyzer.timeutil import iso
@@ -191,6 +192,7 @@ def _logs_region() -> str:
     return str(client("logs").meta.region_name or "unknown")
 
 
+@writes("ingest flowlogs")
 def ingest_flowlogs(
     store: GraphStore, paths: Iterable[Path | str], fields: str | None = None
 ) -> IngestReport:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from analyzer.errors import BadInput
+from analyzer.graph.lease import writes
 from analyzer.graph.store import GraphStore
 from analyzer.timeutil import iso, now
 from connectors.jsonfile import load_json
@@ -77,6 +78,7 @@ def _read(f: Path) -> Any:
     return load_json(f)
 
 
+@writes("propose")
 def import_proposals(store: GraphStore, paths: list[Path], requester: str | None = None) -> ImportReport:
     """Parse every file and Custodian output directory; a bad one is reported and contributes nothing;
     the good ones are stored at once. Custodian policy files given in the same call describe the runs."""
