@@ -43,6 +43,8 @@ def canonical(uri: str) -> dict:
             for e in g.edges
         )
         docs = {c: store.get_documents(c) for c in ("ingested_files", "coverage", "proposals", "ip_history")}
+        for p in docs["proposals"].values():
+            p.pop("imported_at", None)  # when it was first imported: the one stamp a document keeps
         return {"nodes": nodes, "edges": edges, "docs": json.dumps(docs, sort_keys=True, default=str)}
     finally:
         store.close()
