@@ -178,11 +178,16 @@ def covering_acceptance(
         return None, "no risk acceptance has been recorded"
     worst = max((s["criticality"] for s in result["impacted_services"]), key=criticality_rank, default=None)
     digest = policy_ref(policy)["digest"] if policy is not None else None
+    owner = policy.doc["owner_role"] if policy is not None else None
     reasons = []
     for a in sorted(acceptances.values(), key=lambda a: a["expires"], reverse=True):
         scope = a["scope"]
         if parse_time(a["expires"]) <= at:
             reasons.append(f"{a['acceptance_id']} expired {a['expires']}")
+        elif owner is not None and a.get("role") != owner:
+            reasons.append(
+                f"{a['acceptance_id']} was made as {a.get('role')!r}, not as the policy's owner {owner!r}"
+            )
         elif digest is not None and (a.get("policy") or {}).get("digest") != digest:
             made = a.get("policy") or {}
             reasons.append(
