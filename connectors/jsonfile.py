@@ -12,6 +12,7 @@ from typing import Any
 import msgspec
 
 from analyzer.errors import BadInput
+from analyzer.inputs import check_depth, decode_utf8
 
 _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\],:]|[^\s{}\[\],:"]+')
 
@@ -62,7 +63,7 @@ def fast_json(data: bytes) -> Any:
     """Parse JSON bytes with msgspec (several times faster than the standard library on CloudTrail)."""
     try:
         return msgspec.json.decode(data)
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, RecursionError) as exc:
         raise ValueError(str(exc)) from exc
 
 
@@ -81,18 +82,17 @@ def read_bytes(path: Path) -> bytes:
 
 def read_text(path: Path) -> str:
     """Read a file, transparently gunzipping ``.gz``; a truncated gzip raises BadInput with the offset."""
-    raw = read_bytes(path)
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise BadInput(f"not UTF-8 text at byte {exc.start}", file=str(path)) from exc
+    return decode_utf8(read_bytes(path), str(path))
 
 
 def load_json(path: Path) -> Any:
-    """Parse a JSON (or .json.gz) file; a syntax error names the file, line, column and JSON path."""
+    """Parse a JSON (or .json.gz) file; a syntax error names the file, line, column and JSON path, and
+    nesting deeper than ``MAX_DEPTH`` is refused."""
     text = read_text(path)
     try:
-        return json.loads(text)
+        return check_depth(json.loads(text), str(path))
+    except RecursionError as exc:
+        raise BadInput("nested too deeply", file=str(path)) from exc
     except json.JSONDecodeError as exc:
         raise BadInput(
             f"invalid JSON: {exc.msg}",
@@ -148,6 +148,8 @@ def load_records(path: Path, key: str = "Records") -> tuple[list[Any], BadInput 
     if head is None:
         try:
             data = json.loads(text)
+        except RecursionError:
+            return [], BadInput("nested too deeply", file=str(path))
         except json.JSONDecodeError as exc:
             return [], BadInput(
                 problem or f"invalid JSON: {exc.msg}",
@@ -169,6 +171,12 @@ def load_records(path: Path, key: str = "Records") -> tuple[list[Any], BadInput 
             return records, (BadInput(problem, file=str(path)) if problem else None)
         try:
             obj, pos = decoder.raw_decode(text, pos)
+        except RecursionError:
+            return records, BadInput(
+                f"record {len(records)} is nested too deeply; kept the {len(records)} record(s) before it",
+                file=str(path),
+                path=f"$.{key}[{len(records)}]",
+            )
         except json.JSONDecodeError as exc:
             why = problem or f"invalid JSON: {exc.msg}"
             line = text.count("\n", 0, exc.pos) + 1

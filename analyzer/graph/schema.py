@@ -246,8 +246,8 @@ class Batch:
         ids = set()
         for n in self.nodes:
             node_kind(n.kind)
-            if not n.id:
-                raise ValueError(f"{self.source}: node of kind {n.kind} has an empty id")
+            if not n.id or not isinstance(n.id, str):
+                raise ValueError(f"{self.source}: node of kind {n.kind} has no id (found {n.id!r:.60})")
             ids.add(n.id)
         for e in self.edges:
             edge_kind(e.kind)

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from analyzer.errors import BadInput
+from analyzer.inputs import guard
 from analyzer.graph.lease import writes
 from analyzer.graph.schema import Batch, EdgeRow, NodeRow, owner_of
 from analyzer.graph.store import GraphStore
@@ -66,10 +67,20 @@ def get_snapshot(root: Path) -> Iterator[AccountSnapshot]:
 
 
 # -- transforms (pure) --------------------------------------------------------------------------------
-def _tags(tag_list: Any) -> dict[str, str]:
-    if isinstance(tag_list, dict):
-        return {str(k): str(v) for k, v in tag_list.items()}
-    return {str(t.get("Key")): str(t.get("Value")) for t in tag_list or [] if isinstance(t, dict)}
+def _tags(tag_list: Any, key: str = "Key", value: str = "Value") -> dict[str, str]:
+    """AWS tags (a list of {Key, Value}, or a map) as a map of text; a key or value that is not text is
+    refused (the account is skipped with the reason), never turned into the string "None"."""
+    pairs = (
+        tag_list.items()
+        if isinstance(tag_list, dict)
+        else ((t.get(key), t.get(value)) for t in tag_list or [] if isinstance(t, dict))
+    )
+    out = {}
+    for k, v in pairs:
+        if not isinstance(k, str) or not isinstance(v, str):
+            raise TypeError(f"a tag's {key} and {value} must be text, found {k!r:.40}: {v!r:.40}")
+        out[k] = v
+    return out
 
 
 def _checked_doc(doc: Any, file: str, path: str, warnings: list[str]) -> Any:
@@ -477,7 +488,7 @@ def transform_resource_policies(account: str, region: str, data: dict[str, Any],
         kid = k["KeyId"]
         arn = k.get("KeyArn") or f"arn:aws:kms:{region}:{account}:key/{kid}"
         meta = (described.get(kid) or {}).get("KeyMetadata") or {}
-        tags = {t["TagKey"]: t["TagValue"] for t in (key_tags.get(kid) or {}).get("Tags", [])}
+        tags = _tags((key_tags.get(kid) or {}).get("Tags", []), "TagKey", "TagValue")
         node(
             arn,
             "KmsKey",
@@ -682,15 +693,13 @@ def load_snapshot(store: GraphStore, root: Path, *, seen: str, update_tag: int |
     history: dict[str, dict[str, Any]] | None = None  # read once, kept current as accounts load
     for account in get_snapshot(root):
         try:
-            batch = transform_account(account, seen)
+            with guard(
+                str(root / account.account)
+            ):  # a response not shaped like AWS's: the account is skipped
+                batch = transform_account(account, seen)
+                batch.validate()
         except BadInput as exc:
-            report.errors.append(str(exc))
-            continue
-        except (KeyError, TypeError, AttributeError) as exc:  # a response that is not shaped like AWS's
-            report.errors.append(
-                f"{root / account.account}: unexpected API response shape ({type(exc).__name__}: "
-                f"{exc}); account skipped"
-            )
+            report.errors.append(f"{exc}; account {account.account} skipped (its previous data is kept)")
             continue
         report.warnings.extend(f"account {account.account}: {w}" for w in batch.warnings)
         if history is None:

@@ -15,6 +15,7 @@ from typing import Any
 from analyzer.errors import BadInput
 from analyzer.graph.lease import writes
 from analyzer.graph.store import GraphStore
+from analyzer.inputs import check_depth, decode_utf8, guard, load_yaml
 from analyzer.timeutil import iso, now
 from connectors.jsonfile import load_json
 
@@ -59,23 +60,69 @@ class ImportReport:
 
 def _read(f: Path) -> Any:
     if f.suffix in (".yaml", ".yml"):
-        import yaml
-
-        try:
-            return yaml.safe_load(f.read_text())
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            raise BadInput(
-                f"invalid YAML: {getattr(exc, 'problem', exc)}",
-                file=str(f),
-                line=(mark.line + 1) if mark else None,
-            ) from exc
+        return check_depth(load_yaml(f.read_bytes(), str(f)), str(f))
     if f.suffix == ".csv":
         import csv
+        import io
 
-        with f.open(newline="") as fh:
-            return list(csv.DictReader(fh, delimiter=";"))
+        return list(
+            csv.DictReader(io.StringIO(decode_utf8(f.read_bytes(), str(f)), newline=""), delimiter=";")
+        )
     return load_json(f)
+
+
+MAX_TITLE = 4096
+MAX_CHANGE_BYTES = 256 * 1024
+
+
+def check_proposal(prop: Any, file: str) -> dict[str, Any]:
+    """What every format's parser produced, held to one shape before it is stored: a change of a known
+    kind on a target named by a string, a delta its kind's schema accepts, bounded sizes."""
+    from analyzer.changes import get_kind, validate_delta
+    from analyzer.governance.signing import canonical
+
+    where = f"proposal {prop.get('proposal_id') if isinstance(prop, dict) else '?'}"
+    if not isinstance(prop, dict) or not isinstance(prop.get("proposal_id"), str):
+        raise BadInput(f"{where}: not a proposal", file=file)
+    source, change = prop.get("source"), prop.get("change")
+    if not isinstance(source, dict) or not isinstance(change, dict):
+        raise BadInput(f"{where}: no source or no change", file=file)
+    for key in ("title", "severity", "product", "finding_id"):
+        v = source.get(key)
+        if v is not None and not isinstance(v, str):
+            raise BadInput(
+                f"{where}: {key} must be text, found {type(v).__name__}", file=file, path=f"$.source.{key}"
+            )
+        if isinstance(v, str) and len(v) > MAX_TITLE:
+            raise BadInput(
+                f"{where}: {key} is longer than {MAX_TITLE} characters", file=file, path=f"$.source.{key}"
+            )
+    target = change.get("target")
+    if not isinstance(target, str) or not target.strip() or len(target) > 2048:
+        raise BadInput(
+            f"{where}: the change's target must be a resource id, found {str(target)[:60]!r}",
+            file=file,
+            path="$.change.target",
+        )
+    if not isinstance(change.get("kind"), str):
+        raise BadInput(f"{where}: the change has no kind", file=file, path="$.change.kind")
+    kind = get_kind(change["kind"])
+    delta = change.get("delta")
+    if delta is not None:
+        if not isinstance(delta, dict):
+            raise BadInput(f"{where}: the delta must be an object", file=file, path="$.change.delta")
+        if len(canonical(delta)) > MAX_CHANGE_BYTES:
+            raise BadInput(
+                f"{where}: the delta is larger than {MAX_CHANGE_BYTES // 1024} KiB",
+                file=file,
+                path="$.change.delta",
+            )
+        validate_delta(kind, delta)
+    for key in ("account", "region"):
+        v = change.get(key)
+        if v is not None and not isinstance(v, str):
+            raise BadInput(f"{where}: {key} must be text", file=file, path=f"$.change.{key}")
+    return prop
 
 
 @writes("propose")
@@ -109,30 +156,37 @@ def import_proposals(store: GraphStore, paths: list[Path], requester: str | None
     batches: list[tuple[str, Any]] = []
     for f in files:
         try:
-            data = _read(f)
-            if custodian.is_policy_file(data):
-                policies.update(custodian.policy_index(data))
-                continue
-            if aws_config.is_remediation_configs(data):
-                remediations.update(aws_config.configs_by_rule(data, str(f)))
-                continue
-            if aws_config.is_evaluations(data):
-                evaluations.append((str(f), data))
-                continue
-            fmt = detect(data, str(f))
-            batches.append((str(f), fmt.parse(data, str(f))))
+            with guard(str(f)):
+                data = _read(f)
+                if custodian.is_policy_file(data):
+                    policies.update(custodian.policy_index(data))
+                    continue
+                if aws_config.is_remediation_configs(data):
+                    remediations.update(aws_config.configs_by_rule(data, str(f)))
+                    continue
+                if aws_config.is_evaluations(data):
+                    evaluations.append((str(f), data))
+                    continue
+                fmt = detect(data, str(f))
+                batches.append((str(f), [check_proposal(p, str(f)) for p in fmt.parse(data, str(f))]))
         except BadInput as exc:
             report.errors.append(str(exc))
         except FileNotFoundError:
             report.errors.append(f"{f}: no such file")
     for u in unit_dirs:
         try:
-            batches.append((str(u), custodian.parse_unit(u, policies)))
+            with guard(str(u)):
+                batches.append(
+                    (str(u), [check_proposal(p, str(u)) for p in custodian.parse_unit(u, policies)])
+                )
         except BadInput as exc:
             report.errors.append(str(exc))
     for where, data in evaluations:
         try:
-            flagged = aws_config.parse_evaluations(data, where, remediations)
+            with guard(where):
+                flagged = [
+                    check_proposal(p, where) for p in aws_config.parse_evaluations(data, where, remediations)
+                ]
         except BadInput as exc:
             report.errors.append(str(exc))
             continue
