@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Any
 
 from analyzer.errors import BadInput
-from analyzer.inputs import guard
 from analyzer.graph.lease import writes
 from analyzer.graph.schema import Batch, EdgeRow, NodeRow, owner_of
 from analyzer.graph.store import GraphStore
 from analyzer.iam.policy import parse_lenient
+from analyzer.inputs import guard
 from analyzer.network.model import EC2_OPS
 from connectors.aws.addresses import COLLECTION as ADDRESS_HISTORY
 from connectors.aws.addresses import merge_history

@@ -131,8 +131,9 @@ class Failures:
 
 
 # -- proposals (every format the registry reads) ------------------------------------------------------------
-PROPOSAL_FILES = sorted(p for p in (ROOT / "tests" / "data" / "proposals").iterdir() if p.is_file()) + [
-    SAMPLE / "findings" / "securityhub-access-analyzer.json"
+PROPOSAL_FILES = [
+    *sorted(p for p in (ROOT / "tests" / "data" / "proposals").iterdir() if p.is_file()),
+    SAMPLE / "findings" / "securityhub-access-analyzer.json",
 ]
 
 
@@ -244,9 +245,9 @@ def test_cloudtrail(tmp_path: Path) -> None:
     doc["Records"] = doc["Records"][:3]
     store = open_store(tmp_path / "store")
     f = Failures()
+    target = tmp_path / "AWSLogs" / "482510973311" / "CloudTrail" / "us-east-1" / "x.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
     for label, data in json_mutations(json.dumps(doc).encode(), 70):
-        target = tmp_path / "AWSLogs" / "482510973311" / "CloudTrail" / "us-east-1" / "x.json"
-        target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
         f.run(f"cloudtrail {label}", lambda: ingest_cloudtrail(store, [target]))
     f.check()
@@ -362,7 +363,7 @@ def test_tier_policy(tmp_path: Path) -> None:
 
     f = Failures()
     for label, data in yaml_mutations((SAMPLE / "policy" / "tier-policy.yaml").read_bytes(), 60):
-        f.run(f"tier policy {label}", lambda: parse_policy(data, "tier-policy.yaml"))
+        f.run(f"tier policy {label}", lambda text=data: parse_policy(text, "tier-policy.yaml"))
     f.check()
 
 
