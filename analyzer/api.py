@@ -30,8 +30,9 @@ RESULTS = "results"
 @writes("policy load")
 def store_policy(store: GraphStore, path: Path) -> TierPolicy:
     """Validate a tier policy file and make it the store's current policy."""
-    text = Path(path).read_text()
-    policy = parse_policy(text, str(path))
+    raw = Path(path).read_bytes()
+    policy = parse_policy(raw, str(path))  # refuses what is not UTF-8, bounded YAML or the schema
+    text = raw.decode("utf-8")
     store.put_documents(POLICY, {"current": {"text": text, "source": str(path)}})
     return policy
 

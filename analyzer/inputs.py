@@ -1,8 +1,8 @@
 """Hostile input refused cleanly, in bounded time and memory: the parsing rules every reader shares.
 
 * JSON and YAML nesting is bounded (``MAX_DEPTH``): deeper documents are refused, not recursed into.
-* YAML aliases are bounded (``MAX_ALIASES``): an alias bomb ("billion laughs") is refused while it is
-  composed, in microseconds, instead of expanding to gigabytes later.
+* What YAML aliases expand to is bounded (``MAX_ALIAS_EXPANSION`` values): an alias bomb ("billion
+  laughs") is refused while it is composed, in microseconds, instead of expanding to gigabytes later.
 * Text must be UTF-8; the error names the byte.
 * ``guard(file, where)`` turns what a malformed but parseable document makes code raise (a missing key,
   a number where a string belongs, a date out of range, nesting too deep) into a ``BadInput`` naming the
@@ -21,9 +21,9 @@ import yaml
 from analyzer.errors import BadInput
 
 MAX_DEPTH = 64
-MAX_ALIASES = 100
+MAX_ALIAS_EXPANSION = 10_000
 MAX_TEXT = 1 << 20  # a single string value longer than this (1 MiB) is refused where strings are checked
-_TIME = re.compile(
+TIME_PATTERN = re.compile(
     r"\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:[0-5]\d(\.\d{1,9})?(Z|[+-]\d\d:\d\d)"
 )
 
@@ -59,19 +59,40 @@ def decode_utf8(raw: bytes, file: str) -> str:
 
 
 class _BoundedLoader(yaml.SafeLoader):
-    """SafeLoader that counts aliases and nesting while composing, before anything is constructed."""
+    """SafeLoader that bounds nesting and what aliases expand to while composing, before anything is
+    constructed: an alias bomb of a few lines (each anchor a list of aliases of the previous one) names
+    few aliases but expands exponentially, so what is counted is the size each alias stands for."""
 
     def __init__(self, stream: Any) -> None:
         super().__init__(stream)
-        self._aliases = 0
+        self._expanded = 0
         self._depth = 0
+        self._sizes: dict[int, int] = {}
+
+    def _size(self, node: Any) -> int:
+        known = self._sizes.get(id(node))
+        if known is not None:
+            return known
+        if isinstance(node, yaml.MappingNode):
+            size = 1 + sum(self._size(k) + self._size(v) for k, v in node.value)
+        elif isinstance(node, yaml.SequenceNode):
+            size = 1 + sum(self._size(v) for v in node.value)
+        else:
+            size = 1
+        self._sizes[id(node)] = size
+        return size
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
-            self._aliases += 1
-            if self._aliases > MAX_ALIASES:
-                mark = self.peek_event().start_mark
-                raise BadInput(f"more than {MAX_ALIASES} YAML aliases (an alias bomb?)", line=mark.line + 1)
+            event = self.peek_event()
+            anchored = self.anchors.get(event.anchor)
+            if anchored is not None:
+                self._expanded += self._size(anchored)
+                if self._expanded > MAX_ALIAS_EXPANSION:
+                    raise BadInput(
+                        f"YAML aliases expand to more than {MAX_ALIAS_EXPANSION:,} values (an alias bomb?)",
+                        line=event.start_mark.line + 1,
+                    )
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:
@@ -109,7 +130,7 @@ def check_time(value: Any, file: str, path: str) -> str:
     >>> check_time("2026-05-14T23:55:07Z", "f", "$.eventTime")
     '2026-05-14T23:55:07Z'
     """
-    if not isinstance(value, str) or not _TIME.fullmatch(value):
+    if not isinstance(value, str) or not TIME_PATTERN.fullmatch(value):
         shown = repr(value) if not isinstance(value, str) or len(value) < 60 else repr(value[:60]) + "…"
         raise BadInput(f"not a time: {shown}", file=file, path=path)
     return value

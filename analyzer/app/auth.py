@@ -95,11 +95,12 @@ def user_stamp(path: Path, name: str) -> str | None:
 
 def check_password(path: Path, name: str, password: str) -> bool:
     entry = _read_users(path).get(name)
-    if not isinstance(entry, dict):
-        hash_password(password)  # same work for unknown users: no timing oracle on names
+    try:
+        salt, expected = bytes.fromhex(entry["salt"]), bytes.fromhex(entry["hash"])  # type: ignore[index]
+    except (TypeError, KeyError, ValueError):  # unknown user, or an entry that is not ours: no sign-in
+        hash_password(password)  # the same work either way: no timing oracle on names
         return False
-    expected = bytes.fromhex(entry["hash"])
-    got = bytes.fromhex(hash_password(password, bytes.fromhex(entry["salt"]))["hash"])
+    got = bytes.fromhex(hash_password(password, salt)["hash"])
     return hmac.compare_digest(expected, got)
 
 

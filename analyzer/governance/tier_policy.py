@@ -17,6 +17,7 @@ import yaml
 
 from analyzer.criticality import criticality_rank
 from analyzer.errors import BadInput
+from analyzer.inputs import load_yaml
 
 TIERS = ("auto", "approval", "cab", "blocked")
 
@@ -153,12 +154,11 @@ def _line_of(text: str, path: list[Any]) -> int | None:
     return line
 
 
-def parse_policy(text: str, source: str) -> TierPolicy:
-    try:
-        doc = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise BadInput(f"invalid YAML: {exc}", file=source, line=(mark.line + 1) if mark else None) from exc
+def parse_policy(text: str | bytes, source: str) -> TierPolicy:
+    """Validate a policy (YAML text or bytes): bounded YAML, then the strict schema, errors with lines."""
+    doc = load_yaml(text, source)
+    if isinstance(text, bytes):
+        text = text.decode("utf-8")
     validator = jsonschema.Draft202012Validator(SCHEMA)
     errors = sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
     if errors:
@@ -179,4 +179,4 @@ def load_policy(path: Path | None) -> TierPolicy:
     if path is None:
         text = resources.files("analyzer.governance").joinpath("default-tier-policy.yaml").read_text()
         return parse_policy(text, "builtin:default-tier-policy.yaml")
-    return parse_policy(Path(path).read_text(), str(path))
+    return parse_policy(Path(path).read_bytes(), str(path))

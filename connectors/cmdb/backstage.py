@@ -14,12 +14,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from analyzer.errors import BadInput
 from analyzer.graph.lease import writes
 from analyzer.graph.schema import Batch, EdgeRow, NodeRow
 from analyzer.graph.store import GraphStore
+from analyzer.inputs import guard, load_yaml
 from connectors.cmdb import normalize_criticality
 
 SOURCE = "backstage"
@@ -43,13 +42,7 @@ def get_documents(paths: list[Path]) -> list[tuple[dict[str, Any], str, int]]:
     for p in paths:
         files = sorted(Path(p).rglob("*.y*ml")) if Path(p).is_dir() else [Path(p)]
         for f in files:
-            try:
-                docs = list(yaml.safe_load_all(f.read_text()))
-            except yaml.YAMLError as exc:
-                mark = getattr(exc, "problem_mark", None)
-                raise BadInput(
-                    f"invalid YAML: {exc}", file=str(f), line=(mark.line + 1) if mark else None
-                ) from exc
+            docs = load_yaml(f.read_bytes(), str(f), all_documents=True)
             for i, d in enumerate(docs):
                 if isinstance(d, dict):
                     out.append((d, str(f), i))
@@ -114,7 +107,12 @@ class IngestReport:
 
 @writes("ingest cmdb backstage")
 def ingest_backstage(store: GraphStore, paths: list[Path], *, seen: str) -> IngestReport:
-    batch = transform(get_documents(paths), seen=seen)
+    """Everything is read and checked before anything is written (a malformed entity refuses the load,
+    naming its file and document)."""
+    docs = get_documents(paths)
+    with guard(", ".join(str(p) for p in paths)):
+        batch = transform(docs, seen=seen)
+        batch.validate()
     tag = time.time_ns() // 1000
     store.load(batch, update_tag=tag)
     store.cleanup(source=SOURCE, account=None, update_tag=tag)

@@ -25,6 +25,7 @@ from analyzer.errors import BadInput
 from analyzer.graph.lease import writes
 from analyzer.graph.schema import Batch, EdgeRow, NodeRow
 from analyzer.graph.store import GraphStore
+from analyzer.inputs import guard
 from connectors.cmdb import normalize_criticality
 from connectors.jsonfile import load_json, require
 
@@ -156,6 +157,22 @@ def transform(export: dict[str, tuple[list[dict[str, Any]], str]], *, seen: str)
                 service_ids.add(sys_id)
             cis[sys_id] = r
     for sys_id, r in cis.items():
+        for key in (
+            "name",
+            "sys_class_name",
+            "busines_criticality",
+            "business_criticality",
+            "object_id",
+            "correlation_id",
+            "short_description",
+            "operational_status",
+        ):
+            if not isinstance(r.get(key), str | None):
+                raise BadInput(
+                    f"{key} must be text, found {type(r.get(key)).__name__}",
+                    file=export["cmdb_ci"][1],
+                    path=f"$.result[sys_id={sys_id}].{key}",
+                )
         raw = r.get("busines_criticality") or r.get("business_criticality") or ""
         props = {
             "sys_id": sys_id,
@@ -214,7 +231,9 @@ def ingest_servicenow(store: GraphStore, source: str, *, seen: str) -> IngestRep
     version's leftovers are cleaned up."""
     live = source.startswith(("http://", "https://"))
     export = get_live(source) if live else get_export(Path(source))
-    batch = transform(export, seen=seen)
+    with guard(source):
+        batch = transform(export, seen=seen)
+        batch.validate()
     tag = time.time_ns() // 1000
     store.load(batch, update_tag=tag)
     store.cleanup(source=SOURCE, account=None, update_tag=tag)

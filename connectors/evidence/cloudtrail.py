@@ -24,6 +24,7 @@ from analyzer.errors import BadInput
 from analyzer.graph.lease import writes
 from analyzer.graph.schema import EdgeRow
 from analyzer.graph.store import GraphStore
+from analyzer.inputs import TIME_PATTERN, check_time, guard
 from connectors.evidence.coverage import day_of
 from connectors.evidence.loading import file_digest, ingested_digests, load_evidence
 from connectors.jsonfile import fast_json, load_records, read_bytes
@@ -146,37 +147,44 @@ class Aggregate:
 def transform_records(records: list[Any], agg: Aggregate, file: str) -> None:
     """Fold one file's records into ``agg`` (pure apart from mutating the aggregate)."""
     for i, rec in enumerate(records):
-        if not isinstance(rec, dict):
-            raise BadInput("record is not an object", file=file, path=f"$.Records[{i}]")
-        when = rec.get("eventTime")
-        identity = rec.get("userIdentity")
-        if not isinstance(when, str) or not isinstance(identity, dict):
-            missing = "eventTime" if not isinstance(when, str) else "userIdentity"
-            raise BadInput(f"missing {missing}", file=file, path=f"$.Records[{i}].{missing}")
-        agg.records += 1
-        recipient = rec.get("recipientAccountId") or identity.get("accountId") or ""
-        region = rec.get("awsRegion") or "unknown"
-        agg.days.setdefault((recipient, region), set()).add(day_of(when))
-        src, src_kind = principal_of(identity)
-        agg.kinds.setdefault(src, (src_kind, identity.get("accountId")))
-        service = (rec.get("eventSource") or "unknown").split(".", 1)[0]
-        action = f"{service}:{rec.get('eventName')}"
-        denied = rec.get("errorCode") in DENIED_CODES
-        if rec.get("eventName") in ASSUME_EVENTS:
-            role = (rec.get("requestParameters") or {}).get("roleArn")
-            if role:
-                agg.kinds.setdefault(role, ("IamRole", role.split(":")[4] or None))
-                agg.add(
-                    src, "OBSERVED_DENIED" if denied else "OBSERVED_ASSUME", role, action, when, recipient
-                )
-            continue
-        target = _resource_of(rec)
-        if target is None:
-            continue
-        agg.kinds.setdefault(target[0], (target[1], None))
-        agg.add(src, "OBSERVED_DENIED" if denied else "OBSERVED_CALL", target[0], action, when, recipient)
-        if not denied and not rec.get("tlsDetails") and rec.get("eventSource") == "s3.amazonaws.com":
-            agg.add(src, "OBSERVED_WITHOUT_TLS", target[0], action, when, recipient)
+        with guard(file, f"$.Records[{i}]"):
+            _fold_record(i, rec, agg, file)
+
+
+def _fold_record(i: int, rec: Any, agg: Aggregate, file: str) -> None:
+    """One record of ``transform_records``."""
+    if not isinstance(rec, dict):
+        raise BadInput("record is not an object", file=file, path=f"$.Records[{i}]")
+    when = check_time(rec.get("eventTime"), file, f"$.Records[{i}].eventTime")
+    identity = rec.get("userIdentity")
+    if not isinstance(identity, dict):
+        raise BadInput("missing userIdentity", file=file, path=f"$.Records[{i}].userIdentity")
+    agg.records += 1
+    recipient = rec.get("recipientAccountId") or identity.get("accountId") or ""
+    region = rec.get("awsRegion") or "unknown"
+    agg.days.setdefault((recipient, region), set()).add(day_of(when))
+    src, src_kind = principal_of(identity)
+    agg.kinds.setdefault(src, (src_kind, identity.get("accountId")))
+    service = (rec.get("eventSource") or "unknown").split(".", 1)[0]
+    action = f"{service}:{rec.get('eventName')}"
+    denied = rec.get("errorCode") in DENIED_CODES
+    if rec.get("eventName") in ASSUME_EVENTS:
+        role = (rec.get("requestParameters") or {}).get("roleArn")
+        if role is not None and not isinstance(role, str):
+            raise BadInput(
+                "roleArn must be text", file=file, path=f"$.Records[{i}].requestParameters.roleArn"
+            )
+        if role:
+            agg.kinds.setdefault(role, ("IamRole", role.split(":")[4] or None))
+            agg.add(src, "OBSERVED_DENIED" if denied else "OBSERVED_ASSUME", role, action, when, recipient)
+        return
+    target = _resource_of(rec)
+    if target is None:
+        return
+    agg.kinds.setdefault(target[0], (target[1], None))
+    agg.add(src, "OBSERVED_DENIED" if denied else "OBSERVED_CALL", target[0], action, when, recipient)
+    if not denied and not rec.get("tlsDetails") and rec.get("eventSource") == "s3.amazonaws.com":
+        agg.add(src, "OBSERVED_WITHOUT_TLS", target[0], action, when, recipient)
 
 
 LAKE_COLUMNS = {
@@ -269,6 +277,7 @@ class _LogFile(msgspec.Struct):
 
 _LOG_DECODER = msgspec.json.Decoder(_LogFile)
 _RESOURCE_KINDS = {"AWS::S3::Bucket": "S3Bucket", "AWS::IAM::Role": "IamRole"}
+_TIME = TIME_PATTERN.fullmatch
 
 
 def _principal_of_struct(i: _Identity) -> tuple[str, str]:
@@ -289,19 +298,24 @@ def _principal_of_struct(i: _Identity) -> tuple[str, str]:
 
 
 def aggregate(records: list[Any], agg: Aggregate, file: str) -> None:
-    """Fold one file's records, whichever way they were decoded, into ``agg``."""
-    if records and isinstance(records[0], _Record):
-        transform_structs(records, agg)
-    else:
-        transform_records(records, agg, file)
+    """Fold one file's records, whichever way they were decoded, into ``agg``. A record whose fields are
+    not what CloudTrail writes (a time that is not a time, a number where text belongs) refuses the file,
+    naming the record."""
+    with guard(file):
+        if records and isinstance(records[0], _Record):
+            transform_structs(records, agg, file)
+        else:
+            transform_records(records, agg, file)
 
 
-def transform_structs(records: list[_Record], agg: Aggregate) -> None:
+def transform_structs(records: list[_Record], agg: Aggregate, file: str = "") -> None:
     """``transform_records`` for trail files decoded with the schema: same aggregate, without building
     a dict per record (CloudTrail's volume makes this the loop that matters)."""
-    for rec in records:
+    for i, rec in enumerate(records):
         agg.records += 1
         when = rec.eventTime
+        if not _TIME(when):
+            check_time(when, file, f"$.Records[{i}].eventTime")
         ident = rec.userIdentity
         recipient = rec.recipientAccountId or ident.accountId or ""
         agg.days.setdefault((recipient, rec.awsRegion or "unknown"), set()).add(when[:10])
@@ -347,7 +361,7 @@ def read_events(path: Path) -> tuple[list[Any], BadInput | None]:
         return load_records(path)  # damaged: keep what precedes the damage, say where it is
     try:
         return _LOG_DECODER.decode(raw).Records, None  # the common case, fast: schema records
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
         pass  # another format, or a record without its required fields: the general path says which
     try:
         data = fast_json(raw)
@@ -360,7 +374,7 @@ def read_events(path: Path) -> tuple[list[Any], BadInput | None]:
         for i, e in enumerate(data["Events"]):
             try:
                 out.append(json.loads(e["CloudTrailEvent"]))
-            except (KeyError, TypeError, json.JSONDecodeError) as exc:
+            except (KeyError, TypeError, ValueError, RecursionError) as exc:
                 return out, BadInput(
                     f"lookup-events entry without a readable CloudTrailEvent ({exc})",
                     file=str(path),
@@ -412,9 +426,10 @@ def _ingest_files(store: GraphStore, paths: list[Path], report: IngestReport) ->
         if digest in done or digest in new_files:
             report.skipped_already_ingested += 1
             continue
-        records, problem = read_events(f)
         file_agg = Aggregate()
         try:
+            with guard(str(f)):
+                records, problem = read_events(f)
             aggregate(records, file_agg, str(f))
         except BadInput as exc:
             report.errors.append(str(exc))

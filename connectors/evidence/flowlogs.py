@@ -10,6 +10,7 @@ their request's direction (``_is_response``), so a flow edge points from client 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -20,6 +21,7 @@ from analyzer.errors import BadInput
 from analyzer.graph.lease import writes
 from analyzer.graph.schema import EdgeRow
 from analyzer.graph.store import GraphStore
+from analyzer.inputs import guard
 from analyzer.timeutil import iso
 from connectors.aws.addresses import COLLECTION as ADDRESS_HISTORY
 from connectors.aws.addresses import AddressResolver
@@ -67,6 +69,23 @@ class FlowAggregate:
     records: int = 0
     skipped: list[str] = field(default_factory=list)
 
+    def absorb(self, part: FlowAggregate) -> None:
+        """Add one file's aggregate (kept apart until the file is known to be whole)."""
+        for key, e in part.edges.items():
+            cur = self.edges.get(key)
+            if cur is None:
+                self.edges[key] = e
+                continue
+            cur.count += e.count
+            cur.first_seen = min(filter(None, [cur.first_seen, e.first_seen]), default=None)
+            cur.last_seen = max(filter(None, [cur.last_seen, e.last_seen]), default=None)
+        for node, kind in part.endpoints.items():
+            self.endpoints.setdefault(node, kind)
+        for k, days in part.days.items():
+            self.days.setdefault(k, set()).update(days)
+        self.records += part.records
+        self.skipped += part.skipped
+
 
 def transform_lines(
     lines: list[str],
@@ -96,6 +115,10 @@ def transform_lines(
             continue
         rec = dict(zip(fields, parts, strict=True))
         if rec.get("log-status") in ("NODATA", "SKIPDATA") or rec["srcaddr"] == "-":
+            continue
+        why = _unusable(rec)
+        if why:
+            agg.skipped.append(f"{file}:{n}: {why}")
             continue
         agg.records += 1
         src, dst = rec.get("pkt-srcaddr", rec["srcaddr"]), rec.get("pkt-dstaddr", rec["dstaddr"])
@@ -131,6 +154,36 @@ def transform_lines(
                 e.first_seen = when
             if when and (e.last_seen is None or when > e.last_seen):
                 e.last_seen = when
+
+
+EPOCH_MAX = 4102444800  # 2100-01-01: a flow record's start beyond it (or not a number) is not a time
+
+
+@lru_cache(maxsize=1 << 16)
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _unusable(rec: dict[str, str]) -> str | None:
+    """Why a record cannot be evidence (it is then skipped and counted, never stored half-understood)."""
+    start = rec["start"]
+    if not start.isdigit() or int(start) >= EPOCH_MAX:
+        return f"start {start[:40]!r} is not a time (epoch seconds)"
+    for f in ("srcaddr", "dstaddr", "pkt-srcaddr", "pkt-dstaddr"):
+        v = rec.get(f)
+        if v is not None and v != "-" and not _is_ip(v):
+            return f"{f} {v[:40]!r} is not an IP address"
+    for f in ("srcport", "dstport"):
+        v = rec[f]
+        if v != "-" and not (v.isdigit() and int(v) <= 65535):
+            return f"{f} {v[:40]!r} is not a port"
+    if rec["action"] not in ("ACCEPT", "REJECT", "-"):
+        return f"action {rec['action'][:40]!r} is neither ACCEPT nor REJECT"
+    return None
 
 
 @lru_cache(maxsize=1 << 16)
@@ -217,10 +270,12 @@ def ingest_flowlogs(
                 if digest in done or digest in new_files:
                     report.skipped_already_ingested += 1
                     continue
-                before = agg.records
-                transform_lines(header + messages, name, eni_by_ip, _logs_region(), agg)
+                part = FlowAggregate()
+                with guard(name):
+                    transform_lines(header + messages, name, eni_by_ip, _logs_region(), part)
+                agg.absorb(part)
                 report.files += 1
-                new_files[digest] = {"source": SOURCE, "path": name, "records": agg.records - before}
+                new_files[digest] = {"source": SOURCE, "path": name, "records": part.records}
         except BadInput as exc:
             report.errors.append(str(exc))
     for f in get_files([Path(p) for p in paths if not str(p).startswith("logs://")]):
@@ -228,15 +283,16 @@ def ingest_flowlogs(
         if digest in done or digest in new_files:
             report.skipped_already_ingested += 1
             continue
+        part = FlowAggregate()
         try:
-            lines = read_text(f).splitlines()
-            before = agg.records
-            transform_lines(lines, str(f), eni_by_ip, _region_of(f), agg)
+            with guard(str(f)):
+                transform_lines(read_text(f).splitlines(), str(f), eni_by_ip, _region_of(f), part)
         except BadInput as exc:
             report.errors.append(str(exc))
             continue
+        agg.absorb(part)
         report.files += 1
-        new_files[digest] = {"source": SOURCE, "path": str(f), "records": agg.records - before}
+        new_files[digest] = {"source": SOURCE, "path": str(f), "records": part.records}
     report.records = agg.records
     report.skipped_lines = agg.skipped
     if new_files:
