@@ -688,6 +688,7 @@ class IngestReport:
 @writes("ingest aws-snapshot")
 def load_snapshot(store: GraphStore, root: Path, *, seen: str, update_tag: int | None = None) -> IngestReport:
     """Load each account atomically; a bad account is reported and skipped, the others proceed."""
+    root = Path(root)
     tag = update_tag or time.time_ns() // 1000
     report = IngestReport()
     history: dict[str, dict[str, Any]] | None = None  # read once, kept current as accounts load

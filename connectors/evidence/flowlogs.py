@@ -116,17 +116,23 @@ def transform_lines(
         rec = dict(zip(fields, parts, strict=True))
         if rec.get("log-status") in ("NODATA", "SKIPDATA") or rec["srcaddr"] == "-":
             continue
-        why = _unusable(rec)
-        if why:
-            agg.skipped.append(f"{file}:{n}: {why}")
-            continue
-        agg.records += 1
         src, dst = rec.get("pkt-srcaddr", rec["srcaddr"]), rec.get("pkt-dstaddr", rec["dstaddr"])
         sport, dport = rec["srcport"], rec["dstport"]
+        when = _when(rec["start"])
+        if (  # one line of checks, each a set lookup or a cached answer; the reason only when it fails
+            when is None
+            or sport not in _PORTS
+            or dport not in _PORTS
+            or rec["action"] not in _ACTIONS
+            or not _is_ip(src)
+            or not _is_ip(dst)
+        ):
+            agg.skipped.append(f"{file}:{n}: {_unusable(rec)}")
+            continue
+        agg.records += 1
         if _is_response(rec, sport, dport):
             src, dst, sport, dport = dst, src, dport, sport  # fold a response onto its request
         proto = PROTOCOLS.get(rec["protocol"], rec["protocol"])
-        when = _when(rec["start"])
         account = rec.get("account-id", "unknown")
         if when:
             agg.days.setdefault((account, region), set()).add(when[:10])
@@ -161,6 +167,8 @@ EPOCH_MAX = 4102444800  # 2100-01-01: a flow record's start beyond it (or not a 
 
 @lru_cache(maxsize=1 << 16)
 def _is_ip(text: str) -> bool:
+    if text == "-":
+        return True
     try:
         ipaddress.ip_address(text)
     except ValueError:
@@ -168,28 +176,33 @@ def _is_ip(text: str) -> bool:
     return True
 
 
-def _unusable(rec: dict[str, str]) -> str | None:
+_PORTS = frozenset(["-", *map(str, range(65536))])
+_ACTIONS = frozenset(["ACCEPT", "REJECT", "-"])
+
+
+def _unusable(rec: dict[str, str]) -> str:
     """Why a record cannot be evidence (it is then skipped and counted, never stored half-understood)."""
-    start = rec["start"]
-    if not start.isdigit() or int(start) >= EPOCH_MAX:
-        return f"start {start[:40]!r} is not a time (epoch seconds)"
+    if _when(rec["start"]) is None:
+        return f"start {rec['start'][:40]!r} is not a time (epoch seconds before 2100)"
+    if rec["srcport"] not in _PORTS or rec["dstport"] not in _PORTS:
+        bad = rec["srcport"] if rec["srcport"] not in _PORTS else rec["dstport"]
+        return f"port {bad[:40]!r} is not a port"
+    if rec["action"] not in _ACTIONS:
+        return f"action {rec['action'][:40]!r} is neither ACCEPT nor REJECT"
     for f in ("srcaddr", "dstaddr", "pkt-srcaddr", "pkt-dstaddr"):
         v = rec.get(f)
-        if v is not None and v != "-" and not _is_ip(v):
+        if v is not None and not _is_ip(v):
             return f"{f} {v[:40]!r} is not an IP address"
-    for f in ("srcport", "dstport"):
-        v = rec[f]
-        if v != "-" and not (v.isdigit() and int(v) <= 65535):
-            return f"{f} {v[:40]!r} is not a port"
-    if rec["action"] not in ("ACCEPT", "REJECT", "-"):
-        return f"action {rec['action'][:40]!r} is neither ACCEPT nor REJECT"
-    return None
+    return "unusable record"
 
 
 @lru_cache(maxsize=1 << 16)
 def _when(start: str) -> str | None:
-    """A record's ``start`` (epoch seconds) as ISO text; records of one capture window share it."""
-    return iso(datetime.fromtimestamp(int(start), UTC)) if start.isdigit() else None
+    """A record's ``start`` (epoch seconds) as ISO text, or None if it is not a time; records of one
+    capture window share it."""
+    if not start.isdigit() or len(start) > 10 or int(start) >= EPOCH_MAX:
+        return None
+    return iso(datetime.fromtimestamp(int(start), UTC))
 
 
 def _is_response(rec: dict[str, str], sport: str, dport: str) -> bool:
