@@ -85,6 +85,9 @@ def main(ctx: click.Context, store_uri: str | None) -> None:
     from analyzer.graph import lease
 
     lease.REPORT = lambda line: click.echo(line, err=True)  # a second writer says whom it waits for
+    from analyzer import notices
+
+    notices.HOOK = lambda line: click.echo(f"note: {line}", err=True)  # what a command repaired on the way
 
 
 def emit_results(payload: dict[str, Any], fmt: str) -> None:

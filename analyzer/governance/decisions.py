@@ -21,7 +21,7 @@ from analyzer.criticality import criticality_rank
 from analyzer.errors import BadInput, BlastwallError
 from analyzer.governance import signing
 from analyzer.governance.authority import APP, Authority
-from analyzer.governance.identities import current
+from analyzer.governance.identities import current, own_key
 from analyzer.governance.ledger import Ledger
 from analyzer.governance.tier_policy import TierPolicy
 from analyzer.governance.trust_root import TrustRoot
@@ -249,15 +249,7 @@ def change_record(result: dict[str, Any], proposal: dict[str, Any]) -> dict[str,
 
 
 def _own_key(auth: Authority, who: str, key_dir: Path | None) -> Any:
-    m = auth.member(who)
-    if m is None:
-        raise BlastwallError(f"no identity {who!r} in this ledger (blastwall keys init --name {who})")
-    key = signing.load_private_key(who, key_dir)
-    if m.key is None or signing.public_key_of(key) != m.key:
-        raise BlastwallError(
-            f"the key file for {who!r} does not match the registered identity (wrong or revoked key)"
-        )
-    return key
+    return own_key(auth, who, key_dir)
 
 
 def decide(

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from analyzer.governance import signing
 from analyzer.governance.authority import RECORDER, RECORDER_NAME, ROLE_ADMIN, Authority, Refused, check_role
 from analyzer.governance.ledger import Checked, Ledger, VerifyReport, replay, verify
 from analyzer.governance.trust_root import TrustRoot, document
+from analyzer.notices import say
 
 
 def _key_for(name: str, key_dir: Path | None) -> tuple[Any, bool]:
@@ -70,7 +72,15 @@ def init_org(ledger: Ledger, *, organization: str, admin: str, key_dir: Path | N
     ledger.recorder_key_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     recorder_key, _ = _key_for(RECORDER_NAME, ledger.recorder_key_dir)
     admin_pub, recorder_pub = signing.public_key_of(admin_key), signing.public_key_of(recorder_key)
-    ledger.append_many(
+    # written aside and published whole (head first, then the ledger, which cannot already exist): a
+    # kill at any point leaves either no ledger (run org init again) or the whole start of one
+    staging = Ledger(
+        ledger.path.with_name(f".{ledger.path.name}.init-{os.getpid()}"),
+        recorder_key_dir=ledger.recorder_key_dir,
+    )
+    for leftover in (staging.path, staging.head_file):
+        leftover.unlink(missing_ok=True)
+    staging.append_many(
         [
             (
                 "org_root",
@@ -87,6 +97,13 @@ def init_org(ledger: Ledger, *, organization: str, admin: str, key_dir: Path | N
             ),
         ]
     )
+    os.replace(staging.head_file, ledger.head_file)
+    try:
+        os.link(staging.path, ledger.path)
+    except FileExistsError as exc:
+        raise BlastwallError(f"{ledger.path} was initialized by someone else meanwhile") from exc
+    finally:
+        staging.path.unlink(missing_ok=True)
     return document(organization, admin, admin_pub)
 
 
@@ -105,17 +122,35 @@ def register(ledger: Ledger, name: str, key_dir: Path | None) -> str:
     return signing.fingerprint(pub)
 
 
+def own_key(auth: Authority, name: str, key_dir: Path | None) -> Any:
+    """``name``'s private key, checked against the key the ledger holds for them. A rotation that was
+    interrupted is settled here: recorded in the ledger but not yet moved into place, it is completed;
+    never recorded, its staged key is dropped."""
+    m = auth.member(name)
+    if m is None:
+        raise BlastwallError(f"no identity {name!r} in this ledger (blastwall keys init --name {name})")
+    if m.key is None:
+        raise BlastwallError(f"{name!r} has no valid key in this ledger (wrong or revoked key)")
+    path = signing.key_file(name, key_dir)
+    staged = path.with_name(f"{path.name}.new")
+    key = signing.load_private_key(name, key_dir)
+    if signing.public_key_of(key) == m.key:
+        if staged.exists():
+            staged.unlink()
+            say(f"dropped {staged.name}: a key rotation that stopped before the ledger recorded it")
+        return key
+    if staged.exists() and signing.public_key_of(new := signing.load_key_file(staged)) == m.key:
+        path.rename(path.with_name(f"{path.name}.retired-{time.time_ns()}"))
+        staged.rename(path)
+        say(f"completed an interrupted key rotation for {name}: the ledger already held the new key")
+        return new
+    raise BlastwallError(
+        f"the key file for {name!r} does not match the registered identity (wrong or revoked key)"
+    )
+
+
 def _admin_key(ledger: Ledger, admin: str, key_dir: Path | None) -> Any:
-    auth = current(ledger)
-    m = auth.member(admin)
-    if m is None or m.key is None:
-        raise BlastwallError(f"{admin!r} is not an identity with a key in this ledger")
-    key = signing.load_private_key(admin, key_dir)
-    if signing.public_key_of(key) != m.key:
-        raise BlastwallError(
-            f"the key file for {admin!r} is not the key the ledger holds for them (wrong key)"
-        )
-    return key
+    return own_key(current(ledger), admin, key_dir)
 
 
 def grant(

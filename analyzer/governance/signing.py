@@ -116,6 +116,10 @@ def load_private_key(name: str, key_dir: Path | None = None) -> Ed25519PrivateKe
         raise BlastwallError(
             f"no key for {name!r} at {path} (create one with: blastwall keys init --name {name})"
         )
+    return load_key_file(path)
+
+
+def load_key_file(path: Path) -> Ed25519PrivateKey:
     mode = stat.S_IMODE(path.stat().st_mode)
     if mode & 0o077:
         raise BlastwallError(f"{path} is readable by others (mode {mode:o}); chmod 600 it first")
