@@ -160,8 +160,9 @@ UNEXPECTED = (
 
 
 @contextmanager
-def guard(file: str, path: str | None = None) -> Iterator[None]:
-    """Inside, a malformed document's consequences become a BadInput naming ``file`` (and ``path``)."""
+def guard(file: str, path: str | None = None, what: str = "content") -> Iterator[None]:
+    """Inside, a malformed document's consequences become a BadInput naming ``file`` (and ``path``):
+    "unexpected <what>: …"."""
     try:
         yield
     except BadInput as exc:
@@ -169,4 +170,4 @@ def guard(file: str, path: str | None = None) -> Iterator[None]:
             raise BadInput(exc.message, file=file, path=exc.path or path, line=exc.line) from None
         raise
     except UNEXPECTED as exc:
-        raise BadInput(f"unexpected content: {describe(exc)}", file=file, path=path) from exc
+        raise BadInput(f"unexpected {what}: {describe(exc)}", file=file, path=path) from exc
