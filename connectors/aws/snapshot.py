@@ -694,9 +694,8 @@ def load_snapshot(store: GraphStore, root: Path, *, seen: str, update_tag: int |
     history: dict[str, dict[str, Any]] | None = None  # read once, kept current as accounts load
     for account in get_snapshot(root):
         try:
-            with guard(
-                str(root / account.account)
-            ):  # a response not shaped like AWS's: the account is skipped
+            # a response not shaped like AWS's: the account is skipped
+            with guard(str(root / account.account), what="API response shape"):
                 batch = transform_account(account, seen)
                 batch.validate()
         except BadInput as exc:
