@@ -131,3 +131,34 @@ def moto_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     yield url
     server.stop()
+
+
+@pytest.fixture
+def demo_org(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
+    """The demo store with its people (Dana: root and CISO; Priya: change advisory board), the operator's
+    environment pointing at their keys and the trust root, and ``bw(*args, check=True)`` running the
+    real CLI on it."""
+    import subprocess
+
+    from analyzer.governance.trust_root import parse
+
+    store = tmp_path / "store"
+    monkeypatch.setenv("BLASTWALL_KEYS", str(store / "demo-keys"))
+    monkeypatch.setenv("BLASTWALL_TRUST_ROOT", str(store / "trust-root.json"))
+
+    def bw(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        p = subprocess.run(
+            [*blastwall_cmd(), "--store", str(store), *args], capture_output=True, text=True, timeout=300
+        )
+        if check and p.returncode != 0:
+            raise AssertionError(f"{args} -> {p.returncode}\n{p.stdout}\n{p.stderr}")
+        return p
+
+    bw("demo", "--no-app")
+    return {
+        "bw": bw,
+        "store": store,
+        "ledger": store / "ledger.jsonl",
+        "keys": store / "demo-keys",
+        "root": parse(str(store / "trust-root.json")),
+    }

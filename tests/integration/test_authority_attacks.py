@@ -14,7 +14,6 @@ import yaml
 from analyzer.governance import signing
 from analyzer.governance.authority import RECORDER_NAME
 from analyzer.governance.ledger import Ledger, verify
-from analyzer.governance.trust_root import parse
 from tests.conftest import blastwall_cmd
 from tests.forgery import forge_record, last_record, lines, resign_head, truncate_to
 
@@ -23,32 +22,17 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def org(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
-    """The demo: Dana is the root (and CISO), Priya holds change-advisory-board; Sam registers himself
-    (a "viewer" with a key of his own and no role). Environment as an operator sets it."""
-    store = tmp_path / "store"
-    monkeypatch.setenv("BLASTWALL_KEYS", str(store / "demo-keys"))
-    monkeypatch.setenv("BLASTWALL_TRUST_ROOT", str(store / "trust-root.json"))
+def org(demo_org: dict) -> dict:
+    """The demo, plus Sam, who registers himself: a "viewer" with a key of his own and no role."""
+    demo_org["bw"]("keys", "init", "--name", "sam")
+    return demo_org | {"key": lambda name: signing.load_private_key(name, demo_org["keys"])}
 
-    def bw(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        p = subprocess.run(
-            [*blastwall_cmd(), "--store", str(store), *args], capture_output=True, text=True, timeout=300
-        )
-        if check and p.returncode != 0:
-            raise AssertionError(f"{args} -> {p.returncode}\n{p.stdout}\n{p.stderr}")
-        return p
 
-    bw("demo", "--no-app")
-    bw("keys", "init", "--name", "sam")
-    keys = store / "demo-keys"
-    return {
-        "bw": bw,
-        "store": store,
-        "ledger": store / "ledger.jsonl",
-        "keys": keys,
-        "root": parse(str(store / "trust-root.json")),
-        "key": lambda name: signing.load_private_key(name, keys),
-    }
+def _cover(org: dict) -> None:
+    """What a store writer does after forging: sign a head over it with the recorder's key beside it."""
+    resign_head(
+        org["ledger"], signing.load_private_key(RECORDER_NAME, org["store"] / "recorder"), RECORDER_NAME
+    )
 
 
 def _gate(org: dict, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -94,9 +78,7 @@ def test_only_a_role_admin_chained_to_the_root_grants_roles(org: dict) -> None:
         {"name": "sam", "role": "change-advisory-board"},
         org["key"]("sam"),
     )
-    resign_head(
-        org["ledger"], signing.load_private_key(RECORDER_NAME, org["store"] / "recorder"), RECORDER_NAME
-    )
+    _cover(org)
     rep = verify(org["ledger"], org["root"])
     assert (
         not rep.ok and rep.first_bad == last_record(org["ledger"])["seq"] and "role-admin" in rep.problems[0]
@@ -134,9 +116,7 @@ def test_a_rejection_cannot_be_turned_into_an_approval_in_the_store(org: dict) -
 # -- forged records ---------------------------------------------------------------------------------------
 def test_an_unsigned_record_naming_the_approver_is_refused(org: dict) -> None:
     forge_record(org["ledger"], "decision", "priya", _approval_body(org), key=None)
-    resign_head(
-        org["ledger"], signing.load_private_key(RECORDER_NAME, org["store"] / "recorder"), RECORDER_NAME
-    )
+    _cover(org)
     rep = verify(org["ledger"], org["root"])
     seq = last_record(org["ledger"])["seq"]
     assert not rep.ok and rep.first_bad == seq and "signature is not 'priya'" in rep.problems[0]
@@ -156,9 +136,7 @@ def test_an_unsigned_record_past_the_head_is_not_a_warning(org: dict) -> None:
 
 def test_a_record_signed_by_another_key_in_the_approvers_name_is_refused(org: dict) -> None:
     forge_record(org["ledger"], "decision", "priya", _approval_body(org), key=org["key"]("sam"))
-    resign_head(
-        org["ledger"], signing.load_private_key(RECORDER_NAME, org["store"] / "recorder"), RECORDER_NAME
-    )
+    _cover(org)
     rep = verify(org["ledger"], org["root"])
     assert not rep.ok and "signature is not 'priya'" in rep.problems[0]
     assert _gate(org).returncode == 3
@@ -167,9 +145,7 @@ def test_a_record_signed_by_another_key_in_the_approvers_name_is_refused(org: di
 def test_a_viewer_signing_as_themselves_for_the_approver_is_refused(org: dict) -> None:
     """Sam signs with his own (registered) key a decision naming Priya as approver."""
     forge_record(org["ledger"], "decision", "sam", _approval_body(org), key=org["key"]("sam"))
-    resign_head(
-        org["ledger"], signing.load_private_key(RECORDER_NAME, org["store"] / "recorder"), RECORDER_NAME
-    )
+    _cover(org)
     rep = verify(org["ledger"], org["root"])
     assert not rep.ok and "only the approver" in rep.problems[0]
 
@@ -250,9 +226,7 @@ def test_a_rollback_resigned_with_the_recorder_key_is_caught_by_an_anchor(org: d
     assert bw_anchored("reject", STORY, "--as", "priya", "--comment", "feeds fraud detection").returncode == 0
     assert list(witness.rglob("*.json")), "the decision anchored itself"
     truncate_to(org["ledger"], before)
-    resign_head(
-        org["ledger"], signing.load_private_key(RECORDER_NAME, org["store"] / "recorder"), RECORDER_NAME
-    )
+    _cover(org)
     assert verify(org["ledger"], org["root"]).ok  # without the witness this rollback is invisible
     rep = verify(org["ledger"], org["root"], [anchors.witness(str(witness))])
     assert not rep.ok and "rolled back" in " ".join(rep.problems)
@@ -276,9 +250,7 @@ def test_a_fork_after_the_anchor_is_caught(org: dict, tmp_path: Path) -> None:
         {"note": "rewritten"},
         signing.load_private_key(RECORDER_NAME, org["store"] / "recorder"),
     )
-    resign_head(
-        org["ledger"], signing.load_private_key(RECORDER_NAME, org["store"] / "recorder"), RECORDER_NAME
-    )
+    _cover(org)
     rep = verify(org["ledger"], org["root"], [w])
     assert not rep.ok and f"record {anchored}: differs from the head anchored" in rep.problems[0]
 
@@ -324,9 +296,7 @@ def test_nothing_signed_by_a_revoked_key_counts(org: dict) -> None:
     refused = org["bw"]("approve", STORY, "--as", "priya", "--comment", "x", check=False)
     assert refused.returncode == 1 and "wrong or revoked key" in refused.stderr
     forge_record(org["ledger"], "decision", "priya", body, key=priya_old)
-    resign_head(
-        org["ledger"], signing.load_private_key(RECORDER_NAME, org["store"] / "recorder"), RECORDER_NAME
-    )
+    _cover(org)
     rep = verify(org["ledger"], org["root"])
     assert not rep.ok and "no valid key here (the key was revoked)" in rep.problems[0]
     assert _gate(org).returncode == 3
@@ -339,9 +309,7 @@ def test_a_rotated_key_replaces_the_old_one(org: dict) -> None:
     org["bw"]("approve", STORY, "--as", "priya", "--comment", "with my new key")
     assert _gate(org).returncode == 0
     forge_record(org["ledger"], "decision", "priya", _approval_body(org) | {"comment": "old key"}, key=old)
-    resign_head(
-        org["ledger"], signing.load_private_key(RECORDER_NAME, org["store"] / "recorder"), RECORDER_NAME
-    )
+    _cover(org)
     assert not verify(org["ledger"], org["root"]).ok
 
 
@@ -439,9 +407,7 @@ def test_only_the_policy_owners_acceptance_lets_auto_stand(org: dict) -> None:
         },
         org["key"]("priya"),
     )
-    resign_head(
-        org["ledger"], signing.load_private_key(RECORDER_NAME, org["store"] / "recorder"), RECORDER_NAME
-    )
+    _cover(org)
     rep = verify(org["ledger"], org["root"])
     assert rep.ok and rep.authority is not None  # a record Priya may sign ...
     t = tier_now(result, policy, rep.authority.acceptances, now())

@@ -62,15 +62,8 @@ main()
 
 
 @pytest.fixture
-def org(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
-    store = tmp_path / "store"
-    monkeypatch.setenv("BLASTWALL_KEYS", str(store / "demo-keys"))
-    monkeypatch.setenv("BLASTWALL_TRUST_ROOT", str(store / "trust-root.json"))
-
-    def bw(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [*blastwall_cmd(), "--store", str(store), *args], capture_output=True, text=True, timeout=300
-        )
+def org(demo_org: dict) -> dict:
+    store = demo_org["store"]
 
     def killed(step: str, *args: str) -> int:
         return subprocess.run(
@@ -79,8 +72,7 @@ def org(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
             timeout=300,
         ).returncode
 
-    assert bw("demo", "--no-app").returncode == 0
-    return {"bw": bw, "killed": killed, "store": store, "ledger": store / "ledger.jsonl"}
+    return demo_org | {"bw": lambda *a: demo_org["bw"](*a, check=False), "killed": killed}
 
 
 def _verifies(org: dict) -> bool:

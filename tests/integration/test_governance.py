@@ -17,30 +17,16 @@ from analyzer.governance.authority import record_hash
 from analyzer.governance.decisions import covering_acceptance
 from analyzer.governance.ledger import Ledger, verify
 from analyzer.governance.trust_root import TrustRoot, parse
-from tests.conftest import blastwall_cmd
 
 STORY = "bw-87109988a633"
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
-    store = tmp_path / "store"
-    monkeypatch.setenv("BLASTWALL_KEYS", str(store / "demo-keys"))  # the demo's people: dana, priya
-    monkeypatch.setenv("BLASTWALL_TRUST_ROOT", str(store / "trust-root.json"))
-
-    def bw(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        p = subprocess.run(
-            [*blastwall_cmd(), "--store", str(store), *args], capture_output=True, text=True, timeout=300
-        )
-        if check and p.returncode != 0:
-            raise AssertionError(f"{args} -> {p.returncode}\n{p.stdout}\n{p.stderr}")
-        return p
-
-    bw("demo", "--no-app")
-    bw("keys", "init", "--name", "sam")
-    bw("roles", "grant", "sam", "service-owner", "--as", "dana")
-    return {"bw": bw, "store": store, "ledger": store / "ledger.jsonl", "keys": store / "demo-keys"}
+def env(demo_org: dict) -> dict:
+    demo_org["bw"]("keys", "init", "--name", "sam")
+    demo_org["bw"]("roles", "grant", "sam", "service-owner", "--as", "dana")
+    return demo_org
 
 
 def _root(env: dict) -> TrustRoot:
