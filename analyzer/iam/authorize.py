@@ -24,22 +24,18 @@ policies, S3 ACLs and object ownership.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 import numpy as np
 
+from analyzer.iam.applicability import applies, service_rule
 from analyzer.iam.conditions import ABSENT, ContextValue, OutsideOf, RequestContext
 from analyzer.iam.evaluate import Assessment, Caller, Decision, F, PolicySet, T, U, assess
 
 TargetKind = Literal["trust", "kms", "policy", "none"]
 """trust: a role's trust policy (required); kms: a key policy (required); policy: an optional resource
 policy (S3, Lambda, SQS, SNS …); none: a resource type without resource policies."""
-
-# services whose resources can carry a resource-based policy (a missing one may simply not be collected)
-RESOURCE_POLICY_SERVICES = frozenset(
-    {"s3", "kms", "lambda", "sqs", "sns", "secretsmanager", "ecr", "glacier", "es", "logs", "iam", "sts"}
-)
 
 
 @dataclass(frozen=True)
@@ -58,6 +54,23 @@ class Subject:
     username: str | None = None
     org_id: str | ContextValue | None = None
     org_paths: tuple[str, ...] | None = None
+    session_policy: PolicySet | None = None
+    """A session policy passed when the role session was created (its permissions are the intersection;
+    IAM User Guide, "Session policies")."""
+    endpoint: Endpoint | None = None
+    """The VPC endpoint the request goes through, if any (its policy must allow the request too)."""
+    service_linked: bool = False
+    """A service-linked role: RCPs do not restrict what it does (Organizations User Guide, "RCPs")."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A VPC endpoint on the request's path: ``policy`` None means its default policy (full access);
+    ``policy_known`` False means the policy was not collected."""
+
+    vpce_id: str
+    policy: PolicySet | None = None
+    policy_known: bool = True
 
 
 @dataclass(frozen=True)
@@ -70,6 +83,20 @@ class Target:
     """False when the resource type takes a policy and Blastwall did not collect it."""
     tags: dict[str, str] | None = None
     org_id: str | None = None
+    role_path: str | None = None
+    """For a role: its IAM path (``/aws-service-role/`` marks a service-linked role)."""
+    rcp_levels: tuple[tuple[str, PolicySet], ...] = ()
+    """Resource control policies on the resource account's path (root, OUs, account): empty when the
+    resource is in the management account, its service is not one RCPs cover, or none were collected."""
+
+
+def effective_target(target: Target, action: str) -> Target:
+    """``target`` as ``action`` sees it: a role's trust policy applies only to the assume family
+    (``applicability.applies``); for anything else on a role there is no resource policy."""
+    kind = applies(target.kind, action)
+    if kind == target.kind:
+        return target
+    return replace(target, kind=kind, policy=None, policy_known=True)
 
 
 def _unknown(reason: str) -> Assessment:
@@ -101,12 +128,25 @@ def principal_context(subject: Subject, extra: dict[str, str | list[str]] | None
             for k, v in subject.tags.items():
                 ctx[f"aws:principaltag/{k.lower()}"] = (v,)
             closed.append("aws:principaltag/")
+    elif c.kind == "anonymous":
+        for key in (
+            "aws:principalarn",
+            "aws:principalaccount",
+            "aws:principalorgid",
+            "aws:username",
+            "aws:principaltype",
+        ):
+            ctx[key] = ABSENT
+        ctx["aws:principalisawsservice"] = ("false",)
+        closed.append("aws:principaltag/")
     elif c.kind == "service":
         ctx["aws:principalisawsservice"] = ("true",)
         ctx["aws:principalservicename"] = (c.arn,)
         for key in ("aws:principalarn", "aws:principalaccount", "aws:principalorgid", "aws:username"):
             ctx[key] = ABSENT
         closed.append("aws:principaltag/")
+    if subject.endpoint is not None:
+        ctx["aws:sourcevpce"] = (subject.endpoint.vpce_id,)
     for name, value in (extra or {}).items():
         if isinstance(value, list):
             ctx[name.lower()] = tuple(value)
@@ -152,9 +192,11 @@ def combine(
     same_account: Any,
     caller_is_role: Any,
     required: Any,
+    session_direct: Any = F,
 ) -> Any:
     """AWS's decision from each policy type's (allow, deny, allow_direct) columns; works on scalars or
-    NumPy arrays. Every ``*_allow/deny/direct`` is tri-state (F < U < T). Returns the final tri-state."""
+    NumPy arrays. Every ``*_allow/deny/direct`` is tri-state (F < U < T). ``session_direct``: a grant no
+    boundary limits (``evaluate.grants_unlimited``). Returns the final tri-state."""
     ia, idn, _ = identity
     ra, rdn, rdir = resource
     notdeny = np.minimum(T - idn, T - rdn)
@@ -165,6 +207,7 @@ def combine(
         id_ok = np.minimum(ia, ba)
         # a resource-policy grant to a role ARN is limited by the role's boundary; to a user ARN it is not
         rdir = np.where(caller_is_role, np.minimum(rdir, ba), rdir)
+    rdir = np.maximum(rdir, session_direct)
     scp_ok: Any = T
     for sa, sdn, _ in scps:
         notdeny = np.minimum(notdeny, T - sdn)
@@ -184,28 +227,50 @@ def combine_one(
     same_account: bool,
     caller_is_role: bool,
     required: bool,
+    session: tuple[int, int, int] | None = None,
+    session_direct: int = F,
+    endpoint: tuple[int, int, int] | None = None,
+    rcps: list[tuple[int, int, int]] | None = None,
 ) -> int:
     """``combine`` for one request, in plain integers (NumPy on scalars cost 10 us a decision; a trust
-    change on a shared role decides a hundred thousand). Equal to ``combine`` on every input (test)."""
+    change on a shared role decides a hundred thousand). Equal to ``combine`` on every input ``combine``
+    takes (test); it also takes what only single requests carry: a session policy, a grant to the role
+    session itself (``session_direct``, limited by neither boundary nor session policy), the VPC endpoint
+    policy on the request's path and the resource's RCPs."""
     ia, idn, _ = identity
     ra, rdn, rdir = resource
     notdeny = min(T - idn, T - rdn)
     id_ok = ia
+    limit = T  # what limits a resource-policy grant to the role ARN: the boundary and the session policy
     if boundary is not None:
         ba, bdn, _ = boundary
         notdeny = min(notdeny, T - bdn)
         id_ok = min(ia, ba)
-        if caller_is_role:
-            rdir = min(rdir, ba)
-    scp_ok = T
-    for sa, sdn, _ in scps:
+        limit = min(limit, ba)
+    if session is not None:
+        sa, sdn, _ = session
         notdeny = min(notdeny, T - sdn)
-        scp_ok = min(scp_ok, sa)
+        id_ok = min(id_ok, sa)
+        limit = min(limit, sa)
+    if caller_is_role:
+        rdir = min(rdir, limit)
+    rdir = max(rdir, session_direct)
+    guard = T  # what must allow besides: every SCP level, the endpoint policy, every RCP level
+    for sa_, sdn_, _ in scps:
+        notdeny = min(notdeny, T - sdn_)
+        guard = min(guard, sa_)
+    if endpoint is not None:
+        ea, edn, _ = endpoint
+        notdeny = min(notdeny, T - edn)
+        guard = min(guard, ea)
+    for ra_, rdn_, _ in rcps or ():
+        notdeny = min(notdeny, T - rdn_)
+        guard = min(guard, ra_)
     if same_account:
         grant = max(rdir, min(ra, id_ok)) if required else max(id_ok, rdir)
     else:
         grant = min(ra, id_ok)
-    return min(notdeny, scp_ok, grant)
+    return min(notdeny, guard, grant)
 
 
 def _cols(a: Assessment) -> tuple[int, int, int]:
@@ -218,13 +283,20 @@ class Parts:
     boundary: Assessment | None
     scps: list[tuple[str, Assessment]] = field(default_factory=list)
     resource: Assessment = NOTHING
+    session: Assessment | None = None
+    endpoint: Assessment | None = None
+    rcps: list[tuple[str, Assessment]] = field(default_factory=list)
 
 
 def flags(subject: Subject, target: Target) -> tuple[bool, bool, bool]:
     """(same account, trust/key policy required, caller is a role) as ``combine`` takes them; service,
     federated and anonymous callers are decided by the resource policy alone."""
     outside_iam = subject.caller.kind in ("service", "federated", "anonymous")
-    same = outside_iam or (subject.caller.account is not None and subject.caller.account == target.account)
+    same = (
+        outside_iam
+        or target.arn == "*"  # no resource: the request is in the caller's own account
+        or (subject.caller.account is not None and subject.caller.account == target.account)
+    )
     required = outside_iam or target.kind in ("trust", "kms")
     return same, required, subject.caller.kind == "role"
 
@@ -248,6 +320,7 @@ def assess_parts(subject: Subject, action: str, target: Target, ctx: RequestCont
                 )
             else:
                 scps.append((node, assess(level, action, target.arn, ctx)))
+    caller = replace(c, has_boundary=subject.boundary is not None) if subject.boundary is not None else c
     if target.kind == "none":
         resource = NOTHING
     elif not target.policy_known:
@@ -255,8 +328,25 @@ def assess_parts(subject: Subject, action: str, target: Target, ctx: RequestCont
     elif target.policy is None:
         resource = NOTHING
     else:
-        resource = assess(target.policy, action, target.arn, ctx, caller=c)
-    return Parts(identity, boundary, scps, resource)
+        resource = assess(target.policy, action, target.arn, ctx, caller=caller)
+    session = None
+    if subject.session_policy is not None:
+        session = assess(subject.session_policy, action, target.arn, ctx)
+    endpoint = None
+    if subject.endpoint is not None:
+        e = subject.endpoint
+        if not e.policy_known:
+            endpoint = Assessment(U, U, F, missing=(f"policy of VPC endpoint {e.vpce_id} (not collected)",))
+        elif e.policy is None:
+            endpoint = Assessment(T, F, F)  # the default endpoint policy allows everything
+        else:
+            endpoint = assess(e.policy, action, target.arn, ctx, caller=caller)
+    rcps: list[tuple[str, Assessment]] = []
+    if not subject.service_linked:
+        rcps = [
+            (node, assess(level, action, target.arn, ctx, caller=caller)) for node, level in target.rcp_levels
+        ]
+    return Parts(identity, boundary, scps, resource, session, endpoint, rcps)
 
 
 def authorize(
@@ -271,6 +361,10 @@ def authorize(
     >>> authorize(Subject(role, admin), "s3:GetObject", bucket).reason
     'cross-account access needs the resource policy to allow it, and it does not'
     """
+    rule = service_rule(action, target.arn, target.role_path)
+    if rule is not None:
+        return Decision(rule.state, (), reason=rule.reason)
+    target = effective_target(target, action)
     ctx = request_context(subject, target, extra_context)
     return decide_from_parts(subject, target, assess_parts(subject, action, target, ctx))
 
@@ -288,6 +382,10 @@ def decide_from_parts(subject: Subject, target: Target, parts: Parts) -> Decisio
         same_account=same,
         caller_is_role=is_role,
         required=required,
+        session=_cols(parts.session) if parts.session else None,
+        session_direct=parts.resource.allow_session,
+        endpoint=_cols(parts.endpoint) if parts.endpoint else None,
+        rcps=[_cols(a) for _, a in parts.rcps],
     )
     return explain(parts, final, same=same, required=required, target=target)
 
@@ -297,7 +395,12 @@ def explain(parts: Parts, final: int, *, same: bool, required: bool, target: Tar
     named = [("identity policies", parts.identity), ("resource policy", parts.resource)]
     if parts.boundary is not None:
         named.append(("permissions boundary", parts.boundary))
+    if parts.session is not None:
+        named.append(("session policy", parts.session))
+    if parts.endpoint is not None:
+        named.append(("VPC endpoint policy", parts.endpoint))
     named += [(f"SCPs at {node}", a) for node, a in parts.scps]
+    named += [(f"RCPs at {node}", a) for node, a in parts.rcps]
     if final == T:
         return Decision("allowed", tuple(dict.fromkeys(s for _, a in named for s in a.allow_statements)))
     if final == U:
@@ -313,6 +416,11 @@ def explain(parts: Parts, final: int, *, same: bool, required: bool, target: Tar
     for node, a in parts.scps:
         if a.allow == F:
             return Decision("denied", (), reason=f"no SCP attached to {node} allows it")
+    for node, a in parts.rcps:
+        if a.allow == F:
+            return Decision("denied", (), reason=f"no RCP attached to {node} allows it")
+    if parts.endpoint is not None and parts.endpoint.allow == F:
+        return Decision("denied", (), reason="the VPC endpoint policy does not allow it")
     kind = {"trust": "trust policy", "kms": "key policy"}.get(target.kind, "resource policy")
     if not same:
         if parts.resource.allow == F:
@@ -328,6 +436,8 @@ def explain(parts: Parts, final: int, *, same: bool, required: bool, target: Tar
         return Decision("denied", (), reason=f"the {kind} does not allow it")
     if parts.boundary is not None and parts.boundary.allow == F and parts.identity.allow != F:
         return Decision("denied", (), reason="the permissions boundary does not allow it")
+    if parts.session is not None and parts.session.allow == F and parts.identity.allow != F:
+        return Decision("denied", (), reason="the session policy does not allow it")
     if required:
         return Decision(
             "denied",

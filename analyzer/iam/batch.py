@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from analyzer.iam.applicability import ServiceRule, service_rule
 from analyzer.iam.authorize import (
     NOTHING,
     Parts,
@@ -22,6 +23,7 @@ from analyzer.iam.authorize import (
     _unknown,
     authorize,
     combine,
+    effective_target,
     explain,
     principal_context,
     resource_context,
@@ -107,6 +109,8 @@ def authorize_many(
     then the per-request ``authorize`` of that row (an explanation names the row's own documents)."""
     n = int(row_subject.shape[0])
     key_of = statements_key if group_by_statements else policy_key
+    # the target each (target, action) pair sees: a role's trust policy only for the assume family
+    targets, row_target, ruled = _effective(targets, actions, row_target, row_action)
     pctxs = [principal_context(s, extra) for s in subjects]
     rctxs = [resource_context(t) for t in targets]
     arns = [t.arn for t in targets]
@@ -235,6 +239,13 @@ def authorize_many(
         return evaluate_many(t.policy, requests(rows), with_principal=True)
 
     ra, rdn, rdir, r_col = column(list(range(len(targets))), row_target, run_resource)
+    rsess = np.zeros(n, np.int8)  # grants no boundary limits (a wildcard principal)
+    for g, res in enumerate(r_col.arrays):
+        rows_g = np.flatnonzero(r_col.group == g)
+        if isinstance(res, Assessment):
+            rsess[rows_g] = res.allow_session
+        elif isinstance(res, AssessmentArrays) and res.allow_session is not None:
+            rsess[rows_g] = res.allow_session[r_col.local[rows_g]]
 
     outside = np.array([s.caller.kind in ("service", "federated", "anonymous") for s in subjects], bool)[
         row_subject
@@ -252,9 +263,14 @@ def authorize_many(
         same_account=same,
         caller_is_role=is_role,
         required=required,
+        session_direct=rsess,
     ).astype(np.int8)
+    for i, rule in ruled.items():  # AWS's own rules decide these rows whatever the policies say
+        final[i] = T if rule.state == "allowed" else F
 
     def explain_row(i: int) -> Decision:
+        if i in ruled:
+            return Decision(ruled[i].state, (), reason=ruled[i].reason)
         s = subjects[int(row_subject[i])]
         t = targets[int(row_target[i])]
         if group_by_statements:  # the group's arrays carry its first member's labels: decide this row alone
@@ -273,3 +289,43 @@ def authorize_many(
         return explain(parts, int(final[i]), same=bool(same[i]), required=bool(required[i]), target=t)
 
     return BatchDecisions(final, explain_row)
+
+
+def _effective(
+    targets: Sequence[Target], actions: Sequence[str], row_target: np.ndarray, row_action: np.ndarray
+) -> tuple[list[Target], np.ndarray, dict[int, ServiceRule]]:
+    """Targets as each row's action sees them (``effective_target``), re-indexed; and the rows AWS's own
+    rules decide (``service_rule``), by row."""
+    out = list(targets)
+    index: dict[tuple[int, int], int] = {}
+    new_rows = np.array(row_target, dtype=np.int64, copy=True)
+    ruled: dict[int, ServiceRule] = {}
+    pairs, inverse = (
+        np.unique(np.stack([row_target, row_action]), axis=1, return_inverse=True)
+        if len(row_target)
+        else (np.empty((2, 0), np.int64), np.empty(0, np.int64))
+    )
+    mapped = np.empty(pairs.shape[1], np.int64)
+    rules: dict[int, ServiceRule] = {}
+    for j in range(pairs.shape[1]):
+        ti, ai = int(pairs[0, j]), int(pairs[1, j])
+        t = targets[ti]
+        rule = service_rule(actions[ai], t.arn, t.role_path)
+        if rule is not None:
+            rules[j] = rule
+        eff = effective_target(t, actions[ai])
+        if eff is t:
+            mapped[j] = ti
+        else:
+            key = (ti, ai)
+            if key not in index:
+                index[key] = len(out)
+                out.append(eff)
+            mapped[j] = index[key]
+    inverse = inverse.reshape(-1)
+    if len(row_target):
+        new_rows = mapped[inverse]
+        for j, rule in rules.items():
+            for i in np.flatnonzero(inverse == j):
+                ruled[int(i)] = rule
+    return out, new_rows, ruled

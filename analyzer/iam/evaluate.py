@@ -25,11 +25,22 @@ CallerKind = Literal["role", "user", "root", "service", "federated", "anonymous"
 @dataclass(frozen=True)
 class Caller:
     """Who makes the request: an IAM role (its sessions), a user, an account root, a service principal
-    (``arn`` is e.g. ``ec2.amazonaws.com``), a federated provider, or anonymous."""
+    (``arn`` is e.g. ``ec2.amazonaws.com``), a federated provider, or anonymous (unauthenticated)."""
 
     arn: str
     account: str | None
     kind: CallerKind = "role"
+    session: str | None = None
+    """For a role: the session name, when known (then its session ARN can be matched)."""
+    has_boundary: bool = False
+    """The IAM principal has a permissions boundary (a resource policy's Deny with NotPrincipal always
+    denies it: IAM User Guide, "Permissions boundaries for IAM entities")."""
+
+    @property
+    def session_arn(self) -> str | None:
+        if self.kind != "role" or not self.session or not self.account:
+            return None
+        return f"arn:aws:sts::{self.account}:assumed-role/{self.arn.rsplit('/', 1)[-1]}/{self.session}"
 
 
 @dataclass(frozen=True)
@@ -86,6 +97,9 @@ class Assessment:
     maybe_statements: tuple[str, ...] = ()
     deny_statement: str | None = None
     missing: tuple[str, ...] = ()
+    allow_session: int = F
+    """Allow by a statement granting to the caller unlimited by boundary or session policy: naming its
+    role *session* ARN, or ``*`` (``grants_unlimited``)."""
 
     def decision(self, what: str = "policy") -> Decision:
         eff = min(self.allow, T - self.deny)
@@ -123,6 +137,8 @@ def principal_value_match(ptype: str, value: str, caller: Caller) -> tuple[int, 
             return T, caller.kind == "root"
         if value == caller.arn:
             return T, True
+        if caller.session_arn is not None and ":assumed-role/" in value:
+            return (T, True) if value == caller.session_arn else (F, False)
         if ":assumed-role/" in value and caller.kind == "role":
             # arn:aws:sts::ACCOUNT:assumed-role/ROLE/SESSION names one session of ROLE
             parts = value.split(":", 5)
@@ -205,9 +221,19 @@ def statement_principal(st: Statement, caller: Caller) -> tuple[int, bool]:
     if st.principals:
         return principal_match(st.principals, caller)
     if st.not_principals:
+        if st.effect == "Deny" and caller.has_boundary:
+            return T, False  # a Deny with NotPrincipal always denies a principal that has a boundary
         m, _ = principal_match(st.not_principals, caller)
         return T - m, False
     return F, False  # a resource policy statement without a principal applies to nobody
+
+
+def grants_unlimited(st: Statement, caller: Caller) -> bool:
+    """Whether an Allow's Principal grants to the caller in a way no boundary or session policy limits:
+    by naming its role *session* ARN, or by ``*`` (IAM User Guide, "Policy evaluation logic": grants to a
+    session; "AWS JSON policy elements: Principal": a wildcard principal, e.g. with ``aws:PrincipalArn``)."""
+    aws = st.principals.get("AWS", ())
+    return "*" in aws or (caller.session_arn is not None and caller.session_arn in aws)
 
 
 # -- resources ------------------------------------------------------------------------------------------
@@ -279,7 +305,7 @@ def assess(
 ) -> Assessment:
     """Evaluate a policy set for one request. Pass ``caller`` for a resource-based policy (its statements
     need a matching Principal); leave it out for identity policies, SCPs and boundaries."""
-    allow = deny = direct = F
+    allow = deny = direct = session = F
     allow_st: list[str] = []
     maybe: list[str] = []
     deny_st: str | None = None
@@ -300,6 +326,8 @@ def assess(
             allow = max(allow, m)
             if d:
                 direct = max(direct, m)
+                if caller is not None and grants_unlimited(st, caller):
+                    session = max(session, m)
             if m == T:
                 allow_st.append(tag)
             else:
@@ -309,7 +337,7 @@ def assess(
         allow, deny = max(allow, U), max(deny, U)
         missing.append(f"unreadable policy statement at {u.where} ({u.message})")
     return Assessment(
-        allow, deny, direct, tuple(allow_st), tuple(maybe), deny_st, tuple(dict.fromkeys(missing))
+        allow, deny, direct, tuple(allow_st), tuple(maybe), deny_st, tuple(dict.fromkeys(missing)), session
     )
 
 

@@ -161,7 +161,7 @@ def principal_vector(
     simple = all(
         t in ("AWS", "Service", "Federated") and all(":assumed-role/" not in v for v in vals)
         for t, vals in spec.items()
-    )
+    ) and not any(c.session for c in callers)
     if not simple or not spec:
         pm = np.empty(n, dtype=np.int8)
         pd = np.empty(n, dtype=bool)
@@ -193,7 +193,10 @@ def principal_vector(
             d |= hit
     if st.principals:
         return m, d
-    return (T - m).astype(np.int8), np.zeros(n, dtype=bool)
+    out = (T - m).astype(np.int8)
+    if st.effect == "Deny":  # a Deny with NotPrincipal always denies a principal that has a boundary
+        out[np.array([c.has_boundary for c in callers], dtype=bool)] = T
+    return out, np.zeros(n, dtype=bool)
 
 
 def _side(keys: set[str]) -> str:
@@ -251,6 +254,7 @@ class AssessmentArrays:
     unreadable_notes: list[list[str]]  # per distinct action
     requests: Requests
     policies: PolicySet
+    allow_session: np.ndarray | None = None  # allow by a grant no boundary limits (``grants_unlimited``)
 
     def assessment(self, i: int) -> Assessment:
         allow_st: list[str] = []
@@ -282,6 +286,7 @@ class AssessmentArrays:
             tuple(maybe),
             deny_st,
             tuple(dict.fromkeys(missing)),
+            int(self.allow_session[i]) if self.allow_session is not None else F,
         )
 
 
@@ -417,10 +422,15 @@ def evaluate_many(policies: PolicySet, req: Requests, *, with_principal: bool = 
         allow = np.where(is_deny[:, None], F, match).max(axis=0).astype(np.int8)
         deny = np.where(is_deny[:, None], match, F).max(axis=0).astype(np.int8)
         allow_direct = np.where(~is_deny[:, None] & direct, match, F).max(axis=0).astype(np.int8)
+        star = np.array(
+            [s.effect == "Allow" and "*" in s.principals.get("AWS", ()) for _, s in policies.items], bool
+        )
+        allow_session = np.where(star[:, None] & direct, match, F).max(axis=0).astype(np.int8)
     else:
         allow = np.zeros(n, np.int8)
         deny = np.zeros(n, np.int8)
         allow_direct = np.zeros(n, np.int8)
+        allow_session = np.zeros(n, np.int8)
     notes: list[list[str]] = [[] for _ in req.actions]
     unread = np.zeros(n, dtype=bool)
     if policies.unreadable:
@@ -437,5 +447,17 @@ def evaluate_many(policies: PolicySet, req: Requests, *, with_principal: bool = 
         allow = np.where(unread, np.maximum(allow, U), allow).astype(np.int8)
         deny = np.where(unread, np.maximum(deny, U), deny).astype(np.int8)
     return AssessmentArrays(
-        allow, deny, allow_direct, match, direct, labels, effects, keys, unread, notes, req, policies
+        allow,
+        deny,
+        allow_direct,
+        match,
+        direct,
+        labels,
+        effects,
+        keys,
+        unread,
+        notes,
+        req,
+        policies,
+        allow_session,
     )

@@ -84,8 +84,9 @@ def resolve_principal(ctx: Context, text: str) -> str:
 
 
 def resolve_resource(ctx: Context, text: str) -> str:
-    """A resource ARN from an ARN, or a bucket, key, queue, topic, function or role name."""
-    if text.startswith("arn:"):
+    """A resource ARN from an ARN, or a bucket, key, queue, topic, function or role name; ``*`` for
+    actions that take no resource (``s3:ListAllMyBuckets``, ``ec2:Describe*``)."""
+    if text.startswith("arn:") or text == "*":
         return text
     for n in ctx.snap.nodes:
         if n.props and (n.props.get("name") == text or n.id.rsplit("/", 1)[-1] == text):

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from analyzer.graph.snapshot import Snapshot
-from analyzer.iam.authorize import RESOURCE_POLICY_SERVICES, Subject, Target
+from analyzer.iam.applicability import policy_kind
+from analyzer.iam.authorize import Subject, Target
 from analyzer.iam.conditions import OutsideOf
 from analyzer.iam.evaluate import Caller, PolicySet
 from analyzer.iam.policy import parse_lenient
@@ -92,11 +93,13 @@ class Context:
         tags = (node.props.get("tags") or {}) if node is not None and known else None
         problems: list[str] = []
         t: Target
-        if node is not None and known and node.kind == "IamRole":
+        if arn == "*":
+            t = Target("*", None, "none")  # no resource (List*, Describe*): the caller's own account
+        elif node is not None and known and node.kind == "IamRole":
             policy = _policyset(
                 f"{arn}#trust", node.props.get("trust_policy"), problems, f"{arn} trust policy"
             )
-            t = Target(arn, account, "trust", policy, tags=tags)
+            t = Target(arn, account, "trust", policy, tags=tags, role_path=node.props.get("path"))
         elif node is not None and known and node.kind in POLICY_RESOURCE_KINDS:
             doc = node.props.get("policy")
             kind = "kms" if node.kind == "KmsKey" else "policy"
@@ -111,18 +114,13 @@ class Context:
                 t = Target(arn, parent.account, "policy", parent.policy, tags=None)
             else:
                 t = Target(arn, account, "policy", None, policy_known=False)
-        elif service == "iam" and ":role/" in arn:
-            t = Target(arn, account, "trust", None, policy_known=False)
-        elif service == "kms":
-            t = Target(arn, account, "kms", None, policy_known=False)
-        elif service in RESOURCE_POLICY_SERVICES:
-            t = Target(arn, account, "policy", None, policy_known=False)
+        elif (kind := policy_kind(arn)) != "none":
+            # a resource whose type carries a policy Blastwall did not collect: unknown, never "none"
+            t = Target(arn, account, kind, None, policy_known=False)
         else:
-            t = Target(arn, account, "none", tags=tags)
+            t = Target(arn, account, "none", tags=tags)  # its type has no resource policy at all
         if t.account and t.account in self.account_org:
-            t = Target(
-                t.arn, t.account, t.kind, t.policy, t.policy_known, t.tags, self.account_org[t.account]
-            )
+            t = replace(t, org_id=self.account_org[t.account])
         self._targets[arn] = t
         return t
 

@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-from analyzer.iam.authorize import Subject, Target, authorize
+from analyzer.iam.applicability import policy_kind
+from analyzer.iam.authorize import Endpoint, Subject, Target, authorize
 from analyzer.iam.conditions import ABSENT, OutsideOf, RequestContext
 from analyzer.iam.evaluate import Caller, PolicySet, evaluate
 from analyzer.iam.policy import parse_lenient
@@ -34,10 +35,19 @@ def subject_of(case: dict[str, Any]) -> Subject:
     account = c.get("account", ACCOUNT if kind in ("role", "user", "root") else None)
     org: Any = OutsideOf(frozenset({"o-1"})) if c.get("org") == "outside" else "o-1"
     identity = policy("identity", case["identity"]) if "identity" in case else PolicySet()
+    ep = case.get("endpoint")
+    endpoint = (
+        Endpoint(ep.get("id", "vpce-1a2b3c4d"), policy("endpoint", ep.get("policy")), ep.get("known", True))
+        if ep is not None
+        else None
+    )
     return Subject(
-        Caller(arn, account, kind),
+        Caller(arn, account, kind, session=c.get("session")),
         identity,
         policy("boundary", case.get("boundary")),
+        session_policy=policy("session", case.get("session_policy")),
+        endpoint=endpoint,
+        service_linked=bool(c.get("slr")),
         scp_levels=tuple(
             (f"level{i}", policy(f"scp{i}", lvl) or PolicySet())
             for i, lvl in enumerate(case.get("scps") or [])
@@ -53,14 +63,20 @@ def subject_of(case: dict[str, Any]) -> Subject:
 def target_of(case: dict[str, Any]) -> Target:
     r = case.get("resource") or {}
     arn = r.get("arn", "arn:aws:s3:::data-111/key")
-    account = r.get("account") or (arn.split(":")[4] if arn.split(":")[4] else ACCOUNT)
+    account = r.get("account") or (arn.split(":")[4] if arn != "*" and arn.split(":")[4] else ACCOUNT)
+    if arn == "*":
+        account = None
     return Target(
         arn,
         account,
-        r.get("kind", "policy"),
+        r.get("kind") or policy_kind(arn),  # by default, the kind the resource type carries
         policy("resource", r.get("policy")),
         policy_known=r.get("known", True),
         tags=r.get("tags"),
+        role_path=r.get("path"),
+        rcp_levels=tuple(
+            (f"rcp-level{i}", policy(f"rcp{i}", lvl) or PolicySet()) for i, lvl in enumerate(case.get("rcps") or [])
+        ),
     )
 
 
@@ -76,6 +92,8 @@ def test_decision(case: dict[str, Any]) -> None:
     assert d.state == case["expect"], f"{case['cite']}: {d}"
     for key in case.get("missing", []):
         assert key in d.missing_context, d
+    if "reason" in case:
+        assert case["reason"] in d.reason, d
 
 
 def _context(key: str, value: Any) -> RequestContext:
