@@ -223,9 +223,36 @@ def statement_principal(st: Statement, caller: Caller) -> tuple[int, bool]:
     if st.not_principals:
         if st.effect == "Deny" and caller.has_boundary:
             return T, False  # a Deny with NotPrincipal always denies a principal that has a boundary
-        m, _ = principal_match(st.not_principals, caller)
-        return T - m, False
+        return T - spared_by(st.not_principals, caller), False
     return F, False  # a resource policy statement without a principal applies to nobody
+
+
+def spared_by(not_principals: dict[str, tuple[str, ...]], caller: Caller) -> int:
+    """Whether a NotPrincipal list spares the caller ("AWS JSON policy elements: NotPrincipal"). The
+    caller's own principal must be named — the user, or for a role the session that makes the request —
+    or it is not spared; AWS "might" also check the account and, for a session, the role, so a list that
+    names the principal without them spares it only conditionally, as does a role named without its
+    session when the session name is not known."""
+    if caller.kind in ("service", "federated"):
+        names = not_principals.get("Service" if caller.kind == "service" else "Federated", ())
+        return T if caller.arn in names else F
+    aws = not_principals.get("AWS", ())
+    if "*" in aws:
+        return T
+    if caller.kind == "anonymous" or not caller.account:
+        return F
+    account_named = caller.account in aws or f"arn:aws:iam::{caller.account}:root" in aws
+    if caller.kind == "root":
+        return T if account_named else F
+    if caller.kind == "user":
+        return F if caller.arn not in aws else T if account_named else U
+    role_named = caller.arn in aws
+    if caller.session_arn is not None:
+        if caller.session_arn not in aws:
+            return F
+        return T if account_named and role_named else U
+    prefix = f"arn:aws:sts::{caller.account}:assumed-role/{caller.arn.rsplit('/', 1)[-1]}/"
+    return U if role_named or any(v.startswith(prefix) for v in aws) else F
 
 
 def grants_unlimited(st: Statement, caller: Caller) -> bool:

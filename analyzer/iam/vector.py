@@ -158,10 +158,14 @@ def principal_vector(
     """``statement_principal`` for every distinct caller at once (tri-state match, names it directly)."""
     n = len(callers)
     spec = st.principals or st.not_principals
-    simple = all(
-        t in ("AWS", "Service", "Federated") and all(":assumed-role/" not in v for v in vals)
-        for t, vals in spec.items()
-    ) and not any(c.session for c in callers)
+    simple = (
+        all(
+            t in ("AWS", "Service", "Federated") and all(":assumed-role/" not in v for v in vals)
+            for t, vals in spec.items()
+        )
+        and not any(c.session for c in callers)
+        and not st.not_principals
+    )
     if not simple or not spec:
         pm = np.empty(n, dtype=np.int8)
         pd = np.empty(n, dtype=bool)
@@ -191,12 +195,7 @@ def principal_vector(
             hit = (cols.kind == want) & _member(cols.arn, vals)
             m = np.where(hit, T, m).astype(np.int8)
             d |= hit
-    if st.principals:
-        return m, d
-    out = (T - m).astype(np.int8)
-    if st.effect == "Deny":  # a Deny with NotPrincipal always denies a principal that has a boundary
-        out[np.array([c.has_boundary for c in callers], dtype=bool)] = T
-    return out, np.zeros(n, dtype=bool)
+    return m, d  # (NotPrincipal statements take the per-caller path above: ``spared_by``)
 
 
 def _side(keys: set[str]) -> str:

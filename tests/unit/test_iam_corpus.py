@@ -16,7 +16,9 @@ from analyzer.iam.evaluate import Caller, PolicySet, evaluate
 from analyzer.iam.policy import parse_lenient
 
 DATA = Path(__file__).parent.parent / "data"
-CASES = yaml.safe_load((DATA / "iam_cases.yaml").read_text())
+CASES = yaml.safe_load((DATA / "iam_cases.yaml").read_text()) + [
+    case for f in sorted((DATA / "iam").glob("*.yaml")) for case in yaml.safe_load(f.read_text())
+]
 CONDITION_CASES = yaml.safe_load((DATA / "iam_condition_cases.yaml").read_text())
 ACCOUNT = "111111111111"
 
