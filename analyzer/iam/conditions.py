@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
-from typing import Final
+from typing import Any, Final
 
 from analyzer.iam.match import LITERAL_QMARK, LITERAL_STAR, wildcard_match
 
@@ -181,6 +181,13 @@ def _arn_like(pattern: str, value: str) -> bool:
     return all(wildcard_match(a, b) for a, b in zip(p, v, strict=True))
 
 
+def _network(text: str) -> Any:
+    try:
+        return ipaddress.ip_network(text.strip(), strict=False)
+    except ValueError:
+        return None
+
+
 def _ip_in(cidr: str, value: str) -> bool:
     try:
         net = ipaddress.ip_network(cidr.strip(), strict=False)
@@ -188,6 +195,25 @@ def _ip_in(cidr: str, value: str) -> bool:
     except ValueError:
         return False
     return addr.version == net.version and addr in net
+
+
+class Malformed(ValueError):
+    """A value an operator cannot read (a number that is not one, a date, an address, base-64): AWS
+    documents no behaviour for it, so the condition is unknown, with this reason."""
+
+
+def _parsed(parse: Any, text: str, what: str, side: str) -> Any:
+    v = parse(text)
+    if v is None:
+        raise Malformed(f"the {side} value {text[:60]!r} is not {what}")
+    return v
+
+
+def _b64(text: str) -> bytes | None:
+    try:
+        return base64.b64decode(text, validate=True)
+    except ValueError:
+        return None
 
 
 def _compare(base: str, pattern: str, value: str) -> bool:
@@ -198,28 +224,39 @@ def _compare(base: str, pattern: str, value: str) -> bool:
     if base == "StringLike":
         return wildcard_match(pattern, value)
     if base.startswith("Numeric"):
-        a, b = _number(value), _number(pattern)
-        if a is None or b is None:
-            return False
-        return _ORDER[base.removeprefix("Numeric")](a, b)
+        b = _parsed(_number, pattern, "a number", "policy")
+        a = _parsed(_number, value, "a number", "request")
+        return bool(_ORDER[base.removeprefix("Numeric")](a, b))
     if base.startswith("Date"):
-        a, b = _date(value), _date(pattern)
-        if a is None or b is None:
-            return False
-        return _ORDER[base.removeprefix("Date")](a, b)
+        b = _parsed(_date, pattern, "a date", "policy")
+        a = _parsed(_date, value, "a date", "request")
+        return bool(_ORDER[base.removeprefix("Date")](a, b))
     if base == "Bool":
         return value.lower() == pattern.lower()
     if base == "BinaryEquals":
-        try:
-            return base64.b64decode(value, validate=True) == base64.b64decode(pattern, validate=True)
-        except ValueError:
-            return False
+        return bool(_parsed(_b64, value, "base-64", "request") == _parsed(_b64, pattern, "base-64", "policy"))
     if base == "IpAddress":
+        _parsed(_network, pattern, "an IP address or range", "policy")
         return _ip_in(pattern, value)
     if base in ("ArnEquals", "ArnLike"):
         return _arn_like(pattern, value)
     raise ValueError(base)
 
+
+NO_VARIABLES = frozenset(
+    {
+        *(
+            f"Numeric{o}"
+            for o in ("Equals", "LessThan", "LessThanEquals", "GreaterThan", "GreaterThanEquals")
+        ),
+        *(f"Date{o}" for o in ("Equals", "LessThan", "LessThanEquals", "GreaterThan", "GreaterThanEquals")),
+        "BinaryEquals",
+        "IpAddress",
+        "Null",
+    }
+)
+"""Operators with which a policy variable is not substituted ("You can not use a policy variable with the
+Numeric / Date / Binary / IpAddress / Null condition operator": the text stays literal)."""
 
 _ORDER = {
     "Equals": lambda a, b: a == b,
@@ -347,7 +384,7 @@ def condition_holds(
             try:
                 patterns = tuple(
                     substitute(p, context, for_pattern=op.base in ("StringLike", "ArnLike", "ArnEquals"))
-                    if has_variables(p)
+                    if has_variables(p) and op.base not in NO_VARIABLES
                     else p
                     for p in raw_patterns
                 )
@@ -357,7 +394,12 @@ def condition_holds(
                 missing.append(exc.key)
                 unknown = True
                 continue
-            held = key_holds(op, key, patterns, ctx_get(context, key))
+            try:
+                held = key_holds(op, key, patterns, ctx_get(context, key))
+            except Malformed as exc:
+                missing.append(f"{key} ({op_name}: {exc}; AWS documents no behaviour for it)")
+                unknown = True
+                continue
             if held is False:
                 return False, ()
             if held is None:
