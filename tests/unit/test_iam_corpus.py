@@ -3,6 +3,7 @@ tests/data/iam_condition_cases.yaml (condition operators), each citing the AWS r
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -83,9 +84,15 @@ def target_of(case: dict[str, Any]) -> Target:
 
 
 def test_corpus_is_large_and_cited() -> None:
-    assert len(CASES) + len(CONDITION_CASES) >= 150
+    assert len(CASES) + len(CONDITION_CASES) >= 400
     assert all(c.get("cite") for c in CASES) and all(len(row) == 6 and row[5] for row in CONDITION_CASES)
     assert len({c["id"] for c in CASES}) == len(CASES)
+    # every cite names its page by an abbreviation the file's header explains
+    for f in [DATA / "iam_cases.yaml", *sorted((DATA / "iam").glob("*.yaml"))]:
+        header = "".join(line for line in f.read_text().splitlines(keepends=True) if line.startswith("#"))
+        for case in yaml.safe_load(f.read_text()):
+            abbrev = re.split(r"[\s:,(]", case["cite"], maxsplit=1)[0]
+            assert f"{abbrev} =" in header or f"{abbrev}=" in header, f"{f.name}: {case['id']} cites {abbrev!r}"
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
