@@ -66,6 +66,22 @@ def policy_kind(arn: str) -> Kind:
     return "none"
 
 
+@cache
+def rcp_services() -> frozenset[str]:
+    """The services whose requests RCPs restrict (``rcp_services`` in the data table)."""
+    text = resources.files("analyzer.iam").joinpath("data/resource_policies.yaml").read_text()
+    return frozenset(yaml.safe_load(text)["rcp_services"])
+
+
+def rcp_applies(action: str) -> bool:
+    """Whether an RCP can restrict ``action`` (by its service prefix).
+
+    >>> rcp_applies("s3:GetObject"), rcp_applies("sts:AssumeRole"), rcp_applies("lambda:InvokeFunction")
+    (True, True, False)
+    """
+    return action.split(":", 1)[0].lower() in rcp_services()
+
+
 def applies(kind: Kind, action: str) -> Kind:
     """The policy kind that applies to ``action`` on a resource of ``kind``: a trust policy only to the
     assume family (anything else on a role has no resource policy).

@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from analyzer.iam.applicability import applies, service_rule
+from analyzer.iam.applicability import applies, rcp_applies, service_rule
 from analyzer.iam.conditions import ABSENT, ContextValue, OutsideOf, RequestContext
 from analyzer.iam.evaluate import Assessment, Caller, Decision, F, PolicySet, T, U, assess
 
@@ -92,11 +92,17 @@ class Target:
 
 def effective_target(target: Target, action: str) -> Target:
     """``target`` as ``action`` sees it: a role's trust policy applies only to the assume family
-    (``applicability.applies``); for anything else on a role there is no resource policy."""
+    (``applicability.applies``); for anything else on a role there is no resource policy. RCPs restrict
+    only the services that support them (``applicability.rcp_applies``)."""
     kind = applies(target.kind, action)
-    if kind == target.kind:
+    drop_rcps = bool(target.rcp_levels) and not rcp_applies(action)
+    if kind == target.kind and not drop_rcps:
         return target
-    return replace(target, kind=kind, policy=None, policy_known=True)
+    if kind == target.kind:
+        return replace(target, rcp_levels=())
+    return replace(
+        target, kind=kind, policy=None, policy_known=True, rcp_levels=() if drop_rcps else target.rcp_levels
+    )
 
 
 def _unknown(reason: str) -> Assessment:
@@ -343,9 +349,14 @@ def assess_parts(subject: Subject, action: str, target: Target, ctx: RequestCont
             endpoint = assess(e.policy, action, target.arn, ctx, caller=caller)
     rcps: list[tuple[str, Assessment]] = []
     if not subject.service_linked:
-        rcps = [
-            (node, assess(level, action, target.arn, ctx, caller=caller)) for node, level in target.rcp_levels
-        ]
+        for node, level in target.rcp_levels:
+            if not level.items and not level.unreadable:
+                # RCPFullAWSAccess is attached to every root, OU and account while RCPs are enabled
+                rcps.append(
+                    (node, Assessment(U, F, F, missing=(f"RCPs attached to {node} (none in the snapshot)",)))
+                )
+            else:
+                rcps.append((node, assess(level, action, target.arn, ctx, caller=caller)))
     return Parts(identity, boundary, scps, resource, session, endpoint, rcps)
 
 

@@ -207,24 +207,25 @@ def authorize_many(
     def run_scps(key: Hashable, rows: np.ndarray) -> Evaluated:
         if key is None:
             return Assessment(T, F, F)
-        req = requests(rows)
-        levels: list[tuple[str, AssessmentArrays | Assessment]] = []
-        allow = np.full(len(rows), T, np.int8)
-        deny = np.full(len(rows), F, np.int8)
-        for node, ps in s_by[key]:
-            if not ps.items and not ps.unreadable:
-                a: AssessmentArrays | Assessment = Assessment(
-                    U, F, F, missing=(f"SCPs attached to {node} (none in the snapshot)",)
-                )
-                allow = np.minimum(allow, U)
-            else:
-                a = evaluate_many(ps, req)
-                allow = np.minimum(allow, a.allow)
-                deny = np.maximum(deny, a.deny)
-            levels.append((node, a))
-        return _Levels(allow, deny, np.zeros(len(rows), np.int8), levels)
+        return _levels(s_by[key], requests(rows), len(rows), "SCPs", with_principal=False)
 
     sa, sdn, _, s_col = column(s_keys, row_subject, run_scps)
+
+    # RCPs: every level of the target account's path (already dropped for services RCPs do not cover)
+    def rcp_key(t: Target) -> Hashable:
+        return tuple((node, policy_key(ps)) for node, ps in t.rcp_levels) if t.rcp_levels else None
+
+    rc_keys = [rcp_key(t) for t in targets]
+    rc_by = {k: t.rcp_levels for k, t in zip(rc_keys, targets, strict=True)}
+
+    def run_rcps(key: Hashable, rows: np.ndarray) -> Evaluated:
+        if key is None:
+            return Assessment(T, F, F)
+        return _levels(rc_by[key], requests(rows), len(rows), "RCPs", with_principal=True)
+
+    rca, rcdn, _, rc_col = column(rc_keys, row_target, run_rcps)
+    slr = np.array([s.service_linked for s in subjects], bool)[row_subject] if n else np.zeros(0, bool)
+    rca, rcdn = np.where(slr, T, rca), np.where(slr, F, rcdn)  # RCPs do not restrict service-linked roles
 
     # resource policies, one evaluation per target
     def run_resource(key: Hashable, rows: np.ndarray) -> Evaluated:
@@ -258,13 +259,32 @@ def authorize_many(
     final = combine(
         identity=(ia, idn, idir),
         boundary=(np.where(has_boundary[row_subject], ba, T), np.where(has_boundary[row_subject], bdn, F), 0),
-        scps=[(sa, sdn, 0)],
+        scps=[(sa, sdn, 0), (rca, rcdn, 0)],
         resource=(ra, rdn, rdir),
         same_account=same,
         caller_is_role=is_role,
         required=required,
         session_direct=rsess,
     ).astype(np.int8)
+    # what only single requests carry (a session policy, a VPC endpoint on the path) is decided per row
+    alone = (
+        {
+            int(i)
+            for i in np.flatnonzero(
+                np.array([s.session_policy is not None or s.endpoint is not None for s in subjects], bool)[
+                    row_subject
+                ]
+            )
+        }
+        if n
+        else set()
+    )
+    for i in alone:
+        final[i] = _STATE[
+            authorize(
+                subjects[int(row_subject[i])], actions[int(row_action[i])], targets[int(row_target[i])], extra
+            ).state
+        ]
     for i, rule in ruled.items():  # AWS's own rules decide these rows whatever the policies say
         final[i] = T if rule.state == "allowed" else F
 
@@ -273,22 +293,53 @@ def authorize_many(
             return Decision(ruled[i].state, (), reason=ruled[i].reason)
         s = subjects[int(row_subject[i])]
         t = targets[int(row_target[i])]
-        if group_by_statements:  # the group's arrays carry its first member's labels: decide this row alone
+        if group_by_statements or i in alone:  # decide this row alone (group labels; session, endpoint)
             return authorize(s, actions[int(row_action[i])], t, extra)
         holder = s_col.arrays[int(s_col.group[i])]
         scps: list[tuple[str, Assessment]] = []
         if isinstance(holder, _Levels):
             j = int(s_col.local[i])
             scps = [(node, a if isinstance(a, Assessment) else a.assessment(j)) for node, a in holder.levels]
+        rcps: list[tuple[str, Assessment]] = []
+        rholder = rc_col.arrays[int(rc_col.group[i])]
+        if isinstance(rholder, _Levels) and not s.service_linked:
+            j = int(rc_col.local[i])
+            rcps = [(node, a if isinstance(a, Assessment) else a.assessment(j)) for node, a in rholder.levels]
         parts = Parts(
             id_col.get(i),
             b_col.get(i) if s.boundary is not None else None,
             scps,
             r_col.get(i),
+            rcps=rcps,
         )
         return explain(parts, int(final[i]), same=bool(same[i]), required=bool(required[i]), target=t)
 
     return BatchDecisions(final, explain_row)
+
+
+_STATE = {"denied": F, "conditional": U, "allowed": T}
+
+
+def _levels(
+    chain: Sequence[tuple[str, PolicySet]], req: Requests, m: int, what: str, *, with_principal: bool
+) -> _Levels:
+    """Every level of an organization path (root ... OU ... account) must allow; any may deny. A level
+    with no policy at all was not collected (AWS attaches a full-access policy to every level)."""
+    levels: list[tuple[str, AssessmentArrays | Assessment]] = []
+    allow = np.full(m, T, np.int8)
+    deny = np.full(m, F, np.int8)
+    for node, ps in chain:
+        if not ps.items and not ps.unreadable:
+            a: AssessmentArrays | Assessment = Assessment(
+                U, F, F, missing=(f"{what} attached to {node} (none in the snapshot)",)
+            )
+            allow = np.minimum(allow, U)
+        else:
+            a = evaluate_many(ps, req, with_principal=with_principal)
+            allow = np.minimum(allow, a.allow)
+            deny = np.maximum(deny, a.deny)
+        levels.append((node, a))
+    return _Levels(allow, deny, np.zeros(m, np.int8), levels)
 
 
 def _effective(

@@ -29,7 +29,16 @@ from analyzer.iam.conditions import (
     has_variables,
     substitute,
 )
-from analyzer.iam.evaluate import Assessment, Caller, F, PolicySet, T, U, statement_principal
+from analyzer.iam.evaluate import (
+    Assessment,
+    Caller,
+    F,
+    PolicySet,
+    T,
+    U,
+    grants_unlimited,
+    statement_principal,
+)
 from analyzer.iam.match import action_matches, compile_any
 from analyzer.iam.policy import Statement
 
@@ -295,6 +304,7 @@ def evaluate_many(policies: PolicySet, req: Requests, *, with_principal: bool = 
     n_st = len(policies.items)
     match = np.zeros((n_st, n), dtype=np.int8)
     direct = np.zeros((n_st, n), dtype=bool)
+    unlimited = np.zeros((n_st, n), dtype=bool)  # grants no boundary or session policy limits
     keys: list[dict[int, tuple[str, ...]]] = []
     labels, effects = [], []
     callers = req.callers if with_principal else None
@@ -372,6 +382,10 @@ def evaluate_many(policies: PolicySet, req: Requests, *, with_principal: bool = 
             pm, pd = principal_vector(st, callers, caller_cols)
             m = np.minimum(m, pm[req.caller_idx])
             direct[s] = pd[req.caller_idx]
+            aws = st.principals.get("AWS", ())
+            if st.effect == "Allow" and ("*" in aws or any(":assumed-role/" in v for v in aws)):
+                un = np.fromiter((grants_unlimited(st, c) for c in callers), dtype=bool, count=len(callers))
+                unlimited[s] = un[req.caller_idx] & pd[req.caller_idx]
         # conditions
         cond_keys: np.ndarray | None = None
         if st.conditions:
@@ -421,10 +435,7 @@ def evaluate_many(policies: PolicySet, req: Requests, *, with_principal: bool = 
         allow = np.where(is_deny[:, None], F, match).max(axis=0).astype(np.int8)
         deny = np.where(is_deny[:, None], match, F).max(axis=0).astype(np.int8)
         allow_direct = np.where(~is_deny[:, None] & direct, match, F).max(axis=0).astype(np.int8)
-        star = np.array(
-            [s.effect == "Allow" and "*" in s.principals.get("AWS", ()) for _, s in policies.items], bool
-        )
-        allow_session = np.where(star[:, None] & direct, match, F).max(axis=0).astype(np.int8)
+        allow_session = np.where(unlimited, match, F).max(axis=0).astype(np.int8)
     else:
         allow = np.zeros(n, np.int8)
         deny = np.zeros(n, np.int8)

@@ -2,18 +2,22 @@
 
 * the vectorized evaluator agrees with the plain per-request one, row by row, including the statements
   and the unknown keys it reports;
-* adding a Deny statement never adds access; removing an Allow statement never adds access.
+* adding a Deny statement never adds access; removing an Allow statement never adds access, in whichever
+  policy type it is (identity, boundary, session, SCP, RCP, VPC endpoint, resource);
+* the batch (``who-can``, facts, scoring) decides every row as the per-request ``can`` does, with
+  boundaries, SCPs, RCPs, session policies, endpoints and service-linked roles.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analyzer.iam.authorize import Subject, Target, authorize
+from analyzer.iam.authorize import Endpoint, Subject, Target, authorize
 from analyzer.iam.conditions import ABSENT, RequestContext
 from analyzer.iam.evaluate import Caller, PolicySet, assess
 from analyzer.iam.policy import parse_lenient
@@ -49,6 +53,8 @@ CALLERS = [
     Caller("arn:aws:iam::222222222222:role/reader", "222222222222", "role"),
     Caller("arn:aws:iam::111111111111:user/ana", "111111111111", "user"),
     Caller("lambda.amazonaws.com", None, "service"),
+    Caller("arn:aws:iam::111111111111:role/etl", "111111111111", "role", session="s1"),
+    Caller("anonymous", None, "anonymous"),
 ]
 PRINCIPALS = [
     "*",
@@ -57,6 +63,7 @@ PRINCIPALS = [
     {"AWS": "arn:aws:iam::111111111111:role/etl"},
     {"AWS": "arn:aws:sts::111111111111:assumed-role/etl/s1"},
     {"Service": "lambda.amazonaws.com"},
+    {"AWS": "*"},
 ]
 CONDITIONS = [
     {"StringEquals": {"aws:PrincipalOrgID": "o-1"}},
@@ -149,54 +156,116 @@ def test_vectorized_agrees_with_per_request(
         assert out.assessment(i) == expected
 
 
-def _decide(identity: PolicySet, resource: PolicySet, caller: Caller, action: str, res: str) -> int:
-    subject = Subject(caller, identity, tags={"team": "data-eng"}, org_id="o-1")
-    kind = "trust" if ":role/" in res else "kms" if ":kms:" in res else "policy"
-    target = Target(res, res.split(":")[4] or "111111111111", kind, resource)
-    d = authorize(subject, action, target)
-    return {"denied": 0, "conditional": 1, "allowed": 2}[d.state]
+def _endpoint(draw: st.DrawFn) -> Endpoint | None:
+    kind = draw(st.sampled_from(["none", "none", "default", "policy", "unknown"]))
+    if kind == "none":
+        return None
+    if kind == "unknown":
+        return Endpoint("vpce-1", None, policy_known=False)
+    return Endpoint("vpce-1", draw(policy(with_principal=True)) if kind == "policy" else None)
+
+
+SLOTS = ("identity", "boundary", "session", "scp", "rcp", "endpoint", "resource")
+
+
+def _state(subject: Subject, target: Target, action: str) -> int:
+    return {"denied": 0, "conditional": 1, "allowed": 2}[authorize(subject, action, target).state]
+
+
+def _get(slot: str, s: Subject, t: Target) -> PolicySet | None:
+    if slot == "identity":
+        return s.identity
+    if slot == "boundary":
+        return s.boundary
+    if slot == "session":
+        return s.session_policy
+    if slot == "scp":
+        return s.scp_levels[0][1] if s.scp_levels else None
+    if slot == "rcp":
+        return t.rcp_levels[0][1] if t.rcp_levels else None
+    if slot == "endpoint":
+        return s.endpoint.policy if s.endpoint is not None else None
+    return t.policy
+
+
+def _put(slot: str, s: Subject, t: Target, ps: PolicySet) -> tuple[Subject, Target]:
+    if slot == "identity":
+        return replace(s, identity=ps), t
+    if slot == "boundary":
+        return replace(s, boundary=ps), t
+    if slot == "session":
+        return replace(s, session_policy=ps), t
+    if slot == "scp":
+        return replace(s, scp_levels=(("root", ps), *s.scp_levels[1:])), t
+    if slot == "rcp":
+        return s, replace(t, rcp_levels=(("root", ps), *t.rcp_levels[1:]))
+    if slot == "endpoint":
+        return replace(s, endpoint=Endpoint("vpce-1", ps)), t
+    return s, replace(t, policy=ps, policy_known=True)
+
+
+@st.composite
+def requests_with_every_policy(draw: st.DrawFn) -> tuple[Subject, Target, str]:
+    """One caller and one resource, each policy type present or not, every one drawn at random."""
+    c = draw(st.sampled_from(CALLERS))
+    iam = c.kind in ("role", "user", "root")
+    r = draw(st.sampled_from(RESOURCES))
+    kind = "trust" if ":role/" in r else "kms" if ":kms:" in r else "policy"
+    maybe = lambda p: draw(st.one_of(st.none(), p))  # noqa: E731
+    subject = Subject(
+        c,
+        draw(policy()) if iam else PolicySet(),
+        maybe(policy()) if iam else None,
+        scp_levels=tuple(("root", draw(policy())) for _ in range(draw(st.integers(0, 1)))) if iam else (),
+        tags={"team": "data-eng"},
+        username="ana" if c.kind == "user" else None,
+        org_id="o-1",
+        session_policy=maybe(policy()) if c.kind == "role" else None,
+        endpoint=_endpoint(draw),
+    )
+    target = Target(
+        r,
+        r.split(":")[4] or "111111111111",
+        kind,
+        maybe(policy(with_principal=True)),
+        rcp_levels=tuple(("root", draw(policy(with_principal=True))) for _ in range(draw(st.integers(0, 1)))),
+    )
+    return subject, target, draw(st.sampled_from(ACTIONS))
 
 
 @SETTINGS
-@given(
-    policy(),
-    policy(with_principal=True),
-    statement(False),
-    st.integers(0, 5),
-    st.integers(0, 4),
-    st.integers(0, 2),
-)
+@given(requests_with_every_policy(), st.sampled_from(SLOTS), statement(True))
 def test_adding_a_deny_never_adds_access(
-    identity: PolicySet, resource: PolicySet, extra: dict[str, Any], a: int, r: int, c: int
+    request: tuple[Subject, Target, str], slot: str, extra: dict[str, Any]
 ) -> None:
-    extra = {**extra, "Effect": "Deny"}
-    more = identity + PolicySet.of("extra", parse_lenient({"Statement": [extra]}).statements)
-    before = _decide(identity, resource, CALLERS[c], ACTIONS[a], RESOURCES[r])
-    after = _decide(more, resource, CALLERS[c], ACTIONS[a], RESOURCES[r])
-    assert after <= before
+    s, t, action = request
+    with_principal = slot in ("rcp", "endpoint", "resource")
+    if not with_principal:
+        extra = {k: v for k, v in extra.items() if k != "Principal"}
+    deny = PolicySet.of("extra", parse_lenient({"Statement": [{**extra, "Effect": "Deny"}]}).statements)
+    current = _get(slot, s, t)
+    if current is None:
+        return  # a new policy (a boundary, an SCP level, an endpoint policy) is a different change
+    s2, t2 = _put(slot, s, t, current + deny)
+    assert _state(s2, t2, action) <= _state(s, t, action)
 
 
 @SETTINGS
-@given(
-    policy(), policy(with_principal=True), st.integers(0, 5), st.integers(0, 4), st.integers(0, 2), st.data()
-)
+@given(requests_with_every_policy(), st.sampled_from(SLOTS), st.data())
 def test_removing_an_allow_never_adds_access(
-    identity: PolicySet, resource: PolicySet, a: int, r: int, c: int, data: st.DataObject
+    request: tuple[Subject, Target, str], slot: str, data: st.DataObject
 ) -> None:
-    for which in ("identity", "resource"):
-        ps = identity if which == "identity" else resource
-        allows = [i for i, (_, s) in enumerate(ps.items) if s.effect == "Allow"]
-        if not allows:
-            continue
-        drop = data.draw(st.sampled_from(allows))
-        fewer = PolicySet(tuple(x for i, x in enumerate(ps.items) if i != drop))
-        before = _decide(identity, resource, CALLERS[c], ACTIONS[a], RESOURCES[r])
-        after = (
-            _decide(fewer, resource, CALLERS[c], ACTIONS[a], RESOURCES[r])
-            if which == "identity"
-            else _decide(identity, fewer, CALLERS[c], ACTIONS[a], RESOURCES[r])
-        )
-        assert after <= before
+    s, t, action = request
+    ps = _get(slot, s, t)
+    if ps is None:
+        return
+    allows = [i for i, (_, x) in enumerate(ps.items) if x.effect == "Allow"]
+    if not allows:
+        return
+    drop = data.draw(st.sampled_from(allows))
+    fewer = PolicySet(tuple(x for i, x in enumerate(ps.items) if i != drop))
+    s2, t2 = _put(slot, s, t, fewer)
+    assert _state(s2, t2, action) <= _state(s, t, action)
 
 
 @st.composite
@@ -204,8 +273,9 @@ def subjects(draw: st.DrawFn) -> list[Subject]:
     out = []
     for c in CALLERS:
         levels = tuple((f"ou{i}", draw(policy())) for i in range(draw(st.integers(0, 2))))
-        identity = draw(st.one_of(st.none(), policy())) if c.kind != "service" else PolicySet()
-        boundary = draw(st.one_of(st.none(), policy()))
+        iam = c.kind in ("role", "user", "root")
+        identity = draw(st.one_of(st.none(), policy())) if iam else PolicySet()
+        boundary = draw(st.one_of(st.none(), policy())) if iam else None
         out.append(
             Subject(
                 c,
@@ -216,6 +286,9 @@ def subjects(draw: st.DrawFn) -> list[Subject]:
                 tags={"team": "data-eng"},
                 username="ana" if c.kind == "user" else None,
                 org_id="o-1",
+                session_policy=draw(st.one_of(st.none(), policy())) if c.kind == "role" else None,
+                endpoint=_endpoint(draw),
+                service_linked=c.kind == "role" and draw(st.booleans()),
             )
         )
     return out
@@ -235,6 +308,12 @@ def targets(draw: st.DrawFn) -> list[Target]:
                 draw(st.one_of(st.none(), policy(with_principal=True))),
                 policy_known=draw(st.booleans()),
                 tags=draw(st.sampled_from([None, {"env": "prod"}, {}])),
+                rcp_levels=tuple(
+                    (f"rcp{i}", draw(policy(with_principal=True))) for i in range(draw(st.integers(0, 2)))
+                ),
+                role_path=draw(st.sampled_from([None, "/", "/aws-service-role/"]))
+                if kind == "trust"
+                else None,
             )
         )
     return out
@@ -244,7 +323,11 @@ def targets(draw: st.DrawFn) -> list[Target]:
 @given(
     subjects(),
     targets(),
-    st.lists(st.tuples(st.integers(0, 3), st.integers(0, 5), st.integers(0, 4)), min_size=1, max_size=30),
+    st.lists(
+        st.tuples(st.integers(0, len(CALLERS) - 1), st.integers(0, 5), st.integers(0, 4)),
+        min_size=1,
+        max_size=30,
+    ),
 )
 def test_batch_agrees_with_per_request(
     subs: list[Subject], tgts: list[Target], rows: list[tuple[int, int, int]]
