@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
@@ -37,33 +38,58 @@ CONTEXT_OPTION = click.option(
 
 
 @main.command("can")
-@click.argument("principal")
-@click.argument("action")
-@click.argument("resource")
+@click.argument("args", nargs=-1, required=True, metavar="[PRINCIPAL] ACTION RESOURCE")
 @CONTEXT_OPTION
+@click.option(
+    "--anonymous",
+    is_flag=True,
+    help="The caller is anonymous (an unauthenticated request); give only ACTION and RESOURCE.",
+)
+@click.option(
+    "--session-policy",
+    "session_policy",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="A JSON policy document passed when the role session was created (AssumeRole Policy): the "
+    "session can do only what both it and the role's policies allow.",
+)
+@click.option(
+    "--session-name", help="The role session's name (a resource policy may grant to its session ARN)."
+)
+@click.option(
+    "--source-vpce",
+    metavar="VPCE_ID",
+    help="The request goes through this VPC endpoint: its policy (from the snapshot) must allow it too, "
+    "and aws:SourceVpce is set. An endpoint not in the snapshot makes the answer conditional.",
+)
 @click.option("--explain", is_flag=True, help="Show each deciding statement's policy text.")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.pass_context
 @handled
 def can_cmd(
     ctx: click.Context,
-    principal: str,
-    action: str,
-    resource: str,
+    args: tuple[str, ...],
     context_pairs: tuple[str, ...],
+    anonymous: bool,
+    session_policy: Path | None,
+    session_name: str | None,
+    source_vpce: str | None,
     explain: bool,
     fmt: str,
 ) -> None:
     """Can PRINCIPAL do ACTION on RESOURCE? allowed, denied or conditional (with the context keys it
-    depends on), decided by AWS's evaluation logic over SCPs, identity policies, the permissions
-    boundary and the resource (or trust, or key) policy.
+    depends on), decided by AWS's evaluation logic over SCPs, RCPs, identity policies, the permissions
+    boundary, the session policy, the VPC endpoint policy and the resource (or trust, or key) policy.
 
-    PRINCIPAL: an ARN, a role or user name, an account id, or a service (ec2.amazonaws.com).
-    RESOURCE: an ARN, or a bucket, queue, key, function or role name.
+    PRINCIPAL: an ARN, a role or user name, an account id, a service (ec2.amazonaws.com), or * for an
+    anonymous caller (same as --anonymous).
+    RESOURCE: an ARN, a bucket, queue, key, function or role name, or * for the actions that take no
+    resource (s3:ListAllMyBuckets, ec2:Describe*, iam:List*).
 
     \b
     Example:
       blastwall can legacy-etl-role sts:AssumeRole datalake-reader --explain
+      blastwall can --anonymous s3:GetObject arn:aws:s3:::acme-datalake-curated/part-0001.parquet
+      blastwall can fraud-feature-pipeline s3:ListAllMyBuckets '*'
       blastwall can arn:aws:iam::615294837560:role/fraud-feature-pipeline s3:GetObject \\
           arn:aws:s3:::acme-legacy-etl-output/daily.csv --context aws:SecureTransport=true --format json
     """
@@ -77,12 +103,34 @@ def can_cmd(
         statement_texts,
     )
 
+    want = 2 if anonymous else 3
+    if len(args) != want:
+        raise BadInput(
+            f"expected {'ACTION RESOURCE' if anonymous else 'PRINCIPAL ACTION RESOURCE'}, got {len(args)} "
+            f"argument(s): {' '.join(args)}",
+            path="ARGS",
+        )
+    principal, action, resource = ("*", *args) if anonymous else args
     extra = _context_pairs(context_pairs)
     actx = api.analysis_context(ctx_store(ctx))
     p = resolve_principal(actx, principal)
     r = resolve_resource(actx, resource)
-    d = can(actx, p, action, r, extra)
+    policy_doc = _policy_file(session_policy) if session_policy is not None else None
+    d = can(
+        actx,
+        p,
+        action,
+        r,
+        extra,
+        session_policy=policy_doc,
+        session_name=session_name,
+        source_vpce=source_vpce,
+    )
     payload = decision_dict(d, principal=p, action=action, resource=r)
+    if session_name or policy_doc is not None:
+        payload["session"] = {"name": session_name, "policy": str(session_policy) if session_policy else None}
+    if source_vpce:
+        payload["source_vpce"] = source_vpce
     texts = statement_texts(actx, p, r, d.statements) if explain else {}
     if fmt == "json":
         if explain:
@@ -99,6 +147,17 @@ def can_cmd(
                 click.echo(f"      {line}")
     for k in d.missing_context:
         click.echo(f"  depends on: {k}")
+
+
+def _policy_file(path: Path) -> object:
+    """A policy document from a JSON file, or a clear error naming the file and the place."""
+    try:
+        doc = json.loads(path.read_text())
+    except json.JSONDecodeError as exc:
+        raise BadInput(f"not JSON: {exc.msg}", file=str(path), line=exc.lineno) from exc
+    if not isinstance(doc, dict) or "Statement" not in doc:
+        raise BadInput("a policy document needs a Statement", file=str(path), path="$.Statement")
+    return doc
 
 
 @main.command("who-can")

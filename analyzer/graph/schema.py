@@ -50,6 +50,7 @@ NODE_KINDS: dict[str, NodeKind] = {
         NodeKind("OrgUnit", Layer.CONFIGURATION, "An organizational unit or the organization root."),
         NodeKind("Account", Layer.CONFIGURATION, "An AWS account, inside or outside the organization."),
         NodeKind("ServiceControlPolicy", Layer.CONFIGURATION, "An Organizations SCP."),
+        NodeKind("ResourceControlPolicy", Layer.CONFIGURATION, "An Organizations RCP."),
         NodeKind("IamRole", Layer.CONFIGURATION, "An IAM role, its trust policy and identity policies."),
         NodeKind("IamUser", Layer.CONFIGURATION, "An IAM user."),
         NodeKind("IamGroup", Layer.CONFIGURATION, "An IAM group."),
@@ -62,6 +63,7 @@ NODE_KINDS: dict[str, NodeKind] = {
         NodeKind("SqsQueue", Layer.CONFIGURATION, "An SQS queue and its queue policy."),
         NodeKind("SnsTopic", Layer.CONFIGURATION, "An SNS topic and its topic policy."),
         NodeKind("Vpc", Layer.CONFIGURATION, "A VPC."),
+        NodeKind("VpcEndpoint", Layer.CONFIGURATION, "A VPC endpoint, with its endpoint policy."),
         NodeKind("Subnet", Layer.CONFIGURATION, "A subnet."),
         NodeKind("SecurityGroup", Layer.CONFIGURATION, "A security group and its rules."),
         NodeKind("NetworkInterface", Layer.CONFIGURATION, "An ENI with its addresses."),
@@ -83,12 +85,12 @@ EDGE_KINDS: dict[str, EdgeKind] = {
         EdgeKind(
             "ATTACHED",
             Layer.CONFIGURATION,
-            "Managed policy or SCP -> the principal/target it is attached to.",
+            "Managed policy, SCP or RCP -> the principal/target it is attached to.",
         ),
         EdgeKind(
             "RUNS_AS", Layer.CONFIGURATION, "Instance -> role it runs as (through its instance profile)."
         ),
-        EdgeKind("IN_VPC", Layer.CONFIGURATION, "Subnet, security group or ENI -> its VPC."),
+        EdgeKind("IN_VPC", Layer.CONFIGURATION, "Subnet, security group, ENI or VPC endpoint -> its VPC."),
         EdgeKind("IN_SUBNET", Layer.CONFIGURATION, "ENI or instance -> its subnet."),
         EdgeKind("HAS_SECURITY_GROUP", Layer.CONFIGURATION, "ENI -> security group."),
         EdgeKind("ATTACHED_TO", Layer.CONFIGURATION, "ENI -> what it is attached to (instance …)."),

@@ -6,17 +6,17 @@ to resources marked sensitive), each allowed / denied / conditional with the dec
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from analyzer.iam.authorize import Subject, Target, authorize
 from analyzer.iam.batch import authorize_many
-from analyzer.iam.evaluate import Decision
+from analyzer.iam.evaluate import Decision, PolicySet
 from analyzer.iam.policy import parse_lenient
 from analyzer.scoring.assume import candidates
-from analyzer.scoring.context import Context, account_of
+from analyzer.scoring.context import ANONYMOUS, Context, account_of
 
 SENSITIVE_TAGS = ("data-classification", "data_classification", "classification", "sensitivity")
 SENSITIVE_VALUES = frozenset({"confidential", "restricted", "secret", "sensitive", "pii", "pci", "phi"})
@@ -68,9 +68,12 @@ def decision_dict(d: Decision, **extra: Any) -> dict[str, Any]:
 
 
 def resolve_principal(ctx: Context, text: str) -> str:
-    """A principal ARN from an ARN, a role or user name, or an account id (its root)."""
+    """A principal ARN from an ARN, a role or user name, or an account id (its root); ``*`` is an
+    anonymous (unauthenticated) caller."""
     if text.startswith("arn:") or text.endswith(".amazonaws.com"):
         return text
+    if text == "*":
+        return ANONYMOUS
     if text.isdigit() and len(text) == 12:
         return f"arn:aws:iam::{text}:root"
     hits = [a for a in ctx.principals if a.rsplit("/", 1)[-1] == text]
@@ -97,10 +100,56 @@ def resolve_resource(ctx: Context, text: str) -> str:
 
 
 def can(
-    ctx: Context, principal: str, action: str, resource: str, extra: dict[str, Any] | None = None
+    ctx: Context,
+    principal: str,
+    action: str,
+    resource: str,
+    extra: dict[str, Any] | None = None,
+    *,
+    session_policy: Any = None,
+    session_name: str | None = None,
+    source_vpce: str | None = None,
 ) -> Decision:
-    """AWS's decision for one request, with the statements that decided it."""
-    return authorize(ctx.subject(principal), action, ctx.target(resource), extra)
+    """AWS's decision for one request, with the statements that decided it.
+
+    ``session_policy`` (a policy document) and ``session_name`` describe the role session making the
+    request; ``source_vpce`` the VPC endpoint it goes through (its policy from the snapshot)."""
+    return authorize(
+        request_subject(ctx, principal, session_policy, session_name, source_vpce),
+        action,
+        ctx.target(resource),
+        extra,
+    )
+
+
+def request_subject(
+    ctx: Context,
+    principal: str,
+    session_policy: Any = None,
+    session_name: str | None = None,
+    source_vpce: str | None = None,
+) -> Subject:
+    """The caller as one request sees it: a role session (its name, its session policy), through a VPC
+    endpoint or not."""
+    from analyzer.errors import BadInput
+
+    subject = ctx.subject(principal)
+    c = subject.caller
+    if (session_policy is not None or session_name) and c.kind != "role":
+        raise BadInput(
+            f"a session policy or session name needs a role session; {principal} is a {c.kind} "
+            "(IAM User Guide, 'Session policies': AssumeRole*, and GetFederationToken for users)",
+            path="--session-policy",
+        )
+    changes: dict[str, Any] = {}
+    if session_name:
+        changes["caller"] = replace(c, session=session_name)
+    if session_policy is not None:
+        parsed = parse_lenient(session_policy, where="--session-policy")
+        changes["session_policy"] = PolicySet.of("session-policy", parsed.statements, parsed.unreadable)
+    if source_vpce:
+        changes["endpoint"] = ctx.endpoint(source_vpce)
+    return replace(subject, **changes) if changes else subject
 
 
 def statement_texts(ctx: Context, principal: str, resource: str, labels: tuple[str, ...]) -> dict[str, Any]:
@@ -120,14 +169,17 @@ def statement_texts(ctx: Context, principal: str, resource: str, labels: tuple[s
 
 def _named_outsiders(ctx: Context, target: Target) -> dict[str, str]:
     """Principals a resource policy names that the snapshot does not hold (other accounts' roots,
-    services, federated providers), with their principal type: they can be allowed too."""
+    services, federated providers, anonymous callers for ``*``), with their principal type: they can be
+    allowed too."""
     out: dict[str, str] = {}
     if target.policy is None:
         return out
     for _, st in target.policy.items:
         for ptype, values in st.principals.items():
             for v in values:
-                if v == "*":
+                if v == "*":  # every principal of every account, and anonymous callers
+                    if ptype == "AWS":
+                        out[ANONYMOUS] = "AWS"
                     continue
                 if ptype == "AWS":
                     acct = v if v.isdigit() else account_of(v)

@@ -10,12 +10,14 @@ from typing import Any
 
 from analyzer.graph.snapshot import Snapshot
 from analyzer.iam.applicability import policy_kind
-from analyzer.iam.authorize import Subject, Target
+from analyzer.iam.authorize import Endpoint, Subject, Target
 from analyzer.iam.conditions import OutsideOf
 from analyzer.iam.evaluate import Caller, PolicySet
 from analyzer.iam.policy import parse_lenient
 
 CMDB_TAG = "cmdb_ci"
+ANONYMOUS = "anonymous"
+"""The principal of an unauthenticated request (what ``Principal: "*"`` lets in besides every account)."""
 POLICY_RESOURCE_KINDS = frozenset({"S3Bucket", "KmsKey", "LambdaFunction", "SqsQueue", "SnsTopic"})
 """Node kinds whose ``policy`` property is their resource-based policy (None: collected, and none set)."""
 
@@ -48,6 +50,8 @@ class Context:
     org_paths: dict[str, tuple[str, ...]] = field(default_factory=dict)
     network_docs: Mapping[str, dict[str, Any]] = field(default_factory=dict)
     """The raw VPC configuration per ``<account>/<region>`` (for network change kinds)."""
+    rcp_levels: dict[str, list[tuple[str, PolicySet]]] = field(default_factory=dict)
+    """Per member account, the RCPs at each level of its path (empty: RCPs not enabled)."""
     _targets: dict[str, Target] = field(default_factory=dict)
 
     def subject(self, arn: str) -> Subject:
@@ -56,6 +60,8 @@ class Context:
         account = account_of(arn)
         if arn.endswith(".amazonaws.com"):
             return Subject(Caller(arn, None, "service"), PolicySet(), scp_exempt=True, tags={})
+        if arn == ANONYMOUS:
+            return Subject(Caller(ANONYMOUS, None, "anonymous"), PolicySet(), scp_exempt=True, tags={})
         kind = "user" if ":user/" in arn else "root" if arn.endswith(":root") else "role"
         org: Any = self.account_org.get(account)
         if org is None and self.account_org:
@@ -70,12 +76,14 @@ class Context:
             identity = identity + PolicySet(
                 (), tuple(Unreadable(m, "managed policy missing from the snapshot") for m in p.malformed)
             )
+        service_linked = (p.path or "").startswith("/aws-service-role/")
         return Subject(
-            Caller(arn, account, kind),  # type: ignore[arg-type]
+            Caller(arn, account, kind, has_boundary=p.boundary is not None),  # type: ignore[arg-type]
             identity,
             p.boundary,
             scp_levels=levels,
-            scp_exempt=account in self.management_accounts or (p.path or "").startswith("/aws-service-role/"),
+            scp_exempt=account in self.management_accounts or service_linked,
+            service_linked=service_linked,
             tags=p.tags,
             username=p.name if kind == "user" else None,
             org_id=org,
@@ -121,8 +129,22 @@ class Context:
             t = Target(arn, account, "none", tags=tags)  # its type has no resource policy at all
         if t.account and t.account in self.account_org:
             t = replace(t, org_id=self.account_org[t.account])
+        aws_managed_key = node is not None and node.kind == "KmsKey" and node.props.get("manager") == "AWS"
+        if t.account in self.rcp_levels and arn != "*" and not aws_managed_key:
+            t = replace(t, rcp_levels=tuple(self.rcp_levels[t.account]))  # only RCP services keep them
         self._targets[arn] = t
         return t
+
+    def endpoint(self, vpce_id: str) -> Endpoint:
+        """The VPC endpoint ``vpce_id`` with its policy; one the snapshot does not hold has a policy
+        Blastwall cannot see (every decision through it is then at most conditional)."""
+        for n in self.snap.of_kind("VpcEndpoint"):
+            if n.props.get("vpce_id") == vpce_id:
+                doc = n.props.get("policy")
+                problems: list[str] = []
+                label = f"{n.id}#endpoint-policy"
+                return Endpoint(vpce_id, _policyset(label, doc, problems, label) if doc is not None else None)
+        return Endpoint(vpce_id, None, policy_known=False)
 
     def ci(self, ci_id: str) -> dict[str, Any]:
         node = self.snap.node(ci_id)
@@ -177,6 +199,38 @@ def _policyset(
     for u in parsed.unreadable:
         problems.append(f"{u.where}: {u.message} (skipped; decisions it could change are conditional)")
     return PolicySet.of(label, parsed.statements, parsed.unreadable)
+
+
+def _org_chains(
+    snap: Snapshot,
+    kind: str,
+    label: str,
+    account_org: dict[str, str],
+    parent: dict[str, str],
+    problems: list[str],
+) -> dict[str, list[tuple[str, PolicySet]]]:
+    """Per account of the organization, the policies of ``kind`` (SCPs or RCPs) attached at each level of
+    its path: the account, its OUs, the root; each parsed once."""
+    docs = {n.id: n.props.get("document") for n in snap.of_kind(kind)}
+    attached: dict[str, list[str]] = {}
+    for e in snap.edge_records("ATTACHED"):
+        if e.src in docs:
+            attached.setdefault(e.dst, []).append(e.src)
+    parsed: dict[str, PolicySet] = {}
+    chains: dict[str, list[tuple[str, PolicySet]]] = {}
+    for acct in account_org:
+        chain = []
+        node: str | None = f"arn:aws:iam::{acct}:root"
+        while node is not None:
+            ps = PolicySet()
+            for pid in attached.get(node, []):
+                if pid not in parsed:
+                    parsed[pid] = _policyset(f"{label}:{pid.rsplit('/', 1)[-1]}", docs[pid], problems, pid)
+                ps = ps + parsed[pid]
+            chain.append((node, ps))
+            node = parent.get(node)
+        chains[acct] = chain
+    return chains
 
 
 def build_context(
@@ -247,27 +301,31 @@ def build_context(
     parent: dict[str, str] = {}
     for e in snap.edge_records("MEMBER_OF"):
         parent[e.src] = e.dst
-    attached: dict[str, list[str]] = {}
-    scp_docs = {n.id: n.props.get("document") for n in snap.of_kind("ServiceControlPolicy")}
-    for e in snap.edge_records("ATTACHED"):
-        if e.src in scp_docs:
-            attached.setdefault(e.dst, []).append(e.src)
-    scp_levels: dict[str, list[tuple[str, PolicySet]]] = {}
-    parsed_scps: dict[str, PolicySet] = {}
-    for acct in account_org:
-        chain = []
-        node: str | None = f"arn:aws:iam::{acct}:root"
-        while node is not None:
-            ps = PolicySet()
-            for pid in attached.get(node, []):
-                if pid not in parsed_scps:
-                    parsed_scps[pid] = _policyset(
-                        f"scp:{pid.rsplit('/', 1)[-1]}", scp_docs[pid], problems, pid
-                    )
-                ps = ps + parsed_scps[pid]
-            chain.append((node, ps))
-            node = parent.get(node)
-        scp_levels[acct] = chain
+    scp_levels = _org_chains(snap, "ServiceControlPolicy", "scp", account_org, parent, problems)
+    # RCPs count where the organization has them enabled (its root says so), or, when the roots were not
+    # collected, where any RCP was; a level without one then means it was not collected (unknown)
+    roots = [n for n in snap.of_kind("OrgUnit") if n.props.get("root")]
+    rcp_on = (
+        any("RESOURCE_CONTROL_POLICY" in (r.props.get("policy_types") or []) for r in roots)
+        if any("policy_types" in r.props for r in roots)
+        else bool(snap.of_kind("ResourceControlPolicy"))
+    )
+    management = {
+        str(o.props["management_account"])
+        for o in snap.of_kind("Organization")
+        if o.props.get("management_account")
+    }
+    rcp_levels = (
+        {
+            acct: chain
+            for acct, chain in _org_chains(
+                snap, "ResourceControlPolicy", "rcp", account_org, parent, problems
+            ).items()
+            if acct not in management  # RCPs do not affect the management account's resources
+        }
+        if rcp_on
+        else {}
+    )
     # CMDB: resource -> CIs
     cis = snap.of_kind("BusinessService", "ConfigurationItem")
     by_name: dict[str, list[str]] = {}
@@ -304,11 +362,6 @@ def build_context(
     documented = set()
     for e in snap.edge_records("DEPENDS_ON"):
         documented.add((e.src, e.dst))
-    management = {
-        str(o.props["management_account"])
-        for o in snap.of_kind("Organization")
-        if o.props.get("management_account")
-    }
     org_paths: dict[str, tuple[str, ...]] = {}
     for acct, chain in scp_levels.items():
         ids = [n.rsplit(":", 1)[-1] for n, _ in reversed(chain[1:])]  # root ... OU (the account excluded)
@@ -326,4 +379,5 @@ def build_context(
         collection or {},
         management,
         org_paths,
+        rcp_levels=rcp_levels,
     )

@@ -46,6 +46,7 @@ REGIONAL = {
     "ec2-DescribeVpcPeeringConnections": ("ec2", "describe_vpc_peering_connections"),
     "ec2-DescribeNatGateways": ("ec2", "describe_nat_gateways"),
     "ec2-DescribeManagedPrefixLists": ("ec2", "describe_managed_prefix_lists"),
+    "ec2-DescribeVpcEndpoints": ("ec2", "describe_vpc_endpoints"),
 }
 
 
@@ -457,14 +458,23 @@ class Collector:
             )
         write("organizations-ListOrganizationalUnitsForParent", ous)
         write("organizations-ListAccountsForParent", accts)
-        policies = call(
-            account,
-            "global",
-            "organizations-ListPolicies",
-            _merged,
-            org,
-            "list_policies",
-            Filter="SERVICE_CONTROL_POLICY",
+        # SCPs and RCPs in one file: every PolicySummary carries its Type
+        listed = [
+            call(
+                account,
+                "global",
+                f"organizations-ListPolicies[{kind}]",
+                _merged,
+                org,
+                "list_policies",
+                Filter=kind,
+            )
+            for kind in ("SERVICE_CONTROL_POLICY", "RESOURCE_CONTROL_POLICY")
+        ]
+        policies = (
+            {"Policies": [p for resp in listed if resp for p in resp.get("Policies", [])]}
+            if listed[0] is not None
+            else None
         )
         write("organizations-ListPolicies", policies)
         described, targets = {}, {}

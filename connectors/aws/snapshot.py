@@ -226,7 +226,8 @@ def transform_s3(
 
 
 def transform_ec2(account: str, region: str, data: dict[str, Any], seen: str) -> Batch:
-    """VPC networking: VPCs, subnets, security groups, ENIs, instances and how they connect."""
+    """VPC networking: VPCs, subnets, security groups, ENIs, instances, VPC endpoints (with their
+    policies) and how they connect."""
     b = Batch(SOURCE)
 
     def arn(kind: str, rid: str) -> str:
@@ -317,6 +318,32 @@ def transform_ec2(account: str, region: str, data: dict[str, Any], seen: str) ->
             b.stub(arn("instance", inst), "Ec2Instance", account)
             b.edges.append(EdgeRow(eid, "ATTACHED_TO", arn("instance", inst), account=account))
     no_token = data.get("cloudwatch-GetMetricData-MetadataNoToken")  # keyed by instance id
+    for i, e in enumerate((data.get("ec2-DescribeVpcEndpoints") or {}).get("VpcEndpoints", [])):
+        eid = arn("vpc-endpoint", e["VpcEndpointId"])
+        doc = e.get("PolicyDocument")
+        if doc is not None:
+            doc = _checked_doc(doc, "ec2-DescribeVpcEndpoints.json", f"$.VpcEndpoints[{i}].PolicyDocument", b.warnings)
+        b.nodes.append(
+            NodeRow(
+                eid,
+                "VpcEndpoint",
+                {
+                    "vpce_id": e["VpcEndpointId"],
+                    "vpc_id": e.get("VpcId"),
+                    "service_name": e.get("ServiceName"),
+                    "endpoint_type": e.get("VpcEndpointType"),
+                    "state": e.get("State"),
+                    "policy": doc,  # None: the service takes no endpoint policy (full access)
+                    "tags": _tags(e.get("Tags")),
+                },
+                account,
+                seen,
+                seen,
+            )
+        )
+        if e.get("VpcId"):
+            b.stub(arn("vpc", e["VpcId"]), "Vpc", account)
+            b.edges.append(EdgeRow(eid, "IN_VPC", arn("vpc", e["VpcId"]), account=account))
     for res in (data.get("ec2-DescribeInstances") or {}).get("Reservations", []):
         for ins in res.get("Instances", []):
             iid = arn("instance", ins["InstanceId"])
@@ -351,7 +378,8 @@ def transform_ec2(account: str, region: str, data: dict[str, Any], seen: str) ->
 
 
 def transform_organizations(mgmt: str, data: dict[str, Any], seen: str) -> Batch:
-    """Organization, roots, OUs, accounts and SCPs with their targets (from the management account)."""
+    """Organization, roots (with the policy types enabled), OUs, accounts, SCPs and RCPs with their
+    targets (from the management account)."""
     b = Batch(SOURCE)
     org = (data.get("organizations-DescribeOrganization") or {}).get("Organization") or {}
     org_id = org.get("Id")
@@ -387,11 +415,18 @@ def transform_organizations(mgmt: str, data: dict[str, Any], seen: str) -> Batch
     ou_id = {}
     for r in (data.get("organizations-ListRoots") or {}).get("Roots", []):
         ou_id[r["Id"]] = f"urn:aws:ou:{r['Id']}"
+        enabled = [t.get("Type") for t in r.get("PolicyTypes") or [] if t.get("Status") == "ENABLED"]
         b.nodes.append(
             NodeRow(
                 ou_id[r["Id"]],
                 "OrgUnit",
-                {"ou_id": r["Id"], "name": r.get("Name"), "root": True, "org_id": org_id},
+                {
+                    "ou_id": r["Id"],
+                    "name": r.get("Name"),
+                    "root": True,
+                    "org_id": org_id,
+                    "policy_types": enabled,
+                },
                 mgmt,
                 seen,
                 seen,
@@ -423,11 +458,12 @@ def transform_organizations(mgmt: str, data: dict[str, Any], seen: str) -> Batch
     for p in (data.get("organizations-ListPolicies") or {}).get("Policies", []):
         content = ((described.get(p["Id"]) or {}).get("Policy") or {}).get("Content")
         _checked_doc(content, "organizations-DescribePolicy.json", f"$[{p['Id']}].Policy.Content", b.warnings)
-        pid = p.get("Arn") or f"urn:aws:scp:{p['Id']}"
+        rcp = p.get("Type") == "RESOURCE_CONTROL_POLICY"
+        pid = p.get("Arn") or f"urn:aws:{'rcp' if rcp else 'scp'}:{p['Id']}"
         b.nodes.append(
             NodeRow(
                 pid,
-                "ServiceControlPolicy",
+                "ResourceControlPolicy" if rcp else "ServiceControlPolicy",
                 {"policy_id": p["Id"], "name": p.get("Name"), "document": content},
                 mgmt,
                 seen,
@@ -631,7 +667,12 @@ def transform_account(account: AccountSnapshot, seen: str) -> Batch:
     network: dict[str, dict[str, Any]] = {}
     for region in account.regions():
         data = {}
-        for op in (*EC2_OPS, "ec2-DescribeInstances", "cloudwatch-GetMetricData-MetadataNoToken"):
+        for op in (
+            *EC2_OPS,
+            "ec2-DescribeInstances",
+            "ec2-DescribeVpcEndpoints",
+            "cloudwatch-GetMetricData-MetadataNoToken",
+        ):
             got = account.get(region, op)
             if got:
                 data[op] = got[0]
