@@ -90,7 +90,7 @@ def perimeter(org: dict[str, str]) -> dict[str, str]:  # noqa: F811
             }
         ),
     )["Policy"]["PolicySummary"]["Id"]
-    o.attach_policy(PolicyId=rcp, TargetId=data)
+    o.attach_policy(PolicyId=rcp, TargetId=root)  # the whole organization, the management account too
     reader = f"arn:aws:iam::{data}:role/datalake-reader"
     d = _session(data, mgmt)
     _grant_outsider(d.client("s3"), "curated-zone", reader)
@@ -215,3 +215,13 @@ def test_rcps_and_endpoint_policies_live_and_replayed(perimeter: dict[str, str],
     assert payload["decision"] == "denied" and payload["source_vpce"] == perimeter["vpce_list"]
     out = runner.invoke(main, ["--store", str(tmp_path / "live"), "can", OUTSIDER, "s3:GetObject", obj])
     assert out.output.startswith("DENIED:") and "explicit deny in the RCPs" in out.output
+
+
+def test_rcps_count_only_while_the_policy_type_is_enabled(perimeter: dict[str, str], tmp_path: Path) -> None:
+    o = boto3.client("organizations")
+    o.disable_policy_type(RootId=o.list_roots()["Roots"][0]["Id"], PolicyType="RESOURCE_CONTROL_POLICY")
+    store = open_store(tmp_path / "s")
+    collect_mod.ingest_aws(store, org_role=ORG_ROLE, regions=["us-east-1"])
+    ctx = api.analysis_context(store)
+    d = can(ctx, OUTSIDER, "s3:GetObject", "arn:aws:s3:::curated-zone/part-1")
+    assert d.state == "conditional" and not any("RCP" in s for s in d.statements), d
