@@ -72,7 +72,7 @@ def perimeter(org: dict[str, str]) -> dict[str, str]:  # noqa: F811
                         "Sid": "EnforceOrgIdentities",
                         "Effect": "Deny",
                         "Principal": "*",
-                        "Action": "s3:*",
+                        "Action": ["s3:*", "kms:*"],
                         "Resource": "*",
                         "Condition": {
                             "StringNotEqualsIfExists": {"aws:PrincipalOrgID": org_id},
@@ -117,6 +117,26 @@ def perimeter(org: dict[str, str]) -> dict[str, str]:  # noqa: F811
             }
         ),
     )
+    # a key whose policy lets the outsider decrypt
+    kms = d.client("kms", region_name="us-east-1")
+    key = kms.create_key(Description="partner exchange")["KeyMetadata"]
+    kms.put_key_policy(
+        KeyId=key["KeyId"],
+        PolicyName="default",
+        Policy=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"AWS": OUTSIDER},
+                        "Action": "kms:Decrypt",
+                        "Resource": "*",
+                    }
+                ],
+            }
+        ),
+    )
     # two S3 gateway endpoints: one lets GetObject through, one only ListBucket
     ec2 = d.client("ec2")
     vpc = ec2.describe_vpcs(Filters=[{"Name": "cidr", "Values": ["10.10.0.0/16"]}])["Vpcs"][0]["VpcId"]
@@ -138,6 +158,7 @@ def perimeter(org: dict[str, str]) -> dict[str, str]:  # noqa: F811
         **org,
         "reader": reader,
         "topic": topic,
+        "key": key["Arn"],
         "vpce_get": endpoint(["s3:GetObject"]),
         "vpce_list": endpoint(["s3:ListBucket"]),
     }
@@ -193,6 +214,18 @@ def test_rcps_and_endpoint_policies_live_and_replayed(perimeter: dict[str, str],
         assert {r["principal"] for r in rows} >= {OUTSIDER, perimeter["reader"]}
         for r in rows:
             assert r["decision"] == can(ctx, r["principal"], "s3:GetObject", obj).state, r
+
+    # RCPs do not apply to AWS managed keys (KMS Developer Guide, "Resource control policies in AWS KMS").
+    # moto makes only customer managed keys: the saved DescribeKey response is edited to say AWS
+    assert can(api.analysis_context(live), OUTSIDER, "kms:Decrypt", perimeter["key"]).state == "denied"
+    described = tmp_path / "raw" / perimeter["data"] / "us-east-1" / "kms-DescribeKey.json"
+    text = described.read_text()
+    assert '"KeyManager": "CUSTOMER"' in text
+    described.write_text(text.replace('"KeyManager": "CUSTOMER"', '"KeyManager": "AWS"'))
+    edited = open_store(tmp_path / "edited")
+    load_snapshot(edited, tmp_path / "raw", seen="2026-05-15T06:00:00Z")
+    k = can(api.analysis_context(edited), OUTSIDER, "kms:Decrypt", perimeter["key"])
+    assert k.state == "conditional" and not any(s.startswith("rcp:") for s in k.statements), k
 
     runner = CliRunner()
     out = runner.invoke(
