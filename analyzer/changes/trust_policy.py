@@ -4,7 +4,10 @@ Example delta (what the Access Analyzer lookup produces)::
 
     {"remove_principals_of_account": ["739406228105"]}
 
-Other forms: ``{"remove_statements": ["Sid-or-#index", ...]}`` and ``{"new_document": {...}}``.
+Other forms: ``{"remove_statements": ["Sid-or-#index", ...]}``, ``{"new_document": {...}}``,
+``{"remove_service_principals": ["ec2.amazonaws.com"]}`` (the service may no longer assume the role) and
+``{"add_service_condition": {"StringEquals": {"aws:SourceAccount": "111122223333"}}}`` (the confused-deputy
+fix: every Allow statement that trusts a service principal gets the condition).
 """
 
 from __future__ import annotations
@@ -27,6 +30,21 @@ DELTA_SCHEMA: dict[str, Any] = {
         },
         "remove_statements": {"type": "array", "items": {"type": "string"}},
         "new_document": {"type": "object"},
+        "remove_service_principals": {
+            "type": "array",
+            "items": {"type": "string", "pattern": "^[a-z0-9.-]+\\.amazonaws\\.com(\\.cn)?$"},
+        },
+        "add_service_condition": {
+            "type": "object",
+            "minProperties": 1,
+            "additionalProperties": {
+                "type": "object",
+                "minProperties": 1,
+                "additionalProperties": {
+                    "anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]
+                },
+            },
+        },
     },
 }
 
@@ -60,10 +78,34 @@ def apply(document: Any, delta: dict[str, Any]) -> dict[str, Any]:
     kept = []
     drop = set(delta.get("remove_statements", []))
     accounts = delta.get("remove_principals_of_account", [])
+    services = set(delta.get("remove_service_principals", []))
+    condition = delta.get("add_service_condition")
     for i, st in enumerate(statements):
         if st.get("Sid") in drop or f"#{i}" in drop:
             continue
         principal = st.get("Principal")
+        trusts_service = (
+            isinstance(principal, dict) and "Service" in principal and st.get("Effect") == "Allow"
+        )
+        if services and trusts_service:
+            assert isinstance(principal, dict)
+            values = (
+                principal["Service"] if isinstance(principal["Service"], list) else [principal["Service"]]
+            )
+            left = [v for v in values if v not in services]
+            if not left and len(principal) == 1:
+                continue  # the statement trusted only these services: drop it
+            principal = dict(principal)
+            if left:
+                principal["Service"] = left[0] if len(left) == 1 else left
+            else:
+                del principal["Service"]
+            st = {**st, "Principal": principal}
+        if condition and trusts_service and "Service" in (st.get("Principal") or {}):
+            merged = copy.deepcopy(st.get("Condition") or {})
+            for op, keys in condition.items():
+                merged.setdefault(op, {}).update(copy.deepcopy(keys))
+            st = {**st, "Condition": merged}
         if accounts and isinstance(principal, dict) and "AWS" in principal and st.get("Effect") == "Allow":
             values = principal["AWS"] if isinstance(principal["AWS"], list) else [principal["AWS"]]
             left = [v for v in values if not any(_in_account(v, a) for a in accounts)]

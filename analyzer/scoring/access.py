@@ -16,7 +16,7 @@ from analyzer.iam.batch import authorize_many
 from analyzer.iam.evaluate import Decision, PolicySet
 from analyzer.iam.policy import parse_lenient
 from analyzer.scoring.assume import candidates
-from analyzer.scoring.context import ANONYMOUS, Context, account_of
+from analyzer.scoring.context import ANONYMOUS, SERVICE_PREFIX, Context, account_of
 
 SENSITIVE_TAGS = ("data-classification", "data_classification", "classification", "sensitivity")
 SENSITIVE_VALUES = frozenset({"confidential", "restricted", "secret", "sensitive", "pii", "pci", "phi"})
@@ -287,9 +287,14 @@ def facts(ctx: Context, kinds: tuple[str, ...] = ("CAN_ASSUME", "CAN_ACCESS")) -
                 rows.append(
                     ("CAN_ASSUME", p, "sts:AssumeRole", role.id, "observed" if p in seen else "trust-policy")
                 )
-            for st in parse_lenient(doc).statements:
-                for svc in st.principals.get("Service", ()):
-                    rows.append(("CAN_ASSUME", svc, "sts:AssumeRole", role.id, "trust-policy"))
+            statements = parse_lenient(doc).statements
+            services = {o.removeprefix(SERVICE_PREFIX) for o in seen if o.startswith(SERVICE_PREFIX)}
+            for st in statements:
+                services.update(st.principals.get("Service", ()))
+            for svc in sorted(services):
+                why = "observed" if SERVICE_PREFIX + svc in seen else "trust-policy"
+                rows.append(("CAN_ASSUME", svc, "sts:AssumeRole", role.id, why))
+            for st in statements:
                 for fed in st.principals.get("Federated", ()):
                     federated.add(fed)
                     action = (

@@ -14,7 +14,7 @@ from analyzer.iam.authorize import Parts, Target, assess_parts, authorize, decid
 from analyzer.iam.batch import authorize_many
 from analyzer.iam.evaluate import Decision, PolicySet, assess
 from analyzer.iam.policy import parse_document, parse_lenient
-from analyzer.scoring.context import Context, account_of
+from analyzer.scoring.context import SERVICE_PREFIX, Context, account_of
 
 ACTION = "sts:AssumeRole"
 
@@ -38,7 +38,8 @@ def principals_by_account(ctx: Context) -> dict[str, list[str]]:
 
 def candidates(ctx: Context, role_arn: str, docs: list[Any], observed: set[str]) -> list[str]:
     """Principals whose access a change to this trust policy can touch: those the documents name (an
-    account root names every principal of that account) and those observed assuming the role."""
+    account root names every principal of that account) and those observed assuming the role. Service
+    principals are judged with the workloads they run (``analyzer.scoring.service_trust``)."""
     out: dict[str, None] = {}
     by_account = principals_by_account(ctx)
     for doc in docs:
@@ -56,7 +57,7 @@ def candidates(ctx: Context, role_arn: str, docs: list[Any], observed: set[str])
                         out[f"arn:aws:iam::{acct}:root"] = None
                 else:
                     out[value] = None
-    out.update(dict.fromkeys(observed))
+    out.update(dict.fromkeys(o for o in observed if not o.startswith(SERVICE_PREFIX)))  # services: below
     return [c for c in out if c != role_arn]
 
 

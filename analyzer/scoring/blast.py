@@ -29,6 +29,7 @@ from analyzer.scoring.context import Context, account_of
 from analyzer.scoring.coverage import covered_days
 from analyzer.scoring.outcome import config_digest, in_window
 from analyzer.scoring.propagation import build_graphs
+from analyzer.scoring.service_trust import service_trust_change
 from analyzer.timeutil import iso
 
 RESULT_SCHEMA_VERSION = "1.0"
@@ -639,6 +640,12 @@ def _trust_change(
                     "statements": list(a.statements),
                 }
             )
+    # the workloads AWS services run as the role (instances, functions, tasks)
+    svc = service_trust_change(ctx, role, trusts if not same_restored else [before_ps, after_ps], lo, hi)
+    mismatch += svc.mismatch
+    severed += svc.severed
+    exposure += svc.exposure
+    unknowns += svc.unknowns
     # rollback: invert, re-apply, and every access decision must equal the original (checked above)
     rollback = {
         "change": {"kind": kind.name, "target": role, "delta": inverse},

@@ -16,6 +16,8 @@ from analyzer.iam.evaluate import Caller, PolicySet
 from analyzer.iam.policy import parse_lenient
 
 CMDB_TAG = "cmdb_ci"
+SERVICE_PREFIX = "urn:aws:service:"
+"""How CloudTrail evidence names an AWS service principal (``userIdentity.type`` ``AWSService``)."""
 ANONYMOUS = "anonymous"
 """The principal of an unauthenticated request (what ``Principal: "*"`` lets in besides every account)."""
 POLICY_RESOURCE_KINDS = frozenset({"S3Bucket", "KmsKey", "LambdaFunction", "SqsQueue", "SnsTopic"})
@@ -58,6 +60,8 @@ class Context:
         """The caller ``arn`` with its policies, tags and organization, as the evaluator needs it."""
         p = self.principals.get(arn)
         account = account_of(arn)
+        if arn.startswith(SERVICE_PREFIX):
+            arn = arn.removeprefix(SERVICE_PREFIX)
         if arn.endswith(".amazonaws.com"):
             return Subject(Caller(arn, None, "service"), PolicySet(), scp_exempt=True, tags={})
         if arn == ANONYMOUS:

@@ -322,7 +322,9 @@ def transform_ec2(account: str, region: str, data: dict[str, Any], seen: str) ->
         eid = arn("vpc-endpoint", e["VpcEndpointId"])
         doc = e.get("PolicyDocument")
         if doc is not None:
-            doc = _checked_doc(doc, "ec2-DescribeVpcEndpoints.json", f"$.VpcEndpoints[{i}].PolicyDocument", b.warnings)
+            doc = _checked_doc(
+                doc, "ec2-DescribeVpcEndpoints.json", f"$.VpcEndpoints[{i}].PolicyDocument", b.warnings
+            )
         b.nodes.append(
             NodeRow(
                 eid,

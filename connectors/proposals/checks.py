@@ -29,6 +29,30 @@ def lookup(*ids: str | None) -> tuple[str, dict[str, Any], str] | None:
     return None
 
 
+ACCOUNT = "${account}"
+
+
+def _needs_account(value: Any) -> bool:
+    if isinstance(value, str):
+        return ACCOUNT in value
+    if isinstance(value, dict):
+        return any(_needs_account(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_needs_account(v) for v in value)
+    return False
+
+
+def _filled(value: Any, account: str) -> Any:
+    """The delta with ``${account}`` replaced by the finding's account."""
+    if isinstance(value, str):
+        return value.replace(ACCOUNT, account)
+    if isinstance(value, dict):
+        return {k: _filled(v, account) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_filled(v, account) for v in value]
+    return value
+
+
 def change(
     check_ids: tuple[str | None, ...],
     target: str | None,
@@ -38,6 +62,9 @@ def change(
 ) -> dict[str, Any]:
     found = lookup(*check_ids)
     base = {"target": target, "account": account, "region": region}
+    if found and _needs_account(found[1]):
+        # a delta written for the finding's account: without one the fix cannot be written exactly
+        found = (found[0], _filled(found[1], account), found[2]) if account else None
     if found:
         kind, delta, matched = found
         return {**base, "kind": kind, "delta": delta, "fidelity": "inferred", "lookup": f"check:{matched}"}

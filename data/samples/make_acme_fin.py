@@ -1204,6 +1204,46 @@ def assume_record(
     }
 
 
+def service_assume_record(
+    when: datetime, service: str, account: str, role: str, session_name: str
+) -> dict[str, Any]:
+    """An AWS service assuming a role for a workload (CloudTrail User Guide, "CloudTrail userIdentity
+    element": type AWSService, invokedBy the service; the source address and agent are the service)."""
+    role_arn = f"arn:aws:iam::{account}:role/{role}"
+    new_key = aws_id("ASIA", "svc", service, role, when.isoformat(), n=16)
+    return {
+        "eventVersion": "1.08",
+        "userIdentity": {"type": "AWSService", "invokedBy": service},
+        "eventTime": ts(when),
+        "eventSource": "sts.amazonaws.com",
+        "eventName": "AssumeRole",
+        "awsRegion": REGION,
+        "sourceIPAddress": service,
+        "userAgent": service,
+        "requestParameters": {"roleArn": role_arn, "roleSessionName": session_name},
+        "responseElements": {
+            "credentials": {
+                "accessKeyId": new_key,
+                "sessionToken": "IQoJb3JpZ2luX2VjEXAMPLETOKEN" + h("tok", new_key, n=24),
+                "expiration": (when + timedelta(hours=6)).strftime("%b %d, %Y, %I:%M:%S %p"),
+            },
+            "assumedRoleUser": {
+                "assumedRoleId": f"{aws_id('AROA', account, role)}:{session_name}",
+                "arn": f"arn:aws:sts::{account}:assumed-role/{role}/{session_name}",
+            },
+        },
+        "requestID": uuid_like("req", role_arn, when.isoformat(), service),
+        "eventID": uuid_like("evt", role_arn, when.isoformat(), service),
+        "readOnly": True,
+        "resources": [{"accountId": account, "type": "AWS::IAM::Role", "ARN": role_arn}],
+        "eventType": "AwsApiCall",
+        "managementEvent": True,
+        "recipientAccountId": account,
+        "sharedEventID": uuid_like("shared", role_arn, when.isoformat(), service),
+        "eventCategory": "Management",
+    }
+
+
 def s3_record(
     when: datetime,
     account: str,
@@ -1355,6 +1395,12 @@ def cloudtrail(out: Path) -> None:
                     "52.23.180.14",
                 )
             )
+    # EC2 refreshes the legacy instance's profile credentials (the session is named after the instance)
+    for m in range(0, minutes, 360):
+        t = EVIDENCE_START + timedelta(minutes=m, seconds=41)
+        records[LEGACY].append(
+            service_assume_record(t, "ec2.amazonaws.com", LEGACY, "legacy-etl-role", legacy_instance)
+        )
     # a stale developer script that is refused (denied evidence, kept apart)
     for d in range(0, EVIDENCE_DAYS, 3):
         t = EVIDENCE_START + timedelta(days=d, hours=9, minutes=12)

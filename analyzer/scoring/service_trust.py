@@ -1,0 +1,145 @@
+"""What a trust-policy change does to the workloads an AWS service runs as the role.
+
+An EC2 instance gets its credentials by ``ec2.amazonaws.com`` assuming the role of its instance profile;
+a Lambda function by ``lambda.amazonaws.com`` assuming its execution role; an ECS task by
+``ecs-tasks.amazonaws.com`` assuming its task role. Dropping the service principal from the trust policy,
+or conditioning it (``aws:SourceAccount`` / ``aws:SourceArn``, the confused-deputy fix), changes whether
+the service may still assume the role, and so whether those workloads keep their credentials.
+
+The service's request is decided like any other (``analyzer.iam.authorize``, caller kind ``service``).
+Which context keys a service sends when it assumes a role for a workload is not in the snapshot: a
+condition on them leaves the decision conditional, and a change that makes an allowed assumption
+conditional is reported as an unknown ("may be severed"), never as safe.
+
+Workloads come from the snapshot (instances through their instance profile, functions through their
+execution role) and from CloudTrail (``AssumeRole`` with ``userIdentity.type`` ``AWSService``: the
+service is observed using the role, whichever of its workloads it was for).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from analyzer.iam.authorize import Target, authorize
+from analyzer.iam.evaluate import Decision, PolicySet
+from analyzer.scoring.context import SERVICE_PREFIX, Context, account_of
+from analyzer.scoring.outcome import in_window, severed_entry
+
+ACTION = "sts:AssumeRole"
+
+
+@dataclass
+class ServiceTrustOutcome:
+    severed: list[dict[str, Any]] = field(default_factory=list)
+    exposure: list[dict[str, Any]] = field(default_factory=list)
+    unknowns: list[dict[str, str]] = field(default_factory=list)
+    mismatch: list[str] = field(default_factory=list)
+
+
+def workloads_by_service(ctx: Context, role: str) -> dict[str, list[str]]:
+    """The workloads of the snapshot that run as ``role``, by the service principal that assumes it for
+    them: EC2 instances whose instance profile holds the role, Lambda functions whose execution role it
+    is."""
+    out: dict[str, list[str]] = {}
+    profiles = {p.id for p in ctx.snap.of_kind("InstanceProfile") if role in (p.props.get("roles") or [])}
+    if profiles:
+        for n in ctx.snap.of_kind("Ec2Instance"):
+            if n.props.get("instance_profile") in profiles and n.props.get("state") != "terminated":
+                out.setdefault("ec2.amazonaws.com", []).append(n.id)
+    for e in ctx.snap.edges_into("RUNS_AS", role):
+        src = ctx.snap.node(e.src)
+        if src is not None and src.kind == "LambdaFunction":
+            out.setdefault("lambda.amazonaws.com", []).append(e.src)
+    return {k: sorted(set(v)) for k, v in out.items()}
+
+
+def service_principals(trusts: list[PolicySet]) -> set[str]:
+    """Every service principal the trust policies name."""
+    return {svc for ps in trusts for _, st in ps.items for svc in st.principals.get("Service", ())}
+
+
+def _decide(ctx: Context, service: str, role: str, trust: PolicySet) -> Decision:
+    base = ctx.target(role)
+    target = Target(role, account_of(role), "trust", trust, True, base.tags, base.org_id)
+    return authorize(ctx.subject(service), ACTION, target)
+
+
+def service_trust_change(
+    ctx: Context, role: str, trusts: list[PolicySet], lo: str, hi: str
+) -> ServiceTrustOutcome:
+    """The workloads a trust change severs (or may sever) through their service, the services it newly
+    lets in, and the services whose answer the rollback (``trusts[2]``, if given) does not restore.
+    ``trusts``: before, after[, restored]."""
+    out = ServiceTrustOutcome()
+    observed = {
+        e.src.removeprefix(SERVICE_PREFIX): e
+        for e in ctx.snap.edges_into("OBSERVED_ASSUME", role)
+        if e.src.startswith(SERVICE_PREFIX)
+    }
+    workloads = workloads_by_service(ctx, role)
+    services = sorted(service_principals(trusts) | set(observed) | set(workloads))
+    for svc in services:
+        d = [_decide(ctx, svc, role, t) for t in trusts]
+        before, after = d[0], d[1]
+        if len(d) > 2 and d[2].state != before.state:
+            out.mismatch.append(svc)
+        if before.state == after.state:
+            continue
+        edge = observed.get(svc)
+        seen = edge is not None and in_window(edge, lo, hi)
+        users = workloads.get(svc, [])
+        if after.state == "denied":
+            for w in users or [svc]:
+                entry = severed_entry(
+                    ctx,
+                    w,
+                    role,
+                    f"{ACTION} by {svc}",
+                    edge=edge,
+                    observed=seen,
+                    before={
+                        "decision": before.state,
+                        "statements": list(before.statements),
+                        "missing_context": list(before.missing_context),
+                    },
+                    reason=f"{svc} may no longer assume the role: {after.reason}",
+                )
+                entry["via_service"] = svc
+                if seen and len(users) > 1:
+                    entry["events_note"] = (
+                        f"{svc} assumed the role {entry['events']} times for its {len(users)} workloads "
+                        "together; CloudTrail does not attribute them here"
+                    )
+                out.severed.append(entry)
+            if not users:
+                out.unknowns.append(
+                    {
+                        "reason": "workloads_not_collected",
+                        "detail": f"{svc} assumes {role}"
+                        + (f" ({edge.count} times in CloudTrail)" if seen and edge is not None else "")
+                        + "; which of its workloads run as the role is not in the snapshot",
+                    }
+                )
+        elif after.state == "conditional" and before.state == "allowed":
+            keys = ", ".join(after.missing_context) or "request context"
+            names = ", ".join(users[:5]) + (" …" if len(users) > 5 else "") if users else "its workloads"
+            out.unknowns.append(
+                {
+                    "reason": "access_may_be_severed",
+                    "detail": f"{svc} would assume {role} for {names} only if {keys} held; whether "
+                    f"{svc} sends {keys} when it assumes the role is not in the snapshot"
+                    + (" (observed assuming it in CloudTrail)" if seen else ""),
+                }
+            )
+        elif before.state == "denied":
+            out.exposure.append(
+                {
+                    "principal": svc,
+                    "resource": role,
+                    "access": ACTION,
+                    "after": after.state,
+                    "statements": list(after.statements),
+                }
+            )
+    return out
