@@ -138,3 +138,76 @@ def test_every_config_runbook_is_a_valid_delta_of_a_known_kind() -> None:
 
     for entry in runbooks().values():
         validate_delta(get_kind(entry["kind"]), entry["delta"])
+
+
+SVC_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Effect": "Allow",
+            "Principal": {"Service": ["lambda.amazonaws.com", "ecs-tasks.amazonaws.com"]},
+            "Action": "sts:AssumeRole",
+        }
+    ],
+}
+
+
+def _service_org() -> Batch:
+    b = Batch("t")
+    b.nodes.append(NodeRow(ROLE, "IamRole", {"name": "target", "trust_policy": SVC_TRUST}, A))
+    fn = f"arn:aws:lambda:us-east-1:{A}:function:scorer"
+    b.nodes.append(NodeRow(fn, "LambdaFunction", {"name": "scorer"}, A))
+    b.edges.append(EdgeRow(fn, "RUNS_AS", ROLE))
+    for svc, n in (("lambda.amazonaws.com", 30), ("ecs-tasks.amazonaws.com", 12)):
+        b.nodes.append(NodeRow(f"urn:aws:service:{svc}", "ServicePrincipal", {}, None))
+        b.edges.append(
+            EdgeRow(
+                f"urn:aws:service:{svc}",
+                "OBSERVED_ASSUME",
+                ROLE,
+                count=n,
+                first_seen="2026-05-01T00:00:00Z",
+                last_seen="2026-05-10T00:00:00Z",
+            )
+        )
+    return b
+
+
+def _score_delta(b: Batch, delta: dict) -> dict:
+    cov = {"c": {"source": "cloudtrail", "account": A, "region": "us-east-1", "days": ["2026-05-10"]}}
+    ctx = build_context(build_snapshot(contents(b)), cov)
+    proposal = {
+        "proposal_id": "p",
+        "source": {"format": "test", "finding_id": "f", "title": "t"},
+        "change": {
+            "kind": "iam.update_trust_policy",
+            "target": ROLE,
+            "account": A,
+            "delta": delta,
+            "fidelity": "exact",
+        },
+    }
+    return score_proposal(proposal, ctx, load_policy(None), datetime(2026, 5, 15, tzinfo=UTC))
+
+
+def test_dropping_lambda_severs_the_function_running_as_the_role() -> None:
+    r = _score_delta(_service_org(), {"remove_service_principals": ["lambda.amazonaws.com"]})
+    (s,) = r["severed"]
+    assert s["consumer"] == f"arn:aws:lambda:us-east-1:{A}:function:scorer"
+    assert s["via_service"] == "lambda.amazonaws.com" and s["observed"] and s["events"] == 30
+    assert r["unknowns"] == [] and r["rollback"]["verified"] is True
+
+
+def test_a_service_whose_workloads_are_not_collected_is_severed_and_says_so() -> None:
+    r = _score_delta(_service_org(), {"remove_service_principals": ["ecs-tasks.amazonaws.com"]})
+    (s,) = r["severed"]
+    assert s["consumer"] == "ecs-tasks.amazonaws.com" and s["observed"] and s["events"] == 12
+    (u,) = r["unknowns"]
+    assert u["reason"] == "workloads_not_collected" and "12 times in CloudTrail" in u["detail"]
+
+
+def test_service_principals_are_not_judged_as_roles() -> None:
+    """Observed services are callers of kind service, never a role whose policies are unknown."""
+    ctx = build_context(build_snapshot(contents(_service_org())), {})
+    d = decide_assume(ctx, "urn:aws:service:lambda.amazonaws.com", ROLE, trust_statements(ROLE, SVC_TRUST))
+    assert d.state == "allowed"
