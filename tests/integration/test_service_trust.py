@@ -5,6 +5,8 @@ Prowler's confused-deputy fix (aws:SourceAccount) makes it "may be severed", nev
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +17,7 @@ from analyzer.governance.tier_policy import load_policy
 from analyzer.graph.store import GraphStore
 from analyzer.scoring.blast import score_proposal
 from analyzer.timeutil import parse_time
+from connectors.proposals import ocsf
 
 pytestmark = pytest.mark.integration
 LEGACY = "739406228105"
@@ -68,3 +71,23 @@ def test_the_confused_deputy_fix_may_sever_and_says_why(demo: GraphStore) -> Non
 def test_a_service_nobody_runs_as_the_role_changes_nothing(demo: GraphStore) -> None:
     r = _score(demo, {"remove_service_principals": ["lambda.amazonaws.com"]})
     assert r["status"] == "already_applied" and r["severed"] == [] and r["unknowns"] == []
+
+
+def test_prowler_confused_deputy_finding_becomes_the_condition() -> None:
+    """Prowler 5.46's own OCSF output (prowler aws -c iam_role_cross_service_confused_deputy_prevention
+    against moto: one role trusting EC2 bare, one trusting Lambda on aws:SourceAccount): the FAIL becomes
+    the condition for the finding's own account; the PASS becomes nothing."""
+    finding = json.loads(
+        (
+            Path(__file__).parent.parent / "data" / "proposals" / "prowler-confused-deputy-ocsf.json"
+        ).read_text()
+    )
+    (p,) = ocsf.parse(finding, "prowler-confused-deputy-ocsf.json")
+    change = p["change"]
+    assert (
+        change["kind"] == "iam.update_trust_policy"
+        and change["lookup"] == "check:iam_role_cross_service_confused_deputy_prevention"
+    )
+    assert change["delta"] == {
+        "add_service_condition": {"StringEquals": {"aws:SourceAccount": change["account"]}}
+    }
