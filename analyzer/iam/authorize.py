@@ -1,5 +1,5 @@
-"""The whole AWS decision for one request: SCPs, identity policies, permissions boundary, resource policy,
-same-account and cross-account rules (IAM User Guide, "Policy evaluation logic", "Cross-account policy
+"""The whole AWS decision for one request: SCPs, RCPs, identity policies, permissions boundary, session
+policy, VPC endpoint policy, resource policy, same-account and cross-account rules (IAM User Guide, "Policy evaluation logic", "Cross-account policy
 evaluation logic"; AWS KMS Developer Guide, "Key policies").
 
 The rules, as implemented by ``combine``:
@@ -15,11 +15,14 @@ The rules, as implemented by ``combine``:
   key policy allows the account (or the caller).
 * Cross account: the resource policy *and* the caller's identity policies (within its boundary) must both
   allow. No resource policy means no cross-account access.
+* A session policy limits the identity side and grants to the role ARN; a grant to the session ARN or by
+  ``*`` is limited by neither boundary nor session policy. A VPC endpoint policy and every RCP level must
+  allow too.
 * Anything that depends on context Blastwall cannot know is ``conditional``, with the keys named; a
   policy that was not collected or could not be read is never treated as allowing or as absent.
 
-Not modelled (and so never claimed): session policies, resource control policies (RCPs), VPC endpoint
-policies, S3 ACLs and object ownership.
+Not modelled (and so never claimed): S3 ACLs and object ownership, KMS grants, session tags
+(docs/iam.md lists them with the reasons).
 """
 
 from __future__ import annotations
