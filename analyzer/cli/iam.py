@@ -105,9 +105,10 @@ def can_cmd(
 
     want = 2 if anonymous else 3
     if len(args) != want:
+        hint = " (quote * so the shell does not expand it: '*')" if len(args) > want else ""
         raise BadInput(
             f"expected {'ACTION RESOURCE' if anonymous else 'PRINCIPAL ACTION RESOURCE'}, got {len(args)} "
-            f"argument(s): {' '.join(args)}",
+            f"argument(s): {' '.join(args[:6])}{' …' if len(args) > 6 else ''}{hint}",
             path="ARGS",
         )
     principal, action, resource = ("*", *args) if anonymous else args

@@ -116,3 +116,47 @@ def test_unknown_principal_is_bad_input(store: Path) -> None:
     assert out.returncode == 2 and "no role or user named 'no-such-role'" in out.stderr
     out = run(store, "can", "datalake-reader", "s3:GetObject", "x", "--context", "novalue", check=False)
     assert out.returncode == 2 and "KEY=VALUE" in out.stderr
+
+
+def test_the_faults_issue_18_reported(store: Path, tmp_path: Path) -> None:
+    """The requests issue #18 found answered wrongly, as a user asks them."""
+    # a role's trust policy does not decide iam:PassRole (it was: "denied, the trust policy does not allow it")
+    d = js(store, "can", "legacy-ops-automation", "iam:PassRole", "legacy-etl-role")
+    assert d["decision"] == "allowed" and not any("#trust" in st for st in d["statements"])
+    assert f"arn:aws:iam::{LEGACY}:role/legacy-ops-automation#inline:ops-admin:#0" in d["statements"]
+    rows = js(store, "who-can", "iam:PassRole", "legacy-etl-role")["principals"]
+    assert [r["principal"] for r in rows] == [f"arn:aws:iam::{LEGACY}:role/legacy-ops-automation"]
+    # an IAM user has no resource policy (it was: "conditional: resource policy ... not collected")
+    assert js(store, "can", "legacy-ops-automation", "iam:GetUser", "etl-operator")["decision"] == "allowed"
+    # '*' resources (it was refused)
+    assert js(store, "can", "legacy-ops-automation", "s3:ListAllMyBuckets", "*")["decision"] == "allowed"
+    assert js(store, "can", "etl-operator", "s3:ListAllMyBuckets", "*")["decision"] == "denied"
+    g = js(store, "can", "etl-operator", "sts:GetCallerIdentity", "*")
+    assert g["decision"] == "allowed" and "needs no permission" in g["reason"]
+    # anonymous callers: the curated bucket's only '*' statement is a Deny, so nobody anonymous reads it
+    a = js(
+        store, "can", "--anonymous", "s3:GetObject", "arn:aws:s3:::acme-datalake-curated/part-0001.parquet"
+    )
+    assert a["principal"] == "anonymous" and a["decision"] == "denied"
+    listed = js(store, "who-can", "s3:GetObject", "arn:aws:s3:::acme-datalake-curated/p", "--all")[
+        "principals"
+    ]
+    assert "anonymous" in [r["principal"] for r in listed]
+    # a session policy narrows the role session
+    sp = tmp_path / "session.json"
+    sp.write_text(
+        json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [{"Effect": "Allow", "Action": "s3:PutObject", "Resource": "*"}],
+            }
+        )
+    )
+    obj = "arn:aws:s3:::acme-datalake-curated/part-0001.parquet"
+    s = js(store, "can", "datalake-reader", "s3:GetObject", obj, "--session-policy", str(sp))
+    assert s["decision"] == "denied" and s["reason"] == "the session policy does not allow it"
+    # a user cannot carry a session policy; a shell-expanded '*' is named
+    bad = run(store, "can", "etl-operator", "s3:GetObject", obj, "--session-policy", str(sp), check=False)
+    assert bad.returncode == 2 and "needs a role session" in bad.stderr
+    many = run(store, "can", "etl-operator", "s3:ListAllMyBuckets", "README.md", "docs", check=False)
+    assert many.returncode == 2 and "quote" in many.stderr

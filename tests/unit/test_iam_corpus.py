@@ -78,7 +78,8 @@ def target_of(case: dict[str, Any]) -> Target:
         tags=r.get("tags"),
         role_path=r.get("path"),
         rcp_levels=tuple(
-            (f"rcp-level{i}", policy(f"rcp{i}", lvl) or PolicySet()) for i, lvl in enumerate(case.get("rcps") or [])
+            (f"rcp-level{i}", policy(f"rcp{i}", lvl) or PolicySet())
+            for i, lvl in enumerate(case.get("rcps") or [])
         ),
     )
 
@@ -92,7 +93,9 @@ def test_corpus_is_large_and_cited() -> None:
         header = "".join(line for line in f.read_text().splitlines(keepends=True) if line.startswith("#"))
         for case in yaml.safe_load(f.read_text()):
             abbrev = re.split(r"[\s:,(]", case["cite"], maxsplit=1)[0]
-            assert f"{abbrev} =" in header or f"{abbrev}=" in header, f"{f.name}: {case['id']} cites {abbrev!r}"
+            assert f"{abbrev} =" in header or f"{abbrev}=" in header, (
+                f"{f.name}: {case['id']} cites {abbrev!r}"
+            )
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
