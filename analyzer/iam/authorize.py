@@ -1,6 +1,7 @@
 """The whole AWS decision for one request: SCPs, RCPs, identity policies, permissions boundary, session
-policy, VPC endpoint policy, resource policy, same-account and cross-account rules (IAM User Guide, "Policy evaluation logic", "Cross-account policy
-evaluation logic"; AWS KMS Developer Guide, "Key policies").
+policy, VPC endpoint policy, resource policy, same-account and cross-account rules (IAM User Guide,
+"Policy evaluation logic", "Cross-account policy evaluation logic"; AWS KMS Developer Guide, "Key
+policies").
 
 The rules, as implemented by ``combine``:
 

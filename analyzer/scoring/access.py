@@ -138,7 +138,8 @@ def request_subject(
     if (session_policy is not None or session_name) and c.kind != "role":
         raise BadInput(
             f"a session policy or session name needs a role session; {principal} is a {c.kind} "
-            "(IAM User Guide, 'Session policies': AssumeRole*, and GetFederationToken for users)",
+            "(IAM User Guide, 'Session policies': they are passed to AssumeRole* for a role session, or to "
+            "GetFederationToken for a federated user session, not to the principal itself)",
             path="--session-policy",
         )
     changes: dict[str, Any] = {}

@@ -132,7 +132,9 @@ class Failures:
 
 # -- proposals (every format the registry reads) ------------------------------------------------------------
 PROPOSAL_FILES = [
-    *sorted(p for p in (ROOT / "tests" / "data" / "proposals").iterdir() if p.is_file()),
+    *sorted(
+        p for p in (ROOT / "tests" / "data" / "proposals").iterdir() if p.is_file() and p.suffix != ".md"
+    ),
     SAMPLE / "findings" / "securityhub-access-analyzer.json",
 ]
 
