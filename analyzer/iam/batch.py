@@ -133,13 +133,17 @@ def authorize_many(
             s_inv.reshape(-1),
         )
 
+    session = np.zeros(n, np.int8)
+
     def column(
         keys: list[Hashable], per_row: np.ndarray, run: Callable[[Hashable, np.ndarray], Evaluated]
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray, _Column]:
-        """Evaluate one policy type: rows grouped by ``keys[per_row[i]]``."""
+        """Evaluate one policy type: rows grouped by ``keys[per_row[i]]``. Also fills ``session[rows]``
+        (grants no boundary limits) for the resource column's use."""
         allow = np.empty(n, np.int8)
         deny = np.empty(n, np.int8)
         direct = np.empty(n, np.int8)
+        session.fill(F)
         group = np.empty(n, np.int64)
         local = np.zeros(n, np.int64)
         arrays: list[Evaluated] = []
@@ -157,9 +161,12 @@ def authorize_many(
             group[rows] = g
             if isinstance(res, Assessment):
                 allow[rows], deny[rows], direct[rows] = res.allow, res.deny, res.allow_direct
+                session[rows] = res.allow_session
             else:
                 allow[rows], deny[rows], direct[rows] = res.allow, res.deny, res.allow_direct
                 local[rows] = np.arange(len(rows))
+                if isinstance(res, AssessmentArrays) and res.allow_session is not None:
+                    session[rows] = res.allow_session
         return allow, deny, direct, _Column(arrays, group, local)
 
     # identity policies, grouped by the documents they consist of
@@ -223,9 +230,13 @@ def authorize_many(
             return Assessment(T, F, F)
         return _levels(rc_by[key], requests(rows), len(rows), "RCPs", with_principal=True)
 
-    rca, rcdn, _, rc_col = column(rc_keys, row_target, run_rcps)
-    slr = np.array([s.service_linked for s in subjects], bool)[row_subject] if n else np.zeros(0, bool)
-    rca, rcdn = np.where(slr, T, rca), np.where(slr, F, rcdn)  # RCPs do not restrict service-linked roles
+    rc_col: _Column | None = None
+    if any(k is not None for k in rc_keys):
+        rca, rcdn, _, rc_col = column(rc_keys, row_target, run_rcps)
+        slr = np.array([s.service_linked for s in subjects], bool)[row_subject]
+        rca, rcdn = np.where(slr, T, rca), np.where(slr, F, rcdn)  # RCPs do not restrict service-linked roles
+    else:  # no target carries RCPs (none enabled, or no RCP service among the actions)
+        rca, rcdn = np.full(n, T, np.int8), np.zeros(n, np.int8)
 
     # resource policies, one evaluation per target
     def run_resource(key: Hashable, rows: np.ndarray) -> Evaluated:
@@ -240,13 +251,7 @@ def authorize_many(
         return evaluate_many(t.policy, requests(rows), with_principal=True)
 
     ra, rdn, rdir, r_col = column(list(range(len(targets))), row_target, run_resource)
-    rsess = np.zeros(n, np.int8)  # grants no boundary limits (a wildcard principal)
-    for g, res in enumerate(r_col.arrays):
-        rows_g = np.flatnonzero(r_col.group == g)
-        if isinstance(res, Assessment):
-            rsess[rows_g] = res.allow_session
-        elif isinstance(res, AssessmentArrays) and res.allow_session is not None:
-            rsess[rows_g] = res.allow_session[r_col.local[rows_g]]
+    rsess = session.copy()  # grants no boundary or session policy limits (a session ARN, a wildcard)
 
     outside = np.array([s.caller.kind in ("service", "federated", "anonymous") for s in subjects], bool)[
         row_subject
@@ -301,8 +306,8 @@ def authorize_many(
             j = int(s_col.local[i])
             scps = [(node, a if isinstance(a, Assessment) else a.assessment(j)) for node, a in holder.levels]
         rcps: list[tuple[str, Assessment]] = []
-        rholder = rc_col.arrays[int(rc_col.group[i])]
-        if isinstance(rholder, _Levels) and not s.service_linked:
+        rholder = rc_col.arrays[int(rc_col.group[i])] if rc_col is not None else None
+        if isinstance(rholder, _Levels) and rc_col is not None and not s.service_linked:
             j = int(rc_col.local[i])
             rcps = [(node, a if isinstance(a, Assessment) else a.assessment(j)) for node, a in rholder.levels]
         parts = Parts(
@@ -351,15 +356,16 @@ def _effective(
     index: dict[tuple[int, int], int] = {}
     new_rows = np.array(row_target, dtype=np.int64, copy=True)
     ruled: dict[int, ServiceRule] = {}
-    pairs, inverse = (
-        np.unique(np.stack([row_target, row_action]), axis=1, return_inverse=True)
-        if len(row_target)
-        else (np.empty((2, 0), np.int64), np.empty(0, np.int64))
+    # one code per (target, action) pair: far cheaper to make unique than a stacked array along an axis
+    width = max(len(actions), 1)
+    code = np.asarray(row_target, np.int64) * width + np.asarray(row_action, np.int64)
+    uniq, inverse = (
+        np.unique(code, return_inverse=True) if len(code) else (np.empty(0, np.int64), np.empty(0, np.int64))
     )
-    mapped = np.empty(pairs.shape[1], np.int64)
+    mapped = np.empty(len(uniq), np.int64)
     rules: dict[int, ServiceRule] = {}
-    for j in range(pairs.shape[1]):
-        ti, ai = int(pairs[0, j]), int(pairs[1, j])
+    for j in range(len(uniq)):
+        ti, ai = divmod(int(uniq[j]), width)
         t = targets[ti]
         rule = service_rule(actions[ai], t.arn, t.role_path)
         if rule is not None:
@@ -376,7 +382,7 @@ def _effective(
     inverse = inverse.reshape(-1)
     if len(row_target):
         new_rows = mapped[inverse]
-        for j, rule in rules.items():
-            for i in np.flatnonzero(inverse == j):
-                ruled[int(i)] = rule
+        if rules:
+            for i in np.flatnonzero(np.isin(inverse, np.fromiter(rules, np.int64, len(rules)))):
+                ruled[int(i)] = rules[int(inverse[i])]
     return out, new_rows, ruled

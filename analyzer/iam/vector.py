@@ -383,7 +383,9 @@ def evaluate_many(policies: PolicySet, req: Requests, *, with_principal: bool = 
             m = np.minimum(m, pm[req.caller_idx])
             direct[s] = pd[req.caller_idx]
             aws = st.principals.get("AWS", ())
-            if st.effect == "Allow" and ("*" in aws or any(":assumed-role/" in v for v in aws)):
+            if st.effect == "Allow" and "*" in aws:
+                unlimited[s] = pd[req.caller_idx]  # a wildcard grant: no boundary limits it
+            elif st.effect == "Allow" and aws and any(c.session for c in callers):
                 un = np.fromiter((grants_unlimited(st, c) for c in callers), dtype=bool, count=len(callers))
                 unlimited[s] = un[req.caller_idx] & pd[req.caller_idx]
         # conditions
