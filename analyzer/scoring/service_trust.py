@@ -40,18 +40,26 @@ class ServiceTrustOutcome:
 def workloads_by_service(ctx: Context, role: str) -> dict[str, list[str]]:
     """The workloads of the snapshot that run as ``role``, by the service principal that assumes it for
     them: EC2 instances whose instance profile holds the role, Lambda functions whose execution role it
-    is."""
-    out: dict[str, list[str]] = {}
-    profiles = {p.id for p in ctx.snap.of_kind("InstanceProfile") if role in (p.props.get("roles") or [])}
-    if profiles:
+    is. (Built for every role at once, once per snapshot.)"""
+    return _all_workloads(ctx).get(role, {})
+
+
+def _all_workloads(ctx: Context) -> dict[str, dict[str, list[str]]]:
+    def build() -> dict[str, dict[str, list[str]]]:
+        out: dict[str, dict[str, set[str]]] = {}
+        roles_of = {p.id: p.props.get("roles") or [] for p in ctx.snap.of_kind("InstanceProfile")}
         for n in ctx.snap.of_kind("Ec2Instance"):
-            if n.props.get("instance_profile") in profiles and n.props.get("state") != "terminated":
-                out.setdefault("ec2.amazonaws.com", []).append(n.id)
-    for e in ctx.snap.edges_into("RUNS_AS", role):
-        src = ctx.snap.node(e.src)
-        if src is not None and src.kind == "LambdaFunction":
-            out.setdefault("lambda.amazonaws.com", []).append(e.src)
-    return {k: sorted(set(v)) for k, v in out.items()}
+            if n.props.get("state") == "terminated":
+                continue
+            for role in roles_of.get(str(n.props.get("instance_profile") or ""), []):
+                out.setdefault(role, {}).setdefault("ec2.amazonaws.com", set()).add(n.id)
+        for e in ctx.snap.edge_records("RUNS_AS"):
+            src = ctx.snap.node(e.src)
+            if src is not None and src.kind == "LambdaFunction":
+                out.setdefault(e.dst, {}).setdefault("lambda.amazonaws.com", set()).add(e.src)
+        return {r: {svc: sorted(ws) for svc, ws in by.items()} for r, by in out.items()}
+
+    return ctx.snap.memo(("workloads-by-role",), build)  # type: ignore[return-value]
 
 
 def service_principals(trusts: list[PolicySet]) -> set[str]:
