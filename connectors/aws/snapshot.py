@@ -319,18 +319,18 @@ def transform_ec2(account: str, region: str, data: dict[str, Any], seen: str) ->
             b.edges.append(EdgeRow(eid, "ATTACHED_TO", arn("instance", inst), account=account))
     no_token = data.get("cloudwatch-GetMetricData-MetadataNoToken")  # keyed by instance id
     for i, e in enumerate((data.get("ec2-DescribeVpcEndpoints") or {}).get("VpcEndpoints", [])):
-        eid = arn("vpc-endpoint", e["VpcEndpointId"])
+        where = f"$.VpcEndpoints[{i}]"
+        vpce = require(e, "VpcEndpointId", file="ec2-DescribeVpcEndpoints.json", path=where, types=str)
+        eid = arn("vpc-endpoint", vpce)
         doc = e.get("PolicyDocument")
         if doc is not None:
-            doc = _checked_doc(
-                doc, "ec2-DescribeVpcEndpoints.json", f"$.VpcEndpoints[{i}].PolicyDocument", b.warnings
-            )
+            doc = _checked_doc(doc, "ec2-DescribeVpcEndpoints.json", f"{where}.PolicyDocument", b.warnings)
         b.nodes.append(
             NodeRow(
                 eid,
                 "VpcEndpoint",
                 {
-                    "vpce_id": e["VpcEndpointId"],
+                    "vpce_id": vpce,
                     "vpc_id": e.get("VpcId"),
                     "service_name": e.get("ServiceName"),
                     "endpoint_type": e.get("VpcEndpointType"),
