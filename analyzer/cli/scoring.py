@@ -176,7 +176,8 @@ def score(
     fmt: str,
 ) -> None:
     """Score proposals (default: every open one): severed, impacted, undocumented, unknowns, tier.
-    Results are saved as each chunk finishes; a progress bar goes to stderr.
+    Results are saved as each chunk finishes; a progress bar goes to stderr. A proposal that cannot be
+    scored is blocked (status error) and makes the command exit 1 once the batch is done.
 
     \b
     Example:
@@ -211,6 +212,14 @@ def score(
         scheduler=scheduler,
     )
     emit_results(payload, fmt)
+    failed = [r["proposal_id"] for r in payload["results"] if r.get("status") == "error"]
+    if failed:  # every other proposal was scored and saved; a failure is never a quiet exit 0
+        shown = ", ".join(failed[:5]) + (" …" if len(failed) > 5 else "")
+        click.echo(
+            f"error: {len(failed)} of {len(payload['results'])} proposal(s) could not be scored: {shown}",
+            err=True,
+        )
+        ctx.exit(1)
 
 
 @main.command("undocumented")

@@ -94,6 +94,8 @@ class _Prepared:
         """Tri-state (0 denied, 1 unknown, 2 allowed) of the flows at ``pos`` under ``m`` (compiled as
         ``cm``), equal to ``_decide_all`` on those flows: IPv4 flows in one vectorized pass, flows with an
         end that does not resolve unknown, anything else (IPv6, a range) one by one."""
+        if not len(pos) or "OBSERVED_FLOW" not in snap.edges:  # no flow evidence at all: nothing to decide
+            return np.ones(len(pos), np.int8)
         arr = snap.edges["OBSERVED_FLOW"]
         s, d, li = arr.src[pos], arr.dst[pos], self.props_index[pos]
         ks, kd = self.end_kind[s], self.end_kind[d]
@@ -331,10 +333,14 @@ def network_change(
             key(x) for x in exposure(restored_m, exposed) if x["decision"] != "denied"
         } == before_exp
     differ = np.flatnonzero(before != restored)
-    mismatch = [
-        f"{f.src} -> {f.dst} {f.protocol}/{f.port}"
-        for f in flows_of_edges(snap.edges["OBSERVED_FLOW"].records.at(picked[differ[:5]]))
-    ]
+    mismatch = (
+        [
+            f"{f.src} -> {f.dst} {f.protocol}/{f.port}"
+            for f in flows_of_edges(snap.edges["OBSERVED_FLOW"].records.at(picked[differ[:5]]))
+        ]
+        if len(differ)
+        else []
+    )
     out.rollback = {
         "change": {"kind": inverse_kind.name, "target": change.get("target"), "delta": inverse},
         "verified": not mismatch and same_exposure,
