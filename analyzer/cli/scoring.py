@@ -104,6 +104,9 @@ def propose(ctx: click.Context, paths: tuple[Path, ...], requester: str | None) 
         click.echo(f"imported {pid}")
     if r.unchanged:
         click.echo(f"{len(r.unchanged)} proposal(s) already imported, unchanged")
+    if r.skipped:
+        parts = ", ".join(f"{n} {reason}" for reason, n in sorted(r.skipped.items()))
+        click.echo(f"{sum(r.skipped.values())} finding(s) not proposed: {parts}")
     report_errors(r.errors)
 
 

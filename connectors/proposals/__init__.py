@@ -23,11 +23,21 @@ COLLECTION = "proposals"
 
 
 @dataclass(frozen=True)
+class Skipped:
+    """A finding a parser read and did not make a proposal of, and why: ``passed`` (the check passes),
+    ``archived``, ``suppressed``, ``resolved``, ``muted``, ``not_available`` (the check could not run)."""
+
+    reason: str
+    finding_id: str
+
+
+@dataclass(frozen=True)
 class ProposalFormat:
     name: str
     description: str
     detect: Callable[[Any], bool]
-    parse: Callable[[Any, str], list[dict[str, Any]]]
+    parse: Callable[[Any, str], list[Any]]
+    """Proposals (dicts) and ``Skipped`` records."""
 
 
 FORMATS: dict[str, ProposalFormat] = {}
@@ -43,6 +53,12 @@ def proposal_id(fmt: str, finding_id: str) -> str:
     return "bw-" + hashlib.sha256(f"{fmt}\x1f{finding_id}".encode()).hexdigest()[:12]
 
 
+def prowler_proposal_id(check: str, account: str, region: str | None, resource: str) -> str:
+    """One Prowler finding is one proposal whichever output it came from: its CSV and OCSF uid name the
+    resource, its ASFF Id a hash of it, so the identity is the check, account, region and resource."""
+    return proposal_id("prowler", "\x1f".join((check, account, region or "", resource)))
+
+
 def detect(data: Any, file: str) -> ProposalFormat:
     for fmt in FORMATS.values():
         if fmt.detect(data):
@@ -56,6 +72,23 @@ class ImportReport:
     imported: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    skipped: dict[str, int] = field(default_factory=dict)
+    """Findings read and not proposed, by reason (passed, suppressed, … and ``duplicate``: the same
+    finding from another file or format of this import)."""
+
+    def skip(self, reason: str) -> None:
+        self.skipped[reason] = self.skipped.get(reason, 0) + 1
+
+
+def _split(report: ImportReport, items: list[Any], file: str) -> list[dict[str, Any]]:
+    """The proposals of a parser's output, checked; its ``Skipped`` records counted."""
+    out = []
+    for item in items:
+        if isinstance(item, Skipped):
+            report.skip(item.reason)
+        else:
+            out.append(check_proposal(item, file))
+    return out
 
 
 def _read(f: Path) -> Any:
@@ -168,7 +201,7 @@ def import_proposals(store: GraphStore, paths: list[Path], requester: str | None
                     evaluations.append((str(f), data))
                     continue
                 fmt = detect(data, str(f))
-                batches.append((str(f), [check_proposal(p, str(f)) for p in fmt.parse(data, str(f))]))
+                batches.append((str(f), _split(report, fmt.parse(data, str(f)), str(f))))
         except BadInput as exc:
             report.errors.append(str(exc))
         except FileNotFoundError:
@@ -176,9 +209,7 @@ def import_proposals(store: GraphStore, paths: list[Path], requester: str | None
     for u in unit_dirs:
         try:
             with guard(str(u)):
-                batches.append(
-                    (str(u), [check_proposal(p, str(u)) for p in custodian.parse_unit(u, policies)])
-                )
+                batches.append((str(u), _split(report, custodian.parse_unit(u, policies), str(u))))
         except BadInput as exc:
             report.errors.append(str(exc))
     for where, data in evaluations:
@@ -200,9 +231,14 @@ def import_proposals(store: GraphStore, paths: list[Path], requester: str | None
     ]
     if named:
         _resolve_names(named, list(store.read_graph().nodes))
+    seen: set[str] = set()
     for _where, proposals in batches:
         for prop in proposals:
             pid = prop["proposal_id"]
+            if pid in seen:  # the same finding from another file or format of this import
+                report.skip("duplicate")
+                continue
+            seen.add(pid)
             old = existing.get(pid)
             if old is not None and old.get("change") == prop["change"]:
                 report.unchanged.append(pid)

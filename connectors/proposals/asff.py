@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 from analyzer.errors import BadInput
-from connectors.proposals import ProposalFormat, proposal_id, register
+from connectors.proposals import ProposalFormat, Skipped, proposal_id, prowler_proposal_id, register
 
 REQUIRED = (
     "SchemaVersion",
@@ -65,7 +65,23 @@ def _product(arn: str) -> str:
     return arn.split(":product/", 1)[-1] if ":product/" in arn else arn
 
 
-def parse(data: Any, file: str) -> list[dict[str, Any]]:
+def _skip_reason(f: dict[str, Any]) -> str | None:
+    """Why a finding is not a proposal (ASFF: Compliance.Status, RecordState, Workflow.Status and the
+    deprecated WorkflowState), or None for an active failing finding."""
+    compliance = str(_dig(f, "Compliance.Status") or "").upper()
+    if compliance == "PASSED":
+        return "passed"
+    if compliance == "NOT_AVAILABLE":
+        return "not_available"
+    if str(f.get("RecordState") or "").upper() == "ARCHIVED":
+        return "archived"
+    workflow = str(_dig(f, "Workflow.Status") or f.get("WorkflowState") or "").upper()
+    if workflow in ("SUPPRESSED", "RESOLVED"):
+        return workflow.lower()
+    return None
+
+
+def parse(data: Any, file: str) -> list[Any]:
     findings = _findings(data) or []
     base = (
         "$.Findings"
@@ -73,7 +89,7 @@ def parse(data: Any, file: str) -> list[dict[str, Any]]:
         else ("$.detail.findings" if isinstance(data, dict) else "$")
     )
     table = _lookup()
-    out = []
+    out: list[Any] = []
     for i, f in enumerate(findings):
         where = f"{base}[{i}]"
         for key in REQUIRED:
@@ -81,6 +97,10 @@ def parse(data: Any, file: str) -> list[dict[str, Any]]:
                 raise BadInput(f"ASFF finding lacks required field {key!r}", file=file, path=f"{where}.{key}")
         if not isinstance(f["Resources"], list) or not f["Resources"]:
             raise BadInput("Resources must be a non-empty list", file=file, path=f"{where}.Resources")
+        skip = _skip_reason(f)
+        if skip:
+            out.append(Skipped(skip, str(f["Id"])))
+            continue
         res = f["Resources"][0]
         product = _product(f["ProductArn"])
         types = " ".join(f.get("Types") or [])
@@ -120,21 +140,32 @@ def parse(data: Any, file: str) -> list[dict[str, Any]]:
             change.update(kind=entry["kind"], delta=delta, fidelity="inferred", lookup=entry["id"])
             break
         if change["kind"] == "opaque.runbook":
-            from connectors.proposals.checks import lookup
+            from connectors.proposals.checks import lookup_for
 
             generator = str(f["GeneratorId"])
-            found = lookup(
-                generator.removeprefix("prowler-"),
-                _dig(f, "Compliance.SecurityControlId"),
-                (f.get("ProductFields") or {}).get("ControlId"),
+            found = lookup_for(
+                (
+                    generator.removeprefix("prowler-"),
+                    _dig(f, "Compliance.SecurityControlId"),
+                    (f.get("ProductFields") or {}).get("ControlId"),
+                ),
+                str(f["AwsAccountId"]),
             )
             if found:
                 kind, delta, matched = found
                 change.update(kind=kind, delta=delta, fidelity="inferred", lookup=f"check:{matched}")
         sev = f.get("Severity") or {}
+        prowler = product == "prowler/prowler"
         out.append(
             {
-                "proposal_id": proposal_id("asff", f["Id"]),
+                "proposal_id": prowler_proposal_id(
+                    str(f["GeneratorId"]).removeprefix("prowler-"),
+                    str(f["AwsAccountId"]),
+                    change["region"],
+                    str(res.get("Id")),
+                )
+                if prowler
+                else proposal_id("asff", f["Id"]),
                 "source": {
                     "format": "asff",
                     "finding_id": f["Id"],

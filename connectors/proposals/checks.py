@@ -53,6 +53,17 @@ def _filled(value: Any, account: str) -> Any:
     return value
 
 
+def lookup_for(
+    check_ids: tuple[str | None, ...], account: str | None
+) -> tuple[str, dict[str, Any], str] | None:
+    """``lookup`` with the delta written for the finding's account (``${account}``); a delta that needs an
+    account the finding does not name cannot be written exactly: None."""
+    found = lookup(*check_ids)
+    if found and _needs_account(found[1]):
+        return (found[0], _filled(found[1], account), found[2]) if account else None
+    return found
+
+
 def change(
     check_ids: tuple[str | None, ...],
     target: str | None,
@@ -60,11 +71,8 @@ def change(
     region: str | None,
     recommendation: Any,
 ) -> dict[str, Any]:
-    found = lookup(*check_ids)
+    found = lookup_for(check_ids, account)
     base = {"target": target, "account": account, "region": region}
-    if found and _needs_account(found[1]):
-        # a delta written for the finding's account: without one the fix cannot be written exactly
-        found = (found[0], _filled(found[1], account), found[2]) if account else None
     if found:
         kind, delta, matched = found
         return {**base, "kind": kind, "delta": delta, "fidelity": "inferred", "lookup": f"check:{matched}"}

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from analyzer.errors import BadInput
-from connectors.proposals import ProposalFormat, proposal_id, register
+from connectors.proposals import ProposalFormat, Skipped, proposal_id, prowler_proposal_id, register
 from connectors.proposals.checks import change
 
 CLASSES = {2001, 2003, 2004}
@@ -42,19 +42,27 @@ def _get(obj: Any, dotted: str) -> Any:
     return obj
 
 
-def parse(data: Any, file: str) -> list[dict[str, Any]]:
+def parse(data: Any, file: str) -> list[Any]:
     findings = _findings(data) or []
     base = "$.detail.findings" if isinstance(data, dict) else "$"
-    out = []
+    out: list[Any] = []
     for i, f in enumerate(findings):
         where = f"{base}[{i}]"
         for need in ("finding_info.uid", "resources", "metadata.product.name"):
             if _get(f, need) in (None, "", []):
                 raise BadInput(f"OCSF finding lacks {need}", file=file, path=f"{where}.{need}")
+        uid = str(_get(f, "finding_info.uid"))
         if (
             str(f.get("status_code", "")).upper() == "PASS"
             or str(_get(f, "compliance.status") or "").upper() == "PASSED"
         ):
+            out.append(Skipped("passed", uid))
+            continue
+        status = str(
+            f.get("status") or ""
+        ).lower()  # OCSF finding status: New, In Progress, Suppressed, Resolved
+        if status in ("suppressed", "resolved"):
+            out.append(Skipped(status, uid))
             continue
         product = str(_get(f, "metadata.product.name"))
         prowler = product.lower() == "prowler"
@@ -62,10 +70,13 @@ def parse(data: Any, file: str) -> list[dict[str, Any]]:
         control = _get(f, "compliance.control")
         res = f["resources"][0]
         fmt = "prowler-ocsf" if prowler else "securityhub-ocsf"
-        uid = str(_get(f, "finding_info.uid"))
+        account = _get(f, "cloud.account.uid")
+        region = res.get("region") or _get(f, "cloud.region")
         out.append(
             {
-                "proposal_id": proposal_id(fmt, uid),
+                "proposal_id": prowler_proposal_id(str(check), str(account), region, str(res.get("uid")))
+                if prowler and check
+                else proposal_id(fmt, uid),
                 "source": {
                     "format": fmt,
                     "finding_id": uid,

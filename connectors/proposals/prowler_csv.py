@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from analyzer.errors import BadInput
-from connectors.proposals import ProposalFormat, proposal_id, register
+from connectors.proposals import ProposalFormat, Skipped, prowler_proposal_id, register
 from connectors.proposals.checks import change
 
 REQUIRED = ("FINDING_UID", "CHECK_ID", "STATUS", "RESOURCE_UID", "ACCOUNT_UID")
@@ -22,17 +22,24 @@ def detect(data: Any) -> bool:
     )
 
 
-def parse(data: Any, file: str) -> list[dict[str, Any]]:
-    out = []
+def parse(data: Any, file: str) -> list[Any]:
+    out: list[Any] = []
     for i, row in enumerate(data):
         for need in REQUIRED:
             if not row.get(need):
                 raise BadInput(f"Prowler CSV row lacks {need}", file=file, line=i + 2, path=need)
-        if row["STATUS"].upper() != "FAIL" or str(row.get("MUTED", "")).lower() == "true":
+        status = row["STATUS"].upper()
+        if status != "FAIL":
+            out.append(Skipped("passed" if status == "PASS" else status.lower(), row["FINDING_UID"]))
+            continue
+        if str(row.get("MUTED", "")).lower() == "true":
+            out.append(Skipped("muted", row["FINDING_UID"]))
             continue
         out.append(
             {
-                "proposal_id": proposal_id("prowler-csv", row["FINDING_UID"]),
+                "proposal_id": prowler_proposal_id(
+                    row["CHECK_ID"], row["ACCOUNT_UID"], row.get("REGION"), row["RESOURCE_UID"]
+                ),
                 "source": {
                     "format": "prowler-csv",
                     "finding_id": row["FINDING_UID"],

@@ -54,11 +54,11 @@ def test_each_format_is_detected_and_passed_checks_skipped(store: Path) -> None:
     by_format: dict[str, list[dict]] = {}
     for p in proposals(store):
         by_format.setdefault(p["source"]["format"], []).append(p)
-    # 2 FAIL of 3 in Prowler's OCSF and CSV; one each in the others
+    # 2 FAIL of 3 in Prowler's OCSF and CSV — the same two findings, and the ASFF's Prowler finding is
+    # one of them too: one proposal each, from the first file; one each from the Security Hub files
     assert {k: len(v) for k, v in by_format.items()} == {
         "prowler-ocsf": 2,
-        "prowler-csv": 2,
-        "asff": 2,
+        "asff": 1,
         "securityhub-ocsf": 1,
     }
 
@@ -78,13 +78,13 @@ def test_known_checks_become_inferred_deltas_others_opaque(store: Path) -> None:
         else:
             assert c["kind"] == "opaque.runbook" and c["fidelity"] == "opaque", p
     kinds = sorted(p["change"]["kind"] for p in proposals(store))
-    assert kinds.count("sg.revoke_rules") == 5 and kinds.count("opaque.runbook") == 2
+    assert kinds.count("sg.revoke_rules") == 3 and kinds.count("opaque.runbook") == 1
 
 
 def test_custom_action_and_prowler_name_the_proposer(store: Path) -> None:
     proposers = sorted(str(p["source"].get("proposer")) for p in proposals(store))
     assert proposers.count("SendToBlastwall") == 1  # the custom action names the proposer
-    assert proposers.count("prowler --fixer") == 5  # Prowler's OCSF (2), CSV (2) and ASFF (1) findings
+    assert proposers.count("prowler --fixer") == 2  # Prowler's two findings (each in OCSF, CSV and ASFF)
 
 
 def test_a_fix_already_in_place_is_already_applied(store: Path) -> None:
@@ -113,4 +113,28 @@ def test_missing_field_is_named_and_the_rest_imports(tmp_path: Path) -> None:
     assert (
         out.returncode == 2 and "finding_info.uid" in out.stderr and "bad-ocsf-missing-uid.json" in out.stderr
     )
+    assert out.stdout.count("imported bw-") == 2 and "1 passed" in out.stdout
+
+
+def test_a_real_prowler_run_in_three_formats_is_one_proposal_per_failing_finding(tmp_path: Path) -> None:
+    """Prowler 5.46's own csv, json-ocsf and json-asff of one run against moto (two security groups
+    passing and one failing the port-22 check, the default group passing, one service role failing the
+    confused-deputy check; provenance in tests/data/proposals/README.md): two proposals, the passed
+    checks skipped and counted, the other formats' copies counted as duplicates."""
+    files = [str(DATA / f) for f in ("prowler-run.asff.json", "prowler-run.ocsf.json", "prowler-run.csv")]
+    out = run(tmp_path / "s", "propose", *files)
     assert out.stdout.count("imported bw-") == 2
+    assert "13 finding(s) not proposed: 4 duplicate, 9 passed" in out.stdout
+    got = {p["change"]["target"]: p["change"] for p in proposals(tmp_path / "s")}
+    sg = got["arn:aws:ec2:us-east-1:123456789012:security-group/sg-53b3427eadaef05ca"]
+    assert sg["kind"] == "sg.revoke_rules" and sg["fidelity"] == "inferred"
+    role = got["arn:aws:iam::123456789012:role/etl-role"]
+    assert role["delta"] == {"add_service_condition": {"StringEquals": {"aws:SourceAccount": "123456789012"}}}
+    # each format alone gives the same two proposals (same ids)
+    ids = set()
+    for i, f in enumerate(files):
+        one = run(tmp_path / f"one{i}", "propose", f)
+        ids.add(
+            frozenset(line.split()[-1] for line in one.stdout.splitlines() if line.startswith("imported"))
+        )
+    assert len(ids) == 1 and len(next(iter(ids))) == 2

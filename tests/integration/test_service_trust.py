@@ -17,7 +17,7 @@ from analyzer.governance.tier_policy import load_policy
 from analyzer.graph.store import GraphStore
 from analyzer.scoring.blast import score_proposal
 from analyzer.timeutil import parse_time
-from connectors.proposals import ocsf
+from connectors.proposals import Skipped, ocsf
 
 pytestmark = pytest.mark.integration
 LEGACY = "739406228105"
@@ -82,7 +82,9 @@ def test_prowler_confused_deputy_finding_becomes_the_condition() -> None:
             Path(__file__).parent.parent / "data" / "proposals" / "prowler-confused-deputy-ocsf.json"
         ).read_text()
     )
-    (p,) = ocsf.parse(finding, "prowler-confused-deputy-ocsf.json")
+    out = ocsf.parse(finding, "prowler-confused-deputy-ocsf.json")
+    (p,) = [x for x in out if isinstance(x, dict)]
+    assert [x.reason for x in out if isinstance(x, Skipped)] == ["passed"]
     change = p["change"]
     assert (
         change["kind"] == "iam.update_trust_policy"
