@@ -141,6 +141,7 @@ def explain_text(r: dict[str, Any]) -> str:
         + (f", from lookup {r['change']['lookup']}" if r["change"].get("lookup") else "")
         + ")",
         f"  delta: {json.dumps(r['change'].get('delta'), sort_keys=True)}",
+        *([f"  why this delta: {r['change']['derivation']}"] if r["change"].get("derivation") else []),
         f"  tier: {r['tier']} by rule {r['tier_rule']} of {r['policy']['policy_id']} v{r['policy']['version']} "
         f"(authority: {r['policy']['authority']}; owner: {r['policy']['owner_role']})",
     ]

@@ -273,6 +273,7 @@ def score_proposal(
             "delta": change.get("delta"),
             "fidelity": change["fidelity"],
             "lookup": change.get("lookup"),
+            "derivation": change.get("derivation"),
         },
         "tier": decision.tier,
         "tier_rule": decision.rule,

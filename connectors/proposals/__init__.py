@@ -231,6 +231,7 @@ def import_proposals(store: GraphStore, paths: list[Path], requester: str | None
     ]
     if named:
         _resolve_names(named, list(store.read_graph().nodes))
+    derive_from_snapshot(store, [p for _w, ps in batches for p in ps])
     seen: set[str] = set()
     for _where, proposals in batches:
         for prop in proposals:
@@ -252,6 +253,53 @@ def import_proposals(store: GraphStore, paths: list[Path], requester: str | None
     if new:
         store.put_documents(COLLECTION, new)
     return report
+
+
+def _check_ids(prop: dict[str, Any]) -> list[str]:
+    """Every id a finding names its check by: Prowler's check id, the Security Hub control id."""
+    src, change = prop.get("source") or {}, prop.get("change") or {}
+    out = []
+    for v in (src.get("generator"), (change.get("delta") or {}).get("runbook"), change.get("lookup")):
+        if isinstance(v, str) and v:
+            v = v.removeprefix("check:").removeprefix("prowler-")
+            out += [v, v.rsplit("/", 1)[-1]]  # security-control/EC2.13 -> EC2.13
+    return list(dict.fromkeys(out))
+
+
+def derive_from_snapshot(store: GraphStore, proposals: list[dict[str, Any]]) -> None:
+    """For a finding whose check Blastwall can evaluate (``analyzer.checks``) on a resource the snapshot
+    holds, the fix is computed from the resource as it is — exactly the rules that fail the check, or an
+    empty delta (``already_applied``) when it passes — instead of the check table's static delta."""
+    from analyzer.checks import find
+    from analyzer.network.documents import NetworkDocuments
+    from analyzer.network.load import NETWORK
+
+    docs: NetworkDocuments | None = None
+    for prop in proposals:
+        change = prop["change"]
+        if change.get("fidelity") == "exact":
+            continue  # the tool's own output names the change (Custodian annotations, Terraform)
+        found = find(*_check_ids(prop))
+        if found is None:
+            continue
+        check_id, check = found
+        if docs is None:
+            docs = NetworkDocuments(store.get_document_texts(NETWORK))
+        target = str(change.get("target") or "")
+        where = docs.locate(check.resource, target.rsplit("/", 1)[-1])
+        if where is None:
+            change["derivation"] = (
+                f"{check_id}: {target} is not in the snapshot; the fix is not derived from it"
+            )
+            continue
+        derived = check.fix(docs.item(check.resource, where))
+        change.update(
+            kind=check.kind,
+            delta=derived.delta,
+            fidelity="inferred",
+            lookup=f"check:{check_id}",
+            derivation=f"{check_id} on the snapshot: {derived.why} ({check.cite})",
+        )
 
 
 def _resolve_names(proposals: list[dict[str, Any]], nodes: list[Any]) -> None:

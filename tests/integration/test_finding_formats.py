@@ -72,9 +72,11 @@ def test_known_checks_become_inferred_deltas_others_opaque(store: Path) -> None:
             or c.get("lookup")
         ):
             assert c["kind"] == "sg.revoke_rules" and c["fidelity"] == "inferred", p
-            assert c["delta"]["ingress"][0]["FromPort"] == 22 and c["target"].endswith(
+            # derived from the snapshot: the group opens no port 22 to the internet, nothing to revoke
+            assert c["delta"] == {"ingress": []} and c["target"].endswith(
                 "security-group/sg-27114a32aa14afd0c"
             )
+            assert "opens no port 22 to the internet: the check passes" in c["derivation"]
         else:
             assert c["kind"] == "opaque.runbook" and c["fidelity"] == "opaque", p
     kinds = sorted(p["change"]["kind"] for p in proposals(store))
@@ -88,6 +90,8 @@ def test_custom_action_and_prowler_name_the_proposer(store: Path) -> None:
 
 
 def test_a_fix_already_in_place_is_already_applied(store: Path) -> None:
+    """The static delta said "revoke 22 from anywhere"; derived from the snapshot, the fix is empty: the
+    legacy workload group opens 443 to 10.40.0.0/16 only, so the check passes there."""
     res = json.loads(run(store, "score", "--as-of", SAMPLE_AS_OF, "--format", "json").stdout)["results"]
     sg = [r for r in res if r["change"]["kind"] == "sg.revoke_rules"]
     # the legacy workload group has no SSH rule open to the internet: nothing to revoke, nothing severed
@@ -138,3 +142,25 @@ def test_a_real_prowler_run_in_three_formats_is_one_proposal_per_failing_finding
             frozenset(line.split()[-1] for line in one.stdout.splitlines() if line.startswith("imported"))
         )
     assert len(ids) == 1 and len(next(iter(ids))) == 2
+
+
+def test_the_fix_is_derived_from_the_snapshot_the_finding_was_made_on(tmp_path: Path) -> None:
+    """The same run's account, collected by Blastwall from the same moto server
+    (tests/data/proposals/prowler-run-snapshot/; AWS managed policies trimmed from the GAAD): the port-22
+    finding becomes the revocation of exactly the rule that fails, and it is scored, not already applied."""
+    store = tmp_path / "s"
+    snap = DATA / "prowler-run-snapshot"
+    run(store, "ingest", "aws-snapshot", str(snap), "--collected-at", "2026-12-01T21:48:00Z")
+    run(store, "propose", str(DATA / "prowler-run.ocsf.json"))
+    sg = next(p for p in proposals(store) if p["change"]["kind"] == "sg.revoke_rules")["change"]
+    assert sg["delta"] == {
+        "ingress": [
+            {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
+        ]
+    }
+    assert "sg-53b3427eadaef05ca opens port 22 to the internet through tcp/22" in sg["derivation"]
+    res = json.loads(run(store, "score", "--as-of", "2026-12-01T21:48:00Z", "--format", "json").stdout)[
+        "results"
+    ]
+    (r,) = [x for x in res if x["change"]["kind"] == "sg.revoke_rules"]
+    assert r["status"] == "scored" and r["change"]["derivation"] == sg["derivation"]

@@ -1,0 +1,66 @@
+"""Checks as predicates over the snapshot, each with the fix that makes it pass.
+
+A scanner says *that* a resource fails a check; the exact change that fixes it depends on the resource as
+it is: which rules of a security group open which port to the internet, which statements of a policy
+grant what. A check here reads the resource's configuration as AWS returns it and answers with the delta
+that makes the check pass (empty when it already passes: the fix is then ``already_applied``), and why.
+
+Checks are a registry: one module per resource family registers its checks by every id the tools use
+(Security Hub control ids, Prowler check ids). ``derive`` is what importers call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Derived:
+    delta: dict[str, Any]
+    why: str
+    """What in the configuration fails the check (or that nothing does)."""
+
+    @property
+    def passes(self) -> bool:
+        return not any(self.delta.values())
+
+
+@dataclass(frozen=True)
+class Check:
+    ids: tuple[str, ...]
+    kind: str
+    """The change kind of the fix."""
+    resource: str
+    """The raw response the check reads (``ec2-DescribeSecurityGroups``)."""
+    fix: Callable[[dict[str, Any]], Derived]
+    cite: str
+
+
+CHECKS: dict[str, Check] = {}
+
+
+def register(check: Check) -> Check:
+    for i in check.ids:
+        CHECKS[i] = check
+    return check
+
+
+def find(*ids: str | None) -> tuple[str, Check] | None:
+    """The first id a registered check answers to, with the check; Prowler's port checks by pattern."""
+    _ensure_registered()
+    for i in ids:
+        if i and i in CHECKS:
+            return i, CHECKS[i]
+    from analyzer.checks.security_groups import port_check
+
+    for i in ids:
+        found = port_check(i) if i else None
+        if found is not None:
+            return i, found  # type: ignore[return-value]
+    return None
+
+
+def _ensure_registered() -> None:
+    from analyzer.checks import security_groups  # noqa: F401  (registers itself)
