@@ -10,6 +10,7 @@ import yaml
 
 from analyzer.errors import BadInput
 from connectors.proposals import ProposalFormat, Skipped, proposal_id, prowler_proposal_id, register
+from connectors.proposals.checks import prowler_proposer
 
 REQUIRED = (
     "SchemaVersion",
@@ -178,7 +179,7 @@ def parse(data: Any, file: str) -> list[Any]:
                     "proposer": (
                         (data.get("detail") or {}).get("actionName") if isinstance(data, dict) else None
                     )
-                    or ("prowler --fixer" if product == "prowler/prowler" else None),
+                    or (prowler_proposer(str(f["GeneratorId"])) if product == "prowler/prowler" else None),
                 },
                 "change": change,
             }

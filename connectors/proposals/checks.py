@@ -20,6 +20,18 @@ def _table() -> dict[str, dict[str, Any]]:
     return out
 
 
+@lru_cache(maxsize=1)
+def _fixers() -> frozenset[str]:
+    text = resources.files("connectors.proposals").joinpath("data/prowler_fixers.txt").read_text()
+    return frozenset(line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#"))
+
+
+def prowler_proposer(check: str | None) -> str:
+    """Who proposes a Prowler finding's fix: ``prowler --fixer`` for the checks that ship a fixer, else the
+    scan itself (``prowler``): a finding is not a fixer's proposal when Prowler has no fixer for it."""
+    return "prowler --fixer" if check and check.removeprefix("prowler-") in _fixers() else "prowler"
+
+
 def lookup(*ids: str | None) -> tuple[str, dict[str, Any], str] | None:
     """(kind, delta, matched id) for the first id the table knows."""
     table = _table()

@@ -10,7 +10,7 @@ from typing import Any
 
 from analyzer.errors import BadInput
 from connectors.proposals import ProposalFormat, Skipped, proposal_id, prowler_proposal_id, register
-from connectors.proposals.checks import change
+from connectors.proposals.checks import change, prowler_proposer
 
 CLASSES = {2001, 2003, 2004}
 
@@ -84,7 +84,7 @@ def parse(data: Any, file: str) -> list[Any]:
                     "generator": check or control,
                     "title": _get(f, "finding_info.title") or check or uid,
                     "severity": str(f.get("severity") or "informational").lower(),
-                    "proposer": "prowler --fixer" if prowler else None,
+                    "proposer": prowler_proposer(check) if prowler else None,
                     "file": file,
                 },
                 "change": change(

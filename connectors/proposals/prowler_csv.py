@@ -7,7 +7,7 @@ from typing import Any
 
 from analyzer.errors import BadInput
 from connectors.proposals import ProposalFormat, Skipped, prowler_proposal_id, register
-from connectors.proposals.checks import change
+from connectors.proposals.checks import change, prowler_proposer
 
 REQUIRED = ("FINDING_UID", "CHECK_ID", "STATUS", "RESOURCE_UID", "ACCOUNT_UID")
 
@@ -47,7 +47,7 @@ def parse(data: Any, file: str) -> list[Any]:
                     "generator": row["CHECK_ID"],
                     "title": row.get("CHECK_TITLE") or row["CHECK_ID"],
                     "severity": (row.get("SEVERITY") or "informational").lower(),
-                    "proposer": "prowler --fixer",
+                    "proposer": prowler_proposer(row["CHECK_ID"]),
                     "file": file,
                 },
                 "change": change(

@@ -139,3 +139,14 @@ def test_prowler_port_checks_read_their_ports_from_the_id(check_id: str, port: i
 
 def test_an_unknown_check_is_not_guessed() -> None:
     assert find("ec2_instance_imdsv2_enabled", "S3.8", None) is None
+
+
+def test_only_checks_that_ship_a_fixer_name_prowler_fixer() -> None:
+    from connectors.proposals.checks import prowler_proposer
+
+    assert (
+        prowler_proposer("ec2_securitygroup_allow_ingress_from_internet_to_high_risk_tcp_ports")
+        == "prowler --fixer"
+    )
+    assert prowler_proposer("prowler-s3_account_level_public_access_blocks") == "prowler --fixer"
+    assert prowler_proposer("ec2_securitygroup_allow_ingress_from_internet_to_tcp_port_22") == "prowler"
