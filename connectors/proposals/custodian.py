@@ -11,8 +11,23 @@ used as such (``exact``):
   (``CrossAccountViolations``, ``statement_ids: matched``) or the listed ids ->
   ``resource_policy.remove_statements``.
 
-Any other action is an ``opaque.runbook`` (scored conservatively, never ``auto``). A run is a dry run or
-not as ``metadata.json`` says; the proposal records it.
+Actions whose parameters say exactly what changes (Cloud Custodian AWS reference, each action's schema as
+``custodian schema aws.<resource>.actions.<action>`` prints it) map to the change kinds (``exact``):
+
+* ``aws.ec2`` ``stop`` / ``terminate`` -> ``compute.stop_or_terminate``; ``set-metadata-access`` with
+  ``tokens: required`` (and nothing else) -> ``setting.harden`` ``imdsv2_required``;
+* any resource ``delete`` -> ``resource.delete``;
+* ``aws.s3`` ``set-public-block`` -> ``public_access.block`` (the flags given, else all four set to
+  ``state``, default true, as Custodian does); ``set-bucket-encryption`` ``crypto: aws:kms`` with a key ARN
+  -> ``setting.harden`` ``s3_default_encryption``;
+* ``aws.sqs`` / ``aws.sns`` ``remove-statements`` -> ``resource_policy.remove_statements``;
+* ``aws.iam-user`` ``remove-keys`` -> ``iam.revoke_credentials`` (``disable: true`` deactivates);
+* ``aws.iam-role`` / ``aws.iam-user`` ``set-boundary`` -> ``iam.set_permissions_boundary``; ``set-policy``
+  with one policy ARN -> ``iam.detach_policy`` / ``iam.attach_or_put_policy``.
+
+Actions that change nothing a workload depends on (``tag``, ``mark-for-op``, ``notify`` …) are no-ops, not
+proposals (counted as skipped). Any other action is an ``opaque.runbook`` (scored conservatively, never
+``auto``). A run is a dry run or not as ``metadata.json`` says; the proposal records it.
 """
 
 from __future__ import annotations
@@ -22,9 +37,29 @@ from typing import Any
 
 from analyzer.errors import BadInput
 from connectors.jsonfile import load_json
-from connectors.proposals import proposal_id
+from connectors.proposals import Skipped, proposal_id
 
 _ACCOUNT = __import__("re").compile(r"^\d{12}$")
+
+NO_OP_ACTIONS = frozenset(
+    {
+        "tag",
+        "mark",
+        "unmark",
+        "untag",
+        "remove-tag",
+        "rename-tag",
+        "normalize-tag",
+        "mark-for-op",
+        "auto-tag-user",
+        "copy-related-tag",
+        "notify",
+        "post-finding",
+        "put-metric",
+        "report",
+    }
+)
+"""Actions that change tags, send messages or record findings: nothing a workload depends on."""
 
 
 def is_policy_file(data: Any) -> bool:
@@ -71,7 +106,7 @@ def _account_region(unit: Path, meta: dict[str, Any], resources: list[Any]) -> t
     return account, region
 
 
-def parse_unit(unit: Path, policies: dict[str, dict[str, Any]] | None = None) -> list[dict[str, Any]]:
+def parse_unit(unit: Path, policies: dict[str, dict[str, Any]] | None = None) -> list[Any]:
     meta_path, res_path = unit / "metadata.json", unit / "resources.json"
     if not meta_path.exists():
         raise BadInput(
@@ -97,11 +132,14 @@ def parse_unit(unit: Path, policies: dict[str, dict[str, Any]] | None = None) ->
     ).lower()
     dryrun = bool((meta.get("config") or {}).get("dryrun"))
     actions = [a if isinstance(a, dict) else {"type": a} for a in policy.get("actions") or []]
-    out = []
+    out: list[Any] = []
     for i, r in enumerate(resources):
         if not isinstance(r, dict):
             raise BadInput("a resource must be an object", file=str(res_path), path=f"$[{i}]")
         for action in actions or [{"type": "report"}]:
+            if action.get("type") in NO_OP_ACTIONS and actions:
+                out.append(Skipped("no_op_action", f"{name}:{action.get('type')}:#{i}"))
+                continue
             change = _change(rtype, action, r, account, region, str(res_path), i)
             rid = change["target"] or f"#{i}"
             finding = f"custodian:{account}:{region}:{name}:{action.get('type')}:{rid}"
@@ -189,11 +227,17 @@ def _change(
     target = (
         r.get("Arn")
         or r.get("arn")
+        or r.get("QueueArn")
+        or r.get("TopicArn")
         or (f"arn:aws:s3:::{r['Name']}" if short == "s3" and r.get("Name") else None)
     )
     target = (
         target or r.get("GroupId") or r.get("InstanceId") or r.get("NetworkInterfaceId") or r.get("RoleName")
     )
+    mapped = _mapped(short, atype, action, r, target)
+    if mapped is not None:
+        kind, tgt, delta = mapped
+        return {**base, "kind": kind, "target": tgt, "delta": delta, "fidelity": "exact"}
     return {
         **base,
         "kind": "opaque.runbook",
@@ -201,3 +245,69 @@ def _change(
         "delta": {"runbook": f"custodian:{short}:{atype}", "action": action},
         "fidelity": "opaque",
     }
+
+
+def _mapped(
+    short: str, atype: Any, action: dict[str, Any], r: dict[str, Any], target: str | None
+) -> tuple[str, str | None, dict[str, Any]] | None:
+    """(kind, target, delta) for an action whose parameters say exactly what changes, else None."""
+    keys = set(action) - {"type"}
+    if short == "ec2" and atype in ("stop", "terminate"):
+        return "compute.stop_or_terminate", r.get("InstanceId") or target, {"action": atype}
+    if atype == "delete":
+        return "resource.delete", target, {}
+    if (
+        short == "ec2"
+        and atype == "set-metadata-access"
+        and action.get("tokens") == "required"
+        and keys == {"tokens"}
+    ):
+        return "setting.harden", r.get("InstanceId") or target, {"setting": "imdsv2_required"}
+    if short == "s3" and atype == "set-public-block":
+        flags = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+        given = {k: bool(action[k]) for k in flags if k in action}
+        return "public_access.block", target, given or dict.fromkeys(flags, bool(action.get("state", True)))
+    if short == "s3" and atype == "set-bucket-encryption":
+        key = action.get("key")
+        if (
+            action.get("crypto") == "aws:kms"
+            and isinstance(key, str)
+            and key.startswith("arn:aws")
+            and ":kms:" in key
+        ):
+            return "setting.harden", target, {"setting": "s3_default_encryption", "kms_key": key}
+        return None  # SSE-S3, an alias or the AWS managed key: not a kms_key ARN this kind can judge
+    if short in ("sqs", "sns") and atype == "remove-statements":
+        ids = action.get("statement_ids")
+        if ids == "matched":
+            flagged = r.get("CrossAccountViolations") or []
+            delta = {
+                "statement_ids": [x["Sid"] for x in flagged if isinstance(x, dict) and x.get("Sid")],
+                "statements": [x for x in flagged if isinstance(x, dict) and not x.get("Sid")],
+            }
+            return "resource_policy.remove_statements", target, {k: v for k, v in delta.items() if v}
+        if isinstance(ids, list):
+            return "resource_policy.remove_statements", target, {"statement_ids": [str(x) for x in ids]}
+        return None  # '*': every statement, a different change
+    if short == "iam-user" and atype == "remove-keys" and not action.get("matched") and "age" not in action:
+        return (
+            "iam.revoke_credentials",
+            target,
+            {
+                "credential": "access_keys",
+                "action": "deactivate" if action.get("disable") else "delete",
+            },
+        )
+    if short in ("iam-role", "iam-user") and atype == "set-boundary":
+        if action.get("state") == "absent":
+            return "iam.set_permissions_boundary", target, {"boundary_arn": None}
+        if isinstance(action.get("policy"), str) and ":policy/" in action["policy"]:
+            return "iam.set_permissions_boundary", target, {"boundary_arn": action["policy"]}
+        return None
+    if short in ("iam-role", "iam-user") and atype == "set-policy":
+        arn = action.get("arn")
+        if isinstance(arn, str) and ":policy/" in arn and "*" not in arn:
+            kind = "iam.detach_policy" if action.get("state") == "detached" else "iam.attach_or_put_policy"
+            return kind, target, {"policy_arn": arn}
+        return None  # '*' detaches every policy: not one change of these kinds
+    return None

@@ -219,3 +219,106 @@ def test_output_directory_without_metadata_is_refused_and_the_rest_imports(tmp_p
     )
     assert len(report.imported) == 1
     assert sys.executable  # the importer ran in-process, no Custodian needed for this one
+
+
+ACTIONS_POLICY = """
+policies:
+  - name: ec2-stop
+    resource: aws.ec2
+    actions: [stop]
+  - name: ec2-imdsv2
+    resource: aws.ec2
+    actions: [{type: set-metadata-access, tokens: required}]
+  - name: s3-block
+    resource: aws.s3
+    actions: [{type: set-public-block}]
+  - name: s3-partial-block
+    resource: aws.s3
+    actions: [{type: set-public-block, BlockPublicPolicy: true}]
+  - name: role-boundary
+    resource: aws.iam-role
+    filters: [{RoleName: app-role}]
+    actions: [{type: set-boundary, policy: "arn:aws:iam::123456789012:policy/boundary"}]
+  - name: role-detach
+    resource: aws.iam-role
+    filters: [{RoleName: app-role}]
+    actions: [{type: set-policy, state: detached, arn: "arn:aws:iam::123456789012:policy/app-extra"}]
+  - name: user-keys
+    resource: aws.iam-user
+    filters: [{UserName: ci-bot}]
+    actions: [{type: remove-keys, disable: true}]
+  - name: s3-tag-only
+    resource: aws.s3
+    actions: [{type: tag, key: owner, value: security}]
+"""
+
+
+def test_custodian_actions_become_exact_changes(custodian: Path, moto_server: str, tmp_path: Path) -> None:
+    """Each action whose parameters say what changes (its schema: `custodian schema aws.<r>.actions.<a>`)
+    becomes that change kind, exact; a tag action is a no-op, not a proposal."""
+    ec2 = boto3.client("ec2", region_name="us-east-1")
+    ami = ec2.describe_images()["Images"][0]["ImageId"]
+    instance = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+    boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="app-data")
+    iam = boto3.client("iam")
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}
+        ],
+    }
+    iam.create_role(RoleName="app-role", AssumeRolePolicyDocument=json.dumps(trust))
+    iam.create_user(UserName="ci-bot")
+    iam.create_access_key(UserName="ci-bot")
+    policy = tmp_path / "policy.yml"
+    policy.write_text(ACTIONS_POLICY)
+    out_dir = tmp_path / "out"
+    run = subprocess.run(
+        [
+            str(custodian),
+            "run",
+            "--dryrun",
+            "--cache-period",
+            "0",
+            "-s",
+            str(out_dir),
+            "--region",
+            "us-east-1",
+            str(policy),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HOME": str(tmp_path)},
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    store = open_store(tmp_path / "store")
+    report = import_proposals(store, [out_dir, policy])
+    assert report.errors == [] and report.skipped == {"no_op_action": 1}
+    got = {
+        (p["source"]["generator"], p["change"]["kind"]): p["change"]
+        for p in store.get_documents("proposals").values()
+    }
+    assert got[("ec2-stop", "compute.stop_or_terminate")] == {
+        "account": "123456789012",
+        "region": "us-east-1",
+        "lookup": None,
+        "kind": "compute.stop_or_terminate",
+        "target": instance,
+        "delta": {"action": "stop"},
+        "fidelity": "exact",
+    }
+    assert got[("ec2-imdsv2", "setting.harden")]["delta"] == {"setting": "imdsv2_required"}
+    flags = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+    assert got[("s3-block", "public_access.block")]["delta"] == dict.fromkeys(flags, True)
+    assert got[("s3-partial-block", "public_access.block")]["delta"] == {"BlockPublicPolicy": True}
+    boundary = got[("role-boundary", "iam.set_permissions_boundary")]
+    assert boundary["target"] == "arn:aws:iam::123456789012:role/app-role"
+    assert boundary["delta"] == {"boundary_arn": "arn:aws:iam::123456789012:policy/boundary"}
+    assert got[("role-detach", "iam.detach_policy")]["delta"] == {
+        "policy_arn": "arn:aws:iam::123456789012:policy/app-extra"
+    }
+    keys = got[("user-keys", "iam.revoke_credentials")]
+    assert keys["target"] == "arn:aws:iam::123456789012:user/ci-bot"
+    assert keys["delta"] == {"credential": "access_keys", "action": "deactivate"}
+    assert not any(k[0] == "s3-tag-only" for k in got)
