@@ -76,7 +76,7 @@ def results_table(payload: dict[str, Any]) -> str:
             f"   tier {r['tier']} by rule '{r['tier_rule']}'"
             + (f", approver role: {r['approver_role']}" if r.get("approver_role") else ""),
         ]
-        for note in r.get("tier_notes", []):
+        for note in [*(r.get("notes") or []), *r.get("tier_notes", [])]:
             lines.append(f"   note: {note}")
         if r["severed"]:
             lines.append("   severed:")
@@ -142,6 +142,7 @@ def explain_text(r: dict[str, Any]) -> str:
         + ")",
         f"  delta: {json.dumps(r['change'].get('delta'), sort_keys=True)}",
         *([f"  why this delta: {r['change']['derivation']}"] if r["change"].get("derivation") else []),
+        *[f"  note: {n}" for n in r.get("notes") or []],
         f"  tier: {r['tier']} by rule {r['tier_rule']} of {r['policy']['policy_id']} v{r['policy']['version']} "
         f"(authority: {r['policy']['authority']}; owner: {r['policy']['owner_role']})",
     ]

@@ -126,6 +126,7 @@ def score_proposal(
     rollback: dict[str, Any] = {"change": None, "verified": None, "detail": ""}
     unlisted = 0  # unobserved severed dependencies beyond UNOBSERVED_LISTED: counted, not listed
     status = "scored"
+    notes: list[str] = []
     already_denied: list[dict[str, Any]] = []
     denied_unlisted = 0
     evidence_sources: tuple[str, ...] = ("cloudtrail",)
@@ -147,6 +148,7 @@ def score_proposal(
         severed, exposure, rollback = found.severed, found.exposure, found.rollback
         unknowns += found.unknowns
         already_denied, denied_unlisted = found.already_denied, found.already_denied_unlisted
+        notes = list(found.notes)
         account = account or found.account
         evidence_sources = found.evidence_sources
         if found.missing:
@@ -283,6 +285,7 @@ def score_proposal(
         "priority": priority(
             proposal["source"].get("severity"), severed_observed, len(impacted), len(unknowns), risk
         ),
+        "notes": notes,
         "severed": severed,
         "severed_unlisted": unlisted,
         "already_denied": already_denied,

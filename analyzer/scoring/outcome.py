@@ -24,6 +24,8 @@ class Outcome:
     missing: bool = False
     account: str = ""
     evidence_sources: tuple[str, ...] = ("cloudtrail",)
+    notes: list[str] = field(default_factory=list)
+    """What the change means in a sentence a reviewer reads first (e.g. that it ends public access)."""
 
     def target_missing(self, detail: str) -> Outcome:
         self.missing = True

@@ -14,7 +14,7 @@ from analyzer.iam.evaluate import Decision, PolicySet
 from analyzer.iam.policy import parse_lenient
 from analyzer.scoring.access import ACCESS_ACTIONS
 from analyzer.scoring.assume import principals_by_account
-from analyzer.scoring.context import POLICY_RESOURCE_KINDS, Context, account_of
+from analyzer.scoring.context import ANONYMOUS, POLICY_RESOURCE_KINDS, Context, account_of
 from analyzer.scoring.outcome import Outcome, config_digest, in_window, severed_entry
 from analyzer.timeutil import iso
 
@@ -41,6 +41,22 @@ def _with_policy(base: Target, label: str, doc: Any) -> Target:
         base.tags,
         base.org_id,
     )
+
+
+def _named(st: Any, by_account: dict[str, list[str]]) -> list[str]:
+    """The principals an ``AWS`` principal list names: an account (id or root) names its principals (or its
+    root when the account was not collected); ``*`` names everyone, anonymous callers included."""
+    out: list[str] = []
+    for value in st.principals.get("AWS", ()):
+        if value == "*":
+            out.append(ANONYMOUS)
+            continue
+        acct = value if value.isdigit() else account_of(value)
+        if value.isdigit() or value.endswith(":root"):
+            out += by_account.get(acct) or [f"arn:aws:iam::{acct}:root"]
+        else:
+            out.append(value)
+    return list(dict.fromkeys(out))
 
 
 def resource_policy_change(
@@ -81,16 +97,9 @@ def resource_policy_change(
         actions = [a for a in st.actions if "*" not in a and "?" not in a] or list(
             ACCESS_ACTIONS.get(service, ())
         )
-        for value in st.principals.get("AWS", ()):
-            acct = value if value.isdigit() else account_of(value)
-            named = (
-                by_account.get(acct) or [f"arn:aws:iam::{acct}:root"]
-                if value.isdigit() or value.endswith(":root")
-                else [value]
-            )
-            for who in named:
-                for act in actions:
-                    rows.setdefault((who, act, request_resource(arn, act)), None)
+        for who in _named(st, by_account):
+            for act in actions:
+                rows.setdefault((who, act, request_resource(arn, act)), None)
     lo, hi = iso(start), iso(as_of)
     before_states: dict[tuple[str, str, str], str] = {}
     for (principal, action, resource), edge in sorted(rows.items(), key=lambda kv: kv[0]):
@@ -136,6 +145,49 @@ def resource_policy_change(
                 }
             )
     out.severed.sort(key=lambda s: (not s["observed"], -s["events"], s["consumer"]))
+    if any(s["consumer"] == ANONYMOUS for s in out.severed):
+        out.notes.append(f"ends public access to {arn}: anonymous callers are refused after the change")
+    # exposure: what the statements the change adds newly let in (another account, or anyone)
+    for st in (x for x in after_parsed if x not in before_parsed and x.effect == "Allow"):
+        actions = [a for a in st.actions if "*" not in a and "?" not in a] or list(
+            ACCESS_ACTIONS.get(service, ())
+        )
+        for who in _named(st, by_account):
+            for act in actions:
+                resource = request_resource(arn, act)
+                subject = ctx.subject(who)
+                tb = Target(
+                    resource, base.account, base.kind, base.policy, base.policy_known, base.tags, base.org_id
+                )
+                ta = Target(
+                    resource,
+                    t_after.account,
+                    t_after.kind,
+                    t_after.policy,
+                    True,
+                    t_after.tags,
+                    t_after.org_id,
+                )
+                if authorize(subject, act, tb).state != "denied":
+                    continue
+                a = authorize(subject, act, ta)
+                if a.state == "denied":
+                    continue
+                owner = account_of(who) if who != ANONYMOUS else None
+                out.exposure.append(
+                    {
+                        "principal": who,
+                        "resource": resource,
+                        "access": act,
+                        "after": a.state,
+                        "statements": list(a.statements),
+                        "scope": "public"
+                        if who == ANONYMOUS
+                        else "another account"
+                        if owner and owner != out.account
+                        else "same account",
+                    }
+                )
     # rollback: the previous document back must restore every decision
     inverse = kind.invert(before_doc, change["delta"])
     restored = kind.apply(after_doc, inverse)
