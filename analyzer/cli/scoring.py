@@ -105,7 +105,13 @@ def propose(ctx: click.Context, paths: tuple[Path, ...], requester: str | None) 
     if r.unchanged:
         click.echo(f"{len(r.unchanged)} proposal(s) already imported, unchanged")
     if r.skipped:
-        parts = ", ".join(f"{n} {reason}" for reason, n in sorted(r.skipped.items()))
+        labels = {
+            "no_op_action": "no-op actions (tag, notify …)",
+            "terraform_creates": "only created by the plan (nothing that exists changes)",
+            "not_available": "not evaluated by the scanner",
+            "duplicate": "duplicate (the same finding in another file or format)",
+        }
+        parts = ", ".join(f"{n} {labels.get(reason, reason)}" for reason, n in sorted(r.skipped.items()))
         click.echo(f"{sum(r.skipped.values())} finding(s) not proposed: {parts}")
     report_errors(r.errors)
 

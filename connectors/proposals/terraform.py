@@ -11,17 +11,22 @@ its ``change.before`` and ``change.after``, turned into exact deltas:
 * anything else that changes an existing resource (``aws_s3_bucket_public_access_block``, policy
   attachments …) -> ``opaque.runbook`` with the planned values, never ``auto``.
 
-Resources the plan creates touch nothing that exists and are left out. Plans of ``format_version`` 0.x and
-1.x are read; another is refused naming the field.
+Resources the plan creates touch nothing that exists and are left out (counted: ``propose`` says how many),
+except a standalone rule created on a group that already exists (its ``security_group_id`` is known at
+plan time): that opens the existing group -> ``sg.authorize_rules``. A proposal's id is made of the
+resource address *and* the change itself, so two plans changing the same address differently are two
+proposals, and the same plan imported twice is one. Plans of ``format_version`` 0.x and 1.x are read;
+another is refused naming the field.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from typing import Any
 
 from analyzer.errors import BadInput
-from connectors.proposals import ProposalFormat, proposal_id, register
+from connectors.proposals import ProposalFormat, Skipped, proposal_id, register
 
 SUPPORTED_MAJOR = ("0", "1")
 
@@ -133,7 +138,26 @@ def _doc(v: Any) -> Any:
     return v or None
 
 
-def parse(data: Any, file: str) -> list[dict[str, Any]]:
+RULE_TYPES = (
+    "aws_security_group_rule",
+    "aws_vpc_security_group_ingress_rule",
+    "aws_vpc_security_group_egress_rule",
+)
+
+
+def _on_existing_group(rtype: str, actions: list[str], after: dict[str, Any], unknown: Any) -> bool:
+    """A rule resource the plan creates on a group that exists already (the group id is known now)."""
+    gid = after.get("security_group_id")
+    return (
+        rtype in RULE_TYPES
+        and actions == ["create"]
+        and isinstance(gid, str)
+        and gid.startswith("sg-")
+        and not (isinstance(unknown, dict) and unknown.get("security_group_id"))
+    )
+
+
+def parse(data: Any, file: str) -> list[Any]:
     version = str(data.get("format_version", ""))
     if version.split(".", 1)[0] not in SUPPORTED_MAJOR:
         raise BadInput(
@@ -144,7 +168,7 @@ def parse(data: Any, file: str) -> list[dict[str, Any]]:
     changes = data.get("resource_changes") or []
     if not isinstance(changes, list):
         raise BadInput("resource_changes must be a list", file=file, path="$.resource_changes")
-    out: list[dict[str, Any]] = []
+    out: list[Any] = []
     for i, rc in enumerate(changes):
         where = f"$.resource_changes[{i}]"
         if not isinstance(rc, dict) or not isinstance(rc.get("change"), dict):
@@ -153,7 +177,12 @@ def parse(data: Any, file: str) -> list[dict[str, Any]]:
         before = rc["change"].get("before") or {}
         after = rc["change"].get("after") or {}
         rtype, address = rc.get("type", ""), rc.get("address", f"#{i}")
-        if actions in (["no-op"], ["read"], ["create"]) or not actions:
+        if actions == ["create"] and not _on_existing_group(
+            rtype, actions, after, rc["change"].get("after_unknown")
+        ):
+            out.append(Skipped("terraform_creates", str(address)))
+            continue
+        if actions in (["no-op"], ["read"]) or not actions:
             continue
         made: list[tuple[str, str | None, dict[str, Any], str]] = []  # kind, target, delta, fidelity
         if rtype == "aws_security_group":
@@ -169,11 +198,7 @@ def parse(data: Any, file: str) -> list[dict[str, Any]]:
                     made.append(("sg.revoke_rules", own, {side: _perms(sorted(b - a, key=str))}, "exact"))
                 if a - b:
                     made.append(("sg.authorize_rules", own, {side: _perms(sorted(a - b, key=str))}, "exact"))
-        elif rtype in (
-            "aws_security_group_rule",
-            "aws_vpc_security_group_ingress_rule",
-            "aws_vpc_security_group_egress_rule",
-        ):
+        elif rtype in RULE_TYPES:
             if "delete" in actions and before:
                 direction, group, perm = _rule_perm(rtype, before)
                 made.append(("sg.revoke_rules", group, {direction: [perm]}, "exact"))
@@ -231,8 +256,11 @@ def parse(data: Any, file: str) -> list[dict[str, Any]]:
                     "opaque",
                 )
             )
-        for n, (kind, target, delta, fidelity) in enumerate(made):
-            finding = f"terraform:{address}:{kind}:{n}"
+        for kind, target, delta, fidelity in made:
+            digest = hashlib.sha256(
+                json.dumps([kind, target, delta], sort_keys=True, default=str).encode()
+            ).hexdigest()[:16]
+            finding = f"terraform:{address}:{kind}:{digest}"
             out.append(
                 {
                     "proposal_id": proposal_id("terraform", finding),

@@ -130,7 +130,10 @@ def test_a_real_prowler_run_in_three_formats_is_one_proposal_per_failing_finding
     files = [str(DATA / f) for f in ("prowler-run.asff.json", "prowler-run.ocsf.json", "prowler-run.csv")]
     out = run(tmp_path / "s", "propose", *files)
     assert out.stdout.count("imported bw-") == 2
-    assert "13 finding(s) not proposed: 4 duplicate, 9 passed" in out.stdout
+    assert (
+        "13 finding(s) not proposed: 4 duplicate (the same finding in another file or format), 9 passed"
+        in out.stdout
+    )
     got = {p["change"]["target"]: p["change"] for p in proposals(tmp_path / "s")}
     sg = got["arn:aws:ec2:us-east-1:123456789012:security-group/sg-53b3427eadaef05ca"]
     assert sg["kind"] == "sg.revoke_rules" and sg["fidelity"] == "inferred"
