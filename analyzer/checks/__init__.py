@@ -33,7 +33,8 @@ class Check:
     kind: str
     """The change kind of the fix."""
     resource: str
-    """The raw response the check reads (``ec2-DescribeSecurityGroups``)."""
+    """What the check reads: a raw EC2 response of the network documents (``ec2-DescribeSecurityGroups``),
+    or ``node``: the resource's node in the graph (its properties and ``id``)."""
     fix: Callable[[dict[str, Any]], Derived]
     cite: str
 
@@ -63,4 +64,4 @@ def find(*ids: str | None) -> tuple[str, Check] | None:
 
 
 def _ensure_registered() -> None:
-    from analyzer.checks import security_groups  # noqa: F401  (registers itself)
+    from analyzer.checks import resource_policies, security_groups  # noqa: F401  (they register themselves)

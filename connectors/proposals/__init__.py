@@ -275,6 +275,7 @@ def derive_from_snapshot(store: GraphStore, proposals: list[dict[str, Any]]) -> 
     from analyzer.network.load import NETWORK
 
     docs: NetworkDocuments | None = None
+    nodes: dict[str, Any] | None = None
     for prop in proposals:
         change = prop["change"]
         if change.get("fidelity") == "exact":
@@ -283,16 +284,25 @@ def derive_from_snapshot(store: GraphStore, proposals: list[dict[str, Any]]) -> 
         if found is None:
             continue
         check_id, check = found
-        if docs is None:
-            docs = NetworkDocuments(store.get_document_texts(NETWORK))
         target = str(change.get("target") or "")
-        where = docs.locate(check.resource, target.rsplit("/", 1)[-1])
-        if where is None:
+        item: dict[str, Any] | None = None
+        if check.resource == "node":
+            if nodes is None:
+                nodes = {n.id: n for n in store.read_graph().nodes}
+            node = nodes.get(target)
+            if node is not None and node.props:
+                item = {**node.props, "id": node.id}
+        else:
+            if docs is None:
+                docs = NetworkDocuments(store.get_document_texts(NETWORK))
+            where = docs.locate(check.resource, target.rsplit("/", 1)[-1])
+            item = docs.item(check.resource, where) if where is not None else None
+        if item is None:
             change["derivation"] = (
                 f"{check_id}: {target} is not in the snapshot; the fix is not derived from it"
             )
             continue
-        derived = check.fix(docs.item(check.resource, where))
+        derived = check.fix(item)
         change.update(
             kind=check.kind,
             delta=derived.delta,

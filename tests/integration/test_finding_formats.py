@@ -170,3 +170,47 @@ def test_the_fix_is_derived_from_the_snapshot_the_finding_was_made_on(tmp_path: 
     ]
     (r,) = [x for x in res if x["change"]["kind"] == "sg.revoke_rules"]
     assert r["status"] == "scored" and r["change"]["derivation"] == sg["derivation"]
+
+
+def test_real_prowler_findings_for_settings_public_access_and_function_policies(tmp_path: Path) -> None:
+    """A second real run (tests/data/proposals/prowler-run2.ocsf.json, its account collected from the same
+    moto server into prowler-run2-snapshot/): IMDSv2, TLS-only, bucket Block Public Access and a public
+    function policy — each a change of the kind that fixes it, none opaque, the passes skipped."""
+    store = tmp_path / "s"
+    run(
+        store,
+        "ingest",
+        "aws-snapshot",
+        str(DATA / "prowler-run2-snapshot"),
+        "--collected-at",
+        "2026-12-01T22:10:00Z",
+    )
+    out = run(store, "propose", str(DATA / "prowler-run2.ocsf.json"))
+    assert out.stdout.count("imported bw-") == 5 and "2 passed" in out.stdout
+    got = {(p["source"]["generator"], p["change"]["target"]): p["change"] for p in proposals(store)}
+    assert all(c["fidelity"] != "opaque" for c in got.values())
+    fn = got[
+        (
+            "awslambda_function_not_publicly_accessible",
+            "arn:aws:lambda:us-east-1:123456789012:function:public-fn",
+        )
+    ]
+    assert fn["kind"] == "resource_policy.remove_statements" and fn["delta"] == {
+        "statement_ids": ["AnyoneInvokes"]
+    }
+    imds = got[
+        ("ec2_instance_imdsv2_enabled", "arn:aws:ec2:us-east-1:123456789012:instance/i-548c66a99d78aa2af")
+    ]
+    assert imds["kind"] == "setting.harden" and imds["delta"] == {"setting": "imdsv2_required"}
+    assert got[("s3_bucket_secure_transport_policy", "arn:aws:s3:::app-uploads")]["delta"] == {
+        "setting": "s3_require_tls"
+    }
+    assert (
+        got[("s3_bucket_level_public_access_block", "arn:aws:s3:::tls-only")]["kind"] == "public_access.block"
+    )
+    res = json.loads(run(store, "score", "--as-of", "2026-12-01T22:10:00Z", "--format", "json").stdout)[
+        "results"
+    ]
+    assert len(res) == 5 and not [r for r in res if r["status"] == "error"]
+    lam = next(r for r in res if r["change"]["kind"] == "resource_policy.remove_statements")
+    assert lam["notes"] and "ends public access" in lam["notes"][0]

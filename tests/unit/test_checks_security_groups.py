@@ -150,3 +150,31 @@ def test_only_checks_that_ship_a_fixer_name_prowler_fixer() -> None:
     )
     assert prowler_proposer("prowler-s3_account_level_public_access_blocks") == "prowler --fixer"
     assert prowler_proposer("ec2_securitygroup_allow_ingress_from_internet_to_tcp_port_22") == "prowler"
+
+
+def test_a_public_statement_is_removed_a_fenced_one_is_not() -> None:
+    found = find("Lambda.1")
+    assert found is not None
+    policy = {
+        "Statement": [
+            {"Sid": "Anyone", "Effect": "Allow", "Principal": "*", "Action": "lambda:InvokeFunction"},
+            {"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "lambda:InvokeFunction"},
+            {
+                "Sid": "FromMyBucket",
+                "Effect": "Allow",
+                "Principal": {"Service": "s3.amazonaws.com"},
+                "Action": "lambda:InvokeFunction",
+                "Condition": {"ArnLike": {"aws:SourceArn": "arn:aws:s3:::mine"}},
+            },
+            {
+                "Sid": "OrgOnly",
+                "Effect": "Allow",
+                "Principal": "*",
+                "Action": "lambda:InvokeFunction",
+                "Condition": {"StringEquals": {"aws:PrincipalOrgID": "o-1"}},
+            },
+        ]
+    }
+    d = found[1].fix({"id": "fn", "policy": policy})
+    assert d.delta == {"statement_ids": ["Anyone"], "statements": [policy["Statement"][1]]}
+    assert found[1].fix({"id": "fn", "policy": None}).passes
