@@ -511,6 +511,17 @@ def public_access_alternative(
     )
 
 
+def _peer_addresses(ctx: Context, peer: str) -> list[str]:
+    """The addresses a flow peer is known by: an address, or an interface's private addresses (an east-west
+    peer, another interface of the organization)."""
+    if peer.startswith("urn:ip:"):
+        return [peer.removeprefix("urn:ip:")]
+    node = ctx.snap.node(peer)
+    if node is not None and node.kind == "NetworkInterface":
+        return [str(ip) for ip in node.props.get("private_ips") or []]
+    return []
+
+
 def network_alternative(
     proposal: dict[str, Any], ctx: Context, policy: TierPolicy, as_of: datetime, severed: list[dict[str, Any]]
 ) -> dict[str, Any] | None:
@@ -524,8 +535,10 @@ def network_alternative(
         proto, _, port = s["access"].partition("/")
         # the group's side is the destination for ingress rules and the source for egress rules
         for side, peer in (("ingress", s["consumer"]), ("egress", s["provider"])):
-            if delta.get(side) and peer.startswith("urn:ip:"):
-                keep[side].setdefault((proto, int(port)), set()).add(peer.removeprefix("urn:ip:"))
+            if not delta.get(side):
+                continue
+            for ip in _peer_addresses(ctx, peer):
+                keep[side].setdefault((proto, int(port)), set()).add(ip)
     authorize: dict[str, list[dict[str, Any]]] = {}
     for side, by_port in keep.items():
         for (proto, port), peers in sorted(by_port.items()):
