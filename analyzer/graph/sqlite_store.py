@@ -115,8 +115,12 @@ class SqliteStore:
                 self.file, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False
             )
             self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-            mode = self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            mode = self._wal()
             self._conn.execute("PRAGMA synchronous = FULL")
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise StoreLocked(f"{self.file} stayed locked by another process: {exc}") from exc
+            raise BlastwallError(f"{self.file} is not a Blastwall store: {exc}") from exc
         except sqlite3.DatabaseError as exc:
             raise BlastwallError(f"{self.file} is not a Blastwall store: {exc}") from exc
         if mode.lower() != "wal":
@@ -124,6 +128,23 @@ class SqliteStore:
         self._init_schema()
 
     # -- setup -----------------------------------------------------------------------------------------
+    def _wal(self) -> str:
+        """Switch to WAL (once per store: reading the mode first takes no write lock). Changing the journal
+        mode needs the database to itself and SQLite does not always wait for it (it can answer "database
+        is locked" at once while another process opens or writes a new store), so reading and switching
+        are retried for the busy timeout."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                mode = str(self._conn.execute("PRAGMA journal_mode").fetchone()[0])
+                if mode.lower() != "wal":
+                    mode = str(self._conn.execute("PRAGMA journal_mode = WAL").fetchone()[0])
+                return mode
+            except sqlite3.OperationalError as exc:
+                if ("locked" not in str(exc) and "busy" not in str(exc)) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
+
     def _init_schema(self) -> None:
         with self._write(bump=False) as cur:
             cur.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
