@@ -167,6 +167,13 @@ def score_proposal(
         if applied:
             status = "already_applied"
 
+    ran = proposal["source"].get("executed")
+    if isinstance(ran, dict):
+        notes.append(
+            f"already executed by {ran.get('by')} at {ran.get('at') or 'an unrecorded time'} "
+            f"(run {ran.get('execution_id') or 'unknown'}, not a dry run) without a gate pass: this is the "
+            "impact of what ran, not a request for approval"
+        )
     collected = ctx.collection.get(account) if account else None
     if collected and collected.get("partial"):
         unknowns.append(

@@ -32,10 +32,12 @@ proposals (counted as skipped). Any other action is an ``opaque.runbook`` (score
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from analyzer.errors import BadInput
+from analyzer.timeutil import iso
 from connectors.jsonfile import load_json
 from connectors.proposals import Skipped, proposal_id
 
@@ -131,6 +133,15 @@ def parse_unit(unit: Path, policies: dict[str, dict[str, Any]] | None = None) ->
         or "medium"
     ).lower()
     dryrun = bool((meta.get("config") or {}).get("dryrun"))
+    executed = None
+    if not dryrun:  # the actions ran: what comes in is a record of what was done, not a request
+        run = meta.get("execution") or {}
+        start = run.get("start")
+        executed = {
+            "by": "cloud-custodian",
+            "execution_id": run.get("id"),
+            "at": iso(datetime.fromtimestamp(float(start), UTC)) if isinstance(start, int | float) else None,
+        }
     actions = [a if isinstance(a, dict) else {"type": a} for a in policy.get("actions") or []]
     out: list[Any] = []
     for i, r in enumerate(resources):
@@ -155,6 +166,7 @@ def parse_unit(unit: Path, policies: dict[str, dict[str, Any]] | None = None) ->
                         or f"Cloud Custodian {name}: {action.get('type')} on {rid}",
                         "severity": severity,
                         "dryrun": dryrun,
+                        **({"executed": executed} if executed else {}),
                         "custodian_version": meta.get("version"),
                         "file": str(unit),
                     },

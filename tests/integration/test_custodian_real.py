@@ -322,3 +322,51 @@ def test_custodian_actions_become_exact_changes(custodian: Path, moto_server: st
     assert keys["target"] == "arn:aws:iam::123456789012:user/ci-bot"
     assert keys["delta"] == {"credential": "access_keys", "action": "deactivate"}
     assert not any(k[0] == "s3-tag-only" for k in got)
+
+
+def test_a_run_that_really_executed_is_reported_as_done(
+    custodian: Path, moto_server: str, tmp_path: Path
+) -> None:
+    """Custodian run without --dryrun against moto (a fake account: stopping its instance harms nothing):
+    the output is a record of what ran, and the result says so instead of reading as a pending request."""
+    ec2 = boto3.client("ec2", region_name="us-east-1")
+    ami = ec2.describe_images()["Images"][0]["ImageId"]
+    instance = ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1)["Instances"][0]["InstanceId"]
+    policy = tmp_path / "policy.yml"
+    policy.write_text("policies:\n  - name: ec2-stop\n    resource: aws.ec2\n    actions: [stop]\n")
+    out_dir = tmp_path / "out"
+    run = subprocess.run(
+        [
+            str(custodian),
+            "run",
+            "--cache-period",
+            "0",
+            "-s",
+            str(out_dir),
+            "--region",
+            "us-east-1",
+            str(policy),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HOME": str(tmp_path)},
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert ec2.describe_instances(InstanceIds=[instance])["Reservations"][0]["Instances"][0]["State"][
+        "Name"
+    ] in ("stopping", "stopped")
+    store = open_store(tmp_path / "store")
+    collect_mod.ingest_aws(store, regions=["us-east-1"])
+    report = import_proposals(store, [out_dir, policy])
+    assert report.errors == []
+    (p,) = store.get_documents("proposals").values()
+    assert p["source"]["dryrun"] is False and p["source"]["executed"]["by"] == "cloud-custodian"
+    assert p["source"]["executed"]["at"].startswith("20") and p["source"]["executed"]["execution_id"]
+    from datetime import UTC, datetime
+
+    (r,) = api.score(store, as_of=datetime.now(UTC), save=False)["results"]
+    assert any(
+        n.startswith("already executed by cloud-custodian at ") and "without a gate pass" in n
+        for n in r["notes"]
+    )
