@@ -275,7 +275,6 @@ def derive_from_snapshot(store: GraphStore, proposals: list[dict[str, Any]]) -> 
     from analyzer.network.load import NETWORK
 
     docs: NetworkDocuments | None = None
-    nodes: dict[str, Any] | None = None
     for prop in proposals:
         change = prop["change"]
         if change.get("fidelity") == "exact":
@@ -287,9 +286,7 @@ def derive_from_snapshot(store: GraphStore, proposals: list[dict[str, Any]]) -> 
         target = str(change.get("target") or "")
         item: dict[str, Any] | None = None
         if check.resource == "node":
-            if nodes is None:
-                nodes = {n.id: n for n in store.read_graph().nodes}
-            node = nodes.get(target)
+            node = store.get_node(target)  # one lookup, not the whole graph
             if node is not None and node.props:
                 item = {**node.props, "id": node.id}
         else:
