@@ -6,7 +6,11 @@
 * ``{"setting": "s3_require_tls"}`` (target: a bucket ARN): a bucket-policy statement denying requests
   without TLS (``aws:SecureTransport`` false) cuts every caller that does not use TLS;
 * ``{"setting": "imdsv2_required"}`` (target: an instance ARN or id): the instance metadata service
-  answers only session-token (IMDSv2) requests, which cuts software still using IMDSv1.
+  answers only session-token (IMDSv2) requests, which cuts software still using IMDSv1;
+* ``{"setting": "sqs_encryption"}`` (target: a queue ARN): server-side encryption with the SQS-owned key
+  (SSE-SQS), or with ``"kms_key": KEY_ARN`` (SSE-KMS). Requests to an encrypted queue must use HTTPS and
+  Signature Version 4, and with a KMS key producers need ``kms:GenerateDataKey`` and ``kms:Decrypt``,
+  consumers ``kms:Decrypt`` (SQS Developer Guide, "Encryption at rest" and "Key management").
 
 ``apply`` takes and returns the target's setting as ``{"setting": ..., "value": ...}``; the rollback puts
 the previous value back.
@@ -24,7 +28,7 @@ DELTA_SCHEMA: dict[str, Any] = {
     "additionalProperties": False,
     "required": ["setting"],
     "properties": {
-        "setting": {"enum": ["s3_default_encryption", "s3_require_tls", "imdsv2_required"]},
+        "setting": {"enum": ["s3_default_encryption", "s3_require_tls", "imdsv2_required", "sqs_encryption"]},
         "kms_key": {"type": "string", "pattern": "^arn:aws[a-z-]*:kms:"},
         "restore": {},
     },
@@ -59,6 +63,9 @@ def apply(current: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
         "s3_default_encryption": {"sse": "aws:kms", "kms_key": delta.get("kms_key")},
         "s3_require_tls": True,
         "imdsv2_required": "required",
+        "sqs_encryption": {"sse": "kms", "kms_key": delta["kms_key"]}
+        if delta.get("kms_key")
+        else {"sse": "sqs"},
     }[delta["setting"]]
     return out
 
@@ -70,7 +77,7 @@ def invert(before: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
 KIND = register(
     ChangeKind(
         name="setting.harden",
-        summary="Turn on a protective setting (SSE-KMS default encryption, TLS-only bucket access, IMDSv2).",
+        summary="Turn on a protective setting (SSE-KMS default encryption, TLS-only bucket access, IMDSv2, SQS encryption).",
         delta_schema=DELTA_SCHEMA,
         example={
             "setting": "s3_default_encryption",

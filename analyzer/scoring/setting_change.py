@@ -6,7 +6,11 @@
 * TLS-only access: callers CloudTrail recorded without ``tlsDetails`` (not over TLS) are severed; calls
   that all carried it are safe;
 * IMDSv2-only: an instance whose IMDSv1 use cannot be seen (no ``MetadataNoToken`` evidence collected) is
-  an unknown; one already requiring tokens is already applied.
+  an unknown; one already requiring tokens is already applied;
+* SQS encryption: callers CloudTrail recorded without TLS are severed (an encrypted queue takes HTTPS
+  only); with a KMS key, each observed producer needs ``kms:GenerateDataKey`` and each consumer
+  ``kms:Decrypt``, decided as for S3. A queue already encrypted (with either key) passes SQS.1, so a
+  change to the SQS-owned key is then already applied.
 """
 
 from __future__ import annotations
@@ -27,8 +31,18 @@ def _current(node: Any, setting: str) -> Any:
     props = node.props or {}
     if setting == "imdsv2_required":
         return (props.get("metadata_options") or {}).get("HttpTokens")
-    if setting == "s3_default_encryption":
+    if setting in ("s3_default_encryption", "sqs_encryption"):
         return props.get("encryption")  # None: not collected
+    return None
+
+
+def _kms_action_for(action: str) -> str | None:
+    """The KMS permission a call needs once its data is encrypted with a customer key: writing (S3 put,
+    SQS send) needs ``kms:GenerateDataKey``, reading (S3 get, SQS receive) ``kms:Decrypt``."""
+    if action.startswith(("s3:Put", "sqs:SendMessage")):
+        return "kms:GenerateDataKey"
+    if action.startswith(("s3:Get", "sqs:ReceiveMessage")):
+        return "kms:Decrypt"
     return None
 
 
@@ -51,6 +65,8 @@ def setting_change(
     before = {"setting": setting, "value": _current(node, setting)}
     after = kind.apply(before, delta)
     out.applied = before == after
+    if setting == "sqs_encryption" and not delta.get("kms_key"):
+        out.applied = bool((before["value"] or {}).get("sse"))  # either key passes SQS.1
     lo, hi = iso(start), iso(as_of)
     if setting == "imdsv2_required" and not out.applied:
         used = node.props.get("imdsv1_requests")
@@ -74,7 +90,7 @@ def setting_change(
                     reason="the metadata service answers IMDSv2 requests only",
                 )
             )
-    elif setting in ("s3_default_encryption", "s3_require_tls"):
+    elif setting in ("s3_default_encryption", "s3_require_tls", "sqs_encryption"):
         calls = [e for e in ctx.snap.edges_under("OBSERVED_CALL", node.id)]
         without_tls = {
             (e.src, e.dst, str(e.props.get("action") or "")): e
@@ -83,29 +99,26 @@ def setting_change(
         for e in calls:
             action = str(e.props.get("action") or "")
             observed = in_window(e, lo, hi)
-            if setting == "s3_require_tls":
+            if setting in ("s3_require_tls", "sqs_encryption"):
                 plain = without_tls.get((e.src, e.dst, action))
-                if plain is None or out.applied:
-                    continue  # every recorded call carried tlsDetails
-                out.severed.append(
-                    severed_entry(
-                        ctx,
-                        e.src,
-                        node.id,
-                        f"{action} (without TLS)",
-                        edge=plain,
-                        observed=in_window(plain, lo, hi),
-                        reason="a bucket-policy Deny on aws:SecureTransport false",
+                if plain is not None and not out.applied:
+                    out.severed.append(
+                        severed_entry(
+                            ctx,
+                            e.src,
+                            node.id,
+                            f"{action} (without TLS)",
+                            edge=plain,
+                            observed=in_window(plain, lo, hi),
+                            reason="a bucket-policy Deny on aws:SecureTransport false"
+                            if setting == "s3_require_tls"
+                            else "an encrypted queue accepts HTTPS requests only",
+                        )
                     )
-                )
-                continue
-            kms_action = (
-                "kms:GenerateDataKey"
-                if action.startswith("s3:Put")
-                else "kms:Decrypt"
-                if action.startswith("s3:Get")
-                else None
-            )
+                    continue
+                if setting == "s3_require_tls" or not delta.get("kms_key") or out.applied:
+                    continue  # every recorded call carried tlsDetails
+            kms_action = _kms_action_for(action)
             if kms_action is None:
                 continue
             d = authorize(ctx.subject(e.src), kms_action, ctx.target(delta["kms_key"]))
@@ -129,11 +142,11 @@ def setting_change(
                     reason=d.reason,
                 )
             )
-        if setting == "s3_default_encryption" and before["value"] is None:
+        if setting in ("s3_default_encryption", "sqs_encryption") and before["value"] is None:
             out.unknowns.append(
                 {
                     "reason": "setting_not_collected",
-                    "detail": f"the current default encryption of {node.id} was not collected",
+                    "detail": f"the current encryption of {node.id} was not collected",
                 }
             )
     inverse = kind.invert(before, delta)

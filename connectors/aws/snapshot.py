@@ -566,6 +566,7 @@ def transform_resource_policies(account: str, region: str, data: dict[str, Any],
             _collected(attrs, url),
             dict((qtags.get(url) or {}).get("Tags") or {}),
             url=url,
+            **({"encryption": _sqs_encryption(a)} if _collected(attrs, url) else {}),
         )
     tattrs = data.get("sns-GetTopicAttributes")
     ttags = data.get("sns-ListTagsForResource") or {}
@@ -581,6 +582,16 @@ def transform_resource_policies(account: str, region: str, data: dict[str, Any],
             _tags((ttags.get(arn) or {}).get("Tags")),
         )
     return b
+
+
+def _sqs_encryption(attrs: dict[str, Any]) -> dict[str, Any]:
+    """A queue's server-side encryption as ``GetQueueAttributes`` reports it: a KMS key, the SQS-owned key
+    (``SqsManagedSseEnabled``), or none."""
+    if attrs.get("KmsMasterKeyId"):
+        return {"sse": "kms", "kms_key": attrs["KmsMasterKeyId"]}
+    if str(attrs.get("SqsManagedSseEnabled", "")).lower() == "true":
+        return {"sse": "sqs"}
+    return {"sse": None}
 
 
 def account_of_arn(arn: str) -> str | None:

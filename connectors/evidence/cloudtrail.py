@@ -102,6 +102,11 @@ def principal_of(identity: dict[str, Any]) -> tuple[str, str]:
     return "urn:aws:anonymous", "Principal"
 
 
+TLS_TRACKED = frozenset({"s3.amazonaws.com", "sqs.amazonaws.com"})
+"""Services whose calls without ``tlsDetails`` are kept: a TLS-only bucket policy and an encrypted queue
+(HTTPS required) refuse them."""
+
+
 def _resource_of(rec: dict[str, Any]) -> tuple[str, str] | None:
     best = None
     for r in rec.get("resources") or []:
@@ -183,7 +188,7 @@ def _fold_record(i: int, rec: Any, agg: Aggregate, file: str) -> None:
         return
     agg.kinds.setdefault(target[0], (target[1], None))
     agg.add(src, "OBSERVED_DENIED" if denied else "OBSERVED_CALL", target[0], action, when, recipient)
-    if not denied and not rec.get("tlsDetails") and rec.get("eventSource") == "s3.amazonaws.com":
+    if not denied and not rec.get("tlsDetails") and rec.get("eventSource") in TLS_TRACKED:
         agg.add(src, "OBSERVED_WITHOUT_TLS", target[0], action, when, recipient)
 
 
@@ -347,7 +352,7 @@ def transform_structs(records: list[_Record], agg: Aggregate, file: str = "") ->
             continue
         agg.kinds.setdefault(target[0], (target[1], None))
         agg.add(src, "OBSERVED_DENIED" if denied else "OBSERVED_CALL", target[0], action, when, recipient)
-        if not denied and not rec.tlsDetails and rec.eventSource == "s3.amazonaws.com":
+        if not denied and not rec.tlsDetails and rec.eventSource in TLS_TRACKED:
             agg.add(src, "OBSERVED_WITHOUT_TLS", target[0], action, when, recipient)
 
 
