@@ -33,7 +33,7 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 from analyzer.errors import BlastwallError, StoreLocked, StoreVersionError
 from analyzer.graph.lease import GraphLease
 from analyzer.graph.schema import SCHEMA_VERSION, Batch, EdgeRow, NodeRow, edge_kind
-from analyzer.graph.store import EdgeTable, GraphContents, Interner, StoredNode
+from analyzer.graph.store import EdgeTable, GraphContents, Interner, StoredEdge, StoredNode
 from analyzer.timeutil import iso, now
 
 META_ID = "meta"
@@ -438,6 +438,33 @@ class Neo4jStore:
             id=node_id,
         )
         return _stored_node(rows[0]) if rows else None
+
+    def edges_from(self, src: str, kinds: tuple[str, ...]) -> list[StoredEdge]:
+        rows = self._q(
+            "MATCH (a:BWNode {id: $id})-[e]->(b:BWNode) WHERE type(e) IN $kinds RETURN a.id AS src, "
+            "type(e) AS kind, b.id AS dst, e.key AS key, e.props AS props, e.source AS source, "
+            "e.account AS account, e.update_tag AS tag, e.count AS count, e.first_seen AS fs, e.last_seen AS ls",
+            write=False,
+            id=src,
+            kinds=list(kinds),
+        )
+        out = [
+            StoredEdge(
+                r["src"],
+                r["kind"],
+                r["dst"],
+                r["key"] or "",
+                _decode(r["props"]) or {},
+                r["source"],
+                r["account"],
+                r["tag"],
+                int(r["count"] or 0),
+                r["fs"],
+                r["ls"],
+            )
+            for r in rows
+        ]
+        return sorted(out, key=lambda e: (e.kind, e.dst, e.key))
 
     def get_documents(self, collection: str) -> dict[str, dict[str, Any]]:
         rows = self._q(

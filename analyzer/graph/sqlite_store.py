@@ -19,7 +19,7 @@ from typing import Any
 from analyzer.errors import BlastwallError, StoreLocked, StoreVersionError
 from analyzer.graph.lease import FileLease
 from analyzer.graph.schema import SCHEMA_VERSION, Batch, edge_kind
-from analyzer.graph.store import EdgeTable, GraphContents, Interner, StoredNode
+from analyzer.graph.store import EdgeTable, GraphContents, Interner, StoredEdge, StoredNode
 from analyzer.timeutil import iso, now
 
 DB_NAME = "blastwall.sqlite"
@@ -293,6 +293,30 @@ class SqliteStore:
     def get_node(self, node_id: str) -> StoredNode | None:
         row = self._conn.execute("SELECT * FROM nodes WHERE id = ?", (node_id,)).fetchone()
         return _node(row) if row else None
+
+    def edges_from(self, src: str, kinds: tuple[str, ...]) -> list[StoredEdge]:
+        marks = ",".join("?" * len(kinds))
+        rows = self._conn.execute(
+            "SELECT src, kind, dst, key, props, source, account, update_tag, count, first_seen, last_seen "
+            f"FROM edges WHERE src = ? AND kind IN ({marks}) ORDER BY kind, dst, key",
+            (src, *kinds),
+        ).fetchall()
+        return [
+            StoredEdge(
+                src=r[0],
+                kind=r[1],
+                dst=r[2],
+                key=r[3],
+                props=json.loads(r[4] or "{}"),
+                source=r[5],
+                account=r[6],
+                update_tag=r[7],
+                count=int(r[8] or 0),
+                first_seen=r[9],
+                last_seen=r[10],
+            )
+            for r in rows
+        ]
 
     def get_documents(self, collection: str) -> dict[str, dict[str, Any]]:
         rows = self._conn.execute(

@@ -338,6 +338,9 @@ class GraphStore(Protocol):
 
     def get_node(self, node_id: str) -> StoredNode | None: ...
 
+    def edges_from(self, src: str, kinds: tuple[str, ...]) -> list[StoredEdge]:
+        """The edges of these kinds leaving ``src`` (one node's neighbourhood, not the whole graph)."""
+
     def put_documents(self, collection: str, docs: dict[str, dict[str, Any]]) -> None:
         """Upsert JSON documents (proposals, results, ingested-file records) atomically."""
 

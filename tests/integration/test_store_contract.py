@@ -232,3 +232,22 @@ def test_empty_parts_of_a_batch_are_fine(store_uri: str) -> None:
     store.load(Batch("aws"), update_tag=2)
     assert len(store.read_graph().nodes) == 1 and store.get_documents("nothing") == {}
     store.close()
+
+
+def test_edges_from_one_node_match_the_whole_graph(store_uri: str) -> None:
+    store = open_store(store_uri)
+    b = roles_batch("111111111111", ["a", "b", "c"])
+    a, bb, c = (n.id for n in b.nodes)
+    b.edges += [
+        EdgeRow(a, "OBSERVED_ASSUME", bb, account="111111111111", count=3, last_seen="2026-05-02T00:00:00Z"),
+        EdgeRow(a, "OBSERVED_CALL", c, {"action": "s3:GetObject"}, count=2),
+        EdgeRow(bb, "OBSERVED_CALL", c, {"action": "s3:PutObject"}, count=1),
+    ]
+    store.load(b, update_tag=1, account="111111111111")
+    got = store.edges_from(a, ("OBSERVED_CALL", "OBSERVED_ASSUME"))
+    whole = [e for e in store.read_graph().edges if e.src == a]
+    assert [(e.kind, e.dst, e.key, e.props, e.count, e.last_seen) for e in got] == sorted(
+        (e.kind, e.dst, e.key, dict(e.props), e.count, e.last_seen) for e in whole
+    )
+    assert [e.props["action"] for e in store.edges_from(a, ("OBSERVED_CALL",))] == ["s3:GetObject"]
+    assert store.edges_from(c, ("OBSERVED_CALL",)) == []
