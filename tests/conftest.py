@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import shutil
@@ -104,8 +105,8 @@ def blastwall_cmd() -> list[str]:
     return [exe] if exe else [sys.executable, "-m", "analyzer.cli"]
 
 
-@pytest.fixture
-def moto_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+@contextlib.contextmanager
+def serve_moto(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A moto server in this process, reached over real HTTP by boto3 (AWS_ENDPOINT_URL)."""
     import logging
 
@@ -129,8 +130,23 @@ def moto_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     }.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
-    yield url
-    server.stop()
+    try:
+        yield url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def moto_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    with serve_moto(monkeypatch) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def moto_server_module() -> Iterator[str]:
+    """One moto server for a module whose tests share what a slow tool run produced from it."""
+    with pytest.MonkeyPatch.context() as mp, serve_moto(mp) as url:
+        yield url
 
 
 @pytest.fixture

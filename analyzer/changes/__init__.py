@@ -75,6 +75,7 @@ def _ensure_registered() -> None:
         credentials,
         iam_policies,
         interfaces,
+        managed_policy,
         opaque,
         public_access,
         removal,

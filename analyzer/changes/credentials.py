@@ -1,4 +1,5 @@
-"""``iam.revoke_credentials``: cut a principal's credentials (target: the user's or role's ARN). Delta::
+"""``iam.revoke_credentials``: cut a principal's credentials (target: the user's or role's ARN, or
+``arn:aws:iam::ACCOUNT:root`` for the root user's). Delta::
 
     {"credential": "access_keys", "action": "deactivate"}   # or "delete"; a user's access keys
     {"credential": "console_password"}                        # a user's console login

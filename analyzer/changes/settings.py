@@ -2,7 +2,8 @@
 
 * ``{"setting": "s3_default_encryption", "kms_key": KEY_ARN}`` (target: a bucket ARN): new objects are
   encrypted with the key, so every observed writer needs ``kms:GenerateDataKey`` and every reader of new
-  objects ``kms:Decrypt`` on it;
+  objects ``kms:Decrypt`` on it; ``"sse": "AES256"`` instead (SSE-S3, S3-managed keys) needs no key
+  permission;
 * ``{"setting": "s3_require_tls"}`` (target: a bucket ARN): a bucket-policy statement denying requests
   without TLS (``aws:SecureTransport`` false) cuts every caller that does not use TLS;
 * ``{"setting": "imdsv2_required"}`` (target: an instance ARN or id): the instance metadata service
@@ -30,12 +31,13 @@ DELTA_SCHEMA: dict[str, Any] = {
     "properties": {
         "setting": {"enum": ["s3_default_encryption", "s3_require_tls", "imdsv2_required", "sqs_encryption"]},
         "kms_key": {"type": "string", "pattern": "^arn:aws[a-z-]*:kms:"},
+        "sse": {"const": "AES256"},
         "restore": {},
     },
     "allOf": [
         {
             "if": {"properties": {"setting": {"const": "s3_default_encryption"}}},
-            "then": {"anyOf": [{"required": ["kms_key"]}, {"required": ["restore"]}]},
+            "then": {"anyOf": [{"required": ["kms_key"]}, {"required": ["sse"]}, {"required": ["restore"]}]},
         }
     ],
 }
@@ -60,7 +62,9 @@ def apply(current: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
         out["value"] = copy.deepcopy(delta["restore"])
         return out
     out["value"] = {
-        "s3_default_encryption": {"sse": "aws:kms", "kms_key": delta.get("kms_key")},
+        "s3_default_encryption": {"sse": "aws:kms", "kms_key": delta["kms_key"]}
+        if delta.get("kms_key")
+        else {"sse": "AES256"},
         "s3_require_tls": True,
         "imdsv2_required": "required",
         "sqs_encryption": {"sse": "kms", "kms_key": delta["kms_key"]}

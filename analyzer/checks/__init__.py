@@ -21,10 +21,17 @@ class Derived:
     delta: dict[str, Any]
     why: str
     """What in the configuration fails the check (or that nothing does)."""
+    kind: str | None = None
+    """The change kind when it is not the check's own (e.g. a policy left with no statement is deleted)."""
+    determined: bool = True
+    """False when the configuration fails in a way the fix cannot be computed for (the change then stays
+    opaque, with ``why``): never an empty delta that would read as already applied."""
+    passes: bool = False
+    """The resource already passes the check (the fix then changes nothing)."""
 
-    @property
-    def passes(self) -> bool:
-        return not any(self.delta.values())
+    def __post_init__(self) -> None:
+        if self.determined and not any(self.delta.values()):
+            object.__setattr__(self, "passes", True)
 
 
 @dataclass(frozen=True)
@@ -34,9 +41,14 @@ class Check:
     """The change kind of the fix."""
     resource: str
     """What the check reads: a raw EC2 response of the network documents (``ec2-DescribeSecurityGroups``),
-    or ``node``: the resource's node in the graph (its properties and ``id``)."""
+    or ``node``: the resource's node in the graph (its properties, ``id``, and ``finding_resource``: the
+    resource name the finding gave, e.g. Prowler's ``role/inline-policy``)."""
     fix: Callable[[dict[str, Any]], Derived]
     cite: str
+    evidence: bool = False
+    """The fix is computed from what was observed too: the item then carries ``observed_calls`` (each
+    ``{"principal", "action", "resource"}`` CloudTrail recorded for the principal, or for every principal
+    the policy is attached to)."""
 
 
 CHECKS: dict[str, Check] = {}
@@ -64,4 +76,8 @@ def find(*ids: str | None) -> tuple[str, Check] | None:
 
 
 def _ensure_registered() -> None:
-    from analyzer.checks import resource_policies, security_groups  # noqa: F401  (they register themselves)
+    from analyzer.checks import (  # noqa: F401  (they register themselves)
+        iam_policies,
+        resource_policies,
+        security_groups,
+    )

@@ -105,6 +105,7 @@ SCORERS: dict[str, Callable[[], Callable[..., Any]]] = {
     "SecurityGroup": _scorer("network_change", "network_change"),
     "NetworkInterface": _scorer("network_change", "network_change"),
     "IamPrincipal": _scorer("identity_change", "identity_change"),
+    "ManagedPolicy": _scorer("identity_change", "managed_policy_change"),
     "ResourcePolicy": _scorer("policy_change", "resource_policy_change"),
     "Credentials": _scorer("credentials_change", "credentials_change"),
     "PublicAccess": _scorer("public_access_change", "public_access_change"),

@@ -266,6 +266,8 @@ def build_context(
         group_policies[g.props.get("name", "")] = ps
     inline_shared: dict[str, Any] = {}
     for n in snap.of_kind("IamRole", "IamUser"):
+        if "inline_policies" not in (n.props or {}) and "managed_policies" not in (n.props or {}):
+            continue  # known only from evidence (a caller in CloudTrail): its policies are unknown, not none
         ps = PolicySet()
         for ip in n.props.get("inline_policies", []):
             ps = ps + _policyset(

@@ -1,5 +1,5 @@
-"""Blast radius of ``iam.revoke_credentials``: a user's access keys -> every call and role assumption the
-user was observed making is severed (CloudTrail's access key id is not kept, so all of them); a console
+"""Blast radius of ``iam.revoke_credentials``: a user's (or the account root user's) access keys -> every
+call and role assumption the user was observed making is severed (CloudTrail's access key id is not kept, so all of them); a console
 password -> unknown (console use is not told apart); a role's sessions -> unknown (sessions issued before
 the revocation stop; callers that assume the role again recover)."""
 
@@ -26,8 +26,12 @@ def credentials_change(
     out = CredentialsOutcome()
     arn = change.get("target") or ""
     node = ctx.snap.node(arn)
-    if node is None or not node.props or node.kind not in ("IamUser", "IamRole"):
-        return out.target_missing(f"{arn} is not a user or role of the snapshot")
+    if (
+        node is None
+        or node.kind not in ("IamUser", "IamRole", "Account")
+        or not (node.props or node.kind == "Account")
+    ):
+        return out.target_missing(f"{arn} is not a user, role or account root of the snapshot")
     out.account = account_of(arn)
     credential = delta["credential"]
     if (credential == "role_sessions") != (node.kind == "IamRole"):

@@ -27,13 +27,17 @@ KEYS = ("managed_policies", "inline_policies", "permissions_boundary")
 IdentityOutcome = Outcome
 
 
-def _subject(ctx: Context, arn: str, config: dict[str, Any]) -> Subject:
-    """The principal as it would be with ``config`` (its groups' policies unchanged)."""
+def _subject(
+    ctx: Context, arn: str, config: dict[str, Any], documents: dict[str, Any] | None = None
+) -> Subject:
+    """The principal as it would be with ``config`` (its groups' policies unchanged), and with the managed
+    policies of ``documents`` at those versions (a new default version of a managed policy)."""
     base = ctx.subject(arn)
     node = ctx.snap.node(arn)
     assert node is not None
     problems: list[str] = []
     managed = {n.id: n.props.get("document") for n in ctx.snap.of_kind("ManagedPolicy")}
+    managed.update(documents or {})
     identity = PolicySet()
     for ip in config.get("inline_policies") or []:
         identity = identity + _policyset(
@@ -82,6 +86,100 @@ def identity_change(
     out.applied = after_cfg == before_cfg
     s_before, s_after = _subject(ctx, arn, before_cfg), _subject(ctx, arn, after_cfg)
 
+    lo, hi = iso(start), iso(as_of)
+    before_states = _sever(ctx, out, arn, s_before, s_after, lo, hi)
+    out.severed.sort(key=lambda s: (not s["observed"], -s["events"], s["provider"]))
+    _exposure(ctx, out, arn, s_before, s_after)
+    # rollback
+    inverse = kind.invert(before_cfg, change["delta"])
+    inverse_kind = get_kind(kind.inverse_kind or kind.name)
+    assert inverse_kind.apply is not None
+    s_restored = _subject(ctx, arn, inverse_kind.apply(after_cfg, inverse))
+    mismatch = [
+        f"{a} {r}"
+        for (a, r), st in before_states.items()
+        if authorize(s_restored, a, ctx.target(r)).state != st
+    ]
+    out.rollback = {
+        "change": {"kind": inverse_kind.name, "target": arn, "delta": inverse},
+        "verified": not mismatch,
+        "detail": "apply then invert restores every access decision"
+        if not mismatch
+        else f"rollback does not restore: {', '.join(mismatch[:5])}",
+        "before_digest": config_digest(before_cfg),
+        "after_digest": config_digest(after_cfg),
+    }
+    return out
+
+
+def managed_policy_change(
+    ctx: Context, proposal: dict[str, Any], start: datetime, as_of: datetime
+) -> IdentityOutcome:
+    """A new version of a customer managed policy: every principal it is attached to (directly, or through
+    a group for its users) re-decided with the new document."""
+    change = proposal["change"]
+    kind = get_kind(change["kind"])
+    assert kind.apply is not None and kind.invert is not None
+    out = IdentityOutcome()
+    arn = change.get("target") or ""
+    node = ctx.snap.node(arn)
+    if node is None or node.kind != "ManagedPolicy" or not node.props:
+        return out.target_missing(f"{arn} is not a managed policy of the snapshot")
+    if ":aws:policy/" in arn:
+        return out.target_missing(f"{arn} is an AWS managed policy: its users cannot change it")
+    out.account = account_of(arn)
+    before_cfg = {"document": node.props.get("document")}
+    if before_cfg["document"] is None:
+        out.unknowns.append(
+            {"reason": "setting_not_collected", "detail": f"the current version of {arn} was not collected"}
+        )
+    after_cfg = kind.apply(before_cfg, change["delta"])
+    out.applied = after_cfg == before_cfg
+    inverse = kind.invert(before_cfg, change["delta"])
+    restored = kind.apply(after_cfg, inverse)
+    groups = {
+        g.props.get("name")
+        for g in ctx.snap.of_kind("IamGroup")
+        if arn in (g.props.get("managed_policies") or [])
+    }
+    lo, hi = iso(start), iso(as_of)
+    principals = 0
+    mismatch: list[str] = []
+    for p in [*ctx.snap.of_kind("IamRole"), *ctx.snap.of_kind("IamUser")]:
+        props = p.props or {}
+        direct = arn in (props.get("managed_policies") or [])
+        if not direct and not groups.intersection(props.get("groups") or []):
+            continue
+        principals += 1
+        cfg = {k: props.get(k) for k in KEYS}
+        s_before = _subject(ctx, p.id, cfg)
+        s_after = _subject(ctx, p.id, cfg, {arn: after_cfg["document"]})
+        before_states = _sever(ctx, out, p.id, s_before, s_after, lo, hi)
+        _exposure(ctx, out, p.id, s_before, s_after)
+        s_restored = _subject(ctx, p.id, cfg, {arn: restored["document"]})
+        mismatch += [
+            f"{p.id}: {a} {r}"
+            for (a, r), st in before_states.items()
+            if authorize(s_restored, a, ctx.target(r)).state != st
+        ]
+    out.severed.sort(key=lambda s: (not s["observed"], -s["events"], s["provider"], s["consumer"]))
+    out.rollback = {
+        "change": {"kind": kind.name, "target": arn, "delta": inverse},
+        "verified": not mismatch,
+        "detail": f"the previous version made default again restores every access decision of the {principals} principal(s) it is attached to"
+        if not mismatch
+        else f"rollback does not restore: {', '.join(mismatch[:5])}",
+        "before_digest": config_digest(before_cfg),
+        "after_digest": config_digest(after_cfg),
+    }
+    return out
+
+
+def _sever(
+    ctx: Context, out: Outcome, arn: str, s_before: Subject, s_after: Subject, lo: str, hi: str
+) -> dict[tuple[str, str], str]:
+    """Every call and role assumption ``arn`` was observed making, decided before and after: those allowed
+    (or conditional) before and denied after are severed. Returns the decisions before, for the rollback."""
     requests: dict[tuple[str, str], Any] = {}
     for e in ctx.snap.edges_from("OBSERVED_CALL", arn):
         action = str(e.props.get("action") or e.key or "")
@@ -89,8 +187,7 @@ def identity_change(
             requests.setdefault((action, request_resource(e.dst, action)), e)
     for e in ctx.snap.edges_from("OBSERVED_ASSUME", arn):
         requests.setdefault(("sts:AssumeRole", e.dst), e)
-    lo, hi = iso(start), iso(as_of)
-    before_states = {}
+    before_states: dict[tuple[str, str], str] = {}
     for (action, resource), edge in sorted(requests.items(), key=lambda kv: kv[0]):
         target = ctx.target(resource)
         b = authorize(s_before, action, target)
@@ -123,8 +220,11 @@ def identity_change(
                 reason=a.reason,
             )
         )
-    out.severed.sort(key=lambda s: (not s["observed"], -s["events"], s["provider"]))
-    # loosening: sensitive resources the principal newly reaches
+    return before_states
+
+
+def _exposure(ctx: Context, out: Outcome, arn: str, s_before: Subject, s_after: Subject) -> None:
+    """A loosening change: the sensitive resources ``arn`` newly reaches."""
     for n in ctx.snap.nodes:
         if not n.props or not n.id.startswith("arn:") or not is_sensitive(ctx, n.id):
             continue
@@ -144,23 +244,3 @@ def identity_change(
                             "statements": list(a.statements),
                         }
                     )
-    # rollback
-    inverse = kind.invert(before_cfg, change["delta"])
-    inverse_kind = get_kind(kind.inverse_kind or kind.name)
-    assert inverse_kind.apply is not None
-    s_restored = _subject(ctx, arn, inverse_kind.apply(after_cfg, inverse))
-    mismatch = [
-        f"{a} {r}"
-        for (a, r), st in before_states.items()
-        if authorize(s_restored, a, ctx.target(r)).state != st
-    ]
-    out.rollback = {
-        "change": {"kind": inverse_kind.name, "target": arn, "delta": inverse},
-        "verified": not mismatch,
-        "detail": "apply then invert restores every access decision"
-        if not mismatch
-        else f"rollback does not restore: {', '.join(mismatch[:5])}",
-        "before_digest": config_digest(before_cfg),
-        "after_digest": config_digest(after_cfg),
-    }
-    return out

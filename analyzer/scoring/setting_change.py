@@ -118,8 +118,8 @@ def setting_change(
                     continue
                 if setting == "s3_require_tls" or not delta.get("kms_key") or out.applied:
                     continue  # every recorded call carried tlsDetails
-            kms_action = _kms_action_for(action)
-            if kms_action is None:
+            kms_action = _kms_action_for(action) if delta.get("kms_key") else None
+            if kms_action is None:  # SSE-S3 / SSE-SQS: the service's own key, no permission needed
                 continue
             d = authorize(ctx.subject(e.src), kms_action, ctx.target(delta["kms_key"]))
             if d.state == "conditional":

@@ -34,7 +34,12 @@ REFUSED = {
     "InvalidClientTokenId",
     "AWSOrganizationsNotInUseException",
 }
-ABSENT = {"NoSuchBucketPolicy", "NoSuchTagSet", "NoSuchTagSetError"}
+ABSENT = {
+    "NoSuchBucketPolicy",
+    "NoSuchTagSet",
+    "NoSuchTagSetError",
+    "NoSuchPublicAccessBlockConfiguration",
+}
 REGIONAL = {
     "ec2-DescribeVpcs": ("ec2", "describe_vpcs"),
     "ec2-DescribeSubnets": ("ec2", "describe_subnets"),
@@ -350,7 +355,7 @@ class Collector:
         buckets = self._call(account, "global", "s3-ListBuckets", _merged, s3, "list_buckets")
         if buckets is not None:
             self._write(account, "global", "s3-ListBuckets", buckets)
-            policies, tags = {}, {}
+            policies, tags, blocks = {}, {}, {}
             for b in buckets.get("Buckets", []):
                 name = b["Name"]
                 pol, refused = self._try(
@@ -375,8 +380,31 @@ class Collector:
                 )
                 if tag is not None:
                     tags[name] = tag
+                block, refused = self._try(
+                    account,
+                    "global",
+                    f"s3-GetPublicAccessBlock[{name}]",
+                    _merged,
+                    s3,
+                    "get_public_access_block",
+                    Bucket=name,
+                )
+                blocks[name] = None if refused else block or {}  # {}: none configured
             self._write(account, "global", "s3-GetBucketPolicy", policies)
             self._write(account, "global", "s3-GetBucketTagging", tags)
+            self._write(account, "global", "s3-GetPublicAccessBlock", blocks)
+        s3control = client_for(session, "s3control", host_prefix=False)
+        block, refused = self._try(
+            account,
+            "global",
+            "s3control-GetPublicAccessBlock",
+            _merged,
+            s3control,
+            "get_public_access_block",
+            AccountId=account,
+        )
+        if not refused:
+            self._write(account, "global", "s3control-GetPublicAccessBlock", block or {})
         if management:
             self.organization(session, account)
         for region in self.regions:

@@ -199,6 +199,16 @@ def _collected(per_resource: dict[str, Any] | None, key: str) -> bool:
     return per_resource is not None and not (key in per_resource and per_resource[key] is None)
 
 
+PUBLIC_ACCESS_FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
+
+
+def public_access_flags(response: Any) -> dict[str, bool]:
+    """The four Block Public Access flags of a ``GetPublicAccessBlock`` response (S3 or S3 Control); a
+    flag not set, or no configuration at all (``{}``), is off."""
+    conf = (response or {}).get("PublicAccessBlockConfiguration") or {} if isinstance(response, dict) else {}
+    return {k: bool(conf.get(k)) for k in PUBLIC_ACCESS_FLAGS}
+
+
 def transform_s3(
     account: str,
     buckets: dict[str, Any],
@@ -206,9 +216,11 @@ def transform_s3(
     tagging: dict[str, Any],
     file: str,
     seen: str,
+    blocks: dict[str, Any] | None = None,
 ) -> Batch:
-    """ListBuckets with each bucket's policy and tags. ``policies`` None: GetBucketPolicy was not
-    collected, so a bucket's policy is unknown (not "none")."""
+    """ListBuckets with each bucket's policy, tags and Block Public Access settings. ``policies`` None:
+    GetBucketPolicy was not collected, so a bucket's policy is unknown (not "none"); the same for
+    ``blocks`` (``{}`` for a bucket: none configured, ``null``: the call was refused)."""
     b = Batch(SOURCE)
     for i, bk in enumerate(buckets.get("Buckets", [])):
         name = require(bk, "Name", file=file, path=f"$.Buckets[{i}]", types=str)
@@ -221,6 +233,8 @@ def transform_s3(
             "tags": _tags((tagging.get(name) or {}).get("TagSet")),
             "created": bk.get("CreationDate"),
         }
+        if blocks is not None and blocks.get(name) is not None:
+            props["public_access_block"] = public_access_flags(blocks[name])
         b.nodes.append(NodeRow(f"arn:aws:s3:::{name}", "S3Bucket", props, account, seen, seen))
     return b
 
@@ -644,15 +658,19 @@ def transform_last_accessed(account: str, data: dict[str, Any], file: str, seen:
 def transform_account(account: AccountSnapshot, seen: str) -> Batch:
     """Everything one account directory holds, as one batch."""
     out = Batch(SOURCE)
+    account_block = account.get("global", "s3control-GetPublicAccessBlock")
+    props: dict[str, Any] = {"account_id": account.account}
+    if account_block:  # S3 Block Public Access of the whole account (S3 Control), when collected
+        props["s3_public_access_block"] = public_access_flags(account_block[0])
     out.nodes.append(
         NodeRow(
             f"arn:aws:iam::{account.account}:root",
             "Account",
-            {"account_id": account.account},
+            props,
             account.account,
             seen,
             seen,
-            stub=True,
+            stub=not account_block,
         )
     )
     got = account.get("global", "iam-GetAccountAuthorizationDetails")
@@ -669,9 +687,16 @@ def transform_account(account: AccountSnapshot, seen: str) -> Batch:
         buckets, file = got
         pol = account.get("global", "s3-GetBucketPolicy")
         tag = account.get("global", "s3-GetBucketTagging")
+        blocks = account.get("global", "s3-GetPublicAccessBlock")
         try:
             part = transform_s3(
-                account.account, buckets, pol[0] if pol else None, tag[0] if tag else {}, file, seen
+                account.account,
+                buckets,
+                pol[0] if pol else None,
+                tag[0] if tag else {},
+                file,
+                seen,
+                blocks[0] if blocks else None,
             )
         except BadInput as exc:
             exc.file = exc.file or (pol[1] if pol else file)

@@ -53,6 +53,12 @@ def proposal_id(fmt: str, finding_id: str) -> str:
     return "bw-" + hashlib.sha256(f"{fmt}\x1f{finding_id}".encode()).hexdigest()[:12]
 
 
+def securityhub_proposal_id(finding_id: str) -> str:
+    """A Security Hub finding is one proposal whether it arrives as ASFF (its ``Id``) or as OCSF (its
+    ``finding_info.uid``, the same finding identifier): the identity is that id."""
+    return proposal_id("asff", finding_id)
+
+
 def prowler_proposal_id(check: str, account: str, region: str | None, resource: str) -> str:
     """One Prowler finding is one proposal whichever output it came from: its CSV and OCSF uid name the
     resource, its ASFF Id a hash of it, so the identity is the check, account, region and resource."""
@@ -288,7 +294,10 @@ def derive_from_snapshot(store: GraphStore, proposals: list[dict[str, Any]]) -> 
         if check.resource == "node":
             node = store.get_node(target)  # one lookup, not the whole graph
             if node is not None and node.props:
-                item = {**node.props, "id": node.id}
+                resource_name = (prop.get("source") or {}).get("resource_name")
+                item = {**node.props, "id": node.id, "finding_resource": resource_name}
+                if check.evidence:
+                    item["observed_calls"] = _observed_calls(store, node)
         else:
             if docs is None:
                 docs = NetworkDocuments(store.get_document_texts(NETWORK))
@@ -300,13 +309,29 @@ def derive_from_snapshot(store: GraphStore, proposals: list[dict[str, Any]]) -> 
             )
             continue
         derived = check.fix(item)
+        if not derived.determined:
+            change["derivation"] = f"{check_id} on the snapshot: {derived.why} ({check.cite})"
+            continue
         change.update(
-            kind=check.kind,
+            kind=derived.kind or check.kind,
             delta=derived.delta,
             fidelity="inferred",
             lookup=f"check:{check_id}",
             derivation=f"{check_id} on the snapshot: {derived.why} ({check.cite})",
         )
+
+
+def _observed_calls(store: GraphStore, node: Any) -> list[dict[str, str]]:
+    """What CloudTrail saw the principal do, or every principal a managed policy is attached to."""
+    if node.kind in ("IamRole", "IamUser"):
+        principals = [node.id]
+    else:
+        principals = [e.dst for e in store.edges_from(node.id, ("ATTACHED",))]
+    return [
+        {"principal": p, "action": str(e.props.get("action") or e.key), "resource": e.dst}
+        for p in principals
+        for e in store.edges_from(p, ("OBSERVED_CALL",))
+    ]
 
 
 def _resolve_names(proposals: list[dict[str, Any]], nodes: list[Any]) -> None:

@@ -9,8 +9,14 @@ from typing import Any
 import yaml
 
 from analyzer.errors import BadInput
-from connectors.proposals import ProposalFormat, Skipped, proposal_id, prowler_proposal_id, register
-from connectors.proposals.checks import prowler_proposer
+from connectors.proposals import (
+    ProposalFormat,
+    Skipped,
+    prowler_proposal_id,
+    register,
+    securityhub_proposal_id,
+)
+from connectors.proposals.checks import account_target, prowler_proposer
 
 REQUIRED = (
     "SchemaVersion",
@@ -107,7 +113,7 @@ def parse(data: Any, file: str) -> list[Any]:
         types = " ".join(f.get("Types") or [])
         change: dict[str, Any] = {
             "kind": "opaque.runbook",
-            "target": res.get("Id"),
+            "target": account_target(res.get("Id")),
             "account": f["AwsAccountId"],
             "region": res.get("Region") or f.get("Region"),
             "delta": {
@@ -166,7 +172,7 @@ def parse(data: Any, file: str) -> list[Any]:
                     str(res.get("Id")),
                 )
                 if prowler
-                else proposal_id("asff", f["Id"]),
+                else securityhub_proposal_id(str(f["Id"])),
                 "source": {
                     "format": "asff",
                     "finding_id": f["Id"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 from functools import lru_cache
 from importlib import resources
 from typing import Any
@@ -76,6 +77,20 @@ def lookup_for(
     return found
 
 
+_ACCOUNT_RESOURCE = re.compile(r"^(?:arn:aws[a-z-]*:s3:[a-z0-9-]*:(\d{12}):account|AWS::::Account:(\d{12}))$")
+
+
+def account_target(target: str | None) -> str | None:
+    """A finding about an account names it its tool's way (Prowler ``arn:aws:s3:REGION:ID:account``,
+    Security Hub ``AWS::::Account:ID``); Blastwall's account node is ``arn:aws:iam::ID:root``.
+
+    >>> account_target("AWS::::Account:123456789012")
+    'arn:aws:iam::123456789012:root'
+    """
+    m = _ACCOUNT_RESOURCE.match(target or "")
+    return f"arn:aws:iam::{m.group(1) or m.group(2)}:root" if m else target
+
+
 def change(
     check_ids: tuple[str | None, ...],
     target: str | None,
@@ -84,7 +99,7 @@ def change(
     recommendation: Any,
 ) -> dict[str, Any]:
     found = lookup_for(check_ids, account)
-    base = {"target": target, "account": account, "region": region}
+    base = {"target": account_target(target), "account": account, "region": region}
     if found:
         kind, delta, matched = found
         return {**base, "kind": kind, "delta": delta, "fidelity": "inferred", "lookup": f"check:{matched}"}

@@ -18,8 +18,11 @@ Actions whose parameters say exactly what changes (Cloud Custodian AWS reference
   ``tokens: required`` (and nothing else) -> ``setting.harden`` ``imdsv2_required``;
 * any resource ``delete`` -> ``resource.delete``;
 * ``aws.s3`` ``set-public-block`` -> ``public_access.block`` (the flags given, else all four set to
-  ``state``, default true, as Custodian does); ``set-bucket-encryption`` ``crypto: aws:kms`` with a key ARN
-  -> ``setting.harden`` ``s3_default_encryption``;
+  ``state``, default true, as Custodian does); ``set-bucket-encryption`` ``crypto: aws:kms`` with a key ARN,
+  or SSE-S3 (``AES256``, the default) -> ``setting.harden`` ``s3_default_encryption``;
+* ``aws.s3`` / ``aws.sqs`` / ``aws.sns`` ``set-statements`` -> ``resource_policy.remove_statements`` (a
+  removal alone) or the whole new document (statements added);
+* ``aws.ec2`` / ``aws.eni`` ``modify-security-groups`` -> ``eni.replace_security_groups`` per interface;
 * ``aws.sqs`` / ``aws.sns`` ``remove-statements`` -> ``resource_policy.remove_statements``;
 * ``aws.iam-user`` ``remove-keys`` -> ``iam.revoke_credentials`` (``disable: true`` deactivates);
 * ``aws.iam-role`` / ``aws.iam-user`` ``set-boundary`` -> ``iam.set_permissions_boundary``; ``set-policy``
@@ -151,29 +154,97 @@ def parse_unit(unit: Path, policies: dict[str, dict[str, Any]] | None = None) ->
             if action.get("type") in NO_OP_ACTIONS and actions:
                 out.append(Skipped("no_op_action", f"{name}:{action.get('type')}:#{i}"))
                 continue
-            change = _change(rtype, action, r, account, region, str(res_path), i)
-            rid = change["target"] or f"#{i}"
-            finding = f"custodian:{account}:{region}:{name}:{action.get('type')}:{rid}"
-            out.append(
-                {
-                    "proposal_id": proposal_id("custodian", finding),
-                    "source": {
-                        "format": "custodian",
-                        "finding_id": finding,
-                        "product": "cloud-custodian",
-                        "generator": name,
-                        "title": extra.get("description")
-                        or f"Cloud Custodian {name}: {action.get('type')} on {rid}",
-                        "severity": severity,
-                        "dryrun": dryrun,
-                        **({"executed": executed} if executed else {}),
-                        "custodian_version": meta.get("version"),
-                        "file": str(unit),
-                    },
-                    "change": change,
-                }
-            )
+            for change in _changes(rtype, action, r, account, region, str(res_path), i):
+                rid = change["target"] or f"#{i}"
+                finding = f"custodian:{account}:{region}:{name}:{action.get('type')}:{rid}"
+                out.append(
+                    {
+                        "proposal_id": proposal_id("custodian", finding),
+                        "source": {
+                            "format": "custodian",
+                            "finding_id": finding,
+                            "product": "cloud-custodian",
+                            "generator": name,
+                            "title": extra.get("description")
+                            or f"Cloud Custodian {name}: {action.get('type')} on {rid}",
+                            "severity": severity,
+                            "dryrun": dryrun,
+                            **({"executed": executed} if executed else {}),
+                            "custodian_version": meta.get("version"),
+                            "file": str(unit),
+                        },
+                        "change": change,
+                    }
+                )
     return out
+
+
+def _changes(
+    rtype: str,
+    action: dict[str, Any],
+    r: dict[str, Any],
+    account: str | None,
+    region: str | None,
+    file: str,
+    i: int,
+) -> list[dict[str, Any]]:
+    """The changes one action makes to one resource: one, except ``modify-security-groups`` on an
+    instance, which sets the groups of each of its network interfaces."""
+    if _short(rtype) in ("ec2", "eni") and action.get("type") == "modify-security-groups":
+        found = _modify_groups(_short(rtype), action, r)
+        if found is not None:
+            base = {"account": account, "region": region, "lookup": None, "fidelity": "exact"}
+            return [
+                {**base, "kind": "eni.replace_security_groups", "target": eni, "delta": {"groups": groups}}
+                for eni, groups in found
+            ]
+    return [_change(rtype, action, r, account, region, file, i)]
+
+
+def _ids(value: Any) -> list[str] | None:
+    """Group ids of an action parameter (a string or a list); None when any is a name or a symbol."""
+    items = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+    if not all(isinstance(x, str) and x.startswith("sg-") for x in items):
+        return None
+    return list(items)
+
+
+def _modify_groups(
+    short: str, action: dict[str, Any], r: dict[str, Any]
+) -> list[tuple[str, list[str]]] | None:
+    """Each interface's groups after ``modify-security-groups``, as Custodian computes them (c7n
+    ``ModifyVpcSecurityGroupsAction.get_groups``): the current groups less ``remove`` (ids, ``matched``:
+    the groups its filter matched, ``all``), plus ``add``; the ``isolation-group`` when none is left.
+    None (opaque) for group names, ``add-by-tag`` or ``network-location``, which need lookups."""
+    if "add-by-tag" in action:
+        return None
+    add = _ids(action.get("add", []))
+    isolation = _ids(action.get("isolation-group", []))
+    if add is None or isolation is None:
+        return None
+    interfaces = r.get("NetworkInterfaces") if short == "ec2" else [r]
+    out = []
+    for iface in interfaces or []:
+        eni = iface.get("NetworkInterfaceId")
+        listed = [g.get("GroupId") for g in iface.get("Groups") or [] if isinstance(g, dict)]
+        current = [g for g in listed if isinstance(g, str)]
+        if not eni or len(current) != len(listed):
+            return None
+        remove: list[str]
+        remove_spec = action.get("remove", [])
+        if remove_spec == "all":
+            remove = list(current)
+        elif remove_spec == "matched":
+            remove = list(r.get("c7n:matched-security-groups") or [])
+        else:
+            found = _ids(remove_spec)
+            if found is None:
+                return None
+            remove = found
+        groups = [g for g in current if g not in remove]
+        groups += [g for g in add if g not in groups]
+        out.append((eni, groups or list(isolation)))
+    return out or None
 
 
 def _change(
@@ -259,6 +330,68 @@ def _change(
     }
 
 
+def _set_statements(
+    short: str, action: dict[str, Any], r: dict[str, Any], target: str | None
+) -> tuple[str, str | None, dict[str, Any]] | None:
+    """``set-statements`` (Custodian's successor of ``remove-statements``): the policy the resource has
+    (Custodian's resource record carries it) less ``remove`` (ids, ``matched``: the statements its
+    ``cross-account`` filter flagged, ``*``: all), plus ``statements`` (replacing a statement of the same
+    Sid, with ``{bucket_name}``, ``{account_id}``, ``{region}`` filled in as Custodian does). A removal
+    alone is ``remove_statements``; anything added makes it the whole new document."""
+    import json
+    import re
+
+    remove, add = action.get("remove", []), action.get("statements") or []
+    if not add:
+        if remove == "matched":
+            flagged = r.get("CrossAccountViolations") or []
+            delta = {
+                "statement_ids": [x["Sid"] for x in flagged if isinstance(x, dict) and x.get("Sid")],
+                "statements": [x for x in flagged if isinstance(x, dict) and not x.get("Sid")],
+            }
+            return "resource_policy.remove_statements", target, {k: v for k, v in delta.items() if v}
+        if isinstance(remove, list) and remove:
+            return "resource_policy.remove_statements", target, {"statement_ids": [str(x) for x in remove]}
+        if remove == "*":
+            return "resource_policy.remove_statements", target, {"new_document": None}
+        return None
+    policy = r.get("Policy")
+    if isinstance(policy, str):
+        try:
+            policy = json.loads(policy)
+        except json.JSONDecodeError:
+            return None
+    if policy is not None and not isinstance(policy, dict):
+        return None
+    doc = dict(policy or {"Version": "2012-10-17"})
+    current = doc.get("Statement") or []
+    current = [current] if isinstance(current, dict) else list(current)
+    if remove == "*":
+        current = []
+    elif remove == "matched":
+        flagged = [json.dumps(x, sort_keys=True) for x in r.get("CrossAccountViolations") or []]
+        current = [st for st in current if json.dumps(st, sort_keys=True) not in flagged]
+    elif isinstance(remove, list):
+        current = [st for st in current if st.get("Sid") not in remove]
+    else:
+        return None
+    values = {
+        "bucket_name": r.get("Name"),
+        "account_id": (target or "").split(":")[4] if (target or "").count(":") >= 5 else None,
+        "region": (target or "").split(":")[3] if (target or "").count(":") >= 5 else None,
+    }
+    text = json.dumps(add)
+    for k, v in values.items():
+        if v:
+            text = text.replace("{" + k + "}", str(v))
+    if re.search(r"\{[a-z_]+\}", text):
+        return None  # a placeholder this record cannot fill
+    added = json.loads(text)
+    sids = {st.get("Sid") for st in added}
+    doc["Statement"] = [st for st in current if st.get("Sid") not in sids] + added
+    return "resource_policy.remove_statements", target, {"new_document": doc}
+
+
 def _mapped(
     short: str, atype: Any, action: dict[str, Any], r: dict[str, Any], target: str | None
 ) -> tuple[str, str | None, dict[str, Any]] | None:
@@ -280,6 +413,8 @@ def _mapped(
         given = {k: bool(action[k]) for k in flags if k in action}
         return "public_access.block", target, given or dict.fromkeys(flags, bool(action.get("state", True)))
     if short == "s3" and atype == "set-bucket-encryption":
+        if action.get("enabled", True) is not True:
+            return None  # enabled: false turns default encryption off: not a hardening
         key = action.get("key")
         if (
             action.get("crypto") == "aws:kms"
@@ -288,7 +423,11 @@ def _mapped(
             and ":kms:" in key
         ):
             return "setting.harden", target, {"setting": "s3_default_encryption", "kms_key": key}
-        return None  # SSE-S3, an alias or the AWS managed key: not a kms_key ARN this kind can judge
+        if action.get("crypto", "AES256") == "AES256" and "key" not in action:
+            return "setting.harden", target, {"setting": "s3_default_encryption", "sse": "AES256"}
+        return None  # an alias or the AWS managed key: not a kms_key ARN this kind can judge
+    if short in ("s3", "sqs", "sns") and atype == "set-statements":
+        return _set_statements(short, action, r, target)
     if short in ("sqs", "sns") and atype == "remove-statements":
         ids = action.get("statement_ids")
         if ids == "matched":

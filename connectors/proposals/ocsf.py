@@ -9,7 +9,14 @@ from __future__ import annotations
 from typing import Any
 
 from analyzer.errors import BadInput
-from connectors.proposals import ProposalFormat, Skipped, proposal_id, prowler_proposal_id, register
+from connectors.proposals import (
+    ProposalFormat,
+    Skipped,
+    proposal_id,
+    prowler_proposal_id,
+    register,
+    securityhub_proposal_id,
+)
 from connectors.proposals.checks import change, prowler_proposer
 
 CLASSES = {2001, 2003, 2004}
@@ -76,6 +83,8 @@ def parse(data: Any, file: str) -> list[Any]:
             {
                 "proposal_id": prowler_proposal_id(str(check), str(account), region, str(res.get("uid")))
                 if prowler and check
+                else securityhub_proposal_id(uid)
+                if fmt == "securityhub-ocsf"
                 else proposal_id(fmt, uid),
                 "source": {
                     "format": fmt,
@@ -85,6 +94,7 @@ def parse(data: Any, file: str) -> list[Any]:
                     "title": _get(f, "finding_info.title") or check or uid,
                     "severity": str(f.get("severity") or "informational").lower(),
                     "proposer": prowler_proposer(check) if prowler else None,
+                    "resource_name": res.get("name") or None,
                     "file": file,
                 },
                 "change": change(

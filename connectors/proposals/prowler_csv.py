@@ -48,6 +48,7 @@ def parse(data: Any, file: str) -> list[Any]:
                     "title": row.get("CHECK_TITLE") or row["CHECK_ID"],
                     "severity": (row.get("SEVERITY") or "informational").lower(),
                     "proposer": prowler_proposer(row["CHECK_ID"]),
+                    "resource_name": row.get("RESOURCE_NAME") or None,
                     "file": file,
                 },
                 "change": change(

@@ -370,3 +370,116 @@ def test_a_run_that_really_executed_is_reported_as_done(
         n.startswith("already executed by cloud-custodian at ") and "without a gate pass" in n
         for n in r["notes"]
     )
+
+
+ISOLATION_POLICY = """
+policies:
+  - name: ec2-quarantine
+    resource: aws.ec2
+    actions: [{type: modify-security-groups, remove: all, isolation-group: QUARANTINE}]
+  - name: s3-tighten
+    resource: aws.s3
+    filters: [{Name: shared-data}]
+    actions:
+      - type: set-statements
+        remove: [PartnerRead]
+        statements:
+          - Sid: DenyHttp
+            Effect: Deny
+            Action: "s3:GetObject"
+            Principal: "*"
+            Resource: "arn:aws:s3:::{bucket_name}/*"
+            Condition: {Bool: {"aws:SecureTransport": false}}
+  - name: s3-sse-s3
+    resource: aws.s3
+    filters: [{Name: shared-data}]
+    actions: [{type: set-bucket-encryption}]
+  - name: s3-sse-off
+    resource: aws.s3
+    filters: [{Name: shared-data}]
+    actions: [{type: set-bucket-encryption, enabled: false}]
+"""
+
+
+def test_isolation_set_statements_and_sse_s3_become_exact_changes(
+    custodian: Path, moto_server: str, tmp_path: Path
+) -> None:
+    """modify-security-groups with an isolation group sets each interface's groups as Custodian computes
+    them; set-statements is the bucket's own policy less the removed statements plus the added ones (the
+    {bucket_name} placeholder filled); set-bucket-encryption defaults to SSE-S3; turning encryption off
+    is not a hardening and stays opaque."""
+    ec2 = boto3.client("ec2", region_name="us-east-1")
+    vpc = ec2.create_vpc(CidrBlock="10.70.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.70.1.0/24")["Subnet"]["SubnetId"]
+    web = ec2.create_security_group(GroupName="web", Description="web", VpcId=vpc)["GroupId"]
+    quarantine = ec2.create_security_group(GroupName="quarantine", Description="q", VpcId=vpc)["GroupId"]
+    ami = ec2.describe_images()["Images"][0]["ImageId"]
+    instance = ec2.run_instances(
+        ImageId=ami, MinCount=1, MaxCount=1, SubnetId=subnet, SecurityGroupIds=[web]
+    )["Instances"][0]
+    eni = instance["NetworkInterfaces"][0]["NetworkInterfaceId"]
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.create_bucket(Bucket="shared-data")
+    partner = {
+        "Sid": "PartnerRead",
+        "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::210987654321:root"},
+        "Action": "s3:GetObject",
+        "Resource": "arn:aws:s3:::shared-data/*",
+    }
+    own = {
+        "Sid": "OwnRead",
+        "Effect": "Allow",
+        "Principal": {"AWS": "arn:aws:iam::123456789012:root"},
+        "Action": "s3:GetObject",
+        "Resource": "arn:aws:s3:::shared-data/*",
+    }
+    s3.put_bucket_policy(
+        Bucket="shared-data", Policy=json.dumps({"Version": "2012-10-17", "Statement": [partner, own]})
+    )
+    policy = tmp_path / "policy.yml"
+    policy.write_text(ISOLATION_POLICY.replace("QUARANTINE", quarantine))
+    out_dir = tmp_path / "out"
+    run = subprocess.run(
+        [
+            str(custodian),
+            "run",
+            "--dryrun",
+            "--cache-period",
+            "0",
+            "-s",
+            str(out_dir),
+            "--region",
+            "us-east-1",
+            str(policy),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HOME": str(tmp_path)},
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    store = open_store(tmp_path / "store")
+    report = import_proposals(store, [out_dir, policy])
+    assert report.errors == []
+    got = {
+        (p["source"]["generator"], p["change"]["target"]): p["change"]
+        for p in store.get_documents("proposals").values()
+    }
+    isolate = got[("ec2-quarantine", eni)]
+    assert (isolate["kind"], isolate["delta"], isolate["fidelity"]) == (
+        "eni.replace_security_groups",
+        {"groups": [quarantine]},
+        "exact",
+    )
+    tighten = got[("s3-tighten", "arn:aws:s3:::shared-data")]
+    assert tighten["kind"] == "resource_policy.remove_statements" and tighten["fidelity"] == "exact"
+    statements = tighten["delta"]["new_document"]["Statement"]
+    assert [st["Sid"] for st in statements] == ["OwnRead", "DenyHttp"]
+    assert statements[1]["Resource"] == "arn:aws:s3:::shared-data/*"
+    sse = got[("s3-sse-s3", "arn:aws:s3:::shared-data")]
+    assert (sse["kind"], sse["delta"]) == (
+        "setting.harden",
+        {"setting": "s3_default_encryption", "sse": "AES256"},
+    )
+    assert got[("s3-sse-off", "arn:aws:s3:::shared-data")]["kind"] == "opaque.runbook"

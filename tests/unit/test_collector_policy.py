@@ -10,7 +10,11 @@ from pathlib import Path
 import connectors.aws as aws
 
 ROOT = Path(aws.__file__).parent
-API_TO_ACTION = {"s3:ListBuckets": "s3:ListAllMyBuckets"}  # Service Authorization Reference, Amazon S3
+API_TO_ACTION = {  # Service Authorization Reference, Amazon S3 (S3 Control's calls are s3: actions too)
+    "s3:ListBuckets": "s3:ListAllMyBuckets",
+    "s3:GetPublicAccessBlock": "s3:GetBucketPublicAccessBlock",
+    "s3control:GetPublicAccessBlock": "s3:GetAccountPublicAccessBlock",
+}
 
 
 def test_the_collector_policy_allows_every_call_the_collector_makes() -> None:
@@ -22,7 +26,9 @@ def test_the_collector_policy_allows_every_call_the_collector_makes() -> None:
     }
     source = (ROOT / "collect.py").read_text()
     ops = set(
-        re.findall(r'"((?:iam|ec2|s3|kms|lambda|sqs|sns|organizations|cloudwatch)-[A-Z][A-Za-z]+)', source)
+        re.findall(
+            r'"((?:iam|ec2|s3control|s3|kms|lambda|sqs|sns|organizations|cloudwatch)-[A-Z][A-Za-z]+)', source
+        )
     )
     assert "ec2-DescribeVpcEndpoints" in ops and "organizations-ListPolicies" in ops
     missing = sorted(
