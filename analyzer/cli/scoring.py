@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -221,6 +222,7 @@ def score(
         scheduler=scheduler,
     )
     emit_results(payload, fmt)
+    _record_reported_executions(ctx, store, payload["results"])
     failed = [r["proposal_id"] for r in payload["results"] if r.get("status") == "error"]
     if failed:  # every other proposal was scored and saved; a failure is never a quiet exit 0
         shown = ", ".join(failed[:5]) + (" …" if len(failed) > 5 else "")
@@ -229,6 +231,26 @@ def score(
             err=True,
         )
         ctx.exit(1)
+
+
+def _record_reported_executions(ctx: click.Context, store: Any, results: list[dict[str, Any]]) -> None:
+    """Changes a tool says it already ran (Custodian without --dryrun) go into the ledger as executions."""
+    from analyzer.cli.common_governance import ledger_of
+    from analyzer.governance.review import record_reported_executions
+
+    done = record_reported_executions(store, ledger_of(ctx), results)
+    if done["recorded"]:
+        click.echo(
+            f"recorded {done['recorded']} execution(s) a remediation tool reports it already ran, without a "
+            "gate pass (blastwall review lists them)",
+            err=True,
+        )
+    elif done["pending"]:
+        click.echo(
+            f"note: {done['pending']} proposal(s) a remediation tool reports it already ran are not recorded "
+            f"as executions: {done['why']}",
+            err=True,
+        )
 
 
 @main.command("undocumented")

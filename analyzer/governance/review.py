@@ -63,6 +63,52 @@ def record_execution(
     return body
 
 
+def record_reported_executions(
+    store: GraphStore, ledger: Ledger, results: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """Proposals imported from a tool run that really executed (``source.executed``: Cloud Custodian
+    without ``--dryrun``) are changes that already ran without a gate pass. Each is recorded once in the
+    ledger as that tool's execution report (signed by the recorder, like ``record-execution``), so
+    ``review`` lists it. Without a ledger or a recorder key nothing is written and ``pending`` says how
+    many wait, and why."""
+    from analyzer.governance.authority import RECORDER_NAME
+
+    proposals = store.get_documents("proposals")
+    reported = {
+        ((r.get("body") or {}).get("proposal_id"), (r.get("body") or {}).get("detail"))
+        for r in ledger.records()
+        if r.get("type") == "execution"
+    }
+    todo: list[dict[str, Any]] = []
+    for r in results:
+        pid = r.get("proposal_id")
+        ran = ((proposals.get(str(pid)) or {}).get("source") or {}).get("executed")
+        if not ran or r.get("status") == "error":
+            continue
+        detail = (
+            f"run {ran.get('execution_id') or '?'}: reported by the tool's own output, no gate pass asked"
+        )
+        if (pid, detail) in reported:
+            continue
+        todo.append(
+            {
+                "proposal_id": pid,
+                "outcome": "applied",
+                "executed_at": ran.get("at") or iso(now()),
+                "reported_by": str(ran.get("by") or "remediation-tool"),
+                "detail": detail,
+            }
+        )
+    if not todo:
+        return {"recorded": 0, "pending": 0, "why": None}
+    key = ledger.recorder_key() if ledger.exists() else None
+    if key is None:
+        why = "no ledger with a recorder key (blastwall org init) for this store"
+        return {"recorded": 0, "pending": len(todo), "why": why}
+    ledger.append_many([("execution", body, RECORDER_NAME, key) for body in todo])
+    return {"recorded": len(todo), "pending": 0, "why": None}
+
+
 def review(
     store: GraphStore,
     ledger: Ledger,

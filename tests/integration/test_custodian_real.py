@@ -483,3 +483,49 @@ def test_isolation_set_statements_and_sse_s3_become_exact_changes(
         {"setting": "s3_default_encryption", "sse": "AES256"},
     )
     assert got[("s3-sse-off", "arn:aws:s3:::shared-data")]["kind"] == "opaque.runbook"
+
+
+def test_a_run_that_really_executed_is_in_review_as_ungated(
+    custodian: Path, moto_server: str, demo_org: dict, tmp_path: Path
+) -> None:
+    """The non-dry run's output imported into the demo store: scoring records it in the ledger as an
+    execution reported by Custodian (once, however often it is scored), and ``review`` lists it as a change
+    that ran without a gate pass."""
+    ec2 = boto3.client("ec2", region_name="us-east-1")
+    ami = ec2.describe_images()["Images"][0]["ImageId"]
+    ec2.run_instances(ImageId=ami, MinCount=1, MaxCount=1)
+    policy = tmp_path / "policy.yml"
+    policy.write_text("policies:\n  - name: ec2-stop\n    resource: aws.ec2\n    actions: [stop]\n")
+    out_dir = tmp_path / "out"
+    run = subprocess.run(
+        [
+            str(custodian),
+            "run",
+            "--cache-period",
+            "0",
+            "-s",
+            str(out_dir),
+            "--region",
+            "us-east-1",
+            str(policy),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HOME": str(tmp_path)},
+        timeout=300,
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    bw = demo_org["bw"]
+    bw("propose", str(out_dir), str(policy))
+    first = bw("score", "--format", "json")
+    assert "recorded 1 execution(s) a remediation tool reports it already ran" in first.stderr
+    again = bw("score", "--format", "json")
+    assert "recorded" not in again.stderr  # one run, one execution record
+    executed = [
+        r for r in json.loads(first.stdout)["results"] if r["source"]["finding_id"].startswith("custodian:")
+    ]
+    assert len(executed) == 1
+    items = json.loads(bw("review", "--since", "1d", "--format", "json").stdout)["executions"]
+    (item,) = [i for i in items if i["proposal_id"] == executed[0]["proposal_id"]]
+    assert item["reported_by"] == "cloud-custodian" and item["gate_passed_before_execution"] is False
+    assert item["outcome"] == "applied"
