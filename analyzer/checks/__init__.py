@@ -42,7 +42,8 @@ class Check:
     resource: str
     """What the check reads: a raw EC2 response of the network documents (``ec2-DescribeSecurityGroups``),
     or ``node``: the resource's node in the graph (its properties, ``id``, and ``finding_resource``: the
-    resource name the finding gave, e.g. Prowler's ``role/inline-policy``)."""
+    resource name the finding gave, e.g. Prowler's ``role/inline-policy``), or ``finding``: nothing but
+    the finding's target (a check whose answer does not depend on the configuration)."""
     fix: Callable[[dict[str, Any]], Derived]
     cite: str
     evidence: bool = False

@@ -65,3 +65,24 @@ for ids, what in (
     ),
 ):
     register(Check(ids, "resource_policy.remove_statements", "node", remove_public, what))
+
+
+def access_point_fix(item: dict[str, Any]) -> Derived:
+    return Derived(
+        {},
+        f"S3 cannot change the Block Public Access settings of access point {item.get('id')} after it is "
+        "created (Amazon S3 User Guide, 'Managing public access to access points'): the fix replaces the "
+        "access point, which no change kind here expresses, so it stays a runbook",
+        determined=False,
+    )
+
+
+register(
+    Check(
+        ("S3.19", "s3_access_point_public_access_block"),
+        "opaque.runbook",
+        "finding",
+        access_point_fix,
+        f"{SH}, S3.19: S3 access points should have block public access settings enabled",
+    )
+)

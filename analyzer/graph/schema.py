@@ -49,6 +49,11 @@ NODE_KINDS: dict[str, NodeKind] = {
         NodeKind("Organization", Layer.CONFIGURATION, "An AWS Organization (id o-…)."),
         NodeKind("OrgUnit", Layer.CONFIGURATION, "An organizational unit or the organization root."),
         NodeKind("Account", Layer.CONFIGURATION, "An AWS account, inside or outside the organization."),
+        NodeKind(
+            "S3AccountSettings",
+            Layer.CONFIGURATION,
+            "An account's S3 settings: Block Public Access at the account level (S3 Control).",
+        ),
         NodeKind("ServiceControlPolicy", Layer.CONFIGURATION, "An Organizations SCP."),
         NodeKind("ResourceControlPolicy", Layer.CONFIGURATION, "An Organizations RCP."),
         NodeKind("IamRole", Layer.CONFIGURATION, "An IAM role, its trust policy and identity policies."),

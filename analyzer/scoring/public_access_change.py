@@ -93,22 +93,16 @@ def public_access_change(
     if node is None or node.kind not in ("S3Bucket", "Account"):
         return out.target_missing(f"{arn} is neither a bucket nor an account of the snapshot")
     lo, hi = iso(start), iso(as_of)
-    account_node: Any
     if node.kind == "Account":
         account = str((node.props or {}).get("account_id") or account_of(arn))
-        out.account = account
-        before_cfg = (node.props or {}).get("s3_public_access_block")
-        account_node = node
     else:
         if not node.props:
             return out.target_missing(f"{arn} is not a bucket of the snapshot")
         account = node.account or ""
-        out.account = account
-        before_cfg = node.props.get("public_access_block")
-        account_node = ctx.snap.node(f"arn:aws:iam::{account}:root")
-    account_cfg = ((account_node.props if account_node is not None else None) or {}).get(
-        "s3_public_access_block"
-    )
+    out.account = account
+    settings = ctx.snap.node(f"urn:aws:s3-account-settings:{account}")
+    account_cfg = ((settings.props if settings is not None else None) or {}).get("public_access_block")
+    before_cfg = account_cfg if node.kind == "Account" else node.props.get("public_access_block")
     after_cfg = kind.apply(before_cfg, change["delta"])
     out.applied = before_cfg is not None and kind.apply(before_cfg, {}) == after_cfg
     if before_cfg is None:

@@ -202,6 +202,12 @@ def _collected(per_resource: dict[str, Any] | None, key: str) -> bool:
 PUBLIC_ACCESS_FLAGS = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy", "RestrictPublicBuckets")
 
 
+def s3_account_settings_id(account: str) -> str:
+    """The node holding an account's S3 settings (kept apart from the account's node, which the
+    organization's own data describes)."""
+    return f"urn:aws:s3-account-settings:{account}"
+
+
 def public_access_flags(response: Any) -> dict[str, bool]:
     """The four Block Public Access flags of a ``GetPublicAccessBlock`` response (S3 or S3 Control); a
     flag not set, or no configuration at all (``{}``), is off."""
@@ -658,21 +664,29 @@ def transform_last_accessed(account: str, data: dict[str, Any], file: str, seen:
 def transform_account(account: AccountSnapshot, seen: str) -> Batch:
     """Everything one account directory holds, as one batch."""
     out = Batch(SOURCE)
-    account_block = account.get("global", "s3control-GetPublicAccessBlock")
-    props: dict[str, Any] = {"account_id": account.account}
-    if account_block:  # S3 Block Public Access of the whole account (S3 Control), when collected
-        props["s3_public_access_block"] = public_access_flags(account_block[0])
     out.nodes.append(
         NodeRow(
             f"arn:aws:iam::{account.account}:root",
             "Account",
-            props,
+            {"account_id": account.account},
             account.account,
             seen,
             seen,
-            stub=not account_block,
+            stub=True,
         )
     )
+    account_block = account.get("global", "s3control-GetPublicAccessBlock")
+    if account_block:  # S3 Block Public Access of the whole account (S3 Control), when collected
+        out.nodes.append(
+            NodeRow(
+                s3_account_settings_id(account.account),
+                "S3AccountSettings",
+                {"public_access_block": public_access_flags(account_block[0])},
+                account.account,
+                seen,
+                seen,
+            )
+        )
     got = account.get("global", "iam-GetAccountAuthorizationDetails")
     if got:
         data, file = got

@@ -291,7 +291,9 @@ def derive_from_snapshot(store: GraphStore, proposals: list[dict[str, Any]]) -> 
         check_id, check = found
         target = str(change.get("target") or "")
         item: dict[str, Any] | None = None
-        if check.resource == "node":
+        if check.resource == "finding":
+            item = {"id": target}  # the check answers from the finding alone
+        elif check.resource == "node":
             node = store.get_node(target)  # one lookup, not the whole graph
             if node is not None and node.props:
                 resource_name = (prop.get("source") or {}).get("resource_name")

@@ -167,8 +167,8 @@ def test_refused_call_is_a_warning_and_marks_the_account_partial_mocked_refusal(
 
     real = session_mod.client_for
 
-    def client_for(session: Any, service: str, region: str | None = None) -> Any:
-        c = real(session, service, region)
+    def client_for(session: Any, service: str, region: str | None = None, host_prefix: bool = True) -> Any:
+        c = real(session, service, region, host_prefix)
         if service == "s3":
             account = real(session, "sts").get_caller_identity()["Account"]
             if account == org["data"]:

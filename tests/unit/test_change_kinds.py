@@ -50,6 +50,12 @@ BEFORE: dict[str, Any] = {
     "iam.attach_or_put_policy": PRINCIPAL,
     "iam.replace_policy": PRINCIPAL,
     "iam.set_permissions_boundary": PRINCIPAL,
+    "iam.update_managed_policy": {
+        "document": {
+            "Version": "2012-10-17",
+            "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}],
+        }
+    },
     "resource_policy.remove_statements": {
         "Version": "2012-10-17",
         "Statement": [
