@@ -4,7 +4,8 @@ its ``change.before`` and ``change.after``, turned into exact deltas:
 * ``aws_security_group`` (inline ``ingress``/``egress`` blocks): peers removed -> ``sg.revoke_rules``,
   peers added -> ``sg.authorize_rules``;
 * ``aws_security_group_rule`` and ``aws_vpc_security_group_{ingress,egress}_rule``: a deleted rule ->
-  ``sg.revoke_rules``, a created one -> ``sg.authorize_rules`` (a replaced one: both);
+  ``sg.revoke_rules``, a created one -> ``sg.authorize_rules`` (a replaced one: both), one updated in
+  place (its port or protocol changed) -> ``sg.replace_rules`` on its group;
 * ``aws_iam_role``: a changed ``assume_role_policy`` -> ``iam.update_trust_policy`` (``new_document``);
 * ``aws_s3_bucket_policy``: an updated or deleted policy -> ``resource_policy.remove_statements``
   (``new_document``);
@@ -198,6 +199,15 @@ def parse(data: Any, file: str) -> list[Any]:
                     made.append(("sg.revoke_rules", own, {side: _perms(sorted(b - a, key=str))}, "exact"))
                 if a - b:
                     made.append(("sg.authorize_rules", own, {side: _perms(sorted(a - b, key=str))}, "exact"))
+        elif rtype in RULE_TYPES and actions == ["update"] and before and after:
+            side_b, group_b, perm_b = _rule_perm(rtype, before)
+            side_a, group_a, perm_a = _rule_perm(rtype, after)
+            if (side_b, group_b) == (side_a, group_a) and perm_b != perm_a:
+                delta = {"revoke": {side_b: [perm_b]}, "authorize": {side_a: [perm_a]}}
+                made.append(("sg.replace_rules", group_b, delta, "exact"))
+            elif perm_b != perm_a or group_b != group_a:
+                made.append(("sg.revoke_rules", group_b, {side_b: [perm_b]}, "exact"))
+                made.append(("sg.authorize_rules", group_a, {side_a: [perm_a]}, "exact"))
         elif rtype in RULE_TYPES:
             if "delete" in actions and before:
                 direction, group, perm = _rule_perm(rtype, before)
