@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -181,7 +182,31 @@ def ingest_flowlogs_cmd(ctx: click.Context, paths: tuple[str, ...], fields: str 
     )
     for line in r.skipped_lines[:20]:
         click.echo(f"skipped: {line}", err=True)
+    _attribution(r.attribution)
     report_errors(r.errors)
+
+
+def _attribution(summary: dict[str, Any]) -> None:
+    """How the ends of the records were tied to interfaces, and what was left an address, and why."""
+    from connectors.evidence.attribution import REASONS
+
+    counts = summary.get("counts") or {}
+    if not counts:
+        return
+    tied = ("interface", "same_vpc", "peered_vpc", "address_only")
+    click.echo(
+        "attributed: "
+        + ", ".join(f"{counts.get(k, 0)} {REASONS[k]}" for k in tied if counts.get(k))
+        + (
+            "; not attributed: "
+            + ", ".join(f"{counts[k]} {REASONS[k]}" for k in REASONS if k not in tied and counts.get(k))
+            if any(counts.get(k) for k in REASONS if k not in tied)
+            else ""
+        )
+    )
+    for reason, shown in (summary.get("examples") or {}).items():
+        for line in shown[:3]:
+            click.echo(f"{reason}: {line}", err=True)
 
 
 @ingest.group("cmdb")

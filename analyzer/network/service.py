@@ -22,7 +22,14 @@ STATE = ["denied", "unknown", "allowed"]
 
 
 def resolve_endpoint(m: NetModel, text: str) -> Endpoint:
-    """An ENI id or ARN, an instance id (its primary ENI), an address or a CIDR."""
+    """An ENI id or ARN, an instance id (its primary ENI), an address or a CIDR. ``urn:ip:ADDRESS`` is an
+    address the evidence did not tie to an interface (flow attribution left it so): it stays an address,
+    never looked up by value (private ranges repeat across VPCs and accounts)."""
+    if text.startswith("urn:ip:"):
+        try:
+            return Endpoint(parse_net(text.removeprefix("urn:ip:")), None)
+        except ValueError as exc:
+            raise BadInput(f"{text!r} is not an address", path="ENDPOINT") from exc
     t = text.strip().rsplit("/", 1)[-1] if text.startswith("arn:") else text.strip()
     if t in m.enis:
         e = m.enis[t]
@@ -66,8 +73,8 @@ def observed(edges: list[Any]) -> list[ObservedFlow]:
             continue
         out.append(
             ObservedFlow(
-                e.src.rsplit("/", 1)[-1].removeprefix("urn:ip:"),
-                e.dst.rsplit("/", 1)[-1].removeprefix("urn:ip:"),
+                e.src if e.src.startswith("urn:ip:") else e.src.rsplit("/", 1)[-1],
+                e.dst if e.dst.startswith("urn:ip:") else e.dst.rsplit("/", 1)[-1],
                 str(e.props.get("protocol", "tcp")),
                 int(port),
                 int(e.count or 0),
@@ -75,6 +82,11 @@ def observed(edges: list[Any]) -> list[ObservedFlow]:
             )
         )
     return out
+
+
+def _shown(f: ObservedFlow) -> dict[str, Any]:
+    """A flow as printed: addresses without the ``urn:ip:`` mark."""
+    return {**f.__dict__, "src": f.src.removeprefix("urn:ip:"), "dst": f.dst.removeprefix("urn:ip:")}
 
 
 def _decide_all(m: NetModel, flows: list[ObservedFlow], cm: Compiled | None = None) -> list[int]:
@@ -114,7 +126,7 @@ def observed_flows(m: NetModel, flows: list[ObservedFlow]) -> list[dict[str, Any
     states = _decide_all(m, flows)
     rows = []
     for f, st in zip(flows, states, strict=True):
-        row = {**f.__dict__, "current": {0: "already denied", 1: "unknown", 2: "allowed"}[st]}
+        row = {**_shown(f), "current": {0: "already denied", 1: "unknown", 2: "allowed"}[st]}
         if st != 2:
             d = reach(m, f.src, f.dst, f.protocol, f.port)
             row["why"] = d.blocked_by or d.unknown
@@ -298,7 +310,7 @@ def whatif(docs: dict[str, dict[str, Any]], flows: list[ObservedFlow], changes: 
             (1, 0): "severed if it was allowed",
         }.get((b, a), "already denied" if b == 0 else "unchanged")
         row = {
-            **f.__dict__,
+            **_shown(f),
             "before": STATE[b],
             "after": STATE[a],
             "status": status,

@@ -142,7 +142,8 @@ def _prepare(ctx: Context) -> _Prepared:
         # each distinct flow end resolved once (an ENI's ARN, or an address one of the model's ENIs holds)
         for node in np.unique(np.concatenate([src, dst])).tolist():
             try:
-                end = resolve_endpoint(m, snap.ids[node].rsplit("/", 1)[-1].removeprefix("urn:ip:"))
+                text = snap.ids[node]  # an address stays one: attribution decided at ingest
+                end = resolve_endpoint(m, text if text.startswith("urn:ip:") else text.rsplit("/", 1)[-1])
             except BadInput:
                 end_kind[node] = 0
                 continue

@@ -315,6 +315,7 @@ def transform_ec2(account: str, region: str, data: dict[str, Any], seen: str) ->
                 "NetworkInterface",
                 {
                     "eni_id": e["NetworkInterfaceId"],
+                    "vpc_id": e.get("VpcId"),
                     "private_ips": ips,
                     "public_ip": public,
                     "interface_type": e.get("InterfaceType"),

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
+import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from analyzer.errors import BadInput
 from analyzer.graph.lease import writes
@@ -24,7 +26,7 @@ from analyzer.graph.store import GraphStore
 from analyzer.inputs import guard
 from analyzer.timeutil import iso
 from connectors.aws.addresses import COLLECTION as ADDRESS_HISTORY
-from connectors.aws.addresses import AddressResolver
+from connectors.evidence.attribution import FlowAttribution
 from connectors.evidence.loading import file_digest, ingested_digests, load_evidence
 from connectors.jsonfile import read_text
 
@@ -90,7 +92,7 @@ class FlowAggregate:
 def transform_lines(
     lines: list[str],
     file: str,
-    eni_by_ip: dict[str, str] | Callable[[str, str | None], str | None],
+    eni_by_ip: dict[str, str] | Callable[[str, str | None], str | None] | FlowAttribution,
     region: str,
     agg: FlowAggregate,
 ) -> None:
@@ -101,8 +103,15 @@ def transform_lines(
         fields = lines[0].split()
         start = 1
     idx = {f: i for i, f in enumerate(fields)}
-    mapping = eni_by_ip
-    resolve = mapping if callable(mapping) else (lambda ip, _when: mapping.get(ip))
+    attribution = eni_by_ip if isinstance(eni_by_ip, FlowAttribution) else None
+    resolve: Callable[[str, str | None], str | None]
+    if isinstance(eni_by_ip, dict):
+        mapping = eni_by_ip
+        resolve = lambda ip, _when: mapping.get(ip)  # noqa: E731  (a plain ip -> interface map, in tests)
+    elif attribution is None:
+        resolve = eni_by_ip  # type: ignore[assignment]
+    else:
+        resolve = lambda _ip, _when: None  # noqa: E731  (unused: the attribution decides both ends)
     for needed in ("srcaddr", "dstaddr", "dstport", "srcport", "protocol", "action", "start"):
         if needed not in idx:
             raise BadInput(f"flow log header lacks the field {needed!r}", file=file, line=1)
@@ -136,8 +145,11 @@ def transform_lines(
         account = rec.get("account-id", "unknown")
         if when:
             agg.days.setdefault((account, region), set()).add(when[:10])
-        a = resolve(src, when) or f"urn:ip:{src}"
-        b = resolve(dst, when) or f"urn:ip:{dst}"
+        if attribution is not None:
+            a, b = attribution.ends(rec, src, dst, when, f"{file}:{n}")
+        else:
+            a = resolve(src, when) or f"urn:ip:{src}"
+            b = resolve(dst, when) or f"urn:ip:{dst}"
         for end in (a, b):
             agg.endpoints.setdefault(end, "Address" if end.startswith("urn:ip:") else "NetworkInterface")
         kind = "OBSERVED_FLOW" if rec["action"] == "ACCEPT" else "OBSERVED_REJECT"
@@ -234,6 +246,8 @@ class IngestReport:
     records: int = 0
     skipped_lines: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    attribution: dict[str, Any] = field(default_factory=dict)
+    """How each end of each record was attributed (``connectors.evidence.attribution``)."""
 
 
 def get_log_group(uri: str) -> Iterator[tuple[str, list[str]]]:
@@ -252,6 +266,24 @@ def get_log_group(uri: str) -> Iterator[tuple[str, list[str]]]:
     yield from sorted(streams.items())
 
 
+def _peerings(store: GraphStore) -> list[tuple[str, str]]:
+    """Active VPC peering connections of the snapshot, as (requester VPC, accepter VPC)."""
+    from analyzer.network.load import NETWORK
+
+    out = []
+    for text in store.get_document_texts(NETWORK).values():
+        if "VpcPeeringConnections" not in text:
+            continue
+        data = json.loads(text)
+        for p in (data.get("ec2-DescribeVpcPeeringConnections") or {}).get("VpcPeeringConnections", []):
+            if (p.get("Status") or {}).get("Code") == "active":
+                a = (p.get("RequesterVpcInfo") or {}).get("VpcId")
+                b = (p.get("AccepterVpcInfo") or {}).get("VpcId")
+                if a and b:
+                    out.append((str(a), str(b)))
+    return out
+
+
 def _logs_region() -> str:
     from connectors.aws.session import client
 
@@ -267,10 +299,11 @@ def ingest_flowlogs(
     Logs): default the version 2 default format."""
     report = IngestReport()
     graph = store.read_graph()
-    current = {
-        ip: n.id for n in graph.nodes if n.kind == "NetworkInterface" for ip in n.props.get("private_ips", [])
-    }
-    eni_by_ip = AddressResolver(store.get_documents(ADDRESS_HISTORY), current)
+    eni_by_ip = FlowAttribution.build(
+        store.get_documents(ADDRESS_HISTORY),
+        (n for n in graph.nodes if n.kind == "NetworkInterface" and n.props),
+        _peerings(store),
+    )
     done = ingested_digests(store)
     agg = FlowAggregate()
     new_files = {}
@@ -308,6 +341,7 @@ def ingest_flowlogs(
         new_files[digest] = {"source": SOURCE, "path": str(f), "records": part.records}
     report.records = agg.records
     report.skipped_lines = agg.skipped
+    report.attribution = eni_by_ip.summary()
     if new_files:
         stubs = ((node, kind, None) for node, kind in agg.endpoints.items())
         load_evidence(store, SOURCE, stubs, agg.edges.values(), new_files, agg.days)

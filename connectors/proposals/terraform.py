@@ -203,8 +203,8 @@ def parse(data: Any, file: str) -> list[Any]:
             side_b, group_b, perm_b = _rule_perm(rtype, before)
             side_a, group_a, perm_a = _rule_perm(rtype, after)
             if (side_b, group_b) == (side_a, group_a) and perm_b != perm_a:
-                delta = {"revoke": {side_b: [perm_b]}, "authorize": {side_a: [perm_a]}}
-                made.append(("sg.replace_rules", group_b, delta, "exact"))
+                replace: dict[str, Any] = {"revoke": {side_b: [perm_b]}, "authorize": {side_a: [perm_a]}}
+                made.append(("sg.replace_rules", group_b, replace, "exact"))
             elif perm_b != perm_a or group_b != group_a:
                 made.append(("sg.revoke_rules", group_b, {side_b: [perm_b]}, "exact"))
                 made.append(("sg.authorize_rules", group_a, {side_a: [perm_a]}, "exact"))

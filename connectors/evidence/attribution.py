@@ -1,0 +1,188 @@
+"""Which interface each end of a VPC flow record is: by identity first, by address only within reach.
+
+A flow record is captured on the interface it names (``interface-id``, in the account ``account-id``): that
+end is that interface. The other end is an address; it is an interface only if an interface that can be
+reached from the capturing one held that address at the flow's time — in the same VPC first, then in a
+VPC peered with it (active peering connections of the snapshot). Private ranges are reused across VPCs
+and accounts, so an address alone proves nothing: held in several reachable VPCs, held by two interfaces
+in one VPC at a time the history cannot tell apart, or held only where no known route leads (transit
+gateways are not modelled) — the end stays an address and the case is counted, never guessed.
+
+A record that names no interface known to the snapshot is resolved within its ``vpc-id`` when the format
+carries it, else within its ``account-id``, and only when every holder of the address there is in one VPC.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+REASONS = {
+    "interface": "the capturing interface (interface-id)",
+    "same_vpc": "a peer interface in the capturing interface's VPC",
+    "peered_vpc": "a peer interface in a peered VPC",
+    "address_only": "by address within one VPC of the record's account (no known interface-id)",
+    "ambiguous": "address held by interfaces in several reachable VPCs: left as an address",
+    "reassigned": "address held by several interfaces of one VPC around that time: left as an address",
+    "out_of_reach": "address held only in VPCs with no known route from the capturing one: left as an address",
+    "interface_unknown": "interface-id not in the snapshot (its account or region not collected)",
+    "interface_mismatch": "the capturing interface held neither address at that time",
+}
+
+
+@dataclass(frozen=True)
+class Interface:
+    node: str
+    vpc: str | None
+    account: str | None
+    ips: frozenset[str]
+
+
+@dataclass
+class FlowAttribution:
+    """``ends(record, src, dst, when)`` -> the node ids of both ends; ``counts`` says how each was decided."""
+
+    history: dict[str, list[dict[str, Any]]]
+    interfaces: dict[str, Interface]
+    """By ENI id (``eni-…``, what flow logs name)."""
+    peers: dict[str, frozenset[str]]
+    """VPC id -> the VPCs it has an active peering connection with."""
+    counts: Counter[str] = field(default_factory=Counter)
+    examples: dict[str, list[str]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self._by_node = {i.node: i for i in self.interfaces.values()}
+        for i in self.interfaces.values():  # an address held now, never snapshotted with history
+            for ip in i.ips:
+                holders = self.history.setdefault(ip, [])
+                if not any(h.get("eni") == i.node for h in holders):
+                    holders.append({"eni": i.node, "vpc": i.vpc, "account": i.account})
+
+    @classmethod
+    def build(
+        cls,
+        history: dict[str, dict[str, Any]],
+        enis: Iterable[Any],
+        peerings: Iterable[tuple[str, str]],
+    ) -> FlowAttribution:
+        interfaces = {}
+        for n in enis:
+            props = n.props or {}
+            eni_id = props.get("eni_id") or n.id.rsplit("/", 1)[-1]
+            interfaces[str(eni_id)] = Interface(
+                n.id, props.get("vpc_id"), n.account, frozenset(props.get("private_ips") or [])
+            )
+        peers: dict[str, set[str]] = {}
+        for a, b in peerings:
+            peers.setdefault(a, set()).add(b)
+            peers.setdefault(b, set()).add(a)
+        return cls(
+            {ip: [dict(h) for h in doc.get("holders", [])] for ip, doc in history.items()},
+            interfaces,
+            {v: frozenset(p) for v, p in peers.items()},
+        )
+
+    def _note(self, reason: str, detail: str) -> None:
+        self.counts[reason] += 1
+        shown = self.examples.setdefault(reason, [])
+        if len(shown) < 5:
+            shown.append(detail)
+
+    def _vpc_of(self, holder: dict[str, Any]) -> str | None:
+        node = self._by_node.get(str(holder.get("eni")))
+        return holder.get("vpc") or (node.vpc if node else None)
+
+    def _account_of(self, holder: dict[str, Any]) -> str | None:
+        node = self._by_node.get(str(holder.get("eni")))
+        return holder.get("account") or (node.account if node else None)
+
+    def _holds(self, iface: Interface, ip: str) -> bool:
+        return ip in iface.ips or any(h.get("eni") == iface.node for h in self.history.get(ip, ()))
+
+    @staticmethod
+    def _at(holders: list[dict[str, Any]], when: str | None) -> str | None:
+        """The one holder of an address within one VPC at ``when``; None when the history cannot tell."""
+        enis = {str(h["eni"]) for h in holders}
+        if len(enis) == 1:
+            return enis.pop()
+        if when is None:
+            return None
+        inside = {str(h["eni"]) for h in holders if h.get("first_seen", "") <= when <= h.get("last_seen", "")}
+        return inside.pop() if len(inside) == 1 else None
+
+    def _peer(self, ip: str, when: str | None, vpc: str | None, account: str | None, record: str) -> str:
+        address = f"urn:ip:{ip}"
+        holders = self.history.get(ip)
+        if not holders:
+            return address
+        by_vpc: dict[str | None, list[dict[str, Any]]] = {}
+        for h in holders:
+            by_vpc.setdefault(self._vpc_of(h), []).append(h)
+        if vpc is not None:
+            for scope, reason in (({vpc}, "same_vpc"), (self.peers.get(vpc, frozenset()), "peered_vpc")):
+                reachable = [v for v in by_vpc if v in scope]
+                if len(reachable) > 1:
+                    self._note("ambiguous", f"{record}: {ip} in {', '.join(sorted(map(str, reachable)))}")
+                    return address
+                if reachable:
+                    eni = self._at(by_vpc[reachable[0]], when)
+                    if eni is None:
+                        self._note("reassigned", f"{record}: {ip} in {reachable[0]} at {when}")
+                        return address
+                    self.counts[reason] += 1
+                    return eni
+            self._note("out_of_reach", f"{record}: {ip} (held in {', '.join(sorted(map(str, by_vpc)))})")
+            return address
+        mine = [
+            v
+            for v, hs in by_vpc.items()
+            if account is None or any(self._account_of(h) == account for h in hs)
+        ]
+        if len(mine) != 1:
+            if len(mine) > 1:
+                self._note("ambiguous", f"{record}: {ip} in {', '.join(sorted(map(str, mine)))}")
+            return address
+        eni = self._at(
+            [h for h in by_vpc[mine[0]] if account is None or self._account_of(h) == account], when
+        )
+        if eni is None:
+            self._note("reassigned", f"{record}: {ip} in {mine[0]} at {when}")
+            return address
+        self.counts["address_only"] += 1
+        return eni
+
+    def ends(self, rec: dict[str, str], src: str, dst: str, when: str | None, record: str) -> tuple[str, str]:
+        """The nodes of a record's two ends (``src``/``dst`` as the caller orders them)."""
+        eni_id = rec.get("interface-id")
+        cap = self.interfaces.get(eni_id) if eni_id and eni_id != "-" else None
+        if eni_id and eni_id != "-" and cap is None:
+            self._note("interface_unknown", f"{record}: {eni_id} (account {rec.get('account-id')})")
+        vpc = cap.vpc if cap else (rec.get("vpc-id") if rec.get("vpc-id") not in (None, "-") else None)
+        account = (
+            cap.account
+            if cap
+            else (rec.get("account-id") if rec.get("account-id") not in (None, "-", "unknown") else None)
+        )
+        a = b = None
+        if cap is not None:
+            if self._holds(cap, src):
+                a = cap.node
+            elif self._holds(cap, dst):
+                b = cap.node
+            elif rec.get("flow-direction") in ("ingress", "egress"):
+                a, b = (None, cap.node) if rec["flow-direction"] == "ingress" else (cap.node, None)
+            else:
+                self._note("interface_mismatch", f"{record}: {eni_id} held neither {src} nor {dst}")
+            if a is not None or b is not None:
+                self.counts["interface"] += 1
+        a = a or self._peer(src, when, vpc, account, record)
+        b = b or self._peer(dst, when, vpc, account, record)
+        return a, b
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "counts": dict(sorted(self.counts.items())),
+            "examples": {k: v for k, v in sorted(self.examples.items())},
+        }
