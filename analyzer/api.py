@@ -6,7 +6,7 @@ import contextlib
 import gc
 import json
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,8 @@ from analyzer.graph.snapshot import load_snapshot
 from analyzer.graph.store import GraphStore
 from analyzer.scoring.blast import RESULT_SCHEMA_VERSION, failed_result, score_or_fail
 from analyzer.scoring.context import Context, build_context
-from analyzer.timeutil import iso, now
+from analyzer.scoring.freshness import freshness
+from analyzer.timeutil import iso, now, parse_time
 from connectors.evidence.coverage import COLLECTION as COVERAGE
 from connectors.proposals import COLLECTION as PROPOSALS
 
@@ -111,12 +112,37 @@ def network_documents(store: GraphStore) -> dict[str, dict[str, Any]]:
 
 
 def undocumented(
-    store: GraphStore, *, as_of: datetime | None = None, window_days: int | None = None
+    store: GraphStore,
+    *,
+    as_of: datetime | None = None,
+    window_days: int | None = None,
+    anchored: str | None = None,
 ) -> dict[str, Any]:
-    """Every observed dependency the CMDB does not document, most critical dependants first."""
+    """Every observed dependency the CMDB does not document, most critical dependants first, with how fresh
+    the evidence is (``freshness``: an account with none in the window is unknown, not clean)."""
     from analyzer.scoring.undocumented import report
 
-    return report(analysis_context(store), as_of or now(), window_days or current_policy(store).window_days)
+    ctx = analysis_context(store)
+    anchored = anchored or ("given" if as_of is not None else "now")
+    end = as_of or now()
+    days = window_days or current_policy(store).window_days
+    rep = report(ctx, end, days)
+    rep["freshness"] = freshness(ctx.coverage, end - timedelta(days=days), end, anchored)
+    return rep
+
+
+def anchor(store: GraphStore, text: str | None) -> tuple[datetime | None, str]:
+    """An ``--as-of`` value: None (now), ``latest`` (the end of the newest day of evidence) or a time."""
+    from analyzer.scoring.freshness import latest_anchor
+
+    if text is None:
+        return None, "now"
+    if text.strip().lower() == "latest":
+        at = latest_anchor(analysis_context(store).coverage)
+        if at is None:
+            raise BadInput("--as-of latest: no evidence has been loaded to anchor at", path="--as-of")
+        return at, "latest"
+    return parse_time(text, field="--as-of"), "given"
 
 
 def input_fingerprint(ctx: Context) -> str:
@@ -315,6 +341,7 @@ def score(
     progress: Callable[[int, int], None] | None = None,
     store_uri: str | None = None,
     scheduler: str | None = None,
+    anchored: str | None = None,
 ) -> dict[str, Any]:
     """Score the given proposals (default: every open one) and return the versioned result object.
 
@@ -339,6 +366,7 @@ def score(
             progress,
             store_uri,
             scheduler,
+            anchored,
         )
 
 
@@ -355,7 +383,9 @@ def _score(
     progress: Callable[[int, int], None] | None,
     store_uri: str | None,
     scheduler: str | None,
+    anchored: str | None = None,
 ) -> dict[str, Any]:
+    anchored = anchored or ("given" if as_of is not None else "now")
     as_of = as_of or now()
     policy = policy or current_policy(store)
     proposals = store.get_documents(PROPOSALS)
@@ -444,6 +474,7 @@ def _score(
         "store_generation": snap.generation,
         "policy": policy.header(),
         "problems": ctx.problems,
+        "freshness": freshness(ctx.coverage, as_of - timedelta(days=policy.window_days), as_of, anchored),
         "results": results,
         "resumed": len(kept),
     }

@@ -50,7 +50,10 @@ def demo(ctx: click.Context, no_app: bool, fmt: str, host: str, port: int, sampl
     click.echo(
         f"\ndemo organization: Dana (CISO, role administrator) and Priya (change advisory board), keys in "
         f"{root.parent / DEMO_KEYS}; trust root {json.loads(root.read_text())['fingerprint']}\n"
-        f"  export BLASTWALL_TRUST_ROOT={root}    # then: blastwall --store {uri} audit verify",
+        f"  export BLASTWALL_TRUST_ROOT={root}    # then: blastwall --store {uri} audit verify\n"
+        f"the sample's evidence ends on 2026-05-14: pass --as-of (the demo used {payload['as_of']}) or "
+        f"--as-of latest to score, explain or list undocumented dependencies against it; anchored at now, "
+        "its window holds no evidence and every answer says so first",
         err=True,
     )
     if not no_app:

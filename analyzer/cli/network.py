@@ -32,18 +32,39 @@ def reach_cmd(
     security groups (stateful), both subnets' network ACLs (stateless, with the ephemeral return), and a
     route (local, peering on both sides, internet gateway, NAT gateway).
 
-    SRC and DST: an ENI id, an instance id, an IP address or a CIDR.
+    SRC and DST: an ENI id, an instance id, an IP address, a CIDR or a security group. A CIDR or a group
+    is decided for every address (every interface holding the group): allowed / denied / unknown when
+    uniform, partial with the split (which addresses, by which rule) otherwise.
 
     \b
     Example:
       blastwall reach i-0123456789abcdef0 52.216.88.133 --port 443 --explain
       blastwall reach 198.51.100.7 eni-0a1b2c3d4e5f60718 --port 22 --format json
+      blastwall reach 10.10.3.0/24 eni-0a1b2c3d4e5f60718 --port 5432
     """
     from analyzer import api
+    from analyzer.network.ranges import is_set, reach_set
     from analyzer.network.service import reach
     from analyzer.output import to_json
 
-    d = reach(api.network_model(ctx_store(ctx)), src, dst, protocol, port)
+    m = api.network_model(ctx_store(ctx))
+    if is_set(src) or is_set(dst):
+        got = reach_set(m, src, dst, protocol, port)
+        if fmt == "json":
+            click.echo(to_json({"src": src, "dst": dst, "protocol": protocol, "port": port, **got.as_dict()}))
+            return
+        click.echo(f"{got.decision.upper()}: {src} -> {dst} {protocol}/{port}")
+        for member in got.members:
+            click.echo(f"  {member['decision']:<8} {member['flow']}")
+            for p in member["pieces"]:
+                if "range" in p:
+                    click.echo(
+                        f"    {p['decision']:<8} {p['range']} ({p['addresses']}): {'; '.join(p['why'])}"
+                    )
+        for p in got.pieces:
+            click.echo(f"  {p['decision']:<8} {p['range']} ({p['addresses']}): {'; '.join(p['why'])}")
+        return
+    d = reach(m, src, dst, protocol, port)
     if fmt == "json":
         click.echo(to_json({"src": src, "dst": dst, "protocol": protocol, "port": port, **d.as_dict()}))
         return

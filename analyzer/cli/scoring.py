@@ -10,7 +10,6 @@ import click
 
 from analyzer.cli.base import FORMATS, ctx_store, emit_results, handled, main, report_errors
 from analyzer.errors import BadInput
-from analyzer.timeutil import parse_time
 
 
 @main.group()
@@ -148,7 +147,12 @@ def policy_load(ctx: click.Context, path: Path) -> None:
 
 @main.command()
 @click.argument("ids", nargs=-1)
-@click.option("--as-of", default=None, help="Anchor of the evidence window (ISO 8601; default now).")
+@click.option(
+    "--as-of",
+    default=None,
+    help="Anchor of the evidence window: ISO 8601, or 'latest' (the end of the newest evidence); default "
+    "now, and the answer then says how old the evidence is.",
+)
 @click.option(
     "--policy",
     "policy_path",
@@ -209,10 +213,12 @@ def score(
         if sys.stderr.isatty() or total > 200:  # a progress line for batches worth watching
             click.echo(f"\rscored {done[0]}/{total}", err=True, nl=done[0] >= total)
 
+    at, anchored = api.anchor(store, as_of)
     payload = api.score(
         store,
         list(ids) or None,
-        as_of=parse_time(as_of) if as_of else None,
+        as_of=at,
+        anchored=anchored,
         policy=pol,
         include_closed=include_closed,
         workers=workers,
@@ -221,6 +227,7 @@ def score(
         store_uri=str(uri),
         scheduler=scheduler,
     )
+    say_freshness(payload["freshness"], fmt)
     emit_results(payload, fmt)
     _record_reported_executions(ctx, store, payload["results"])
     failed = [r["proposal_id"] for r in payload["results"] if r.get("status") == "error"]
@@ -231,6 +238,19 @@ def score(
             err=True,
         )
         ctx.exit(1)
+
+
+NO_EVIDENCE = 4
+"""Exit status of an answer whose window holds no evidence for an account it covers: not a clean bill."""
+
+
+def say_freshness(f: dict[str, Any], fmt: str) -> None:
+    """The evidence caveat, first: on stdout above a table, on stderr beside JSON or CSV."""
+    from analyzer.scoring.freshness import headline
+
+    line = headline(f)
+    if line:
+        click.echo(f"EVIDENCE: {line}", err=fmt != "table")
 
 
 def _record_reported_executions(ctx: click.Context, store: Any, results: list[dict[str, Any]]) -> None:
@@ -254,7 +274,12 @@ def _record_reported_executions(ctx: click.Context, store: Any, results: list[di
 
 
 @main.command("undocumented")
-@click.option("--as-of", default=None, help="Anchor of the evidence window (ISO 8601; default now).")
+@click.option(
+    "--as-of",
+    default=None,
+    help="Anchor of the evidence window: ISO 8601, or 'latest' (the end of the newest evidence); default "
+    "now, and the answer then says how old the evidence is.",
+)
 @click.option(
     "--window-days", type=int, default=None, help="Evidence window (default: the tier policy's, 90)."
 )
@@ -271,16 +296,21 @@ def undocumented_cmd(ctx: click.Context, as_of: str | None, window_days: int | N
     """
     from analyzer import api
 
-    rep = api.undocumented(
-        ctx_store(ctx), as_of=parse_time(as_of) if as_of else None, window_days=window_days
-    )
+    store = ctx_store(ctx)
+    at, anchored = api.anchor(store, as_of)
+    rep = api.undocumented(store, as_of=at, window_days=window_days, anchored=anchored)
+    stale = rep["freshness"]["stale"] or rep["freshness"]["newest_evidence"] is None
     if fmt == "json":
         from analyzer.output import to_json
 
         click.echo(to_json(rep))
+        if stale:
+            ctx.exit(NO_EVIDENCE)
         return
+    say_freshness(rep["freshness"], fmt)
     click.echo(
         f"{rep['count']} undocumented observed dependenc(ies), {rep['window_days']} days to {rep['as_of']}"
+        + (" (evidence missing for some accounts: see above)" if stale else "")
     )
     for d in rep["dependencies"]:
         crit = d["dependants_max_criticality"] or "nothing documented depends on it"
@@ -288,6 +318,8 @@ def undocumented_cmd(ctx: click.Context, as_of: str | None, window_days: int | N
             f"  [{crit}] {d['consumer']} -> {d['provider']} ({', '.join(d['uses'])}; {d['events']} events, "
             f"last {d['last_seen']}): {d['why_undocumented']}"
         )
+    if stale:
+        ctx.exit(NO_EVIDENCE)
 
 
 @main.command()

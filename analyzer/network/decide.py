@@ -88,8 +88,16 @@ def _peer_match(m: NetModel, r: SgRule, peer: Endpoint) -> tuple[int, str | None
     if r.ref is not None:
         if peer.eni is not None:  # an ENI's groups are known completely
             return (T, None) if r.ref in peer.eni.groups else (F, None)
-        if is_private(peer.net):  # an address of an ENI Blastwall did not collect may carry the group
+        if not is_private(peer.net):
+            return F, None
+        if not m.in_collected_vpc(peer.net):  # an interface Blastwall did not collect may carry the group
             return U, f"{r.rule_id}: whether {peer.label} carries {r.ref} is not known"
+        # inside a collected VPC every interface is known: only the group's members carry it
+        if m.member_addresses(r.ref, peer.net):
+            return U, (
+                f"{r.rule_id}: {peer.label} holds addresses of interfaces in {r.ref}"
+                + (" (not tied to one)" if peer.net.size == 1 else "; the rest do not carry it")
+            )
         return F, None
     if r.prefix_list is not None:
         nets = m.prefix_lists.get(r.prefix_list)

@@ -110,6 +110,14 @@ class NetModel:
     acls_collected: bool = False
     _by_ip: dict[tuple[int, int], str] | None = None
 
+    def in_collected_vpc(self, net: Net) -> bool:
+        """Whether ``net`` lies inside a VPC of the snapshot, whose interfaces were all collected."""
+        return any(c.contains(net) for cidrs in self.vpcs.values() for c in cidrs)
+
+    def member_addresses(self, group: str, net: Net) -> bool:
+        """Whether an interface holding ``group`` has an address inside ``net``."""
+        return any(net.overlaps(ip) for e in self.enis.values() if group in e.groups for ip in e.ips)
+
     def eni_by_ip(self, net: Net) -> Eni | None:
         if self._by_ip is None:
             self._by_ip = {}

@@ -97,6 +97,24 @@ class Compiled:
         np.cumsum(self.eni_gcount, out=self.eni_goff[1:])
         owner = np.repeat(np.arange(len(enis), dtype=np.int64), self.eni_gcount)
         self.pair_codes = np.unique(owner * 1_000_003 + self.eni_groups)
+        # the IPv4 addresses of each group's members (group << 32 | address), and the collected VPCs'
+        # IPv4 ranges, merged: an address inside them that no member holds carries no group
+        codes = [
+            (self.group_index[g] << 32) | ip.lo
+            for e in enis
+            for g in set(e.groups)
+            for ip in e.ips
+            if ip.version == 4
+        ]
+        self.member_ip_codes = np.unique(np.array(codes, np.int64))
+        spans: list[list[int]] = []
+        for lo, hi in sorted((n.lo, n.hi) for cidrs in m.vpcs.values() for n in cidrs if n.version == 4):
+            if spans and lo <= spans[-1][1] + 1:
+                spans[-1][1] = max(spans[-1][1], hi)
+            else:
+                spans.append([lo, hi])
+        self.vpc_lo = np.array([a for a, _ in spans], np.int64)
+        self.vpc_hi = np.array([b for _, b in spans], np.int64)
         self.group_ids = list(self.group_index)
         self._tables: dict[str, RuleTable] = {}
         # a derived compilation (``with_group_rules``) differs from its base in the changed groups' rules
@@ -271,7 +289,9 @@ def sg_tri(cm: Compiled, fl: Flows, side: str) -> np.ndarray:
         member = cm.pair_codes[at] == code if len(cm.pair_codes) else np.zeros(len(code), bool)
         ref_hit = tab.is_ref[ri] & (ref >= 0) & (pe >= 0) & member
         outside_private = (peer_eni[ch] < 0) & private_mask(peer_ip[ch])
-        ref_unknown = tab.is_ref[ri] & outside_private[rf]
+        inside = _inside(cm.vpc_lo, cm.vpc_hi, peer_ip[ch])
+        held = _member(cm.member_ip_codes, ref, ip)
+        ref_unknown = tab.is_ref[ri] & outside_private[rf] & (~inside[rf] | held)
         unk = tab.unk[ri]
         hit = np.zeros(k, bool)
         hit[rf[pp & (cidr | ref_hit) & ~unk]] = True
@@ -280,6 +300,23 @@ def sg_tri(cm: Compiled, fl: Flows, side: str) -> np.ndarray:
         res[a:b] = np.where(hit, T, np.where(maybe, U, F))
     out[has] = res
     return out
+
+
+def _inside(lo: np.ndarray, hi: np.ndarray, ip: np.ndarray) -> np.ndarray:
+    """Per address: inside one of the sorted, disjoint ranges ``lo[i]..hi[i]``."""
+    if not len(lo):
+        return np.zeros(len(ip), bool)
+    at = np.searchsorted(lo, ip, side="right") - 1
+    return (at >= 0) & (ip <= hi[np.maximum(at, 0)])
+
+
+def _member(codes: np.ndarray, group: np.ndarray, ip: np.ndarray) -> np.ndarray:
+    """Per (group, address) pair: a member of the group holds the address."""
+    if not len(codes):
+        return np.zeros(len(ip), bool)
+    want = (np.maximum(group, 0) << 32) | ip
+    at = np.minimum(np.searchsorted(codes, want), len(codes) - 1)
+    return (codes[at] == want) & (group >= 0)
 
 
 def _acl_first(
