@@ -109,8 +109,10 @@ class _Role:
     service: str
 
 
-def generate(scale: str, seed: int, out: Path) -> dict[str, int]:
-    """Write the synthetic enterprise under ``out`` (which must be empty or absent); return what was written."""
+def generate(scale: str, seed: int, out: Path, overlapping_cidrs: bool = False) -> dict[str, int]:
+    """Write the synthetic enterprise under ``out`` (which must be empty or absent); return what was written.
+    ``overlapping_cidrs``: every account's VPC is 10.0.0.0/16, so the same private addresses exist in every
+    account (as in real organizations): only the interface a flow record names tells them apart."""
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {', '.join(SCALES)}, not {scale!r}")
     out = Path(out)
@@ -372,8 +374,9 @@ def generate(scale: str, seed: int, out: Path) -> dict[str, int]:
     for ai, a in enumerate(accounts):
         reg = out / "aws" / a / REGION
         vpc = f"vpc-{_h('vpc', a, n=17)}"
-        cidr = f"10.{ai % 200 + 16}.0.0/16"
-        base = f"10.{ai % 200 + 16}"
+        octet = 0 if overlapping_cidrs else ai % 200 + 16
+        cidr = f"10.{octet}.0.0/16"
+        base = f"10.{octet}"
         subnets = [f"subnet-{_h('subnet', a, s, n=17)}" for s in range(2)]
         groups = [f"sg-{_h('sg', a, g, n=17)}" for g in range(sc.groups_per_account)]
         _write(
@@ -872,6 +875,7 @@ def generate(scale: str, seed: int, out: Path) -> dict[str, int]:
         "evidence_start": _ts(START),
         "as_of": _ts(START + timedelta(days=DAYS)),
         "accounts_without_logs": sorted(dark),
+        "overlapping_cidrs": overlapping_cidrs,
         "counts": counts,
     }
     _write(out / "synth.json", manifest)

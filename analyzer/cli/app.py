@@ -64,9 +64,14 @@ def demo(ctx: click.Context, no_app: bool, fmt: str, host: str, port: int, sampl
 @click.option("--scale", type=click.Choice(["S", "M", "L"]), default="S", show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--out", "out", required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option(
+    "--overlapping-cidrs",
+    is_flag=True,
+    help="Every account's VPC is 10.0.0.0/16: the same private addresses in every account.",
+)
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @handled
-def synth(scale: str, seed: int, out: Path, fmt: str) -> None:
+def synth(scale: str, seed: int, out: Path, overlapping_cidrs: bool, fmt: str) -> None:
     """Write a synthetic enterprise in the sample's real formats (deterministic for a seed).
 
     S: 6 accounts, loads and scores in seconds (the tests); M: 40 accounts, 2,000 proposals; L: 250
@@ -76,13 +81,14 @@ def synth(scale: str, seed: int, out: Path, fmt: str) -> None:
     \b
     Example:
       blastwall synth --scale S --seed 7 --out /tmp/synth-s
+      blastwall synth --scale S --overlapping-cidrs --out /tmp/synth-reused
       blastwall --store /tmp/bw-synth ingest directory /tmp/synth-s
       blastwall --store /tmp/bw-synth score --all --as-of 2026-05-08T00:00:00Z
     """
     from analyzer.synth import generate
 
     try:
-        counts = generate(scale, seed, out)
+        counts = generate(scale, seed, out, overlapping_cidrs)
     except FileExistsError as exc:
         raise BadInput(str(exc), path="--out") from exc
     if fmt == "json":
