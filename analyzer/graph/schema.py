@@ -124,6 +124,13 @@ EDGE_KINDS: dict[str, EdgeKind] = {
             key_fields=("protocol", "port"),
         ),
         EdgeKind(
+            "OBSERVED_VIA_ENDPOINT",
+            Layer.EVIDENCE,
+            "Principal -> VPC endpoint its calls came through (CloudTrail vpcEndpointId), keyed by action.",
+            count_merge="sum",
+            key_fields=("action",),
+        ),
+        EdgeKind(
             "OBSERVED_WITHOUT_TLS",
             Layer.EVIDENCE,
             "Principal -> resource, calls CloudTrail recorded without tlsDetails (not over TLS), keyed by action.",

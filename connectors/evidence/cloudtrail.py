@@ -190,6 +190,30 @@ def _fold_record(i: int, rec: Any, agg: Aggregate, file: str) -> None:
     agg.add(src, "OBSERVED_DENIED" if denied else "OBSERVED_CALL", target[0], action, when, recipient)
     if not denied and not rec.get("tlsDetails") and rec.get("eventSource") in TLS_TRACKED:
         agg.add(src, "OBSERVED_WITHOUT_TLS", target[0], action, when, recipient)
+    _via_endpoint(
+        agg, src, rec.get("vpcEndpointId"), rec.get("vpcEndpointAccountId"), region, recipient, action, when
+    )
+
+
+def _via_endpoint(
+    agg: Aggregate,
+    src: str,
+    vpce: Any,
+    owner: Any,
+    region: str | None,
+    recipient: str,
+    action: str,
+    when: str,
+) -> None:
+    """A call CloudTrail says came through a VPC endpoint (``vpcEndpointId``): the principal is tied to
+    that endpoint for the network view (its owner is ``vpcEndpointAccountId`` when CloudTrail gives it,
+    else the account that received the call)."""
+    if not isinstance(vpce, str) or not vpce.startswith("vpce-"):
+        return
+    account = owner if isinstance(owner, str) and owner.isdigit() else recipient
+    node = f"arn:aws:ec2:{region or 'unknown'}:{account}:vpc-endpoint/{vpce}"
+    agg.kinds.setdefault(node, ("VpcEndpoint", account or None))
+    agg.add(src, "OBSERVED_VIA_ENDPOINT", node, action, when, recipient)
 
 
 LAKE_COLUMNS = {
@@ -201,6 +225,8 @@ LAKE_COLUMNS = {
     "recipientaccountid": ("recipientAccountId",),
     "errorcode": ("errorCode",),
     "sourceipaddress": ("sourceIPAddress",),
+    "vpcendpointid": ("vpcEndpointId",),
+    "vpcendpointaccountid": ("vpcEndpointAccountId",),
     "useridentity.type": ("userIdentity", "type"),
     "useridentity.arn": ("userIdentity", "arn"),
     "useridentity.accountid": ("userIdentity", "accountId"),
@@ -274,6 +300,8 @@ class _Record(msgspec.Struct):
     requestParameters: _Params | None = None
     resources: list[_Resource] | None = None
     tlsDetails: dict[str, Any] | None = None
+    vpcEndpointId: str | None = None
+    vpcEndpointAccountId: str | None = None
 
 
 class _LogFile(msgspec.Struct):
@@ -354,6 +382,10 @@ def transform_structs(records: list[_Record], agg: Aggregate, file: str = "") ->
         agg.add(src, "OBSERVED_DENIED" if denied else "OBSERVED_CALL", target[0], action, when, recipient)
         if not denied and not rec.tlsDetails and rec.eventSource in TLS_TRACKED:
             agg.add(src, "OBSERVED_WITHOUT_TLS", target[0], action, when, recipient)
+        if rec.vpcEndpointId:
+            _via_endpoint(
+                agg, src, rec.vpcEndpointId, rec.vpcEndpointAccountId, rec.awsRegion, recipient, action, when
+            )
 
 
 def read_events(path: Path) -> tuple[list[Any], BadInput | None]:
