@@ -54,6 +54,7 @@ class FlowAttribution:
 
     def __post_init__(self) -> None:
         self._by_node = {i.node: i for i in self.interfaces.values()}
+        self._grouped: dict[str, dict[str | None, list[dict[str, Any]]]] = {}  # address -> holders by VPC
         for i in self.interfaces.values():  # an address held now, never snapshotted with history
             for ip in i.ips:
                 holders = self.history.setdefault(ip, [])
@@ -114,12 +115,15 @@ class FlowAttribution:
 
     def _peer(self, ip: str, when: str | None, vpc: str | None, account: str | None, record: str) -> str:
         address = f"urn:ip:{ip}"
-        holders = self.history.get(ip)
-        if not holders:
-            return address
-        by_vpc: dict[str | None, list[dict[str, Any]]] = {}
-        for h in holders:
-            by_vpc.setdefault(self._vpc_of(h), []).append(h)
+        by_vpc = self._grouped.get(ip)
+        if by_vpc is None:
+            holders = self.history.get(ip)
+            if not holders:
+                return address
+            by_vpc = {}
+            for h in holders:
+                by_vpc.setdefault(self._vpc_of(h), []).append(h)
+            self._grouped[ip] = by_vpc
         if vpc is not None:
             for scope, reason in (({vpc}, "same_vpc"), (self.peers.get(vpc, frozenset()), "peered_vpc")):
                 reachable = [v for v in by_vpc if v in scope]
