@@ -106,13 +106,19 @@ class NetModel:
     prefix_lists: dict[str, list[Net]] = field(default_factory=dict)
     instance_enis: dict[str, list[str]] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    interfaces_unknown: set[str] = field(default_factory=set)
+    """VPCs whose interfaces were not collected (an interface there may hold any address, any group)."""
     tables_collected: bool = False
     acls_collected: bool = False
     _by_ip: dict[tuple[int, int], str] | None = None
 
     def in_collected_vpc(self, net: Net) -> bool:
-        """Whether ``net`` lies inside a VPC of the snapshot, whose interfaces were all collected."""
-        return any(c.contains(net) for cidrs in self.vpcs.values() for c in cidrs)
+        """Whether ``net`` lies inside a VPC of the snapshot whose interfaces were all collected (and in no
+        VPC whose interfaces were not)."""
+        known = [v for v in self.vpcs if v not in self.interfaces_unknown]
+        if any(c.overlaps(net) for v in self.interfaces_unknown for c in self.vpcs[v]):
+            return False
+        return any(c.contains(net) for v in known for c in self.vpcs[v])
 
     def member_addresses(self, group: str, net: Net) -> bool:
         """Whether an interface holding ``group`` has an address inside ``net``."""
@@ -281,6 +287,8 @@ def from_api(responses: Iterable[tuple[str, dict[str, Any]]]) -> NetModel:
                 except ValueError as exc:
                     m.problems.append(f"{v['VpcId']}: {exc}")
             m.vpcs[v["VpcId"]] = nets
+            if "ec2-DescribeNetworkInterfaces" not in data:  # refused or not collected: some may be unknown
+                m.interfaces_unknown.add(v["VpcId"])
         for s in (data.get("ec2-DescribeSubnets") or {}).get("Subnets", []):
             nets = []
             for c in [s.get("CidrBlock")] + [

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import copy
 import itertools
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
-from analyzer.network.addr import EPHEMERAL, is_private, parse_net
+from analyzer.network.addr import EPHEMERAL, Net, is_private, parse_net
 from analyzer.network.decide import F, T, U
 from analyzer.network.model import NetModel
 
@@ -107,12 +108,10 @@ class Compiled:
             if ip.version == 4
         ]
         self.member_ip_codes = np.unique(np.array(codes, np.int64))
-        spans: list[list[int]] = []
-        for lo, hi in sorted((n.lo, n.hi) for cidrs in m.vpcs.values() for n in cidrs if n.version == 4):
-            if spans and lo <= spans[-1][1] + 1:
-                spans[-1][1] = max(spans[-1][1], hi)
-            else:
-                spans.append([lo, hi])
+        spans = _subtract(
+            _merged(n for v, cidrs in m.vpcs.items() if v not in m.interfaces_unknown for n in cidrs),
+            _merged(n for v in m.interfaces_unknown for n in m.vpcs.get(v, [])),
+        )
         self.vpc_lo = np.array([a for a, _ in spans], np.int64)
         self.vpc_hi = np.array([b for _, b in spans], np.int64)
         self.group_ids = list(self.group_index)
@@ -299,6 +298,37 @@ def sg_tri(cm: Compiled, fl: Flows, side: str) -> np.ndarray:
         maybe[rf[pp & (ref_unknown | unk)]] = True
         res[a:b] = np.where(hit, T, np.where(maybe, U, F))
     out[has] = res
+    return out
+
+
+def _merged(nets: Iterable[Net]) -> list[list[int]]:
+    """IPv4 networks as sorted, disjoint, merged [lo, hi] intervals."""
+    spans: list[list[int]] = []
+    for lo, hi in sorted((n.lo, n.hi) for n in nets if n.version == 4):
+        if spans and lo <= spans[-1][1] + 1:
+            spans[-1][1] = max(spans[-1][1], hi)
+        else:
+            spans.append([lo, hi])
+    return spans
+
+
+def _subtract(spans: list[list[int]], holes: list[list[int]]) -> list[list[int]]:
+    """``spans`` without every address of ``holes`` (both sorted and disjoint).
+
+    >>> _subtract([[0, 9], [20, 29]], [[5, 22]])
+    [[0, 4], [23, 29]]
+    """
+    out = []
+    for lo, hi in spans:
+        cur = lo
+        for hlo, hhi in holes:
+            if hhi < cur or hlo > hi:
+                continue
+            if hlo > cur:
+                out.append([cur, hlo - 1])
+            cur = max(cur, hhi + 1)
+        if cur <= hi:
+            out.append([cur, hi])
     return out
 
 
