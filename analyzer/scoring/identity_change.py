@@ -8,6 +8,7 @@ change) must restore every decision."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from datetime import datetime
 from typing import Any
 
@@ -143,6 +144,7 @@ def managed_policy_change(
         if arn in (g.props.get("managed_policies") or [])
     }
     lo, hi = iso(start), iso(as_of)
+    narrowing = narrows(before_cfg["document"], after_cfg["document"])  # then nothing new is reachable
     principals = 0
     mismatch: list[str] = []
     for p in [*ctx.snap.of_kind("IamRole"), *ctx.snap.of_kind("IamUser")]:
@@ -155,7 +157,8 @@ def managed_policy_change(
         s_before = _subject(ctx, p.id, cfg)
         s_after = _subject(ctx, p.id, cfg, {arn: after_cfg["document"]})
         before_states = _sever(ctx, out, p.id, s_before, s_after, lo, hi)
-        _exposure(ctx, out, p.id, s_before, s_after)
+        if not narrowing:
+            _exposure(ctx, out, p.id, s_before, s_after)
         s_restored = _subject(ctx, p.id, cfg, {arn: restored["document"]})
         mismatch += [
             f"{p.id}: {a} {r}"
@@ -173,6 +176,60 @@ def managed_policy_change(
         "after_digest": config_digest(after_cfg),
     }
     return out
+
+
+def _statements(doc: Any) -> list[dict[str, Any]]:
+    if isinstance(doc, str):
+        try:
+            doc = json.loads(doc)
+        except json.JSONDecodeError:
+            return []
+    st = doc.get("Statement") if isinstance(doc, dict) else None
+    return [st] if isinstance(st, dict) else [x for x in st or [] if isinstance(x, dict)]
+
+
+def narrows(old: Any, new: Any) -> bool:
+    """Whether ``new`` can only allow less than ``old``: every Allow of ``new`` is an Allow of ``old`` on
+    the same resources and conditions with its actions among the old one's, and every Deny of ``old`` is
+    still there. (Sufficient, not necessary: when False, the exposure is computed.)
+
+    >>> old = {"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}
+    >>> narrows(old, {"Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]})
+    True
+    >>> narrows(old, {"Statement": [{"Effect": "Allow", "Action": "sqs:*", "Resource": "*"}]})
+    False
+    """
+    from analyzer.iam.match import action_matches
+
+    def listed(v: Any) -> tuple[str, ...]:
+        return tuple(map(str, v if isinstance(v, list) else [] if v is None else [v]))
+
+    def scope(st: dict[str, Any]) -> str:
+        keep = ("Resource", "NotResource", "Condition", "Principal", "NotPrincipal")
+        return json.dumps({k: st.get(k) for k in keep}, sort_keys=True)
+
+    before, after = _statements(old), _statements(new)
+    denies = [json.dumps(st, sort_keys=True) for st in before if st.get("Effect") == "Deny"]
+    kept = {json.dumps(st, sort_keys=True) for st in after}
+    if any(d not in kept for d in denies):
+        return False
+    for st in after:
+        if st.get("Effect") != "Allow":
+            continue
+        if "NotAction" in st:
+            if not any(json.dumps(st, sort_keys=True) == json.dumps(o, sort_keys=True) for o in before):
+                return False
+            continue
+        actions = listed(st.get("Action"))
+        if not any(
+            o.get("Effect") == "Allow"
+            and "NotAction" not in o
+            and scope(o) == scope(st)
+            and all(action_matches(listed(o.get("Action")), a) for a in actions)
+            for o in before
+        ):
+            return False
+    return True
 
 
 def _sever(
