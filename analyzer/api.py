@@ -20,6 +20,7 @@ from analyzer.graph.store import GraphStore
 from analyzer.scoring.blast import RESULT_SCHEMA_VERSION, failed_result, score_or_fail
 from analyzer.scoring.context import Context, build_context
 from analyzer.scoring.freshness import freshness
+from analyzer.scoring.verdict import verdict
 from analyzer.timeutil import iso, now, parse_time
 from connectors.evidence.coverage import COLLECTION as COVERAGE
 from connectors.proposals import COLLECTION as PROPOSALS
@@ -417,6 +418,8 @@ def _score(
 
     def finish(batch: list[dict[str, Any]]) -> None:
         apply_risk_acceptances(batch, acceptances, policy, as_of)
+        for r in batch:  # after the acceptances: the sentence names the tier that stands
+            r["summary"] = verdict(r)
         results.extend(batch)
         if save and batch:
             store.put_documents(
@@ -466,6 +469,8 @@ def _score(
     finally:
         gc.set_threshold(*thresholds)
         gc.unfreeze()
+    for r in kept:
+        r.setdefault("summary", verdict(r))
     results.extend(kept)
     results.sort(key=lambda r: (-r["risk_score"], r["proposal_id"]))
     return {

@@ -7,6 +7,8 @@ import io
 import json
 from typing import Any
 
+from analyzer.scoring.verdict import verdict
+
 TIER_MARK = {"auto": "auto", "approval": "APPROVAL", "cab": "CAB", "blocked": "BLOCKED"}
 
 
@@ -73,6 +75,7 @@ def results_table(payload: dict[str, Any]) -> str:
         lines += [
             "",
             f"== {r['proposal_id']}  {r['source']['title']}",
+            f"   {r.get('summary') or verdict(r)}",
             f"   tier {r['tier']} by rule '{r['tier_rule']}'"
             + (f", approver role: {r['approver_role']}" if r.get("approver_role") else ""),
         ]

@@ -15,6 +15,7 @@ import numpy as np
 
 from analyzer import api
 from analyzer.graph.store import open_store
+from analyzer.scoring.verdict import verdict
 
 CONFIG_KEY = "BLASTWALL_STORE"
 TRUST_ROOT_KEY = "BLASTWALL_TRUST_ROOT"
@@ -44,6 +45,7 @@ def queue_rows(
     rows = []
     for r in items:
         top = r["impacted_services"][0] if r["impacted_services"] else None
+        more = len(r["impacted_services"]) - 1
         d = decisions.get(r["proposal_id"])
         rows.append(
             {
@@ -57,7 +59,11 @@ def queue_rows(
                 "priority": r.get("priority", 0),
                 "severed_observed": sum(1 for s in r["severed"] if s["observed"]),
                 "undocumented": r["undocumented_dependencies"],
-                "top_impact": top["criticality"] if top else "",
+                "top_impact": f"{top['name']} ({top['criticality']})" + (f" +{more}" if more > 0 else "")
+                if top
+                else "",
+                "verdict": r.get("summary") or verdict(r),
+                "title": r["source"].get("title") or "",
                 "unknowns": len(r["unknowns"]),
                 "status": d["decision"] if d else "open",
             }
@@ -83,39 +89,102 @@ def queue() -> list[dict[str, Any]]:
     return rows
 
 
-_FILTER = re.compile(r"\{(?P<col>[^}]+)\}\s*(?P<op>s=|=|eq|!=|ne|>=|<=|>|<|contains|icontains)\s*(?P<val>.+)")
+class FilterError(ValueError):
+    """A filter expression the queue cannot apply: said, never ignored."""
 
 
-def _matches(row: dict[str, Any], clause: str) -> bool:
-    m = _FILTER.fullmatch(clause.strip())
-    if not m:
-        return True  # an expression we do not understand filters nothing rather than everything
-    col, op, raw = m["col"], m["op"], m["val"].strip().strip('"')
-    value = row.get(col)
-    if op in ("contains", "icontains"):
-        return raw.lower() in str(value).lower()
-    if isinstance(value, int | float):
+_CLAUSE = re.compile(
+    r"\{(?P<col>[^}]+)\}\s*(?P<neg>!\s*)?(?:"
+    r"(?P<unary>is (?:blank|nil|num|str|bool|even|odd|object))"
+    r"|(?P<case>[si])?(?P<op>contains|datestartswith|eq|ne|ge|le|gt|lt|>=|<=|!=|=|>|<)\s*(?P<val>.*)"
+    r")"
+)
+_NAMES = {"eq": "=", "ne": "!=", "ge": ">=", "le": "<=", "gt": ">", "lt": "<"}
+
+
+def _value(raw: str) -> str:
+    raw = raw.strip()
+    if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'`":
+        return raw[1:-1]
+    return raw
+
+
+def parse_filter(query: str | None) -> list[Any]:
+    """Dash's filter language as its DataTable writes it (``{risk} s> 50 && {tier} scontains cab``): each
+    clause a column, an operator (``=`` ``!=`` ``<`` ``<=`` ``>`` ``>=`` ``contains`` ``datestartswith``,
+    their word forms, an ``s`` or ``i`` prefix for case), or a unary ``is blank`` … test. Anything else
+    raises ``FilterError`` naming it.
+
+    >>> [(c["col"], c["op"], c["val"]) for c in parse_filter('{risk} s> 50 && {tier} icontains "CAB"')]
+    [('risk', '>', '50'), ('tier', 'contains', 'CAB')]
+    """
+    out = []
+    for clause in [c for c in re.split(r"\s+&&\s+", (query or "").strip()) if c.strip()]:
+        m = _CLAUSE.fullmatch(clause.strip())
+        if not m:
+            raise FilterError(f"filter not understood: {clause.strip()!r}")
+        out.append(
+            {
+                "col": m["col"],
+                "neg": bool(m["neg"]),
+                "unary": m["unary"],
+                "op": _NAMES.get(m["op"] or "", m["op"]),
+                "insensitive": m["case"] == "i" or (m["case"] is None and m["op"] == "contains"),
+                "val": _value(m["val"] or ""),
+            }
+        )
+    return out
+
+
+def _clause_holds(row: dict[str, Any], c: dict[str, Any]) -> bool:
+    value = row.get(c["col"])
+    if c["unary"]:
+        kind = c["unary"].removeprefix("is ")
+        got = {
+            "blank": value is None or value == "",
+            "nil": value is None,
+            "num": isinstance(value, int | float) and not isinstance(value, bool),
+            "str": isinstance(value, str),
+            "bool": isinstance(value, bool),
+            "even": isinstance(value, int) and value % 2 == 0,
+            "odd": isinstance(value, int) and value % 2 == 1,
+            "object": isinstance(value, dict | list),
+        }[kind]
+        return got != c["neg"]
+    op, raw = c["op"], c["val"]
+    if op in ("contains", "datestartswith"):
+        text, want = str("" if value is None else value), raw
+        if c["insensitive"]:
+            text, want = text.lower(), want.lower()
+        got = want in text if op == "contains" else text.startswith(want)
+        return got != c["neg"]
+    if isinstance(value, int | float) and not isinstance(value, bool):
         try:
-            num = float(raw)
+            num: Any = float(raw)
         except ValueError:
-            return False
-        return {
-            "=": value == num,
-            "s=": value == num,
-            "eq": value == num,
-            "!=": value != num,
-            "ne": value != num,
-            ">": value > num,
-            "<": value < num,
-            ">=": value >= num,
-            "<=": value <= num,
-        }[op]
-    text = str(value)
-    if op in ("=", "s=", "eq"):
-        return text == raw
-    if op in ("!=", "ne"):
-        return text != raw
-    return {">": text > raw, "<": text < raw, ">=": text >= raw, "<=": text <= raw}[op]
+            return c["neg"]
+        left: Any = value
+    else:
+        left, num = str("" if value is None else value), raw
+        if c["insensitive"]:
+            left, num = left.lower(), num.lower()
+    got = {
+        "=": left == num,
+        "!=": left != num,
+        ">": left > num,
+        "<": left < num,
+        ">=": left >= num,
+        "<=": left <= num,
+    }[op]
+    return got != c["neg"]
+
+
+SEARCHED = ("proposal", "target", "change", "tier", "top_impact", "verdict", "source", "title")
+
+
+def _found(row: dict[str, Any], words: list[str]) -> bool:
+    text = " ".join(str(row.get(k) or "") for k in SEARCHED).lower()
+    return all(w in text for w in words)
 
 
 def _sort_key(column: str) -> Any:
@@ -131,17 +200,25 @@ def page(
     page_size: int,
     sort_by: list[dict[str, str]] | None,
     filter_query: str | None,
+    search: str | None = None,
 ) -> tuple[list[dict[str, Any]], int, int]:
     """(rows of this page, number of pages, rows after filtering). Default order: priority, then risk.
+    ``search``: words that must all appear (any case) in a row's id, target, change, tier, verdict or
+    impacted service. A filter that cannot be applied raises ``FilterError``.
 
     >>> rows = [{"tier": "cab", "risk": 70}, {"tier": "approval", "risk": 19}, {"tier": "approval", "risk": 40}]
     >>> page(rows, 0, 2, [{"column_id": "risk", "direction": "asc"}], "{tier} s= approval")
     ([{'tier': 'approval', 'risk': 19}, {'tier': 'approval', 'risk': 40}], 1, 2)
+    >>> page(rows, 0, 25, None, "{risk} s> 50")[2], page(rows, 0, 25, None, "{tier} scontains ca")[2]
+    (1, 1)
     """
     chosen = rows
     if filter_query:
-        clauses = [c for c in filter_query.split(" && ") if c.strip()]
-        chosen = [r for r in rows if all(_matches(r, c) for c in clauses)]
+        clauses = parse_filter(filter_query)
+        chosen = [r for r in rows if all(_clause_holds(r, c) for c in clauses)]
+    words = (search or "").lower().split()
+    if words:
+        chosen = [r for r in chosen if _found(r, words)]
     default = [{"column_id": "priority", "direction": "desc"}, {"column_id": "risk", "direction": "desc"}]
     for s in reversed(sort_by or default):
         chosen = sorted(chosen, key=_sort_key(s["column_id"]), reverse=s["direction"] == "desc")

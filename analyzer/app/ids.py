@@ -2,6 +2,8 @@
 
 QUEUE_TABLE = "queue-table"
 QUEUE_SUMMARY = "queue-summary"
+QUEUE_SEARCH = "queue-search"
+PROPOSAL_VERDICT = "proposal-verdict"
 PROPOSAL_HEADER = "proposal-header"
 PROPOSAL_GRAPH = "proposal-graph"
 SEVERED_TABLE = "severed-table"

@@ -210,8 +210,13 @@ def score(
 
     def step(n: int, total: int) -> None:
         done[0] += n
-        if sys.stderr.isatty() or total > 200:  # a progress line for batches worth watching
-            click.echo(f"\rscored {done[0]}/{total}", err=True, nl=done[0] >= total)
+        tty = sys.stderr.isatty()
+        if tty or total > 200:  # a progress line for batches worth watching; one line each in a log
+            click.echo(
+                f"\rscored {done[0]}/{total}" if tty else f"scored {done[0]}/{total}",
+                err=True,
+                nl=not tty or done[0] >= total,
+            )
 
     at, anchored = api.anchor(store, as_of)
     payload = api.score(

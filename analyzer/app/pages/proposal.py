@@ -11,6 +11,7 @@ from dash import Input, Output, State, dash_table, dcc, html
 
 from analyzer.app import data, ids
 from analyzer.app.graph import STYLESHEET, graph_elements
+from analyzer.scoring.verdict import verdict
 
 DataTable = dash_table.DataTable  # type: ignore[attr-defined]
 
@@ -110,7 +111,14 @@ def layout(proposal_id: str = "") -> html.Div:
     rb = r["rollback"]
     return html.Div(
         [
-            html.H2(r["source"].get("title") or proposal_id, id=ids.PROPOSAL_HEADER),
+            html.P(
+                r.get("summary") or verdict(r),
+                id=ids.PROPOSAL_VERDICT,
+                style={"fontSize": "1.25em", "fontWeight": "bold", "margin": "0.4em 0"},
+            ),
+            html.H2(
+                r["source"].get("title") or proposal_id, id=ids.PROPOSAL_HEADER, style={"fontSize": "1em"}
+            ),
             html.P(
                 [
                     html.B(f"Tier: {r['tier']}"),
