@@ -44,6 +44,19 @@ class Workspace:
         return cls(open_store(store))
 
     @classmethod
+    def from_env(cls) -> Workspace:
+        """Your store (``$BLASTWALL_STORE``); without it, the acme-fin demo loaded into a temporary directory
+        (say so: an investigation of the sample is not one of your estate)."""
+        import os
+        import tempfile
+
+        uri = os.environ.get("BLASTWALL_STORE")
+        if uri:
+            return cls.open(uri)
+        print("BLASTWALL_STORE is not set: investigating the acme-fin sample (loaded into a temporary store)")
+        return cls.demo(tempfile.mkdtemp(prefix="bw-demo-"))
+
+    @classmethod
     def demo(cls, store: str) -> Workspace:
         """The acme-fin sample loaded and scored into ``store`` (a path for an embedded store)."""
         from analyzer.demo import run_demo
@@ -108,12 +121,15 @@ class Workspace:
         cols = ["name", "kind", "criticality", "documented", "path", "id"]
         return pd.DataFrame([{c: s.get(c) for c in cols} for s in result["impacted_services"]], columns=cols)
 
-    def undocumented(self, as_of: str | datetime | None = None, window_days: int | None = None) -> Any:
+    def undocumented(self, as_of: str | datetime | None = "latest", window_days: int | None = None) -> Any:
+        """The undocumented observed dependencies (``as_of``: a time, ``latest`` — the end of the newest
+        evidence, the default — or None for now). Its ``attrs["freshness"]`` says how fresh the evidence is."""
         pd = _pandas()
-        rep = api.undocumented(
-            self.store, as_of=parse_time(as_of) if as_of else None, window_days=window_days
-        )
-        return pd.DataFrame(rep["dependencies"])
+        at, anchored = (as_of, "given") if isinstance(as_of, datetime) else api.anchor(self.store, as_of)
+        rep = api.undocumented(self.store, as_of=at, window_days=window_days, anchored=anchored)
+        frame = pd.DataFrame(rep["dependencies"])
+        frame.attrs["freshness"] = rep["freshness"]
+        return frame
 
     # -- the graph -------------------------------------------------------------------------------------
     def nodes(self, kind: str | None = None) -> Any:
