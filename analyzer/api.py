@@ -139,7 +139,7 @@ def anchor(store: GraphStore, text: str | None) -> tuple[datetime | None, str]:
     if text is None:
         return None, "now"
     if text.strip().lower() == "latest":
-        at = latest_anchor(analysis_context(store).coverage)
+        at = latest_anchor(store.get_documents(COVERAGE))  # the coverage records, not the whole context
         if at is None:
             raise BadInput("--as-of latest: no evidence has been loaded to anchor at", path="--as-of")
         return at, "latest"
