@@ -12,9 +12,10 @@ CRIT_COLOURS = {
     "unknown": "#757575",
 }
 
-MAX_DRAWN = 60
+MAX_DRAWN = 24
 """Beyond this many severed consumers or impacted CIs, the rest are folded into one cluster node each, so
-a change that touches thousands of things still draws at once (the tables below list them all)."""
+a change that touches thousands of things still draws at once and stays readable (the tables below list
+them all)."""
 
 
 def graph_elements(r: dict[str, Any]) -> list[dict[str, Any]]:

@@ -83,6 +83,7 @@ def test_queue_shows_tiers_and_opens_the_story(browser: object, app_url: str) ->
     page.screenshot(path=str(SHOTS / "proposal.png"), full_page=True)
 
 
+BIG = "bw-big000000001"
 EXPECTED: dict[str, int] = {}
 """What the 10,000-row queue holds, counted from the stored results (not through the app's filter)."""
 
@@ -104,9 +105,28 @@ def big_app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         r["proposal_id"] = f"bw-{i:012d}"
         r["risk_score"] = (i * 37) % 101
         docs[r["proposal_id"]] = r
+    # one hub-sized blast radius: 500 severed (a dozen observed), 120 impacted services
+    story = next(r for r in base if r["tier"] == "cab")
+    big = dict(story, proposal_id=BIG)
+    first = story["severed"][0]
+    big["severed"] = [
+        dict(
+            first,
+            consumer=f"arn:aws:iam::{300000000000 + k:012d}:role/consumer-{k:03d}",
+            observed=k < 12,
+            events=(500 - k) if k < 12 else 0,
+        )
+        for k in range(500)
+    ]
+    big["impacted_services"] = [
+        dict(story["impacted_services"][0], name=f"Service {k:03d}", id=f"ci-{k:03d}") for k in range(120)
+    ]
+    big.pop("summary", None)
+    docs[BIG] = big
     store.put_documents("results", docs)
     every = list(store.get_documents("results").values())
     EXPECTED.update(
+        total=len(every),
         cab=sum(1 for r in every if r["tier"] == "cab"),
         risky=sum(1 for r in every if r["risk_score"] > 90),
         fraud=sum(
@@ -128,7 +148,7 @@ def test_queue_of_ten_thousand_pages_within_a_second(browser: object, big_app_ur
 
     page = browser.new_page(viewport={"width": 1400, "height": 900})  # type: ignore[attr-defined]
     page.goto(big_app_url + "/")
-    page.wait_for_selector("text=10003 scored proposal(s)")
+    page.wait_for_selector(f"text={EXPECTED['total']} scored proposal(s)")
     first = page.locator("td").first.inner_text()
     assert "bw-" in first
     timings = []
@@ -157,7 +177,7 @@ def test_queue_of_ten_thousand_pages_within_a_second(browser: object, big_app_ur
     filter_by("risk", "> 90")
     page.wait_for_selector(f"text={EXPECTED['risky']} scored proposal(s) matching the filter")
     risks = [int(x) for x in page.locator("td[data-dash-column=risk]").all_inner_texts()]
-    assert risks and min(risks) > 90 and EXPECTED["risky"] < 10_003
+    assert risks and min(risks) > 90 and EXPECTED["risky"] < EXPECTED["total"]
     filter_by("risk", "")
     page.fill("#queue-search", "fraud")
     page.keyboard.press("Enter")
@@ -165,6 +185,29 @@ def test_queue_of_ten_thousand_pages_within_a_second(browser: object, big_app_ur
     verdicts = page.locator("td[data-dash-column=verdict]").all_inner_texts()
     assert verdicts and all("Fraud Detection" in v for v in verdicts)
     page.screenshot(path=str(SHOTS / "queue-search-fraud.png"))
+
+
+def test_a_hub_sized_blast_radius_reads_in_one_screen_or_two(browser: object, big_app_url: str) -> None:
+    """500 severed and 120 impacted: the verdict is in the first viewport of a 1366x768 screen, the page
+    stays under 3,000 px (the timeline draws observed use only, the severed list is grouped by consumer and
+    the full list folded), and the graph has its legend."""
+    page = browser.new_page(viewport={"width": 1366, "height": 768})  # type: ignore[attr-defined]
+    page.goto(big_app_url + f"/proposal/{BIG}")
+    verdict = page.locator("#proposal-verdict")
+    verdict.wait_for()
+    box = verdict.bounding_box()
+    assert box is not None and box["y"] + box["height"] <= 768
+    assert "cuts consumer-000's and 11 other consumers' observed" in verdict.inner_text()
+    page.wait_for_selector("#severed-groups td")
+    caption = page.inner_text("#usage-caption")
+    assert (
+        caption.startswith("12 severed dependenc(ies) observed")
+        and "488 more nobody was seen using" in caption
+    )
+    assert "severed, nobody documented it" in page.inner_text("#graph-legend")
+    height = page.evaluate("document.documentElement.scrollHeight")
+    page.screenshot(path=str(SHOTS / "proposal-hub.png"), full_page=True)
+    assert height < 3000, height
 
 
 def test_explorer_finds_who_can_assume_and_the_undocumented(browser: object, app_url: str) -> None:

@@ -18,46 +18,118 @@ DataTable = dash_table.DataTable  # type: ignore[attr-defined]
 dash.register_page(__name__, path_template="/proposal/<proposal_id>", name="Proposal")
 
 
+TIMELINE_ROWS = 25
+"""Observed severed dependencies drawn on the timeline (the busiest first); the rest are counted."""
+
+
 def usage_figure(r: dict[str, Any]) -> go.Figure:
-    """One line per severed dependency from its first to its last sighting in the evidence window, with the
-    event count; a dependency with no evidence is drawn as a note, not as zero use."""
+    """One line per observed severed dependency (the busiest ``TIMELINE_ROWS``) from its first to its last
+    sighting in the evidence window, with its event count. Dependencies nobody was seen using are not
+    drawn (a row each would bury the ones that matter); ``usage_caption`` counts them."""
     fig = go.Figure()
-    for s in r["severed"]:
+    observed = sorted(
+        (s for s in r["severed"] if s["observed"] and s.get("first_seen") and s.get("last_seen")),
+        key=lambda s: -int(s.get("events") or 0),
+    )[:TIMELINE_ROWS]
+    for s in observed:
         name = f"{s['consumer'].rsplit('/', 1)[-1]} -> {s['provider'].rsplit('/', 1)[-1]}"
-        if s["observed"] and s.get("first_seen") and s.get("last_seen"):
-            fig.add_trace(
-                go.Scatter(
-                    x=[s["first_seen"], s["last_seen"]],
-                    y=[name, name],
-                    mode="lines+markers",
-                    line={"width": 8, "color": "#c62828" if not s["documented"] else "#1565c0"},
-                    hovertext=f"{s['events']} events",
-                    name=f"{name} ({s['events']} events)",
-                )
+        fig.add_trace(
+            go.Scatter(
+                x=[s["first_seen"], s["last_seen"]],
+                y=[name, name],
+                mode="lines+markers",
+                line={"width": 8, "color": "#c62828" if not s["documented"] else "#1565c0"},
+                hovertext=f"{s['events']} events",
+                name=f"{name} ({s['events']} events)",
             )
-        else:
-            fig.add_annotation(
-                x=r["evidence"]["window_end"],
-                y=name,
-                text="no use seen in the window",
-                showarrow=False,
-                xanchor="right",
-            )
-            fig.add_trace(
-                go.Scatter(
-                    x=[r["evidence"]["window_end"]],
-                    y=[name],
-                    mode="markers",
-                    marker={"color": "#bdbdbd"},
-                    name=f"{name} (not observed)",
-                )
-            )
+        )
     fig.update_layout(
         margin={"l": 10, "r": 10, "t": 10, "b": 30},
         showlegend=True,
         xaxis={"range": [r["evidence"]["window_start"], r["evidence"]["window_end"]]},
     )
     return fig
+
+
+def usage_caption(r: dict[str, Any]) -> str:
+    """What the timeline shows and what it leaves out, in words."""
+    observed = sum(1 for s in r["severed"] if s["observed"])
+    unobserved = len(r["severed"]) - observed + int(r.get("severed_unlisted") or 0)
+    window = f"{r['evidence']['window_start'][:10]} to {r['evidence']['window_end'][:10]}"
+    if not r["severed"] and not r.get("severed_unlisted"):
+        return f"This change severs nothing: no dependency to draw (window {window})."
+    parts = []
+    if observed:
+        shown = min(observed, TIMELINE_ROWS)
+        parts.append(
+            f"{observed} severed dependenc(ies) observed in the window {window}"
+            + (f"; the busiest {shown} drawn" if shown < observed else "")
+        )
+    else:
+        parts.append(f"No severed dependency was observed in the window {window}")
+    if unobserved:
+        parts.append(f"{unobserved} more nobody was seen using (listed below, not drawn)")
+    return "; ".join(parts) + ". Red: nobody documented it; blue: documented."
+
+
+def severed_groups(r: dict[str, Any]) -> list[dict[str, Any]]:
+    """The severed dependencies grouped by consumer: how many, observed, events, undocumented."""
+    groups: dict[str, dict[str, Any]] = {}
+    for s in r["severed"]:
+        g = groups.setdefault(
+            s["consumer"],
+            {
+                "consumer": s["consumer"],
+                "account": s["consumer"].split(":")[4] if s["consumer"].count(":") >= 4 else "",
+                "severed": 0,
+                "observed": 0,
+                "events": 0,
+                "undocumented": 0,
+                "services": set(),
+            },
+        )
+        g["severed"] += 1
+        g["observed"] += 1 if s["observed"] else 0
+        g["events"] += int(s.get("events") or 0)
+        g["undocumented"] += 0 if s["documented"] else 1
+        g["services"].update(s.get("consumer_cis") or [])
+    rows = sorted(groups.values(), key=lambda g: (-g["events"], -g["severed"], g["consumer"]))
+    return [g | {"services": ", ".join(sorted(g["services"]))} for g in rows]
+
+
+LEGEND = [
+    ("#1565c0", "solid", "the changed resource"),
+    ("#c62828", "solid", "severed, observed, documented"),
+    ("#c62828", "dashed", "severed, nobody documented it"),
+    ("#bdbdbd", "solid", "severed, nobody seen using it"),
+]
+
+
+def legend() -> html.Div:
+    items = [
+        html.Span(
+            [
+                html.Span(
+                    style={
+                        "display": "inline-block",
+                        "width": "2.2em",
+                        "borderTop": f"3px {style} {colour}",
+                        "verticalAlign": "middle",
+                        "marginRight": "0.3em",
+                    }
+                ),
+                text,
+            ],
+            style={"marginRight": "1.2em"},
+        )
+        for colour, style, text in LEGEND
+    ]
+    items.append(
+        html.Span(
+            "Services and CIs coloured by criticality: critical red, high orange, medium amber, low green."
+        )
+    )
+    return html.Div(items, id=ids.GRAPH_LEGEND, style={"fontSize": "0.8em", "margin": "0.3em 0 1em"})
 
 
 def alternative_text(alt: dict[str, Any] | None) -> str:
@@ -109,6 +181,32 @@ def layout(proposal_id: str = "") -> html.Div:
         for s in r["impacted_services"]
     ]
     rb = r["rollback"]
+    drawn = graph_elements(r)
+    graph_or_empty: Any = (
+        cyto.Cytoscape(
+            id=ids.PROPOSAL_GRAPH,
+            elements=drawn,
+            stylesheet=STYLESHEET,
+            layout={"name": "breadthfirst", "directed": True},
+            style={"width": "100%", "height": "360px", "border": "1px solid #ddd"},
+        )
+        if r["severed"] or r["impacted_services"]
+        else html.P(
+            "Nothing to draw: this change severs no dependency and impacts no service.", id=ids.PROPOSAL_GRAPH
+        )
+    )
+    timeline: Any = (
+        dcc.Graph(
+            id=ids.USAGE_TIMELINE,
+            figure=usage_figure(r),
+            config={"displayModeBar": False},
+            style={
+                "height": f"{120 + 32 * min(TIMELINE_ROWS, sum(1 for s in r['severed'] if s['observed']))}px"
+            },
+        )
+        if any(s["observed"] for s in r["severed"])
+        else html.Div(id=ids.USAGE_TIMELINE)
+    )
     return html.Div(
         [
             html.P(
@@ -127,34 +225,52 @@ def layout(proposal_id: str = "") -> html.Div:
                     f" — risk {r['risk_score']}/100 — {r['change']['kind']} on {r['change']['target']}",
                 ]
             ),
-            cyto.Cytoscape(
-                id=ids.PROPOSAL_GRAPH,
-                elements=graph_elements(r),
-                stylesheet=STYLESHEET,
-                layout={"name": "breadthfirst", "directed": True},
-                style={"width": "100%", "height": "360px", "border": "1px solid #ddd"},
-            ),
+            graph_or_empty,
+            legend(),
             html.H3("Observed use of what this change severs"),
-            dcc.Graph(
-                id=ids.USAGE_TIMELINE,
-                figure=usage_figure(r),
-                config={"displayModeBar": False},
-                style={"height": f"{120 + 40 * max(1, len(r['severed']))}px"},
-            ),
+            html.P(usage_caption(r), id=ids.USAGE_CAPTION),
+            timeline,
             html.H3("Severed dependencies"),
             DataTable(
-                id=ids.SEVERED_TABLE,
-                data=severed_rows,
+                id=ids.SEVERED_GROUPS,
+                data=severed_groups(r),
                 columns=[
-                    {"name": k, "id": k} for k in (severed_rows[0] if severed_rows else {"consumer": 0})
+                    {"name": k, "id": k}
+                    for k in (
+                        "consumer",
+                        "account",
+                        "severed",
+                        "observed",
+                        "events",
+                        "undocumented",
+                        "services",
+                    )
                 ],
+                page_size=10,
                 style_cell={"textAlign": "left", "fontSize": "0.85em"},
+            ),
+            html.Details(
+                [
+                    html.Summary(f"Every severed dependency ({len(severed_rows)} listed)"),
+                    DataTable(
+                        id=ids.SEVERED_TABLE,
+                        data=severed_rows,
+                        columns=[
+                            {"name": k, "id": k}
+                            for k in (severed_rows[0] if severed_rows else {"consumer": 0})
+                        ],
+                        page_size=20,
+                        style_cell={"textAlign": "left", "fontSize": "0.85em"},
+                    ),
+                ],
+                open=len(severed_rows) <= 10,
             ),
             html.H3("Impacted services and CIs"),
             DataTable(
                 id=ids.IMPACTED_TABLE,
                 data=impacted_rows,
                 columns=[{"name": k, "id": k} for k in ("name", "criticality", "documented", "path")],
+                page_size=15,
                 style_cell={"textAlign": "left", "fontSize": "0.85em"},
             ),
             html.H3("Unknowns"),
@@ -190,11 +306,16 @@ def layout(proposal_id: str = "") -> html.Div:
 
 @dash.callback(
     Output(ids.DECISION_MESSAGE, "children"),
+    Output(ids.DECISION, "children"),
     Input(ids.APPROVE_BUTTON, "n_clicks"),
     Input(ids.REJECT_BUTTON, "n_clicks"),
     State(ids.DECISION_COMMENT, "value"),
     State(ids.PROPOSAL_ID, "data"),
     prevent_initial_call=True,
 )
-def record_decision(_approve: int | None, _reject: int | None, comment: str | None, proposal_id: str) -> str:
-    return data.decide(proposal_id, dash.ctx.triggered_id == ids.APPROVE_BUTTON, comment or "")
+def record_decision(
+    _approve: int | None, _reject: int | None, comment: str | None, proposal_id: str
+) -> tuple[str, str]:
+    """Record the decision, then show the Decision section as the ledger now has it."""
+    message = data.decide(proposal_id, dash.ctx.triggered_id == ids.APPROVE_BUTTON, comment or "")
+    return message, decision_text(proposal_id, data.decision(proposal_id))
