@@ -55,14 +55,19 @@ def undocumented(ctx: Context, as_of: datetime, window_days: int = 90) -> list[d
     if not found:
         return []
     graphs = build_graphs(ctx, start, as_of)
-    reaches = reachable(graphs.impact, [[ci] for ci, _ in found])
+    # one walk per distinct consumer, reduced at once to the CIs it reaches: what is kept is a short list
+    # per consumer, never one dense reach per dependency (that held gigabytes at M)
+    is_ci = np.fromiter(
+        (n.kind in ("BusinessService", "ConfigurationItem") for n in snap.nodes), bool, count=len(snap.nodes)
+    )
+    reached_cis: dict[int, np.ndarray] = {}
+    for ci, _ in found:
+        if ci not in reached_cis:
+            (reach,) = reachable(graphs.impact, [[ci]])
+            reached_cis[ci] = np.flatnonzero(reach.reached & is_ci)
     out = []
-    for (_, e), reach in zip(found, reaches, strict=True):
-        dependants = [
-            snap.nodes[j]
-            for j in np.flatnonzero(reach.reached)
-            if snap.nodes[j].kind in ("BusinessService", "ConfigurationItem")
-        ]
+    for ci, e in found:
+        dependants = [snap.nodes[j] for j in reached_cis[ci].tolist()]
         crits = sorted(dependants, key=lambda n: -criticality_rank(n.props.get("criticality") or "unknown"))
         worst = crits[0].props.get("criticality") or "unknown" if crits else None
         out.append(
