@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from dash import html
+from dash import dcc, html
 
 
-def table(rows: list[dict[str, Any]], columns: list[str], **props: Any) -> html.Table:
-    """A plain HTML table of ``rows`` (dicts) over ``columns``."""
+def table(
+    rows: list[dict[str, Any]],
+    columns: list[str],
+    links: dict[str, Callable[[str], str]] | None = None,
+    **props: Any,
+) -> html.Table:
+    """A plain HTML table of ``rows`` (dicts) over ``columns``; a column in ``links`` shows each value as a
+    link to the address the function gives for it."""
+    links = links or {}
+
+    def cell(r: dict[str, Any], c: str) -> Any:
+        value = str(r.get(c, ""))
+        return dcc.Link(value, href=links[c](value)) if c in links and value else value
+
     head = html.Thead(html.Tr([html.Th(c) for c in columns]))
-    body = html.Tbody([html.Tr([html.Td(str(r.get(c, ""))) for c in columns]) for r in rows])
+    body = html.Tbody([html.Tr([html.Td(cell(r, c)) for c in columns]) for r in rows])
     return html.Table([head, body], style={"fontSize": "0.85em", "borderCollapse": "collapse"}, **props)

@@ -229,6 +229,17 @@ def test_explorer_finds_who_can_assume_and_the_undocumented(browser: object, app
     page.keyboard.press("Enter")
     page.wait_for_selector("text=Who can reach it")
     page.screenshot(path=str(SHOTS / "explorer-reach.png"), full_page=True)
+    # neighbours are links: following one explores it
+    page.fill("#explorer-query", "role/datalake-reader")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("text=Who can assume it")
+    etl = "arn:aws:iam::739406228105:role/legacy-etl-role"
+    page.locator(f"#explorer-result a:text-is('{etl}')").first.click()
+    page.wait_for_selector(f"h3:text-is('IamRole: {etl}')")
+    assert "/explorer?q=" in page.url
+    assert page.inner_text("#explorer-undocumented-count").startswith(
+        "6 undocumented observed dependenc(ies)"
+    )
 
 
 def test_audit_shows_the_verified_ledger_and_exports(browser: object, app_url: str) -> None:

@@ -4,6 +4,7 @@ dependencies nobody documented."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 import dash
 from dash import Input, Output, dcc, html
@@ -14,13 +15,22 @@ from analyzer.app.components import table
 dash.register_page(__name__, path="/explorer", name="Explorer")
 
 
-def layout() -> html.Div:
+UNDOCUMENTED_SHOWN = 200
+"""Undocumented dependencies listed on the page (the most critical first); ``blastwall undocumented`` has all."""
+
+
+def explore_link(node: str) -> str:
+    return "/explorer?q=" + quote(node, safe="")
+
+
+def layout(q: str | None = None, **_: Any) -> html.Div:
     return html.Div(
         [
             html.H2("Explorer"),
             dcc.Input(
                 id=ids.EXPLORER_QUERY,
                 type="text",
+                value=q or "",
                 debounce=True,
                 placeholder="an ARN, eni-…, a CI name…",
                 style={"width": "40em"},
@@ -43,7 +53,11 @@ def search(query: str | None) -> Any:
         html.H3(f"{found['kind']}: {found['id']}"),
         html.P(f"CIs: {', '.join(found['cis']) or 'none (unmapped)'}"),
         html.H4("Neighbours"),
-        table(found["neighbours"], ["direction", "kind", "node", "count", "last_seen"]),
+        table(
+            found["neighbours"],
+            ["direction", "kind", "node", "count", "last_seen"],
+            links={"node": explore_link},
+        ),
     ]
     if found.get("can_assume") is not None:
         parts += [
@@ -66,7 +80,20 @@ def search(query: str | None) -> Any:
 @dash.callback(Output(ids.EXPLORER_UNDOCUMENTED, "children"), Input(ids.EXPLORER_QUERY, "id"))
 def undocumented(_: str) -> Any:
     rows = data.undocumented()
-    return table(
-        rows,
-        ["dependants_max_criticality", "consumer", "provider", "events", "last_seen", "why_undocumented"],
-    )
+    shown = rows[:UNDOCUMENTED_SHOWN]
+    return [
+        html.P(
+            f"{len(rows)} undocumented observed dependenc(ies)"
+            + (
+                f"; the {len(shown)} with the most critical dependants shown (blastwall undocumented lists all)"
+                if len(shown) < len(rows)
+                else ""
+            ),
+            id=ids.EXPLORER_UNDOCUMENTED_COUNT,
+        ),
+        table(
+            shown,
+            ["dependants_max_criticality", "consumer", "provider", "events", "last_seen", "why_undocumented"],
+            links={"consumer": explore_link, "provider": explore_link},
+        ),
+    ]
