@@ -23,6 +23,7 @@ APP_KEYS_KEY = "BLASTWALL_APP_KEYS"
 _CACHE: dict[str, tuple[Any, list[dict[str, Any]]]] = {}
 _STATE: dict[str, tuple[Any, Any]] = {}
 _LOCK = threading.Lock()
+_UNDOCUMENTED: dict[tuple[str, int], list[dict[str, Any]]] = {}
 
 
 def store_uri() -> str:
@@ -307,13 +308,23 @@ def undocumented() -> list[dict[str, Any]]:
     """As of the newest scoring's time (so the sample's story shows), else now."""
     from analyzer.timeutil import parse_time
 
-    store = open_store(store_uri())
+    uri = store_uri()
+    store = open_store(uri)
     try:
+        key = (uri, store.generation())
+        with _LOCK:
+            cached = _UNDOCUMENTED.get(key)
+        if cached is not None:
+            return list(cached)
         scored = api.saved_results(store)
         as_of = parse_time(scored[0]["as_of"]) if scored and scored[0].get("as_of") else None
-        return list(api.undocumented(store, as_of=as_of)["dependencies"])
+        rows = list(api.undocumented(store, as_of=as_of)["dependencies"])
     finally:
         store.close()
+    with _LOCK:  # computed once per store generation: at M it is a walk per consumer
+        _UNDOCUMENTED.clear()
+        _UNDOCUMENTED[key] = rows
+    return list(rows)
 
 
 def explore(query: str) -> dict[str, Any] | None:
