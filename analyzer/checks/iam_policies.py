@@ -92,6 +92,13 @@ def managed_fix(node: dict[str, Any]) -> Derived:
     )
 
 
+def _put_back(name: str, doc: dict[str, Any], why_deleted: str, why: str) -> Derived:
+    """An inline policy put back as ``doc``, or deleted when ``doc`` has no statement left."""
+    if not doc.get("Statement"):
+        return Derived({"inline_name": name}, why_deleted, kind="iam.detach_policy")
+    return Derived({"detach": {"inline_name": name}, "put": {"inline_name": name, "document": doc}}, why)
+
+
 def inline_fix(node: dict[str, Any]) -> Derived:
     arn = node.get("id")
     inline = [p for p in node.get("inline_policies") or [] if isinstance(p, dict)]
@@ -126,14 +133,10 @@ def inline_fix(node: dict[str, Any]) -> Derived:
             f"the inline policy {name} of {arn} allows '*' on no statement: the check passes",
             passes=True,
         )
-    if not new["Statement"]:
-        return Derived(
-            {"inline_name": name},
-            f"the inline policy {name} of {arn} only grants '*' on every resource: it is deleted",
-            kind="iam.detach_policy",
-        )
-    return Derived(
-        {"detach": {"inline_name": name}, "put": {"inline_name": name, "document": new}},
+    return _put_back(
+        name,
+        new,
+        f"the inline policy {name} of {arn} only grants '*' on every resource: it is deleted",
         f"{changed} statement(s) of the inline policy {name} of {arn} allow '*' on every resource: put back without it",
     )
 
@@ -300,14 +303,10 @@ def kms_decrypt_fix(node: dict[str, Any]) -> Derived:
     doc["Statement"] = out
     name = str(policy.get("name"))
     scope = f"scoped to the {len(keys)} key(s) it was seen using" if keys else "removed (no use observed)"
-    if not out:
-        return Derived(
-            {"inline_name": name},
-            f"the inline policy {name} of {arn} only allowed decryption with every key, never observed: deleted",
-            kind="iam.detach_policy",
-        )
-    return Derived(
-        {"detach": {"inline_name": name}, "put": {"inline_name": name, "document": doc}},
+    return _put_back(
+        name,
+        doc,
+        f"the inline policy {name} of {arn} only allowed decryption with every key, never observed: deleted",
         f"the inline policy {name} of {arn} allows {', '.join(DECRYPT)} on every key: {scope}",
     )
 

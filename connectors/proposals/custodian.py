@@ -179,6 +179,16 @@ def parse_unit(unit: Path, policies: dict[str, dict[str, Any]] | None = None) ->
     return out
 
 
+def _removal(flagged: list[Any]) -> dict[str, Any]:
+    """The statements Custodian's ``cross-account`` filter flagged, as a removal: by Sid where they have
+    one, by their text otherwise."""
+    delta = {
+        "statement_ids": [x["Sid"] for x in flagged if isinstance(x, dict) and x.get("Sid")],
+        "statements": [x for x in flagged if isinstance(x, dict) and not x.get("Sid")],
+    }
+    return {k: v for k, v in delta.items() if v}
+
+
 def _changes(
     rtype: str,
     action: dict[str, Any],
@@ -293,11 +303,7 @@ def _change(
                     file=file,
                     path=f"$[{i}].CrossAccountViolations",
                 )
-            delta = {
-                "statement_ids": [s["Sid"] for s in flagged if s.get("Sid")],
-                "statements": [s for s in flagged if not s.get("Sid")],
-            }
-            delta = {k: v for k, v in delta.items() if v}
+            delta = _removal(flagged)
         else:
             delta = {"statement_ids": list(ids or [])}
         return {
@@ -344,12 +350,11 @@ def _set_statements(
     remove, add = action.get("remove", []), action.get("statements") or []
     if not add:
         if remove == "matched":
-            flagged = r.get("CrossAccountViolations") or []
-            delta = {
-                "statement_ids": [x["Sid"] for x in flagged if isinstance(x, dict) and x.get("Sid")],
-                "statements": [x for x in flagged if isinstance(x, dict) and not x.get("Sid")],
-            }
-            return "resource_policy.remove_statements", target, {k: v for k, v in delta.items() if v}
+            return (
+                "resource_policy.remove_statements",
+                target,
+                _removal(r.get("CrossAccountViolations") or []),
+            )
         if isinstance(remove, list) and remove:
             return "resource_policy.remove_statements", target, {"statement_ids": [str(x) for x in remove]}
         if remove == "*":
@@ -431,12 +436,11 @@ def _mapped(
     if short in ("sqs", "sns") and atype == "remove-statements":
         ids = action.get("statement_ids")
         if ids == "matched":
-            flagged = r.get("CrossAccountViolations") or []
-            delta = {
-                "statement_ids": [x["Sid"] for x in flagged if isinstance(x, dict) and x.get("Sid")],
-                "statements": [x for x in flagged if isinstance(x, dict) and not x.get("Sid")],
-            }
-            return "resource_policy.remove_statements", target, {k: v for k, v in delta.items() if v}
+            return (
+                "resource_policy.remove_statements",
+                target,
+                _removal(r.get("CrossAccountViolations") or []),
+            )
         if isinstance(ids, list):
             return "resource_policy.remove_statements", target, {"statement_ids": [str(x) for x in ids]}
         return None  # '*': every statement, a different change
