@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
+import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -27,6 +28,7 @@ from connectors.proposals import COLLECTION as PROPOSALS
 
 POLICY = "policy"
 RESULTS = "results"
+_ACCOUNT_IN = re.compile(r"(?<![0-9])[0-9]{12}(?![0-9])")
 
 
 @writes("policy load")
@@ -130,6 +132,34 @@ def undocumented(
     rep = report(ctx, end, days)
     rep["freshness"] = freshness(ctx.coverage, end - timedelta(days=days), end, anchored)
     return rep
+
+
+def flow_freshness(
+    store: GraphStore, as_of: datetime | None, anchored: str, window_days: int | None
+) -> tuple[dict[str, Any], str, str]:
+    """The flow-log window ending at ``as_of`` (now when None): its freshness over the flow-log coverage
+    records, and its start and end as stored times compare (ISO 8601, UTC)."""
+    end = as_of or now()
+    start = end - timedelta(days=window_days or current_policy(store).window_days)
+    flowlogs = {k: d for k, d in store.get_documents(COVERAGE).items() if d.get("source") == "flowlogs"}
+    return freshness(flowlogs, start, end, anchored), iso(start), iso(end)
+
+
+def result_accounts(r: dict[str, Any]) -> set[str]:
+    """The accounts a scored result is about: the target's and those of every severed dependency's ends."""
+    found = {str(r.get("evidence", {}).get("account") or "")}
+    for s in r.get("severed") or []:
+        found |= set(_ACCOUNT_IN.findall(f"{s.get('consumer', '')} {s.get('provider', '')}"))
+    return {a for a in found if a}
+
+
+def result_freshness(store: GraphStore, r: dict[str, Any]) -> dict[str, Any]:
+    """How fresh the evidence of a stored result's window is, for the accounts it is about (read from
+    the coverage records, not the whole analysis context)."""
+    ev = r.get("evidence") or {}
+    end = parse_time(str(ev.get("window_end") or r.get("as_of") or iso(now())), field="evidence.window_end")
+    start = parse_time(ev["window_start"], field="evidence.window_start") if ev.get("window_start") else end
+    return freshness(store.get_documents(COVERAGE), start, end, "given", accounts=result_accounts(r) or None)
 
 
 def anchor(store: GraphStore, text: str | None) -> tuple[datetime | None, str]:

@@ -25,3 +25,27 @@ def table(
     head = html.Thead(html.Tr([html.Th(c) for c in columns]))
     body = html.Tbody([html.Tr([html.Td(cell(r, c)) for c in columns]) for r in rows])
     return html.Table([head, body], style={"fontSize": "0.85em", "borderCollapse": "collapse"}, **props)
+
+
+def evidence_note(fresh: dict[str, Any], element_id: str) -> html.Div:
+    """What the answer's evidence covers, first: a warning when an account has none in the window (its
+    use is unknown, not absent), then the window and each account's days in it."""
+    from analyzer.scoring.freshness import headline, window_line
+
+    warning = headline(fresh)
+    return html.Div(
+        [
+            *(
+                [
+                    html.P(
+                        f"Evidence: {warning}", style={"color": "#a40000", "fontWeight": "bold", "margin": 0}
+                    )
+                ]
+                if warning
+                else []
+            ),
+            html.P(window_line(fresh), style={"color": "#555", "margin": 0, "fontSize": "0.9em"}),
+        ],
+        id=element_id,
+        style={"margin": "0.3em 0"},
+    )

@@ -23,7 +23,7 @@ APP_KEYS_KEY = "BLASTWALL_APP_KEYS"
 _CACHE: dict[str, tuple[Any, list[dict[str, Any]]]] = {}
 _STATE: dict[str, tuple[Any, Any]] = {}
 _LOCK = threading.Lock()
-_UNDOCUMENTED: dict[tuple[str, int], list[dict[str, Any]]] = {}
+_UNDOCUMENTED: dict[tuple[str, int], dict[str, Any]] = {}
 
 
 def store_uri() -> str:
@@ -304,8 +304,18 @@ def review(since: str) -> dict[str, Any]:
         store.close()
 
 
-def undocumented() -> list[dict[str, Any]]:
-    """As of the newest scoring's time (so the sample's story shows), else now."""
+def evidence_of(r: dict[str, Any]) -> dict[str, Any]:
+    """The freshness of a stored result's evidence window, for the accounts it is about."""
+    store = open_store(store_uri())
+    try:
+        return api.result_freshness(store, r)
+    finally:
+        store.close()
+
+
+def undocumented() -> dict[str, Any]:
+    """As of the newest scoring's time (so the sample's story shows), else now: ``dependencies`` and the
+    ``freshness`` of the window they were found in."""
     from analyzer.timeutil import parse_time
 
     uri = store_uri()
@@ -315,16 +325,17 @@ def undocumented() -> list[dict[str, Any]]:
         with _LOCK:
             cached = _UNDOCUMENTED.get(key)
         if cached is not None:
-            return list(cached)
+            return cached
         scored = api.saved_results(store)
         as_of = parse_time(scored[0]["as_of"]) if scored and scored[0].get("as_of") else None
-        rows = list(api.undocumented(store, as_of=as_of)["dependencies"])
+        rep = api.undocumented(store, as_of=as_of)
+        found = {"dependencies": tuple(rep["dependencies"]), "freshness": rep["freshness"]}
     finally:
         store.close()
     with _LOCK:  # computed once per store generation: at M it is a walk per consumer
         _UNDOCUMENTED.clear()
-        _UNDOCUMENTED[key] = rows
-    return list(rows)
+        _UNDOCUMENTED[key] = found
+    return found
 
 
 def explore(query: str) -> dict[str, Any] | None:

@@ -182,6 +182,15 @@ def exposure_cmd(
 
 @main.command("flows")
 @REVOKE_OPTION
+@click.option(
+    "--as-of",
+    default=None,
+    help="End of the evidence window: ISO 8601, or 'latest' (the end of the newest evidence); default now, "
+    "and the answer then says how old the evidence is.",
+)
+@click.option(
+    "--window-days", type=int, default=None, help="Evidence window (default: the tier policy's, 90)."
+)
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.pass_context
 @handled
@@ -190,31 +199,43 @@ def flows_cmd(
     revokes: tuple[str, ...],
     authorizes: tuple[str, ...],
     quarantines: tuple[str, ...],
+    as_of: str | None,
+    window_days: int | None,
     fmt: str,
 ) -> None:
-    """The observed flows (VPC flow logs) and what the configuration says of each today: allowed, already
-    denied (stale evidence: nothing can sever it) or unknown. With --revoke / --authorize / --quarantine:
-    before and after, re-deciding only the flows with an endpoint the change touches; severed = allowed
-    before, denied after; opened = the reverse.
+    """The flows observed in the evidence window (VPC flow logs) and what the configuration says of each
+    today: allowed, already denied (stale evidence: nothing can sever it) or unknown. With --revoke /
+    --authorize / --quarantine: before and after, re-deciding only the flows with an endpoint the change
+    touches; severed = allowed before, denied after; opened = the reverse. The window and each account's
+    flow-log coverage come first; an account with none in the window is unknown, not quiet.
 
     \b
     Example:
-      blastwall flows --format json
-      blastwall flows --revoke sg-0abc:egress:-1:all:0.0.0.0/0
-      blastwall flows --quarantine eni-0abc=sg-0isolation
+      blastwall flows --as-of latest --format json
+      blastwall flows --as-of 2026-05-15T00:00:00Z --revoke sg-0abc:egress:-1:all:0.0.0.0/0
+      blastwall flows --as-of latest --quarantine eni-0abc=sg-0isolation
     """
     from analyzer import api
+    from analyzer.cli.scoring import say_freshness
     from analyzer.network.service import observed, observed_flows, whatif
     from analyzer.output import to_json
 
     store = ctx_store(ctx)
+    at, anchored = api.anchor(store, as_of)
     snap = api.analysis_context(store).snap
-    flows = observed(list(snap.edge_records("OBSERVED_FLOW")))
+    fresh, start, end = api.flow_freshness(store, at, anchored, window_days)
+    in_window = [  # seen in the window: not last seen before it, not first seen after it
+        e
+        for e in snap.edge_records("OBSERVED_FLOW")
+        if (not e.last_seen or e.last_seen >= start) and (not e.first_seen or e.first_seen <= end)
+    ]
+    flows = observed(in_window)
+    say_freshness(fresh, fmt)
     changes = _net_changes(revokes, authorizes, quarantines)
     if changes:
         result = whatif(api.network_documents(store), flows, changes)
         if fmt == "json":
-            click.echo(to_json(result))
+            click.echo(to_json({**result, "freshness": fresh}))
             return
         click.echo(
             f"{result['changed_entries']} entr(ies) changed; {result['re_decided']} flow(s) re-decided"
@@ -226,7 +247,7 @@ def flows_cmd(
         return
     rows = observed_flows(api.network_model(store), flows)
     if fmt == "json":
-        click.echo(to_json({"count": len(rows), "flows": rows}))
+        click.echo(to_json({"count": len(rows), "flows": rows, "freshness": fresh}))
         return
     for r in rows:
         click.echo(

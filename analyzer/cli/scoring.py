@@ -250,12 +250,15 @@ NO_EVIDENCE = 4
 
 
 def say_freshness(f: dict[str, Any], fmt: str) -> None:
-    """The evidence caveat, first: on stdout above a table, on stderr beside JSON or CSV."""
-    from analyzer.scoring.freshness import headline
+    """The evidence caveat, first: on stdout above a table, on stderr beside JSON or CSV; then, above a
+    table, the window and what each account's evidence covers in it (JSON carries ``freshness``)."""
+    from analyzer.scoring.freshness import headline, window_line
 
     line = headline(f)
     if line:
         click.echo(f"EVIDENCE: {line}", err=fmt != "table")
+    if fmt == "table":
+        click.echo(window_line(f))
 
 
 def _record_reported_executions(ctx: click.Context, store: Any, results: list[dict[str, Any]]) -> None:
@@ -343,7 +346,10 @@ def explain(ctx: click.Context, proposal_id: str, fmt: str) -> None:
     from analyzer import api
     from analyzer.output import explain_text, to_json
 
-    r = ctx_store(ctx).get_documents(api.RESULTS).get(proposal_id)
+    store = ctx_store(ctx)
+    r = store.get_documents(api.RESULTS).get(proposal_id)
     if r is None:
         raise BadInput(f"proposal {proposal_id} has not been scored (blastwall score {proposal_id})")
-    click.echo(to_json(r) if fmt == "json" else explain_text(r))
+    fresh = api.result_freshness(store, r)
+    say_freshness(fresh, fmt)
+    click.echo(to_json({**r, "freshness": fresh}) if fmt == "json" else explain_text(r))

@@ -42,10 +42,17 @@ def latest_anchor(coverage: dict[str, dict[str, Any]]) -> datetime | None:
 
 
 def freshness(
-    coverage: dict[str, dict[str, Any]], start: datetime, end: datetime, anchored: str = "given"
+    coverage: dict[str, dict[str, Any]],
+    start: datetime,
+    end: datetime,
+    anchored: str = "given",
+    accounts: set[str] | None = None,
 ) -> dict[str, Any]:
     """The window, each account's newest evidence and days covered in it, the accounts with evidence but
     none in the window (``stale``), and how the window was anchored (``given``, ``now``, ``latest``).
+
+    With ``accounts`` (the accounts an answer is about), only those are reported, and one of them with no
+    evidence loaded at all is stale too: its use is as unknown as that of an account whose logs ended.
 
     >>> from datetime import UTC
     >>> f = freshness({"ct": {"account": "1", "source": "cloudtrail", "days": ["2026-05-14"]}},
@@ -57,6 +64,8 @@ def freshness(
     per: dict[str, dict[str, Any]] = {}
     for doc in coverage.values():
         account = str(doc.get("account") or "unknown")
+        if accounts is not None and account not in accounts:
+            continue
         days = [d for d in (_day(x) for x in doc.get("days") or []) if d]
         a = per.setdefault(
             account, {"account": account, "newest": None, "in_window": set(), "sources": set()}
@@ -66,10 +75,12 @@ def freshness(
             newest = max(days)
             a["newest"] = max(a["newest"], newest) if a["newest"] else newest
             a["in_window"] |= {d for d in days if lo <= d <= hi}
-    accounts = []
+    for account in accounts or ():
+        per.setdefault(account, {"account": account, "newest": None, "in_window": set(), "sources": set()})
+    rows = []
     for account in sorted(per):
         a = per[account]
-        accounts.append(
+        rows.append(
             {
                 "account": account,
                 "newest": a["newest"].isoformat() if a["newest"] else None,
@@ -84,8 +95,8 @@ def freshness(
         "anchored": anchored,
         "newest_evidence": overall.isoformat() if overall else None,
         "age_days": (hi - overall).days if overall else None,
-        "accounts": accounts,
-        "stale": [a["account"] for a in accounts if a["days_in_window"] == 0],
+        "accounts": rows,
+        "stale": [a["account"] for a in rows if a["days_in_window"] == 0],
     }
 
 
@@ -114,3 +125,27 @@ def headline(f: dict[str, Any]) -> str | None:
             "(pass --as-of latest to anchor at it)"
         )
     return "; ".join(parts) or None
+
+
+def window_line(f: dict[str, Any]) -> str:
+    """The evidence an answer stands on, in one line: the window, how it was anchored, per account the days
+    it covers (the thinnest first when there are many) and the newest evidence.
+
+    >>> window_line({"window_start": "2026-02-14T00:00:00Z", "window_end": "2026-05-15T00:00:00Z",
+    ...   "anchored": "latest", "newest_evidence": "2026-05-14", "accounts": [
+    ...   {"account": "1", "newest": "2026-05-14", "days_in_window": 14, "sources": ["cloudtrail"]},
+    ...   {"account": "2", "newest": "2026-05-14", "days_in_window": 9, "sources": ["flowlogs"]}]})
+    'evidence 2026-02-14 to 2026-05-15 (anchored at the newest evidence, 2026-05-14): 2 account(s); days covered: 2 9, 1 14'
+    """
+    how = {
+        "latest": f"anchored at the newest evidence, {f['newest_evidence']}",
+        "now": "anchored at now",
+        "given": "as given",
+    }.get(f["anchored"], f["anchored"])
+    accounts = sorted(f["accounts"], key=lambda a: (a["days_in_window"], a["account"]))
+    shown = ", ".join(f"{a['account']} {a['days_in_window']}" for a in accounts[:6])
+    more = f", … {len(accounts) - 6} more" if len(accounts) > 6 else ""
+    return (
+        f"evidence {f['window_start'][:10]} to {f['window_end'][:10]} ({how}): {len(accounts)} account(s)"
+        + (f"; days covered: {shown}{more}" if accounts else "")
+    )

@@ -52,9 +52,10 @@ def test_undocumented_on_stale_evidence_says_so_first_and_exits_4(store: Path) -
 def test_latest_anchors_at_the_newest_evidence(store: Path) -> None:
     out = run(store, "undocumented", "--as-of", "latest")
     assert out.returncode == 0 and not out.stdout.startswith("EVIDENCE")
-    assert out.stdout.splitlines()[0].startswith(
-        "6 undocumented observed dependenc(ies), 90 days to 2026-05-15T00:00:00Z"
-    )
+    head = out.stdout.splitlines()
+    assert head[0].startswith("evidence 2026-02-14 to 2026-05-15 (anchored at the newest evidence")
+    assert "482510973311 14" in head[0] and "739406228105 14" in head[0]
+    assert head[1].startswith("6 undocumented observed dependenc(ies), 90 days to 2026-05-15T00:00:00Z")
     score = json.loads(run(store, "score", "--as-of", "latest", "--format", "json").stdout)
     assert score["as_of"] == "2026-05-15T00:00:00Z" and score["freshness"]["anchored"] == "latest"
     story = next(r for r in score["results"] if r["proposal_id"] == "bw-87109988a633")
@@ -66,8 +67,22 @@ def test_score_without_as_of_says_how_old_the_evidence_is_before_the_table(store
     assert out.returncode == 0
     lines = out.stdout.splitlines()
     assert lines[0].startswith("EVIDENCE: no evidence in the window") and "days old" in lines[0]
-    assert lines[1].startswith("Scored 3 proposal(s)")
+    assert lines[1].startswith("evidence ") and "(anchored at now)" in lines[1]
+    assert lines[2].startswith("Scored 3 proposal(s)")
     js = run(store, "score", "--format", "json")
     assert js.stderr.startswith("EVIDENCE: ") and json.loads(js.stdout)["freshness"]["stale"]
     pinned = run(store, "score", "--as-of", "2026-05-15T06:00:00Z")
     assert not pinned.stdout.startswith("EVIDENCE")
+
+
+def test_explain_says_the_window_of_the_stored_result_first(store: Path) -> None:
+    """`explain` reads a stored result: its window's evidence, for the accounts the result is about."""
+    run(store, "score", "bw-87109988a633")  # anchored at now: the window holds nothing
+    lines = run(store, "explain", "bw-87109988a633").stdout.splitlines()
+    assert lines[0].startswith("EVIDENCE: no evidence in the window") and "739406228105" in lines[0]
+    assert lines[1].startswith("evidence ") and lines[2].startswith("bw-87109988a633: ")
+    run(store, "score", "bw-87109988a633", "--as-of", "latest")
+    out = run(store, "explain", "bw-87109988a633", "--format", "json")
+    fresh = json.loads(out.stdout)["freshness"]
+    assert out.stderr == "" and fresh["stale"] == [] and fresh["window_end"] == "2026-05-15T00:00:00Z"
+    assert {a["account"] for a in fresh["accounts"]} == {"482510973311", "739406228105"}

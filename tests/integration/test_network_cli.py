@@ -12,6 +12,7 @@ import pytest
 from tests.conftest import SAMPLE_AS_OF, blastwall_cmd
 
 LEGACY = "739406228105"
+LATEST = ("--as-of", "latest")  # the sample's evidence ends 2026-05-14
 
 
 def run(store: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -53,28 +54,46 @@ def test_reach_names_both_redundant_rules_and_the_nat_path(store: Path, sample_d
 
 
 def test_stale_flow_is_already_denied_never_severed(store: Path, sample_dir: Path) -> None:
-    flows = js(store, "flows")["flows"]
+    flows = js(store, "flows", *LATEST)["flows"]
     sftp = [f for f in flows if f["dst"] == "203.0.113.80"]
     assert len(sftp) == 1 and sftp[0]["current"] == "already denied"
     assert any("rule 50 (deny)" in w for w in sftp[0]["why"])
     sg = legacy(sample_dir, "DescribeSecurityGroups")["SecurityGroups"][0]["GroupId"]
-    result = js(store, "flows", "--revoke", f"{sg}:egress:-1:all:0.0.0.0/0")
+    result = js(store, "flows", *LATEST, "--revoke", f"{sg}:egress:-1:all:0.0.0.0/0")
     by_dst = {f["dst"]: f for f in result["flows"]}
     assert by_dst["203.0.113.80"]["status"] == "already denied"
 
 
+def test_flows_say_their_window_first_and_list_only_what_it_holds(store: Path) -> None:
+    stale = run(store, "flows")  # anchored at now: the sample's flow logs end months before
+    lines = stale.stdout.splitlines()
+    assert lines[0].startswith("EVIDENCE: no evidence in the window") and LEGACY in lines[0]
+    assert "days old" in lines[0] and lines[1].startswith("evidence ") and len(lines) == 2
+    js_stale = run(store, "flows", "--format", "json")
+    assert js_stale.stderr.startswith("EVIDENCE: ") and json.loads(js_stale.stdout)["count"] == 0
+    fresh = js(store, "flows", *LATEST)
+    assert fresh["count"] == 4 and fresh["freshness"]["stale"] == []
+    assert [a["account"] for a in fresh["freshness"]["accounts"]] == [LEGACY]  # flow logs only
+    table = run(store, "flows", *LATEST).stdout.splitlines()
+    assert table[0].startswith("evidence 2026-02-14 to 2026-05-15") and f"{LEGACY} 14" in table[0]
+    # a window that ends before the flows began holds none of them
+    early = js(store, "flows", "--as-of", "2026-04-01T00:00:00Z")
+    assert early["count"] == 0 and early["freshness"]["stale"] == [LEGACY]
+
+
 def test_redundant_rules_survive_revoking_either_alone(store: Path, sample_dir: Path) -> None:
     sg = legacy(sample_dir, "DescribeSecurityGroups")["SecurityGroups"][0]["GroupId"]
-    wide = js(store, "flows", "--revoke", f"{sg}:egress:-1:all:0.0.0.0/0")
+    wide = js(store, "flows", *LATEST, "--revoke", f"{sg}:egress:-1:all:0.0.0.0/0")
     status = {f["dst"]: f["status"] for f in wide["flows"]}
     # 52.216.88.133 and 52.217.44.20 are also allowed by the narrower 443 rule; 3.5.29.104 is not
     assert status["52.216.88.133"] == status["52.217.44.20"] == "unchanged"
     assert status["3.5.29.104"] == "severed" and wide["re_decided"] == 4
-    narrow = js(store, "flows", "--revoke", f"{sg}:egress:tcp:443:52.216.0.0/15")
+    narrow = js(store, "flows", *LATEST, "--revoke", f"{sg}:egress:tcp:443:52.216.0.0/15")
     assert {f["status"] for f in narrow["flows"]} == {"unchanged", "already denied"}
     both = js(
         store,
         "flows",
+        *LATEST,
         "--revoke",
         f"{sg}:egress:-1:all:0.0.0.0/0",
         "--revoke",
@@ -122,7 +141,7 @@ def test_quarantine_and_loosening_what_ifs(store: Path, sample_dir: Path) -> Non
     sg = legacy(sample_dir, "DescribeSecurityGroups")["SecurityGroups"][0]["GroupId"]
     # isolating the ETL host into a group the snapshot does not hold: every S3 flow *may* be severed
     # (unknown, the group's rules are not known), the stale one stays stale
-    q = js(store, "flows", "--quarantine", f"{eni}=sg-0000000000quarantine")
+    q = js(store, "flows", *LATEST, "--quarantine", f"{eni}=sg-0000000000quarantine")
     status = {f["dst"]: f["status"] for f in q["flows"]}
     assert status == {
         "203.0.113.80": "already denied",
@@ -136,6 +155,7 @@ def test_quarantine_and_loosening_what_ifs(store: Path, sample_dir: Path) -> Non
     both = js(
         store,
         "flows",
+        *LATEST,
         "--quarantine",
         f"{eni}={sg}",
         "--revoke",

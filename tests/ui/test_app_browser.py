@@ -71,6 +71,8 @@ def test_queue_shows_tiers_and_opens_the_story(browser: object, app_url: str) ->
     )
     # the severed table fills in after the heading: wait for its row
     page.wait_for_selector("td >> text=arn:aws:iam::739406228105:role/legacy-etl-role")
+    evidence = page.inner_text("#proposal-evidence")  # the window the verdict stands on, fresh here
+    assert evidence.startswith("evidence 2026-02-14 to 2026-05-15") and "Evidence:" not in evidence
     body = page.inner_text("body")
     assert "Tier: cab" in body
     assert "legacy-etl-role" in body and "NO" in body
@@ -198,6 +200,9 @@ def test_a_hub_sized_blast_radius_reads_in_one_screen_or_two(browser: object, bi
     box = verdict.bounding_box()
     assert box is not None and box["y"] + box["height"] <= 768
     assert "cuts consumer-000's and 11 other consumers' observed" in verdict.inner_text()
+    # the consumers' 500 accounts have no evidence loaded at all: unknown use, said in red under the verdict
+    evidence = page.inner_text("#proposal-evidence")
+    assert evidence.startswith("Evidence: no evidence in the window") and "300000000000" in evidence
     page.wait_for_selector("#severed-groups td")
     caption = page.inner_text("#usage-caption")
     assert (
@@ -240,6 +245,9 @@ def test_explorer_finds_who_can_assume_and_the_undocumented(browser: object, app
     assert page.inner_text("#explorer-undocumented-count").startswith(
         "6 undocumented observed dependenc(ies)"
     )
+    evidence = page.inner_text("#explorer-evidence")  # what the list stands on, above it
+    assert evidence.startswith("evidence 2026-02-14 to 2026-05-15") and "Evidence:" not in evidence
+    assert "482510973311 14" in evidence and "739406228105 14" in evidence
 
 
 def test_audit_shows_the_verified_ledger_and_exports(browser: object, app_url: str) -> None:

@@ -10,7 +10,7 @@ import dash
 from dash import Input, Output, dcc, html
 
 from analyzer.app import data, ids
-from analyzer.app.components import table
+from analyzer.app.components import evidence_note, table
 
 dash.register_page(__name__, path="/explorer", name="Explorer")
 
@@ -79,9 +79,11 @@ def search(query: str | None) -> Any:
 
 @dash.callback(Output(ids.EXPLORER_UNDOCUMENTED, "children"), Input(ids.EXPLORER_QUERY, "id"))
 def undocumented(_: str) -> Any:
-    rows = data.undocumented()
-    shown = rows[:UNDOCUMENTED_SHOWN]
+    found = data.undocumented()
+    rows = found["dependencies"]
+    shown = list(rows[:UNDOCUMENTED_SHOWN])
     return [
+        evidence_note(found["freshness"], ids.EXPLORER_EVIDENCE),
         html.P(
             f"{len(rows)} undocumented observed dependenc(ies)"
             + (

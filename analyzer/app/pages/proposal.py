@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 from dash import Input, Output, State, dash_table, dcc, html
 
 from analyzer.app import data, ids
+from analyzer.app.components import evidence_note
 from analyzer.app.graph import STYLESHEET, graph_elements
 from analyzer.scoring.verdict import verdict
 
@@ -214,6 +215,7 @@ def layout(proposal_id: str = "") -> html.Div:
                 id=ids.PROPOSAL_VERDICT,
                 style={"fontSize": "1.25em", "fontWeight": "bold", "margin": "0.4em 0"},
             ),
+            evidence_note(data.evidence_of(r), ids.PROPOSAL_EVIDENCE),
             html.H2(
                 r["source"].get("title") or proposal_id, id=ids.PROPOSAL_HEADER, style={"fontSize": "1em"}
             ),
