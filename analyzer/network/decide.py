@@ -16,12 +16,15 @@ when every component on its path allows it:
 * a route: inside a VPC the local route; between VPCs an active peering route on *both* sides; to the
   internet an internet gateway (the ENI needs a public address) or a NAT gateway whose subnet routes to an
   internet gateway; from the internet only to an ENI with a public address whose subnet routes to an
-  internet gateway. Transit gateways and virtual private gateways are not followed: ``unknown``.
+  internet gateway; through a transit gateway when the route table of the source VPC's attachment routes
+  to the destination's VPC (``analyzer.network.transit``). Virtual private gateways are not followed:
+  ``unknown``.
 
 Decisions are ``allowed`` (with ``allowed_by``: every rule and route that allows it, so a flow allowed
 twice shows both), ``denied`` (``blocked_by``: the component that refuses it) or ``unknown`` (with the
 reason: a security group, subnet, ACL or route table not in the snapshot, an unreadable rule, a prefix
-list not collected, a transit gateway, an ephemeral range only partly allowed).
+list not collected, a transit gateway route table not collected, an ephemeral range only partly
+allowed).
 """
 
 from __future__ import annotations
@@ -218,6 +221,30 @@ def _lookup(m: NetModel, subnet: Subnet, dst: Net) -> tuple[str, object]:
     return "route", best
 
 
+def transit_side(
+    m: NetModel, vpc: str | None, gateway: str, rule: str, dst: Endpoint
+) -> tuple[int, list[str], str]:
+    """A route to a transit gateway: the route table of ``vpc``'s attachment decides. An interface is
+    reached when that table routes to its VPC; an address inside a VPC it routes to, likewise; any other
+    address is unknown (VPN, Direct Connect and peering attachments are not modelled)."""
+    key = (gateway, vpc or "")
+    via = rule
+    if key in m.transit.maybe:
+        return U, [via], f"{via}: the route table of {vpc}'s attachment was not collected"
+    if key not in m.transit.via:
+        if key in m.transit.attached:
+            return F, [], f"{via}: {vpc}'s attachment is associated with no route table"
+        return U, [via], f"{via}: no attachment of {vpc} to {gateway} in the snapshot"
+    reached = m.transit.via[key]
+    if dst.eni is not None:
+        if dst.eni.vpc in reached:
+            return T, [via], ""
+        return F, [], f"{via}: its route table for {vpc} does not route to {dst.eni.vpc}"
+    if any(c.contains(dst.net) for v in reached for c in m.vpcs.get(v, ())):
+        return T, [via], ""
+    return U, [via], f"{via}: {dst.label} is outside every VPC its route table reaches"
+
+
 def route_side(m: NetModel, src: Endpoint, dst: Endpoint) -> tuple[int, list[str], str]:
     """Can traffic from ``src`` (an ENI) reach ``dst``: (tri-state, routes used, reason when not)."""
     assert src.eni is not None
@@ -246,12 +273,10 @@ def route_side(m: NetModel, src: Endpoint, dst: Endpoint) -> tuple[int, list[str
         if dst.eni is not None and dst.eni.vpc not in p.vpcs:
             return F, [], f"{r.rule_id} leads to another VPC than {dst.eni.id}'s"
         return T, [r.rule_id], ""
-    if r.target_kind in ("tgw", "vgw"):
-        return (
-            U,
-            [r.rule_id],
-            f"{r.rule_id}: {'transit gateway' if r.target_kind == 'tgw' else 'VPN gateway'} routing is not modelled",
-        )
+    if r.target_kind == "tgw":
+        return transit_side(m, s_eni.vpc, r.target, r.rule_id, dst)
+    if r.target_kind == "vgw":
+        return U, [r.rule_id], f"{r.rule_id}: VPN gateway routing is not modelled"
     if r.target_kind == "igw":
         if dst.eni is not None or is_private(dst.net):
             return F, [], f"{r.rule_id}: an internet gateway does not reach {dst.label}"

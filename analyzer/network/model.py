@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from analyzer.network.addr import Net, parse_ip, parse_net, protocol_number
+from analyzer.network.transit import OPS as TRANSIT_OPS
+from analyzer.network.transit import TransitRoutes, transit_routes
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +110,8 @@ class NetModel:
     problems: list[str] = field(default_factory=list)
     interfaces_unknown: set[str] = field(default_factory=set)
     """VPCs whose interfaces were not collected (an interface there may hold any address, any group)."""
+    transit: TransitRoutes = field(default_factory=TransitRoutes)
+    """Where each VPC's transit gateways route its traffic (their route tables)."""
     tables_collected: bool = False
     acls_collected: bool = False
     _by_ip: dict[tuple[int, int], str] | None = None
@@ -272,7 +276,10 @@ def _shared(text: Any) -> Any:
 def from_api(responses: Iterable[tuple[str, dict[str, Any]]]) -> NetModel:
     """Build the model from (account, {"ec2-DescribeX": response, …}) pairs (one per account and region)."""
     m = NetModel()
+    transit = []
     for account, data in responses:
+        if any(op in data for op in TRANSIT_OPS):
+            transit.append({op: data[op] for op in TRANSIT_OPS if op in data})
         for v in (data.get("ec2-DescribeVpcs") or {}).get("Vpcs", []):
             cidrs = [c["CidrBlock"] for c in v.get("CidrBlockAssociationSet") or [] if c.get("CidrBlock")]
             cidrs += [
@@ -385,6 +392,7 @@ def from_api(responses: Iterable[tuple[str, dict[str, Any]]]) -> NetModel:
             )
             if att.get("InstanceId"):
                 m.instance_enis.setdefault(att["InstanceId"], []).append(eid)
+    m.transit = transit_routes(transit)
     for eni in m.enis.values():
         for g in eni.groups:
             if g not in m.groups:
@@ -404,4 +412,5 @@ EC2_OPS = (
     "ec2-DescribeVpcPeeringConnections",
     "ec2-DescribeNatGateways",
     "ec2-GetManagedPrefixListEntries",
+    *TRANSIT_OPS,
 )

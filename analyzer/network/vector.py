@@ -78,6 +78,7 @@ class Compiled:
         self.vpc_ids = sorted({e.vpc or "" for e in enis})
         self.subnet_ids = sorted({e.subnet or "" for e in enis})
         vcode = {v: i for i, v in enumerate(self.vpc_ids)}
+        self.vpc_code = vcode
         scode = {v: i for i, v in enumerate(self.subnet_ids)}
         # integer codes (an empty id keeps a code of its own; it never equals a real one)
         self.eni_vpc = np.array([vcode[e.vpc or ""] for e in enis], np.int64)
@@ -455,6 +456,25 @@ def _route_lookup(cm: Compiled, subnet_id: str, dst_ip: np.ndarray) -> tuple[np.
     return np.where(match.any(axis=1), best, none), routes
 
 
+def _through_transit(
+    cm: Compiled, gateway: str, vpc: str, dst_eni: np.ndarray, d_vpc: np.ndarray, dst_ip: np.ndarray
+) -> np.ndarray:
+    """Tri-state of routes to a transit gateway from ``vpc``, as ``decide.transit_side`` decides them."""
+    t = cm.m.transit
+    key = (gateway, vpc)
+    if key in t.maybe or key not in t.via:
+        return np.full(len(dst_eni), F if key in t.attached and key not in t.maybe else U, np.int8)
+    reached = t.via[key]
+    codes = [cm.vpc_code[v] for v in reached if v in cm.vpc_code]
+    inside = np.zeros(len(dst_ip), bool)
+    for v in reached:
+        for c in cm.m.vpcs.get(v, ()):
+            if c.version == 4:
+                inside |= (c.lo <= dst_ip) & (dst_ip <= c.hi)
+    eni_ok = np.isin(d_vpc, codes)
+    return np.where(dst_eni >= 0, np.where(eni_ok, T, F), np.where(inside, T, U)).astype(np.int8)
+
+
 def route_tri(
     cm: Compiled, src_eni: np.ndarray, dst_eni: np.ndarray, dst_ip: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -500,7 +520,10 @@ def route_tri(
                     peer_codes = [cm.vpc_ids.index(v) for v in p.vpcs if v in cm.vpc_ids]
                     ok = (dst_eni[j] < 0) | np.isin(d_vpc[j], peer_codes)
                     res[sel] = np.where(ok, T, F)
-            elif r.target_kind in ("tgw", "vgw"):
+            elif r.target_kind == "tgw":
+                src_vpc = cm.vpc_ids[int(s_vpc[j[0]])]
+                res[sel] = _through_transit(cm, r.target, src_vpc, dst_eni[j], d_vpc[j], dst_ip[j])
+            elif r.target_kind == "vgw":
                 res[sel] = U
             elif r.target_kind == "igw":
                 res[sel] = np.where(dpriv[j], F, np.where(cm.eni_public[src_eni[j]], T, F))

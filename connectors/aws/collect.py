@@ -52,6 +52,8 @@ REGIONAL = {
     "ec2-DescribeNatGateways": ("ec2", "describe_nat_gateways"),
     "ec2-DescribeManagedPrefixLists": ("ec2", "describe_managed_prefix_lists"),
     "ec2-DescribeVpcEndpoints": ("ec2", "describe_vpc_endpoints"),
+    "ec2-DescribeTransitGatewayAttachments": ("ec2", "describe_transit_gateway_attachments"),
+    "ec2-DescribeTransitGatewayRouteTables": ("ec2", "describe_transit_gateway_route_tables"),
 }
 
 
@@ -424,8 +426,35 @@ class Collector:
                         ids,
                         lambda i: {"PrefixListId": i},
                     )
+                if op == "ec2-DescribeTransitGatewayRouteTables" and data is not None:
+                    self.transit_routes(c, account, region, data)
             self.resource_policies(session, account, region)
             self.imds_metrics(session, account, region)
+
+    def transit_routes(self, ec2: Any, account: str, region: str, tables: dict[str, Any]) -> None:
+        """Per transit gateway route table (its owner's account holds them): the routes to attachments,
+        the attachments that propagate into it and those associated with it — where each attached VPC's
+        traffic can go."""
+        ids = [t["TransitGatewayRouteTableId"] for t in tables.get("TransitGatewayRouteTables", [])]
+        self._per_resource(
+            account,
+            region,
+            "ec2-SearchTransitGatewayRoutes",
+            ec2,
+            "search_transit_gateway_routes",
+            ids,
+            lambda i: {
+                "TransitGatewayRouteTableId": i,
+                "Filters": [{"Name": "state", "Values": ["active", "blackhole"]}],
+            },
+        )
+        for op, method in (
+            ("ec2-GetTransitGatewayRouteTablePropagations", "get_transit_gateway_route_table_propagations"),
+            ("ec2-GetTransitGatewayRouteTableAssociations", "get_transit_gateway_route_table_associations"),
+        ):
+            self._per_resource(
+                account, region, op, ec2, method, ids, lambda i: {"TransitGatewayRouteTableId": i}
+            )
 
     def organization(self, session: Any, account: str) -> None:
         from connectors.aws.session import client_for

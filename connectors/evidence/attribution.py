@@ -3,10 +3,12 @@
 A flow record is captured on the interface it names (``interface-id``, in the account ``account-id``): that
 end is that interface. The other end is an address; it is an interface only if an interface that can be
 reached from the capturing one held that address at the flow's time — in the same VPC first, then in a
-VPC peered with it (active peering connections of the snapshot). Private ranges are reused across VPCs
-and accounts, so an address alone proves nothing: held in several reachable VPCs, held by two interfaces
-in one VPC at a time the history cannot tell apart, or held only where no known route leads (transit
-gateways are not modelled) — the end stays an address and the case is counted, never guessed.
+VPC peered with it (active peering connections of the snapshot) or one its transit gateway routes it to
+(the route table its attachment is associated with). Private ranges are reused across VPCs and accounts,
+so an address alone proves nothing: held in several reachable VPCs, held by two interfaces in one VPC at
+a time the history cannot tell apart, held only where no known route leads, or behind a transit gateway
+whose route tables were not collected — the end stays an address and the case is counted, never
+guessed.
 
 A record that names no interface known to the snapshot is resolved within its ``vpc-id`` when the format
 carries it, else within its ``account-id``, and only when every holder of the address there is in one VPC.
@@ -19,14 +21,19 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from analyzer.network.transit import TransitRoutes
+
 REASONS = {
     "interface": "the capturing interface (interface-id)",
     "same_vpc": "a peer interface in the capturing interface's VPC",
     "peered_vpc": "a peer interface in a peered VPC",
+    "transit_vpc": "a peer interface in a VPC the transit gateway routes to",
     "address_only": "by address within one VPC of the record's account (no known interface-id)",
     "ambiguous": "address held by interfaces in several reachable VPCs: left as an address",
     "reassigned": "address held by several interfaces of one VPC around that time: left as an address",
     "out_of_reach": "address held only in VPCs with no known route from the capturing one: left as an address",
+    "transit_routes_unknown": "address held in a VPC on the same transit gateway, whose route table was not "
+    "collected: left as an address",
     "interface_unknown": "interface-id not in the snapshot (its account or region not collected)",
     "interface_mismatch": "the capturing interface held neither address at that time",
 }
@@ -49,6 +56,8 @@ class FlowAttribution:
     """By ENI id (``eni-…``, what flow logs name)."""
     peers: dict[str, frozenset[str]]
     """VPC id -> the VPCs it has an active peering connection with."""
+    transit: TransitRoutes = field(default_factory=TransitRoutes)
+    """VPC id -> the VPCs its transit gateway routes to (and those it may: route table not collected)."""
     counts: Counter[str] = field(default_factory=Counter)
     examples: dict[str, list[str]] = field(default_factory=dict)
 
@@ -67,6 +76,7 @@ class FlowAttribution:
         history: dict[str, dict[str, Any]],
         enis: Iterable[Any],
         peerings: Iterable[tuple[str, str]],
+        transit: TransitRoutes | None = None,
     ) -> FlowAttribution:
         interfaces = {}
         for n in enis:
@@ -83,6 +93,7 @@ class FlowAttribution:
             {ip: [dict(h) for h in doc.get("holders", [])] for ip, doc in history.items()},
             interfaces,
             {v: frozenset(p) for v, p in peers.items()},
+            transit or TransitRoutes(),
         )
 
     def _note(self, reason: str, detail: str) -> None:
@@ -125,7 +136,9 @@ class FlowAttribution:
                 by_vpc.setdefault(self._vpc_of(h), []).append(h)
             self._grouped[ip] = by_vpc
         if vpc is not None:
-            for scope, reason in (({vpc}, "same_vpc"), (self.peers.get(vpc, frozenset()), "peered_vpc")):
+            peered = self.peers.get(vpc, frozenset())
+            routed = peered | self.transit.routed.get(vpc, frozenset())
+            for scope in ({vpc}, routed):  # its own VPC first, then everything a route leads to
                 reachable = [v for v in by_vpc if v in scope]
                 if len(reachable) > 1:
                     self._note("ambiguous", f"{record}: {ip} in {', '.join(sorted(map(str, reachable)))}")
@@ -135,8 +148,17 @@ class FlowAttribution:
                     if eni is None:
                         self._note("reassigned", f"{record}: {ip} in {reachable[0]} at {when}")
                         return address
-                    self.counts[reason] += 1
+                    where = reachable[0]
+                    self.counts[
+                        "same_vpc" if where == vpc else "peered_vpc" if where in peered else "transit_vpc"
+                    ] += 1
                     return eni
+            maybe = [v for v in by_vpc if v in self.transit.unrouted.get(vpc, frozenset())]
+            if maybe:
+                self._note(
+                    "transit_routes_unknown", f"{record}: {ip} in {', '.join(sorted(map(str, maybe)))}"
+                )
+                return address
             self._note("out_of_reach", f"{record}: {ip} (held in {', '.join(sorted(map(str, by_vpc)))})")
             return address
         mine = [

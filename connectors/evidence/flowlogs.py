@@ -24,6 +24,7 @@ from analyzer.graph.lease import writes
 from analyzer.graph.schema import EdgeRow
 from analyzer.graph.store import GraphStore
 from analyzer.inputs import guard
+from analyzer.network.transit import TransitRoutes
 from analyzer.timeutil import iso
 from connectors.aws.addresses import COLLECTION as ADDRESS_HISTORY
 from connectors.evidence.attribution import FlowAttribution
@@ -266,22 +267,26 @@ def get_log_group(uri: str) -> Iterator[tuple[str, list[str]]]:
     yield from sorted(streams.items())
 
 
-def _peerings(store: GraphStore) -> list[tuple[str, str]]:
-    """Active VPC peering connections of the snapshot, as (requester VPC, accepter VPC)."""
+def _routes_between_vpcs(store: GraphStore) -> tuple[list[tuple[str, str]], TransitRoutes]:
+    """Active VPC peering connections of the snapshot, as (requester VPC, accepter VPC), and where each
+    VPC's transit gateway routes its traffic."""
     from analyzer.network.load import NETWORK
+    from analyzer.network.transit import transit_routes
 
-    out = []
+    peerings = []
+    transit = []
     for text in store.get_document_texts(NETWORK).values():
-        if "VpcPeeringConnections" not in text:
+        if "VpcPeeringConnections" not in text and "TransitGateway" not in text:
             continue
         data = json.loads(text)
+        transit.append(data)
         for p in (data.get("ec2-DescribeVpcPeeringConnections") or {}).get("VpcPeeringConnections", []):
             if (p.get("Status") or {}).get("Code") == "active":
                 a = (p.get("RequesterVpcInfo") or {}).get("VpcId")
                 b = (p.get("AccepterVpcInfo") or {}).get("VpcId")
                 if a and b:
-                    out.append((str(a), str(b)))
-    return out
+                    peerings.append((str(a), str(b)))
+    return peerings, transit_routes(transit)
 
 
 def _logs_region() -> str:
@@ -299,10 +304,12 @@ def ingest_flowlogs(
     Logs): default the version 2 default format."""
     report = IngestReport()
     graph = store.read_graph()
+    peerings, transit = _routes_between_vpcs(store)
     eni_by_ip = FlowAttribution.build(
         store.get_documents(ADDRESS_HISTORY),
         (n for n in graph.nodes if n.kind == "NetworkInterface" and n.props),
-        _peerings(store),
+        peerings,
+        transit,
     )
     done = ingested_digests(store)
     agg = FlowAggregate()

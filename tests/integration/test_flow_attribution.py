@@ -134,3 +134,131 @@ def test_flows_land_on_their_own_account_and_a_revoke_severs_only_there(
         (three[target]["app"], three[target]["db"])
     ]
     assert severed[0]["observed"] and severed[0]["events"] == 12
+
+
+@pytest.fixture
+def behind_a_transit_gateway(moto_server: str) -> dict[str, str]:
+    """VPC A (10.0.0.0/16, an app at 10.0.1.9) and two VPCs with the same range 10.1.0.0/16, each with a
+    database at 10.1.1.4, all attached to one transit gateway. A's attachment is associated with a route
+    table into which only B propagates: A's traffic goes to B, never to C (C and B share another table)."""
+    ec2 = boto3.client("ec2")
+    ids: dict[str, str] = {}
+    tgw = ec2.create_transit_gateway(
+        Options={"DefaultRouteTableAssociation": "disable", "DefaultRouteTablePropagation": "disable"}
+    )["TransitGateway"]["TransitGatewayId"]
+    ids["tgw"] = tgw
+    attach = {}
+    for name, cidr, host in (
+        ("A", "10.0.0.0/16", "10.0.1.9"),
+        ("B", "10.1.0.0/16", "10.1.1.4"),
+        ("C", "10.1.0.0/16", "10.1.1.4"),
+    ):
+        vpc = ec2.create_vpc(CidrBlock=cidr)["Vpc"]["VpcId"]
+        subnet = ec2.create_subnet(VpcId=vpc, CidrBlock=cidr.replace(".0.0/16", ".1.0/24"))["Subnet"][
+            "SubnetId"
+        ]
+        sg = ec2.create_security_group(GroupName=f"sg-{name}", Description=name, VpcId=vpc)["GroupId"]
+        ec2.authorize_security_group_ingress(
+            GroupId=sg,
+            IpPermissions=[
+                {
+                    "IpProtocol": "tcp",
+                    "FromPort": 5432,
+                    "ToPort": 5432,
+                    "IpRanges": [{"CidrIp": "10.0.0.0/16"}],
+                }
+            ],
+        )
+        eni = ec2.create_network_interface(SubnetId=subnet, Groups=[sg], PrivateIpAddress=host)
+        ids |= {
+            f"vpc_{name}": vpc,
+            f"sg_{name}": sg,
+            f"eni_{name}": eni["NetworkInterface"]["NetworkInterfaceId"],
+        }
+        attach[name] = ec2.create_transit_gateway_vpc_attachment(
+            TransitGatewayId=tgw, VpcId=vpc, SubnetIds=[subnet]
+        )["TransitGatewayVpcAttachment"]["TransitGatewayAttachmentId"]
+    spoke = ec2.create_transit_gateway_route_table(TransitGatewayId=tgw)["TransitGatewayRouteTable"]
+    shared = ec2.create_transit_gateway_route_table(TransitGatewayId=tgw)["TransitGatewayRouteTable"]
+    a_table, bc_table = spoke["TransitGatewayRouteTableId"], shared["TransitGatewayRouteTableId"]
+    ec2.associate_transit_gateway_route_table(
+        TransitGatewayRouteTableId=a_table, TransitGatewayAttachmentId=attach["A"]
+    )
+    for name in ("B", "C"):
+        ec2.associate_transit_gateway_route_table(
+            TransitGatewayRouteTableId=bc_table, TransitGatewayAttachmentId=attach[name]
+        )
+    ec2.enable_transit_gateway_route_table_propagation(
+        TransitGatewayRouteTableId=a_table, TransitGatewayAttachmentId=attach["B"]
+    )
+    ec2.enable_transit_gateway_route_table_propagation(
+        TransitGatewayRouteTableId=bc_table, TransitGatewayAttachmentId=attach["A"]
+    )
+    for name, to in (("A", "10.1.0.0/16"), ("B", "10.0.0.0/16"), ("C", "10.0.0.0/16")):
+        (main,) = ec2.describe_route_tables(
+            Filters=[
+                {"Name": "vpc-id", "Values": [ids[f"vpc_{name}"]]},
+                {"Name": "association.main", "Values": ["true"]},
+            ]
+        )["RouteTables"]
+        ec2.create_route(RouteTableId=main["RouteTableId"], DestinationCidrBlock=to, TransitGatewayId=tgw)
+    ids["account"] = boto3.client("sts").get_caller_identity()["Account"]
+    return ids
+
+
+def test_a_flow_through_a_transit_gateway_lands_where_its_route_table_leads(
+    behind_a_transit_gateway: dict[str, str], tmp_path: Path
+) -> None:
+    ids = behind_a_transit_gateway
+    store = open_store(tmp_path / "store")
+    collect_mod.ingest_aws(store, regions=["us-east-1"])
+    d = tmp_path / "AWSLogs" / ids["account"] / "vpcflowlogs" / "us-east-1" / "2026" / "11" / "20"
+    d.mkdir(parents=True)
+    lines = [HEADER]
+    for k in range(6):  # logged on the app's interface and on the database's it reaches
+        t = T0 + k * 600
+        for eni in (ids["eni_A"], ids["eni_B"]):
+            lines.append(
+                f"2 {ids['account']} {eni} 10.0.1.9 10.1.1.4 {40000 + k} 5432 6 10 900 {t} {t + 60} ACCEPT OK"
+            )
+    (d / f"{ids['account']}_vpcflowlogs_us-east-1_fl-1_20261120T0000Z_a1.log.gz").write_bytes(
+        gzip.compress(("\n".join(lines) + "\n").encode())
+    )
+    report = ingest_flowlogs(store, [tmp_path / "AWSLogs"])
+    counts = report.attribution["counts"]
+    # each record: its own interface, and the other end through the gateway (C's 10.1.1.4 is not routed)
+    assert counts["interface"] == 12 and counts["transit_vpc"] == 12, counts
+    assert "ambiguous" not in counts and "out_of_reach" not in counts
+    flows = [e for e in store.read_graph().edges if e.kind == "OBSERVED_FLOW"]
+    assert [(e.src.rsplit("/", 1)[-1], e.dst.rsplit("/", 1)[-1], e.count) for e in flows] == [
+        (ids["eni_A"], ids["eni_B"], 12)
+    ]
+
+    def revoke(name: str) -> dict[str, Any]:
+        rule = {
+            "IpProtocol": "tcp",
+            "FromPort": 5432,
+            "ToPort": 5432,
+            "IpRanges": [{"CidrIp": "10.0.0.0/16"}],
+        }
+        return {
+            "id": f"REVOKE-{name}",
+            "title": f"revoke the database rule in VPC {name}",
+            "change": {"kind": "sg.revoke_rules", "target": ids[f"sg_{name}"], "delta": {"ingress": [rule]}},
+        }
+
+    (tmp_path / "p.json").write_text(
+        json.dumps({"blastwall_proposals": 1, "proposals": [revoke("B"), revoke("C")]})
+    )
+    assert import_proposals(store, [tmp_path / "p.json"]).errors == []
+    results = api.score(store, as_of=datetime(2026, 11, 21, tzinfo=UTC), save=False)["results"]
+    severed = {
+        r["source"]["finding_id"]: [(s["consumer"].rsplit("/", 1)[-1], s["observed"]) for s in r["severed"]]
+        for r in results
+    }
+    assert severed["REVOKE-B"] == [(ids["eni_A"], True)], [r["unknowns"] for r in results]
+    before = next(r for r in results if r["source"]["finding_id"] == "REVOKE-B")["severed"][0]["before"]
+    assert any("-> " + ids["tgw"] in x for x in before["statements"])  # allowed through the gateway's routes
+    assert severed["REVOKE-C"] == []  # C's database was never reached: a revoke there severs nothing
+    unknowns = [u for r in results for u in r["unknowns"] if u["reason"] == "flow_may_be_severed"]
+    assert unknowns == []

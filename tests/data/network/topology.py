@@ -118,6 +118,20 @@ def eni(
     return e
 
 
+def tgw_attachment(attachment: str, vpc: str, table: str) -> dict[str, Any]:
+    """A VPC attachment of tgw-1 as DescribeTransitGatewayAttachments returns it."""
+    return {
+        "TransitGatewayAttachmentId": attachment,
+        "TransitGatewayId": "tgw-1",
+        "TransitGatewayOwnerId": ACCOUNT,
+        "ResourceOwnerId": ACCOUNT,
+        "ResourceType": "vpc",
+        "ResourceId": vpc,
+        "State": "available",
+        "Association": {"TransitGatewayRouteTableId": table, "State": "associated"},
+    }
+
+
 def route(dest: str, **target: str) -> dict[str, Any]:
     r: dict[str, Any] = {
         "DestinationIpv6CidrBlock" if ":" in dest else "DestinationCidrBlock": dest,
@@ -151,6 +165,16 @@ BASE: dict[str, Any] = {
                 "CidrBlock": "10.3.0.0/16",
                 "CidrBlockAssociationSet": [{"CidrBlock": "10.3.0.0/16"}],
             },
+            {  # behind transit gateway tgw-1: vpc-a's route table reaches vpc-e, not vpc-f
+                "VpcId": "vpc-e",
+                "CidrBlock": "172.16.0.0/16",
+                "CidrBlockAssociationSet": [{"CidrBlock": "172.16.0.0/16"}],
+            },
+            {
+                "VpcId": "vpc-f",
+                "CidrBlock": "172.17.0.0/16",
+                "CidrBlockAssociationSet": [{"CidrBlock": "172.17.0.0/16"}],
+            },
         ]
     },
     "ec2-DescribeSubnets": {
@@ -167,6 +191,8 @@ BASE: dict[str, Any] = {
             {"SubnetId": "subnet-b", "VpcId": "vpc-b", "CidrBlock": "10.1.1.0/24"},
             {"SubnetId": "subnet-c", "VpcId": "vpc-c", "CidrBlock": "10.2.1.0/24"},
             {"SubnetId": "subnet-d", "VpcId": "vpc-d", "CidrBlock": "10.3.1.0/24"},
+            {"SubnetId": "subnet-e", "VpcId": "vpc-e", "CidrBlock": "172.16.1.0/24"},
+            {"SubnetId": "subnet-f", "VpcId": "vpc-f", "CidrBlock": "172.17.1.0/24"},
         ]
     },
     "ec2-DescribeSecurityGroups": {
@@ -202,6 +228,8 @@ BASE: dict[str, Any] = {
             ),
             sg("sg-c", "vpc-c", [{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}]),
             sg("sg-d", "vpc-d", [{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}]),
+            sg("sg-e", "vpc-e", [tcp(443, cidr="10.0.0.0/8")]),
+            sg("sg-f", "vpc-f", [tcp(443, cidr="10.0.0.0/8")]),
             sg(
                 "sg-ssh",
                 "vpc-a",
@@ -247,6 +275,8 @@ BASE: dict[str, Any] = {
             eni("eni-peer", "subnet-b", "vpc-b", "10.1.1.50", ["sg-peer"]),
             eni("eni-c", "subnet-c", "vpc-c", "10.2.1.60", ["sg-c"]),
             eni("eni-d", "subnet-d", "vpc-d", "10.3.1.70", ["sg-d"]),
+            eni("eni-e", "subnet-e", "vpc-e", "172.16.1.10", ["sg-e"]),
+            eni("eni-f", "subnet-f", "vpc-f", "172.17.1.10", ["sg-f"]),
             eni("eni-bastion", "subnet-pub", "vpc-a", "10.0.1.12", ["sg-ssh", "sg-icmp"], public="54.1.1.12"),
             eni("eni-edge", "subnet-edge", "vpc-a", "10.0.4.40", ["sg-edge", "sg-app"], public="54.1.1.40"),
             eni("eni-ghost", "subnet-gone", "vpc-a", "10.0.9.9", ["sg-app"]),
@@ -288,6 +318,8 @@ BASE: dict[str, Any] = {
             },
             open_acl("acl-b", "vpc-b", ["subnet-b"]),
             open_acl("acl-c", "vpc-c", ["subnet-c"]),
+            open_acl("acl-e", "vpc-e", ["subnet-e"]),
+            open_acl("acl-f", "vpc-f", ["subnet-f"]),
             open_acl("acl-d", "vpc-d", ["subnet-d"]),
         ]
     },
@@ -346,6 +378,24 @@ BASE: dict[str, Any] = {
                 "Associations": [{"Main": True}],
             },
             {
+                "RouteTableId": "rtb-e",
+                "VpcId": "vpc-e",
+                "Routes": [
+                    route("172.16.0.0/16", GatewayId="local"),
+                    route("10.0.0.0/16", TransitGatewayId="tgw-1"),
+                ],
+                "Associations": [{"Main": True}],
+            },
+            {
+                "RouteTableId": "rtb-f",
+                "VpcId": "vpc-f",
+                "Routes": [
+                    route("172.17.0.0/16", GatewayId="local"),
+                    route("10.0.0.0/16", TransitGatewayId="tgw-1"),
+                ],
+                "Associations": [{"Main": True}],
+            },
+            {
                 "RouteTableId": "rtb-d",
                 "VpcId": "vpc-d",
                 "Routes": [
@@ -382,6 +432,64 @@ BASE: dict[str, Any] = {
         "NatGateways": [
             {"NatGatewayId": "nat-a", "SubnetId": "subnet-pub", "VpcId": "vpc-a", "State": "available"}
         ]
+    },
+    # transit gateway tgw-1 (Amazon VPC Transit Gateways guide, "Transit gateway route tables"): vpc-a's
+    # attachment is associated with tgw-rtb-a, into which only vpc-e's propagates; vpc-e's and vpc-f's with
+    # tgw-rtb-ef, into which vpc-a's propagates. So vpc-a reaches vpc-e; vpc-f reaches vpc-a, but not back.
+    "ec2-DescribeTransitGatewayAttachments": {
+        "TransitGatewayAttachments": [
+            tgw_attachment("tgw-attach-a", "vpc-a", "tgw-rtb-a"),
+            tgw_attachment("tgw-attach-e", "vpc-e", "tgw-rtb-ef"),
+            tgw_attachment("tgw-attach-f", "vpc-f", "tgw-rtb-ef"),
+        ]
+    },
+    "ec2-DescribeTransitGatewayRouteTables": {
+        "TransitGatewayRouteTables": [
+            {"TransitGatewayRouteTableId": "tgw-rtb-a", "TransitGatewayId": "tgw-1", "State": "available"},
+            {"TransitGatewayRouteTableId": "tgw-rtb-ef", "TransitGatewayId": "tgw-1", "State": "available"},
+        ]
+    },
+    "ec2-SearchTransitGatewayRoutes": {
+        "tgw-rtb-a": {
+            "Routes": [
+                {
+                    "DestinationCidrBlock": "172.16.0.0/16",
+                    "TransitGatewayAttachments": [
+                        {
+                            "ResourceId": "vpc-e",
+                            "TransitGatewayAttachmentId": "tgw-attach-e",
+                            "ResourceType": "vpc",
+                        }
+                    ],
+                    "Type": "propagated",
+                    "State": "active",
+                }
+            ],
+            "AdditionalRoutesAvailable": False,
+        },
+        "tgw-rtb-ef": {"Routes": [], "AdditionalRoutesAvailable": False},
+    },
+    "ec2-GetTransitGatewayRouteTablePropagations": {
+        "tgw-rtb-a": {
+            "TransitGatewayRouteTablePropagations": [
+                {
+                    "TransitGatewayAttachmentId": "tgw-attach-e",
+                    "ResourceId": "vpc-e",
+                    "ResourceType": "vpc",
+                    "State": "enabled",
+                }
+            ]
+        },
+        "tgw-rtb-ef": {
+            "TransitGatewayRouteTablePropagations": [
+                {
+                    "TransitGatewayAttachmentId": "tgw-attach-a",
+                    "ResourceId": "vpc-a",
+                    "ResourceType": "vpc",
+                    "State": "enabled",
+                }
+            ]
+        },
     },
     "ec2-GetManagedPrefixListEntries": {
         "pl-corp": {"Entries": [{"Cidr": "198.51.100.0/24"}, {"Cidr": "192.0.2.0/28"}]}
