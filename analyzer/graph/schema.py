@@ -131,6 +131,13 @@ EDGE_KINDS: dict[str, EdgeKind] = {
             key_fields=("action",),
         ),
         EdgeKind(
+            "OBSERVED_FROM_ADDRESS",
+            Layer.EVIDENCE,
+            "Principal -> the address its calls came from (CloudTrail sourceIPAddress; a service's name is "
+            "not an address and is not kept).",
+            count_merge="sum",
+        ),
+        EdgeKind(
             "OBSERVED_WITHOUT_TLS",
             Layer.EVIDENCE,
             "Principal -> resource, calls CloudTrail recorded without tlsDetails (not over TLS), keyed by action.",

@@ -11,10 +11,12 @@ Re-ingesting a file already ingested is a no-op (files are recorded by SHA-256 i
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -137,7 +139,7 @@ class Aggregate:
         key = (src, kind, dst, action)
         e = self.edges.get(key)
         if e is None:
-            props: dict[str, object] = {"action": action} if kind != "OBSERVED_ASSUME" else {}
+            props: dict[str, object] = {"action": action} if action and kind != "OBSERVED_ASSUME" else {}
             self.edges[key] = EdgeRow(
                 src, kind, dst, props, account=account, count=1, first_seen=when, last_seen=when
             )
@@ -193,6 +195,7 @@ def _fold_record(i: int, rec: Any, agg: Aggregate, file: str) -> None:
     _via_endpoint(
         agg, src, rec.get("vpcEndpointId"), rec.get("vpcEndpointAccountId"), region, recipient, action, when
     )
+    _from_address(agg, src, rec.get("sourceIPAddress"), when, recipient)
 
 
 def _via_endpoint(
@@ -214,6 +217,25 @@ def _via_endpoint(
     node = f"arn:aws:ec2:{region or 'unknown'}:{account}:vpc-endpoint/{vpce}"
     agg.kinds.setdefault(node, ("VpcEndpoint", account or None))
     agg.add(src, "OBSERVED_VIA_ENDPOINT", node, action, when, recipient)
+
+
+@lru_cache(maxsize=65536)
+def _address_node(text: str) -> str | None:
+    """``urn:ip:<addr>`` for an address; None for what CloudTrail writes there when a service made the
+    call (``ec2.amazonaws.com``, ``AWS Internal``)."""
+    try:
+        return f"urn:ip:{ipaddress.ip_address(text)}"
+    except ValueError:
+        return None
+
+
+def _from_address(agg: Aggregate, src: str, address: Any, when: str, recipient: str) -> None:
+    """The address a principal's call came from (``sourceIPAddress``), kept for the network view: a
+    private one is a host in a VPC (through an endpoint), a public one the internet or a NAT gateway."""
+    node = _address_node(address) if isinstance(address, str) and address else None
+    if node is not None:
+        agg.kinds.setdefault(node, ("Address", None))
+        agg.add(src, "OBSERVED_FROM_ADDRESS", node, "", when, recipient)
 
 
 LAKE_COLUMNS = {
@@ -302,6 +324,7 @@ class _Record(msgspec.Struct):
     tlsDetails: dict[str, Any] | None = None
     vpcEndpointId: str | None = None
     vpcEndpointAccountId: str | None = None
+    sourceIPAddress: str | None = None
 
 
 class _LogFile(msgspec.Struct):
@@ -386,6 +409,8 @@ def transform_structs(records: list[_Record], agg: Aggregate, file: str = "") ->
             _via_endpoint(
                 agg, src, rec.vpcEndpointId, rec.vpcEndpointAccountId, rec.awsRegion, recipient, action, when
             )
+        if rec.sourceIPAddress:
+            _from_address(agg, src, rec.sourceIPAddress, when, recipient)
 
 
 def read_events(path: Path) -> tuple[list[Any], BadInput | None]:

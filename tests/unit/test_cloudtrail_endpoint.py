@@ -53,3 +53,27 @@ def test_calls_through_an_endpoint_are_tied_to_it(tmp_path: Path) -> None:
     assert [k for k in plain.edges if k[1] == "OBSERVED_VIA_ENDPOINT"] == [
         (ROLE, "OBSERVED_VIA_ENDPOINT", via[0].dst, "s3:GetObject")
     ]
+
+
+def test_the_address_a_call_came_from_is_kept_and_a_service_name_is_not(tmp_path: Path) -> None:
+    """``sourceIPAddress`` is an address for a caller's host and a service's name when a service called
+    on the principal's behalf (CloudTrail record contents: "sourceIPAddress")."""
+    v6 = _record(None) | {"sourceIPAddress": "2001:db8:0:0::7"}
+    service = _record(None) | {"sourceIPAddress": "athena.amazonaws.com"}
+    internal = _record(None) | {"sourceIPAddress": "AWS Internal"}
+    records = [_record(None), _record("vpce-0a1b2c3d4e5f67890"), v6, service, internal]
+    (tmp_path / "trail.json").write_text(json.dumps({"Records": records}))
+    store = open_store(tmp_path / "store")
+    assert ingest_cloudtrail(store, [tmp_path / "trail.json"]).errors == []
+    graph = store.read_graph()
+    came_from = sorted((e.src, e.dst, e.count) for e in graph.edges if e.kind == "OBSERVED_FROM_ADDRESS")
+    assert came_from == [(ROLE, "urn:ip:10.1.2.3", 2), (ROLE, "urn:ip:2001:db8::7", 1)]
+    assert {n.kind for n in graph.nodes if n.id.startswith("urn:ip:")} == {"Address"}
+    plain = Aggregate()
+    transform_records(records, plain, "trail.json")
+    assert sorted(
+        (k[0], k[2], e.count) for k, e in plain.edges.items() if k[1] == "OBSERVED_FROM_ADDRESS"
+    ) == [
+        (ROLE, "urn:ip:10.1.2.3", 2),
+        (ROLE, "urn:ip:2001:db8::7", 1),
+    ]
