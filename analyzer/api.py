@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
-import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -20,7 +19,7 @@ from analyzer.graph.snapshot import load_snapshot
 from analyzer.graph.store import GraphStore
 from analyzer.scoring.blast import RESULT_SCHEMA_VERSION, failed_result, score_or_fail
 from analyzer.scoring.context import Context, build_context
-from analyzer.scoring.freshness import freshness
+from analyzer.scoring.freshness import freshness, result_accounts
 from analyzer.scoring.verdict import verdict
 from analyzer.timeutil import iso, now, parse_time
 from connectors.evidence.coverage import COLLECTION as COVERAGE
@@ -28,7 +27,6 @@ from connectors.proposals import COLLECTION as PROPOSALS
 
 POLICY = "policy"
 RESULTS = "results"
-_ACCOUNT_IN = re.compile(r"(?<![0-9])[0-9]{12}(?![0-9])")
 
 
 @writes("policy load")
@@ -143,14 +141,6 @@ def flow_freshness(
     start = end - timedelta(days=window_days or current_policy(store).window_days)
     flowlogs = {k: d for k, d in store.get_documents(COVERAGE).items() if d.get("source") == "flowlogs"}
     return freshness(flowlogs, start, end, anchored), iso(start), iso(end)
-
-
-def result_accounts(r: dict[str, Any]) -> set[str]:
-    """The accounts a scored result is about: the target's and those of every severed dependency's ends."""
-    found = {str(r.get("evidence", {}).get("account") or "")}
-    for s in r.get("severed") or []:
-        found |= set(_ACCOUNT_IN.findall(f"{s.get('consumer', '')} {s.get('provider', '')}"))
-    return {a for a in found if a}
 
 
 def result_freshness(store: GraphStore, r: dict[str, Any]) -> dict[str, Any]:

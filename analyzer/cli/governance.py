@@ -251,6 +251,9 @@ def review_cmd(
 
         click.echo(to_json(report))
     else:
+        from analyzer.cli.scoring import say_freshness
+
+        say_freshness(report["freshness"], fmt)
         s = report["summary"]
         click.echo(
             f"{s['executions']} execution(s) {report['since']} .. {report['until']}: "

@@ -22,7 +22,9 @@ from analyzer.governance.tier_policy import TierPolicy
 from analyzer.governance.trust_root import TrustRoot
 from analyzer.graph.snapshot import load_snapshot
 from analyzer.graph.store import GraphStore
+from analyzer.scoring.freshness import freshness, result_accounts
 from analyzer.timeutil import iso, now, parse_time
+from connectors.evidence.coverage import COLLECTION as COVERAGE
 
 OUTCOMES = ("applied", "failed", "rolled-back")
 
@@ -189,9 +191,12 @@ def review(
                 ],
             }
         )
+    accounts = {a for i in items for a in result_accounts(results[i["proposal_id"]])}
     return {
         "since": iso(since),
         "until": iso(until),
+        # breakage not seen is not breakage absent when an executed change's accounts have no evidence
+        "freshness": freshness(store.get_documents(COVERAGE), since, until, "given", accounts=accounts),
         "policy": policy.header(),
         "ledger": status.as_dict() if status is not None else None,
         "executions": items,

@@ -8,10 +8,13 @@ file covered); nothing here reads evidence itself.
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta
 from typing import Any
 
 from analyzer.timeutil import iso
+
+_ACCOUNT_IN = re.compile(r"(?<![0-9])[0-9]{12}(?![0-9])")
 
 
 def _day(text: Any) -> date | None:
@@ -149,3 +152,16 @@ def window_line(f: dict[str, Any]) -> str:
         f"evidence {f['window_start'][:10]} to {f['window_end'][:10]} ({how}): {len(accounts)} account(s)"
         + (f"; days covered: {shown}{more}" if accounts else "")
     )
+
+
+def result_accounts(r: dict[str, Any]) -> set[str]:
+    """The accounts a scored result is about: the target's and those of every severed dependency's ends.
+
+    >>> sorted(result_accounts({"evidence": {"account": "111122223333"}, "severed": [
+    ...     {"consumer": "arn:aws:iam::444455556666:role/etl", "provider": "urn:ip:10.0.0.1"}]}))
+    ['111122223333', '444455556666']
+    """
+    found = {str(r.get("evidence", {}).get("account") or "")}
+    for s in r.get("severed") or []:
+        found |= set(_ACCOUNT_IN.findall(f"{s.get('consumer', '')} {s.get('provider', '')}"))
+    return {a for a in found if a}

@@ -343,6 +343,13 @@ def test_review_compares_prediction_with_refusals_after_execution(env: dict, tmp
     assert items["bw-c2866647a44d"]["gate_passed_before_execution"] is False
     assert report["summary"]["without_gate_pass"] == 1
     assert "Post-action review" in html_file.read_text() and "NO" in html_file.read_text()
+    # the window's evidence: the trail above covers the reader's account; the ETL's account has none since
+    # the sample ended, so a breakage there could not have been seen — said first, never a clean bill
+    fresh = report["freshness"]
+    assert {a["account"] for a in fresh["accounts"]} >= {"482510973311", "739406228105"}
+    assert "739406228105" in fresh["stale"] and "482510973311" not in fresh["stale"]
+    table = bw("review", "--since", "1d", "--until", iso(now() + timedelta(hours=1))).stdout.splitlines()
+    assert table[0].startswith("EVIDENCE: no evidence in the window") and "739406228105" in table[0]
 
     rows = bw("audit", "export", "--format", "csv").stdout.splitlines()
     assert rows[0].startswith("ledger_seq,ledger_hash,proposal_id,decision,approver")

@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 from dash import Input, Output, dcc, html
 
 from analyzer.app import data, ids
-from analyzer.app.components import table
+from analyzer.app.components import evidence_note, table
 
 dash.register_page(__name__, path="/review", name="Review")
 
@@ -67,6 +67,7 @@ def show(since: str) -> Any:
     rep = data.review(since)
     s = rep["summary"]
     return [
+        evidence_note(rep["freshness"], ids.REVIEW_EVIDENCE),
         html.P(
             f"{s['executions']} execution(s) since {rep['since']}: {s['without_gate_pass']} without a gate "
             f"pass, {s['with_unpredicted_breakage']} with unpredicted breakage, "
