@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import dash_ag_grid as dag
 from dash import dcc, html
 
 
@@ -48,4 +49,36 @@ def evidence_note(fresh: dict[str, Any], element_id: str) -> html.Div:
         ],
         id=element_id,
         style={"margin": "0.3em 0"},
+    )
+
+
+WIDE = {"provider", "why", "path", "services"}
+
+
+def grid(element_id: str, rows: list[dict[str, Any]], columns: list[str], page_size: int = 10) -> dag.AgGrid:
+    """A small table (a result's own rows: severed, impacted) as an AG Grid held in the browser: sorted,
+    filtered and paged there, as tall as its page."""
+    numeric = {c for c in columns if rows and all(isinstance(r.get(c), int | float) for r in rows)}
+    return dag.AgGrid(
+        id=element_id,
+        rowData=rows,
+        columnDefs=[
+            {
+                "field": c,
+                "filter": "agNumberColumnFilter" if c in numeric else "agTextColumnFilter",
+                **({"type": "numericColumn"} if c in numeric else {}),
+                **({"flex": 3, "minWidth": 300} if i == 0 else {"flex": 2} if c in WIDE else {}),
+            }
+            for i, c in enumerate(columns)
+        ],
+        defaultColDef={"sortable": True, "resizable": True, "flex": 1, "minWidth": 110},
+        dashGridOptions={
+            "pagination": len(rows) > page_size,
+            "paginationPageSize": page_size,
+            "paginationPageSizeSelector": False,
+            "domLayout": "autoHeight",
+            "rowHeight": 28,
+            "headerHeight": 32,
+        },
+        style={"width": "100%", "fontSize": "0.85em"},
     )

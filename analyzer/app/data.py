@@ -6,7 +6,7 @@ paged on the server, so 10,000 proposals cost the browser one page at a time.
 
 from __future__ import annotations
 
-import re
+import json
 import threading
 from typing import Any
 
@@ -14,6 +14,7 @@ import flask
 import numpy as np
 
 from analyzer import api
+from analyzer.app import grid
 from analyzer.graph.store import open_store
 from analyzer.scoring.verdict import verdict
 
@@ -24,6 +25,7 @@ _CACHE: dict[str, tuple[Any, list[dict[str, Any]]]] = {}
 _STATE: dict[str, tuple[Any, Any]] = {}
 _LOCK = threading.Lock()
 _UNDOCUMENTED: dict[tuple[str, int], dict[str, Any]] = {}
+_ORDERED: dict[tuple[Any, ...], list[dict[str, Any]]] = {}  # a grid request's matching rows, in its order
 
 
 def store_uri() -> str:
@@ -63,6 +65,7 @@ def queue_rows(
                 "top_impact": f"{top['name']} ({top['criticality']})" + (f" +{more}" if more > 0 else "")
                 if top
                 else "",
+                "impact": top["criticality"] if top else "none",
                 "verdict": r.get("summary") or verdict(r),
                 "title": r["source"].get("title") or "",
                 "unknowns": len(r["unknowns"]),
@@ -90,97 +93,8 @@ def queue() -> list[dict[str, Any]]:
     return rows
 
 
-class FilterError(ValueError):
-    """A filter expression the queue cannot apply: said, never ignored."""
-
-
-_CLAUSE = re.compile(
-    r"\{(?P<col>[^}]+)\}\s*(?P<neg>!\s*)?(?:"
-    r"(?P<unary>is (?:blank|nil|num|str|bool|even|odd|object))"
-    r"|(?P<case>[si])?(?P<op>contains|datestartswith|eq|ne|ge|le|gt|lt|>=|<=|!=|=|>|<)\s*(?P<val>.*)"
-    r")"
-)
-_NAMES = {"eq": "=", "ne": "!=", "ge": ">=", "le": "<=", "gt": ">", "lt": "<"}
-
-
-def _value(raw: str) -> str:
-    raw = raw.strip()
-    if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'`":
-        return raw[1:-1]
-    return raw
-
-
-def parse_filter(query: str | None) -> list[Any]:
-    """Dash's filter language as its DataTable writes it (``{risk} s> 50 && {tier} scontains cab``): each
-    clause a column, an operator (``=`` ``!=`` ``<`` ``<=`` ``>`` ``>=`` ``contains`` ``datestartswith``,
-    their word forms, an ``s`` or ``i`` prefix for case), or a unary ``is blank`` … test. Anything else
-    raises ``FilterError`` naming it.
-
-    >>> [(c["col"], c["op"], c["val"]) for c in parse_filter('{risk} s> 50 && {tier} icontains "CAB"')]
-    [('risk', '>', '50'), ('tier', 'contains', 'CAB')]
-    """
-    out = []
-    for clause in [c for c in re.split(r"\s+&&\s+", (query or "").strip()) if c.strip()]:
-        m = _CLAUSE.fullmatch(clause.strip())
-        if not m:
-            raise FilterError(f"filter not understood: {clause.strip()!r}")
-        out.append(
-            {
-                "col": m["col"],
-                "neg": bool(m["neg"]),
-                "unary": m["unary"],
-                "op": _NAMES.get(m["op"] or "", m["op"]),
-                "insensitive": m["case"] == "i" or (m["case"] is None and m["op"] == "contains"),
-                "val": _value(m["val"] or ""),
-            }
-        )
-    return out
-
-
-def _clause_holds(row: dict[str, Any], c: dict[str, Any]) -> bool:
-    value = row.get(c["col"])
-    if c["unary"]:
-        kind = c["unary"].removeprefix("is ")
-        got = {
-            "blank": value is None or value == "",
-            "nil": value is None,
-            "num": isinstance(value, int | float) and not isinstance(value, bool),
-            "str": isinstance(value, str),
-            "bool": isinstance(value, bool),
-            "even": isinstance(value, int) and value % 2 == 0,
-            "odd": isinstance(value, int) and value % 2 == 1,
-            "object": isinstance(value, dict | list),
-        }[kind]
-        return got != c["neg"]
-    op, raw = c["op"], c["val"]
-    if op in ("contains", "datestartswith"):
-        text, want = str("" if value is None else value), raw
-        if c["insensitive"]:
-            text, want = text.lower(), want.lower()
-        got = want in text if op == "contains" else text.startswith(want)
-        return got != c["neg"]
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        try:
-            num: Any = float(raw)
-        except ValueError:
-            return c["neg"]
-        left: Any = value
-    else:
-        left, num = str("" if value is None else value), raw
-        if c["insensitive"]:
-            left, num = left.lower(), num.lower()
-    got = {
-        "=": left == num,
-        "!=": left != num,
-        ">": left > num,
-        "<": left < num,
-        ">=": left >= num,
-        "<=": left <= num,
-    }[op]
-    return got != c["neg"]
-
-
 SEARCHED = ("proposal", "target", "change", "tier", "top_impact", "verdict", "source", "title")
+DEFAULT_ORDER = ({"colId": "priority", "sort": "desc"}, {"colId": "risk", "sort": "desc"})
 
 
 def _found(row: dict[str, Any], words: list[str]) -> bool:
@@ -188,45 +102,71 @@ def _found(row: dict[str, Any], words: list[str]) -> bool:
     return all(w in text for w in words)
 
 
-def _sort_key(column: str) -> Any:
-    def key(row: dict[str, Any]) -> tuple[bool, Any]:
-        return (row.get(column) is None, row.get(column))
-
-    return key
-
-
-def page(
+def chosen_rows(
     rows: list[dict[str, Any]],
-    page_current: int,
-    page_size: int,
-    sort_by: list[dict[str, str]] | None,
-    filter_query: str | None,
+    request: dict[str, Any],
+    columns: list[str],
     search: str | None = None,
-) -> tuple[list[dict[str, Any]], int, int]:
-    """(rows of this page, number of pages, rows after filtering). Default order: priority, then risk.
-    ``search``: words that must all appear (any case) in a row's id, target, change, tier, verdict or
-    impacted service. A filter that cannot be applied raises ``FilterError``.
+    tiers: list[str] | None = None,
+    worst: list[str] | None = None,
+) -> list[dict[str, Any]]:
+    """The rows a grid request selects, in its order: the column filters (``grid.filtered``), the
+    search's words (all, any case, in a row's id, target, change, tier, verdict or impacted service), the
+    tier and worst-impact sets (None: any), sorted by the request's sort model or priority then risk.
 
-    >>> rows = [{"tier": "cab", "risk": 70}, {"tier": "approval", "risk": 19}, {"tier": "approval", "risk": 40}]
-    >>> page(rows, 0, 2, [{"column_id": "risk", "direction": "asc"}], "{tier} s= approval")
-    ([{'tier': 'approval', 'risk': 19}, {'tier': 'approval', 'risk': 40}], 1, 2)
-    >>> page(rows, 0, 25, None, "{risk} s> 50")[2], page(rows, 0, 25, None, "{tier} scontains ca")[2]
-    (1, 1)
+    >>> rows = [{"tier": "cab", "risk": 70, "impact": "critical"}, {"tier": "approval", "risk": 19,
+    ...     "impact": "none"}, {"tier": "approval", "risk": 40, "impact": "high"}]
+    >>> req = {"filterModel": {"risk": {"filterType": "number", "type": "greaterThan", "filter": 20}},
+    ...        "sortModel": [{"colId": "risk", "sort": "asc"}]}
+    >>> [r["risk"] for r in chosen_rows(rows, req, ["tier", "risk"])]
+    [40, 70]
+    >>> [r["risk"] for r in chosen_rows(rows, {}, ["tier", "risk"], tiers=["approval"], worst=["none"])]
+    [19]
     """
-    chosen = rows
-    if filter_query:
-        clauses = parse_filter(filter_query)
-        chosen = [r for r in rows if all(_clause_holds(r, c) for c in clauses)]
+    out = grid.filtered(rows, request.get("filterModel"), columns)
     words = (search or "").lower().split()
     if words:
-        chosen = [r for r in chosen if _found(r, words)]
-    default = [{"column_id": "priority", "direction": "desc"}, {"column_id": "risk", "direction": "desc"}]
-    for s in reversed(sort_by or default):
-        chosen = sorted(chosen, key=_sort_key(s["column_id"]), reverse=s["direction"] == "desc")
-    size = max(1, int(page_size or 25))
-    pages = max(1, -(-len(chosen) // size))
-    start = min(max(0, int(page_current or 0)), pages - 1) * size
-    return chosen[start : start + size], pages, len(chosen)
+        out = [r for r in out if _found(r, words)]
+    if tiers is not None:
+        allowed = set(tiers)
+        out = [r for r in out if r.get("tier") in allowed]
+    if worst is not None:
+        allowed = set(worst)
+        out = [r for r in out if r.get("impact") in allowed]
+    return grid.ordered(out, request.get("sortModel"), DEFAULT_ORDER)
+
+
+def queue_block(
+    request: dict[str, Any],
+    columns: list[str],
+    search: str | None = None,
+    tiers: list[str] | None = None,
+    worst: list[str] | None = None,
+) -> tuple[list[dict[str, Any]], int]:
+    """(the block of queue rows the grid asks for, how many rows match). The matching, ordered rows are
+    kept for the last few distinct requests, so scrolling through them asks for blocks, not sorts."""
+    rows = queue()
+    uri = store_uri()
+    with _LOCK:
+        generation = _CACHE[uri][0] if uri in _CACHE else None
+    key = (
+        uri,
+        generation,
+        json.dumps(request.get("filterModel") or {}, sort_keys=True),
+        json.dumps(request.get("sortModel") or []),
+        search or "",
+        tuple(tiers) if tiers is not None else None,
+        tuple(worst) if worst is not None else None,
+    )
+    with _LOCK:
+        ordered = _ORDERED.get(key)
+    if ordered is None:
+        ordered = chosen_rows(rows, request, columns, search, tiers, worst)
+        with _LOCK:
+            _ORDERED[key] = ordered
+            while len(_ORDERED) > 8:
+                _ORDERED.pop(next(iter(_ORDERED)))
+    return grid.block(ordered, request), len(ordered)
 
 
 def _ledger() -> Any:

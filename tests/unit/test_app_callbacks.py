@@ -38,27 +38,25 @@ def _text(component: Any) -> str:
 def test_queue_page_callback(app: Any) -> None:
     from analyzer.app.pages import queue
 
+    everything = [*queue.TIERS], [*queue.CRITICALITIES]
     with app.server.test_request_context("/"):
-        rows, pages, summary = queue.show_page(0, 2, [], "", None)
-        assert len(rows) == 2 and pages == 2 and summary.startswith("3 scored proposal(s)")
-        rows, _, summary = queue.show_page(0, 25, [], "{tier} s= cab", None)
-        assert [r["tier"] for r in rows] == ["cab"] and "matching the filter" in summary
-        # every operator DataTable writes is applied (these were ignored: every row "matched")
-        for query, tiers in (
-            ("{risk} s> 50", ["cab"]),
-            ("{risk} s<= 50", ["approval", "approval"]),
-            ("{tier} scontains pprov", ["approval", "approval"]),
-            ("{tier} icontains CA", ["cab"]),
-            ("{tier} s!= cab && {risk} ge 0", ["approval", "approval"]),
-            ("{top_impact} is blank", ["approval", "approval"]),
-            ("{top_impact} datestartswith Fraud", ["cab"]),
-        ):
-            rows, _, _ = queue.show_page(0, 25, [], query, None)
-            assert sorted(r["tier"] for r in rows) == tiers, query
-        rows, _, summary = queue.show_page(0, 25, [], "", "fraud detection")
-        assert [r["tier"] for r in rows] == ["cab"] and "matching the search 'fraud detection'" in summary
-        rows, _, summary = queue.show_page(0, 25, [], "{risk} ~~ 3", None)
-        assert rows == [] and summary.startswith("filter not understood: '{risk} ~~ 3'")
+        got, summary = queue.rows({"startRow": 0, "endRow": 2}, None, *everything)
+        assert (
+            len(got["rowData"]) == 2 and got["rowCount"] == 3 and summary.startswith("3 scored proposal(s).")
+        )
+        cab = {"tier": {"filterType": "text", "type": "equals", "filter": "cab"}}
+        got, summary = queue.rows({"startRow": 0, "endRow": 100, "filterModel": cab}, None, *everything)
+        assert [r["tier"] for r in got["rowData"]] == ["cab"] and "matching the column filters" in summary
+        got, summary = queue.rows({"startRow": 0, "endRow": 100}, "fraud detection", *everything)
+        assert [r["tier"] for r in got["rowData"]] == [
+            "cab"
+        ] and "matching the search 'fraud detection'" in summary
+        got, summary = queue.rows({"startRow": 0, "endRow": 100}, None, ["approval"], ["none"])
+        assert [r["tier"] for r in got["rowData"]] == ["approval", "approval"]
+        assert "tier approval and worst impact none" in summary
+        bad = {"tier": {"filterType": "set", "values": ["cab"]}}
+        got, summary = queue.rows({"startRow": 0, "endRow": 100, "filterModel": bad}, None, *everything)
+        assert got == {"rowData": [], "rowCount": 0} and "filter type 'set'" in summary
 
 
 def test_explorer_callbacks(app: Any) -> None:

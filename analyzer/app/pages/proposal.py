@@ -7,14 +7,12 @@ from typing import Any
 import dash
 import dash_cytoscape as cyto
 import plotly.graph_objects as go
-from dash import Input, Output, State, dash_table, dcc, html
+from dash import Input, Output, State, dcc, html
 
 from analyzer.app import data, ids
-from analyzer.app.components import evidence_note
+from analyzer.app.components import evidence_note, grid
 from analyzer.app.graph import STYLESHEET, graph_elements
 from analyzer.scoring.verdict import verdict
-
-DataTable = dash_table.DataTable  # type: ignore[attr-defined]
 
 dash.register_page(__name__, path_template="/proposal/<proposal_id>", name="Proposal")
 
@@ -233,48 +231,25 @@ def layout(proposal_id: str = "") -> html.Div:
             html.P(usage_caption(r), id=ids.USAGE_CAPTION),
             timeline,
             html.H3("Severed dependencies"),
-            DataTable(
-                id=ids.SEVERED_GROUPS,
-                data=severed_groups(r),
-                columns=[
-                    {"name": k, "id": k}
-                    for k in (
-                        "consumer",
-                        "account",
-                        "severed",
-                        "observed",
-                        "events",
-                        "undocumented",
-                        "services",
-                    )
-                ],
-                page_size=10,
-                style_cell={"textAlign": "left", "fontSize": "0.85em"},
+            grid(
+                ids.SEVERED_GROUPS,
+                severed_groups(r),
+                ["consumer", "account", "severed", "observed", "events", "undocumented", "services"],
             ),
             html.Details(
                 [
                     html.Summary(f"Every severed dependency ({len(severed_rows)} listed)"),
-                    DataTable(
-                        id=ids.SEVERED_TABLE,
-                        data=severed_rows,
-                        columns=[
-                            {"name": k, "id": k}
-                            for k in (severed_rows[0] if severed_rows else {"consumer": 0})
-                        ],
-                        page_size=20,
-                        style_cell={"textAlign": "left", "fontSize": "0.85em"},
+                    grid(
+                        ids.SEVERED_TABLE,
+                        severed_rows,
+                        list(severed_rows[0] if severed_rows else ["consumer"]),
+                        20,
                     ),
                 ],
                 open=len(severed_rows) <= 10,
             ),
             html.H3("Impacted services and CIs"),
-            DataTable(
-                id=ids.IMPACTED_TABLE,
-                data=impacted_rows,
-                columns=[{"name": k, "id": k} for k in ("name", "criticality", "documented", "path")],
-                page_size=15,
-                style_cell={"textAlign": "left", "fontSize": "0.85em"},
-            ),
+            grid(ids.IMPACTED_TABLE, impacted_rows, ["name", "criticality", "documented", "path"], 15),
             html.H3("Unknowns"),
             html.Ul(
                 [html.Li(f"{u['reason']}: {u['detail']}") for u in r["unknowns"]] or [html.Li("none")],
