@@ -96,6 +96,60 @@ def condense(graph: sp.sparray | sp.spmatrix) -> Condensed:
     return Condensed(labels, src, dst, bounds.astype(np.int64), int(k))
 
 
+def sweep_bits(cond: Condensed, sources: Sequence[Sequence[int] | np.ndarray]) -> np.ndarray:
+    """For each component, which source sets reach it, bit-packed: bit ``i % 64`` of lane ``i // 64``.
+
+    The compact form of ``reach_sets``: (components x lanes) words instead of (sets x nodes) booleans, so
+    thousands of sets over a million nodes stay in megabytes. Read a node's sets with ``set_members``.
+
+    Parameters
+    ----------
+    cond : Condensed
+        The graph, condensed once by ``condense``.
+    sources : sequence of sequences of int
+        Node indices; one set per bit.
+
+    Returns
+    -------
+    ndarray of uint64, shape (n_components, max(1, ceil(len(sources) / 64)))
+
+    Examples
+    --------
+    >>> import scipy.sparse as sp
+    >>> g = sp.csr_array(([1, 1], ([0, 1], [1, 2])), shape=(3, 3))  # 0 -> 1 -> 2
+    >>> c = condense(g)
+    >>> bits = sweep_bits(c, [[0], [1], [2]])
+    >>> [set_members(bits[c.labels[node]], 3).tolist() for node in range(3)]
+    [[0], [0, 1], [0, 1, 2]]
+    """
+    n, k = cond.n_nodes, cond.n_components
+    lanes = max(1, (len(sources) + 63) // 64)
+    bits = np.zeros((k, lanes), np.uint64)
+    for i, s in enumerate(sources):
+        idx = np.asarray(s, dtype=np.int64)
+        if idx.size and (idx.min() < 0 or idx.max() >= n):
+            raise ValueError(f"source set {i} names a node outside 0..{n - 1}")
+        if idx.size:
+            lane = bits[:, i // 64]  # a view: writing it writes ``bits``
+            np.bitwise_or.at(lane, cond.labels[idx], np.uint64(1) << np.uint64(i % 64))
+    for lv in range(len(cond.level_bounds) - 1):
+        a, b = cond.level_bounds[lv], cond.level_bounds[lv + 1]
+        if a == b:
+            continue
+        np.bitwise_or.at(bits, cond.dst[a:b], bits[cond.src[a:b]])
+    return bits
+
+
+def set_members(row: np.ndarray, n_sets: int) -> np.ndarray:
+    """The indices of the sets whose bits are set in one component's ``row`` of ``sweep_bits``.
+
+    >>> set_members(np.array([0b101, 1], np.uint64), 70).tolist()
+    [0, 2, 64]
+    """
+    flags = np.unpackbits(np.ascontiguousarray(row, dtype="<u8").view(np.uint8), bitorder="little")
+    return np.flatnonzero(flags[:n_sets])
+
+
 def reach_sets(cond: Condensed, sources: Sequence[Sequence[int] | np.ndarray]) -> np.ndarray:
     """For each source set, which nodes it reaches (itself included), as a boolean matrix.
 
@@ -117,22 +171,8 @@ def reach_sets(cond: Condensed, sources: Sequence[Sequence[int] | np.ndarray]) -
     >>> reach_sets(condense(g), [[0], [3], []]).astype(int).tolist()
     [[1, 1, 1, 0], [0, 0, 0, 1], [0, 0, 0, 0]]
     """
-    n, k = cond.n_nodes, cond.n_components
-    n_sets = len(sources)
-    lanes = max(1, (n_sets + 63) // 64)
-    bits = np.zeros((k, lanes), np.uint64)
-    for i, s in enumerate(sources):
-        idx = np.asarray(s, dtype=np.int64)
-        if idx.size and (idx.min() < 0 or idx.max() >= n):
-            raise ValueError(f"source set {i} names a node outside 0..{n - 1}")
-        if idx.size:
-            lane = bits[:, i // 64]  # a view: writing it writes ``bits``
-            np.bitwise_or.at(lane, cond.labels[idx], np.uint64(1) << np.uint64(i % 64))
-    for lv in range(len(cond.level_bounds) - 1):
-        a, b = cond.level_bounds[lv], cond.level_bounds[lv + 1]
-        if a == b:
-            continue
-        np.bitwise_or.at(bits, cond.dst[a:b], bits[cond.src[a:b]])
+    n, n_sets = cond.n_nodes, len(sources)
+    bits = sweep_bits(cond, sources)
     node_bits = bits[cond.labels] if n else bits[:0]
     out = np.zeros((n_sets, n), bool)
     for i in range(n_sets):

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from analyzer.core import reachable
+from analyzer.core import condense, set_members, sweep_bits
 from analyzer.criticality import criticality_rank
 from analyzer.scoring.context import Context
 from analyzer.scoring.propagation import OBSERVED_KINDS, build_graphs, in_window
@@ -55,21 +55,34 @@ def undocumented(ctx: Context, as_of: datetime, window_days: int = 90) -> list[d
     if not found:
         return []
     graphs = build_graphs(ctx, start, as_of)
-    # one walk per distinct consumer, reduced at once to the CIs it reaches: what is kept is a short list
-    # per consumer, never one dense reach per dependency (that held gigabytes at M)
-    is_ci = np.fromiter(
-        (n.kind in ("BusinessService", "ConfigurationItem") for n in snap.nodes), bool, count=len(snap.nodes)
+    # which CIs each consumer's loss reaches, for every consumer at once: the impact graph reversed and
+    # condensed, one bit per CI swept over its components (a few words per component, never one dense
+    # reach per consumer: that held gigabytes at M, and a walk per consumer took half a minute)
+    cis = np.flatnonzero(
+        np.fromiter(
+            (n.kind in ("BusinessService", "ConfigurationItem") for n in snap.nodes),
+            bool,
+            count=len(snap.nodes),
+        )
     )
-    reached_cis: dict[int, np.ndarray] = {}
+    cond = condense(graphs.impact.T)
+    bits = sweep_bits(cond, [[int(c)] for c in cis])
+    # each CI's criticality once (most critical first, a stable order among equals); each consumer's
+    # dependants once, however many providers it uses
+    crit = [snap.nodes[int(c)].props.get("criticality") or "unknown" for c in cis]
+    rank = np.array([criticality_rank(c) for c in crit], np.int64)
+    dependants_of: dict[int, tuple[str | None, list[str]]] = {}
     for ci, _ in found:
-        if ci not in reached_cis:
-            (reach,) = reachable(graphs.impact, [[ci]])
-            reached_cis[ci] = np.flatnonzero(reach.reached & is_ci)
+        if ci not in dependants_of:
+            members = set_members(bits[cond.labels[ci]], len(cis))
+            top = members[np.argsort(-rank[members], kind="stable")]
+            dependants_of[ci] = (
+                crit[int(top[0])] if len(top) else None,
+                [snap.nodes[int(cis[j])].props.get("name") or snap.nodes[int(cis[j])].id for j in top[:10]],
+            )
     out = []
     for ci, e in found:
-        dependants = [snap.nodes[j] for j in reached_cis[ci].tolist()]
-        crits = sorted(dependants, key=lambda n: -criticality_rank(n.props.get("criticality") or "unknown"))
-        worst = crits[0].props.get("criticality") or "unknown" if crits else None
+        worst, names = dependants_of[ci]
         out.append(
             {
                 "consumer": e["consumer"],
@@ -82,7 +95,7 @@ def undocumented(ctx: Context, as_of: datetime, window_days: int = 90) -> list[d
                 "consumer_cis": ctx.ci_names(ctx.ci_of.get(e["consumer"], [])),
                 "provider_cis": ctx.ci_names(ctx.ci_of.get(e["provider"], [])),
                 "dependants_max_criticality": worst,
-                "dependants": [n.props.get("name") or n.id for n in crits[:10]],
+                "dependants": names,
             }
         )
     out.sort(

@@ -59,3 +59,23 @@ def test_bad_input_is_refused() -> None:
     g = sp.csr_array(([True], ([0], [1])), shape=(2, 2))
     with pytest.raises(ValueError, match=r"outside 0\.\.1"):
         reach_sets(condense(g), [[5]])
+
+
+@settings(max_examples=150, deadline=None)
+@given(graphs())
+def test_packed_bits_read_per_node_are_the_sets_that_reach_it(
+    case: tuple[sp.csr_array, list[list[int]]],
+) -> None:
+    """``sweep_bits`` + ``set_members``: for every node, the sets reaching it, as SciPy's BFS says (the form
+    ``undocumented`` reads one consumer at a time, on the reversed impact graph)."""
+    from analyzer.core import set_members, sweep_bits
+
+    g, sets = case
+    if not g.shape[0]:
+        return
+    cond = condense(g)
+    bits = sweep_bits(cond, sets)
+    reaches = [scipy_reach(g, seeds) if seeds else set() for seeds in sets]
+    for node in range(g.shape[0]):
+        want = [i for i, r in enumerate(reaches) if node in r]
+        assert set_members(bits[cond.labels[node]], len(sets)).tolist() == want
