@@ -66,11 +66,13 @@ def create_app(
     proxy: ProxyConfig | None = None,
     trust_root: TrustRoot | None = None,
     app_key_dir: Path | None = None,
+    warm: bool = True,
 ) -> dash.Dash:
     """The app over ``store_uri``. ``auth``: none (read-only), users (a users file) or header (a reverse
     proxy's signed identity); see ``analyzer.app.auth``. ``allowed_hosts``: the Host names it answers
     (default: loopback). ``trust_root``: the organization's, to verify the ledger the app shows and
-    decides on. ``app_key_dir``: where the app's own identity key (``blastwall-app``) is."""
+    decides on. ``app_key_dir``: where the app's own identity key (``blastwall-app``) is. ``warm``: build
+    the queue and the undocumented list in the background as it starts."""
     app = dash.Dash(
         __name__,
         use_pages=True,
@@ -85,4 +87,24 @@ def create_app(
     )
     configure(app.server, auth, users_file, allowed_hosts=allowed_hosts, proxy=proxy)
     app.layout = layout
+    if warm:
+        _warm(app.server)
     return app
+
+
+def _warm(server: flask.Flask) -> None:
+    """Build the queue's rows and the undocumented list in the background as the app starts, so the first
+    visitor does not wait for them (each is then kept per store generation)."""
+    import threading
+
+    from analyzer.app import data
+
+    def run() -> None:
+        with server.app_context():
+            try:
+                data.queue()
+                data.undocumented()
+            except Exception:  # a page computes it again and shows what went wrong
+                server.logger.exception("warming the app's caches failed")
+
+    threading.Thread(target=run, name="blastwall-warm", daemon=True).start()

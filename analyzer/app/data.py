@@ -24,6 +24,8 @@ APP_KEYS_KEY = "BLASTWALL_APP_KEYS"
 _CACHE: dict[str, tuple[Any, list[dict[str, Any]]]] = {}
 _STATE: dict[str, tuple[Any, Any]] = {}
 _LOCK = threading.Lock()
+_BUILDING_QUEUE = threading.Lock()  # held while the queue's rows are built
+_BUILDING_UNDOCUMENTED = threading.Lock()  # held while the undocumented list is built
 _UNDOCUMENTED: dict[tuple[str, int], dict[str, Any]] = {}
 _ORDERED: dict[tuple[Any, ...], list[dict[str, Any]]] = {}  # a grid request's matching rows, in its order
 
@@ -35,7 +37,7 @@ def store_uri() -> str:
 def result(proposal_id: str) -> dict[str, Any] | None:
     store = open_store(store_uri())
     try:
-        return store.get_documents(api.RESULTS).get(proposal_id)
+        return store.get_document(api.RESULTS, proposal_id)
     finally:
         store.close()
 
@@ -83,13 +85,18 @@ def queue() -> list[dict[str, Any]]:
         gen = (store.generation(), _ledger_stamp())
         with _LOCK:
             cached = _CACHE.get(uri)
+        if cached and cached[0] == gen:
+            return cached[1]
+        with _BUILDING_QUEUE:  # one build at a time: a second caller waits for it instead of building twice
+            with _LOCK:
+                cached = _CACHE.get(uri)
             if cached and cached[0] == gen:
                 return cached[1]
-        rows = queue_rows(api.saved_results(store), ledger_state().decisions)
+            rows = queue_rows(api.saved_results(store), ledger_state().decisions)
+            with _LOCK:
+                _CACHE[uri] = (gen, rows)
     finally:
         store.close()
-    with _LOCK:
-        _CACHE[uri] = (gen, rows)
     return rows
 
 
@@ -266,15 +273,20 @@ def undocumented() -> dict[str, Any]:
             cached = _UNDOCUMENTED.get(key)
         if cached is not None:
             return cached
-        scored = api.saved_results(store)
-        as_of = parse_time(scored[0]["as_of"]) if scored and scored[0].get("as_of") else None
-        rep = api.undocumented(store, as_of=as_of)
-        found = {"dependencies": tuple(rep["dependencies"]), "freshness": rep["freshness"]}
+        with _BUILDING_UNDOCUMENTED:  # computed once per store generation, by one caller; others wait
+            with _LOCK:
+                cached = _UNDOCUMENTED.get(key)
+            if cached is not None:
+                return cached
+            scored = api.saved_results(store)
+            as_of = parse_time(scored[0]["as_of"]) if scored and scored[0].get("as_of") else None
+            rep = api.undocumented(store, as_of=as_of)
+            found = {"dependencies": tuple(rep["dependencies"]), "freshness": rep["freshness"]}
+            with _LOCK:
+                _UNDOCUMENTED.clear()
+                _UNDOCUMENTED[key] = found
     finally:
         store.close()
-    with _LOCK:  # computed once per store generation: at M it is a walk per consumer
-        _UNDOCUMENTED.clear()
-        _UNDOCUMENTED[key] = found
     return found
 
 

@@ -347,7 +347,7 @@ def explain(ctx: click.Context, proposal_id: str, fmt: str) -> None:
     from analyzer.output import explain_text, to_json
 
     store = ctx_store(ctx)
-    r = store.get_documents(api.RESULTS).get(proposal_id)
+    r = store.get_document(api.RESULTS, proposal_id)
     if r is None:
         raise BadInput(f"proposal {proposal_id} has not been scored (blastwall score {proposal_id})")
     fresh = api.result_freshness(store, r)

@@ -214,7 +214,7 @@ def covering_acceptance(
 
 # -- approvals -------------------------------------------------------------------------------------------
 def _result(store: GraphStore, proposal_id: str) -> dict[str, Any]:
-    r = store.get_documents(RESULTS).get(proposal_id)
+    r = store.get_document(RESULTS, proposal_id)
     if r is None:
         raise BadInput(f"proposal {proposal_id} has not been scored (blastwall score {proposal_id})")
     return r
@@ -313,7 +313,7 @@ def _decide(
     extra: dict[str, Any],
 ) -> dict[str, Any]:
     result = _result(store, proposal_id)
-    proposal = store.get_documents(PROPOSALS).get(proposal_id) or {}
+    proposal = store.get_document(PROPOSALS, proposal_id) or {}
     if proposal and change_digest(proposal.get("change") or {}) != change_digest(result["change"]):
         raise BlastwallError(
             f"{proposal_id} was re-proposed with a different change since it was scored: score it again "
@@ -383,7 +383,7 @@ def gate(
     anchored head); the answer is recorded either way, and an answer that cannot be recorded is no."""
     at = at or now()
     result = _result(store, proposal_id)
-    proposal = store.get_documents(PROPOSALS).get(proposal_id) or {}
+    proposal = store.get_document(PROPOSALS, proposal_id) or {}
     verdict, bound = _answer(store, ledger, proposal_id, result, proposal, policy, trust_root, at)
     body = {
         "proposal_id": proposal_id,

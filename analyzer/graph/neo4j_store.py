@@ -474,6 +474,14 @@ class Neo4jStore:
         )
         return {r["id"]: _decode(r["body"]) for r in sorted(rows, key=lambda r: r["id"])}
 
+    def get_document(self, collection: str, doc_id: str) -> dict[str, Any] | None:
+        rows = self._q(
+            "MATCH (d:BWDoc {uid: $uid}) RETURN d.body AS body",  # the indexed key
+            write=False,
+            uid=f"{collection}/{doc_id}",
+        )
+        return _decode(rows[0]["body"]) if rows else None
+
     def get_document_texts(self, collection: str) -> dict[str, str]:
         rows = self._q(
             "MATCH (d:BWDoc) WHERE d.collection = $c RETURN d.id AS id, d.body AS body",

@@ -324,6 +324,12 @@ class SqliteStore:
         ).fetchall()
         return {r[0]: json.loads(r[1]) for r in rows}
 
+    def get_document(self, collection: str, doc_id: str) -> dict[str, Any] | None:
+        row = self._conn.execute(
+            "SELECT body FROM documents WHERE collection = ? AND id = ?", (collection, doc_id)
+        ).fetchone()
+        return json.loads(row[0]) if row else None
+
     def get_document_texts(self, collection: str) -> dict[str, str]:
         rows = self._conn.execute(
             "SELECT id, body FROM documents WHERE collection = ? ORDER BY id", (collection,)

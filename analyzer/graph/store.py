@@ -346,6 +346,10 @@ class GraphStore(Protocol):
 
     def get_documents(self, collection: str) -> dict[str, dict[str, Any]]: ...
 
+    def get_document(self, collection: str, doc_id: str) -> dict[str, Any] | None:
+        """One document of ``collection`` (None when absent), without reading the others: a page showing
+        one scored proposal out of 10,000 reads one."""
+
     def get_document_texts(self, collection: str) -> dict[str, str]:
         """The documents of ``collection`` as their stored JSON text, not decoded (for large collections
         decoded piece by piece, e.g. ``analyzer.network.documents.NetworkDocuments``)."""

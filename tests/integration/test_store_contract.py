@@ -106,8 +106,12 @@ def test_documents_large_and_atomic_with_rows(store_uri: str) -> None:
     assert store.get_documents("results") == {"p1": body}
     texts = store.get_document_texts("results")  # undecoded, for collections decoded piece by piece
     assert list(texts) == ["p1"] and json.loads(texts["p1"]) == body
+    # one document by its id, a large one written in parts too; another collection's same id is not it
+    store.put_documents("proposals", {"p1": {"other": True}})
+    assert store.get_document("results", "p1") == body and store.get_document("results", "p2") is None
+    assert store.get_document("proposals", "p1") == {"other": True}
     store.delete_documents("results", ["p1"])
-    assert store.get_documents("results") == {}
+    assert store.get_documents("results") == {} and store.get_document("results", "p1") is None
     store.close()
 
 

@@ -37,7 +37,12 @@ def layout(q: str | None = None, **_: Any) -> html.Div:
             ),
             html.Div(id=ids.EXPLORER_RESULT, style={"marginTop": "1em"}),
             html.H3("Undocumented observed dependencies"),
-            html.Div(id=ids.EXPLORER_UNDOCUMENTED),
+            dcc.Loading(  # at scale the first computation takes seconds: the page says it is working
+                html.Div(id=ids.EXPLORER_UNDOCUMENTED),
+                type="default",
+                overlay_style={"visibility": "visible", "opacity": 0.5},
+                custom_spinner=html.P("Finding every observed dependency nobody documented…"),
+            ),
         ]
     )
 
