@@ -4,6 +4,7 @@ computed at import time (layouts are functions that read the store per request).
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -87,16 +88,24 @@ def create_app(
     )
     configure(app.server, auth, users_file, allowed_hosts=allowed_hosts, proxy=proxy)
     app.layout = layout
+    ready = threading.Event()
+
+    @app.server.route("/readyz")
+    def readyz() -> flask.Response:
+        """200 once the queue and the undocumented list are built (a load balancer's readiness probe);
+        503 while they are (the app answers meanwhile, more slowly)."""
+        return flask.Response("ready" if ready.is_set() else "warming", status=200 if ready.is_set() else 503)
+
     if warm:
-        _warm(app.server)
+        _warm(app.server, ready)
+    else:
+        ready.set()
     return app
 
 
-def _warm(server: flask.Flask) -> None:
+def _warm(server: flask.Flask, ready: threading.Event) -> None:
     """Build the queue's rows and the undocumented list in the background as the app starts, so the first
     visitor does not wait for them (each is then kept per store generation)."""
-    import threading
-
     from analyzer.app import data
 
     def run() -> None:
@@ -106,5 +115,7 @@ def _warm(server: flask.Flask) -> None:
                 data.undocumented()
             except Exception:  # a page computes it again and shows what went wrong
                 server.logger.exception("warming the app's caches failed")
+            finally:
+                ready.set()
 
     threading.Thread(target=run, name="blastwall-warm", daemon=True).start()

@@ -6,26 +6,32 @@ from collections.abc import Callable
 from typing import Any
 
 import dash_ag_grid as dag
-from dash import dcc, html
+from dash import html
+
+_MARKDOWN_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_{}[]()#+-.!<>|~"})
 
 
 def table(
     rows: list[dict[str, Any]],
     columns: list[str],
     links: dict[str, Callable[[str], str]] | None = None,
-    **props: Any,
-) -> html.Table:
-    """A plain HTML table of ``rows`` (dicts) over ``columns``; a column in ``links`` shows each value as a
-    link to the address the function gives for it."""
+    id: str | None = None,
+    page_size: int = 20,
+) -> dag.AgGrid:
+    """``rows`` (dicts) over ``columns`` as an AG Grid held in the browser (sorted, filtered and paged
+    there: thousands of rows cost the page one grid, not thousands of elements); a column in ``links``
+    shows each value as a link to the address the function gives for it."""
     links = links or {}
-
-    def cell(r: dict[str, Any], c: str) -> Any:
-        value = str(r.get(c, ""))
-        return dcc.Link(value, href=links[c](value)) if c in links and value else value
-
-    head = html.Thead(html.Tr([html.Th(c) for c in columns]))
-    body = html.Tbody([html.Tr([html.Td(cell(r, c)) for c in columns]) for r in rows])
-    return html.Table([head, body], style={"fontSize": "0.85em", "borderCollapse": "collapse"}, **props)
+    shown = [
+        {
+            c: f"[{str(r.get(c, '')).translate(_MARKDOWN_SPECIAL)}]({links[c](str(r[c]))})"
+            if c in links and r.get(c)
+            else r.get(c, "")
+            for c in columns
+        }
+        for r in rows
+    ]
+    return grid(id or f"table-{'-'.join(columns)}", shown, columns, page_size, markdown=set(links))
 
 
 def evidence_note(fresh: dict[str, Any], element_id: str) -> html.Div:
@@ -55,10 +61,17 @@ def evidence_note(fresh: dict[str, Any], element_id: str) -> html.Div:
 WIDE = {"provider", "why", "path", "services"}
 
 
-def grid(element_id: str, rows: list[dict[str, Any]], columns: list[str], page_size: int = 10) -> dag.AgGrid:
+def grid(
+    element_id: str,
+    rows: list[dict[str, Any]],
+    columns: list[str],
+    page_size: int = 10,
+    markdown: set[str] | None = None,
+) -> dag.AgGrid:
     """A small table (a result's own rows: severed, impacted) as an AG Grid held in the browser: sorted,
     filtered and paged there, as tall as its page."""
     numeric = {c for c in columns if rows and all(isinstance(r.get(c), int | float) for r in rows)}
+    main = markdown or set(columns[:1])  # the links, else the first column: the widest
     return dag.AgGrid(
         id=element_id,
         rowData=rows,
@@ -67,9 +80,10 @@ def grid(element_id: str, rows: list[dict[str, Any]], columns: list[str], page_s
                 "field": c,
                 "filter": "agNumberColumnFilter" if c in numeric else "agTextColumnFilter",
                 **({"type": "numericColumn"} if c in numeric else {}),
-                **({"flex": 3, "minWidth": 300} if i == 0 else {"flex": 2} if c in WIDE else {}),
+                **({"cellRenderer": "markdown"} if c in (markdown or ()) else {}),
+                **({"flex": 3, "minWidth": 300} if c in main else {"flex": 2} if c in WIDE else {}),
             }
-            for i, c in enumerate(columns)
+            for c in columns
         ],
         defaultColDef={"sortable": True, "resizable": True, "flex": 1, "minWidth": 110},
         dashGridOptions={

@@ -25,13 +25,16 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
 
 
 def _text(component: Any) -> str:
-    """All text under a Dash component tree."""
+    """All text under a Dash component tree (a grid's: its rows' values)."""
     if component is None:
         return ""
     if isinstance(component, str | int | float):
         return str(component)
     if isinstance(component, list | tuple):
         return " ".join(_text(c) for c in component)
+    rows = getattr(component, "rowData", None)
+    if isinstance(rows, list):
+        return " ".join(str(v) for r in rows for v in r.values())
     return _text(getattr(component, "children", None))
 
 

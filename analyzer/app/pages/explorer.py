@@ -62,22 +62,31 @@ def search(query: str | None) -> Any:
             found["neighbours"],
             ["direction", "kind", "node", "count", "last_seen"],
             links={"node": explore_link},
+            id=ids.EXPLORER_NEIGHBOURS,
         ),
     ]
     if found.get("can_assume") is not None:
         parts += [
             html.H4("Who can assume it"),
-            table(found["can_assume"], ["principal", "decision", "statements"]),
+            table(found["can_assume"], ["principal", "decision", "statements"], id=ids.EXPLORER_ASSUME),
         ]
     if found.get("reach") is not None:
         parts += [
             html.H4("Who can reach it"),
-            table(found["reach"], ["source", "protocol", "ports", "decision", "rule", "detail"]),
+            table(
+                found["reach"],
+                ["source", "protocol", "ports", "decision", "rule", "detail"],
+                id=ids.EXPLORER_REACH,
+            ),
         ]
     if found.get("access"):
         parts += [
             html.H4("Who can access it"),
-            table(found["access"], ["principal", "action", "decision", "depends_on", "statements"]),
+            table(
+                found["access"],
+                ["principal", "action", "decision", "depends_on", "statements"],
+                id=ids.EXPLORER_ACCESS,
+            ),
         ]
     return parts
 
@@ -102,5 +111,6 @@ def undocumented(_: str) -> Any:
             shown,
             ["dependants_max_criticality", "consumer", "provider", "events", "last_seen", "why_undocumented"],
             links={"consumer": explore_link, "provider": explore_link},
+            id=ids.EXPLORER_UNDOCUMENTED_TABLE,
         ),
     ]

@@ -17,7 +17,7 @@ from analyzer.scoring.verdict import verdict
 dash.register_page(__name__, path_template="/proposal/<proposal_id>", name="Proposal")
 
 
-TIMELINE_ROWS = 25
+TIMELINE_ROWS = 15
 """Observed severed dependencies drawn on the timeline (the busiest first); the rest are counted."""
 
 
@@ -31,7 +31,9 @@ def usage_figure(r: dict[str, Any]) -> go.Figure:
         key=lambda s: -int(s.get("events") or 0),
     )[:TIMELINE_ROWS]
     for s in observed:
-        name = f"{s['consumer'].rsplit('/', 1)[-1]} -> {s['provider'].rsplit('/', 1)[-1]}"
+        name = (
+            f"{s['consumer'].rsplit('/', 1)[-1]} -> {s['provider'].rsplit('/', 1)[-1]} ({s['events']} events)"
+        )
         fig.add_trace(
             go.Scatter(
                 x=[s["first_seen"], s["last_seen"]],
@@ -44,7 +46,7 @@ def usage_figure(r: dict[str, Any]) -> go.Figure:
         )
     fig.update_layout(
         margin={"l": 10, "r": 10, "t": 10, "b": 30},
-        showlegend=True,
+        showlegend=False,  # each row is labelled with its dependency and its events
         xaxis={"range": [r["evidence"]["window_start"], r["evidence"]["window_end"]]},
     )
     return fig
@@ -200,7 +202,7 @@ def layout(proposal_id: str = "") -> html.Div:
             figure=usage_figure(r),
             config={"displayModeBar": False},
             style={
-                "height": f"{120 + 32 * min(TIMELINE_ROWS, sum(1 for s in r['severed'] if s['observed']))}px"
+                "height": f"{90 + 26 * min(TIMELINE_ROWS, sum(1 for s in r['severed'] if s['observed']))}px"
             },
         )
         if any(s["observed"] for s in r["severed"])

@@ -8,6 +8,7 @@ from typing import Any
 
 import dash
 import dash_ag_grid as dag
+import dash_cytoscape as cyto
 from dash import ClientsideFunction, Input, Output, State, dcc, html
 
 from analyzer.app import data, ids
@@ -148,8 +149,23 @@ def layout() -> html.Div:
                 style={"height": "640px", "width": "100%"},
             ),
             dcc.Store(id=ids.QUEUE_REFRESH),
+            html.Div(id=ids.QUEUE_PREFETCH, style={"display": "none"}),
         ]
     )
+
+
+@dash.callback(
+    Output(ids.QUEUE_PREFETCH, "children"),
+    Input(ids.QUEUE_SUMMARY, "children"),
+    State(ids.QUEUE_PREFETCH, "children"),
+    prevent_initial_call=True,
+)
+def prefetch(_: Any, already: Any) -> Any:
+    """Once the first rows are shown: an empty, hidden chart and graph, so the browser fetches their
+    scripts (the largest of the app) while the user reads the queue, not when a proposal is opened."""
+    if already:
+        raise dash.exceptions.PreventUpdate
+    return [dcc.Graph(figure={"data": []}), cyto.Cytoscape(elements=[], layout={"name": "preset"})]
 
 
 # the search box and the sets live outside the grid: a change empties the grid's cache, so it asks again

@@ -73,5 +73,5 @@ def show(since: str) -> Any:
             f"pass, {s['with_unpredicted_breakage']} with unpredicted breakage, "
             f"{s['diverging_from_current_policy']} diverging from the current policy."
         ),
-        table(review_rows(rep), REVIEW_COLUMNS),
+        table(review_rows(rep), REVIEW_COLUMNS, id=ids.REVIEW_TABLE),
     ]
