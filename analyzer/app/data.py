@@ -140,7 +140,9 @@ def chosen_rows(
     if worst is not None:
         allowed = set(worst)
         out = [r for r in out if r.get("impact") in allowed]
-    return grid.ordered(out, request.get("sortModel"), DEFAULT_ORDER)
+    return grid.ordered(
+        out, request.get("sortModel"), DEFAULT_ORDER, [*columns, *(d["colId"] for d in DEFAULT_ORDER)]
+    )
 
 
 def queue_block(

@@ -71,7 +71,7 @@ def _number_test(option: str, cond: Mapping[str, Any], column: str) -> Callable[
     if option not in tests:
         raise FilterError(f"column {column!r}: number filter option {option!r} is not one the queue knows")
     test = tests[option]
-    return lambda v: option == "notEqual" if v is None else test(float(v))
+    return lambda v: option == "notEqual" if v is None else test(_number(v, column))
 
 
 def _condition(column: str, cond: Mapping[str, Any]) -> Callable[[Any], bool]:
@@ -117,22 +117,32 @@ def filtered(
         tests.append((column, column_test(column, model)))
     if not tests:
         return list(rows)
-    return [r for r in rows if all(t(r.get(c)) for c, t in tests)]
+    try:
+        return [r for r in rows if all(t(r.get(c)) for c, t in tests)]
+    except (TypeError, ValueError) as exc:  # a number filter on a column of text, say
+        raise FilterError(f"the filter does not apply to these values: {exc}") from None
 
 
 def ordered(
     rows: list[dict[str, Any]],
     sort_model: Sequence[Mapping[str, Any]] | None,
     default: Sequence[Mapping[str, Any]],
+    columns: Sequence[str] | None = None,
 ) -> list[dict[str, Any]]:
     """Rows sorted by the grid's sort model (``[{"colId": …, "sort": "asc"|"desc"}, …]``, first key first;
-    blanks last either way), or by ``default`` when the model is empty."""
+    blanks last either way), or by ``default`` when the model is empty. ``columns``: the ones that may be
+    sorted on (None: any)."""
     out = rows
     for s in reversed(list(sort_model or default)):
-        column, desc = str(s["colId"]), s.get("sort") == "desc"
+        column, desc = str(s.get("colId")), s.get("sort") == "desc"
+        if columns is not None and column not in columns:
+            raise FilterError(f"no column {column!r} to sort by")
         present = [r for r in out if r.get(column) is not None]
         blank = [r for r in out if r.get(column) is None]
-        out = sorted(present, key=lambda r: r[column], reverse=desc) + blank
+        try:
+            out = sorted(present, key=lambda r: r[column], reverse=desc) + blank
+        except TypeError:
+            raise FilterError(f"column {column!r} holds values that cannot be ordered together") from None
     return out
 
 

@@ -122,12 +122,18 @@ def test_multi_key_sort_keeps_blanks_last() -> None:
         {"risk": {"filterType": "number", "type": "greaterThan", "filter": "lots"}},
         {"risk": {"filterType": "number", "operator": "XOR", "conditions": []}},
         {"nope": {"filterType": "text", "type": "contains", "filter": "x"}},
+        {"tier": {"filterType": "number", "type": "greaterThan", "filter": 3}},  # a number filter on text
     ],
 )
 def test_a_filter_it_cannot_apply_is_refused_with_the_column(model: dict) -> None:
     with pytest.raises(FilterError) as err:
         chosen_rows(ROWS, {"filterModel": model}, COLUMNS)
     assert repr(next(iter(model))) in str(err.value)
+
+
+def test_a_sort_it_cannot_apply_is_refused() -> None:
+    with pytest.raises(FilterError, match="no column 'password' to sort by"):
+        chosen_rows(ROWS, {"sortModel": [{"colId": "password", "sort": "asc"}]}, COLUMNS)
 
 
 def test_column_test_is_the_grid_semantics_on_values() -> None:
