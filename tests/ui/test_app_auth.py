@@ -110,8 +110,16 @@ def test_approver_decides_and_the_ledger_grows(browser: object, auth_app: dict) 
     page = browser.new_page(viewport={"width": 1400, "height": 900})  # type: ignore[attr-defined]
     _login(page, auth_app["url"], "priya")
     assert "priya (change-advisory-board)" in page.inner_text("#current-user")
+    page.goto(f"{auth_app['url']}/proposal/{STORY}")
+    page.wait_for_selector("#decision")
+    assert page.inner_text("#decision").startswith("No decision yet")
     message = _decide(page, auth_app["url"], "ETL moved to its own role first (CHG0042)")
     assert message.startswith("Approved by priya")
+    # the Decision section says so at once, without reloading the page
+    page.wait_for_function(
+        "() => document.querySelector('#decision').innerText.startsWith('Approved by priya')"
+    )
+    assert "ETL moved to its own role first (CHG0042)" in page.inner_text("#decision")
     records = Ledger(auth_app["ledger"]).records()
     assert len(records) > before and records[-1]["type"] == "decision"
     body = records[-1]["body"]
