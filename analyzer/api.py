@@ -27,6 +27,7 @@ from connectors.proposals import COLLECTION as PROPOSALS
 
 POLICY = "policy"
 RESULTS = "results"
+SCORING = "scoring"
 
 
 @writes("policy load")
@@ -493,6 +494,8 @@ def _score(
         r.setdefault("summary", verdict(r))
     results.extend(kept)
     results.sort(key=lambda r: (-r["risk_score"], r["proposal_id"]))
+    if save and results:  # what the app anchors its lists at, read without reading every result
+        store.put_documents(SCORING, {"last": {"as_of": stamp, "scored": len(results), "at": iso(now())}})
     return {
         "schema_version": RESULT_SCHEMA_VERSION,
         "as_of": stamp,
@@ -542,6 +545,17 @@ def recorded_acceptances(store: GraphStore) -> dict[str, dict[str, Any]]:
         return {}
     rep = replay(ledger.path.read_bytes())
     return rep.authority.acceptances if rep.first_bad is None else {}
+
+
+def last_scoring_time(store: GraphStore) -> datetime | None:
+    """The evidence anchor of the newest scoring (None: nothing scored). Stores scored before this record
+    existed are read result by result, once."""
+    last = store.get_document(SCORING, "last")
+    if last is not None:
+        return parse_time(last["as_of"], field="scoring.as_of")
+    times = [json.loads(t).get("as_of") for t in store.get_document_texts(RESULTS).values()]
+    newest = max((t for t in times if t), default=None)
+    return parse_time(newest, field="results.as_of") if newest else None
 
 
 def saved_results(store: GraphStore) -> list[dict[str, Any]]:

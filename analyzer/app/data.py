@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Iterable
 from typing import Any
 
 import flask
@@ -43,7 +44,7 @@ def result(proposal_id: str) -> dict[str, Any] | None:
 
 
 def queue_rows(
-    items: list[dict[str, Any]], decisions: dict[str, dict[str, Any]] | None = None
+    items: Iterable[dict[str, Any]], decisions: dict[str, dict[str, Any]] | None = None
 ) -> list[dict[str, Any]]:
     """Table rows for the queue: one per scored proposal."""
     decisions = decisions or {}
@@ -92,7 +93,10 @@ def queue() -> list[dict[str, Any]]:
                 cached = _CACHE.get(uri)
             if cached and cached[0] == gen:
                 return cached[1]
-            rows = queue_rows(api.saved_results(store), ledger_state().decisions)
+            # one result decoded at a time: at L the decoded results are gigabytes, their rows megabytes
+            texts = store.get_document_texts(api.RESULTS)
+            rows = queue_rows((json.loads(t) for t in texts.values()), ledger_state().decisions)
+            del texts
             with _LOCK:
                 _CACHE[uri] = (gen, rows)
     finally:
@@ -265,7 +269,6 @@ def evidence_of(r: dict[str, Any]) -> dict[str, Any]:
 def undocumented() -> dict[str, Any]:
     """As of the newest scoring's time (so the sample's story shows), else now: ``dependencies`` and the
     ``freshness`` of the window they were found in."""
-    from analyzer.timeutil import parse_time
 
     uri = store_uri()
     store = open_store(uri)
@@ -280,9 +283,7 @@ def undocumented() -> dict[str, Any]:
                 cached = _UNDOCUMENTED.get(key)
             if cached is not None:
                 return cached
-            scored = api.saved_results(store)
-            as_of = parse_time(scored[0]["as_of"]) if scored and scored[0].get("as_of") else None
-            rep = api.undocumented(store, as_of=as_of)
+            rep = api.undocumented(store, as_of=api.last_scoring_time(store))
             found = {"dependencies": tuple(rep["dependencies"]), "freshness": rep["freshness"]}
             with _LOCK:
                 _UNDOCUMENTED.clear()

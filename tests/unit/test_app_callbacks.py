@@ -195,3 +195,20 @@ def test_proposal_page_renders_every_kind_of_result(tmp_path: Path) -> None:
             text = _text(proposal.layout(pid))
         assert "Rollback verified" in text and ("sg.revoke_rules" in text or "resource_policy" in text), pid
     assert open_store(uri) is not None
+
+
+def test_the_lists_anchor_at_the_newest_scoring_without_reading_every_result(app: Any) -> None:
+    from analyzer import api
+    from analyzer.app.data import CONFIG_KEY
+    from analyzer.graph.store import open_store
+
+    store = open_store(app.server.config[CONFIG_KEY])
+    last = store.get_document(api.SCORING, "last")
+    try:
+        assert last is not None and last["scored"] == 3
+        assert api.iso(api.last_scoring_time(store)) == "2026-05-15T06:00:00Z"  # the demo's anchor
+        store.delete_documents(api.SCORING, ["last"])  # a store scored before the record existed
+        assert api.iso(api.last_scoring_time(store)) == "2026-05-15T06:00:00Z"
+    finally:
+        store.put_documents(api.SCORING, {"last": last})  # the module's other tests share the store
+        store.close()
