@@ -113,24 +113,43 @@ def network_documents(store: GraphStore) -> dict[str, dict[str, Any]]:
     return store.get_documents(NETWORK)
 
 
+def find_undocumented(
+    store: GraphStore,
+    *,
+    as_of: datetime | None = None,
+    window_days: int | None = None,
+    anchored: str | None = None,
+) -> tuple[Any, dict[str, Any]]:
+    """The undocumented observed dependencies (``scoring.undocumented.Undocumented``: ranked arrays, rows
+    made on demand) and the report without its rows: ``as_of``, ``window_days``, ``count``, and how fresh
+    the evidence is (``freshness``: an account with none in the window is unknown, not clean)."""
+    from analyzer.scoring.undocumented import find
+
+    ctx = analysis_context(store)
+    anchored = anchored or ("given" if as_of is not None else "now")
+    end = as_of or now()
+    days = window_days or current_policy(store).window_days
+    found = find(ctx, end, days)
+    return found, {
+        "as_of": iso(end),
+        "window_days": days,
+        "count": found.count,
+        "freshness": freshness(ctx.coverage, end - timedelta(days=days), end, anchored),
+    }
+
+
 def undocumented(
     store: GraphStore,
     *,
     as_of: datetime | None = None,
     window_days: int | None = None,
     anchored: str | None = None,
+    limit: int | None = None,
 ) -> dict[str, Any]:
-    """Every observed dependency the CMDB does not document, most critical dependants first, with how fresh
-    the evidence is (``freshness``: an account with none in the window is unknown, not clean)."""
-    from analyzer.scoring.undocumented import report
-
-    ctx = analysis_context(store)
-    anchored = anchored or ("given" if as_of is not None else "now")
-    end = as_of or now()
-    days = window_days or current_policy(store).window_days
-    rep = report(ctx, end, days)
-    rep["freshness"] = freshness(ctx.coverage, end - timedelta(days=days), end, anchored)
-    return rep
+    """Every observed dependency the CMDB does not document (``count``; the first ``limit`` of them as
+    rows in ``dependencies``, all when None), most critical dependants first, with ``freshness``."""
+    found, rep = find_undocumented(store, as_of=as_of, window_days=window_days, anchored=anchored)
+    return {**rep, "dependencies": list(found.rows(limit))}
 
 
 def flow_freshness(

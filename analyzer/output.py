@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import textwrap
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from analyzer.scoring.verdict import verdict
@@ -14,6 +16,25 @@ TIER_MARK = {"auto": "auto", "approval": "APPROVAL", "cab": "CAB", "blocked": "B
 
 def to_json(obj: Any) -> str:
     return json.dumps(obj, indent=2, sort_keys=False, default=str)
+
+
+def json_chunks(head: dict[str, Any], key: str, rows: Iterable[Any]) -> Iterator[str]:
+    """``to_json({**head, key: list(rows)})``, the same text, a row at a time: a list of a million rows
+    is never held (``key`` comes last).
+
+    >>> "".join(json_chunks({"n": 2}, "rows", iter([{"a": 1}, {"a": 2}]))) == to_json({"n": 2, "rows": [{"a": 1}, {"a": 2}]})
+    True
+    >>> "".join(json_chunks({"n": 0}, "rows", iter([]))) == to_json({"n": 0, "rows": []})
+    True
+    """
+    text = to_json({**head, key: []})
+    before, after = text.rsplit("[]", 1)  # the key is last: its empty list is the last "[]"
+    yield before
+    first = True
+    for row in rows:
+        yield ("[\n" if first else ",\n") + textwrap.indent(to_json(row), "    ")
+        first = False
+    yield ("[]" if first else "\n  ]") + after
 
 
 def results_csv(payload: dict[str, Any]) -> str:

@@ -28,6 +28,8 @@ _LOCK = threading.Lock()
 _BUILDING_QUEUE = threading.Lock()  # held while the queue's rows are built
 _BUILDING_UNDOCUMENTED = threading.Lock()  # held while the undocumented list is built
 _UNDOCUMENTED: dict[tuple[str, int], dict[str, Any]] = {}
+UNDOCUMENTED_KEPT = 200
+"""Undocumented dependencies the app keeps as rows (the most critical first); it counts all of them."""
 _ORDERED: dict[tuple[Any, ...], list[dict[str, Any]]] = {}  # a grid request's matching rows, in its order
 
 
@@ -283,8 +285,12 @@ def undocumented() -> dict[str, Any]:
                 cached = _UNDOCUMENTED.get(key)
             if cached is not None:
                 return cached
-            rep = api.undocumented(store, as_of=api.last_scoring_time(store))
-            found = {"dependencies": tuple(rep["dependencies"]), "freshness": rep["freshness"]}
+            rep = api.undocumented(store, as_of=api.last_scoring_time(store), limit=UNDOCUMENTED_KEPT)
+            found = {
+                "dependencies": tuple(rep["dependencies"]),
+                "count": rep["count"],
+                "freshness": rep["freshness"],
+            }
             with _LOCK:
                 _UNDOCUMENTED.clear()
                 _UNDOCUMENTED[key] = found

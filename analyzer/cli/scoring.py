@@ -306,12 +306,14 @@ def undocumented_cmd(ctx: click.Context, as_of: str | None, window_days: int | N
 
     store = ctx_store(ctx)
     at, anchored = api.anchor(store, as_of)
-    rep = api.undocumented(store, as_of=at, window_days=window_days, anchored=anchored)
+    found, rep = api.find_undocumented(store, as_of=at, window_days=window_days, anchored=anchored)
     stale = rep["freshness"]["stale"] or rep["freshness"]["newest_evidence"] is None
-    if fmt == "json":
-        from analyzer.output import to_json
+    if fmt == "json":  # written a row at a time: at L there are hundreds of thousands
+        from analyzer.output import json_chunks
 
-        click.echo(to_json(rep))
+        for chunk in json_chunks(rep, "dependencies", found.rows()):
+            click.echo(chunk, nl=False)
+        click.echo()
         if stale:
             ctx.exit(NO_EVIDENCE)
         return
@@ -320,7 +322,7 @@ def undocumented_cmd(ctx: click.Context, as_of: str | None, window_days: int | N
         f"{rep['count']} undocumented observed dependenc(ies), {rep['window_days']} days to {rep['as_of']}"
         + (" (evidence missing for some accounts: see above)" if stale else "")
     )
-    for d in rep["dependencies"]:
+    for d in found.rows():
         crit = d["dependants_max_criticality"] or "nothing documented depends on it"
         click.echo(
             f"  [{crit}] {d['consumer']} -> {d['provider']} ({', '.join(d['uses'])}; {d['events']} events, "

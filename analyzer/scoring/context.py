@@ -159,7 +159,10 @@ class Context:
 
     def documented_between(self, consumer: str, provider: str) -> tuple[bool, str]:
         """Whether the CMDB documents ``consumer`` depending on ``provider``, and why (not)."""
-        a, b = self.ci_of.get(consumer, []), self.ci_of.get(provider, [])
+        return self.documented_between_cis(self.ci_of.get(consumer, []), self.ci_of.get(provider, []))
+
+    def documented_between_cis(self, a: list[str], b: list[str]) -> tuple[bool, str]:
+        """``documented_between`` for the CIs the two ends map to (what the answer depends on)."""
         if not a:
             return False, "the consumer maps to no CI"
         if not b:

@@ -94,15 +94,14 @@ def search(query: str | None) -> Any:
 @dash.callback(Output(ids.EXPLORER_UNDOCUMENTED, "children"), Input(ids.EXPLORER_QUERY, "id"))
 def undocumented(_: str) -> Any:
     found = data.undocumented()
-    rows = found["dependencies"]
-    shown = list(rows[:UNDOCUMENTED_SHOWN])
+    shown = list(found["dependencies"][:UNDOCUMENTED_SHOWN])
     return [
         evidence_note(found["freshness"], ids.EXPLORER_EVIDENCE),
         html.P(
-            f"{len(rows)} undocumented observed dependenc(ies)"
+            f"{found['count']} undocumented observed dependenc(ies)"
             + (
                 f"; the {len(shown)} with the most critical dependants shown (blastwall undocumented lists all)"
-                if len(shown) < len(rows)
+                if len(shown) < found["count"]
                 else ""
             ),
             id=ids.EXPLORER_UNDOCUMENTED_COUNT,
