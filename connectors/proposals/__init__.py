@@ -87,13 +87,18 @@ class ImportReport:
 
 
 def _split(report: ImportReport, items: list[Any], file: str) -> list[dict[str, Any]]:
-    """The proposals of a parser's output, checked; its ``Skipped`` records counted."""
+    """The proposals of a parser's output, checked; its ``Skipped`` records counted. A proposal that fails
+    its check is reported (file, proposal, field) and left out; the file's others are kept (one oversized
+    delta once cost a file its other 7,503 proposals)."""
     out = []
     for item in items:
         if isinstance(item, Skipped):
             report.skip(item.reason)
-        else:
+            continue
+        try:
             out.append(check_proposal(item, file))
+        except BadInput as exc:
+            report.errors.append(str(exc))
     return out
 
 
@@ -124,6 +129,9 @@ def check_proposal(prop: Any, file: str) -> dict[str, Any]:
     if not isinstance(prop, dict) or not isinstance(prop.get("proposal_id"), str):
         raise BadInput(f"{where}: not a proposal", file=file)
     source, change = prop.get("source"), prop.get("change")
+    finding = source.get("finding_id") if isinstance(source, dict) else None
+    if isinstance(finding, str) and finding:  # the name the file gives it, to find it there
+        where += f" (finding {finding[:200]})"
     if not isinstance(source, dict) or not isinstance(change, dict):
         raise BadInput(f"{where}: no source or no change", file=file)
     for key in ("title", "severity", "product", "finding_id"):
@@ -166,8 +174,9 @@ def check_proposal(prop: Any, file: str) -> dict[str, Any]:
 
 @writes("propose")
 def import_proposals(store: GraphStore, paths: list[Path], requester: str | None = None) -> ImportReport:
-    """Parse every file and Custodian output directory; a bad one is reported and contributes nothing;
-    the good ones are stored at once. Custodian policy files given in the same call describe the runs."""
+    """Parse every file and Custodian output directory; a file that cannot be read is reported and
+    contributes nothing, a proposal that fails its check is reported and left out; the good ones are
+    stored at once. Custodian policy files given in the same call describe the runs."""
     from connectors.proposals import aws_config, custodian
 
     _ensure_registered()
