@@ -18,12 +18,26 @@ a change that touches thousands of things still draws at once and stays readable
 them all)."""
 
 
-def graph_elements(r: dict[str, Any]) -> list[dict[str, Any]]:
+def graph_elements(
+    r: dict[str, Any], severed_shown: int = MAX_DRAWN, impacted_shown: int = MAX_DRAWN
+) -> list[dict[str, Any]]:
     """Nodes and edges: the changed role, each severed consumer, and each impacted CI along its path
-    (the most critical first, the rest clustered)."""
-    hidden_severed = max(0, len(r["severed"]) - MAX_DRAWN) + r.get("severed_unlisted", 0)
-    hidden_impacted = max(0, len(r["impacted_services"]) - MAX_DRAWN)
-    r = r | {"severed": r["severed"][:MAX_DRAWN], "impacted_services": r["impacted_services"][:MAX_DRAWN]}
+    (the most critical first). Beyond ``severed_shown`` / ``impacted_shown`` of a kind the rest fold into
+    a cluster node (``cluster:severed`` / ``cluster:impacted``), which ``expanded`` opens a step further.
+
+    >>> r = {"change": {"target": "t"}, "impacted_services": [], "severed": [
+    ...     {"consumer": f"c{i}", "provider": "t", "documented": False, "observed": True} for i in range(30)]}
+    >>> [e["data"]["label"] for e in graph_elements(r) if e.get("classes") == "cluster"]
+    ['+6 more severed']
+    >>> len([e for e in graph_elements(r, 48) if e.get("classes") == "consumer"])
+    30
+    """
+    hidden_severed = max(0, len(r["severed"]) - severed_shown) + r.get("severed_unlisted", 0)
+    hidden_impacted = max(0, len(r["impacted_services"]) - impacted_shown)
+    r = r | {
+        "severed": r["severed"][:severed_shown],
+        "impacted_services": r["impacted_services"][:impacted_shown],
+    }
     elements = _elements(r)
     target = r["change"]["target"]
     if hidden_severed:
@@ -42,6 +56,20 @@ def graph_elements(r: dict[str, Any]) -> list[dict[str, Any]]:
             }
         )
     return elements
+
+
+def expanded(shown: dict[str, int], tapped: str | None) -> dict[str, int]:
+    """How many of each kind to draw after a tap: a cluster node opens ``MAX_DRAWN`` more of its kind.
+
+    >>> expanded({"severed": 24, "impacted": 24}, "cluster:severed")
+    {'severed': 48, 'impacted': 24}
+    >>> expanded({"severed": 24, "impacted": 24}, "arn:aws:iam::1:role/x")
+    {'severed': 24, 'impacted': 24}
+    """
+    kind = (tapped or "").removeprefix("cluster:")
+    if tapped and tapped.startswith("cluster:") and kind in shown:
+        return shown | {kind: shown[kind] + MAX_DRAWN}
+    return shown
 
 
 def _elements(r: dict[str, Any]) -> list[dict[str, Any]]:

@@ -272,6 +272,18 @@ def test_a_hub_sized_blast_radius_reads_in_one_screen_or_two(browser: object, bi
         and "488 more nobody was seen using" in caption
     )
     assert "severed, nobody documented it" in page.inner_text("#graph-legend")
+    # the graph folds past two dozen consumers; clicking the fold draws the next two dozen
+    page.wait_for_selector("#proposal-graph canvas")
+    page.wait_for_function("() => document.getElementById('proposal-graph')._cyreg?.cy?.nodes().length > 0")
+    count = "() => document.getElementById('proposal-graph')._cyreg.cy.nodes('.consumer').length"
+    fold = "document.getElementById('proposal-graph')._cyreg.cy.getElementById('cluster:severed')"
+    assert page.evaluate(count) == 24 and "+476 more severed" in page.evaluate(f"{fold}.data('label')")
+    at = page.evaluate(f"() => {fold}.renderedPosition()")
+    box = page.locator("#proposal-graph").bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + at["x"], box["y"] + at["y"])
+    page.wait_for_function(f"() => ({count})() === 48")
+    assert "+452 more severed" in page.evaluate(f"() => {fold}.data('label')")
     height = page.evaluate("document.documentElement.scrollHeight")
     page.screenshot(path=str(SHOTS / "proposal-hub.png"), full_page=True)
     assert height < 3000, height

@@ -11,7 +11,7 @@ from dash import Input, Output, State, dcc, html
 
 from analyzer.app import data, ids
 from analyzer.app.components import evidence_note, grid
-from analyzer.app.graph import STYLESHEET, graph_elements
+from analyzer.app.graph import MAX_DRAWN, STYLESHEET, expanded, graph_elements
 from analyzer.scoring.verdict import verdict
 
 dash.register_page(__name__, path_template="/proposal/<proposal_id>", name="Proposal")
@@ -127,7 +127,8 @@ def legend() -> html.Div:
     ]
     items.append(
         html.Span(
-            "Services and CIs coloured by criticality: critical red, high orange, medium amber, low green."
+            "Services and CIs coloured by criticality: critical red, high orange, medium amber, low green. "
+            "A grey octagon holds the rest of a kind: click it to draw more."
         )
     )
     return html.Div(items, id=ids.GRAPH_LEGEND, style={"fontSize": "0.8em", "margin": "0.3em 0 1em"})
@@ -260,6 +261,7 @@ def layout(proposal_id: str = "") -> html.Div:
             html.H3("Decision"),
             html.P(decision_text(proposal_id, data.decision(proposal_id)), id=ids.DECISION),
             dcc.Store(id=ids.PROPOSAL_ID, data=proposal_id),
+            dcc.Store(id=ids.GRAPH_SHOWN, data={"severed": MAX_DRAWN, "impacted": MAX_DRAWN}),
             dcc.Textarea(
                 id=ids.DECISION_COMMENT,
                 placeholder="Why (recorded with your decision)",
@@ -281,6 +283,23 @@ def layout(proposal_id: str = "") -> html.Div:
             ),
         ]
     )
+
+
+@dash.callback(
+    Output(ids.PROPOSAL_GRAPH, "elements"),
+    Output(ids.GRAPH_SHOWN, "data"),
+    Input(ids.PROPOSAL_GRAPH, "tapNodeData"),
+    State(ids.GRAPH_SHOWN, "data"),
+    State(ids.PROPOSAL_ID, "data"),
+    prevent_initial_call=True,
+)
+def open_cluster(tapped: dict[str, Any] | None, shown: dict[str, int], proposal_id: str) -> tuple[Any, Any]:
+    """A tap on a folded cluster draws the next few dozen of its kind."""
+    now = expanded(shown, (tapped or {}).get("id"))
+    r = data.result(proposal_id) if now != shown else None
+    if r is None:
+        raise dash.exceptions.PreventUpdate
+    return graph_elements(r, now["severed"], now["impacted"]), now
 
 
 @dash.callback(
