@@ -88,8 +88,8 @@ class ImportReport:
 
 def _split(report: ImportReport, items: list[Any], file: str) -> list[dict[str, Any]]:
     """The proposals of a parser's output, checked; its ``Skipped`` records counted. A proposal that fails
-    its check is reported (file, proposal, field) and left out; the file's others are kept (one oversized
-    delta once cost a file its other 7,503 proposals)."""
+    its check is reported (file, proposal, field) and left out; the file's others are kept (two oversized
+    deltas once cost a file its other 7,502 proposals)."""
     out = []
     for item in items:
         if isinstance(item, Skipped):

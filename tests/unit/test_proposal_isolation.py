@@ -1,6 +1,6 @@
 """One proposal that fails its check costs only itself: it is reported with the file, the proposal and
-the field, and the file's other proposals are imported (a synthetic L enterprise's one oversized delta
-once cost its file 7,503 good proposals)."""
+the field, and the file's other proposals are imported (a synthetic L enterprise's two oversized deltas
+once cost their file 7,502 good proposals)."""
 
 from __future__ import annotations
 
