@@ -99,3 +99,26 @@ def emit_results(payload: dict[str, Any], fmt: str) -> None:
         click.echo(results_csv(payload), nl=False)
     else:
         click.echo(results_table(payload))
+
+
+AS_OF_OPTION = click.option(
+    "--as-of",
+    default=None,
+    help="Anchor of the evidence window: ISO 8601, or 'latest' (the end of the newest evidence); default "
+    "now, and the answer then says how old the evidence is.",
+)
+WINDOW_DAYS_OPTION = click.option(
+    "--window-days", type=int, default=None, help="Evidence window (default: the tier policy's, 90)."
+)
+
+
+def say_freshness(f: dict[str, Any], fmt: str) -> None:
+    """The evidence caveat, first: on stdout above a table, on stderr beside JSON or CSV; then, above a
+    table, the window and what each account's evidence covers in it (JSON carries ``freshness``)."""
+    from analyzer.scoring.freshness import headline, window_line
+
+    line = headline(f)
+    if line:
+        click.echo(f"EVIDENCE: {line}", err=fmt != "table")
+    if fmt == "table":
+        click.echo(window_line(f))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from analyzer.cli.base import ctx_store, handled, main
+from analyzer.cli.base import ctx_store, handled, main, say_freshness
 from analyzer.cli.common_governance import ANCHOR, KEY_DIR, TRUST_ROOT, ledger_of, trust_root_of
 from analyzer.timeutil import now, parse_time
 
@@ -251,8 +251,6 @@ def review_cmd(
 
         click.echo(to_json(report))
     else:
-        from analyzer.cli.scoring import say_freshness
-
         say_freshness(report["freshness"], fmt)
         s = report["summary"]
         click.echo(

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from analyzer.cli.base import ctx_store, handled, main
+from analyzer.cli.base import AS_OF_OPTION, WINDOW_DAYS_OPTION, ctx_store, handled, main, say_freshness
 from analyzer.errors import BadInput
 
 
@@ -182,15 +182,8 @@ def exposure_cmd(
 
 @main.command("flows")
 @REVOKE_OPTION
-@click.option(
-    "--as-of",
-    default=None,
-    help="End of the evidence window: ISO 8601, or 'latest' (the end of the newest evidence); default now, "
-    "and the answer then says how old the evidence is.",
-)
-@click.option(
-    "--window-days", type=int, default=None, help="Evidence window (default: the tier policy's, 90)."
-)
+@AS_OF_OPTION
+@WINDOW_DAYS_OPTION
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.pass_context
 @handled
@@ -216,7 +209,6 @@ def flows_cmd(
       blastwall flows --as-of latest --quarantine eni-0abc=sg-0isolation
     """
     from analyzer import api
-    from analyzer.cli.scoring import say_freshness
     from analyzer.network.service import observed, observed_flows, whatif
     from analyzer.output import to_json
 

@@ -8,7 +8,17 @@ from typing import Any
 
 import click
 
-from analyzer.cli.base import FORMATS, ctx_store, emit_results, handled, main, report_errors
+from analyzer.cli.base import (
+    AS_OF_OPTION,
+    FORMATS,
+    WINDOW_DAYS_OPTION,
+    ctx_store,
+    emit_results,
+    handled,
+    main,
+    report_errors,
+    say_freshness,
+)
 from analyzer.errors import BadInput
 
 
@@ -147,12 +157,7 @@ def policy_load(ctx: click.Context, path: Path) -> None:
 
 @main.command()
 @click.argument("ids", nargs=-1)
-@click.option(
-    "--as-of",
-    default=None,
-    help="Anchor of the evidence window: ISO 8601, or 'latest' (the end of the newest evidence); default "
-    "now, and the answer then says how old the evidence is.",
-)
+@AS_OF_OPTION
 @click.option(
     "--policy",
     "policy_path",
@@ -249,18 +254,6 @@ NO_EVIDENCE = 4
 """Exit status of an answer whose window holds no evidence for an account it covers: not a clean bill."""
 
 
-def say_freshness(f: dict[str, Any], fmt: str) -> None:
-    """The evidence caveat, first: on stdout above a table, on stderr beside JSON or CSV; then, above a
-    table, the window and what each account's evidence covers in it (JSON carries ``freshness``)."""
-    from analyzer.scoring.freshness import headline, window_line
-
-    line = headline(f)
-    if line:
-        click.echo(f"EVIDENCE: {line}", err=fmt != "table")
-    if fmt == "table":
-        click.echo(window_line(f))
-
-
 def _record_reported_executions(ctx: click.Context, store: Any, results: list[dict[str, Any]]) -> None:
     """Changes a tool says it already ran (Custodian without --dryrun) go into the ledger as executions."""
     from analyzer.cli.common_governance import ledger_of
@@ -282,15 +275,8 @@ def _record_reported_executions(ctx: click.Context, store: Any, results: list[di
 
 
 @main.command("undocumented")
-@click.option(
-    "--as-of",
-    default=None,
-    help="Anchor of the evidence window: ISO 8601, or 'latest' (the end of the newest evidence); default "
-    "now, and the answer then says how old the evidence is.",
-)
-@click.option(
-    "--window-days", type=int, default=None, help="Evidence window (default: the tier policy's, 90)."
-)
+@AS_OF_OPTION
+@WINDOW_DAYS_OPTION
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.pass_context
 @handled
