@@ -32,6 +32,7 @@ _WHEN = {
         "undocumented_min": {"type": "integer", "minimum": 0},
         "unknowns_min": {"type": "integer", "minimum": 0},
         "impacted_criticality_at_least": {"enum": ["low", "medium", "high", "critical"]},
+        "observed_impact_criticality_at_least": {"enum": ["low", "medium", "high", "critical"]},
         "exposure_added_min": {"type": "integer", "minimum": 0},
         "coverage_days_below": {"type": "integer", "minimum": 1},
     },
@@ -94,7 +95,8 @@ class TierPolicy:
 
     def decide(self, facts: dict[str, Any]) -> TierDecision:
         """First matching rule decides. ``facts`` keys: change_kind, fidelity, severed, severed_observed,
-        undocumented, unknowns, max_criticality, exposure_added, coverage_days."""
+        undocumented, unknowns, max_criticality, max_criticality_observed (over services reached by membership or
+        observed use and data, not by documented relations alone), exposure_added, coverage_days."""
         for rule in self.doc["rules"]:
             if _matches(rule["when"], facts):
                 tier, notes = rule["tier"], []
@@ -125,6 +127,13 @@ def _matches(when: dict[str, Any], f: dict[str, Any]) -> bool:
         (
             "impacted_criticality_at_least",
             lambda v: criticality_rank(f["max_criticality"]) >= criticality_rank(v),
+        ),
+        (
+            "observed_impact_criticality_at_least",
+            lambda v: (
+                criticality_rank(f.get("max_criticality_observed", f["max_criticality"]))
+                >= criticality_rank(v)
+            ),
         ),
         ("exposure_added_min", lambda v: f.get("exposure_added", 0) >= v),
         ("coverage_days_below", lambda v: f.get("coverage_days", 0) < v),

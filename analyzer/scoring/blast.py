@@ -11,8 +11,6 @@ import numpy as np
 
 from analyzer import __version__
 from analyzer.changes import get_kind
-from analyzer.core import reachable
-from analyzer.criticality import criticality_rank
 from analyzer.errors import BadInput
 from analyzer.governance.tier_policy import TierPolicy
 from analyzer.iam.evaluate import Decision
@@ -27,6 +25,8 @@ from analyzer.scoring.assume import (
 )
 from analyzer.scoring.context import Context, account_of
 from analyzer.scoring.coverage import covered_days
+from analyzer.scoring.impact import impacted as find_impacted
+from analyzer.scoring.impact import worst
 from analyzer.scoring.outcome import config_digest, in_window
 from analyzer.scoring.propagation import build_graphs
 from analyzer.scoring.service_trust import service_trust_change
@@ -209,35 +209,9 @@ def score_proposal(
             if s["observed"] and s["documented"] and s["consumer"] in ctx.snap.index
         }
     )
-    impacted: list[dict[str, Any]] = []
-    # most proposals cut nothing observed: no walk then (each allocates arrays the size of the graph)
-    walks = (
-        (reachable(graphs.impact, [seeds])[0], reachable(graphs.documented, [doc_seeds])[0])
-        if seeds
-        else None
-    )
-    for i in np.flatnonzero(walks[0].reached) if walks else []:
-        assert walks is not None
-        reach, doc_reach = walks
-        node = ctx.snap.nodes[i]
-        if node.kind not in ("BusinessService", "ConfigurationItem"):
-            continue
-        path = [ctx.snap.nodes[j] for j in reach.path_to(int(i))]
-        impacted.append(
-            {
-                "id": node.id,
-                "name": node.props.get("name") or node.id,
-                "class": node.props.get("class"),
-                "kind": "business_service" if node.kind == "BusinessService" else "configuration_item",
-                "criticality": node.props.get("criticality") or "unknown",
-                "documented": bool(doc_reach.reached[i]),
-                "path": [p.props.get("name") or p.id for p in path],
-            }
-        )
-    impacted.sort(
-        key=lambda s: (-criticality_rank(s["criticality"]), s["kind"] != "business_service", s["name"])
-    )
-    max_crit = max((s["criticality"] for s in impacted), key=criticality_rank, default=None)
+    impacted = find_impacted(ctx, graphs, seeds, doc_seeds)
+    max_crit = worst(impacted)
+    max_crit_observed = worst(impacted, ("membership", "observed"))
 
     severed, unlisted = _listed(severed, unlisted)
     severed_total = len(severed) + unlisted
@@ -254,6 +228,7 @@ def score_proposal(
         "undocumented": undocumented,
         "unknowns": len(unknowns),
         "max_criticality": max_crit if max_crit else "none",
+        "max_criticality_observed": max_crit_observed if max_crit_observed else "none",
         "exposure_added": len(exposure),
         "coverage_days": days,
     }
@@ -425,7 +400,8 @@ def _scored_alternative(
         "severed": r["severed"],
         "severed_observed": sum(1 for x in r["severed"] if x["observed"]),
         "impacted_services": [
-            {k: x[k] for k in ("name", "criticality", "documented")} for x in r["impacted_services"]
+            {k: x[k] for k in ("name", "criticality", "documented", "reached")}
+            for x in r["impacted_services"]
         ],
         "approver_role": r["approver_role"],
         "tier_notes": r["tier_notes"],

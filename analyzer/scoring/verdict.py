@@ -46,6 +46,48 @@ def _count(n: int, one: str, many: str | None = None) -> str:
     return f"{n:,} {one if n == 1 else (many or one + 's')}"
 
 
+REACHED = {
+    "membership": "its own resource",
+    "observed": "observed chain",
+    "documented": "chain through the CMDB",
+}
+SHOWN_HOPS = 6
+
+
+def chain_phrase(chain: list[dict[str, Any]], reached: str | None) -> str:
+    """How an impacted service is reached, in words: the strongest chain's hops (the middle elided past
+    ``SHOWN_HOPS``).
+
+    >>> chain_phrase([{"from": "etl", "to": "data of out", "relation": "writes"},
+    ...     {"from": "data of out", "to": "features", "relation": "reads"},
+    ...     {"from": "features", "to": "Feature Pipeline", "relation": "member"},
+    ...     {"from": "Feature Pipeline", "to": "Fraud Detection", "relation": "documented"}], "documented")
+    'chain through the CMDB: etl writes out, read by features, part of Feature Pipeline, which Fraud Detection depends on'
+    """
+    if not chain:
+        return ""
+    words = {
+        "uses": "used by {to}",
+        "reads": "read by {to}",
+        "runs_as": "run by {to}",
+        "attached": "on {to}",
+        "member": "part of {to}",
+        "observed_ci": "used by {to}",
+        "documented": "which {to} depends on",
+    }
+    segs = [str(chain[0].get("from"))]
+    for hop in chain:
+        rel, to = hop.get("relation"), str(hop.get("to"))
+        if rel in ("writes", "writes_as"):
+            what = to.removeprefix("data of ")
+            segs[-1] += f" writes {what}" + (f" as {hop['as']}" if hop.get("as") else "")
+        else:
+            segs.append(words.get(str(rel), "then {to}").format(to=to))
+    if len(segs) > SHOWN_HOPS:
+        segs = [*segs[:3], "…", *segs[-2:]]
+    return f"{REACHED.get(str(reached), 'chain')}: " + ", ".join(segs)
+
+
 def verdict(r: dict[str, Any]) -> str:
     """One sentence for a scored result.
 
@@ -102,8 +144,10 @@ def verdict(r: dict[str, Any]) -> str:
         first = services[0]
         more = f" and {_count(len(services) - 1, 'more service')}" if len(services) > 1 else ""
         verb = "depend" if more else "depends"
+        how = chain_phrase(first.get("chain") or [], first.get("reached"))
         parts.append(
             f"{first.get('name')} ({first.get('criticality') or 'criticality unknown'}){more} {verb} on it"
+            + (f" ({how})" if how else "")
         )
     unknowns = [u for u in r.get("unknowns") or [] if u.get("reason") != "no_evidence_coverage"]
     if any(u.get("reason") == "no_evidence_coverage" for u in r.get("unknowns") or []):

@@ -1,0 +1,150 @@
+"""Impacted services and CIs of a proposal: what its severed, observed dependencies reach over the
+propagation graph (``analyzer.scoring.propagation``), each explained by its shortest chain and how strongly
+it is reached.
+
+``reached`` is one of (strongest first):
+
+- ``membership``: a resource of the CI is itself a consumer the change cuts off;
+- ``observed``: a chain of observed use and data (calls, reads, writes, flows, CI-to-CI use seen in the
+  evidence) reaches it;
+- ``documented``: only a chain through a dependency the CMDB documents reaches it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from itertools import pairwise
+from typing import Any
+
+import numpy as np
+
+from analyzer.core import reachable
+from analyzer.criticality import criticality_rank
+from analyzer.scoring.context import Context
+from analyzer.scoring.propagation import PropagationGraphs
+
+REACH_ORDER = ("membership", "observed", "documented")
+EVIDENCE_RELATIONS = ("uses", "reads", "writes", "writes_as", "observed_ci")
+CI_KINDS = ("BusinessService", "ConfigurationItem")
+DETAILED = 25
+"""Impacted entries whose chain names the observed actions and ports of each hop (the rest name the
+relation and event count)."""
+
+
+def _name(ctx: Context, g: PropagationGraphs, node: int) -> str:
+    n = ctx.snap.nodes[g.base(node)]
+    name = str(n.props.get("name") or n.id)
+    return f"data of {name}" if g.is_data(node) else name
+
+
+def _evidence(ctx: Context, consumer: int, provider: int) -> str:
+    """What the consumer was seen doing to the provider: actions and ports with their counts."""
+    snap = ctx.snap
+    cid, pid = snap.ids[consumer], snap.ids[provider]
+    seen: dict[str, int] = {}
+    for kind in ("OBSERVED_ASSUME", "OBSERVED_CALL", "OBSERVED_FLOW"):
+        for e in snap.edges_from(kind, cid):
+            if e.dst != pid:
+                continue
+            if kind == "OBSERVED_ASSUME":
+                what = "sts:AssumeRole"
+            elif kind == "OBSERVED_CALL":
+                what = str(e.props.get("action"))
+            else:
+                what = f"{e.props.get('protocol')}/{e.props.get('port')}"
+            seen[what] = seen.get(what, 0) + int(e.count or 0)
+    return ", ".join(f"{k} x{v:,}" for k, v in sorted(seen.items(), key=lambda kv: -kv[1])[:4])
+
+
+def _chain(ctx: Context, g: PropagationGraphs, path: list[int], detailed: bool) -> list[dict[str, Any]]:
+    hops = []
+    for a, b in pairwise(path):
+        relation, events, via = g.hop(a, b)
+        hop: dict[str, Any] = {
+            "from": _name(ctx, g, a),
+            "to": _name(ctx, g, b),
+            "relation": relation,
+            "events": events,
+        }
+        if via is not None:
+            hop["as"] = str(ctx.snap.nodes[via].props.get("name") or ctx.snap.ids[via])
+        if detailed and relation in ("uses", "reads"):
+            hop["evidence"] = _evidence(ctx, g.base(b), g.base(a))
+        elif detailed and relation == "writes":
+            hop["evidence"] = _evidence(ctx, a, g.base(b))
+        elif detailed and relation == "writes_as" and via is not None:
+            hop["evidence"] = f"{_evidence(ctx, a, via)}; as it: {_evidence(ctx, via, g.base(b))}"
+        hops.append(hop)
+    return hops
+
+
+def impacted(
+    ctx: Context, g: PropagationGraphs, seeds: Sequence[int], documented_seeds: Sequence[int]
+) -> list[dict[str, Any]]:
+    """Every business service and CI the loss of ``seeds`` (snapshot node indexes of cut-off consumers)
+    reaches, most critical and most strongly reached first."""
+    if not seeds:
+        return []
+    # resource hops first (impact never leaves a CI for a resource), then CI to CI: observed use, then
+    # documented relations; a chain is the resource walk's path, continued by the CI walks'
+    res = reachable(g.resource, [list(seeds)])[0]
+    ci_obs = reachable(g.ci_observed, [np.flatnonzero(res.reached)])[0]
+    ci_all = reachable(g.ci_all, [np.flatnonzero(ci_obs.reached)])[0]
+    doc = reachable(g.documented, [list(documented_seeds)])[0]
+    snap = ctx.snap
+    seed_set = set(int(s) for s in seeds)
+
+    def chain_to(i: int) -> list[int]:
+        tail = ci_all.path_to(i)
+        middle = ci_obs.path_to(tail[0])
+        return res.path_to(middle[0]) + middle[1:] + tail[1:]
+
+    out: list[dict[str, Any]] = []
+    for i in np.flatnonzero(ci_all.reached[: g.n]).tolist():
+        node = snap.nodes[i]
+        if node.kind not in CI_KINDS:
+            continue
+        if res.reached[i]:
+            direct = res.depth[i] == 1 and int(res.parent[i]) in seed_set
+            reached = "membership" if direct else "observed"
+        else:
+            reached = "observed" if ci_obs.reached[i] else "documented"
+        path = chain_to(i)
+        out.append(
+            {
+                "id": node.id,
+                "name": node.props.get("name") or node.id,
+                "class": node.props.get("class"),
+                "kind": "business_service" if node.kind == "BusinessService" else "configuration_item",
+                "criticality": node.props.get("criticality") or "unknown",
+                "documented": bool(doc.reached[i]),
+                "reached": reached,
+                "hops": len(path) - 1,
+                "path": [_name(ctx, g, j) for j in path],
+                "_path": path,
+            }
+        )
+    out.sort(
+        key=lambda s: (
+            -criticality_rank(s["criticality"]),
+            REACH_ORDER.index(s["reached"]),
+            s["kind"] != "business_service",
+            s["hops"],
+            s["name"],
+        )
+    )
+    for k, s in enumerate(out):
+        chain = _chain(ctx, g, s.pop("_path"), k < DETAILED)
+        s["chain"] = chain
+        volumes = [h["events"] for h in chain if h["relation"] in EVIDENCE_RELATIONS]
+        s["evidence_events"] = min(volumes) if volumes else 0
+    return out
+
+
+def worst(services: list[dict[str, Any]], reached: tuple[str, ...] = REACH_ORDER) -> str | None:
+    """The highest criticality among ``services`` reached in one of the ``reached`` ways."""
+    return max(
+        (s["criticality"] for s in services if s.get("reached", "observed") in reached),
+        key=criticality_rank,
+        default=None,
+    )
