@@ -1,27 +1,30 @@
 """A synthetic enterprise in the real formats of ``data/samples/`` (``blastwall synth``), deterministic for a
-seed.
+seed, derived from a business world drawn first (``analyzer.synth_world``): services, who calls whom, which
+job feeds which service, shared platforms. Its ground truth, which services each proposal really breaks,
+is written beside it (``truth.json``).
 
 What is written under ``OUT`` (the sample's layout, so ``blastwall ingest``/``load`` read it unchanged):
 
 - ``aws/<account>/global/`` and ``aws/<account>/us-east-1/``: GetAccountAuthorizationDetails, Organizations,
   S3 (ListBuckets, GetBucketPolicy, GetBucketTagging) and EC2/VPC Describe* responses;
-- ``cloudtrail/AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/*.json.gz``: AssumeRole management events;
-- ``flowlogs/AWSLogs/<account>/vpcflowlogs/<region>/YYYY/MM/DD/*.log.gz``: flow log version 2 records;
+- ``cloudtrail/AWSLogs/<account>/CloudTrail/<region>/YYYY/MM/DD/*.json.gz``: AssumeRole management events
+  along the calls, S3 data events (PutObject, GetObject) along the pipelines and the telemetry;
+- ``flowlogs/AWSLogs/<account>/vpcflowlogs/<region>/YYYY/MM/DD/*.log.gz``: flow log version 2 records
+  between the interfaces of services that call each other, and within a service;
 - ``servicenow/<table>.json``: Table API exports (``cmdb_ci_service``, ``cmdb_ci``, ``cmdb_rel_ci``,
-  ``cmdb_rel_type``);
+  ``cmdb_rel_type``): 60-80 % of the real service dependencies documented;
 - ``findings/``: proposals as Blastwall's own file and as Security Hub ASFF (IAM Access Analyzer);
-- ``policy/tier-policy.yaml`` and ``synth.json`` (seed, scale, the evidence window's end, counts).
+- ``policy/tier-policy.yaml``, ``synth.json`` (seed, scale, the evidence window's end, counts) and
+  ``truth.json`` (services, dependencies, and per finding the roles it cuts and the services it breaks).
 
-Shaped like real organizations: provider roles and security groups drawn with Zipf popularity (a few hubs
-that many consumers use), cross-account pipelines, 20-40 % of observed service-to-service dependencies
-missing from the CMDB, and some accounts that keep no CloudTrail or flow logs (their use cannot be seen:
-the scorer says unknown, never safe).
+Some accounts keep no CloudTrail or flow logs (their use cannot be seen: the scorer says unknown, never
+safe).
 
 >>> import tempfile
 >>> with tempfile.TemporaryDirectory() as d:
 ...     counts = generate("S", 7, Path(d))
-...     (Path(d) / "synth.json").is_file(), counts["accounts"]
-(True, 6)
+...     (Path(d) / "synth.json").is_file(), (Path(d) / "truth.json").is_file(), counts["accounts"]
+(True, True, 6)
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from analyzer.synth_world import World, draw
 
 REGION = "us-east-1"
 ORG = "o-synth00001"
@@ -65,8 +70,8 @@ SCALES = {
 }
 """S runs in the test suite; M and L are for ``bench/``. L is about 1M nodes (mostly ENIs and roles) and
 10M edges (mostly observed flows: each ENI talks to a few dozen others on a few service ports)."""
-FLOW_PORTS = (443, 8443, 5432, 6379)
-FLOW_PORT_SHARE = (0.6, 0.2, 0.1, 0.1)
+WRITES_PER_DAY = 24  # a pipeline's job writes hourly
+READS_PER_DAY = 48  # its readers read every half hour
 
 
 def _h(*parts: object, n: int = 12) -> str:
@@ -102,11 +107,95 @@ def _trail_file(out: Path, account: str, day: datetime, key: int) -> Path:
     return out / "cloudtrail" / "AWSLogs" / account / "CloudTrail" / REGION / f"{day:%Y/%m/%d}" / name
 
 
-@dataclass
-class _Role:
-    arn: str
-    account: str
-    service: str
+def _session_identity(role_arn: str, session: str) -> dict[str, Any]:
+    """``userIdentity`` of a call made with a role's session (CloudTrail ``AssumedRole``)."""
+    account = role_arn.split(":")[4]
+    name = role_arn.rsplit("/", 1)[-1]
+    role_id = "AROA" + _h("role", role_arn, n=17).upper()
+    return {
+        "type": "AssumedRole",
+        "principalId": f"{role_id}:{session}",
+        "arn": f"arn:aws:sts::{account}:assumed-role/{name}/{session}",
+        "accountId": account,
+        "sessionContext": {
+            "sessionIssuer": {
+                "type": "Role",
+                "principalId": role_id,
+                "arn": role_arn,
+                "accountId": account,
+                "userName": name,
+            },
+            "attributes": {"creationDate": "", "mfaAuthenticated": "false"},
+        },
+    }
+
+
+def _assume_event(t: datetime, consumer: str, provider: str, session: str, key: str) -> dict[str, Any]:
+    """A cross- or same-account ``sts:AssumeRole`` as the role's account's trail records it."""
+    ident = _session_identity(consumer, session)
+    ident["sessionContext"]["attributes"]["creationDate"] = _ts(t - timedelta(minutes=5))
+    p_account, p_name = provider.split(":")[4], provider.rsplit("/", 1)[-1]
+    return {
+        "eventVersion": "1.08",
+        "userIdentity": ident,
+        "eventTime": _ts(t),
+        "eventSource": "sts.amazonaws.com",
+        "eventName": "AssumeRole",
+        "awsRegion": REGION,
+        "sourceIPAddress": "10.0.0.10",
+        "userAgent": "aws-sdk-java/2.25.0",
+        "requestParameters": {"roleArn": provider, "roleSessionName": session},
+        "responseElements": {
+            "assumedRoleUser": {
+                "assumedRoleId": f"AROA{_h('role', provider, n=17).upper()}:{session}",
+                "arn": f"arn:aws:sts::{p_account}:assumed-role/{p_name}/{session}",
+            }
+        },
+        "requestID": _h("req", key, n=32),
+        "eventID": _h("evt", key, n=32),
+        "readOnly": True,
+        "resources": [{"accountId": p_account, "type": "AWS::IAM::Role", "ARN": provider}],
+        "eventType": "AwsApiCall",
+        "managementEvent": True,
+        "recipientAccountId": p_account,
+        "eventCategory": "Management",
+        "tlsDetails": {"tlsVersion": "TLSv1.3", "clientProvidedHostHeader": "sts.amazonaws.com"},
+    }
+
+
+def _s3_event(
+    t: datetime, role: str, bucket: str, account: str, key: str, event: str, n: str
+) -> dict[str, Any]:
+    """An S3 data event (``PutObject``/``GetObject``) as the bucket owner's trail records it."""
+    ident = _session_identity(role, f"synth-{_h('s', role, t.date(), n=8)}")
+    ident["sessionContext"]["attributes"]["creationDate"] = _ts(t - timedelta(minutes=1))
+    rec: dict[str, Any] = {
+        "eventVersion": "1.09",
+        "userIdentity": ident,
+        "eventTime": _ts(t),
+        "eventSource": "s3.amazonaws.com",
+        "eventName": event,
+        "awsRegion": REGION,
+        "sourceIPAddress": "10.0.0.11",
+        "userAgent": "[aws-sdk-java/2.25.0]",
+        "requestParameters": {"bucketName": bucket, "Host": f"{bucket}.s3.amazonaws.com", "key": key},
+        "responseElements": None,
+        "requestID": _h("s3req", n, n=16).upper(),
+        "eventID": _h("s3evt", n, n=32),
+        "readOnly": event.startswith("Get"),
+        "resources": [
+            {"type": "AWS::S3::Object", "ARN": f"arn:aws:s3:::{bucket}/{key}"},
+            {"accountId": account, "type": "AWS::S3::Bucket", "ARN": f"arn:aws:s3:::{bucket}"},
+        ],
+        "eventType": "AwsApiCall",
+        "managementEvent": False,
+        "recipientAccountId": account,
+        "eventCategory": "Data",
+        "tlsDetails": {"tlsVersion": "TLSv1.2", "clientProvidedHostHeader": f"{bucket}.s3.amazonaws.com"},
+    }
+    if role.split(":")[4] != account:
+        rec["sharedEventID"] = _h("s3shared", n, n=32)
+    return rec
 
 
 def generate(scale: str, seed: int, out: Path, overlapping_cidrs: bool = False) -> dict[str, int]:
@@ -121,44 +210,88 @@ def generate(scale: str, seed: int, out: Path, overlapping_cidrs: bool = False) 
     sc = SCALES[scale]
     rng = np.random.default_rng(seed)
     accounts = [f"{300000000000 + i * 104729:012d}" for i in range(sc.accounts)]
-    mgmt = accounts[0]
     # about one account in eight keeps no CloudTrail and no flow logs
     dark = {accounts[i] for i in range(1, sc.accounts) if i % 8 == 3}
-    services = [f"svc-{i:04d}" for i in range(sc.services)]
-    counts: dict[str, int] = {"accounts": len(accounts), "accounts_without_logs": len(dark)}
+    world = draw(accounts, sc.services, sc.roles_per_account, sc.buckets_per_account, rng)
+    counts: dict[str, int] = {
+        "accounts": len(accounts),
+        "accounts_without_logs": len(dark),
+        "services": len(world.services),
+        "roles": len(world.roles),
+        "assume_dependencies": len(world.calls),
+        "pipelines": len(world.pipelines),
+    }
+    trusts = _identities(out, world)
+    _organizations(out, accounts)
+    counts["buckets"] = _buckets(out, world, sc.buckets_per_account)
+    enis_of, open_ssh, group_rules = _network(out, world, sc, rng, overlapping_cidrs)
+    counts["security_groups"] = sc.accounts * sc.groups_per_account
+    counts["security_group_rules"] = group_rules
+    counts["enis"] = sc.accounts * sc.enis_per_account
+    observed: set[tuple[int, int]] = set()
+    counts["cloudtrail_events"] = _cloudtrail(out, world, sc, rng, dark, observed)
+    counts["flows"] = _flowlogs(out, world, sc, rng, dark, enis_of, observed)
+    documented = _servicenow(out, world, rng)
+    real = {(c, p) for c, ps in world.depends.items() for p in ps}
+    counts["observed_service_dependencies"] = len(observed & real)
+    counts["documented_service_dependencies"] = len(documented & observed & real)
+    findings = _proposals(out, world, trusts, open_ssh, sc.proposals)
+    counts["proposals"] = len(findings)
 
-    # --- identities: roles owned by services; providers drawn by popularity -------------------------
-    roles: list[_Role] = []
-    svc_of_slot = _zipf_pick(rng, len(services), sc.accounts * sc.roles_per_account, 1.3)
-    for ai, a in enumerate(accounts):
-        for slot in range(sc.roles_per_account):
-            svc = services[int(svc_of_slot[ai * sc.roles_per_account + slot])]
-            roles.append(_Role(f"arn:aws:iam::{a}:role/{svc}-r{slot:03d}", a, svc))
-    order = rng.permutation(len(roles))  # popularity rank -> role
-    deps: list[tuple[int, int]] = []  # (consumer role, provider role): observed AssumeRole
+    policy = Path(__file__).parent / "governance" / "default-tier-policy.yaml"
+    (out / "policy").mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(policy, out / "policy" / "tier-policy.yaml")
+    names = [s.name for s in world.services]
+    _write(
+        out / "truth.json",
+        {
+            "services": [{"name": s.name, "tier": s.tier, "rank": s.rank} for s in world.services],
+            "dependencies": sorted(
+                [names[c], names[p], how] for c, ps in world.depends.items() for p, how in ps.items()
+            ),
+            "findings": findings,
+        },
+    )
+    manifest = {
+        "generator": "blastwall synth",
+        "scale": scale,
+        "shape": asdict(sc),
+        "seed": seed,
+        "evidence_start": _ts(START),
+        "as_of": _ts(START + timedelta(days=DAYS)),
+        "accounts_without_logs": sorted(dark),
+        "overlapping_cidrs": overlapping_cidrs,
+        "counts": counts,
+    }
+    _write(out / "synth.json", manifest)
+    return counts
+
+
+def _users(world: World) -> dict[int, set[int]]:
+    """Role -> the roles that really assume it (calls, and jobs writing through a platform's role)."""
+    users: dict[int, set[int]] = {}
+    for c in world.calls:
+        users.setdefault(c.provider_role, set()).add(c.consumer_role)
+    for p in world.pipelines:
+        if p.writer_role != p.job_role:
+            users.setdefault(p.writer_role, set()).add(p.job_role)
+    return users
+
+
+def _identities(out: Path, world: World) -> dict[int, set[str]]:
+    """Write every account's roles; return each role's trusted principals."""
+    roles = world.roles
     trusts: dict[int, set[str]] = {}
-    fan = 1 + rng.integers(0, 3, len(roles))
-    providers = order[_zipf_pick(rng, len(roles), int(fan.sum()))]
-    k = 0
-    for ci in range(len(roles)):
-        for _ in range(int(fan[ci])):
-            pi = int(providers[k])
-            k += 1
-            if pi == ci or roles[pi].service == roles[ci].service:
-                continue
-            deps.append((ci, pi))
-            consumer = roles[ci]
-            by_root = rng.random() < 0.3 and consumer.account != roles[pi].account
-            trusts.setdefault(pi, set()).add(
+    for target, users in sorted(_users(world).items()):
+        for u in sorted(users):
+            consumer = roles[u]
+            cross = consumer.account != roles[target].account
+            by_root = cross and _h("root", consumer.arn, roles[target].arn, n=2) < "4d"  # about 30 %
+            trusts.setdefault(target, set()).add(
                 f"arn:aws:iam::{consumer.account}:root" if by_root else consumer.arn
             )
-    deps = sorted(set(deps))
-    counts["roles"] = len(roles)
-    counts["assume_dependencies"] = len(deps)
-    by_account: dict[str, list[int]] = {}
-    for i, role in enumerate(roles):
-        by_account.setdefault(role.account, []).append(i)
-
+    for target, stale in world.stale_trust.items():
+        trusts.setdefault(target, set()).update(roles[s].arn for s in stale if s != target)
     inline = {
         "PolicyName": "workload",
         "PolicyDocument": {
@@ -168,13 +301,16 @@ def generate(scale: str, seed: int, out: Path, overlapping_cidrs: bool = False) 
                 {
                     "Sid": "Data",
                     "Effect": "Allow",
-                    "Action": ["s3:GetObject", "s3:ListBucket"],
+                    "Action": ["s3:GetObject", "s3:ListBucket", "s3:PutObject"],
                     "Resource": "*",
                 },
             ],
         },
     }
-    for a in accounts:
+    by_account: dict[str, list[int]] = {}
+    for i, role in enumerate(roles):
+        by_account.setdefault(role.account, []).append(i)
+    for a in world.accounts:
         details = []
         for i in by_account.get(a, []):
             r = roles[i]
@@ -199,7 +335,7 @@ def generate(scale: str, seed: int, out: Path, overlapping_cidrs: bool = False) 
                     "InstanceProfileList": [],
                     "RolePolicyList": [inline],
                     "AttachedManagedPolicies": [],
-                    "Tags": [{"Key": "cmdb_ci", "Value": r.service}],
+                    "Tags": [{"Key": "cmdb_ci", "Value": world.services[r.service].name}],
                     "RoleLastUsed": {},
                 }
             )
@@ -213,6 +349,13 @@ def generate(scale: str, seed: int, out: Path, overlapping_cidrs: bool = False) 
                 "IsTruncated": False,
             },
         )
+    return trusts
+
+
+def _organizations(out: Path, accounts: list[str]) -> None:
+    """One organization, every account directly under the root; FullAWSAccess on the root and on each
+    account (as AWS requires an allowing SCP at every level), so SCPs decide and nothing is conditional."""
+    mgmt = accounts[0]
     _write(
         out / "aws" / mgmt / "global" / "organizations-DescribeOrganization.json",
         {
@@ -324,13 +467,21 @@ def generate(scale: str, seed: int, out: Path, overlapping_cidrs: bool = False) 
         },
     )
 
-    # --- data: buckets read by roles of other services ----------------------------------------------
-    buckets = 0
-    for ai, a in enumerate(accounts):
-        names = [f"synth-{ai:03d}-data-{b:03d}" for b in range(sc.buckets_per_account)]
-        buckets += len(names)
-        owners = _zipf_pick(rng, len(services), len(names), 1.3)
-        readers = rng.integers(0, len(roles), len(names))
+
+def _buckets(out: Path, world: World, per_account: int) -> int:
+    """Each account's buckets: the datasets of the pipelines (readers named in the bucket policy) and the
+    log sink, and others nobody was seen using (one reader allowed)."""
+    datasets = {p.bucket: p for p in world.pipelines}
+    if world.log_sink is not None:
+        datasets[world.log_sink.bucket] = world.log_sink
+    homed: dict[int, list[int]] = {}
+    for s in world.services:
+        homed.setdefault(s.home, []).append(s.index)
+    total = 0
+    for ai, a in enumerate(world.accounts):
+        names = [f"synth-{ai:03d}-data-{b:03d}" for b in range(per_account)]
+        total += len(names)
+        here = homed.get(ai) or [0]
         _write(
             out / "aws" / a / "global" / "s3-ListBuckets.json",
             {
@@ -338,16 +489,20 @@ def generate(scale: str, seed: int, out: Path, overlapping_cidrs: bool = False) 
                 "Owner": {"DisplayName": f"synth-{ai:03d}", "ID": _h("owner", a, n=64)},
             },
         )
+        owner_of = {
+            n: datasets[n].owner if n in datasets else here[int(_h("bo", n, n=6), 16) % len(here)]
+            for n in names
+        }
         _write(
             out / "aws" / a / "global" / "s3-GetBucketTagging.json",
-            {
-                n: {"TagSet": [{"Key": "cmdb_ci", "Value": services[int(owners[j])]}]}
-                for j, n in enumerate(names)
-            },
+            {n: {"TagSet": [{"Key": "cmdb_ci", "Value": world.services[owner_of[n]].name}]} for n in names},
         )
         policies = {}
-        for j, n in enumerate(names):
-            reader = roles[int(readers[j])]
+        for n in names:
+            if n in datasets:
+                readers = sorted({world.roles[r].arn for _s, r in datasets[n].readers})
+            else:
+                readers = [world.roles[int(_h("br", n, n=8), 16) % len(world.roles)].arn]
             policies[n] = {
                 "Policy": json.dumps(
                     {
@@ -356,7 +511,7 @@ def generate(scale: str, seed: int, out: Path, overlapping_cidrs: bool = False) 
                             {
                                 "Sid": "Reader",
                                 "Effect": "Allow",
-                                "Principal": {"AWS": reader.arn},
+                                "Principal": {"AWS": readers if len(readers) > 1 else readers[0]},
                                 "Action": ["s3:GetObject", "s3:ListBucket"],
                                 "Resource": [f"arn:aws:s3:::{n}", f"arn:aws:s3:::{n}/*"],
                             }
@@ -365,10 +520,23 @@ def generate(scale: str, seed: int, out: Path, overlapping_cidrs: bool = False) 
                 )
             }
         _write(out / "aws" / a / "global" / "s3-GetBucketPolicy.json", policies)
-    counts["buckets"] = buckets
+    return total
 
-    # --- network: shared security groups with Zipf fan-in, ENIs, observed flows ------------------------
-    enis_of: dict[str, list[tuple[str, str, list[str]]]] = {}  # account -> (eni, ip, groups)
+
+_Eni = tuple[str, str, list[str], int, str]  # (eni, ip, groups, service, app | db)
+
+
+def _network(
+    out: Path, world: World, sc: Scale, rng: np.random.Generator, overlapping_cidrs: bool
+) -> tuple[dict[str, list[_Eni]], list[str], int]:
+    """VPCs, subnets, ACLs, routes, shared security groups with Zipf fan-in, and the interfaces of the
+    services running in each account (a database's interfaces apart)."""
+    accounts = world.accounts
+    present: dict[int, list[int]] = {}
+    for svc in world.services:
+        for where in svc.accounts:
+            present.setdefault(where, []).append(svc.index)
+    enis_of: dict[str, list[_Eni]] = {}  # account -> its interfaces
     group_rules = 0
     open_ssh: list[str] = []
     for ai, a in enumerate(accounts):
@@ -557,11 +725,15 @@ def generate(scale: str, seed: int, out: Path, overlapping_cidrs: bool = False) 
                 }
             )
         _write(reg / "ec2-DescribeSecurityGroups.json", {"SecurityGroups": sgs})
+        here = present.get(ai) or [0]
+        size = 1.0 / np.arange(1, len(here) + 1) ** 0.8
+        owner = rng.choice(len(here), size=sc.enis_per_account, p=size / size.sum())
+        is_db = rng.random(sc.enis_per_account) < 0.15
         member = _zipf_pick(rng, len(groups), sc.enis_per_account, 1.4)
         n_extra = rng.choice(3, sc.enis_per_account, p=[0.3, 0.4, 0.3])
         extra = _zipf_pick(rng, len(groups), 2 * sc.enis_per_account, 1.4)
         enis = []
-        rows = []
+        rows: list[_Eni] = []
         for e in range(sc.enis_per_account):
             eni = f"eni-{_h('eni', a, e, n=17)}"
             si = e % 2
@@ -572,7 +744,9 @@ def generate(scale: str, seed: int, out: Path, overlapping_cidrs: bool = False) 
             for x in extra[e * 2 : e * 2 + int(n_extra[e])]:
                 if groups[int(x)] not in gs:
                     gs.append(groups[int(x)])
-            rows.append((eni, ip, gs))
+            svc = world.services[here[int(owner[e])]]
+            kind = "db" if svc.database and is_db[e] else "app"
+            rows.append((eni, ip, gs, svc.index, kind))
             enis.append(
                 {
                     "NetworkInterfaceId": eni,
@@ -585,117 +759,173 @@ def generate(scale: str, seed: int, out: Path, overlapping_cidrs: bool = False) 
                     "PrivateIpAddresses": [{"Primary": True, "PrivateIpAddress": ip}],
                     "Groups": [{"GroupId": g, "GroupName": f"synth-{groups.index(g):03d}"} for g in gs],
                     "Status": "in-use",
-                    "TagSet": [
-                        {
-                            "Key": "cmdb_ci",
-                            "Value": services[int(svc_of_slot[(ai * 7 + e) % len(svc_of_slot)])],
-                        }
-                    ],
+                    "TagSet": [{"Key": "cmdb_ci", "Value": svc.name}],
                 }
             )
         enis_of[a] = rows
         _write(reg / "ec2-DescribeNetworkInterfaces.json", {"NetworkInterfaces": enis})
         _write(reg / "ec2-DescribeInstances.json", {"Reservations": []})
-    counts["security_groups"] = sc.accounts * sc.groups_per_account
-    counts["security_group_rules"] = group_rules
-    counts["enis"] = sc.accounts * sc.enis_per_account
+    return enis_of, open_ssh, group_rules
 
-    # --- CloudTrail: AssumeRole along the dependencies, hubs far more often ---------------------------
-    weight = np.bincount(np.array([p for _c, p in deps], dtype=np.int64), minlength=len(roles)).astype(float)
-    w = np.array([weight[p] for _c, p in deps]) if deps else np.zeros(0)
-    w = w / w.sum() if len(w) else w
+
+def _cloudtrail(
+    out: Path,
+    world: World,
+    sc: Scale,
+    rng: np.random.Generator,
+    dark: set[str],
+    observed: set[tuple[int, int]],
+) -> int:
+    """AssumeRole along the calls (popular providers far more often, every call at least daily), and S3
+    data events along the pipelines and the telemetry, each in the trail of the account that owns the role
+    or the bucket; adds the service dependencies that left evidence to ``observed``."""
+    roles, services = world.roles, world.services
+    weights = np.array([c.weight for c in world.calls])
+    spare = max(0, sc.assumes_per_day - len(world.calls))
+    log_volume = rng.integers(4, 9, len(services))
     events = 0
-    used = np.zeros(len(deps), dtype=bool)
     for day in range(DAYS):
         d0 = START + timedelta(days=day)
-        picks = rng.choice(len(deps), size=sc.assumes_per_day, p=w) if deps else np.zeros(0, dtype=int)
         per_account: dict[str, list[dict[str, Any]]] = {}
-        for seq, i in enumerate(picks.tolist()):
-            consumer, provider = roles[deps[i][0]], roles[deps[i][1]]
+
+        def record(
+            account: str, rec: dict[str, Any], into: dict[str, list[dict[str, Any]]] = per_account
+        ) -> None:
+            into.setdefault(account, []).append(rec)
+
+        extra = rng.multinomial(spare, weights / weights.sum()) if len(weights) else np.zeros(0, np.int64)
+        for k, call in enumerate(world.calls):
+            consumer, provider = roles[call.consumer_role], roles[call.provider_role]
             if provider.account in dark:
                 continue
-            used[i] = True
-            t = d0 + timedelta(seconds=int(seq * 86400 / max(1, sc.assumes_per_day)))
-            session = f"synth-{day}-{seq}"
-            cname = consumer.arn.rsplit("/", 1)[-1]
-            role_id = "AROA" + _h("role", consumer.arn, n=17).upper()
-            per_account.setdefault(provider.account, []).append(
-                {
-                    "eventVersion": "1.08",
-                    "userIdentity": {
-                        "type": "AssumedRole",
-                        "principalId": f"{role_id}:{session}",
-                        "arn": f"arn:aws:sts::{consumer.account}:assumed-role/{cname}/{session}",
-                        "accountId": consumer.account,
-                        "sessionContext": {
-                            "sessionIssuer": {
-                                "type": "Role",
-                                "principalId": role_id,
-                                "arn": consumer.arn,
-                                "accountId": consumer.account,
-                                "userName": cname,
-                            },
-                            "attributes": {
-                                "creationDate": _ts(t - timedelta(minutes=5)),
-                                "mfaAuthenticated": "false",
-                            },
-                        },
-                    },
-                    "eventTime": _ts(t),
-                    "eventSource": "sts.amazonaws.com",
-                    "eventName": "AssumeRole",
-                    "awsRegion": REGION,
-                    "sourceIPAddress": "10.0.0.10",
-                    "userAgent": "aws-sdk-java/2.25.0",
-                    "requestParameters": {"roleArn": provider.arn, "roleSessionName": session},
-                    "responseElements": {
-                        "assumedRoleUser": {
-                            "assumedRoleId": f"AROA{_h('role', provider.arn, n=17).upper()}:{session}",
-                            "arn": f"arn:aws:sts::{provider.account}:assumed-role/{provider.arn.rsplit('/', 1)[-1]}/{session}",
-                        }
-                    },
-                    "requestID": _h("req", day, seq, n=32),
-                    "eventID": _h("evt", day, seq, n=32),
-                    "readOnly": True,
-                    "resources": [
-                        {"accountId": provider.account, "type": "AWS::IAM::Role", "ARN": provider.arn}
-                    ],
-                    "eventType": "AwsApiCall",
-                    "managementEvent": True,
-                    "recipientAccountId": provider.account,
-                    "eventCategory": "Management",
-                    "tlsDetails": {"tlsVersion": "TLSv1.3", "clientProvidedHostHeader": "sts.amazonaws.com"},
-                }
-            )
+            observed.add((consumer.service, provider.service))
+            n = 1 + int(extra[k])
+            for j in range(n):
+                t = d0 + timedelta(seconds=int((j + 0.5) * 86400 / n) + k % 600)
+                key = f"{day}/{k}/{j}"
+                record(
+                    provider.account, _assume_event(t, consumer.arn, provider.arn, f"synth-{_h(key)}", key)
+                )
+        for k, p in enumerate(world.pipelines):
+            account = world.accounts[p.account]
+            writer, job = roles[p.writer_role], roles[p.job_role]
+            for j in range(WRITES_PER_DAY):
+                t = d0 + timedelta(hours=j, minutes=k % 50)
+                key = f"w/{day}/{k}/{j}"
+                if p.writer_role != p.job_role and writer.account not in dark:
+                    observed.add((job.service, writer.service))
+                    record(writer.account, _assume_event(t, job.arn, writer.arn, f"job-{_h(key)}", key))
+                if account not in dark:
+                    obj = f"out/{t:%Y/%m/%d/%H}/part-0.parquet"
+                    record(account, _s3_event(t, writer.arn, p.bucket, account, obj, "PutObject", key))
+            for ri, (svc, role) in enumerate(p.readers):
+                if account in dark:
+                    break
+                observed.add((svc, p.producer))
+                if p.owner != p.producer:
+                    observed.add((svc, p.owner))
+                for j in range(READS_PER_DAY):
+                    t = d0 + timedelta(minutes=30 * j + 10 + ri)
+                    key = f"r/{day}/{k}/{ri}/{j}"
+                    obj = f"out/{t:%Y/%m/%d/%H}/part-0.parquet"
+                    record(account, _s3_event(t, roles[role].arn, p.bucket, account, obj, "GetObject", key))
+        sink = world.log_sink
+        if sink is not None and world.accounts[sink.account] not in dark:
+            account = world.accounts[sink.account]
+            for s in services:
+                if s.job < 0:
+                    continue
+                for j in range(int(log_volume[s.index])):
+                    t = d0 + timedelta(minutes=int(j * 1440 / log_volume[s.index]) + s.index % 90)
+                    key = f"l/{day}/{s.index}/{j}"
+                    obj = f"logs/{s.name}/{t:%Y/%m/%d/%H%M}.json.gz"
+                    record(
+                        account, _s3_event(t, roles[s.job].arn, sink.bucket, account, obj, "PutObject", key)
+                    )
+            svc, role = sink.readers[0]
+            observed.add((svc, sink.owner))
+            for j in range(READS_PER_DAY):
+                t = d0 + timedelta(minutes=30 * j + 5)
+                key = f"lr/{day}/{j}"
+                record(
+                    account,
+                    _s3_event(t, roles[role].arn, sink.bucket, account, f"logs/{j}", "GetObject", key),
+                )
         for a, recs in per_account.items():
+            recs.sort(key=lambda r: (r["eventTime"], r["eventID"]))
             events += len(recs)
             _gz(_trail_file(out, a, d0, day), json.dumps({"Records": recs}, separators=(",", ":")))
-    for a in sorted(set(accounts) - dark):  # an account with a trail but a quiet week still has coverage
+    for a in sorted(
+        set(world.accounts) - dark
+    ):  # an account with a trail but a quiet week still has coverage
         if not (out / "cloudtrail" / "AWSLogs" / a).exists():
             _gz(_trail_file(out, a, START, -1), json.dumps({"Records": []}))
-    counts["cloudtrail_events"] = events
+    return events
 
-    # --- flow logs: ENI to ENI on service ports within each account, towards popular ENIs -------------
+
+def _flowlogs(
+    out: Path,
+    world: World,
+    sc: Scale,
+    rng: np.random.Generator,
+    dark: set[str],
+    enis_of: dict[str, list[_Eni]],
+    observed: set[tuple[int, int]],
+) -> int:
+    """Flows where services run side by side: a caller's interfaces to its provider's (443 or 8443, and
+    5432 to its database), and within a service (its application to its own database and cache)."""
     header = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status"
+    calls = sorted(
+        {(world.roles[c.consumer_role].service, world.roles[c.provider_role].service) for c in world.calls}
+    )
     flows = 0
-    for a in accounts:
+    for a in world.accounts:
         if a in dark:
             continue
         rows = enis_of[a]
+        by: dict[tuple[int, str], list[int]] = {}
+        for i, (_eni, _ip, _gs, svc, kind) in enumerate(rows):
+            by.setdefault((svc, kind), []).append(i)
+        channels: list[tuple[list[int], list[int], int, tuple[int, int] | None]] = []
+        for x, y in calls:
+            src, dst, db = by.get((x, "app")), by.get((y, "app")), by.get((y, "db"))
+            if src and dst:
+                channels.append((src, dst, 443 if (x + y) % 3 else 8443, (x, y)))
+            if src and db:
+                channels.append((src, db, 5432, (x, y)))
+        scrapers = by.get((world.observability, "app"))
+        for s in sorted({svc for _e, _i, _g, svc, _k in rows} - {world.observability}):
+            if scrapers and by.get((s, "app")):
+                channels.append((scrapers, by[(s, "app")], 9100, None))  # telemetry: not a dependency
+            app, db = by.get((s, "app")), by.get((s, "db"))
+            if app and db:
+                channels.append((app, db, 5432, None))
+            if app and len(app) > 1:
+                channels.append((app, app, 6379, None))
+        if not channels:
+            continue
+        for _src, _dst, _port, pair in channels:
+            if pair is not None:
+                observed.add(pair)
+        per_day = max(len(channels), sc.flows_per_day // sc.accounts)
         for day in range(DAYS):
-            per_day = max(1, sc.flows_per_day // sc.accounts)
-            src = rng.integers(0, len(rows), per_day).tolist()
-            dst = _zipf_pick(rng, len(rows), per_day, 1.3).tolist()
-            service = rng.choice(len(FLOW_PORTS), per_day, p=FLOW_PORT_SHARE).tolist()
+            picks = np.concatenate(
+                [np.arange(len(channels)), rng.integers(0, len(channels), per_day - len(channels))]
+            )
+            u = rng.random((per_day, 2))
             t0 = int((START + timedelta(days=day)).timestamp())
             step = max(1, 86400 // per_day)
             lines = [header]
-            for j in range(per_day):
-                s, d = rows[src[j]], rows[dst[j]]
+            for j, c in enumerate(picks.tolist()):
+                src_list, dst_list, port, _pair = channels[c]
+                s, d = (
+                    rows[src_list[int(u[j, 0] * len(src_list))]],
+                    rows[dst_list[int(u[j, 1] * len(dst_list))]],
+                )
                 if s[0] == d[0]:
                     continue
                 ts = t0 + (j * step) % 86400
-                tail = f"{s[1]} {d[1]} {49152 + j % 16000} {FLOW_PORTS[service[j]]} 6 10 4200 {ts} {ts + 60} ACCEPT OK"
+                tail = f"{s[1]} {d[1]} {49152 + j % 16000} {port} 6 10 4200 {ts} {ts + 60} ACCEPT OK"
                 lines.append(f"2 {a} {d[0]} {tail}")  # recorded at both interfaces
                 lines.append(f"2 {a} {s[0]} {tail}")
                 flows += 1
@@ -712,23 +942,26 @@ def generate(scale: str, seed: int, out: Path, overlapping_cidrs: bool = False) 
                 / f"{a}_vpcflowlogs_{REGION}_{fl}_{d0:%Y%m%dT0000Z}_{_h('f', a, day, n=8)}.log.gz",
                 "\n".join(lines) + "\n",
             )
-    counts["flows"] = flows
+    return flows
 
-    # --- ServiceNow: services and the relations someone documented ------------------------------------
-    sys_id = {s: _h("sys", s, n=32) for s in services}
+
+def _servicenow(out: Path, world: World, rng: np.random.Generator) -> set[tuple[int, int]]:
+    """The services and the dependencies someone documented (60-80 % of the real ones); returns those."""
+    services = world.services
+    sys_id = {s.name: _h("sys", s.name, n=32) for s in services}
     crit = rng.choice(len(CRITICALITY), len(services), p=[0.1, 0.2, 0.4, 0.3])
     ci_rows = [
         {
-            "sys_id": sys_id[s],
-            "name": s,
+            "sys_id": sys_id[s.name],
+            "name": s.name,
             "sys_class_name": "cmdb_ci_service_business",
             "busines_criticality": CRITICALITY[int(crit[i])],
             "operational_status": "1",
             "install_status": "1",
             "environment": "Production",
             "service_classification": "Business Service",
-            "owned_by": _ref("sys_user", _h("owner", s, n=32)),
-            "support_group": _ref("sys_user_group", _h("group", s, n=32)),
+            "owned_by": _ref("sys_user", _h("owner", s.name, n=32)),
+            "support_group": _ref("sys_user_group", _h("group", s.name, n=32)),
             "sys_updated_on": "2026-04-30 22:05:17",
         }
         for i, s in enumerate(services)
@@ -749,19 +982,17 @@ def generate(scale: str, seed: int, out: Path, overlapping_cidrs: bool = False) 
             ]
         },
     )
-    observed_pairs = sorted(
-        {(roles[c].service, roles[p].service) for (c, p), u in zip(deps, used, strict=True) if u}
-    )
-    document = rng.random(len(observed_pairs)) < rng.uniform(0.6, 0.8)
-    documented = [pair for pair, keep in zip(observed_pairs, document, strict=True) if keep]
+    pairs = sorted((c, p) for c, ps in world.depends.items() for p in ps)
+    keep = rng.random(len(pairs)) < rng.uniform(0.6, 0.8)
+    documented = [pair for pair, k in zip(pairs, keep, strict=True) if k]
     _write(
         out / "servicenow" / "cmdb_rel_ci.json",
         {
             "result": [
                 {
-                    "sys_id": _h("rel", c, p, n=32),
-                    "parent": _ref("cmdb_ci", sys_id[c]),
-                    "child": _ref("cmdb_ci", sys_id[p]),
+                    "sys_id": _h("rel", services[c].name, services[p].name, n=32),
+                    "parent": _ref("cmdb_ci", sys_id[services[c].name]),
+                    "child": _ref("cmdb_ci", sys_id[services[p].name]),
                     "type": _ref("cmdb_rel_type", rel_type),
                     "connection_strength": "Always",
                 }
@@ -769,56 +1000,91 @@ def generate(scale: str, seed: int, out: Path, overlapping_cidrs: bool = False) 
             ]
         },
     )
-    counts["observed_service_dependencies"] = len(observed_pairs)
-    counts["documented_service_dependencies"] = len(documented)
+    return set(documented)
 
-    # --- proposals: trust narrowing (own file), external access (ASFF), SSH to the world -------------
+
+def _allowed(arn: str, principals: set[str]) -> bool:
+    return arn in principals or f"arn:aws:iam::{arn.split(':')[4]}:root" in principals
+
+
+def _proposals(
+    out: Path, world: World, trusts: dict[int, set[str]], open_ssh: list[str], n: int
+) -> dict[str, dict[str, Any]]:
+    """Findings as a CSPM raises them: narrow the trust of a role trusted widely (drop one principal, or
+    every principal of another account), external access (ASFF, IAM Access Analyzer), SSH open to the
+    world. Returns the truth per finding: the roles that lose an access they use, the services broken."""
+    roles = world.roles
+    users = _users(world)
     ranked = sorted(trusts, key=lambda i: (-len(trusts[i]), roles[i].arn))
     own: list[dict[str, Any]] = []
     asff: list[dict[str, Any]] = []
+    truth: dict[str, dict[str, Any]] = {}
     ssh = {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}
-    for j in range(sc.proposals):
+
+    def cut_by(i: int, after: set[str]) -> list[int]:
+        return sorted(u for u in users.get(i, set()) if not _allowed(roles[u].arn, after))
+
+    def note(fid: str, target: str, cut: list[int]) -> None:
+        broken = world.breaks(set(cut))
+        truth[fid] = {
+            "target": target,
+            "cut": [roles[u].arn for u in cut],
+            "breaks": sorted(world.services[s].name for s in broken),
+        }
+
+    for j in range(n):
         i = ranked[(j // 4) % len(ranked)] if ranked else 0
         r = roles[i]
         trusted = sorted(trusts.get(i, set()))
         foreign = sorted({t.split(":")[4] for t in trusted} - {r.account})
+        fid = f"SYN-{j:06d}"
         if j % 4 == 3 and open_ssh:
             gid = open_ssh[(j // 4) % len(open_ssh)]
             own.append(
                 {
-                    "id": f"SYN-{j:06d}",
+                    "id": fid,
                     "title": f"Close SSH to the world on {gid}",
                     "severity": "high",
                     "proposer": "synth",
                     "change": {"kind": "sg.revoke_rules", "target": gid, "delta": {"ingress": [ssh]}},
                 }
             )
+            truth[fid] = {"target": gid, "cut": [], "breaks": []}  # nothing in the world uses SSH
             continue
         if j % 4 != 2 or not foreign:
             if j % 2 and foreign:
-                delta: dict[str, Any] = {"remove_principals_of_account": [foreign[j % len(foreign)]]}
-            else:
-                keep = trusted[: max(1, len(trusted) // 2)] or [f"arn:aws:iam::{r.account}:root"]
+                ext = foreign[(j // 4) % len(foreign)]
+                delta: dict[str, Any] = {"remove_principals_of_account": [ext]}
+                after = {t for t in trusted if t.split(":")[4] != ext}
+            else:  # the principal the finding says is unused (right or wrong)
+                drop = trusted[(j // 4) % len(trusted)] if trusted else ""
+                after = set(trusted) - {drop} or {f"arn:aws:iam::{r.account}:root"}
                 delta = {
                     "new_document": {
                         "Version": "2012-10-17",
                         "Statement": [
-                            {"Effect": "Allow", "Principal": {"AWS": keep}, "Action": "sts:AssumeRole"}
+                            {
+                                "Effect": "Allow",
+                                "Principal": {"AWS": sorted(after)},
+                                "Action": "sts:AssumeRole",
+                            }
                         ],
                     }
                 }
             own.append(
                 {
-                    "id": f"SYN-{j:06d}",
+                    "id": fid,
                     "title": f"Narrow the trust of {r.arn}",
                     "severity": "medium",
                     "proposer": "synth",
                     "change": {"kind": "iam.update_trust_policy", "target": r.arn, "delta": delta},
                 }
             )
+            note(fid, r.arn, cut_by(i, after))
             continue
         ext = foreign[j % len(foreign)]
         fid = f"arn:aws:access-analyzer:{REGION}:{r.account}:analyzer/synth/{r.arn}/{ext}/{j}"
+        note(fid, r.arn, cut_by(i, {t for t in trusted if t.split(":")[4] != ext}))
         asff.append(
             {
                 "SchemaVersion": "2018-10-08",
@@ -862,21 +1128,4 @@ def generate(scale: str, seed: int, out: Path, overlapping_cidrs: bool = False) 
     _write(out / "findings" / "blastwall-proposals.json", {"blastwall_proposals": 1, "proposals": own})
     if asff:
         _write(out / "findings" / "securityhub-access-analyzer.json", {"Findings": asff})
-    counts["proposals"] = len(own) + len(asff)
-
-    policy = Path(__file__).parent / "governance" / "default-tier-policy.yaml"
-    (out / "policy").mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(policy, out / "policy" / "tier-policy.yaml")
-    manifest = {
-        "generator": "blastwall synth",
-        "scale": scale,
-        "shape": asdict(sc),
-        "seed": seed,
-        "evidence_start": _ts(START),
-        "as_of": _ts(START + timedelta(days=DAYS)),
-        "accounts_without_logs": sorted(dark),
-        "overlapping_cidrs": overlapping_cidrs,
-        "counts": counts,
-    }
-    _write(out / "synth.json", manifest)
-    return counts
+    return truth

@@ -26,7 +26,7 @@ from analyzer.scoring.assume import (
 from analyzer.scoring.context import Context, account_of
 from analyzer.scoring.coverage import covered_days
 from analyzer.scoring.impact import impacted as find_impacted
-from analyzer.scoring.impact import worst
+from analyzer.scoring.impact import blind_spots, worst
 from analyzer.scoring.outcome import config_digest, in_window
 from analyzer.scoring.propagation import build_graphs
 from analyzer.scoring.service_trust import service_trust_change
@@ -210,6 +210,16 @@ def score_proposal(
         }
     )
     impacted = find_impacted(ctx, graphs, seeds, doc_seeds)
+    blind = blind_spots(ctx, impacted, start, as_of)
+    if blind:
+        shown = ", ".join(f"{name} (account {a})" for name, a in blind[:5]) + (" …" if len(blind) > 5 else "")
+        unknowns.append(
+            {
+                "reason": "impact_beyond_evidence",
+                "detail": f"{shown} run where no CloudTrail or flow logs were kept in the window: what "
+                "depends on them there cannot be seen, so the impact may reach further than listed",
+            }
+        )
     max_crit = worst(impacted)
     max_crit_observed = worst(impacted, ("membership", "observed"))
 

@@ -14,17 +14,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from itertools import pairwise
+from datetime import datetime
 from typing import Any
 
 import numpy as np
 
 from analyzer.core import reachable
 from analyzer.criticality import criticality_rank
-from analyzer.scoring.context import Context
+from analyzer.scoring.context import Context, account_of
+from analyzer.scoring.coverage import covered_days
 from analyzer.scoring.propagation import PropagationGraphs
 
 REACH_ORDER = ("membership", "observed", "documented")
-EVIDENCE_RELATIONS = ("uses", "reads", "writes", "writes_as", "observed_ci")
+EVIDENCE_RELATIONS = ("uses", "reads", "writes", "writes_as", "db_client", "observed_ci")
 CI_KINDS = ("BusinessService", "ConfigurationItem")
 DETAILED = 25
 """Impacted entries whose chain names the observed actions and ports of each hop (the rest name the
@@ -70,7 +72,7 @@ def _chain(ctx: Context, g: PropagationGraphs, path: list[int], detailed: bool) 
             hop["as"] = str(ctx.snap.nodes[via].props.get("name") or ctx.snap.ids[via])
         if detailed and relation in ("uses", "reads"):
             hop["evidence"] = _evidence(ctx, g.base(b), g.base(a))
-        elif detailed and relation == "writes":
+        elif detailed and relation in ("writes", "db_client"):
             hop["evidence"] = _evidence(ctx, a, g.base(b))
         elif detailed and relation == "writes_as" and via is not None:
             hop["evidence"] = f"{_evidence(ctx, a, via)}; as it: {_evidence(ctx, via, g.base(b))}"
@@ -148,3 +150,34 @@ def worst(services: list[dict[str, Any]], reached: tuple[str, ...] = REACH_ORDER
         key=criticality_rank,
         default=None,
     )
+
+
+def _ci_accounts(ctx: Context) -> dict[str, set[str]]:
+    def build() -> dict[str, set[str]]:
+        out: dict[str, set[str]] = {}
+        for resource, cis in ctx.ci_of.items():
+            account = account_of(resource)
+            if account:
+                for ci in cis:
+                    out.setdefault(ci, set()).add(account)
+        return out
+
+    return ctx.snap.memo(("ci-accounts",), build)  # type: ignore[return-value]
+
+
+def blind_spots(
+    ctx: Context, services: list[dict[str, Any]], start: datetime, end: datetime
+) -> list[tuple[str, str]]:
+    """(name, account) of the impacted services and CIs with resources in an account that kept no CloudTrail
+    and no flow logs in the window: who depends on them there cannot be seen, so the impact may reach
+    further than listed."""
+    accounts_of = _ci_accounts(ctx)
+    dark: dict[str, bool] = {}
+    out = []
+    for s in services:
+        for a in sorted(accounts_of.get(s["id"], ())):
+            if a not in dark:
+                dark[a] = covered_days(ctx.coverage, a, start, end, ("cloudtrail", "flowlogs"))[0] == 0
+            if dark[a]:
+                out.append((str(s["name"]), a))
+    return out

@@ -6,11 +6,15 @@ A hop ``a -> b`` reads "if a is impacted, so is b". The hops, each with its rela
 - ``uses``: a consumer depends on the provider it calls, reads or assumes (call direction): provider ->
   consumer. CloudTrail calls other than writes, role assumptions, and flows (client -> server).
 - ``writes``: the readers of a data store depend on its writers for fresh data (data direction). A write
-  (``s3:PutObject``, ``sqs:SendMessage``, ``kinesis:PutRecord`` …, or a flow into a database port) makes
+  (``s3:PutObject``, ``sqs:SendMessage``, ``kinesis:PutRecord`` …, ``WRITE_ACTIONS``) makes
   the writer feed the store: writer -> the store's data (a node of its own, "the data of D": the store
   itself stays available to everyone else), and ``reads``: the store's data -> each of its readers. A writer
-  feeds a store only when it made at least ``FEED_SHARE`` of the store's writes in the window (one of
-  hundreds of writers to a log sink going quiet does not starve its readers).
+  feeds a store only when it made at least ``FEED_SHARE`` of the store's writes in the window and the
+  store has fewer than ``SINK_WRITERS`` distinct writers (one of the writers to a log sink or a landing
+  zone going quiet does not starve its readers).
+- ``db_client``: a client of a database (a flow into its port) is taken to feed it, as a writer would;
+  flow logs cannot tell reads from writes, so these hops are marked apart and stay at the resource level
+  (they are not aggregated into CI-to-CI dependencies).
 - ``writes_as``: a principal that assumes a role and writes as it feeds what the role writes, in
   proportion to its share of the role's assumptions (CloudTrail records the write as the role's).
 - ``runs_as``: a role -> the instances and functions that run as it; ``attached``: an interface and the
@@ -18,7 +22,9 @@ A hop ``a -> b`` reads "if a is impacted, so is b". The hops, each with its rela
 - ``member``: a resource -> each CI it belongs to. Never the other way: a CI's other resources are not
   impacted by one of them.
 - ``observed_ci``: CI -> CI, aggregated from the hops above between their resources (the consumer's CI
-  uses the provider's CI; a reader's CI depends on the writer's CI).
+  uses the provider's CI; a reader's CI depends on the CI of a writer CloudTrail shows).
+  A CI whose resources use more than ``HUB_SHARE`` of all CIs (monitoring, scanners, deployment
+  pipelines, gateways) gets no such hop into it: it is reached only from the resources it really uses.
 - ``documented``: CI -> CI, a dependency the CMDB documents (``DEPENDS_ON``: the dependant is impacted).
 
 Impact never leaves a CI for a resource, so a walk is resource hops first (``resource``: every hop up to
@@ -42,6 +48,7 @@ RELATIONS = (
     "reads",
     "writes",
     "writes_as",
+    "db_client",
     "runs_as",
     "attached",
     "member",
@@ -51,6 +58,11 @@ RELATIONS = (
 REL = {name: i for i, name in enumerate(RELATIONS)}
 FEED_SHARE = 0.1
 """A writer feeds a store when it made at least this share of the store's writes in the window."""
+SINK_WRITERS = 5
+"""A store with this many distinct writers in the window is a sink (``_sinks``)."""
+HUB_SHARE = 0.2
+HUB_MIN = 5
+"""A CI seen using more than this share of the CIs (and more than ``HUB_MIN``) is a hub (``_hubs``)."""
 DATA_PORTS = frozenset({1433, 1521, 3306, 5432, 5439, 9042, 27017})
 """Database ports (SQL Server, Oracle, MySQL/Aurora, PostgreSQL, Redshift, Cassandra, MongoDB): a flow into
 one may write, so its client is taken to feed the database (reads and writes cannot be told apart in
@@ -169,6 +181,21 @@ def _share(src: np.ndarray, dst: np.ndarray, events: np.ndarray, n: int) -> tupl
     return m, m.data / np.maximum(total[m.col], 1)
 
 
+def _sinks(pairs: sp.coo_array, n: int) -> np.ndarray:
+    """Per node: written by ``SINK_WRITERS`` or more distinct writers (a log sink, a landing zone, a fleet's
+    database): no single writer is taken to feed its readers."""
+    return np.bincount(pairs.col, minlength=n) >= SINK_WRITERS
+
+
+def _hubs(ci_uses: sp.csc_array, member: sp.csr_array) -> np.ndarray:
+    """CIs whose resources were seen using more than ``HUB_SHARE`` of the CIs (and at least ``HUB_MIN``):
+    monitoring, scanners, deployment pipelines, gateways. Their use of each is not a dependency of the whole
+    CI on it: a CI-to-CI hop into them is not made (a hop from the very resource they use still is)."""
+    with_members = int((np.diff(member.tocsc().indptr) > 0).sum())
+    providers = np.diff(ci_uses.indptr)  # per consumer CI (column), the provider CIs it uses
+    return np.flatnonzero(providers > max(HUB_MIN, HUB_SHARE * with_members))
+
+
 def _membership(ctx: Context) -> tuple[np.ndarray, np.ndarray]:
     snap = ctx.snap
     res: list[int] = []
@@ -219,22 +246,23 @@ def _build(ctx: Context, start: datetime, end: datetime) -> PropagationGraphs:
     f_c, f_p, f_e, f_w = parts[2]
 
     # --- data direction: who feeds which store ------------------------------------------------------
-    w_src = np.concatenate([c_c[c_w], f_c[f_w]])
-    w_dst = np.concatenate([c_p[c_w], f_p[f_w]])
-    w_ev = np.concatenate([c_e[c_w], f_e[f_w]])
-    w_ev_pairs, w_share = _share(w_src, w_dst, w_ev, n)  # writer -> store, its share of the writes
+    w_ev_pairs, w_share = _share(c_c[c_w], c_p[c_w], c_e[c_w], n)  # writer -> store, its share of the writes
+    db_pairs, db_share = _share(f_c[f_w], f_p[f_w], f_e[f_w], n)  # client -> database, by flows (inferred)
     a_ev_pairs, a_share = _share(a_c, a_p, a_e, n)  # assumer -> role, its share of the assumptions
     writes = sp.csr_array((w_share, (w_ev_pairs.row, w_ev_pairs.col)), shape=(n, n))
     assumes = sp.csr_array((a_share, (a_ev_pairs.row, a_ev_pairs.col)), shape=(n, n))
     acting = (assumes @ writes).tocoo()  # assumer -> what the role writes, the assumer's share of it
-    d_keep = w_share >= FEED_SHARE
-    s_keep = acting.data >= FEED_SHARE
+    sink = _sinks(w_ev_pairs, n) | _sinks(db_pairs, n)
+    d_keep = (w_share >= FEED_SHARE) & ~sink[w_ev_pairs.col]
+    s_keep = (acting.data >= FEED_SHARE) & ~sink[acting.col]
+    b_keep = (db_share >= FEED_SHARE) & ~sink[db_pairs.col]
     direct_w, direct_d = w_ev_pairs.row[d_keep].astype(np.int64), w_ev_pairs.col[d_keep].astype(np.int64)
     direct_events = w_ev_pairs.data[d_keep].astype(np.int64)
     acting_w, acting_d = acting.row[s_keep].astype(np.int64), acting.col[s_keep].astype(np.int64)
-    feed_w = np.concatenate([direct_w, acting_w])
+    db_w, db_d = db_pairs.row[b_keep].astype(np.int64), db_pairs.col[b_keep].astype(np.int64)
+    feed_w = np.concatenate([direct_w, acting_w])  # writes CloudTrail proves, for the CI level
     feed_d = np.concatenate([direct_d, acting_d])
-    stale_base = np.unique(feed_d)
+    stale_base = np.unique(np.concatenate([feed_d, db_d]))
     stale_of = np.full(n, -1, np.int64)
     stale_of[stale_base] = n + np.arange(len(stale_base))
     size = n + len(stale_base)
@@ -272,6 +300,7 @@ def _build(ctx: Context, start: datetime, end: datetime) -> PropagationGraphs:
     reads = stale_of[u_p] >= 0
     add(stale_of[u_p[reads]], u_c[reads], "reads", u_e[reads])
     add(direct_w, stale_of[direct_d], "writes", direct_events)
+    add(db_w, stale_of[db_d], "db_client", db_pairs.data[b_keep].astype(np.int64))
     add(acting_w, stale_of[acting_d], "writes_as", acting_events)
 
     # --- one workload's identities --------------------------------------------------------------------
@@ -290,8 +319,16 @@ def _build(ctx: Context, start: datetime, end: datetime) -> PropagationGraphs:
     uses = sp.csr_array((u_e.astype(float), (u_p, u_c)), shape=(n, n))
     feeds = sp.csr_array((np.ones(len(feed_w)), (feed_w, feed_d)), shape=(n, n))
     read_ev = sp.csr_array((u_e[reads].astype(float), (u_p[reads], u_c[reads])), shape=(n, n))
-    ci_level = (member.T @ (uses + feeds @ read_ev) @ member).tocoo()
-    off = ci_level.row != ci_level.col
+    ci_uses = (member.T @ uses @ member).tocsc()
+    ci_uses.setdiag(0)
+    ci_uses.eliminate_zeros()
+    hubs = _hubs(ci_uses, member)
+    if len(hubs):  # a CI watching much of the estate is not broken by each thing it watches
+        keep = np.ones(n)
+        keep[hubs] = 0
+        ci_uses = ci_uses @ sp.diags_array(keep)
+    ci_level = (ci_uses + member.T @ (feeds @ read_ev) @ member).tocoo()
+    off = (ci_level.row != ci_level.col) & (ci_level.data > 0)
     add(ci_level.row[off], ci_level.col[off], "observed_ci", ci_level.data[off].astype(np.int64))
     dep = snap.edges.get("DEPENDS_ON")
     d_src = dep.dst if dep is not None else np.empty(0, np.int64)
