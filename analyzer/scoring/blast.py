@@ -25,8 +25,8 @@ from analyzer.scoring.assume import (
 )
 from analyzer.scoring.context import Context, account_of
 from analyzer.scoring.coverage import covered_days
-from analyzer.scoring.impact import impacted as find_impacted
 from analyzer.scoring.impact import blind_spots, worst
+from analyzer.scoring.impact import impacted as find_impacted
 from analyzer.scoring.outcome import config_digest, in_window
 from analyzer.scoring.propagation import build_graphs
 from analyzer.scoring.service_trust import service_trust_change

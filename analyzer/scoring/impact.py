@@ -13,8 +13,8 @@ it is reached.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from itertools import pairwise
 from datetime import datetime
+from itertools import pairwise
 from typing import Any
 
 import numpy as np

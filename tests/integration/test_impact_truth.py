@@ -9,6 +9,7 @@ at M few propagating proposals impact more than half of the services, and those 
 from __future__ import annotations
 
 import json
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -83,7 +84,7 @@ def test_every_impacted_service_is_explained_by_its_chain(
                 chain = s["chain"]
                 assert len(chain) == s["hops"] >= 1 and chain[-1]["to"] == s["name"]
                 assert chain[0]["from"] in consumers  # it starts at a consumer the change cuts off
-                assert all(a["to"] == b["from"] for a, b in zip(chain, chain[1:], strict=False))
+                assert all(a["to"] == b["from"] for a, b in pairwise(chain))
                 seen.add(s["reached"])
     assert seen == {"membership", "observed", "documented"}
 
