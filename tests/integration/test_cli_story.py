@@ -96,6 +96,39 @@ def test_fraud_detection_is_impacted_as_critical(story: dict) -> None:
     assert r["rollback"]["verified"] is True
 
 
+def test_the_chain_to_fraud_detection_is_the_etls_writes_and_the_pipelines_reads(story: dict) -> None:
+    """Nothing unrelated is impacted, and Fraud Detection is reached the way the story goes: the ETL writes
+    its extract, the feature pipeline reads it, and the CMDB says scoring and Fraud Detection depend on the
+    pipeline. The data lake the ETL reads from is not impacted (a reader's loss is not its provider's)."""
+    r = _the_trust_fix(story["payload"])
+    by_name = {s["name"]: s for s in r["impacted_services"]}
+    assert set(by_name) == {
+        "Fraud Detection",
+        "Fraud Scoring Engine",
+        "Fraud Feature Pipeline",
+        "Customer Payments",
+        "Legacy Fraud ETL",
+    }
+    chain = by_name["Fraud Detection"]["chain"]
+    assert [(h["from"], h["relation"], h["to"]) for h in chain] == [
+        ("legacy-etl-role", "writes", "data of acme-legacy-etl-output"),
+        ("data of acme-legacy-etl-output", "reads", "fraud-feature-pipeline"),
+        ("fraud-feature-pipeline", "member", "Fraud Feature Pipeline"),
+        ("Fraud Feature Pipeline", "documented", "Fraud Scoring Engine"),
+        ("Fraud Scoring Engine", "documented", "Fraud Detection"),
+    ]
+    assert chain[0]["evidence"] == "s3:PutObject x336" and chain[1]["evidence"] == "s3:GetObject x1,344"
+    assert by_name["Fraud Feature Pipeline"]["reached"] == "observed"
+    assert by_name["Legacy Fraud ETL"]["reached"] == "membership"
+    assert by_name["Fraud Detection"]["reached"] == "documented"
+    assert r["policy_facts"]["max_criticality"] == "critical"
+    assert r["policy_facts"]["max_criticality_observed"] == "high"
+    assert (
+        "(chain through the CMDB: legacy-etl-role writes acme-legacy-etl-output, read by fraud-feature-pipeline"
+        in r["summary"]
+    )
+
+
 def test_a_safer_alternative_keeps_the_observed_use(story: dict) -> None:
     alt = _the_trust_fix(story["payload"])["safer_alternative"]
     assert alt["severed_observed"] == 0 and alt["impacted_services"] == []

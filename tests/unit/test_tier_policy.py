@@ -48,3 +48,18 @@ def test_unknowns_and_opaque_never_auto_even_if_a_rule_says_so() -> None:
     assert d.tier == "approval" and d.notes
     assert p.decide(FACTS | {"fidelity": "opaque"}).tier == "approval"
     assert p.decide(FACTS).tier == "auto"
+
+
+def test_a_rule_can_count_only_services_reached_by_observed_use() -> None:
+    """``observed_impact_criticality_at_least`` looks at services reached by membership or observed use and
+    data (``max_criticality_observed``), not at those only a CMDB relation reaches."""
+    p = parse_policy(
+        "schema_version: 1\npolicy_id: t\nversion: '1'\nauthority: test\nowner_role: ciso\nrules:\n"
+        "  - id: observed-critical\n    when: {observed_impact_criticality_at_least: critical}\n"
+        "    tier: cab\n    approver_role: change-advisory-board\n"
+        "  - id: rest\n    when: {}\n    tier: approval\n",
+        "t.yaml",
+    )
+    documented_only = FACTS | {"max_criticality": "critical", "max_criticality_observed": "high"}
+    assert p.decide(documented_only).rule == "rest"
+    assert p.decide(documented_only | {"max_criticality_observed": "critical"}).rule == "observed-critical"
