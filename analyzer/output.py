@@ -9,7 +9,7 @@ import textwrap
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from analyzer.scoring.verdict import verdict
+from analyzer.scoring.verdict import chain_phrase, verdict
 
 TIER_MARK = {"auto": "auto", "approval": "APPROVAL", "cab": "CAB", "blocked": "BLOCKED"}
 
@@ -135,8 +135,9 @@ def results_table(payload: dict[str, Any]) -> str:
         if r["impacted_services"]:
             lines.append("   impacted:")
             for svc in r["impacted_services"]:
+                how = f" {svc['reached']}, {svc['hops']} hop(s)" if svc.get("reached") else ""
                 lines.append(
-                    f"     {svc['name']} [{svc['criticality']}]"
+                    f"     {svc['name']} [{svc['criticality']}]{how}"
                     f"{'' if svc['documented'] else ' (impact path not in the CMDB)'}"
                 )
         for u in r["unknowns"]:
@@ -192,9 +193,8 @@ def explain_text(r: dict[str, Any]) -> str:
         )
         lines.append(f"    documentation: {s['documentation']}")
     for svc in r["impacted_services"]:
-        lines.append(
-            f"  impacted: {svc['name']} [{svc['criticality']}] via {' -> '.join(svc.get('path', []))}"
-        )
+        how = chain_phrase(svc.get("chain") or [], svc.get("reached")) or " -> ".join(svc.get("path", []))
+        lines.append(f"  impacted: {svc['name']} [{svc['criticality']}] ({how})")
     for u in r["unknowns"]:
         lines.append(f"  unknown: {u['reason']}: {u['detail']}")
     rb = r["rollback"]

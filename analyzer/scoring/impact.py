@@ -35,7 +35,7 @@ relation and event count)."""
 
 def _name(ctx: Context, g: PropagationGraphs, node: int) -> str:
     n = ctx.snap.nodes[g.base(node)]
-    name = str(n.props.get("name") or n.id)
+    name = str(n.props.get("name") or (n.id.rsplit("/", 1)[-1] if n.id.startswith("arn:") else n.id))
     return f"data of {name}" if g.is_data(node) else name
 
 
@@ -84,7 +84,8 @@ def impacted(
     ctx: Context, g: PropagationGraphs, seeds: Sequence[int], documented_seeds: Sequence[int]
 ) -> list[dict[str, Any]]:
     """Every business service and CI the loss of ``seeds`` (snapshot node indexes of cut-off consumers)
-    reaches, most critical and most strongly reached first."""
+    reaches: most critical first, business services before CIs, then the most strongly reached and the
+    shortest chain."""
     if not seeds:
         return []
     # resource hops first (impact never leaves a CI for a resource), then CI to CI: observed use, then
@@ -129,8 +130,8 @@ def impacted(
     out.sort(
         key=lambda s: (
             -criticality_rank(s["criticality"]),
-            REACH_ORDER.index(s["reached"]),
             s["kind"] != "business_service",
+            REACH_ORDER.index(s["reached"]),
             s["hops"],
             s["name"],
         )

@@ -80,8 +80,9 @@ def chain_phrase(chain: list[dict[str, Any]], reached: str | None) -> str:
         rel, to = hop.get("relation"), str(hop.get("to"))
         if rel in ("writes", "writes_as", "db_client"):
             what = to.removeprefix("data of ")
-            verb = " connects to the database" if rel == "db_client" else " writes"
-            segs[-1] += f"{verb} {what}" + (f" as {hop['as']}" if hop.get("as") else "")
+            verb = "connects to the database" if rel == "db_client" else "writes"
+            lead = " " if len(segs) == 1 else ", which "
+            segs[-1] += f"{lead}{verb} {what}" + (f" as {hop['as']}" if hop.get("as") else "")
         else:
             segs.append(words.get(str(rel), "then {to}").format(to=to))
     if len(segs) > SHOWN_HOPS:

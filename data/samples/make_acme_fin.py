@@ -333,6 +333,12 @@ def gaad(account: str) -> dict[str, Any]:
                             "Action": "s3:GetObject",
                             "Resource": "arn:aws:s3:::acme-legacy-etl-output/*",
                         },
+                        {
+                            "Sid": "WriteFeatures",
+                            "Effect": "Allow",
+                            "Action": "dynamodb:BatchWriteItem",
+                            "Resource": f"arn:aws:dynamodb:{REGION}:{FRAUD}:table/fraud-features",
+                        },
                     )
                 },
                 tags={"cmdb_ci": "Fraud Feature Pipeline", "owner": "fraud-platform"},
@@ -1312,6 +1318,47 @@ def s3_record(
     return rec
 
 
+def dynamodb_record(
+    when: datetime, account: str, role_name: str, session: str, table: str, event: str, src_ip: str
+) -> dict[str, Any]:
+    """A DynamoDB data event (CloudTrail User Guide, "Logging data events": resources names the table)."""
+    access_key = aws_id("ASIA", "ddb", account, role_name, when.isoformat(), n=16)
+    ident = assumed_identity(account, role_name, session, access_key)
+    ident["sessionContext"]["attributes"]["creationDate"] = ts(when - timedelta(minutes=3))
+    table_arn = f"arn:aws:dynamodb:{REGION}:{account}:table/{table}"
+    params: dict[str, Any] = (
+        {"requestItems": [{"tableName": table}]}
+        if event == "BatchWriteItem"
+        else {"tableName": table, "keyConditionExpression": "card_id = :c", "limit": 50}
+    )
+    return {
+        "eventVersion": "1.09",
+        "userIdentity": ident,
+        "eventTime": ts(when),
+        "eventSource": "dynamodb.amazonaws.com",
+        "eventName": event,
+        "awsRegion": REGION,
+        "sourceIPAddress": src_ip,
+        "userAgent": "Boto3/1.34.84 md/Botocore#1.34.84 ua/2.0 os/linux#5.10 lang/python#3.11.8",
+        "requestParameters": params,
+        "responseElements": None,
+        "requestID": h("ddbreq", role_name, when.isoformat(), n=32).upper(),
+        "eventID": uuid_like("ddbevt", role_name, table, when.isoformat()),
+        "readOnly": event != "BatchWriteItem",
+        "resources": [{"accountId": account, "type": "AWS::DynamoDB::Table", "ARN": table_arn}],
+        "eventType": "AwsApiCall",
+        "apiVersion": "2012-08-10",
+        "managementEvent": False,
+        "recipientAccountId": account,
+        "eventCategory": "Data",
+        "tlsDetails": {
+            "tlsVersion": "TLSv1.3",
+            "cipherSuite": "TLS_AES_128_GCM_SHA256",
+            "clientProvidedHostHeader": f"dynamodb.{REGION}.amazonaws.com",
+        },
+    }
+
+
 def cloudtrail(out: Path) -> None:
     records: dict[str, list[dict[str, Any]]] = {DATA: [], LEGACY: [], FRAUD: []}
     etl_ip = "10.40.1.25"
@@ -1395,6 +1442,30 @@ def cloudtrail(out: Path) -> None:
                     "52.23.180.14",
                 )
             )
+            # ...and writes the features the scoring engine reads (its own account's trail: data events)
+            records[FRAUD].append(
+                dynamodb_record(
+                    tf + timedelta(seconds=45),
+                    FRAUD,
+                    "fraud-feature-pipeline",
+                    "fraud-feature-pipeline",
+                    "fraud-features",
+                    "BatchWriteItem",
+                    "52.23.180.14",
+                )
+            )
+        # the scoring engine (an ECS task) reads features for the transactions it scores
+        records[FRAUD].append(
+            dynamodb_record(
+                t + timedelta(seconds=30),
+                FRAUD,
+                "fraud-scoring-engine",
+                "ecs-task-7f3c2a91",
+                "fraud-features",
+                "Query",
+                "10.30.1.10",
+            )
+        )
     # EC2 refreshes the legacy instance's profile credentials (the session is named after the instance)
     for m in range(0, minutes, 360):
         t = EVIDENCE_START + timedelta(minutes=m, seconds=41)
@@ -1581,6 +1652,7 @@ def servicenow(out: Path) -> None:
             "fraud-owner",
             "fraud",
             short_description="Builds model features from transactions and the legacy extract",
+            correlation_id=f"arn:aws:dynamodb:{REGION}:{FRAUD}:table/fraud-features",  # its feature store
         ),
         ci(
             "Legacy Fraud ETL",

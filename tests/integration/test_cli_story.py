@@ -98,8 +98,9 @@ def test_fraud_detection_is_impacted_as_critical(story: dict) -> None:
 
 def test_the_chain_to_fraud_detection_is_the_etls_writes_and_the_pipelines_reads(story: dict) -> None:
     """Nothing unrelated is impacted, and Fraud Detection is reached the way the story goes: the ETL writes
-    its extract, the feature pipeline reads it, and the CMDB says scoring and Fraud Detection depend on the
-    pipeline. The data lake the ETL reads from is not impacted (a reader's loss is not its provider's)."""
+    its extract, the feature pipeline reads it and writes the features the scoring engine reads, and the
+    CMDB says Fraud Detection depends on scoring. The data lake the ETL reads from is not impacted (a
+    reader's loss is not its provider's)."""
     r = _the_trust_fix(story["payload"])
     by_name = {s["name"]: s for s in r["impacted_services"]}
     assert set(by_name) == {
@@ -113,20 +114,27 @@ def test_the_chain_to_fraud_detection_is_the_etls_writes_and_the_pipelines_reads
     assert [(h["from"], h["relation"], h["to"]) for h in chain] == [
         ("legacy-etl-role", "writes", "data of acme-legacy-etl-output"),
         ("data of acme-legacy-etl-output", "reads", "fraud-feature-pipeline"),
-        ("fraud-feature-pipeline", "member", "Fraud Feature Pipeline"),
-        ("Fraud Feature Pipeline", "documented", "Fraud Scoring Engine"),
+        ("fraud-feature-pipeline", "writes", "data of fraud-features"),
+        ("data of fraud-features", "reads", "fraud-scoring-engine"),
+        ("fraud-scoring-engine", "member", "Fraud Scoring Engine"),
         ("Fraud Scoring Engine", "documented", "Fraud Detection"),
     ]
     assert chain[0]["evidence"] == "s3:PutObject x336" and chain[1]["evidence"] == "s3:GetObject x1,344"
+    assert chain[2]["evidence"] == "dynamodb:BatchWriteItem x1,344"
+    assert by_name["Fraud Scoring Engine"]["reached"] == "observed"
     assert by_name["Fraud Feature Pipeline"]["reached"] == "observed"
     assert by_name["Legacy Fraud ETL"]["reached"] == "membership"
     assert by_name["Fraud Detection"]["reached"] == "documented"
+    assert r["impacted_services"][0]["name"] == "Fraud Detection"  # critical, and the business service
     assert r["policy_facts"]["max_criticality"] == "critical"
-    assert r["policy_facts"]["max_criticality_observed"] == "high"
+    assert r["policy_facts"]["max_criticality_observed"] == "critical"  # the scoring engine, by observed data
     assert (
-        "(chain through the CMDB: legacy-etl-role writes acme-legacy-etl-output, read by fraud-feature-pipeline"
+        "Fraud Detection (critical) and 4 more services depend on it (chain through the CMDB: legacy-etl-role "
+        "writes acme-legacy-etl-output, read by fraud-feature-pipeline, which writes fraud-features, read by "
+        "fraud-scoring-engine, part of Fraud Scoring Engine, which Fraud Detection depends on)"
         in r["summary"]
     )
+    assert not r["unknowns"]
 
 
 def test_a_safer_alternative_keeps_the_observed_use(story: dict) -> None:

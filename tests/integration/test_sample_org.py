@@ -41,7 +41,7 @@ def test_correlation_id_alone_maps(tmp_path: Path, demo_store: GraphStore) -> No
 def test_evidence_coverage_per_account(demo_store: GraphStore) -> None:
     cov = demo_store.get_documents("coverage")
     accounts = {d["account"] for d in cov.values() if d["source"] == "cloudtrail"}
-    assert accounts == {"482510973311", "739406228105"}  # the management account has no trail: unknown
+    assert accounts == {"482510973311", "615294837560", "739406228105"}  # not the management account: unknown
     data = cov["cloudtrail/482510973311/us-east-1"]
     assert (data["from"], data["to"], len(data["days"])) == ("2026-05-01", "2026-05-14", 14)
 

@@ -12,7 +12,7 @@ from dash import Input, Output, State, dcc, html
 from analyzer.app import data, ids
 from analyzer.app.components import evidence_note, grid
 from analyzer.app.graph import MAX_DRAWN, STYLESHEET, expanded, graph_elements
-from analyzer.scoring.verdict import verdict
+from analyzer.scoring.verdict import chain_phrase, verdict
 
 dash.register_page(__name__, path_template="/proposal/<proposal_id>", name="Proposal")
 
@@ -178,7 +178,10 @@ def layout(proposal_id: str = "") -> html.Div:
             "name": s["name"],
             "criticality": s["criticality"],
             "documented": "yes" if s["documented"] else "no",
-            "path": " -> ".join(s.get("path", [])),
+            "reached": s.get("reached", ""),
+            "hops": s.get("hops", ""),
+            "chain": chain_phrase(s.get("chain") or [], None).removeprefix("chain: ")
+            or " -> ".join(s.get("path", [])),
         }
         for s in r["impacted_services"]
     ]
@@ -252,7 +255,12 @@ def layout(proposal_id: str = "") -> html.Div:
                 open=len(severed_rows) <= 10,
             ),
             html.H3("Impacted services and CIs"),
-            grid(ids.IMPACTED_TABLE, impacted_rows, ["name", "criticality", "documented", "path"], 15),
+            grid(
+                ids.IMPACTED_TABLE,
+                impacted_rows,
+                ["name", "criticality", "reached", "hops", "chain", "documented"],
+                15,
+            ),
             html.H3("Unknowns"),
             html.Ul(
                 [html.Li(f"{u['reason']}: {u['detail']}") for u in r["unknowns"]] or [html.Li("none")],
