@@ -45,7 +45,11 @@ def test_undocumented_on_stale_evidence_says_so_first_and_exits_4(store: Path) -
     js = run(store, "undocumented", "--format", "json")
     assert js.returncode == 4
     fresh = json.loads(js.stdout)["freshness"]
-    assert fresh["anchored"] == "now" and set(fresh["stale"]) == {"482510973311", "615294837560", "739406228105"}
+    assert fresh["anchored"] == "now" and set(fresh["stale"]) == {
+        "482510973311",
+        "615294837560",
+        "739406228105",
+    }
     assert fresh["newest_evidence"] == "2026-05-14"
 
 

@@ -50,7 +50,7 @@ def m_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     s = open_store(store)
     results = api.saved_results(s)
     s.close()
-    biggest = max(results, key=lambda r: (len(r["severed"]), r["proposal_id"]))
+    biggest = max(results, key=lambda r: (len(r["severed"]) + len(r["impacted_services"]), r["proposal_id"]))
     FACTS.update(
         total=len(results),
         cab=sum(1 for r in results if r["tier"] == "cab"),
@@ -63,8 +63,10 @@ def m_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         biggest=biggest["proposal_id"],
         biggest_target=biggest["change"]["target"],
         biggest_severed=len(biggest["severed"]),
+        biggest_impacted=len(biggest["impacted_services"]),
     )
-    assert FACTS["total"] == 2000 and FACTS["biggest_severed"] > 300  # a hub-sized blast radius is there
+    # a hub-sized blast radius is there: dozens of accesses cut, most of the estate's services impacted
+    assert FACTS["total"] == 2000 and FACTS["biggest_severed"] > 20 and FACTS["biggest_impacted"] > 60
     assert 0 < FACTS["critical_worst"] < FACTS["severing"] < FACTS["total"]  # filters that discriminate
     port = free_port()
     server = subprocess.Popen(  # its own process, as `blastwall app` runs in production
@@ -149,6 +151,12 @@ def test_the_largest_proposal_at_m(browser: object, m_app: str) -> None:
     assert shown < 2.0, shown
     assert height < 3000, height
     assert f"Every severed dependency ({FACTS['biggest_severed']} listed)" in page.inner_text("body")
+    # each impacted service says how it is reached and by which chain, starting at a consumer cut off
+    page.wait_for_selector("#impacted-table .ag-row [col-id=chain]")
+    first = page.locator("#impacted-table .ag-row").first
+    assert first.locator("[col-id=reached]").inner_text() in ("membership", "observed", "documented")
+    chain = first.locator("[col-id=chain]").inner_text()
+    assert "part of svc-" in chain, chain
 
 
 def test_explorer_at_m(browser: object, m_app: str) -> None:

@@ -117,6 +117,7 @@ def big_app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
     from analyzer.app import create_app
     from analyzer.demo import run_demo
+    from analyzer.scoring.verdict import verdict
 
     uri = str(tmp_path_factory.mktemp("ui-big") / "store")
     store, payload = run_demo(uri)
@@ -157,12 +158,18 @@ def big_app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         fraud=sum(
             1
             for r in every
-            if "fraud" in (r.get("summary", "") + " ".join(i["name"] for i in r["impacted_services"])).lower()
+            if "fraud"
+            in (
+                (r.get("summary") or verdict(r)) + " ".join(i["name"] for i in r["impacted_services"])
+            ).lower()
         ),
         fraud_min_risk=min(
             r["risk_score"]
             for r in every
-            if "fraud" in (r.get("summary", "") + " ".join(i["name"] for i in r["impacted_services"])).lower()
+            if "fraud"
+            in (
+                (r.get("summary") or verdict(r)) + " ".join(i["name"] for i in r["impacted_services"])
+            ).lower()
         ),
     )
     store.close()
