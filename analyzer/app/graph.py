@@ -97,22 +97,22 @@ def _elements(r: dict[str, Any]) -> list[dict[str, Any]]:
         }
     names = {svc["name"]: svc["id"] for svc in r["impacted_services"]}
     for svc in r["impacted_services"]:
+        chain = svc.get("chain") or []
         path = svc.get("path") or []
-        if len(path) >= 2 and path[-2] in names:
+        last = chain[-1] if chain else {}
+        before = path[-2] if len(path) >= 2 else None
+        if before in names:  # CI to CI: the CMDB's relation or observed use
+            label = "depends on (CMDB)" if last.get("relation") == "documented" else "uses (observed)"
             edges.append(
-                {
-                    "data": {"source": svc["id"], "target": names[path[-2]], "label": "depends on"},
-                    "classes": "depends",
-                }
+                {"data": {"source": svc["id"], "target": names[before], "label": label}, "classes": "depends"}
             )
-        elif len(path) >= 2:
+        elif len(path) >= 2:  # from a consumer cut off, through resources: the relations on the way
             first = next((s["consumer"] for s in r["severed"] if s["consumer"].endswith(path[0])), None)
             if first:
+                hops = [h["relation"] for h in chain if h.get("relation") != "member"]
+                label = "via " + ", ".join(hops) if hops else "belongs to"
                 edges.append(
-                    {
-                        "data": {"source": svc["id"], "target": first, "label": "belongs to"},
-                        "classes": "depends",
-                    }
+                    {"data": {"source": svc["id"], "target": first, "label": label}, "classes": "depends"}
                 )
     return list(nodes.values()) + edges
 
