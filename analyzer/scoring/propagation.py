@@ -187,13 +187,13 @@ def _sinks(pairs: sp.coo_array, n: int) -> np.ndarray:
     return np.bincount(pairs.col, minlength=n) >= SINK_WRITERS
 
 
-def _hubs(ci_uses: sp.csc_array, member: sp.csr_array) -> np.ndarray:
-    """CIs whose resources were seen using more than ``HUB_SHARE`` of the CIs (and at least ``HUB_MIN``):
+def _hubs(consumers: np.ndarray, member: sp.csr_array, n: int) -> np.ndarray:
+    """Per node: a CI whose resources were seen using more than ``HUB_SHARE`` of the CIs (and more than
+    ``HUB_MIN``), ``consumers`` holding the consumer CI of each distinct (provider CI, consumer CI) pair:
     monitoring, scanners, deployment pipelines, gateways. Their use of each is not a dependency of the whole
-    CI on it: a CI-to-CI hop into them is not made (a hop from the very resource they use still is)."""
+    CI on it: no CI-to-CI hop is made into them (a hop from the very resource they use still is)."""
     with_members = int((np.diff(member.tocsc().indptr) > 0).sum())
-    providers = np.diff(ci_uses.indptr)  # per consumer CI (column), the provider CIs it uses
-    return np.flatnonzero(providers > max(HUB_MIN, HUB_SHARE * with_members))
+    return np.bincount(consumers, minlength=n) > max(HUB_MIN, HUB_SHARE * with_members)
 
 
 def _membership(ctx: Context) -> tuple[np.ndarray, np.ndarray]:
@@ -319,17 +319,14 @@ def _build(ctx: Context, start: datetime, end: datetime) -> PropagationGraphs:
     uses = sp.csr_array((u_e.astype(float), (u_p, u_c)), shape=(n, n))
     feeds = sp.csr_array((np.ones(len(feed_w)), (feed_w, feed_d)), shape=(n, n))
     read_ev = sp.csr_array((u_e[reads].astype(float), (u_p[reads], u_c[reads])), shape=(n, n))
-    ci_uses = (member.T @ uses @ member).tocsc()
-    ci_uses.setdiag(0)
-    ci_uses.eliminate_zeros()
-    hubs = _hubs(ci_uses, member)
-    if len(hubs):  # a CI watching much of the estate is not broken by each thing it watches
-        keep = np.ones(n)
-        keep[hubs] = 0
-        ci_uses = ci_uses @ sp.diags_array(keep)
-    ci_level = (ci_uses + member.T @ (feeds @ read_ev) @ member).tocoo()
-    off = (ci_level.row != ci_level.col) & (ci_level.data > 0)
-    add(ci_level.row[off], ci_level.col[off], "observed_ci", ci_level.data[off].astype(np.int64))
+    ci_uses = (member.T @ uses @ member).tocoo()  # provider CI -> consumer CI
+    ci_data = (member.T @ (feeds @ read_ev) @ member).tocoo()  # writer's CI -> reader's CI
+    use_off = ci_uses.row != ci_uses.col
+    hub = _hubs(ci_uses.col[use_off], member, n)
+    keep = use_off & ~hub[ci_uses.col]  # a CI watching much of the estate is not broken by each thing
+    add(ci_uses.row[keep], ci_uses.col[keep], "observed_ci", ci_uses.data[keep].astype(np.int64))
+    data_off = ci_data.row != ci_data.col
+    add(ci_data.row[data_off], ci_data.col[data_off], "observed_ci", ci_data.data[data_off].astype(np.int64))
     dep = snap.edges.get("DEPENDS_ON")
     d_src = dep.dst if dep is not None else np.empty(0, np.int64)
     d_dst = dep.src if dep is not None else np.empty(0, np.int64)
