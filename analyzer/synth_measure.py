@@ -5,7 +5,7 @@ Per finding, the truth names the services its change really breaks; a result's `
 the prediction. Pairs (finding, service) are counted over the findings whose result could see the evidence:
 a result that says it has no evidence for the account (``no_evidence_coverage``) predicts nothing and is
 counted apart, as ``unknown`` (with how many of them really break something). A measured result whose
-impact reaches services running where no evidence was kept says so (``impact_beyond_evidence``): its misses
+impact may reach further than the evidence shows says so (``FLAGS``): its misses
 are counted apart from the misses nothing warned about (``missed_unflagged``).
 """
 
@@ -13,6 +13,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from typing import Any
+
+FLAGS = frozenset({"impact_beyond_evidence", "shared_role_writes"})
+"""Unknowns by which a result says its impact may reach further than listed."""
 
 
 @dataclass(frozen=True)
@@ -27,7 +30,7 @@ class Accuracy:
     wide: int  # of those, the ones impacting more than half the services
     truly_wide: int  # findings whose truth breaks more than half the services
     services: int
-    flagged: int = 0  # measured results saying the impact may reach further (``impact_beyond_evidence``)
+    flagged: int = 0  # measured results saying the impact may reach further (``FLAGS``)
     missed_unflagged: int = 0  # false negatives in results that do not say so
 
     @property
@@ -88,7 +91,7 @@ def accuracy(results: list[dict[str, Any]], truth: dict[str, Any]) -> Accuracy:
         tp += len(predicted & real)
         fp += len(predicted - real)
         fn += len(real - predicted)
-        if any(u.get("reason") == "impact_beyond_evidence" for u in r.get("unknowns") or []):
+        if {u.get("reason") for u in r.get("unknowns") or []} & FLAGS:
             flagged += 1
         else:
             missed_unflagged += len(real - predicted)

@@ -25,8 +25,7 @@ from analyzer.scoring.assume import (
 )
 from analyzer.scoring.context import Context, account_of
 from analyzer.scoring.coverage import covered_days
-from analyzer.scoring.impact import blind_spots, worst
-from analyzer.scoring.impact import impacted as find_impacted
+from analyzer.scoring.impact import blind_spots, walk, worst
 from analyzer.scoring.outcome import config_digest, in_window
 from analyzer.scoring.propagation import build_graphs
 from analyzer.scoring.service_trust import service_trust_change
@@ -209,7 +208,19 @@ def score_proposal(
             if s["observed"] and s["documented"] and s["consumer"] in ctx.snap.index
         }
     )
-    impacted = find_impacted(ctx, graphs, seeds, doc_seeds)
+    found_impact = walk(ctx, graphs, seeds, doc_seeds)
+    impacted = found_impact.services
+    if found_impact.shared_writes:
+        shown = "; ".join(f"{w} writes {d} as {r}" for w, r, d in found_impact.shared_writes[:3]) + (
+            " …" if len(found_impact.shared_writes) > 3 else ""
+        )
+        unknowns.append(
+            {
+                "reason": "shared_role_writes",
+                "detail": f"{shown}, a role others assume too: CloudTrail records the writes as the role's, "
+                "so whether the readers depend on these sessions cannot be told",
+            }
+        )
     blind = blind_spots(ctx, impacted, start, as_of)
     if blind:
         shown = ", ".join(f"{name} (account {a})" for name, a in blind[:5]) + (" …" if len(blind) > 5 else "")

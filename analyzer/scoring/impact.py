@@ -13,6 +13,7 @@ it is reached.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from itertools import pairwise
 from typing import Any
@@ -80,14 +81,28 @@ def _chain(ctx: Context, g: PropagationGraphs, path: list[int], detailed: bool) 
     return hops
 
 
+@dataclass(frozen=True)
+class Impact:
+    """What a walk found: the impacted services and CIs, and the writes through a shared role the walk
+    could not follow (``(writer, role, store)`` names: who else depends on them cannot be told)."""
+
+    services: list[dict[str, Any]]
+    shared_writes: list[tuple[str, str, str]]
+
+
 def impacted(
     ctx: Context, g: PropagationGraphs, seeds: Sequence[int], documented_seeds: Sequence[int]
 ) -> list[dict[str, Any]]:
     """Every business service and CI the loss of ``seeds`` (snapshot node indexes of cut-off consumers)
     reaches: most critical first, business services before CIs, then the most strongly reached and the
     shortest chain."""
+    return walk(ctx, g, seeds, documented_seeds).services
+
+
+def walk(ctx: Context, g: PropagationGraphs, seeds: Sequence[int], documented_seeds: Sequence[int]) -> Impact:
+    """``impacted``, with the shared-role writes on the way."""
     if not seeds:
-        return []
+        return Impact([], [])
     # resource hops first (impact never leaves a CI for a resource), then CI to CI: observed use, then
     # documented relations; a chain is the resource walk's path, continued by the CI walks'
     res = reachable(g.resource, [list(seeds)])[0]
@@ -141,7 +156,11 @@ def impacted(
         s["chain"] = chain
         volumes = [h["events"] for h in chain if h["relation"] in EVIDENCE_RELATIONS]
         s["evidence_events"] = min(volumes) if volumes else 0
-    return out
+    rows = g.shared_writer[res.reached[g.shared_writer[:, 0]]] if len(g.shared_writer) else g.shared_writer
+    shared = [
+        (_name(ctx, g, int(w)), _name(ctx, g, int(r)), _name(ctx, g, int(d))) for w, r, d in rows.tolist()
+    ]
+    return Impact(out, shared)
 
 
 def worst(services: list[dict[str, Any]], reached: tuple[str, ...] = REACH_ORDER) -> str | None:

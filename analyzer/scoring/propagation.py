@@ -113,6 +113,7 @@ class PropagationGraphs:
     relation: np.ndarray
     events: np.ndarray
     via: dict[int, int]
+    shared_writer: np.ndarray  # (assumer, role, store) rows: see ``_shared_writes``
 
     @property
     def size(self) -> int:
@@ -185,6 +186,22 @@ def _sinks(pairs: sp.coo_array, n: int) -> np.ndarray:
     """Per node: written by ``SINK_WRITERS`` or more distinct writers (a log sink, a landing zone, a fleet's
     database): no single writer is taken to feed its readers."""
     return np.bincount(pairs.col, minlength=n) >= SINK_WRITERS
+
+
+def _shared_writes(
+    assumes: sp.csr_array, writes: sp.csr_array, acting: sp.coo_array, sink: np.ndarray
+) -> np.ndarray:
+    """(assumer, role, store) where the role feeds the store but the assumer's share of the role's
+    assumptions is too small to say its sessions did: CloudTrail records the writes as the role's, so
+    whether this assumer's loss starves the store's readers cannot be told. Reported as unknown."""
+    low = (acting.data < FEED_SHARE) & ~sink[acting.col]
+    out: list[tuple[int, int, int]] = []
+    feeding = (writes >= FEED_SHARE).tocsc()
+    for w, d in zip(acting.row[low].tolist(), acting.col[low].tolist(), strict=True):
+        roles = set(assumes[[w], :].tocoo().col.tolist())
+        fed_by = feeding.indices[feeding.indptr[d] : feeding.indptr[d + 1]].tolist()
+        out += [(w, r, d) for r in fed_by if r in roles]
+    return np.asarray(out, np.int64).reshape(-1, 3)
 
 
 def _hubs(consumers: np.ndarray, member: sp.csr_array, n: int) -> np.ndarray:
@@ -361,4 +378,5 @@ def _build(ctx: Context, start: datetime, end: datetime) -> PropagationGraphs:
         relation=rel[pick],
         events=events[pick],
         via=via,
+        shared_writer=_shared_writes(assumes, writes, acting, sink),
     )

@@ -21,7 +21,7 @@ from analyzer.graph import snapshot
 from analyzer.graph.store import open_store
 from analyzer.scoring import propagation
 from analyzer.synth import generate
-from analyzer.synth_measure import Accuracy, accuracy
+from analyzer.synth_measure import FLAGS, Accuracy, accuracy
 from analyzer.timeutil import parse_time
 
 pytestmark = pytest.mark.integration
@@ -55,10 +55,7 @@ def _no_clean_bill(results: list[dict[str, Any]], truth: dict[str, Any]) -> None
     for r in results:
         real = truth["findings"][r["source"]["finding_id"]]["breaks"]
         if real and not r["impacted_services"]:
-            assert {u["reason"] for u in r["unknowns"]} & {
-                "no_evidence_coverage",
-                "impact_beyond_evidence",
-            }, r["proposal_id"]
+            assert {u["reason"] for u in r["unknowns"]} & (FLAGS | {"no_evidence_coverage"}), r["proposal_id"]
             assert r["tier"] != "auto"
 
 

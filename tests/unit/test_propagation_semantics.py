@@ -17,7 +17,7 @@ from analyzer.graph.schema import Batch, EdgeRow, NodeRow
 from analyzer.graph.snapshot import build_snapshot
 from analyzer.scoring import propagation
 from analyzer.scoring.context import Context, build_context
-from analyzer.scoring.impact import impacted
+from analyzer.scoring.impact import impacted, walk
 from analyzer.scoring.propagation import build_graphs
 from tests.unit.test_trust_and_scoring import contents
 
@@ -206,3 +206,19 @@ def test_evidence_outside_the_window_propagates_nothing() -> None:
     got = {s["name"] for s in impacted(ctx, g, [ctx.snap.index[role("etl")]], [])}
     assert got == {"Ingest"}  # its own CI only: no observed use or data in that window
     assert np.all(g.relation != propagation.REL["reads"])
+
+
+def test_writes_through_a_role_many_assume_are_said_unknown_not_followed() -> None:
+    """Ten jobs outside any CI assume the archive's writer role as often as the archive's own job: one of
+    them makes a eleventh of the role's sessions, under FEED_SHARE, so it is not taken to feed the archive
+    (Search is not reached), and the walk says it could not tell."""
+    others = [
+        EdgeRow(role(f"other-{k}"), "OBSERVED_ASSUME", role("archive-writer"), {}, A, 24, SEEN, SEEN)
+        for k in range(10)
+    ]
+    ctx = world(others)
+    g = build_graphs(ctx, START, END)
+    found = walk(ctx, g, [ctx.snap.index[role("other-0")]], [])
+    assert "Search" not in {s["name"] for s in found.services}
+    assert found.shared_writes == [("other-0", "archive-writer", "archive")]
+    assert walk(ctx, g, [ctx.snap.index[role("web")]], []).shared_writes == []
