@@ -156,10 +156,12 @@ def walk(ctx: Context, g: PropagationGraphs, seeds: Sequence[int], documented_se
         s["chain"] = chain
         volumes = [h["events"] for h in chain if h["relation"] in EVIDENCE_RELATIONS]
         s["evidence_events"] = min(volumes) if volumes else 0
-    rows = g.shared_writer[res.reached[g.shared_writer[:, 0]]] if len(g.shared_writer) else g.shared_writer
-    shared = [
-        (_name(ctx, g, int(w)), _name(ctx, g, int(r)), _name(ctx, g, int(d))) for w, r, d in rows.tolist()
-    ]
+    # writes through a shared role by a writer that is impacted, or whose CI is
+    shared = []
+    for w, r, d in g.shared_writer.tolist():
+        cis = [snap.index[c] for c in ctx.ci_of.get(snap.ids[w], []) if c in snap.index]
+        if res.reached[w] or any(ci_all.reached[c] for c in cis):
+            shared.append((_name(ctx, g, w), _name(ctx, g, r), _name(ctx, g, d)))
     return Impact(out, shared)
 
 
