@@ -149,19 +149,32 @@ def layout() -> html.Div:
                 style={"height": "640px", "width": "100%"},
             ),
             dcc.Store(id=ids.QUEUE_REFRESH),
+            dcc.Store(id=ids.QUEUE_IDLE),
             html.Div(id=ids.QUEUE_PREFETCH, style={"display": "none"}),
         ]
     )
 
 
+# once the first rows are shown, wait for the user to be idle a moment (no scroll, key or click for three
+# seconds) before the prefetch below: loading those scripts holds the browser's main thread for about a
+# second, which a scroll or a filter right after the first rows would otherwise wait for
+dash.clientside_callback(
+    ClientsideFunction(namespace="blastwall", function_name="whenIdle"),
+    Output(ids.QUEUE_IDLE, "data"),
+    Input(ids.QUEUE_SUMMARY, "children"),
+    State(ids.QUEUE_IDLE, "id"),
+    prevent_initial_call=True,
+)
+
+
 @dash.callback(
     Output(ids.QUEUE_PREFETCH, "children"),
-    Input(ids.QUEUE_SUMMARY, "children"),
+    Input(ids.QUEUE_IDLE, "data"),
     State(ids.QUEUE_PREFETCH, "children"),
     prevent_initial_call=True,
 )
 def prefetch(_: Any, already: Any) -> Any:
-    """Once the first rows are shown: an empty, hidden chart and graph, so the browser fetches their
+    """Once the user is idle on the queue: an empty, hidden chart and graph, so the browser fetches their
     scripts (the largest of the app) while the user reads the queue, not when a proposal is opened."""
     if already:
         raise dash.exceptions.PreventUpdate
