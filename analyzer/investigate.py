@@ -16,6 +16,7 @@ from typing import Any
 
 from analyzer import api
 from analyzer.graph.store import GraphStore, open_store
+from analyzer.scoring.verdict import chain_phrase
 from analyzer.timeutil import parse_time
 
 
@@ -118,8 +119,13 @@ class Workspace:
 
     def impacted(self, result: dict[str, Any]) -> Any:
         pd = _pandas()
-        cols = ["name", "kind", "criticality", "documented", "path", "id"]
-        return pd.DataFrame([{c: s.get(c) for c in cols} for s in result["impacted_services"]], columns=cols)
+        cols = ["name", "kind", "criticality", "reached", "hops", "evidence_events", "chain", "documented"]
+        cols += ["path", "id"]
+        rows = [
+            {c: s.get(c) for c in cols} | {"chain": chain_phrase(s.get("chain") or [], s.get("reached"))}
+            for s in result["impacted_services"]
+        ]
+        return pd.DataFrame(rows, columns=cols)
 
     def undocumented(self, as_of: str | datetime | None = "latest", window_days: int | None = None) -> Any:
         """The undocumented observed dependencies (``as_of``: a time, ``latest`` — the end of the newest
@@ -205,7 +211,8 @@ class Workspace:
         return G.subgraph(near.nodes).copy()
 
     def blast_radius(self, result: dict[str, Any]) -> Any:
-        """A DiGraph of the change: the target, each severed consumer, and each impacted CI along its path."""
+        """A DiGraph of the change: the target, each severed consumer, and each impacted CI along its chain
+        (an edge from each dependant to what it depends on, ``kind`` the hop's relation)."""
         nx = _networkx()
         G = nx.DiGraph()
         target = result["change"]["target"]
@@ -225,8 +232,12 @@ class Workspace:
                 svc["name"], role="impacted", criticality=svc["criticality"], documented=svc["documented"]
             )
             path = svc.get("path") or []
-            for a, b in zip(path[1:], path[:-1], strict=False):
-                G.add_edge(a, b, kind="depends on")
+            hops = svc.get("chain") or [
+                {"from": b, "to": a, "relation": "depends on"}
+                for a, b in zip(path[1:], path[:-1], strict=False)
+            ]
+            for hop in hops:  # each dependant -> what it depends on, with how (uses, reads, member …)
+                G.add_edge(hop["to"], hop["from"], kind=hop["relation"], events=hop.get("events", 0))
             if path:
                 first = next(
                     (s["consumer"] for s in result["severed"] if s["consumer"].endswith(path[0])), None

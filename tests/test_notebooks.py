@@ -19,6 +19,7 @@ SHOWN = {
         "arn:aws:iam::739406228105:role/legacy-etl-role",
         "Fraud Detection",
         "change-advisory-board",
+        "chain through the CMDB: legacy-etl-role writes acme-legacy-etl-output",
     ],
     "02-triage-a-days-batch": ["3 of 3 proposal(s) need a human", "no_evidence_coverage", "Risk by proposal"],
     "03-hunting-undocumented-dependencies": [
