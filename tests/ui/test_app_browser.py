@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import threading
+import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -176,7 +179,17 @@ def big_app_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     server = make_server("127.0.0.1", port, create_app(uri).server, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{port}"
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while True:  # served the way production is: visited once /readyz says the caches are built
+        try:
+            if urllib.request.urlopen(url + "/readyz", timeout=5).status == 200:
+                break
+        except urllib.error.HTTPError:
+            pass
+        assert time.monotonic() < deadline, "the app never became ready"
+        time.sleep(0.2)
+    yield url
     server.shutdown()
 
 
@@ -185,8 +198,6 @@ def test_queue_of_ten_thousand_rows_filters_and_scrolls_on_the_server(
 ) -> None:
     """10,001 proposals in the grid: first rows in under 2 s, any block in under a second, and every
     filter leaves exactly the rows it asks for (counted from the stored results, not through the app)."""
-    import time
-
     page = browser.new_page(viewport={"width": 1366, "height": 768})  # type: ignore[attr-defined]
     t = time.perf_counter()
     page.goto(big_app_url + "/")
@@ -306,6 +317,7 @@ def test_explorer_finds_who_can_assume_and_the_undocumented(browser: object, app
     page.fill("#explorer-query", "role/datalake-reader")
     page.keyboard.press("Enter")
     page.wait_for_selector("text=Who can assume it")
+    page.wait_for_selector(".ag-row >> text=legacy-etl-role")  # the grid's rows drawn, not only its heading
     body = page.inner_text("body")
     assert "legacy-etl-role" in body and "fraud-feature-pipeline" in body and "Enterprise Data Lake" in body
     assert "the CMDB does not relate Legacy Fraud ETL to Enterprise Data Lake" in body
