@@ -15,13 +15,14 @@ from analyzer.governance.decisions import covering_acceptance, default_approver
 from analyzer.governance.ledger import Ledger, ledger_path_for
 from analyzer.governance.tier_policy import TierPolicy, load_policy, parse_policy
 from analyzer.graph.lease import writes
-from analyzer.graph.snapshot import load_snapshot
+from analyzer.graph.snapshot import current_snapshot, load_snapshot, remember
 from analyzer.graph.store import GraphStore
 from analyzer.scoring.blast import RESULT_SCHEMA_VERSION, failed_result, score_or_fail
 from analyzer.scoring.context import Context, build_context
 from analyzer.scoring.freshness import freshness, result_accounts
 from analyzer.scoring.verdict import verdict
 from analyzer.timeutil import iso, now, parse_time
+from analyzer.timings import phase
 from connectors.evidence.coverage import COLLECTION as COVERAGE
 from connectors.proposals import COLLECTION as PROPOSALS
 
@@ -78,13 +79,27 @@ def unmapped(store: GraphStore) -> list[dict[str, Any]]:
     ]
 
 
+CONTEXT_FILE = "analysis-context.pkl"
+"""The persisted analysis context, in ``analyzer.graph.persisted.derived_dir(store)``."""
+
+
 def analysis_context(store: GraphStore) -> Context:
-    """The store's current snapshot and what analysis derives from it (reused while nothing changes)."""
-    snap = load_snapshot(store)
+    """The store's current snapshot and what analysis derives from it (reused while nothing changes).
+
+    Reused in this process while the store's ``graph_generation`` is unchanged; in a new process, loaded
+    from the context the last run persisted for that generation (``persist_context``: arrays mapped from
+    disk, seconds instead of reading the whole graph), else built from the store."""
     coverage = store.get_documents(COVERAGE)
     tag_key = setting(store, "cmdb_tag_key")
     collection = store.get_documents("collection")
     key = ("context", tag_key, json.dumps([coverage, collection], sort_keys=True))
+    gen = store.graph_generation()
+    if current_snapshot(store, gen) is None:
+        loaded = _load_persisted(store, gen, key)
+        if loaded is not None:
+            remember(store, loaded.snap)
+            loaded.snap.memo(key, lambda: loaded)
+    snap = load_snapshot(store)
 
     def build() -> Context:
         from analyzer.network.documents import NetworkDocuments
@@ -97,6 +112,88 @@ def analysis_context(store: GraphStore) -> Context:
     built = snap.memo(key, build)
     assert isinstance(built, Context)
     return built
+
+
+def _persisted_header(store: GraphStore, gen: int, key: tuple[str, ...]) -> dict[str, Any]:
+    import hashlib
+
+    digest = hashlib.sha256(json.dumps(key).encode()).hexdigest()[:16]
+    return {"what": "analysis context", "store": store.uri, "graph_generation": gen, "key": digest}
+
+
+def _load_persisted(store: GraphStore, gen: int, key: tuple[str, ...]) -> Context | None:
+    import pickle
+
+    from analyzer.graph import persisted
+    from analyzer.notices import say
+
+    path = persisted.derived_dir(store) / CONTEXT_FILE
+    try:
+        ctx = persisted.load(path, _persisted_header(store, gen, key))
+    except (pickle.UnpicklingError, ValueError, EOFError, TypeError, AttributeError, ImportError) as exc:
+        say(f"{path}: the persisted analysis context cannot be used ({exc}); rebuilding it from the store")
+        persisted.remove(path)
+        return None
+    if ctx is None:
+        return None
+    if not isinstance(ctx, Context) or ctx.snap.graph_generation != gen:
+        say(f"{path}: not an analysis context of this store's generation; rebuilding it from the store")
+        persisted.remove(path)
+        return None
+    ctx.persisted_keys = frozenset(map(repr, ctx.memo_keys()))
+    return ctx
+
+
+def prepare(
+    store: GraphStore, *, as_of: datetime | None = None, window_days: int | None = None
+) -> dict[str, Any]:
+    """Build (or load) the analysis context, build what scoring builds on first use for the evidence
+    window ending at ``as_of`` (now when None), and persist them (``blastwall prepare``)."""
+    import time
+
+    from analyzer.graph import persisted
+    from analyzer.scoring.prepare import warm
+
+    t = time.perf_counter()
+    with phase("analysis context"):
+        ctx = analysis_context(store)
+    context_s = time.perf_counter() - t
+    origin = "loaded from the persisted file" if ctx.persisted_keys is not None else "built from the store"
+    end = as_of or now()
+    with phase("structures built on first use"):
+        built = warm(ctx, end - timedelta(days=window_days or current_policy(store).window_days), end)
+    with phase("persist the analysis context"):
+        wrote = persist_context(store, ctx)
+    return {
+        "context": origin,
+        "context_s": context_s,
+        "built": built,
+        "persisted": wrote,
+        "path": str(persisted.derived_dir(store) / CONTEXT_FILE),
+        "graph_generation": ctx.snap.graph_generation,
+    }
+
+
+def persist_context(store: GraphStore, ctx: Context | None = None) -> bool:
+    """Persist the analysis context of ``store`` (and the structures built on it so far) for the next
+    process, unless what is persisted already holds them; True if written. A failure to write (a
+    read-only directory, a full disk) is said and changes nothing else."""
+    from analyzer.graph import persisted
+    from analyzer.notices import say
+
+    ctx = ctx or analysis_context(store)
+    keys = frozenset(map(repr, ctx.memo_keys()))
+    if ctx.persisted_keys is not None and keys <= ctx.persisted_keys:
+        return False
+    key = next(k for k, v in ctx.snap.memo_items() if v is ctx and isinstance(k, tuple))
+    path = persisted.derived_dir(store) / CONTEXT_FILE
+    try:
+        persisted.save(ctx, path, _persisted_header(store, ctx.snap.graph_generation, key))
+    except OSError as exc:
+        say(f"{path}: the analysis context could not be persisted ({exc}); the next run builds it again")
+        return False
+    ctx.persisted_keys = keys
+    return True
 
 
 def network_model(store: GraphStore) -> Any:
@@ -437,7 +534,8 @@ def _score(
         chosen = [proposals[i] for i in ids]
     else:
         chosen = [p for p in proposals.values() if include_closed or p.get("status", "open") == "open"]
-    ctx = analysis_context(store)
+    with phase("analysis context"):
+        ctx = analysis_context(store)
     snap = ctx.snap
     stamp = iso(as_of)
     version = str(policy.header().get("version"))
@@ -493,19 +591,22 @@ def _score(
             first = sorted(
                 {p["change"].get("kind"): i for i, p in reversed(list(enumerate(chosen)))}.values()
             )
-            finish([score_or_fail(chosen[i], ctx, policy, as_of) for i in first])
+            with phase("first of each change kind"):
+                finish([score_or_fail(chosen[i], ctx, policy, as_of) for i in first])
             rest = [p for i, p in enumerate(chosen) if i not in first]  # a handful: one per kind
             gc.freeze()
             initargs = (store_uri, policy.doc, policy.source, stamp) if store_uri else None
             _WORKER.update(ctx=ctx, policy=policy, as_of=as_of)  # what forked workers inherit
             try:
-                _on_processes(chunked(rest), workers, initargs, finish, fail)
+                with phase(f"scoring on {workers} processes"):
+                    _on_processes(chunked(rest), workers, initargs, finish, fail)
             finally:
                 _WORKER.clear()
         else:
-            for c in chunks:
-                _settle()
-                finish([score_or_fail(p, ctx, policy, as_of) for p in c])
+            with phase("scoring"):
+                for c in chunks:
+                    _settle()
+                    finish([score_or_fail(p, ctx, policy, as_of) for p in c])
     finally:
         gc.set_threshold(*thresholds)
         gc.unfreeze()
@@ -515,6 +616,8 @@ def _score(
     results.sort(key=lambda r: (-r["risk_score"], r["proposal_id"]))
     if save and results:  # what the app anchors its lists at, read without reading every result
         store.put_documents(SCORING, {"last": {"as_of": stamp, "scored": len(results), "at": iso(now())}})
+    with phase("persist the analysis context"):
+        persist_context(store, ctx)  # with what this batch built on it: the next process starts warm
     return {
         "schema_version": RESULT_SCHEMA_VERSION,
         "as_of": stamp,

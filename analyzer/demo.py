@@ -14,6 +14,7 @@ from analyzer.governance.decisions import APP_IDENTITY
 from analyzer.graph.lease import writes
 from analyzer.graph.store import GraphStore, open_store
 from analyzer.timeutil import parse_time
+from analyzer.timings import phase
 
 SAMPLE_AS_OF = "2026-05-15T06:00:00Z"
 SAMPLE_COLLECTED_AT = "2026-05-15T06:00:00Z"
@@ -106,15 +107,20 @@ def load_directory(store: GraphStore, root: Path, *, seen: str) -> list[str]:
         raise BlastwallError(f"{root} holds none of {', '.join(p + '/' for p in parts)}")
     errors: list[str] = []
     if (root / "aws").is_dir():
-        errors += load_snapshot(store, root / "aws", seen=seen).errors
+        with phase("ingest the AWS snapshot"):
+            errors += load_snapshot(store, root / "aws", seen=seen).errors
     if (root / "cloudtrail").is_dir():
-        errors += ingest_cloudtrail(store, [root / "cloudtrail"]).errors
+        with phase("ingest CloudTrail"):
+            errors += ingest_cloudtrail(store, [root / "cloudtrail"]).errors
     if (root / "flowlogs").is_dir():
-        errors += ingest_flowlogs(store, [root / "flowlogs"]).errors
+        with phase("ingest VPC flow logs"):
+            errors += ingest_flowlogs(store, [root / "flowlogs"]).errors
     if (root / "servicenow").is_dir():
-        errors += ingest_servicenow(store, str(root / "servicenow"), seen=seen).errors
+        with phase("ingest the CMDB"):
+            errors += ingest_servicenow(store, str(root / "servicenow"), seen=seen).errors
     if (root / "findings").is_dir():
-        errors += import_proposals(store, [root / "findings"]).errors
+        with phase("import proposals"):
+            errors += import_proposals(store, [root / "findings"]).errors
     if (root / "policy" / "tier-policy.yaml").is_file():
         api.store_policy(store, root / "policy" / "tier-policy.yaml")
     return errors

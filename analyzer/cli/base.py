@@ -70,9 +70,14 @@ def report_errors(errors: list[str]) -> None:
     help="Store: a directory (embedded SQLite, default ./.blastwall) or a bolt:// / neo4j:// URI. "
     "Also $BLASTWALL_STORE.",
 )
+@click.option(
+    "--timings",
+    is_flag=True,
+    help="Print where the command's time and memory went (phases, seconds, peak MiB) to stderr.",
+)
 @click.version_option(__version__, prog_name="blastwall")
 @click.pass_context
-def main(ctx: click.Context, store_uri: str | None) -> None:
+def main(ctx: click.Context, store_uri: str | None, timings: bool) -> None:
     """Blastwall: what a remediation will break, who depends on it, and who must authorize it.
 
     \b
@@ -88,13 +93,35 @@ def main(ctx: click.Context, store_uri: str | None) -> None:
     from analyzer import notices
 
     notices.HOOK = lambda line: click.echo(f"note: {line}", err=True)  # what a command repaired on the way
+    if timings or os.environ.get("BLASTWALL_TIMINGS"):
+        from analyzer import timings as tm
+
+        def done() -> None:
+            tm.write()
+            if timings:
+                for line in tm.lines():
+                    click.echo(line, err=True)
+
+        ctx.call_on_close(done)
 
 
 def emit_results(payload: dict[str, Any], fmt: str) -> None:
-    from analyzer.output import results_csv, results_table, to_json
+    from analyzer.timings import phase
 
-    if fmt == "json":
-        click.echo(to_json(payload))
+    with phase("write the output"):
+        _emit_results(payload, fmt)
+
+
+def _emit_results(payload: dict[str, Any], fmt: str) -> None:
+    from analyzer.output import json_chunks, results_csv, results_table
+
+    if fmt == "json":  # written a result at a time: 10,000 results are never one string
+        head = {k: v for k, v in payload.items() if k != "results"}
+        out = click.get_text_stream("stdout")
+        for part in json_chunks(head, "results", payload["results"]):
+            out.write(part)
+        out.write("\n")
+        out.flush()
     elif fmt == "csv":
         click.echo(results_csv(payload), nl=False)
     else:

@@ -250,6 +250,44 @@ def score(
         ctx.exit(1)
 
 
+@main.command()
+@AS_OF_OPTION
+@WINDOW_DAYS_OPTION
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.pass_context
+@handled
+def prepare(ctx: click.Context, as_of: str | None, window_days: int | None, fmt: str) -> None:
+    """Build the analysis context and what scoring builds on first use, and persist them beside the store
+    (``<store>/derived``), so the next ``score``, ``undocumented`` or app starts in seconds. Run it after
+    ingesting; ``score`` also persists what it built. Nothing is persisted twice for the same store
+    generation and window.
+
+    \b
+    Example:
+      blastwall prepare --as-of latest
+    """
+    import time
+
+    from analyzer import api
+
+    store = ctx_store(ctx)
+    t = time.perf_counter()
+    at, _ = api.anchor(store, as_of)
+    report = api.prepare(store, as_of=at, window_days=window_days)
+    report["seconds"] = time.perf_counter() - t
+    if fmt == "json":
+        import json
+
+        click.echo(json.dumps(report, indent=2))
+        return
+    click.echo(f"analysis context: {report['context']} ({report['context_s']:.1f} s)")
+    for name, secs in report["built"].items():
+        click.echo(f"  {name}: {secs:.2f} s")
+    click.echo(
+        f"persisted to {report['path']}" if report["persisted"] else "already persisted: nothing to write"
+    )
+
+
 NO_EVIDENCE = 4
 """Exit status of an answer whose window holds no evidence for an account it covers: not a clean bill."""
 

@@ -19,23 +19,40 @@ class Reach:
     ----------
     reached : ndarray of bool, shape (n,)
         True for every node reachable from a seed (seeds included).
-    parent : ndarray of int64, shape (n,)
-        The node each reached node was first reached from; -1 for seeds and unreached nodes.
-    depth : ndarray of int64, shape (n,)
-        Hops from the nearest seed; -1 where unreached.
+    parent1, depth1 : ndarray of int64, shape (n,)
+        The node each reached node was first reached from, and its hops from the nearest seed, both plus
+        one (0: a seed's parent, and unreached nodes). Stored so because zeros cost nothing until written
+        (a query that reaches a hundred nodes of a million does not fill two million-entry arrays); read
+        them through ``parent``/``depth`` (whole arrays, -1 where none) or ``parent_of``/``depth_of``.
     """
 
     reached: np.ndarray
-    parent: np.ndarray
-    depth: np.ndarray
+    parent1: np.ndarray
+    depth1: np.ndarray
+
+    @property
+    def parent(self) -> np.ndarray:
+        """The node each reached node was first reached from; -1 for seeds and unreached nodes."""
+        return self.parent1 - 1
+
+    @property
+    def depth(self) -> np.ndarray:
+        """Hops from the nearest seed; -1 where unreached."""
+        return self.depth1 - 1
+
+    def parent_of(self, node: int) -> int:
+        return int(self.parent1[node]) - 1
+
+    def depth_of(self, node: int) -> int:
+        return int(self.depth1[node]) - 1
 
     def path_to(self, node: int) -> list[int]:
         """Seed-to-``node`` path following parent pointers (empty if ``node`` is unreached)."""
         if not self.reached[node]:
             return []
         path = [int(node)]
-        while self.parent[path[-1]] >= 0:
-            path.append(int(self.parent[path[-1]]))
+        while self.parent1[path[-1]] > 0:
+            path.append(int(self.parent1[path[-1]]) - 1)
         return path[::-1]
 
 
@@ -77,10 +94,10 @@ def reachable(graph: sp.sparray | sp.spmatrix, seeds: Sequence[Sequence[int] | n
     fresh_mark = np.zeros(n, dtype=bool)  # scratch: de-duplicates a level without sorting it
     for seed in validate_seeds(seeds, n):
         reached = np.zeros(n, dtype=bool)
-        parent = np.full(n, -1, dtype=np.int64)
-        depth = np.full(n, -1, dtype=np.int64)
+        parent1 = np.zeros(n, dtype=np.int64)
+        depth1 = np.zeros(n, dtype=np.int64)
         reached[seed] = True
-        depth[seed] = 0
+        depth1[seed] = 1
         frontier = seed
         level = 0
         while frontier.size:
@@ -94,11 +111,11 @@ def reachable(graph: sp.sparray | sp.spmatrix, seeds: Sequence[Sequence[int] | n
             nbrs = indices[offsets]
             keep = ~reached[nbrs]
             nbrs = nbrs[keep]
-            parent[nbrs] = np.repeat(frontier, lens)[keep]  # duplicates: any writer is a valid parent
+            parent1[nbrs] = np.repeat(frontier, lens)[keep] + 1  # duplicates: any writer is a valid parent
             fresh_mark[nbrs] = True
             frontier = np.flatnonzero(fresh_mark) if nbrs.size > n // 64 else np.unique(nbrs)
             fresh_mark[frontier] = False
             reached[frontier] = True
-            depth[frontier] = level
-        out.append(Reach(reached, parent, depth))
+            depth1[frontier] = level + 1
+        out.append(Reach(reached, parent1, depth1))
     return out

@@ -33,7 +33,14 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 from analyzer.errors import BlastwallError, StoreLocked, StoreVersionError
 from analyzer.graph.lease import GraphLease
 from analyzer.graph.schema import SCHEMA_VERSION, Batch, EdgeRow, NodeRow, edge_kind
-from analyzer.graph.store import EdgeTable, GraphContents, Interner, StoredEdge, StoredNode
+from analyzer.graph.store import (
+    EdgeTable,
+    GraphContents,
+    Interner,
+    StoredEdge,
+    StoredNode,
+    touches_analysis,
+)
 from analyzer.timeutil import iso, now
 
 META_ID = "meta"
@@ -152,8 +159,12 @@ class Neo4jStore:
         if chunk:
             yield chunk
 
-    def _write(self, statements: list[Stmt]) -> None:
-        """Run the statements as one unit (see the module docstring)."""
+    def _write(self, statements: list[Stmt], graph: bool = True) -> None:
+        """Run the statements as one unit (see the module docstring); ``graph``: they change what analysis
+        reads (``graph_generation`` follows ``generation``)."""
+        bump = "WITH m, m.generation + 1 AS g SET m.generation = g" + (
+            ", m.graph_generation = g" if graph else ""
+        )
         if self.dialect != "falkordb":
 
             def work(tx: Any) -> None:
@@ -162,7 +173,7 @@ class Neo4jStore:
                         tx.run(st.cypher, **st.params).consume()
                     for chunk in self._chunks(st.rows):
                         tx.run(st.cypher, rows=chunk, **st.params).consume()
-                tx.run("MATCH (m:BWMeta {id: $id}) SET m.generation = m.generation + 1", id=META_ID).consume()
+                tx.run(f"MATCH (m:BWMeta {{id: $id}}) {bump}", id=META_ID).consume()
 
             with self._driver.session(database=self.database) as s:
                 s.execute_write(work)
@@ -185,7 +196,7 @@ class Neo4jStore:
         finally:
             self._q(
                 "MATCH (m:BWMeta {id: $id}) WHERE m.writer = $token "
-                "SET m.generation = m.generation + 1, m.writer = null, m.writer_until = null",
+                f"SET m.writer = null, m.writer_until = null {bump}",
                 id=META_ID,
                 token=token,
             )
@@ -346,7 +357,7 @@ class Neo4jStore:
         return int(n), int(e)
 
     def put_documents(self, collection: str, docs: dict[str, dict[str, Any]]) -> None:
-        self._write([self._doc_statement(collection, docs)])
+        self._write([self._doc_statement(collection, docs)], graph=touches_analysis(collection))
 
     def _doc_statement(self, collection: str, docs: dict[str, dict[str, Any]]) -> Stmt:
         rows = [
@@ -365,15 +376,22 @@ class Neo4jStore:
 
     def delete_documents(self, collection: str, ids: list[str]) -> None:
         rows = [{"uid": f"{collection}/{i}"} for i in ids]
-        self._write([Stmt("UNWIND $rows AS r MATCH (d:BWDoc {uid: r.uid}) DELETE d", rows, {})])
+        self._write(
+            [Stmt("UNWIND $rows AS r MATCH (d:BWDoc {uid: r.uid}) DELETE d", rows, {})],
+            graph=touches_analysis(collection),
+        )
 
     # -- reads -----------------------------------------------------------------------------------------
     def generation(self) -> int:
         return int(self._meta()["generation"])
 
+    def graph_generation(self) -> int:
+        return int(self._meta()["graph_generation"])
+
     def _meta(self) -> dict[str, Any]:
         rows = self._q(
             "MATCH (m:BWMeta {id: $id}) RETURN m.generation AS generation, "
+            "coalesce(m.graph_generation, m.generation) AS graph_generation, "
             "CASE WHEN m.writer_until > $t THEN m.writer ELSE null END AS writer",
             write=False,
             id=META_ID,
@@ -381,7 +399,9 @@ class Neo4jStore:
         )
         return rows[0]
 
-    def _consistent(self, read: Callable[[], Any], timeout_s: float = 3 * WRITER_LEASE_S) -> tuple[int, Any]:
+    def _consistent(
+        self, read: Callable[[], Any], timeout_s: float = 3 * WRITER_LEASE_S
+    ) -> tuple[dict[str, Any], Any]:
         deadline = time.monotonic() + timeout_s
         while True:
             m1 = self._meta()
@@ -389,7 +409,7 @@ class Neo4jStore:
                 value = read()
                 m2 = self._meta()
                 if m2["writer"] is None and m1["generation"] == m2["generation"]:
-                    return int(m1["generation"]), value
+                    return m1, value
             if time.monotonic() > deadline:
                 raise StoreLocked(f"graph {self.database}: writes kept going; no consistent read possible")
             time.sleep(0.05)
@@ -426,8 +446,10 @@ class Neo4jStore:
                 )
             return nodes, edges.freeze()
 
-        gen, (nodes, edges) = self._consistent(read)
-        return GraphContents(generation=gen, nodes=nodes, edges=edges)
+        meta, (nodes, edges) = self._consistent(read)
+        return GraphContents(
+            int(meta["generation"]), nodes, edges, graph_generation=int(meta["graph_generation"])
+        )
 
     def get_node(self, node_id: str) -> StoredNode | None:
         rows = self._q(
@@ -500,7 +522,10 @@ class Neo4jStore:
     def drop_all(self) -> None:
         """Delete everything Blastwall wrote in this database (tests and ``demo`` use it)."""
         self._q("MATCH (n) WHERE n:BWNode OR n:BWDoc DETACH DELETE n")
-        self._q("MATCH (m:BWMeta) SET m.generation = m.generation + 1, m.writer = null")
+        self._q(
+            "MATCH (m:BWMeta) WITH m, m.generation + 1 AS g "
+            "SET m.generation = g, m.graph_generation = g, m.writer = null"
+        )
 
     def close(self) -> None:
         """Nothing to do: the driver is shared by every store of this process (see ``shared_driver``)."""

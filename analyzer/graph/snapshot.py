@@ -35,6 +35,7 @@ class EdgeRecords(Sequence[StoredEdge]):
     of end codes are not kept)."""
 
     __slots__ = ("_cols", "_dst", "_ids", "_props", "_src", "_values")
+    PERSISTABLE = True  # kept in a persisted analysis context (``analyzer.graph.persisted``)
 
     def __init__(
         self,
@@ -113,6 +114,9 @@ class Snapshot:
     index: dict[str, int]
     nodes: tuple[StoredNode, ...]
     edges: dict[str, EdgeArrays]
+    graph_generation: int = -1
+    """The store's ``graph_generation`` when it was read: the snapshot answers for the store while that
+    is unchanged (saving results does not change it)."""
     _cache: OrderedDict[object, object] = field(default_factory=OrderedDict, compare=False, repr=False)
 
     @property
@@ -199,6 +203,9 @@ class Snapshot:
         """A boolean n x n CSR adjacency from parallel lists of (src, dst) index arrays; duplicates collapse."""
         return _csr(self.n, srcs, dsts)
 
+    def memo_items(self) -> list[tuple[object, object]]:
+        return list(self._cache.items())
+
     def memo(self, key: object, build: Callable[[], object]) -> object:
         """Cache a derived structure for the life of this snapshot (it is immutable); the least recently
         used entries go beyond ``MEMO_SIZE``."""
@@ -268,7 +275,8 @@ def build_snapshot(contents: GraphContents) -> Snapshot:
                 table.props,
             ),
         )
-    return Snapshot(contents.generation, ids, index, tuple(nodes), arrays)
+    graph_gen = contents.graph_generation if contents.graph_generation >= 0 else contents.generation
+    return Snapshot(contents.generation, ids, index, tuple(nodes), arrays, graph_gen)
 
 
 _LOCK = threading.Lock()
@@ -276,13 +284,27 @@ _CACHE: dict[str, Snapshot] = {}
 
 
 def load_snapshot(store: GraphStore) -> Snapshot:
-    """The snapshot of ``store``, rebuilt only when the store's generation has changed."""
-    gen = store.generation()
+    """The snapshot of ``store``, rebuilt only when what analysis reads has changed (its
+    ``graph_generation``; saving results or proposals does not)."""
+    gen = store.graph_generation()
     with _LOCK:
         cached = _CACHE.get(store.uri)
-        if cached is not None and cached.generation == gen:
+        if cached is not None and cached.graph_generation == gen:
             return cached
     snap = build_snapshot(store.read_graph())
+    remember(store, snap)
+    return snap
+
+
+def current_snapshot(store: GraphStore, graph_generation: int) -> Snapshot | None:
+    """The snapshot this process holds for ``store`` if it is of ``graph_generation`` (else None)."""
+    with _LOCK:
+        cached = _CACHE.get(store.uri)
+    return cached if cached is not None and cached.graph_generation == graph_generation else None
+
+
+def remember(store: GraphStore, snap: Snapshot) -> None:
+    """Make ``snap`` what ``load_snapshot`` answers for ``store`` (one read from elsewhere: a persisted
+    analysis context)."""
     with _LOCK:
         _CACHE[store.uri] = snap
-    return snap

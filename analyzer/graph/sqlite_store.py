@@ -19,7 +19,14 @@ from typing import Any
 from analyzer.errors import BlastwallError, StoreLocked, StoreVersionError
 from analyzer.graph.lease import FileLease
 from analyzer.graph.schema import SCHEMA_VERSION, Batch, edge_kind
-from analyzer.graph.store import EdgeTable, GraphContents, Interner, StoredEdge, StoredNode
+from analyzer.graph.store import (
+    EdgeTable,
+    GraphContents,
+    Interner,
+    StoredEdge,
+    StoredNode,
+    touches_analysis,
+)
 from analyzer.timeutil import iso, now
 
 DB_NAME = "blastwall.sqlite"
@@ -162,7 +169,7 @@ class SqliteStore:
                 cur.execute("INSERT INTO meta VALUES ('created_at', ?)", (iso(now()),))
 
     @contextmanager
-    def _write(self, bump: bool = True) -> Iterator[sqlite3.Cursor]:
+    def _write(self, bump: bool = True, graph: bool = True) -> Iterator[sqlite3.Cursor]:
         cur = self._conn.cursor()
         deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
         while True:
@@ -177,6 +184,11 @@ class SqliteStore:
             yield cur
             if bump:
                 cur.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
+                if graph:
+                    cur.execute(
+                        "INSERT INTO meta SELECT 'graph_generation', value FROM meta WHERE key = 'generation' "
+                        "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+                    )
             cur.execute("COMMIT")
         except BaseException:
             cur.execute("ROLLBACK")
@@ -248,7 +260,7 @@ class SqliteStore:
         return n
 
     def put_documents(self, collection: str, docs: dict[str, dict[str, Any]]) -> None:
-        with self._write() as cur:
+        with self._write(graph=touches_analysis(collection)) as cur:
             self._put_docs(cur, collection, docs)
 
     @staticmethod
@@ -261,7 +273,7 @@ class SqliteStore:
         )
 
     def delete_documents(self, collection: str, ids: list[str]) -> None:
-        with self._write() as cur:
+        with self._write(graph=touches_analysis(collection)) as cur:
             cur.executemany(
                 "DELETE FROM documents WHERE collection = ? AND id = ?", [(collection, i) for i in ids]
             )
@@ -276,6 +288,7 @@ class SqliteStore:
         cur.execute("BEGIN")  # one read transaction: one consistent WAL snapshot
         try:
             gen = int(cur.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
+            graph_gen = self._graph_generation(cur, gen)
             canon = Interner()
             nodes = [_node(r, canon) for r in cur.execute("SELECT * FROM nodes ORDER BY id")]
             edges = EdgeTable()
@@ -288,7 +301,21 @@ class SqliteStore:
             edges.freeze()
         finally:
             cur.execute("COMMIT")
-        return GraphContents(generation=gen, nodes=nodes, edges=edges)
+        return GraphContents(generation=gen, nodes=nodes, edges=edges, graph_generation=graph_gen)
+
+    def graph_generation(self) -> int:
+        cur = self._conn.cursor()
+        cur.execute("BEGIN")
+        try:
+            gen = int(cur.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
+            return self._graph_generation(cur, gen)
+        finally:
+            cur.execute("COMMIT")
+
+    @staticmethod
+    def _graph_generation(cur: sqlite3.Cursor, gen: int) -> int:
+        row = cur.execute("SELECT value FROM meta WHERE key = 'graph_generation'").fetchone()
+        return int(row[0]) if row is not None else gen  # a store from before the key: every write counts
 
     def get_node(self, node_id: str) -> StoredNode | None:
         row = self._conn.execute("SELECT * FROM nodes WHERE id = ?", (node_id,)).fetchone()

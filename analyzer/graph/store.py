@@ -49,10 +49,16 @@ class FrozenProps(dict[str, Any]):
     """An empty property map that refuses writes: one object shared by every node and edge without
     properties (most structural edges), so a million of them cost nothing."""
 
+    PERSISTABLE = True
+
     def _refuse(self, *args: Any, **kwargs: Any) -> Any:
         raise TypeError("stored properties are read-only")
 
     __setitem__ = __delitem__ = setdefault = update = pop = popitem = clear = __ior__ = _refuse
+
+    def __reduce__(self) -> str | tuple[Any, ...]:
+        # the shared empty map stays the one object (``is EMPTY_PROPS``) through a persisted context
+        return "EMPTY_PROPS" if self is EMPTY_PROPS else (FrozenProps, ())
 
 
 EMPTY_PROPS: dict[str, Any] = FrozenProps()
@@ -309,13 +315,26 @@ def rows_of(
     ]
 
 
+OUTSIDE_ANALYSIS = frozenset({"proposals", "results", "scoring", "policy"})
+"""Document collections the analysis context does not read: writing them (saving a batch's results)
+leaves the store's ``graph_generation`` as it was, so what was derived from the graph stays valid."""
+
+
+def touches_analysis(collection: str) -> bool:
+    """Whether writing documents of ``collection`` changes what analysis reads (anything not listed in
+    ``OUTSIDE_ANALYSIS``: an unknown collection is taken to)."""
+    return collection not in OUTSIDE_ANALYSIS
+
+
 @dataclass(frozen=True)
 class GraphContents:
-    """A consistent read of the whole graph: what one generation of the store held."""
+    """A consistent read of the whole graph: what one generation of the store held, and the generation
+    of the last write that changed what analysis reads (``graph_generation``)."""
 
     generation: int
     nodes: list[StoredNode]
     edges: EdgeTable
+    graph_generation: int = -1
 
 
 @runtime_checkable
@@ -332,6 +351,11 @@ class GraphStore(Protocol):
 
     def generation(self) -> int:
         """A number that changes whenever anything is written."""
+
+    def graph_generation(self) -> int:
+        """The ``generation`` of the last write that changed what analysis reads: the graph, or documents
+        other than proposals, results, scoring records and the tier policy (``OUTSIDE_ANALYSIS``).
+        Structures derived from the graph stay valid while it is unchanged."""
 
     def read_graph(self) -> GraphContents:
         """Every node and edge, as of one generation (never half of a batch)."""

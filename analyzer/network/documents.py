@@ -11,10 +11,12 @@ and ``item`` decodes only the one response it lies in.
 from __future__ import annotations
 
 import json
+import pickle
 import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
+from itertools import accumulate
 from typing import Any
 
 import msgspec
@@ -38,13 +40,13 @@ _ONLY = {op: msgspec.defstruct("Only", [("r", dict, {})], rename={"r": op}) for 
 """For each indexed operation, a decoder type that skips every other response of a document."""
 
 
-def _decode(text: str | bytes, type_: Any = Any) -> Any:
+def _decode(text: str | bytes | memoryview, type_: Any = Any) -> Any:
     try:
         return msgspec.json.decode(text, type=type_)
     except msgspec.DecodeError:
         if type_ is not Any:
             raise
-        return json.loads(text)  # what msgspec refuses and json wrote (NaN)
+        return json.loads(bytes(text) if isinstance(text, memoryview) else text)  # msgspec refuses NaN
 
 
 class NetworkDocuments(Mapping[str, dict[str, Any]]):
@@ -67,11 +69,29 @@ class NetworkDocuments(Mapping[str, dict[str, Any]]):
         self._raw: dict[tuple[str, str, int], bytes] = {}
         self._lock = threading.Lock()
 
-    def __getstate__(self) -> dict[str, Any]:  # shipped to Dask workers: the text only
-        return {"texts": self._texts}
+    PERSISTABLE = True
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The text only (shipped to Dask workers, persisted with an analysis context), as one buffer:
+        out of band where the pickler takes buffers (a persisted context maps it from its file)."""
+        parts = [t.encode() if isinstance(t, str) else bytes(t) for t in self._texts.values()]
+        ends = list(accumulate(len(p) for p in parts))
+        with self._lock:  # the index of groups and interfaces too, once built (a pass over every text)
+            index, raw = self._index, dict(self._raw)
+        return {
+            "keys": list(self._texts),
+            "ends": ends,
+            "blob": pickle.PickleBuffer(bytearray().join(parts)),
+            "index": index,
+            "raw": raw,
+        }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["texts"])  # type: ignore[misc]
+        blob = memoryview(state["blob"])
+        starts = [0, *state["ends"][:-1]]
+        texts = {k: blob[a:b] for k, a, b in zip(state["keys"], starts, state["ends"], strict=True)}
+        self.__init__(texts)  # type: ignore[misc]
+        self._index, self._raw = state.get("index"), state.get("raw") or {}
 
     def __len__(self) -> int:
         return len(self._texts)

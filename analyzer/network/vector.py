@@ -68,6 +68,7 @@ class RuleTable:
 
 
 class Compiled:
+    PERSISTABLE = True  # arrays and plain values: kept in a persisted analysis context
     """The model as arrays, compiled once per snapshot."""
 
     def __init__(self, m: NetModel) -> None:

@@ -33,7 +33,7 @@ def principals_by_account(ctx: Context) -> dict[str, list[str]]:
             out.setdefault(p.account, []).append(arn)
         return out
 
-    return ctx.snap.memo(("principals-by-account", id(ctx.principals)), build)  # type: ignore[return-value]
+    return ctx.memo(("principals-by-account",), build)  # type: ignore[return-value]
 
 
 def candidates(ctx: Context, role_arn: str, docs: list[Any], observed: set[str]) -> list[str]:

@@ -4,7 +4,7 @@ organization's SCP chain, the resource -> CI mapping, documented CI relations an
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -55,6 +55,26 @@ class Context:
     rcp_levels: dict[str, list[tuple[str, PolicySet]]] = field(default_factory=dict)
     """Per member account, the RCPs at each level of its path (empty: RCPs not enabled)."""
     _targets: dict[str, Target] = field(default_factory=dict)
+    _memo: dict[object, object] = field(default_factory=dict)
+    persisted_keys: frozenset[str] | None = None
+    """The memo's keys when this context was last persisted or loaded (None: never)."""
+
+    def memo_keys(self) -> list[object]:
+        """The keys of the structures derived so far, this context's and its snapshot's."""
+        return [*self._memo, *(k for k, _ in self.snap.memo_items())]
+
+    def memo(self, key: object, build: Callable[[], object]) -> object:
+        """A structure derived from this context (its CMDB mapping, principals or VPC documents, not the
+        snapshot alone), built once and kept with it: a persisted context keeps it too (keys must be
+        stable values, never object ids)."""
+        if key not in self._memo:
+            self._memo[key] = build()
+        return self._memo[key]
+
+    def forget(self, family: str, but: object = None) -> None:
+        """Drop the memo's structures whose key starts with ``family`` (all but ``but``)."""
+        for k in [k for k in self._memo if isinstance(k, tuple) and k[:1] == (family,) and k != but]:
+            del self._memo[k]
 
     def subject(self, arn: str) -> Subject:
         """The caller ``arn`` with its policies, tags and organization, as the evaluator needs it."""

@@ -123,7 +123,7 @@ def walk(ctx: Context, g: PropagationGraphs, seeds: Sequence[int], documented_se
         if node.kind not in CI_KINDS:
             continue
         if res.reached[i]:
-            direct = res.depth[i] == 1 and int(res.parent[i]) in seed_set
+            direct = res.depth_of(i) == 1 and res.parent_of(i) in seed_set
             reached = "membership" if direct else "observed"
         else:
             reached = "observed" if ci_obs.reached[i] else "documented"
@@ -157,11 +157,13 @@ def walk(ctx: Context, g: PropagationGraphs, seeds: Sequence[int], documented_se
         volumes = [h["events"] for h in chain if h["relation"] in EVIDENCE_RELATIONS]
         s["evidence_events"] = min(volumes) if volumes else 0
     # writes through a shared role by a writer that is impacted, or whose CI is
-    shared = []
-    for w, r, d in g.shared_writer.tolist():
-        cis = [snap.index[c] for c in ctx.ci_of.get(snap.ids[w], []) if c in snap.index]
-        if res.reached[w] or any(ci_all.reached[c] for c in cis):
-            shared.append((_name(ctx, g, w), _name(ctx, g, r), _name(ctx, g, d)))
+    rows, cis = g.writer_cis[:, 0], g.writer_cis[:, 1]
+    hit = res.reached[g.shared_writer[:, 0]]
+    hit[rows[ci_all.reached[cis]]] = True
+    shared = [
+        (_name(ctx, g, w), _name(ctx, g, r), _name(ctx, g, d))
+        for w, r, d in g.shared_writer[np.flatnonzero(hit)].tolist()
+    ]
     return Impact(out, shared)
 
 
@@ -174,7 +176,7 @@ def worst(services: list[dict[str, Any]], reached: tuple[str, ...] = REACH_ORDER
     )
 
 
-def _ci_accounts(ctx: Context) -> dict[str, set[str]]:
+def ci_accounts(ctx: Context) -> dict[str, set[str]]:
     def build() -> dict[str, set[str]]:
         out: dict[str, set[str]] = {}
         for resource, cis in ctx.ci_of.items():
@@ -184,7 +186,7 @@ def _ci_accounts(ctx: Context) -> dict[str, set[str]]:
                     out.setdefault(ci, set()).add(account)
         return out
 
-    return ctx.snap.memo(("ci-accounts",), build)  # type: ignore[return-value]
+    return ctx.memo(("ci-accounts",), build)  # type: ignore[return-value]
 
 
 def blind_spots(
@@ -193,7 +195,7 @@ def blind_spots(
     """(name, account) of the impacted services and CIs with resources in an account that kept no CloudTrail
     and no flow logs in the window: who depends on them there cannot be seen, so the impact may reach
     further than listed."""
-    accounts_of = _ci_accounts(ctx)
+    accounts_of = ci_accounts(ctx)
     dark: dict[str, bool] = {}
     out = []
     for s in services:

@@ -126,7 +126,7 @@ class _Prepared:
         return self.before[pos]
 
 
-def _prepare(ctx: Context) -> _Prepared:
+def prepared(ctx: Context) -> _Prepared:
     def build() -> _Prepared:
         m = model_from_documents(ctx.network_docs)
         cm = Compiled(m)
@@ -190,7 +190,7 @@ def _prepare(ctx: Context) -> _Prepared:
             np.full(len(src), -1, np.int8),
         )
 
-    return ctx.snap.memo(("network-change-prepared", id(ctx.network_docs)), build)  # type: ignore[return-value]
+    return ctx.memo(("network-change-prepared",), build)  # type: ignore[return-value]
 
 
 def _protocol(value: Any) -> int | None:
@@ -228,7 +228,7 @@ def network_change(
     before_item = _item(docs, kind, where)
     after_item = kind.apply(before_item, change["delta"])
     out.applied = after_item == before_item
-    prep = _prepare(ctx)
+    prep = prepared(ctx)
     before_m = prep.model
     after_m = _patched(before_m, kind, out.account, after_item)
     tid = (change.get("target") or "").rsplit("/", 1)[-1]

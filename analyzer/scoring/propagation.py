@@ -34,7 +34,7 @@ and including ``member``), then CI hops (``ci_observed``: ``observed_ci``; ``ci_
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import numpy as np
@@ -114,6 +114,8 @@ class PropagationGraphs:
     events: np.ndarray
     via: dict[int, int]
     shared_writer: np.ndarray  # (assumer, role, store) rows: see ``_shared_writes``
+    writer_cis: np.ndarray = field(default_factory=lambda: np.empty((0, 2), np.int64))
+    """(row of ``shared_writer``, a CI node of that row's writer) pairs."""
 
     @property
     def size(self) -> int:
@@ -231,12 +233,12 @@ def _membership(ctx: Context) -> tuple[np.ndarray, np.ndarray]:
 
 def _workloads(ctx: Context) -> tuple[np.ndarray, np.ndarray]:
     """(role, workload) for the instances and functions that run as a role."""
-    from analyzer.scoring.service_trust import _all_workloads
+    from analyzer.scoring.service_trust import all_workloads
 
     snap = ctx.snap
     roles: list[int] = []
     work: list[int] = []
-    for role, by_service in _all_workloads(ctx).items():
+    for role, by_service in all_workloads(ctx).items():
         r = snap.index.get(role)
         for ws in by_service.values():
             for w in ws:
@@ -247,9 +249,9 @@ def _workloads(ctx: Context) -> tuple[np.ndarray, np.ndarray]:
 
 
 def build_graphs(ctx: Context, start: datetime, end: datetime) -> PropagationGraphs:
-    snap = ctx.snap
-    key = ("propagation", start.isoformat(), end.isoformat())  # ci_of depends on the snapshot alone
-    result = snap.memo(key, lambda: _build(ctx, start, end))
+    key = ("propagation", start.isoformat(), end.isoformat())
+    ctx.forget("propagation", but=key)  # one window kept: at L a window's graphs are hundreds of MB
+    result = ctx.memo(key, lambda: _build(ctx, start, end))
     assert isinstance(result, PropagationGraphs)
     return result
 
@@ -367,6 +369,7 @@ def _build(ctx: Context, start: datetime, end: datetime) -> PropagationGraphs:
 
     is_doc = rel == REL["documented"]
     is_ci = rel == REL["observed_ci"]
+    shared = _shared_writes(assumes, writes, acting, sink)
     return PropagationGraphs(
         n=n,
         stale_base=stale_base,
@@ -378,5 +381,14 @@ def _build(ctx: Context, start: datetime, end: datetime) -> PropagationGraphs:
         relation=rel[pick],
         events=events[pick],
         via=via,
-        shared_writer=_shared_writes(assumes, writes, acting, sink),
+        shared_writer=shared,
+        writer_cis=_writer_cis(ctx, shared),
     )
+
+
+def _writer_cis(ctx: Context, shared: np.ndarray) -> np.ndarray:
+    """(row of ``shared``, a CI node of its writer) pairs: which rows an impacted CI makes relevant."""
+    snap, pairs = ctx.snap, []
+    for k, w in enumerate(shared[:, 0].tolist()):
+        pairs += [(k, snap.index[c]) for c in ctx.ci_of.get(snap.ids[w], []) if c in snap.index]
+    return np.asarray(pairs, np.int64).reshape(-1, 2)

@@ -41,10 +41,10 @@ def workloads_by_service(ctx: Context, role: str) -> dict[str, list[str]]:
     """The workloads of the snapshot that run as ``role``, by the service principal that assumes it for
     them: EC2 instances whose instance profile holds the role, Lambda functions whose execution role it
     is. (Built for every role at once, once per snapshot.)"""
-    return _all_workloads(ctx).get(role, {})
+    return all_workloads(ctx).get(role, {})
 
 
-def _all_workloads(ctx: Context) -> dict[str, dict[str, list[str]]]:
+def all_workloads(ctx: Context) -> dict[str, dict[str, list[str]]]:
     def build() -> dict[str, dict[str, list[str]]]:
         out: dict[str, dict[str, set[str]]] = {}
         roles_of = {p.id: p.props.get("roles") or [] for p in ctx.snap.of_kind("InstanceProfile")}

@@ -255,3 +255,25 @@ def test_edges_from_one_node_match_the_whole_graph(store_uri: str) -> None:
     )
     assert [e.props["action"] for e in store.edges_from(a, ("OBSERVED_CALL",))] == ["s3:GetObject"]
     assert store.edges_from(c, ("OBSERVED_CALL",)) == []
+
+
+def test_graph_generation_moves_with_what_analysis_reads(store_uri: str) -> None:
+    """Saving results or proposals leaves ``graph_generation`` (what derived structures are keyed by);
+    the graph and any other documents (coverage, VPC configuration, settings) move it."""
+    store = open_store(store_uri)
+    store.load(roles_batch("111111111111", ["a"]), update_tag=1, account="111111111111")
+    g0, gg0 = store.generation(), store.graph_generation()
+    assert gg0 == g0 and store.read_graph().graph_generation == gg0
+    store.put_documents("results", {"p-1": {"risk_score": 1}})
+    store.put_documents("proposals", {"p-1": {"proposal_id": "p-1"}})
+    store.delete_documents("results", ["p-1"])
+    assert store.generation() > g0 and store.graph_generation() == gg0
+    assert store.read_graph().graph_generation == gg0
+    store.put_documents("coverage", {"x": {"source": "cloudtrail"}})
+    assert store.graph_generation() == store.generation() > gg0
+    gg1 = store.graph_generation()
+    store.load(roles_batch("111111111111", ["b"]), update_tag=2, account="111111111111")
+    assert store.graph_generation() == store.generation() > gg1
+    gg2 = store.graph_generation()
+    store.cleanup(source="aws", account="111111111111", update_tag=2)
+    assert store.graph_generation() > gg2

@@ -374,11 +374,11 @@ def test_network_changes_decide_flows_from_arrays_as_flow_by_flow(
     flow as an object, under the unchanged model and with every rule of a group revoked, group by group."""
     from analyzer.demo import run_demo
     from analyzer.network.service import _decide_all, observed
-    from analyzer.scoring.network_change import _patched, _prepare
+    from analyzer.scoring.network_change import _patched, prepared
 
     store = open_store(loaded[0]) if org == "synthetic" else run_demo(str(tmp_path / "demo"))[0]
     ctx = api.analysis_context(store)
-    prep = _prepare(ctx)
+    prep = prepared(ctx)
     records = ctx.snap.edges["OBSERVED_FLOW"].records
     pos = np.flatnonzero(prep.has_port[prep.props_index])
     flows = observed(records.at(pos))
