@@ -117,11 +117,10 @@ def _emit_results(payload: dict[str, Any], fmt: str) -> None:
 
     if fmt == "json":  # written a result at a time: 10,000 results are never one string
         head = {k: v for k, v in payload.items() if k != "results"}
-        out = click.get_text_stream("stdout")
         for part in json_chunks(head, "results", payload["results"]):
-            out.write(part)
-        out.write("\n")
-        out.flush()
+            sys.stdout.write(part)
+        sys.stdout.write("\n")
+        sys.stdout.flush()
     elif fmt == "csv":
         click.echo(results_csv(payload), nl=False)
     else:
