@@ -451,6 +451,17 @@ class Neo4jStore:
             int(meta["generation"]), nodes, edges, graph_generation=int(meta["graph_generation"])
         )
 
+    def read_nodes(self, kinds: tuple[str, ...]) -> list[StoredNode]:
+        rows = self._q(
+            "MATCH (n:BWNode) WHERE n.kind IN $kinds RETURN n.id AS id, n.kind AS kind, n.props AS props, "
+            "n.source AS source, n.account AS account, n.update_tag AS tag, n.first_seen AS fs, "
+            "n.last_seen AS ls",
+            write=False,
+            kinds=list(kinds),
+        )
+        canon = Interner()
+        return sorted((_stored_node(r, canon) for r in rows), key=lambda n: n.id)
+
     def get_node(self, node_id: str) -> StoredNode | None:
         rows = self._q(
             "MATCH (n:BWNode {id: $id}) RETURN n.id AS id, n.kind AS kind, n.props AS props, "

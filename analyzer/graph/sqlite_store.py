@@ -317,6 +317,12 @@ class SqliteStore:
         row = cur.execute("SELECT value FROM meta WHERE key = 'graph_generation'").fetchone()
         return int(row[0]) if row is not None else gen  # a store from before the key: every write counts
 
+    def read_nodes(self, kinds: tuple[str, ...]) -> list[StoredNode]:
+        marks = ",".join("?" * len(kinds))
+        canon = Interner()
+        rows = self._conn.execute(f"SELECT * FROM nodes WHERE kind IN ({marks}) ORDER BY id", kinds)
+        return [_node(r, canon) for r in rows]
+
     def get_node(self, node_id: str) -> StoredNode | None:
         row = self._conn.execute("SELECT * FROM nodes WHERE id = ?", (node_id,)).fetchone()
         return _node(row) if row else None

@@ -362,6 +362,10 @@ class GraphStore(Protocol):
 
     def get_node(self, node_id: str) -> StoredNode | None: ...
 
+    def read_nodes(self, kinds: tuple[str, ...]) -> list[StoredNode]:
+        """The nodes of these kinds, ordered by id, without reading any edge (an importer that needs the
+        interfaces or the CIs of a graph of millions of edges reads those alone)."""
+
     def edges_from(self, src: str, kinds: tuple[str, ...]) -> list[StoredEdge]:
         """The edges of these kinds leaving ``src`` (one node's neighbourhood, not the whole graph)."""
 

@@ -303,11 +303,10 @@ def ingest_flowlogs(
     record). ``fields`` is the log format's field list for sources without a header line (CloudWatch
     Logs): default the version 2 default format."""
     report = IngestReport()
-    graph = store.read_graph()
     peerings, transit = _routes_between_vpcs(store)
     eni_by_ip = FlowAttribution.build(
         store.get_documents(ADDRESS_HISTORY),
-        (n for n in graph.nodes if n.kind == "NetworkInterface" and n.props),
+        (n for n in store.read_nodes(("NetworkInterface",)) if n.props),
         peerings,
         transit,
     )

@@ -236,7 +236,7 @@ def import_proposals(store: GraphStore, paths: list[Path], requester: str | None
         except BadInput as exc:
             report.errors.append(str(exc))
             continue
-        aws_config.resolve_targets(flagged, list(store.read_graph().nodes))
+        aws_config.resolve_targets(flagged, store.read_nodes(aws_config.TARGET_KINDS))
         batches.append((where, flagged))
     named = [
         p
@@ -245,7 +245,7 @@ def import_proposals(store: GraphStore, paths: list[Path], requester: str | None
         if str(p["change"].get("target") or "").startswith(("role:", "user:"))
     ]
     if named:
-        _resolve_names(named, list(store.read_graph().nodes))
+        _resolve_names(named, store.read_nodes(("IamRole", "IamUser")))
     derive_from_snapshot(store, [p for _w, ps in batches for p in ps])
     seen: set[str] = set()
     for _where, proposals in batches:

@@ -111,15 +111,20 @@ def parse_evaluations(
     return out
 
 
+CONFIG_KINDS = {
+    "AWS::IAM::Role": "IamRole",
+    "AWS::IAM::User": "IamUser",
+    "AWS::S3::Bucket": "S3Bucket",
+    "AWS::EC2::Instance": "Ec2Instance",
+}
+"""AWS Config resource types whose resources Blastwall resolves by name, and their node kinds."""
+TARGET_KINDS = tuple(CONFIG_KINDS.values())
+
+
 def resolve_targets(proposals: list[dict[str, Any]], nodes: list[Any]) -> None:
     """Config names resources by id or name; use the snapshot's ARN where it knows the resource."""
     by_name: dict[tuple[str, str], str] = {}
-    kinds = {
-        "AWS::IAM::Role": "IamRole",
-        "AWS::IAM::User": "IamUser",
-        "AWS::S3::Bucket": "S3Bucket",
-        "AWS::EC2::Instance": "Ec2Instance",
-    }
+    kinds = CONFIG_KINDS
     for n in nodes:
         name = str((n.props or {}).get("name") or n.id.rsplit("/", 1)[-1])
         by_name[(n.kind, name)] = n.id

@@ -277,3 +277,13 @@ def test_graph_generation_moves_with_what_analysis_reads(store_uri: str) -> None
     gg2 = store.graph_generation()
     store.cleanup(source="aws", account="111111111111", update_tag=2)
     assert store.graph_generation() > gg2
+
+
+def test_read_nodes_is_the_graphs_nodes_of_those_kinds(store_uri: str) -> None:
+    store = open_store(store_uri)
+    b = roles_batch("111111111111", ["b", "a"])
+    b.nodes.append(NodeRow("arn:aws:s3:::bucket-1", "S3Bucket", {"name": "bucket-1"}, "111111111111"))
+    store.load(b, update_tag=1, account="111111111111")
+    graph = store.read_graph()
+    for kinds in [("IamRole",), ("S3Bucket", "IamRole"), ("Nothing",)]:
+        assert store.read_nodes(kinds) == [n for n in graph.nodes if n.kind in kinds]
