@@ -207,6 +207,28 @@ class FlowAttribution:
         b = b or self._peer(dst, when, vpc, account, record)
         return a, b
 
+    def fresh_tallies(self) -> tuple[Counter[str], dict[str, list[str]]]:
+        """Start counting anew; returns the tallies so far (give them back with ``restore_tallies``)."""
+        saved = (self.counts, self.examples)
+        self.counts, self.examples = Counter(), {}
+        return saved
+
+    def restore_tallies(
+        self, saved: tuple[Counter[str], dict[str, list[str]]]
+    ) -> tuple[Counter[str], dict[str, list[str]]]:
+        """Put back the tallies ``fresh_tallies`` returned; returns those counted since."""
+        since = (self.counts, self.examples)
+        self.counts, self.examples = saved
+        return since
+
+    def absorb_tallies(self, tallies: tuple[Counter[str], dict[str, list[str]]]) -> None:
+        """Add tallies counted elsewhere (a worker's, for one file)."""
+        counts, examples = tallies
+        self.counts.update(counts)
+        for reason, shown in examples.items():
+            mine = self.examples.setdefault(reason, [])
+            mine += shown[: max(0, 5 - len(mine))]
+
     def summary(self) -> dict[str, Any]:
         return {
             "counts": dict(sorted(self.counts.items())),

@@ -16,7 +16,7 @@ import json
 import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from analyzer.graph.store import GraphStore
 from analyzer.inputs import TIME_PATTERN, check_time, guard
 from connectors.evidence.coverage import day_of
 from connectors.evidence.loading import file_digest, ingested_digests, load_evidence
+from connectors.evidence.parallel import over_files
 from connectors.jsonfile import fast_json, load_records, read_bytes
 
 SOURCE = "cloudtrail"
@@ -479,27 +480,45 @@ def ingest_cloudtrail(store: GraphStore, paths: Iterable[Path | str]) -> IngestR
         return _ingest_files(store, local, report)
 
 
+@dataclass
+class _FileRead:
+    """One file, read and folded on its own (by a worker): its digest, and its aggregate or why not."""
+
+    digest: str
+    agg: Aggregate | None = None
+    errors: list[str] = field(default_factory=list)
+    already: bool = False
+
+
+def _read_file(f: Path, done: set[str]) -> _FileRead:
+    digest = file_digest(f)
+    if digest in done:
+        return _FileRead(digest, already=True)
+    file_agg = Aggregate()
+    try:
+        with guard(str(f)):
+            records, problem = read_events(f)
+        aggregate(records, file_agg, str(f))
+    except BadInput as exc:
+        return _FileRead(digest, errors=[str(exc)])
+    if problem is not None:  # the records before the damage are kept
+        return _FileRead(digest, file_agg if records else None, [str(problem)])
+    return _FileRead(digest, file_agg)
+
+
 def _ingest_files(store: GraphStore, paths: list[Path], report: IngestReport) -> IngestReport:
     done = ingested_digests(store)
     agg = Aggregate()
     new_files: dict[str, dict[str, Any]] = {}
-    for f in get_files(paths):
-        digest = file_digest(f)
-        if digest in done or digest in new_files:
+    files = list(get_files(paths))
+    for f, read in zip(files, over_files(files, partial(_read_file, done=done)), strict=True):
+        if read.already or read.digest in new_files:
             report.skipped_already_ingested += 1
             continue
-        file_agg = Aggregate()
-        try:
-            with guard(str(f)):
-                records, problem = read_events(f)
-            aggregate(records, file_agg, str(f))
-        except BadInput as exc:
-            report.errors.append(str(exc))
+        report.errors += read.errors
+        if read.agg is None:
             continue
-        if problem is not None:
-            report.errors.append(str(problem))  # the records before the damage are kept
-            if not records:
-                continue
+        digest, file_agg = read.digest, read.agg
         _fold(agg, file_agg)
         report.files += 1
         report.records += file_agg.records

@@ -12,10 +12,11 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from analyzer.timeutil import iso
 from connectors.aws.addresses import COLLECTION as ADDRESS_HISTORY
 from connectors.evidence.attribution import FlowAttribution
 from connectors.evidence.loading import file_digest, ingested_digests, load_evidence
+from connectors.evidence.parallel import over_files
 from connectors.jsonfile import read_text
 
 SOURCE = "flowlogs"
@@ -71,6 +73,8 @@ class FlowAggregate:
     days: dict[tuple[str, str], set[str]] = field(default_factory=dict)
     records: int = 0
     skipped: list[str] = field(default_factory=list)
+    attribution: tuple[Counter[str], dict[str, list[str]]] = field(default_factory=lambda: (Counter(), {}))
+    """How the ends of this file's records were attributed (``FlowAttribution`` tallies)."""
 
     def absorb(self, part: FlowAggregate) -> None:
         """Add one file's aggregate (kept apart until the file is known to be whole)."""
@@ -173,6 +177,26 @@ def transform_lines(
                 e.first_seen = when
             if when and (e.last_seen is None or when > e.last_seen):
                 e.last_seen = when
+
+
+def _read_file(
+    f: Path, done: set[str], eni_by_ip: FlowAttribution
+) -> tuple[str, FlowAggregate | None, str | None]:
+    """One file read and folded on its own (by a worker): (digest, its aggregate, or why not; both None
+    when it was ingested before)."""
+    digest = file_digest(f)
+    if digest in done:
+        return digest, None, None
+    part = FlowAggregate()
+    saved = eni_by_ip.fresh_tallies()
+    try:
+        with guard(str(f)):
+            transform_lines(read_text(f).splitlines(), str(f), eni_by_ip, _region_of(f), part)
+    except BadInput as exc:
+        return digest, None, str(exc)
+    finally:  # this file's tallies travel with its aggregate (from a worker, they would be lost)
+        part.attribution = eni_by_ip.restore_tallies(saved)
+    return digest, part, None
 
 
 EPOCH_MAX = 4102444800  # 2100-01-01: a flow record's start beyond it (or not a number) is not a time
@@ -330,21 +354,19 @@ def ingest_flowlogs(
                 new_files[digest] = {"source": SOURCE, "path": name, "records": part.records}
         except BadInput as exc:
             report.errors.append(str(exc))
-    for f in get_files([Path(p) for p in paths if not str(p).startswith("logs://")]):
-        digest = file_digest(f)
-        if digest in done or digest in new_files:
+    files = list(get_files([Path(p) for p in paths if not str(p).startswith("logs://")]))
+    read = partial(_read_file, done=done, eni_by_ip=eni_by_ip)
+    for f, (digest, got, error) in zip(files, over_files(files, read), strict=True):
+        if digest in new_files or (got is None and error is None):
             report.skipped_already_ingested += 1
             continue
-        part = FlowAggregate()
-        try:
-            with guard(str(f)):
-                transform_lines(read_text(f).splitlines(), str(f), eni_by_ip, _region_of(f), part)
-        except BadInput as exc:
-            report.errors.append(str(exc))
+        if got is None:
+            report.errors.append(str(error))
             continue
-        agg.absorb(part)
+        eni_by_ip.absorb_tallies(got.attribution)
+        agg.absorb(got)
         report.files += 1
-        new_files[digest] = {"source": SOURCE, "path": str(f), "records": part.records}
+        new_files[digest] = {"source": SOURCE, "path": str(f), "records": got.records}
     report.records = agg.records
     report.skipped_lines = agg.skipped
     report.attribution = eni_by_ip.summary()
