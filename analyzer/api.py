@@ -616,8 +616,9 @@ def _score(
     results.sort(key=lambda r: (-r["risk_score"], r["proposal_id"]))
     if save and results:  # what the app anchors its lists at, read without reading every result
         store.put_documents(SCORING, {"last": {"as_of": stamp, "scored": len(results), "at": iso(now())}})
-    with phase("persist the analysis context"):
-        persist_context(store, ctx)  # with what this batch built on it: the next process starts warm
+    if ctx.persisted_keys is None:  # built here: persisted with what this batch built on it, so the next
+        with phase("persist the analysis context"):  # process starts warm (``prepare`` adds to it)
+            persist_context(store, ctx)
     return {
         "schema_version": RESULT_SCHEMA_VERSION,
         "as_of": stamp,

@@ -136,7 +136,8 @@ class Neo4jStore:
                     raise
         self._q(
             "MERGE (m:BWMeta {id: $id}) ON CREATE SET m.schema_version = $v, m.generation = 0, "
-            "m.created_at = $t",
+            "m.graph_generation = 0, m.created_at = $t "
+            "ON MATCH SET m.graph_generation = coalesce(m.graph_generation, m.generation)",
             id=META_ID,
             v=SCHEMA_VERSION,
             t=iso(now()),

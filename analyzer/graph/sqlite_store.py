@@ -167,6 +167,11 @@ class SqliteStore:
                 cur.execute("INSERT INTO meta VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
                 cur.execute("INSERT INTO meta VALUES ('generation', '0')")
                 cur.execute("INSERT INTO meta VALUES ('created_at', ?)", (iso(now()),))
+            # a store from before the graph generation starts it at its generation
+            cur.execute(
+                "INSERT INTO meta SELECT 'graph_generation', value FROM meta WHERE key = 'generation' "
+                "ON CONFLICT (key) DO NOTHING"
+            )
 
     @contextmanager
     def _write(self, bump: bool = True, graph: bool = True) -> Iterator[sqlite3.Cursor]:

@@ -187,3 +187,18 @@ def test_a_truncated_file_is_rebuilt_not_trusted(sample_store: Path) -> None:
     graph = store.read_graph()
     assert len(ctx.snap.nodes) == len(graph.nodes)
     assert np.array_equal(ctx.snap.edges["OBSERVED_CALL"].count, graph.edges.kinds["OBSERVED_CALL"].count)
+
+
+def test_a_store_from_before_the_graph_generation_gets_one_at_open(sample_store: Path) -> None:
+    """A store written by an older Blastwall has no graph generation: opening it starts one, so saving
+    results afterwards does not make every persisted context stale."""
+    import sqlite3
+
+    con = sqlite3.connect(sample_store / "blastwall.sqlite")
+    con.execute("DELETE FROM meta WHERE key = 'graph_generation'")
+    con.commit()
+    con.close()
+    store = open_store(str(sample_store))
+    gg = store.graph_generation()
+    store.put_documents("results", {"x": {"risk_score": 0}})
+    assert store.graph_generation() == gg < store.generation()
