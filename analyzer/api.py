@@ -526,7 +526,8 @@ def _score(
     anchored = anchored or ("given" if as_of is not None else "now")
     as_of = as_of or now()
     policy = policy or current_policy(store)
-    proposals = store.get_documents(PROPOSALS)
+    with phase("read the proposals"):
+        proposals = store.get_documents(PROPOSALS)
     if ids:
         missing = [i for i in ids if i not in proposals]
         if missing:
@@ -551,7 +552,8 @@ def _score(
             else:
                 todo.append(p)
         chosen = todo
-    acceptances = recorded_acceptances(store)
+    with phase("read the ledger's risk acceptances"):
+        acceptances = recorded_acceptances(store)
     results: list[dict[str, Any]] = []
 
     def finish(batch: list[dict[str, Any]]) -> None:

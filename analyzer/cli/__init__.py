@@ -5,6 +5,6 @@ commands on ``main`` when imported.
 """
 
 from analyzer.cli import app, audit, authority, governance, iam, ingest, network, scoring  # noqa: F401
-from analyzer.cli.base import main
+from analyzer.cli.base import main, run
 
-__all__ = ["main"]
+__all__ = ["main", "run"]

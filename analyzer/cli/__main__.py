@@ -1,5 +1,5 @@
 """``python -m analyzer.cli``."""
 
-from analyzer.cli import main
+from analyzer.cli import run
 
-main()
+run()

@@ -20,6 +20,7 @@ from analyzer.cli.base import (
     say_freshness,
 )
 from analyzer.errors import BadInput
+from analyzer.timings import phase
 
 
 @main.group()
@@ -239,7 +240,8 @@ def score(
     )
     say_freshness(payload["freshness"], fmt)
     emit_results(payload, fmt)
-    _record_reported_executions(ctx, store, payload["results"])
+    with phase("record reported executions"):
+        _record_reported_executions(ctx, store, payload["results"])
     failed = [r["proposal_id"] for r in payload["results"] if r.get("status") == "error"]
     if failed:  # every other proposal was scored and saved; a failure is never a quiet exit 0
         shown = ", ".join(failed[:5]) + (" …" if len(failed) > 5 else "")

@@ -296,6 +296,12 @@ def load_snapshot(store: GraphStore) -> Snapshot:
     return snap
 
 
+def holds_snapshots() -> bool:
+    """Whether this process holds any store's snapshot (its heap is then large)."""
+    with _LOCK:
+        return bool(_CACHE)
+
+
 def current_snapshot(store: GraphStore, graph_generation: int) -> Snapshot | None:
     """The snapshot this process holds for ``store`` if it is of ``graph_generation`` (else None)."""
     with _LOCK:
