@@ -9,13 +9,23 @@ import textwrap
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+import msgspec
+
 from analyzer.scoring.verdict import chain_phrase, verdict
 
 TIER_MARK = {"auto": "auto", "approval": "APPROVAL", "cab": "CAB", "blocked": "BLOCKED"}
 
 
 def to_json(obj: Any) -> str:
-    return json.dumps(obj, indent=2, sort_keys=False, default=str)
+    """``obj`` as indented JSON (UTF-8 text, not ``\\u`` escapes; what JSON cannot hold as its ``str``),
+    encoded by msgspec: ten thousand results are 450 MB, which ``json.dumps`` takes seconds over."""
+    try:
+        return msgspec.json.format(_ENCODER.encode(obj), indent=2).decode()
+    except (TypeError, ValueError, OverflowError):  # what msgspec refuses (an integer past 64 bits)
+        return json.dumps(obj, indent=2, sort_keys=False, default=str, ensure_ascii=False)
+
+
+_ENCODER = msgspec.json.Encoder(enc_hook=str)
 
 
 def json_chunks(head: dict[str, Any], key: str, rows: Iterable[Any]) -> Iterator[str]:

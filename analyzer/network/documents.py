@@ -104,10 +104,14 @@ class NetworkDocuments(Mapping[str, dict[str, Any]]):
 
     def locate(self, op: str, item_id: str) -> tuple[str, int] | None:
         """(document key, position in the response's list) of the group or interface ``item_id``."""
+        return self.indexed()[op].get(item_id)
+
+    def indexed(self) -> dict[str, dict[str, tuple[str, int]]]:
+        """The index ``locate`` reads, built on first use (one pass over every document)."""
         with self._lock:
             if self._index is None:
                 self._index = self._build_index()
-            return self._index[op].get(item_id)
+            return self._index
 
     def item(self, op: str, where: tuple[str, int]) -> dict[str, Any]:
         """A copy of the item ``locate`` found, decoding only the response of ``op`` in its document."""

@@ -1,0 +1,60 @@
+"""``blastwall prepare`` and ``--timings`` on the demo's sample store, through the real command line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from analyzer.demo import load_directory
+from analyzer.graph.store import open_store
+from tests.conftest import SAMPLE, SAMPLE_AS_OF, blastwall_cmd
+
+pytestmark = pytest.mark.integration
+
+
+def bw(store: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    import os
+
+    p = subprocess.run(
+        [*blastwall_cmd(), "--store", str(store), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **(env or {})},
+    )
+    assert p.returncode == 0, p.stderr
+    return p
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Path:
+    assert not load_directory(open_store(str(tmp_path / "s")), SAMPLE, seen=SAMPLE_AS_OF)
+    return tmp_path / "s"
+
+
+def test_prepare_builds_then_loads_and_writes_nothing_twice(store: Path) -> None:
+    first = json.loads(bw(store, "prepare", "--as-of", SAMPLE_AS_OF, "--format", "json").stdout)
+    assert first["context"] == "built from the store" and first["persisted"] is True
+    assert set(first["built"]) >= {"network model and flow index", "impact propagation graphs"}
+    assert Path(first["path"]).is_file() and Path(first["path"]).parent == store / "derived"
+    second = json.loads(bw(store, "prepare", "--as-of", SAMPLE_AS_OF, "--format", "json").stdout)
+    assert second["context"] == "loaded from the persisted file" and second["persisted"] is False
+    # another window is something new to keep: it is added
+    third = json.loads(bw(store, "prepare", "--as-of", "2026-05-14T00:00:00Z", "--format", "json").stdout)
+    assert third["context"] == "loaded from the persisted file" and third["persisted"] is True
+
+
+def test_timings_name_the_phases_of_score(store: Path, tmp_path: Path) -> None:
+    p = bw(store, "--timings", "score", "--as-of", SAMPLE_AS_OF, "--format", "json")
+    json.loads(p.stdout)  # the output stays the JSON a script reads; the timings go to stderr
+    for phase in ("analysis context", "scoring", "write the output", "total (since start)"):
+        assert phase in p.stderr, phase
+    out = tmp_path / "timings.json"
+    bw(store, "score", "--as-of", SAMPLE_AS_OF, "--format", "json", env={"BLASTWALL_TIMINGS": str(out)})
+    rep = json.loads(out.read_text())
+    names = [x["phase"] for x in rep["phases"]]
+    assert "analysis context" in names and rep["peak_mib"] > 0
+    assert all(x["seconds"] >= 0 and x["peak_mib"] > 0 for x in rep["phases"])
