@@ -176,12 +176,11 @@ def propagation(
     ours = (time.perf_counter() - t) / len(sets)
     # its reach alone (the resource walk, then CI to CI over observed use, then with the CMDB), which is
     # what the baselines compute (they give no chain): also the equality check's side
-    from analyzer.core import reachable
+    from analyzer.core import reach
 
     def reached(seeds: list[int]) -> np.ndarray:
-        res = reachable(g.resource, [seeds])[0]
-        obs = reachable(g.ci_observed, [np.flatnonzero(res.reached)])[0]
-        return np.flatnonzero(reachable(g.ci_all, [np.flatnonzero(obs.reached)])[0].reached)
+        obs = reach(g.ci_observed, reach(g.resource, seeds).nodes)
+        return np.sort(reach(g.ci_all, obs.nodes).nodes)
 
     t = time.perf_counter()
     for s, _ in sets:

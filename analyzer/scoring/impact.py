@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from analyzer.core import reachable
+from analyzer.core import reach
 from analyzer.criticality import criticality_rank
 from analyzer.scoring.context import Context, account_of
 from analyzer.scoring.coverage import covered_days
@@ -105,10 +105,10 @@ def walk(ctx: Context, g: PropagationGraphs, seeds: Sequence[int], documented_se
         return Impact([], [])
     # resource hops first (impact never leaves a CI for a resource), then CI to CI: observed use, then
     # documented relations; a chain is the resource walk's path, continued by the CI walks'
-    res = reachable(g.resource, [list(seeds)])[0]
-    ci_obs = reachable(g.ci_observed, [np.flatnonzero(res.reached)])[0]
-    ci_all = reachable(g.ci_all, [np.flatnonzero(ci_obs.reached)])[0]
-    doc = reachable(g.documented, [list(documented_seeds)])[0]
+    res = reach(g.resource, seeds)
+    ci_obs = reach(g.ci_observed, res.nodes)
+    ci_all = reach(g.ci_all, ci_obs.nodes)
+    doc = reach(g.documented, documented_seeds)
     snap = ctx.snap
     seed_set = set(int(s) for s in seeds)
 
@@ -118,15 +118,15 @@ def walk(ctx: Context, g: PropagationGraphs, seeds: Sequence[int], documented_se
         return res.path_to(middle[0]) + middle[1:] + tail[1:]
 
     out: list[dict[str, Any]] = []
-    for i in np.flatnonzero(ci_all.reached[: g.n]).tolist():
+    for i in np.sort(ci_all.nodes[ci_all.nodes < g.n]).tolist():
         node = snap.nodes[i]
         if node.kind not in CI_KINDS:
             continue
-        if res.reached[i]:
+        if res.contains(i):
             direct = res.depth_of(i) == 1 and res.parent_of(i) in seed_set
             reached = "membership" if direct else "observed"
         else:
-            reached = "observed" if ci_obs.reached[i] else "documented"
+            reached = "observed" if ci_obs.contains(i) else "documented"
         path = chain_to(i)
         out.append(
             {
@@ -135,7 +135,7 @@ def walk(ctx: Context, g: PropagationGraphs, seeds: Sequence[int], documented_se
                 "class": node.props.get("class"),
                 "kind": "business_service" if node.kind == "BusinessService" else "configuration_item",
                 "criticality": node.props.get("criticality") or "unknown",
-                "documented": bool(doc.reached[i]),
+                "documented": doc.contains(i),
                 "reached": reached,
                 "hops": len(path) - 1,
                 "path": [_name(ctx, g, j) for j in path],
@@ -158,8 +158,8 @@ def walk(ctx: Context, g: PropagationGraphs, seeds: Sequence[int], documented_se
         s["evidence_events"] = min(volumes) if volumes else 0
     # writes through a shared role by a writer that is impacted, or whose CI is
     rows, cis = g.writer_cis[:, 0], g.writer_cis[:, 1]
-    hit = res.reached[g.shared_writer[:, 0]]
-    hit[rows[ci_all.reached[cis]]] = True
+    hit = res.member(g.shared_writer[:, 0])
+    hit[rows[ci_all.member(cis)]] = True
     shared = [
         (_name(ctx, g, w), _name(ctx, g, r), _name(ctx, g, d))
         for w, r, d in g.shared_writer[np.flatnonzero(hit)].tolist()
