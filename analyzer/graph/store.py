@@ -14,10 +14,12 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from analyzer.graph.schema import Batch
+from analyzer.slotted import by_constructor
 
 DEFAULT_STORE = ".blastwall"
 
 
+@by_constructor
 @dataclass(frozen=True, slots=True)
 class StoredNode:
     id: str
@@ -30,6 +32,7 @@ class StoredNode:
     last_seen: str | None
 
 
+@by_constructor
 @dataclass(frozen=True, slots=True)
 class StoredEdge:
     src: str
@@ -138,6 +141,7 @@ EDGE_FIELDS = ("key", "props", "source", "account", "update_tag", "first_seen", 
 """The columns of an edge besides its ends and count, each held as codes into shared tables."""
 
 
+@by_constructor
 @dataclass(frozen=True, slots=True)
 class Packed:
     """A column of codes into a table of values, stored as its distinct codes (``table``) and per row an
@@ -159,6 +163,7 @@ class Packed:
         return self.table[self.idx[rows]]
 
 
+@by_constructor
 @dataclass(frozen=True, slots=True)
 class EdgeColumns:
     """The edges of one kind: ``src``/``dst`` codes into the table's values, ``count``, and the other

@@ -8,6 +8,8 @@ import re
 import socket
 from dataclasses import dataclass
 
+from analyzer.slotted import by_constructor
+
 PROTOCOLS = {
     "-1": -1,
     "all": -1,
@@ -26,6 +28,7 @@ EPHEMERAL = (1024, 65535)
 49152-65535, ELB and NAT gateways 1024-65535)."""
 
 
+@by_constructor
 @dataclass(frozen=True, order=True, slots=True)
 class Net:
     version: int

@@ -14,8 +14,10 @@ from typing import Any
 from analyzer.network.addr import Net, parse_ip, parse_net, protocol_number
 from analyzer.network.transit import OPS as TRANSIT_OPS
 from analyzer.network.transit import TransitRoutes, transit_routes
+from analyzer.slotted import by_constructor
 
 
+@by_constructor
 @dataclass(frozen=True, slots=True)
 class SgRule:
     group: str
@@ -33,6 +35,7 @@ class SgRule:
         return self.rule_id
 
 
+@by_constructor
 @dataclass(frozen=True, slots=True)
 class NaclEntry:
     acl: str
@@ -50,6 +53,7 @@ class NaclEntry:
         return f"{self.acl} {'egress' if self.egress else 'ingress'} rule {n} ({'allow' if self.allow else 'deny'})"
 
 
+@by_constructor
 @dataclass(frozen=True, slots=True)
 class Route:
     table: str
@@ -65,6 +69,7 @@ class Route:
         return f"{self.table} route {d} -> {self.target}{'' if self.active else ' (blackhole)'}"
 
 
+@by_constructor
 @dataclass(slots=True)
 class Eni:
     id: str
@@ -78,6 +83,7 @@ class Eni:
     kind: str = "interface"
 
 
+@by_constructor
 @dataclass(slots=True)
 class Subnet:
     id: str
@@ -87,6 +93,7 @@ class Subnet:
     route_table: str | None = None
 
 
+@by_constructor
 @dataclass(slots=True)
 class Peering:
     id: str
