@@ -304,7 +304,7 @@ class Neo4jStore:
                 )
             )
         by_edge: dict[str, list[dict[str, Any]]] = {}
-        for e in batch.edges:
+        for e in batch.all_edges():
             by_edge.setdefault(e.kind, []).append(self._checked(_edge_param(e, account, self._encode)))
         for kind, rows in by_edge.items():
             count = "coalesce(e.count, 0) + r.count" if edge_kind(kind).count_merge == "sum" else "r.count"

@@ -7,6 +7,7 @@ merge (evidence counts add up, first/last seen widen; configuration facts are re
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
@@ -255,6 +256,9 @@ class Batch:
     edges: list[EdgeRow] = field(default_factory=list)
     documents: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     """Documents (collection -> id -> body) written in the same atomic unit as the rows."""
+    edge_stream: Callable[[], Iterator[EdgeRow]] | None = None
+    """More edges, made anew each time the batch is read (checked, then written as they come): a source
+    of millions of edges (flow logs) never holds them all as objects."""
     warnings: list[str] = field(default_factory=list)
     """Problems found while transforming (e.g. an unreadable policy statement) that did not stop the
     load; reported to the user, never stored."""
@@ -270,13 +274,19 @@ class Batch:
             if not n.id or not isinstance(n.id, str):
                 raise ValueError(f"{self.source}: node of kind {n.kind} has no id (found {n.id!r:.60})")
             ids.add(n.id)
-        for e in self.edges:
+        for e in self.all_edges():
             edge_kind(e.kind)
             for end in (e.src, e.dst):
                 if end not in ids:
                     raise ValueError(
                         f"{self.source}: edge {e.src} -{e.kind}-> {e.dst}: {end!r} is not a node"
                     )
+
+    def all_edges(self) -> Iterator[EdgeRow]:
+        """``edges``, then what ``edge_stream`` makes."""
+        yield from self.edges
+        if self.edge_stream is not None:
+            yield from self.edge_stream()
 
     def stub(self, node_id: str, kind: str, account: str | None = None) -> None:
         """Add a stub node (created only if the store knows nothing of ``node_id`` yet). Its owner is the

@@ -109,6 +109,10 @@ ON CONFLICT (src, kind, dst, key) DO UPDATE SET
 """
 
 
+SHARED_PROPS_KEPT = 4096
+"""Property maps whose text one load keeps (the rows of a stream share a few: a flow's protocol and port)."""
+
+
 class SqliteStore:
     """Embedded GraphStore. ``path`` is a directory; it is created if missing."""
 
@@ -222,13 +226,25 @@ class SqliteStore:
                 n.last_seen,
             )
             (stub_rows if n.stub else node_rows).append(row)
-        edge_rows = [
+        texts: dict[int, tuple[dict[str, Any], str]] = {}  # a property map rows share, encoded once
+
+        def props_text(props: dict[str, Any]) -> str:
+            if not props:
+                return "{}"
+            got = texts.get(id(props))  # the entry holds the map: its id is not reused while kept
+            if got is None:
+                got = (props, json.dumps(props, sort_keys=True, default=str))
+                if len(texts) < SHARED_PROPS_KEPT:
+                    texts[id(props)] = got
+            return got[1]
+
+        edge_rows = (  # made as SQLite reads them: a stream of millions of edges is never a list
             (
                 e.src,
                 e.kind,
                 e.dst,
                 e.key,
-                json.dumps(e.props, sort_keys=True, default=str),
+                props_text(e.props),
                 src,
                 e.account or account,
                 update_tag,
@@ -237,8 +253,8 @@ class SqliteStore:
                 e.last_seen,
                 edge_kind(e.kind).count_merge == "sum",
             )
-            for e in batch.edges
-        ]
+            for e in batch.all_edges()
+        )
         with self._write() as cur:
             cur.executemany(_UPSERT_NODE, node_rows)
             cur.executemany(_INSERT_STUB, stub_rows)

@@ -29,6 +29,7 @@ from analyzer.network.transit import TransitRoutes
 from analyzer.timeutil import iso
 from connectors.aws.addresses import COLLECTION as ADDRESS_HISTORY
 from connectors.evidence.attribution import FlowAttribution
+from connectors.evidence.flow_totals import FlowPart, FlowTotals, part_of
 from connectors.evidence.loading import file_digest, ingested_digests, load_evidence
 from connectors.evidence.parallel import over_files
 from connectors.jsonfile import read_text
@@ -75,23 +76,6 @@ class FlowAggregate:
     skipped: list[str] = field(default_factory=list)
     attribution: tuple[Counter[str], dict[str, list[str]]] = field(default_factory=lambda: (Counter(), {}))
     """How the ends of this file's records were attributed (``FlowAttribution`` tallies)."""
-
-    def absorb(self, part: FlowAggregate) -> None:
-        """Add one file's aggregate (kept apart until the file is known to be whole)."""
-        for key, e in part.edges.items():
-            cur = self.edges.get(key)
-            if cur is None:
-                self.edges[key] = e
-                continue
-            cur.count += e.count
-            cur.first_seen = min(filter(None, [cur.first_seen, e.first_seen]), default=None)
-            cur.last_seen = max(filter(None, [cur.last_seen, e.last_seen]), default=None)
-        for node, kind in part.endpoints.items():
-            self.endpoints.setdefault(node, kind)
-        for k, days in part.days.items():
-            self.days.setdefault(k, set()).update(days)
-        self.records += part.records
-        self.skipped += part.skipped
 
 
 def transform_lines(
@@ -181,9 +165,9 @@ def transform_lines(
 
 def _read_file(
     f: Path, done: set[str], eni_by_ip: FlowAttribution
-) -> tuple[str, FlowAggregate | None, str | None]:
-    """One file read and folded on its own (by a worker): (digest, its aggregate, or why not; both None
-    when it was ingested before)."""
+) -> tuple[str, FlowPart | None, str | None]:
+    """One file read and folded on its own (by a worker): (digest, its flows as columns, or why not; both
+    None when it was ingested before)."""
     digest = file_digest(f)
     if digest in done:
         return digest, None, None
@@ -196,7 +180,7 @@ def _read_file(
         return digest, None, str(exc)
     finally:  # this file's tallies travel with its aggregate (from a worker, they would be lost)
         part.attribution = eni_by_ip.restore_tallies(saved)
-    return digest, part, None
+    return digest, part_of(part), None
 
 
 EPOCH_MAX = 4102444800  # 2100-01-01: a flow record's start beyond it (or not a number) is not a time
@@ -335,7 +319,7 @@ def ingest_flowlogs(
         transit,
     )
     done = ingested_digests(store)
-    agg = FlowAggregate()
+    totals = FlowTotals()
     new_files = {}
     header = [fields] if fields else []
     for p in [p for p in paths if str(p).startswith("logs://")]:
@@ -349,7 +333,7 @@ def ingest_flowlogs(
                 part = FlowAggregate()
                 with guard(name):
                     transform_lines(header + messages, name, eni_by_ip, _logs_region(), part)
-                agg.absorb(part)
+                totals.add(part_of(part))
                 report.files += 1
                 new_files[digest] = {"source": SOURCE, "path": name, "records": part.records}
         except BadInput as exc:
@@ -364,13 +348,13 @@ def ingest_flowlogs(
             report.errors.append(str(error))
             continue
         eni_by_ip.absorb_tallies(got.attribution)
-        agg.absorb(got)
+        totals.add(got)
         report.files += 1
         new_files[digest] = {"source": SOURCE, "path": str(f), "records": got.records}
-    report.records = agg.records
-    report.skipped_lines = agg.skipped
+    report.records = totals.records
+    report.skipped_lines = totals.skipped
     report.attribution = eni_by_ip.summary()
     if new_files:
-        stubs = ((node, kind, None) for node, kind in agg.endpoints.items())
-        load_evidence(store, SOURCE, stubs, agg.edges.values(), new_files, agg.days)
+        stubs = ((node, kind, None) for node, kind in totals.endpoints())
+        load_evidence(store, SOURCE, stubs, (), new_files, totals.days, (totals.edge_rows, len(totals)))
     return report

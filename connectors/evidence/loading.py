@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,12 +36,16 @@ def load_evidence(
     edges: Iterable[EdgeRow],
     new_files: dict[str, dict[str, Any]],
     days: dict[tuple[str, str], set[str]],
+    stream: tuple[Callable[[], Iterator[EdgeRow]], int] | None = None,
 ) -> int:
-    """Write it all in one unit; returns the number of edges written."""
+    """Write it all in one unit; returns the number of edges written. ``stream``: more edges, made as
+    they are written (a function making them, and how many it makes)."""
     batch = Batch(source)
     for node_id, kind, account in stubs:
         batch.stub(node_id, kind, account)
     batch.edges.extend(edges)
+    if stream is not None:
+        batch.edge_stream = stream[0]
     existing = store.get_documents(COVERAGE)
     coverage = {}
     for (account, region), covered in days.items():
@@ -49,4 +53,4 @@ def load_evidence(
         coverage[cid] = merge_days(existing.get(cid), source, account, region, covered)
     batch.documents = {INGESTED: new_files, COVERAGE: coverage}
     store.load(batch, update_tag=time.time_ns() // 1000)
-    return len(batch.edges)
+    return len(batch.edges) + (stream[1] if stream is not None else 0)
