@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from analyzer.collector import paused
 from analyzer.errors import BadInput
 from analyzer.governance.decisions import covering_acceptance, default_approver
 from analyzer.governance.ledger import Ledger, ledger_path_for
@@ -105,8 +106,9 @@ def analysis_context(store: GraphStore) -> Context:
         from analyzer.network.documents import NetworkDocuments
         from analyzer.network.load import NETWORK
 
-        ctx = build_context(snap, coverage, tag_key, collection)
-        ctx.network_docs = NetworkDocuments(store.get_document_texts(NETWORK))
+        with paused():
+            ctx = build_context(snap, coverage, tag_key, collection)
+            ctx.network_docs = NetworkDocuments(store.get_document_texts(NETWORK))
         return ctx
 
     built = snap.memo(key, build)
@@ -160,7 +162,7 @@ def prepare(
     context_s = time.perf_counter() - t
     origin = "loaded from the persisted file" if ctx.persisted_keys is not None else "built from the store"
     end = as_of or now()
-    with phase("structures built on first use"):
+    with phase("structures built on first use"), paused():
         built = warm(ctx, end - timedelta(days=window_days or current_policy(store).window_days), end)
     with phase("persist the analysis context"):
         wrote = persist_context(store, ctx)

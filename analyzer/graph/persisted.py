@@ -31,6 +31,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+from analyzer.collector import paused
+
 FORMAT = 1
 ALIGN = 64
 
@@ -189,7 +191,8 @@ def load(path: Path, expect: dict[str, Any]) -> Any | None:
         f.readline(1 << 20)
         data = f.read()
     buffers = [view[a : a + n] for a, n in head["buffers"]] if view is not None else []
-    return Restricted(io.BytesIO(data), buffers=buffers).load()
+    with paused():  # millions of objects: see analyzer.collector
+        return Restricted(io.BytesIO(data), buffers=buffers).load()
 
 
 def remove(path: Path) -> None:

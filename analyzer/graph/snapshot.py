@@ -14,6 +14,7 @@ from typing import Any, overload
 import numpy as np
 import scipy.sparse as sp
 
+from analyzer.collector import paused
 from analyzer.graph.store import (
     EMPTY_PROPS,
     EdgeColumns,
@@ -291,7 +292,8 @@ def load_snapshot(store: GraphStore) -> Snapshot:
         cached = _CACHE.get(store.uri)
         if cached is not None and cached.graph_generation == gen:
             return cached
-    snap = build_snapshot(store.read_graph())
+    with paused():  # millions of objects: see analyzer.collector
+        snap = build_snapshot(store.read_graph())
     remember(store, snap)
     return snap
 
