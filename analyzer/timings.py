@@ -14,6 +14,7 @@ from typing import Any
 
 PHASES: list[dict[str, Any]] = []
 _START = time.perf_counter()
+_DEPTH = [0]
 
 
 def peak_mib() -> float:
@@ -28,29 +29,37 @@ def workers_peak_mib() -> float:
 
 @contextmanager
 def phase(name: str) -> Iterator[None]:
-    """Record ``name``: its seconds, and peak memory (this process; its finished workers) at its end."""
+    """Record ``name``: its seconds, and peak memory (this process; its finished workers) at its end.
+    A phase within a phase is listed after it, one level deeper (``depth``)."""
+    entry: dict[str, Any] = {"phase": name, "depth": _DEPTH[0]}
+    PHASES.append(entry)
+    _DEPTH[0] += 1
     t = time.perf_counter()
     try:
         yield
     finally:
-        PHASES.append(
-            {
-                "phase": name,
-                "seconds": round(time.perf_counter() - t, 3),
-                "peak_mib": round(peak_mib()),
-                "workers_peak_mib": round(workers_peak_mib()),
-            }
-        )
+        _DEPTH[0] -= 1
+        entry["seconds"] = round(time.perf_counter() - t, 3)
+        entry["peak_mib"] = round(peak_mib())
+        entry["workers_peak_mib"] = round(workers_peak_mib())
 
 
 def report() -> dict[str, Any]:
-    return {"total_seconds": round(time.perf_counter() - _START, 3), "phases": PHASES}
+    """The phases that ended, in the order they began."""
+    return {
+        "total_seconds": round(time.perf_counter() - _START, 3),
+        "phases": [p for p in PHASES if "seconds" in p],
+    }
 
 
 def lines() -> list[str]:
     rep = report()
-    out = [f"{p['phase']:<34}{p['seconds']:>9.1f} s  peak {p['peak_mib']:>6} MiB" for p in rep["phases"]]
-    worker = max((p["workers_peak_mib"] for p in rep["phases"]), default=0)
+    done = [p for p in rep["phases"] if "seconds" in p]
+    out = [
+        f"{'  ' * p['depth'] + p['phase']:<34}{p['seconds']:>9.1f} s  peak {p['peak_mib']:>6} MiB"
+        for p in done
+    ]
+    worker = max((p["workers_peak_mib"] for p in done), default=0)
     out.append(
         f"{'total (since start)':<34}{rep['total_seconds']:>9.1f} s  peak {round(peak_mib()):>6} MiB"
         + (f", largest worker {worker} MiB" if worker else "")

@@ -337,7 +337,8 @@ def _print(r: dict[str, Any]) -> None:
         )
         lines.append(f"{label:<46}{c['wall_s']:>8.1f} s   peak {c['peak_mib_process']} MiB{worker}")
         for p in c["phases"]:
-            lines.append(f"    {p['phase']:<42}{p['seconds']:>8.1f} s   peak {p['peak_mib']} MiB")
+            name = "  " * p.get("depth", 0) + p["phase"]
+            lines.append(f"    {name:<42}{p['seconds']:>8.1f} s   peak {p['peak_mib']} MiB")
 
     for key, label in (
         ("ingest", "ingest directory (fresh process)"),

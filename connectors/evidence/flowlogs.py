@@ -27,6 +27,7 @@ from analyzer.graph.store import GraphStore
 from analyzer.inputs import guard
 from analyzer.network.transit import TransitRoutes
 from analyzer.timeutil import iso
+from analyzer.timings import phase
 from connectors.aws.addresses import COLLECTION as ADDRESS_HISTORY
 from connectors.evidence.attribution import FlowAttribution
 from connectors.evidence.flow_totals import FlowPart, FlowTotals, part_of
@@ -303,6 +304,29 @@ def _logs_region() -> str:
     return str(client("logs").meta.region_name or "unknown")
 
 
+def _fold_files(
+    files: list[Path],
+    results: Iterable[tuple[str, FlowPart | None, str | None]],
+    totals: FlowTotals,
+    eni_by_ip: FlowAttribution,
+    new_files: dict[str, dict[str, Any]],
+    report: IngestReport,
+) -> None:
+    """Add each file's flows to ``totals`` in file order; a file read before (or twice in this run) is
+    counted as skipped, a bad one reported."""
+    for f, (digest, got, error) in zip(files, results, strict=True):
+        if digest in new_files or (got is None and error is None):
+            report.skipped_already_ingested += 1
+            continue
+        if got is None:
+            report.errors.append(str(error))
+            continue
+        eni_by_ip.absorb_tallies(got.attribution)
+        totals.add(got)
+        report.files += 1
+        new_files[digest] = {"source": SOURCE, "path": str(f), "records": got.records}
+
+
 @writes("ingest flowlogs")
 def ingest_flowlogs(
     store: GraphStore, paths: Iterable[Path | str], fields: str | None = None
@@ -311,13 +335,14 @@ def ingest_flowlogs(
     record). ``fields`` is the log format's field list for sources without a header line (CloudWatch
     Logs): default the version 2 default format."""
     report = IngestReport()
-    peerings, transit = _routes_between_vpcs(store)
-    eni_by_ip = FlowAttribution.build(
-        store.get_documents(ADDRESS_HISTORY),
-        (n for n in store.read_nodes(("NetworkInterface",)) if n.props),
-        peerings,
-        transit,
-    )
+    with phase("interfaces and address history"):
+        peerings, transit = _routes_between_vpcs(store)
+        eni_by_ip = FlowAttribution.build(
+            store.get_documents(ADDRESS_HISTORY),
+            (n for n in store.read_nodes(("NetworkInterface",)) if n.props),
+            peerings,
+            transit,
+        )
     done = ingested_digests(store)
     totals = FlowTotals()
     new_files = {}
@@ -340,21 +365,13 @@ def ingest_flowlogs(
             report.errors.append(str(exc))
     files = list(get_files([Path(p) for p in paths if not str(p).startswith("logs://")]))
     read = partial(_read_file, done=done, eni_by_ip=eni_by_ip)
-    for f, (digest, got, error) in zip(files, over_files(files, read), strict=True):
-        if digest in new_files or (got is None and error is None):
-            report.skipped_already_ingested += 1
-            continue
-        if got is None:
-            report.errors.append(str(error))
-            continue
-        eni_by_ip.absorb_tallies(got.attribution)
-        totals.add(got)
-        report.files += 1
-        new_files[digest] = {"source": SOURCE, "path": str(f), "records": got.records}
+    with phase("read and fold the files"):
+        _fold_files(files, over_files(files, read), totals, eni_by_ip, new_files, report)
     report.records = totals.records
     report.skipped_lines = totals.skipped
     report.attribution = eni_by_ip.summary()
     if new_files:
-        stubs = ((node, kind, None) for node, kind in totals.endpoints())
-        load_evidence(store, SOURCE, stubs, (), new_files, totals.days, (totals.edge_rows, len(totals)))
+        with phase("write the flows"):
+            stubs = ((node, kind, None) for node, kind in totals.endpoints())
+            load_evidence(store, SOURCE, stubs, (), new_files, totals.days, (totals.edge_rows, len(totals)))
     return report

@@ -58,3 +58,11 @@ def test_timings_name_the_phases_of_score(store: Path, tmp_path: Path) -> None:
     names = [x["phase"] for x in rep["phases"]]
     assert "analysis context" in names and rep["peak_mib"] > 0
     assert all(x["seconds"] >= 0 and x["peak_mib"] > 0 for x in rep["phases"])
+
+
+def test_phases_within_a_phase_are_listed_under_it(tmp_path: Path) -> None:
+    text = bw(tmp_path / "fresh", "--timings", "ingest", "directory", str(SAMPLE)).stderr
+    outer = text.index("\ningest VPC flow logs")
+    for inner in ("interfaces and address history", "read and fold the files", "write the flows"):
+        assert text.index("\n  " + inner) > outer, inner  # after the phase it belongs to, one level in
+    assert text.index("\ningest the CMDB") > text.index("\n  write the flows")
