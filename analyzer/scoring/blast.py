@@ -24,7 +24,6 @@ from analyzer.scoring.assume import (
     trust_states,
 )
 from analyzer.scoring.context import Context, account_of
-from analyzer.scoring.coverage import covered_days
 from analyzer.scoring.impact import blind_spots, walk, worst
 from analyzer.scoring.outcome import config_digest, in_window
 from analyzer.scoring.propagation import build_graphs
@@ -185,7 +184,7 @@ def score_proposal(
         )
 
     # evidence coverage of the account whose logs would show the use
-    days, _window = covered_days(ctx.coverage, account, start, as_of, evidence_sources) if account else (0, 0)
+    days, _window = ctx.covered_days(account, start, as_of, evidence_sources) if account else (0, 0)
     if account and days == 0:
         what = "VPC flow log" if evidence_sources == ("flowlogs",) else "CloudTrail"
         unknowns.append(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from typing import Any
 
 from analyzer.graph.snapshot import Snapshot
@@ -14,6 +15,7 @@ from analyzer.iam.authorize import Endpoint, Subject, Target
 from analyzer.iam.conditions import OutsideOf
 from analyzer.iam.evaluate import Caller, PolicySet
 from analyzer.iam.policy import parse_lenient
+from analyzer.scoring.coverage import window_days
 
 CMDB_TAG = "cmdb_ci"
 SERVICE_PREFIX = "urn:aws:service:"
@@ -35,6 +37,9 @@ class Principal:
     tags: dict[str, str] = field(default_factory=dict)
     name: str | None = None
     path: str | None = None
+
+
+_PROCESS_CACHES = frozenset({"_subjects", "_coverage_days"})
 
 
 @dataclass
@@ -76,8 +81,43 @@ class Context:
         for k in [k for k in self._memo if isinstance(k, tuple) and k[:1] == (family,) and k != but]:
             del self._memo[k]
 
+    def __getstate__(self) -> dict[str, Any]:
+        """What a persisted context keeps: not the per-process caches (made again on first use)."""
+        return {k: v for k, v in self.__dict__.items() if k not in _PROCESS_CACHES}
+
+    def _cache(self, name: str) -> dict[Any, Any]:
+        got = self.__dict__.get(name)
+        if got is None:
+            got = self.__dict__[name] = {}
+        return got
+
     def subject(self, arn: str) -> Subject:
-        """The caller ``arn`` with its policies, tags and organization, as the evaluator needs it."""
+        """The caller ``arn`` with its policies, tags and organization, as the evaluator needs it (made once
+        per caller: a trust change asks for tens of thousands)."""
+        cache = self._cache("_subjects")
+        got = cache.get(arn)
+        if got is None:
+            got = cache[arn] = self._subject(arn)
+        return got
+
+    def covered_days(
+        self, account: str, start: datetime, end: datetime, sources: tuple[str, ...] = ("cloudtrail",)
+    ) -> tuple[int, int]:
+        """``analyzer.scoring.coverage.covered_days`` of this context's coverage, read through an index of
+        the days each account has of each source (built on first use)."""
+        index = self._cache("_coverage_days")
+        if not index:
+            index[None] = True  # built, even if there is no coverage at all
+            for doc in self.coverage.values():
+                key = (doc.get("account"), doc.get("source"))
+                index[key] = index.get(key, frozenset()) | frozenset(doc.get("days", []))
+        want = window_days(start, end)
+        have: set[str] = set()
+        for source in sources:
+            have |= index.get((account, source), frozenset()) & want
+        return len(have), len(want)
+
+    def _subject(self, arn: str) -> Subject:
         p = self.principals.get(arn)
         account = account_of(arn)
         if arn.startswith(SERVICE_PREFIX):

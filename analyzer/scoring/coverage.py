@@ -2,8 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
+
+
+def window_days(start: datetime, end: datetime) -> frozenset[str]:
+    """The days (``YYYY-MM-DD``) from ``start`` to ``end``, both included."""
+    return _days(start.date(), end.date())
+
+
+@lru_cache(maxsize=64)
+def _days(first: date, last: date) -> frozenset[str]:
+    out = set()
+    d = first
+    while d <= last:
+        out.add(d.isoformat())
+        d += timedelta(days=1)
+    return frozenset(out)
 
 
 def covered_days(
@@ -14,11 +30,7 @@ def covered_days(
     sources: tuple[str, ...] = ("cloudtrail",),
 ) -> tuple[int, int]:
     """(days with evidence, days in the window) for ``account`` over [start, end]."""
-    want = set()
-    d = start.date()
-    while d <= end.date():
-        want.add(d.isoformat())
-        d += timedelta(days=1)
+    want = window_days(start, end)
     have: set[str] = set()
     for doc in docs.values():
         if doc.get("account") == account and doc.get("source") in sources:

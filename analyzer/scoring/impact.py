@@ -23,7 +23,6 @@ import numpy as np
 from analyzer.core import reach
 from analyzer.criticality import criticality_rank
 from analyzer.scoring.context import Context, account_of
-from analyzer.scoring.coverage import covered_days
 from analyzer.scoring.propagation import PropagationGraphs
 
 REACH_ORDER = ("membership", "observed", "documented")
@@ -201,7 +200,7 @@ def blind_spots(
     for s in services:
         for a in sorted(accounts_of.get(s["id"], ())):
             if a not in dark:
-                dark[a] = covered_days(ctx.coverage, a, start, end, ("cloudtrail", "flowlogs"))[0] == 0
+                dark[a] = ctx.covered_days(a, start, end, ("cloudtrail", "flowlogs"))[0] == 0
             if dark[a]:
                 out.append((str(s["name"]), a))
     return out
