@@ -7,10 +7,10 @@ merge (evidence counts add up, first/last seen widen; configuration facts are re
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 SCHEMA_VERSION = 1
 """Bumped whenever stored data changes shape. A store written by a newer version is refused."""
@@ -247,6 +247,22 @@ def owner_of(node_id: str) -> str | None:
     return None
 
 
+class EdgeStream(Protocol):
+    """Edges a source makes as they are written (``Batch.edge_stream``)."""
+
+    def kinds(self) -> Iterable[str]:
+        """Every edge kind ``rows`` makes."""
+        ...
+
+    def ends(self) -> Iterable[str]:
+        """Every node id an edge ``rows`` makes may start or end at."""
+        ...
+
+    def rows(self) -> Iterator[EdgeRow]:
+        """The edges, made anew on each call."""
+        ...
+
+
 @dataclass
 class Batch:
     """What one connector run loads: rows plus the scope (source, account) its cleanup covers."""
@@ -256,9 +272,9 @@ class Batch:
     edges: list[EdgeRow] = field(default_factory=list)
     documents: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
     """Documents (collection -> id -> body) written in the same atomic unit as the rows."""
-    edge_stream: Callable[[], Iterator[EdgeRow]] | None = None
-    """More edges, made anew each time the batch is read (checked, then written as they come): a source
-    of millions of edges (flow logs) never holds them all as objects."""
+    edge_stream: EdgeStream | None = None
+    """More edges, made as the store writes them: a source of millions of edges (flow logs) never holds
+    them all as objects. Checked by what it declares (its kinds, its ends), not row by row."""
     warnings: list[str] = field(default_factory=list)
     """Problems found while transforming (e.g. an unreadable policy statement) that did not stop the
     load; reported to the user, never stored."""
@@ -274,19 +290,25 @@ class Batch:
             if not n.id or not isinstance(n.id, str):
                 raise ValueError(f"{self.source}: node of kind {n.kind} has no id (found {n.id!r:.60})")
             ids.add(n.id)
-        for e in self.all_edges():
+        for e in self.edges:
             edge_kind(e.kind)
             for end in (e.src, e.dst):
                 if end not in ids:
                     raise ValueError(
                         f"{self.source}: edge {e.src} -{e.kind}-> {e.dst}: {end!r} is not a node"
                     )
+        if self.edge_stream is not None:
+            for kind in self.edge_stream.kinds():
+                edge_kind(kind)
+            for end in self.edge_stream.ends():
+                if end not in ids:
+                    raise ValueError(f"{self.source}: an end of its streamed edges, {end!r}, is not a node")
 
     def all_edges(self) -> Iterator[EdgeRow]:
         """``edges``, then what ``edge_stream`` makes."""
         yield from self.edges
         if self.edge_stream is not None:
-            yield from self.edge_stream()
+            yield from self.edge_stream.rows()
 
     def stub(self, node_id: str, kind: str, account: str | None = None) -> None:
         """Add a stub node (created only if the store knows nothing of ``node_id`` yet). Its owner is the

@@ -20,7 +20,7 @@ import msgspec
 
 from analyzer.errors import BlastwallError, StoreLocked, StoreVersionError
 from analyzer.graph.lease import FileLease
-from analyzer.graph.schema import SCHEMA_VERSION, Batch, edge_kind
+from analyzer.graph.schema import EDGE_KINDS, SCHEMA_VERSION, Batch, EdgeRow
 from analyzer.graph.store import (
     EdgeTable,
     GraphContents,
@@ -226,32 +226,35 @@ class SqliteStore:
                 n.last_seen,
             )
             (stub_rows if n.stub else node_rows).append(row)
-        texts: dict[int, tuple[dict[str, Any], str]] = {}  # a property map rows share, encoded once
+        shared: dict[tuple[str, int], tuple[dict[str, Any], str, str]] = {}
+        sums = {k: v.count_merge == "sum" for k, v in EDGE_KINDS.items()}
+        empty = {k: (EdgeRow("", k, "").key, "{}") for k in EDGE_KINDS}
 
-        def props_text(props: dict[str, Any]) -> str:
-            if not props:
-                return "{}"
-            got = texts.get(id(props))  # the entry holds the map: its id is not reused while kept
+        def encoded(e: EdgeRow) -> tuple[str, str]:
+            """(key, props text) of ``e``; for a property map many rows share (a stream's), worked out
+            once (the entry holds the map, so its id is not reused while kept)."""
+            if not e.props:
+                return empty[e.kind]
+            got = shared.get((e.kind, id(e.props)))
             if got is None:
-                got = (props, json.dumps(props, sort_keys=True, default=str))
-                if len(texts) < SHARED_PROPS_KEPT:
-                    texts[id(props)] = got
-            return got[1]
+                got = (e.props, e.key, json.dumps(e.props, sort_keys=True, default=str))
+                if len(shared) < SHARED_PROPS_KEPT:
+                    shared[(e.kind, id(e.props))] = got
+            return got[1], got[2]
 
         edge_rows = (  # made as SQLite reads them: a stream of millions of edges is never a list
             (
                 e.src,
                 e.kind,
                 e.dst,
-                e.key,
-                props_text(e.props),
+                *encoded(e),
                 src,
                 e.account or account,
                 update_tag,
                 e.count,
                 e.first_seen,
                 e.last_seen,
-                edge_kind(e.kind).count_merge == "sum",
+                sums[e.kind],
             )
             for e in batch.all_edges()
         )

@@ -178,6 +178,17 @@ class FlowTotals:
         for end in self._ends:
             yield end, "Address" if end.startswith("urn:ip:") else "NetworkInterface"
 
+    # -- as a Batch's edge stream (analyzer.graph.schema.EdgeStream) --
+    def kinds(self) -> list[str]:
+        self._consolidate()
+        return [KINDS[k] for k in np.unique(self._done["kind"]).tolist()]
+
+    def ends(self) -> Iterator[str]:
+        return iter(self._ends)
+
+    def rows(self) -> Iterator[EdgeRow]:
+        return self.edge_rows()
+
     def edge_rows(self) -> Iterator[EdgeRow]:
         """The flows as ``EdgeRow``s, made ``ROWS_PER_BLOCK`` at a time; rows of one service share one
         property map (a store only reads it)."""

@@ -373,5 +373,5 @@ def ingest_flowlogs(
     if new_files:
         with phase("write the flows"):
             stubs = ((node, kind, None) for node, kind in totals.endpoints())
-            load_evidence(store, SOURCE, stubs, (), new_files, totals.days, (totals.edge_rows, len(totals)))
+            load_evidence(store, SOURCE, stubs, (), new_files, totals.days, (totals, len(totals)))
     return report

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from analyzer.graph.schema import Batch, EdgeRow
+from analyzer.graph.schema import Batch, EdgeRow, EdgeStream
 from analyzer.graph.store import GraphStore
 from connectors.evidence.coverage import COLLECTION as COVERAGE
 from connectors.evidence.coverage import coverage_id, merge_days
@@ -36,10 +36,10 @@ def load_evidence(
     edges: Iterable[EdgeRow],
     new_files: dict[str, dict[str, Any]],
     days: dict[tuple[str, str], set[str]],
-    stream: tuple[Callable[[], Iterator[EdgeRow]], int] | None = None,
+    stream: tuple[EdgeStream, int] | None = None,
 ) -> int:
     """Write it all in one unit; returns the number of edges written. ``stream``: more edges, made as
-    they are written (a function making them, and how many it makes)."""
+    they are written, and how many it makes."""
     batch = Batch(source)
     for node_id, kind, account in stubs:
         batch.stub(node_id, kind, account)

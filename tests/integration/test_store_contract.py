@@ -6,6 +6,8 @@ import json
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -287,3 +289,55 @@ def test_read_nodes_is_the_graphs_nodes_of_those_kinds(store_uri: str) -> None:
     graph = store.read_graph()
     for kinds in [("IamRole",), ("S3Bucket", "IamRole"), ("Nothing",)]:
         assert store.read_nodes(kinds) == [n for n in graph.nodes if n.kind in kinds]
+
+
+class _Stream:
+    """An edge stream as flow logs make one: rows made on each call, sharing one property map."""
+
+    def __init__(self, ends: list[str], extra_end: str | None = None) -> None:
+        self._ends, self._extra, self.made = ends, extra_end, 0
+        self._props = {"protocol": "tcp", "port": "443"}
+
+    def kinds(self) -> list[str]:
+        return ["OBSERVED_FLOW"]
+
+    def ends(self) -> list[str]:
+        return [*self._ends, *([self._extra] if self._extra else [])]
+
+    def rows(self) -> Iterator[EdgeRow]:
+        for a, b in zip(self._ends, self._ends[1:], strict=False):
+            self.made += 1
+            yield EdgeRow(a, "OBSERVED_FLOW", b, self._props, account="111111111111", count=2)
+
+
+def _flows(store: object) -> list[tuple[object, ...]]:
+    graph = store.read_graph()  # type: ignore[attr-defined]
+    return sorted((e.src, e.dst, e.key, e.props, e.count) for e in graph.edges if e.kind == "OBSERVED_FLOW")
+
+
+def test_a_streamed_batch_loads_as_a_listed_one(store_uri: str, tmp_path: Path) -> None:
+    """Edges a batch streams are written as the same edges listed would be, made once by the write, and a
+    stream declaring an end that is not a node is refused before anything is written."""
+    ends = [f"urn:test:eni-{i}" for i in range(50)]
+    streamed = open_store(store_uri)
+    b = Batch("flowlogs")
+    for e in ends:
+        b.stub(e, "NetworkInterface")
+    stream = _Stream(ends)
+    b.edge_stream = stream
+    streamed.load(b, update_tag=1)
+    assert stream.made == len(ends) - 1  # checked by what it declares, made once by the write
+    listed = open_store(str(tmp_path / "listed"))
+    b2 = Batch("flowlogs")
+    for e in ends:
+        b2.stub(e, "NetworkInterface")
+    b2.edges = list(_Stream(ends).rows())
+    listed.load(b2, update_tag=1)
+    assert _flows(streamed) == _flows(listed) and len(_flows(listed)) == len(ends) - 1
+    bad = Batch("flowlogs")
+    bad.stub(ends[0], "NetworkInterface")
+    bad.edge_stream = _Stream(ends[:1], extra_end="urn:test:nowhere")
+    gen = streamed.generation()
+    with pytest.raises(ValueError, match="nowhere"):
+        streamed.load(bad, update_tag=2)
+    assert streamed.generation() == gen
