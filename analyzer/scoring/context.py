@@ -86,9 +86,7 @@ class Context:
         return {k: v for k, v in self.__dict__.items() if k not in _PROCESS_CACHES}
 
     def _cache(self, name: str) -> dict[Any, Any]:
-        got = self.__dict__.get(name)
-        if got is None:
-            got = self.__dict__[name] = {}
+        got: dict[Any, Any] = self.__dict__.setdefault(name, {})  # one dict, whichever thread asks first
         return got
 
     def subject(self, arn: str) -> Subject:
@@ -105,12 +103,13 @@ class Context:
     ) -> tuple[int, int]:
         """``analyzer.scoring.coverage.covered_days`` of this context's coverage, read through an index of
         the days each account has of each source (built on first use)."""
-        index = self._cache("_coverage_days")
-        if not index:
-            index[None] = True  # built, even if there is no coverage at all
+        index = self.__dict__.get("_coverage_days")
+        if index is None:  # built whole, then published: a thread never reads half an index
+            built: dict[tuple[Any, Any], frozenset[str]] = {}
             for doc in self.coverage.values():
                 key = (doc.get("account"), doc.get("source"))
-                index[key] = index.get(key, frozenset()) | frozenset(doc.get("days", []))
+                built[key] = built.get(key, frozenset()) | frozenset(doc.get("days", []))
+            index = self.__dict__["_coverage_days"] = built
         want = window_days(start, end)
         have: set[str] = set()
         for source in sources:
