@@ -25,7 +25,7 @@ from analyzer.timeutil import iso, parse_time
 if TYPE_CHECKING:
     from connectors.evidence.flowlogs import FlowAggregate
 
-KINDS = ("OBSERVED_FLOW", "OBSERVED_REJECT")
+KINDS = ("OBSERVED_FLOW", "OBSERVED_REJECT")  # in the order of their names, as rows are written
 NO_TIME = np.iinfo(np.int64).min
 """First/last seen unknown (a record without a usable start never gets here: kept for safety)."""
 CONSOLIDATE_ROWS = 2_000_000
@@ -190,25 +190,29 @@ class FlowTotals:
         return self.edge_rows()
 
     def edge_rows(self) -> Iterator[EdgeRow]:
-        """The flows as ``EdgeRow``s, made ``ROWS_PER_BLOCK`` at a time; rows of one service share one
-        property map (a store only reads it)."""
+        """The flows as ``EdgeRow``s, made ``ROWS_PER_BLOCK`` at a time, in the order of a store's key
+        (source, kind, destination, protocol/port as text: a B-tree then takes them in sequence, not at
+        random); rows of one service share one property map (a store only reads it)."""
         self._consolidate()
         ends = list(self._ends)
         props = [{"protocol": p, "port": port} for p, port in self._services]
         accounts = [a or None for a in self._accounts]
         times: dict[int, str | None] = {NO_TIME: None}
         d = self._done
-        for lo in range(0, len(d["count"]), ROWS_PER_BLOCK):
-            hi = lo + ROWS_PER_BLOCK
+        end_rank = _ranks(ends)
+        key_rank = _ranks([f"{p}|{port}" for p, port in self._services])  # the key: protocol|port
+        order = np.lexsort((key_rank[d["service"]], end_rank[d["b"]], d["kind"], end_rank[d["a"]]))
+        for lo in range(0, len(order), ROWS_PER_BLOCK):
+            rows = order[lo : lo + ROWS_PER_BLOCK]
             for a, b, k, s, acct, n, f, last in zip(
-                d["a"][lo:hi].tolist(),
-                d["b"][lo:hi].tolist(),
-                d["kind"][lo:hi].tolist(),
-                d["service"][lo:hi].tolist(),
-                d["account"][lo:hi].tolist(),
-                d["count"][lo:hi].tolist(),
-                d["first"][lo:hi].tolist(),
-                d["last"][lo:hi].tolist(),
+                d["a"][rows].tolist(),
+                d["b"][rows].tolist(),
+                d["kind"][rows].tolist(),
+                d["service"][rows].tolist(),
+                d["account"][rows].tolist(),
+                d["count"][rows].tolist(),
+                d["first"][rows].tolist(),
+                d["last"][rows].tolist(),
                 strict=True,
             ):
                 yield EdgeRow(
@@ -221,6 +225,13 @@ class FlowTotals:
                     first_seen=_iso(f, times),
                     last_seen=_iso(last, times),
                 )
+
+
+def _ranks(texts: list[str]) -> np.ndarray:
+    """Each text's position in sorted order."""
+    out = np.empty(len(texts), np.int64)
+    out[sorted(range(len(texts)), key=texts.__getitem__)] = np.arange(len(texts))
+    return out
 
 
 def _iso(t: int, cache: dict[int, str | None]) -> str | None:
