@@ -109,7 +109,6 @@ ON CONFLICT (src, kind, dst, key) DO UPDATE SET
 """
 
 
-CACHE_KIB = 128 * 1024
 SHARED_PROPS_KEPT = 4096
 """Property maps whose text one load keeps (the rows of a stream share a few: a flow's protocol and port)."""
 
@@ -131,9 +130,6 @@ class SqliteStore:
             self._conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
             mode = self._wal()
             self._conn.execute("PRAGMA synchronous = FULL")
-            # a page cache of up to 128 MiB (SQLite's default is 2 MiB): a load of millions of edges
-            # updates indexes far larger than that
-            self._conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
         except sqlite3.OperationalError as exc:
             if "locked" in str(exc) or "busy" in str(exc):
                 raise StoreLocked(f"{self.file} stayed locked by another process: {exc}") from exc
