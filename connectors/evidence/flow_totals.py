@@ -12,24 +12,36 @@ time, for a store to write as they come.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from analyzer.graph.schema import EdgeRow
 from analyzer.timeutil import iso, parse_time
 
-if TYPE_CHECKING:
-    from connectors.evidence.flowlogs import FlowAggregate
-
 KINDS = ("OBSERVED_FLOW", "OBSERVED_REJECT")  # in the order of their names, as rows are written
 NO_TIME = np.iinfo(np.int64).min
 """First/last seen unknown (a record without a usable start never gets here: kept for safety)."""
 CONSOLIDATE_ROWS = 2_000_000
 ROWS_PER_BLOCK = 100_000
+
+
+@dataclass
+class FlowAggregate:
+    """One file's flows as a worker folds them (``flowlogs.transform_lines``), keyed by (source, kind,
+    destination, protocol, port)."""
+
+    edges: dict[tuple[str, str, str, str, str], EdgeRow] = field(default_factory=dict)
+    endpoints: dict[str, str] = field(default_factory=dict)  # node id -> kind
+    days: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    records: int = 0
+    skipped: list[str] = field(default_factory=list)
+    attribution: tuple[Counter[str], dict[str, list[str]]] = field(default_factory=lambda: (Counter(), {}))
+    """How the ends of this file's records were attributed (``FlowAttribution`` tallies)."""
 
 
 @dataclass

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
-from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -30,7 +29,7 @@ from analyzer.timeutil import iso
 from analyzer.timings import phase
 from connectors.aws.addresses import COLLECTION as ADDRESS_HISTORY
 from connectors.evidence.attribution import FlowAttribution
-from connectors.evidence.flow_totals import FlowPart, FlowTotals, part_of
+from connectors.evidence.flow_totals import FlowAggregate, FlowPart, FlowTotals, part_of
 from connectors.evidence.loading import file_digest, ingested_digests, load_evidence
 from connectors.evidence.parallel import over_files
 from connectors.jsonfile import read_text
@@ -66,17 +65,6 @@ def get_files(paths: Iterable[Path]) -> Iterator[Path]:
             yield p
         else:
             raise BadInput("no such file or directory", file=str(p))
-
-
-@dataclass
-class FlowAggregate:
-    edges: dict[tuple[str, str, str, str, str], EdgeRow] = field(default_factory=dict)
-    endpoints: dict[str, str] = field(default_factory=dict)  # node id -> kind
-    days: dict[tuple[str, str], set[str]] = field(default_factory=dict)
-    records: int = 0
-    skipped: list[str] = field(default_factory=list)
-    attribution: tuple[Counter[str], dict[str, list[str]]] = field(default_factory=lambda: (Counter(), {}))
-    """How the ends of this file's records were attributed (``FlowAttribution`` tallies)."""
 
 
 def transform_lines(
