@@ -127,6 +127,8 @@ class Listed:
         while self.parent[k] >= 0:
             path.append(int(self.parent[k]))
             k = self.position(path[-1])
+            if k < 0:  # a parent is always reached before its child; never follow index -1
+                raise ValueError(f"node {path[-1]} is a parent but not reached")
         return path[::-1]
 
     def dense(self) -> Reach:
