@@ -15,7 +15,7 @@ from analyzer.iam.authorize import Endpoint, Subject, Target
 from analyzer.iam.conditions import OutsideOf
 from analyzer.iam.evaluate import Caller, PolicySet
 from analyzer.iam.policy import parse_lenient
-from analyzer.scoring.coverage import window_days
+from analyzer.scoring.coverage import coverage_index, covered_days
 
 CMDB_TAG = "cmdb_ci"
 SERVICE_PREFIX = "urn:aws:service:"
@@ -85,15 +85,11 @@ class Context:
         """What a persisted context keeps: not the per-process caches (made again on first use)."""
         return {k: v for k, v in self.__dict__.items() if k not in _PROCESS_CACHES}
 
-    def _cache(self, name: str) -> dict[Any, Any]:
-        got: dict[Any, Any] = self.__dict__.setdefault(name, {})  # one dict, whichever thread asks first
-        return got
-
     def subject(self, arn: str) -> Subject:
         """The caller ``arn`` with its policies, tags and organization, as the evaluator needs it (made once
         per caller: a trust change asks for tens of thousands)."""
-        cache = self._cache("_subjects")
-        got = cache.get(arn)
+        cache = self.__dict__.setdefault("_subjects", {})  # one dict, whichever thread asks first
+        got: Subject | None = cache.get(arn)
         if got is None:
             got = cache[arn] = self._subject(arn)
         return got
@@ -101,20 +97,11 @@ class Context:
     def covered_days(
         self, account: str, start: datetime, end: datetime, sources: tuple[str, ...] = ("cloudtrail",)
     ) -> tuple[int, int]:
-        """``analyzer.scoring.coverage.covered_days`` of this context's coverage, read through an index of
-        the days each account has of each source (built on first use)."""
+        """``analyzer.scoring.coverage.covered_days`` of this context's coverage (indexed on first use)."""
         index = self.__dict__.get("_coverage_days")
         if index is None:  # built whole, then published: a thread never reads half an index
-            built: dict[tuple[Any, Any], frozenset[str]] = {}
-            for doc in self.coverage.values():
-                key = (doc.get("account"), doc.get("source"))
-                built[key] = built.get(key, frozenset()) | frozenset(doc.get("days", []))
-            index = self.__dict__["_coverage_days"] = built
-        want = window_days(start, end)
-        have: set[str] = set()
-        for source in sources:
-            have |= index.get((account, source), frozenset()) & want
-        return len(have), len(want)
+            index = self.__dict__["_coverage_days"] = coverage_index(self.coverage)
+        return covered_days(index, account, start, end, sources)
 
     def _subject(self, arn: str) -> Subject:
         p = self.principals.get(arn)

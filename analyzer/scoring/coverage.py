@@ -22,8 +22,21 @@ def _days(first: date, last: date) -> frozenset[str]:
     return frozenset(out)
 
 
+Coverage = dict[tuple[Any, Any], frozenset[str]]
+"""Per (account, source), the days it has evidence of (``coverage_index``)."""
+
+
+def coverage_index(docs: dict[str, dict[str, Any]]) -> Coverage:
+    """The coverage documents as the days each account has of each source."""
+    out: Coverage = {}
+    for doc in docs.values():
+        key = (doc.get("account"), doc.get("source"))
+        out[key] = out.get(key, frozenset()) | frozenset(doc.get("days", []))
+    return out
+
+
 def covered_days(
-    docs: dict[str, dict[str, Any]],
+    index: Coverage,
     account: str,
     start: datetime,
     end: datetime,
@@ -32,7 +45,6 @@ def covered_days(
     """(days with evidence, days in the window) for ``account`` over [start, end]."""
     want = window_days(start, end)
     have: set[str] = set()
-    for doc in docs.values():
-        if doc.get("account") == account and doc.get("source") in sources:
-            have |= set(doc.get("days", [])) & want
+    for source in sources:
+        have |= index.get((account, source), frozenset()) & want
     return len(have), len(want)
