@@ -15,8 +15,8 @@ from analyzer.errors import BadInput
 from analyzer.governance.decisions import covering_acceptance, default_approver
 from analyzer.governance.ledger import Ledger, ledger_path_for
 from analyzer.governance.tier_policy import TierPolicy, load_policy, parse_policy
+from analyzer.graph.current import current_snapshot, held_snapshot, load_snapshot, remember
 from analyzer.graph.lease import writes
-from analyzer.graph.snapshot import current_snapshot, load_snapshot, remember
 from analyzer.graph.store import GraphStore
 from analyzer.scoring.blast import RESULT_SCHEMA_VERSION, failed_result, score_or_fail
 from analyzer.scoring.context import Context, build_context
@@ -87,26 +87,33 @@ CONTEXT_FILE = "analysis-context.pkl"
 def analysis_context(store: GraphStore) -> Context:
     """The store's current snapshot and what analysis derives from it (reused while nothing changes).
 
-    Reused in this process while the store's ``graph_generation`` is unchanged; in a new process, loaded
-    from the context the last run persisted for that generation (``persist_context``: arrays mapped from
-    disk, seconds instead of reading the whole graph), else built from the store."""
+    Reused in this process while the store's ``graph_generation`` is unchanged. In a new process, the
+    context the last run persisted (``persist_context``: arrays mapped from disk, seconds instead of
+    reading the whole graph) is used as it is when it is of the store's generation; when the store has
+    changed since, its snapshot is brought up to date by difference from the store's journal
+    (``analyzer.graph.current``) and what is derived from it is built again; else the graph is read."""
     coverage = store.get_documents(COVERAGE)
     tag_key = setting(store, "cmdb_tag_key")
     collection = store.get_documents("collection")
     key = ("context", tag_key, json.dumps([coverage, collection], sort_keys=True))
     gen = store.graph_generation()
     if current_snapshot(store, gen) is None:
-        loaded = _load_persisted(store, gen, key)
+        with phase("load the persisted analysis context"):
+            loaded = _load_persisted(store)
         if loaded is not None:
-            remember(store, loaded.snap)
-            loaded.snap.memo(key, lambda: loaded)
+            ctx, head = loaded
+            if head == _persisted_header(store, gen, key):
+                remember(store, ctx.snap)
+                ctx.snap.memo(key, lambda: ctx)
+            elif held_snapshot(store) is None:
+                remember(store, ctx.snap)  # of an earlier generation: brought up to date below
     snap = load_snapshot(store)
 
     def build() -> Context:
         from analyzer.network.documents import NetworkDocuments
         from analyzer.network.load import NETWORK
 
-        with paused():
+        with phase("derive the analysis context"), paused():
             ctx = build_context(snap, coverage, tag_key, collection)
             ctx.network_docs = NetworkDocuments(store.get_document_texts(NETWORK))
         return ctx
@@ -123,27 +130,29 @@ def _persisted_header(store: GraphStore, gen: int, key: tuple[str, ...]) -> dict
     return {"what": "analysis context", "store": store.uri, "graph_generation": gen, "key": digest}
 
 
-def _load_persisted(store: GraphStore, gen: int, key: tuple[str, ...]) -> Context | None:
+def _load_persisted(store: GraphStore) -> tuple[Context, dict[str, Any]] | None:
+    """The analysis context persisted for ``store`` (of whichever generation), with its header."""
     import pickle
 
     from analyzer.graph import persisted
     from analyzer.notices import say
 
     path = persisted.derived_dir(store) / CONTEXT_FILE
+    head = persisted.header(path) or {}
     try:
-        ctx = persisted.load(path, _persisted_header(store, gen, key))
+        ctx = persisted.load(path, {"what": "analysis context", "store": store.uri})
     except (pickle.UnpicklingError, ValueError, EOFError, TypeError, AttributeError, ImportError) as exc:
         say(f"{path}: the persisted analysis context cannot be used ({exc}); rebuilding it from the store")
         persisted.remove(path)
         return None
     if ctx is None:
         return None
-    if not isinstance(ctx, Context) or ctx.snap.graph_generation != gen:
-        say(f"{path}: not an analysis context of this store's generation; rebuilding it from the store")
+    if not isinstance(ctx, Context) or ctx.snap.graph_generation != head.get("graph_generation"):
+        say(f"{path}: not an analysis context of this store; rebuilding it from the store")
         persisted.remove(path)
         return None
     ctx.persisted_keys = frozenset(map(repr, ctx.memo_keys()))
-    return ctx
+    return ctx, {k: head.get(k) for k in ("what", "store", "graph_generation", "key")}
 
 
 def prepare(
@@ -160,7 +169,11 @@ def prepare(
     with phase("analysis context"):
         ctx = analysis_context(store)
     context_s = time.perf_counter() - t
-    origin = "loaded from the persisted file" if ctx.persisted_keys is not None else "built from the store"
+    origin = (
+        "loaded from the persisted file"
+        if ctx.persisted_keys is not None
+        else f"built from the store, {ctx.snap.how}"
+    )
     end = as_of or now()
     with phase("structures built on first use"), paused():
         built = warm(ctx, end - timedelta(days=window_days or current_policy(store).window_days), end)

@@ -23,7 +23,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from analyzer import api
 from analyzer.demo import load_directory
-from analyzer.graph import snapshot
+from analyzer.graph import current
 from analyzer.graph.store import open_store
 from analyzer.scoring import propagation
 from analyzer.synth import generate
@@ -58,7 +58,7 @@ def main() -> None:
         assert load_directory(store, data, seen=as_of) == []
 
     def measure() -> dict[str, Any]:
-        snapshot._CACHE.clear()
+        current.forget()
         t = time.perf_counter()
         results = api.score(store, as_of=parse_time(as_of), save=False, workers=args.workers)["results"]
         return accuracy(results, truth).as_dict() | {"score_seconds": round(time.perf_counter() - t, 1)}

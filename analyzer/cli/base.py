@@ -116,7 +116,7 @@ def run() -> None:
         if isinstance(exc.code, str):
             click.echo(exc.code, err=True)
         code = exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 1
-    from analyzer.graph.snapshot import holds_snapshots
+    from analyzer.graph.current import holds_snapshots
 
     if not holds_snapshots():
         sys.exit(code)

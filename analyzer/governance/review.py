@@ -20,7 +20,7 @@ from analyzer.governance.decisions import RESULTS
 from analyzer.governance.ledger import Ledger, verify
 from analyzer.governance.tier_policy import TierPolicy
 from analyzer.governance.trust_root import TrustRoot
-from analyzer.graph.snapshot import load_snapshot
+from analyzer.graph.current import load_snapshot
 from analyzer.graph.store import GraphStore
 from analyzer.scoring.freshness import freshness, result_accounts
 from analyzer.timeutil import iso, now, parse_time

@@ -31,6 +31,8 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from analyzer.errors import BlastwallError, StoreLocked, StoreVersionError
+from analyzer.graph import journal
+from analyzer.graph.journal import ChangeLog, EdgeKey, GraphChanges
 from analyzer.graph.lease import GraphLease
 from analyzer.graph.schema import SCHEMA_VERSION, Batch, EdgeRow, NodeRow, edge_kind
 from analyzer.graph.store import (
@@ -49,6 +51,8 @@ WRITER_LEASE_S = 60
 """A writer renews its mark as it goes; a writer that died stops blocking others after this long."""
 FALKOR_MAX_PARAM_BYTES = 3000
 NEO4J_CHUNK_ROWS = 5000
+FALKOR_JOURNAL_LIMIT = 20_000
+"""Keys a write journals on FalkorDB (its entries go in ~3 KB pieces); a bigger write restarts it."""
 
 
 class Neo4jStore:
@@ -137,10 +141,13 @@ class Neo4jStore:
         self._q(
             "MERGE (m:BWMeta {id: $id}) ON CREATE SET m.schema_version = $v, m.generation = 0, "
             "m.graph_generation = 0, m.created_at = $t "
-            "ON MATCH SET m.graph_generation = coalesce(m.graph_generation, m.generation)",
+            "SET m.graph_generation = coalesce(m.graph_generation, m.generation), "
+            "m.journal_from = coalesce(m.journal_from, m.graph_generation, m.generation), "
+            "m.instance = coalesce(m.instance, $instance)",
             id=META_ID,
             v=SCHEMA_VERSION,
             t=iso(now()),
+            instance=uuid.uuid4().hex[:16],
         )
 
     def _chunks(self, rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
@@ -160,9 +167,10 @@ class Neo4jStore:
         if chunk:
             yield chunk
 
-    def _write(self, statements: list[Stmt], graph: bool = True) -> None:
+    def _write(self, statements: list[Stmt], graph: bool = True, log: ChangeLog | None = None) -> None:
         """Run the statements as one unit (see the module docstring); ``graph``: they change what analysis
-        reads (``graph_generation`` follows ``generation``)."""
+        reads (``graph_generation`` follows ``generation``, and ``log``, what they touched, goes in the
+        journal: a graph write without one, or one that failed half-way, restarts the journal)."""
         bump = "WITH m, m.generation + 1 AS g SET m.generation = g" + (
             ", m.graph_generation = g" if graph else ""
         )
@@ -174,13 +182,16 @@ class Neo4jStore:
                         tx.run(st.cypher, **st.params).consume()
                     for chunk in self._chunks(st.rows):
                         tx.run(st.cypher, rows=chunk, **st.params).consume()
-                tx.run(f"MATCH (m:BWMeta {{id: $id}}) {bump}", id=META_ID).consume()
+                g = tx.run(f"MATCH (m:BWMeta {{id: $id}}) {bump} RETURN g", id=META_ID).single()["g"]
+                if graph:
+                    self._journal(lambda q, **p: [dict(r) for r in tx.run(q, **p)], int(g), log)
 
             with self._driver.session(database=self.database) as s:
                 s.execute_write(work)
             return
         token = uuid.uuid4().hex
         self._acquire(token)
+        done = False
         try:
             for st in statements:
                 if st.rowless:
@@ -194,13 +205,39 @@ class Neo4jStore:
                 for chunk in self._chunks(small):
                     self._q(st.cypher, rows=chunk, **st.params)
                     self._renew(token)
+            done = True
         finally:
-            self._q(
+            rows = self._q(
                 "MATCH (m:BWMeta {id: $id}) WHERE m.writer = $token "
-                f"SET m.writer = null, m.writer_until = null {bump}",
+                f"SET m.writer = null, m.writer_until = null {bump} RETURN g",
                 id=META_ID,
                 token=token,
             )
+            if graph and rows:
+                self._journal(self._q, int(rows[0]["g"]), log if done else None)
+
+    def _journal(self, q: Callable[..., list[dict[str, Any]]], gen: int, log: ChangeLog | None) -> None:
+        """Record ``log`` as generation ``gen``'s entry (in pieces a query can carry), pruning the oldest
+        past ``journal.KEEP_BYTES``; without one, restart the journal at ``gen``."""
+        limit = FALKOR_JOURNAL_LIMIT if self.dialect == "falkordb" else journal.LIMIT
+        if log is None or log.overflow or len(log.nodes) + len(log.edges) > limit:
+            q("MATCH (j:BWJournal) DELETE j")
+            q("MATCH (m:BWMeta {id: $id}) SET m.journal_from = $g", id=META_ID, g=gen)
+            return
+        text = base64.b64encode(log.encode()).decode("ascii")
+        step = FALKOR_MAX_PARAM_BYTES - 200 if self.dialect == "falkordb" else 1 << 20
+        for part, i in enumerate(range(0, max(len(text), 1), step)):
+            q(
+                "CREATE (:BWJournal {generation: $g, part: $part, body: $body})",
+                g=gen,
+                part=part,
+                body=text[i : i + step],
+            )
+        sizes = q("MATCH (j:BWJournal) RETURN j.generation AS g, sum(size(j.body)) AS b")
+        cut = journal.to_keep([(int(r["g"]), int(r["b"])) for r in sizes])
+        if cut is not None:
+            q("MATCH (j:BWJournal) WHERE j.generation <= $cut DELETE j", cut=cut)
+            q("MATCH (m:BWMeta {id: $id}) SET m.journal_from = $cut", id=META_ID, cut=cut)
 
     def _write_oversize(self, st: Stmt, row: dict[str, Any]) -> None:
         """FalkorDB only: write a row whose big text field would overflow one query, in pieces."""
@@ -269,6 +306,11 @@ class Neo4jStore:
 
     def load(self, batch: Batch, *, update_tag: int, account: str | None = None) -> None:
         batch.validate()
+        log = ChangeLog()
+        log.nodes_of(n.id for n in batch.nodes)
+        for collection in batch.documents:
+            if touches_analysis(collection):
+                log.document(collection)
         statements: list[Stmt] = []
         by_kind: dict[tuple[str, bool], list[dict[str, Any]]] = {}
         for n in batch.nodes:
@@ -305,7 +347,9 @@ class Neo4jStore:
             )
         by_edge: dict[str, list[dict[str, Any]]] = {}
         for e in batch.all_edges():
-            by_edge.setdefault(e.kind, []).append(self._checked(_edge_param(e, account, self._encode)))
+            row = self._checked(_edge_param(e, account, self._encode))
+            by_edge.setdefault(e.kind, []).append(row)
+            log.edge(e.src, e.kind, e.dst, row["key"])
         for kind, rows in by_edge.items():
             count = "coalesce(e.count, 0) + r.count" if edge_kind(kind).count_merge == "sum" else "r.count"
             cypher = (
@@ -327,13 +371,29 @@ class Neo4jStore:
             )
         for collection, docs in batch.documents.items():
             statements.append(self._doc_statement(collection, docs))
-        self._write(statements)
+        self._write(statements, log=log)
 
     def cleanup(self, *, source: str, account: str | None, update_tag: int) -> int:
         acct = "n.account IS NULL" if account is None else "n.account = $account"
         eacct = "e.account IS NULL" if account is None else "e.account = $account"
         params = {"source": source, "account": account, "tag": update_tag}
         before = self._counts()
+        # what goes, read first (the write lease keeps other writers out meanwhile): the edges said by
+        # this scope, and every edge of a node that goes
+        log = ChangeLog()
+        edge = "RETURN a.id AS s, type(e) AS k, b.id AS d, e.key AS key"
+        cond = acct.replace("n.", "{v}.") + " AND {v}.source = $source AND {v}.update_tag < $tag"
+        for q in (
+            f"MATCH (a:BWNode)-[e]->(b:BWNode) WHERE {cond.format(v='e')} {edge}",
+            f"MATCH (a:BWNode)-[e]->(b:BWNode) WHERE {cond.format(v='a')} {edge}",
+            f"MATCH (a:BWNode)-[e]->(b:BWNode) WHERE {cond.format(v='b')} {edge}",
+        ):
+            for r in self._q(q, write=False, **params):
+                log.edge(r["s"], r["k"], r["d"], r["key"] or "")
+        nodes = (
+            f"MATCH (n:BWNode) WHERE n.source = $source AND {acct} AND n.update_tag < $tag RETURN n.id AS i"
+        )
+        log.nodes_of(r["i"] for r in self._q(nodes, write=False, **params))
         self._write(
             [
                 Stmt(
@@ -347,7 +407,8 @@ class Neo4jStore:
                     [],
                     params,
                 ),
-            ]
+            ],
+            log=log,
         )
         after = self._counts()
         return (before[0] - after[0]) + (before[1] - after[1])
@@ -358,7 +419,11 @@ class Neo4jStore:
         return int(n), int(e)
 
     def put_documents(self, collection: str, docs: dict[str, dict[str, Any]]) -> None:
-        self._write([self._doc_statement(collection, docs)], graph=touches_analysis(collection))
+        self._write(
+            [self._doc_statement(collection, docs)],
+            graph=touches_analysis(collection),
+            log=ChangeLog(documents={collection}),
+        )
 
     def _doc_statement(self, collection: str, docs: dict[str, dict[str, Any]]) -> Stmt:
         rows = [
@@ -380,6 +445,7 @@ class Neo4jStore:
         self._write(
             [Stmt("UNWIND $rows AS r MATCH (d:BWDoc {uid: r.uid}) DELETE d", rows, {})],
             graph=touches_analysis(collection),
+            log=ChangeLog(documents={collection}),
         )
 
     # -- reads -----------------------------------------------------------------------------------------
@@ -393,6 +459,7 @@ class Neo4jStore:
         rows = self._q(
             "MATCH (m:BWMeta {id: $id}) RETURN m.generation AS generation, "
             "coalesce(m.graph_generation, m.generation) AS graph_generation, "
+            "m.journal_from AS journal_from, m.instance AS instance, "
             "CASE WHEN m.writer_until > $t THEN m.writer ELSE null END AS writer",
             write=False,
             id=META_ID,
@@ -449,7 +516,78 @@ class Neo4jStore:
 
         meta, (nodes, edges) = self._consistent(read)
         return GraphContents(
-            int(meta["generation"]), nodes, edges, graph_generation=int(meta["graph_generation"])
+            int(meta["generation"]),
+            nodes,
+            edges,
+            graph_generation=int(meta["graph_generation"]),
+            instance=str(meta["instance"] or ""),
+        )
+
+    def changes_since(self, graph_generation: int, instance: str) -> GraphChanges | None:
+        def read() -> tuple[set[str], dict[str, StoredNode | None], dict[EdgeKey, StoredEdge | None]] | None:
+            parts = self._q(
+                "MATCH (j:BWJournal) WHERE j.generation > $g RETURN j.generation AS g, j.part AS p, "
+                "j.body AS body",
+                write=False,
+                g=graph_generation,
+            )
+            texts: dict[int, list[tuple[int, str]]] = {}
+            for r in parts:
+                texts.setdefault(int(r["g"]), []).append((int(r["p"]), str(r["body"])))
+            try:
+                entries = [
+                    journal.decode(base64.b64decode("".join(t for _, t in sorted(texts[g]))))
+                    for g in sorted(texts)
+                ]
+            except (ValueError, TypeError):
+                return None
+            node_ids, edge_keys, docs = journal.keys_of(entries)
+            canon = Interner()
+            nodes: dict[str, StoredNode | None] = dict.fromkeys(sorted(node_ids))
+            for chunk in self._chunks([{"id": i} for i in nodes]):
+                for r in self._q(
+                    "UNWIND $rows AS r MATCH (n:BWNode {id: r.id}) RETURN n.id AS id, n.kind AS kind, "
+                    "n.props AS props, n.source AS source, n.account AS account, n.update_tag AS tag, "
+                    "n.first_seen AS fs, n.last_seen AS ls",
+                    write=False,
+                    rows=chunk,
+                ):
+                    nodes[r["id"]] = _stored_node(r, canon)
+            edges: dict[EdgeKey, StoredEdge | None] = dict.fromkeys(sorted(edge_keys))
+            rows = [{"src": s, "kind": k, "dst": d, "key": key} for s, k, d, key in edges]
+            for chunk in self._chunks(rows):
+                for r in self._q(
+                    "UNWIND $rows AS r MATCH (a:BWNode {id: r.src})-[e]->(b:BWNode {id: r.dst}) "
+                    "WHERE type(e) = r.kind AND coalesce(e.key, '') = r.key RETURN a.id AS src, "
+                    "type(e) AS kind, b.id AS dst, e.key AS key, e.props AS props, e.source AS source, "
+                    "e.account AS account, e.update_tag AS tag, e.count AS count, e.first_seen AS fs, "
+                    "e.last_seen AS ls",
+                    write=False,
+                    rows=chunk,
+                ):
+                    e = _stored_edge(r, canon)
+                    edges[(e.src, e.kind, e.dst, e.key)] = e
+            return docs, nodes, edges
+
+        meta = self._meta()
+        if (
+            str(meta["instance"] or "") != instance
+            or meta["journal_from"] is None
+            or int(meta["journal_from"]) > graph_generation
+            or graph_generation > int(meta["graph_generation"])
+        ):
+            return None
+        meta, got = self._consistent(read)
+        if got is None or int(meta["journal_from"]) > graph_generation:
+            return None
+        docs, nodes, edges = got
+        return GraphChanges(
+            graph_generation,
+            int(meta["graph_generation"]),
+            int(meta["generation"]),
+            nodes,
+            edges,
+            frozenset(docs),
         )
 
     def read_nodes(self, kinds: tuple[str, ...]) -> list[StoredNode]:
@@ -533,10 +671,10 @@ class Neo4jStore:
 
     def drop_all(self) -> None:
         """Delete everything Blastwall wrote in this database (tests and ``demo`` use it)."""
-        self._q("MATCH (n) WHERE n:BWNode OR n:BWDoc DETACH DELETE n")
+        self._q("MATCH (n) WHERE n:BWNode OR n:BWDoc OR n:BWJournal DETACH DELETE n")
         self._q(
             "MATCH (m:BWMeta) WITH m, m.generation + 1 AS g "
-            "SET m.generation = g, m.graph_generation = g, m.writer = null"
+            "SET m.generation = g, m.graph_generation = g, m.journal_from = g, m.writer = null"
         )
 
     def close(self) -> None:
@@ -663,6 +801,23 @@ def _stored_node(r: dict[str, Any], canon: Interner | None = None) -> StoredNode
         c.i(r["tag"]),
         c.s(r["fs"]),
         c.s(r["ls"]),
+    )
+
+
+def _stored_edge(r: dict[str, Any], canon: Interner) -> StoredEdge:
+    c = canon.s
+    return StoredEdge(
+        c(r["src"]),
+        c(r["kind"]),
+        c(r["dst"]),
+        c(r["key"] or ""),
+        canon.props(_text(r["props"])),
+        c(r["source"]),
+        c(r["account"]),
+        canon.i(r["tag"]),
+        int(r["count"] or 0),
+        c(r["fs"]),
+        c(r["ls"]),
     )
 
 

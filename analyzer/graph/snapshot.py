@@ -1,11 +1,10 @@
 """Store -> arrays: a node index plus per-edge-kind integer arrays, and CSR matrices built from them.
 
-A snapshot is reused while the store's generation is unchanged (``load_snapshot``).
+The snapshot a process holds for each store, and how it is brought up to date: ``analyzer.graph.current``.
 """
 
 from __future__ import annotations
 
-import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -14,12 +13,10 @@ from typing import Any, overload
 import numpy as np
 import scipy.sparse as sp
 
-from analyzer.collector import paused
 from analyzer.graph.store import (
     EMPTY_PROPS,
     EdgeColumns,
     GraphContents,
-    GraphStore,
     StoredEdge,
     StoredNode,
     rows_of,
@@ -52,6 +49,21 @@ class EdgeRecords(Sequence[StoredEdge]):
 
     def __len__(self) -> int:
         return len(self._src)
+
+    @property
+    def columns(self) -> EdgeColumns:
+        """The coded columns (ends aside) the rows are made from."""
+        return self._cols
+
+    @property
+    def values(self) -> list[Any]:
+        """The table of values the columns' codes index (shared by every kind of one read)."""
+        return self._values
+
+    @property
+    def prop_maps(self) -> list[dict[str, Any]]:
+        """The table of property maps the ``props`` codes index."""
+        return self._props
 
     @overload
     def __getitem__(self, i: int) -> StoredEdge: ...
@@ -118,6 +130,13 @@ class Snapshot:
     graph_generation: int = -1
     """The store's ``graph_generation`` when it was read: the snapshot answers for the store while that
     is unchanged (saving results does not change it)."""
+    stored: int = -1
+    """How many of ``nodes`` the store holds as nodes (the first ones, ordered by id); the rest are the
+    ends of edges it does not (stubs, ordered by id)."""
+    instance: str = ""
+    """The store instance it was read from (``GraphContents.instance``)."""
+    how: str = "read whole"
+    """How it was made: read whole, or by difference from an earlier generation (``analyzer.graph.delta``)."""
     _cache: OrderedDict[object, object] = field(default_factory=OrderedDict, compare=False, repr=False)
 
     @property
@@ -231,7 +250,7 @@ def _csr(n: int, srcs: list[np.ndarray], dsts: list[np.ndarray]) -> sp.csr_array
     return m
 
 
-def _timestamps(values: list[Any], codes: np.ndarray) -> np.ndarray:
+def timestamps(values: list[Any], codes: np.ndarray) -> np.ndarray:
     """``datetime64[s]`` of the stored timestamp texts at ``codes`` (each distinct text parsed once)."""
     uniq, inverse = np.unique(codes, return_inverse=True)
     parsed = np.array(
@@ -246,17 +265,22 @@ def build_snapshot(contents: GraphContents) -> Snapshot:
     index = {n.id: i for i, n in enumerate(nodes)}
     table = contents.edges
     values = table.values
+    stored = len(nodes)
     # every edge end as a node index; an end the store does not hold as a node still gets one (a stub:
-    # never dropped silently), in the order the ends were first read
+    # never dropped silently), after the stored nodes and ordered by id (as a patch keeps them)
     node_of = np.full(len(values), -1, np.int64)
     ends = [c for cols in table.kinds.values() for c in (cols.src, cols.dst)]
+    missing: list[tuple[str, int]] = []
     for code in np.unique(np.concatenate(ends)).tolist() if ends else []:
         end = values[code]
         i = index.get(end)
         if i is None:
-            i = index[end] = len(nodes)
-            nodes.append(StoredNode(end, "Resource", EMPTY_PROPS, None, None, None, None, None))
-        node_of[code] = i
+            missing.append((end, code))
+        else:
+            node_of[code] = i
+    for end, code in sorted(missing):
+        node_of[code] = index[end] = len(nodes)
+        nodes.append(stub_node(end))
     ids = tuple(n.id for n in nodes)
     arrays = {}
     for kind, cols in table.kinds.items():
@@ -265,8 +289,8 @@ def build_snapshot(contents: GraphContents) -> Snapshot:
             src=src,
             dst=dst,
             count=cols.count,
-            first_seen=_timestamps(values, cols.fields["first_seen"].codes(slice(None))),
-            last_seen=_timestamps(values, cols.fields["last_seen"].codes(slice(None))),
+            first_seen=timestamps(values, cols.fields["first_seen"].codes(slice(None))),
+            last_seen=timestamps(values, cols.fields["last_seen"].codes(slice(None))),
             records=EdgeRecords(
                 replace(cols, src=np.empty(0, np.int32), dst=np.empty(0, np.int32)),
                 ids,
@@ -277,42 +301,11 @@ def build_snapshot(contents: GraphContents) -> Snapshot:
             ),
         )
     graph_gen = contents.graph_generation if contents.graph_generation >= 0 else contents.generation
-    return Snapshot(contents.generation, ids, index, tuple(nodes), arrays, graph_gen)
+    return Snapshot(
+        contents.generation, ids, index, tuple(nodes), arrays, graph_gen, stored, contents.instance
+    )
 
 
-_LOCK = threading.Lock()
-_CACHE: dict[str, Snapshot] = {}
-
-
-def load_snapshot(store: GraphStore) -> Snapshot:
-    """The snapshot of ``store``, rebuilt only when what analysis reads has changed (its
-    ``graph_generation``; saving results or proposals does not)."""
-    gen = store.graph_generation()
-    with _LOCK:
-        cached = _CACHE.get(store.uri)
-        if cached is not None and cached.graph_generation == gen:
-            return cached
-    with paused():  # millions of objects: see analyzer.collector
-        snap = build_snapshot(store.read_graph())
-    remember(store, snap)
-    return snap
-
-
-def holds_snapshots() -> bool:
-    """Whether this process holds any store's snapshot (its heap is then large)."""
-    with _LOCK:
-        return bool(_CACHE)
-
-
-def current_snapshot(store: GraphStore, graph_generation: int) -> Snapshot | None:
-    """The snapshot this process holds for ``store`` if it is of ``graph_generation`` (else None)."""
-    with _LOCK:
-        cached = _CACHE.get(store.uri)
-    return cached if cached is not None and cached.graph_generation == graph_generation else None
-
-
-def remember(store: GraphStore, snap: Snapshot) -> None:
-    """Make ``snap`` what ``load_snapshot`` answers for ``store`` (one read from elsewhere: a persisted
-    analysis context)."""
-    with _LOCK:
-        _CACHE[store.uri] = snap
+def stub_node(node_id: str) -> StoredNode:
+    """What a snapshot knows of an edge end the store holds no node for."""
+    return StoredNode(node_id, "Resource", EMPTY_PROPS, None, None, None, None, None)

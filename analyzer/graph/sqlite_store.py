@@ -19,6 +19,8 @@ from typing import Any
 import msgspec
 
 from analyzer.errors import BlastwallError, StoreLocked, StoreVersionError
+from analyzer.graph import journal
+from analyzer.graph.journal import ChangeLog, EdgeKey, GraphChanges
 from analyzer.graph.lease import FileLease
 from analyzer.graph.schema import EDGE_KINDS, SCHEMA_VERSION, Batch, EdgeRow
 from analyzer.graph.store import (
@@ -63,6 +65,7 @@ CREATE TABLE IF NOT EXISTS edges (
 );
 CREATE INDEX IF NOT EXISTS edges_scope ON edges (source, account, update_tag);
 CREATE INDEX IF NOT EXISTS edges_dst ON edges (dst, kind);
+CREATE TABLE IF NOT EXISTS journal (generation INTEGER PRIMARY KEY, body BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS documents (
     collection TEXT NOT NULL,
     id TEXT NOT NULL,
@@ -178,9 +181,22 @@ class SqliteStore:
                 "INSERT INTO meta SELECT 'graph_generation', value FROM meta WHERE key = 'generation' "
                 "ON CONFLICT (key) DO NOTHING"
             )
+            # ... and its journal there (nothing before it was recorded); a store is one instance for life
+            cur.execute(
+                "INSERT INTO meta SELECT 'journal_from', value FROM meta WHERE key = 'graph_generation' "
+                "ON CONFLICT (key) DO NOTHING"
+            )
+            cur.execute(
+                "INSERT INTO meta VALUES ('instance', ?) ON CONFLICT (key) DO NOTHING", (os.urandom(8).hex(),)
+            )
 
     @contextmanager
-    def _write(self, bump: bool = True, graph: bool = True) -> Iterator[sqlite3.Cursor]:
+    def _write(
+        self, bump: bool = True, graph: bool = True, log: ChangeLog | None = None
+    ) -> Iterator[sqlite3.Cursor]:
+        """One write transaction. With ``bump``, the generation moves on, and with ``graph`` too the graph
+        generation, with ``log`` (what the write touched) recorded in the journal: a graph write without
+        one is taken to have changed anything, and the journal restarts after it."""
         cur = self._conn.cursor()
         deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
         while True:
@@ -200,10 +216,25 @@ class SqliteStore:
                         "INSERT INTO meta SELECT 'graph_generation', value FROM meta WHERE key = 'generation' "
                         "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
                     )
+                    self._journal(cur, log)
             cur.execute("COMMIT")
         except BaseException:
             cur.execute("ROLLBACK")
             raise
+
+    @staticmethod
+    def _journal(cur: sqlite3.Cursor, log: ChangeLog | None) -> None:
+        gen = int(cur.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
+        if log is None or log.overflow:
+            cur.execute("DELETE FROM journal")
+            cur.execute("UPDATE meta SET value = ? WHERE key = 'journal_from'", (str(gen),))
+            return
+        cur.execute("INSERT INTO journal VALUES (?, ?)", (gen, log.encode()))
+        sizes = cur.execute("SELECT generation, length(body) FROM journal").fetchall()
+        cut = journal.to_keep(sizes)
+        if cut is not None:
+            cur.execute("DELETE FROM journal WHERE generation <= ?", (cut,))
+            cur.execute("UPDATE meta SET value = ? WHERE key = 'journal_from'", (str(cut),))
 
     # -- writes ----------------------------------------------------------------------------------------
     def lease(self, command: str, wait: float | None = None) -> AbstractContextManager[None]:
@@ -214,6 +245,11 @@ class SqliteStore:
         src = batch.source
         node_rows: list[tuple[Any, ...]] = []
         stub_rows: list[tuple[Any, ...]] = []
+        log = ChangeLog()
+        log.nodes_of(n.id for n in batch.nodes)
+        for collection in batch.documents:
+            if touches_analysis(collection):
+                log.document(collection)
         for n in batch.nodes:
             row = (
                 n.id,
@@ -232,15 +268,19 @@ class SqliteStore:
 
         def encoded(e: EdgeRow) -> tuple[str, str]:
             """(key, props text) of ``e``; for a property map many rows share (a stream's), worked out
-            once (the entry holds the map, so its id is not reused while kept)."""
+            once (the entry holds the map, so its id is not reused while kept). Journals the edge."""
             if not e.props:
-                return empty[e.kind]
-            got = shared.get((e.kind, id(e.props)))
-            if got is None:
-                got = (e.props, e.key, json.dumps(e.props, sort_keys=True, default=str))
-                if len(shared) < SHARED_PROPS_KEPT:
-                    shared[(e.kind, id(e.props))] = got
-            return got[1], got[2]
+                got = empty[e.kind]
+            else:
+                kept = shared.get((e.kind, id(e.props)))
+                if kept is None:
+                    kept = (e.props, e.key, json.dumps(e.props, sort_keys=True, default=str))
+                    if len(shared) < SHARED_PROPS_KEPT:
+                        shared[(e.kind, id(e.props))] = kept
+                got = kept[1], kept[2]
+            if not log.overflow:
+                log.edge(e.src, e.kind, e.dst, got[0])
+            return got
 
         edge_rows = (  # made as SQLite reads them: a stream of millions of edges is never a list
             (
@@ -258,7 +298,7 @@ class SqliteStore:
             )
             for e in batch.all_edges()
         )
-        with self._write() as cur:
+        with self._write(log=log) as cur:
             cur.executemany(_UPSERT_NODE, node_rows)
             cur.executemany(_INSERT_STUB, stub_rows)
             cur.executemany(_UPSERT_EDGE, edge_rows)
@@ -267,26 +307,36 @@ class SqliteStore:
 
     def cleanup(self, *, source: str, account: str | None, update_tag: int) -> int:
         acct_clause = "account IS ?" if account is None else "account = ?"
-        with self._write() as cur:
-            n = cur.execute(
-                f"DELETE FROM edges WHERE source = ? AND {acct_clause} AND update_tag < ?",
+        log = ChangeLog()
+        n = 0
+        with self._write(log=log) as cur:
+            for row in cur.execute(
+                f"DELETE FROM edges WHERE source = ? AND {acct_clause} AND update_tag < ? "
+                "RETURNING src, kind, dst, key",
                 (source, account, update_tag),
-            ).rowcount
+            ):
+                log.edge(*row)
+                n += 1
             # a node that goes takes every edge touching it, whoever said the edge (as DETACH DELETE does)
-            n += cur.execute(
+            for row in cur.execute(
                 f"DELETE FROM edges WHERE src IN (SELECT id FROM nodes WHERE source = ? AND {acct_clause} "
                 f"AND update_tag < ?) OR dst IN (SELECT id FROM nodes WHERE source = ? AND {acct_clause} "
-                "AND update_tag < ?)",
+                "AND update_tag < ?) RETURNING src, kind, dst, key",
                 (source, account, update_tag, source, account, update_tag),
-            ).rowcount
-            n += cur.execute(
-                f"DELETE FROM nodes WHERE source = ? AND {acct_clause} AND update_tag < ?",
+            ):
+                log.edge(*row)
+                n += 1
+            for (node_id,) in cur.execute(
+                f"DELETE FROM nodes WHERE source = ? AND {acct_clause} AND update_tag < ? RETURNING id",
                 (source, account, update_tag),
-            ).rowcount
+            ):
+                log.node(node_id)
+                n += 1
         return n
 
     def put_documents(self, collection: str, docs: dict[str, dict[str, Any]]) -> None:
-        with self._write(graph=touches_analysis(collection)) as cur:
+        log = ChangeLog(documents={collection})
+        with self._write(graph=touches_analysis(collection), log=log) as cur:
             self._put_docs(cur, collection, docs)
 
     @staticmethod
@@ -299,7 +349,8 @@ class SqliteStore:
         )
 
     def delete_documents(self, collection: str, ids: list[str]) -> None:
-        with self._write(graph=touches_analysis(collection)) as cur:
+        log = ChangeLog(documents={collection})
+        with self._write(graph=touches_analysis(collection), log=log) as cur:
             cur.executemany(
                 "DELETE FROM documents WHERE collection = ? AND id = ?", [(collection, i) for i in ids]
             )
@@ -325,9 +376,59 @@ class SqliteStore:
             ):
                 add(*r)
             edges.freeze()
+            instance = self._meta_value(cur, "instance")
         finally:
             cur.execute("COMMIT")
-        return GraphContents(generation=gen, nodes=nodes, edges=edges, graph_generation=graph_gen)
+        return GraphContents(
+            generation=gen, nodes=nodes, edges=edges, graph_generation=graph_gen, instance=instance
+        )
+
+    @staticmethod
+    def _meta_value(cur: sqlite3.Cursor, key: str) -> str:
+        row = cur.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return str(row[0]) if row is not None else ""
+
+    def changes_since(self, graph_generation: int, instance: str) -> GraphChanges | None:
+        cur = self._conn.cursor()
+        cur.execute("BEGIN")  # the journal and the rows it names, as of one generation
+        try:
+            gen = int(cur.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
+            now_graph = self._graph_generation(cur, gen)
+            since_ok = self._meta_value(cur, "journal_from")
+            if (
+                instance != self._meta_value(cur, "instance")
+                or not since_ok
+                or int(since_ok) > graph_generation
+                or graph_generation > now_graph
+            ):
+                return None
+            try:
+                entries = [
+                    journal.decode(body)
+                    for (body,) in cur.execute(
+                        "SELECT body FROM journal WHERE generation > ? ORDER BY generation",
+                        (graph_generation,),
+                    )
+                ]
+            except (ValueError, TypeError):  # msgspec's errors are ValueErrors: an entry not ours
+                return None
+            node_ids, edge_keys, docs = journal.keys_of(entries)
+            canon = Interner()
+            nodes = {}
+            for node_id in sorted(node_ids):
+                r = cur.execute("SELECT * FROM nodes WHERE id = ?", (node_id,)).fetchone()
+                nodes[node_id] = _node(r, canon) if r is not None else None
+            edges: dict[EdgeKey, StoredEdge | None] = {}
+            for k in sorted(edge_keys):
+                r = cur.execute(
+                    "SELECT src, kind, dst, key, props, source, account, update_tag, count, first_seen, "
+                    "last_seen FROM edges WHERE src = ? AND kind = ? AND dst = ? AND key = ?",
+                    k,
+                ).fetchone()
+                edges[k] = _edge(r, canon) if r is not None else None
+        finally:
+            cur.execute("COMMIT")
+        return GraphChanges(graph_generation, now_graph, gen, nodes, edges, frozenset(docs))
 
     def graph_generation(self) -> int:
         cur = self._conn.cursor()
@@ -402,6 +503,23 @@ class SqliteStore:
 
     def close(self) -> None:
         self._conn.close()
+
+
+def _edge(r: tuple[Any, ...], canon: Interner) -> StoredEdge:
+    c = canon.s
+    return StoredEdge(
+        c(r[0]),
+        c(r[1]),
+        c(r[2]),
+        c(r[3]),
+        canon.props(r[4]),
+        c(r[5]),
+        c(r[6]),
+        canon.i(r[7]),
+        int(r[8] or 0),
+        c(r[9]),
+        c(r[10]),
+    )
 
 
 def _node(r: tuple[Any, ...], canon: Interner | None = None) -> StoredNode:

@@ -9,12 +9,15 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import numpy as np
 
 from analyzer.graph.schema import Batch
 from analyzer.slotted import by_constructor
+
+if TYPE_CHECKING:
+    from analyzer.graph.journal import GraphChanges
 
 DEFAULT_STORE = ".blastwall"
 
@@ -340,6 +343,8 @@ class GraphContents:
     nodes: list[StoredNode]
     edges: EdgeTable
     graph_generation: int = -1
+    instance: str = ""
+    """Which store this is, for life (a store deleted and made again at the same place is another)."""
 
 
 @runtime_checkable
@@ -364,6 +369,11 @@ class GraphStore(Protocol):
 
     def read_graph(self) -> GraphContents:
         """Every node and edge, as of one generation (never half of a batch)."""
+
+    def changes_since(self, graph_generation: int, instance: str) -> GraphChanges | None:
+        """The nodes and edges written or deleted since ``graph_generation`` of store ``instance``, as
+        they are now (``analyzer.graph.journal``), read as of one generation; None when the journal cannot
+        say (another store, a generation it no longer covers): the caller reads the whole graph."""
 
     def get_node(self, node_id: str) -> StoredNode | None: ...
 

@@ -17,7 +17,7 @@ import pytest
 
 from analyzer import api
 from analyzer.demo import load_directory
-from analyzer.graph import snapshot
+from analyzer.graph import current
 from analyzer.graph.store import open_store
 from analyzer.scoring import propagation
 from analyzer.synth import generate
@@ -94,11 +94,11 @@ def test_without_the_hub_rule_the_observability_platform_ties_everything_togethe
     """The defence is what keeps precision: with it off, the scraper that watches every interface makes
     every impacted service impact the observability platform, and everything that uses it."""
     monkeypatch.setattr(propagation, "HUB_SHARE", 10.0)
-    snapshot._CACHE.clear()
+    current.forget()
     try:
         off = _pooled([_scored(tmp_path, "S", seed) for seed in S_SEEDS])
     finally:
-        snapshot._CACHE.clear()
+        current.forget()
     assert off.precision < 0.8 < _pooled(small).precision, off.as_dict()
 
 

@@ -17,7 +17,7 @@ import pytest
 from analyzer import api
 from analyzer.demo import load_directory
 from analyzer.graph import persisted
-from analyzer.graph.snapshot import _CACHE
+from analyzer.graph.current import forget
 from analyzer.graph.store import EMPTY_PROPS, open_store
 from analyzer.timeutil import parse_time
 from tests.conftest import SAMPLE, SAMPLE_AS_OF
@@ -71,7 +71,7 @@ def test_a_new_process_loads_the_persisted_context_and_scores_the_same(sample_st
 
 def test_saving_results_keeps_it_and_new_evidence_replaces_it(sample_store: Path) -> None:
     store = open_store(str(sample_store))
-    _CACHE.clear()
+    forget()
     api.score(store, as_of=parse_time(SAMPLE_AS_OF))  # saves results: the graph is unchanged
     head = persisted.header(_context_file(sample_store))
     assert head is not None and head["graph_generation"] == store.graph_generation()
@@ -85,9 +85,9 @@ def test_saving_results_keeps_it_and_new_evidence_replaces_it(sample_store: Path
 
 def test_loaded_arrays_are_views_of_the_file_and_private_when_written(sample_store: Path) -> None:
     store = open_store(str(sample_store))
-    _CACHE.clear()
+    forget()
     api.persist_context(store, api.analysis_context(store))
-    _CACHE.clear()
+    forget()
     ctx = api.analysis_context(store)
     assert ctx.persisted_keys is not None
     src = ctx.snap.edges["OBSERVED_CALL"].src
@@ -116,7 +116,7 @@ def _plant(path: Path, obj: object, header: dict) -> None:
 
 def test_a_planted_file_is_refused_and_never_run(sample_store: Path, tmp_path: Path) -> None:
     store = open_store(str(sample_store))
-    _CACHE.clear()
+    forget()
     ctx = api.analysis_context(store)
     key = next(k for k, v in ctx.snap.memo_items() if v is ctx)
     header = api._persisted_header(store, store.graph_generation(), key)
@@ -157,7 +157,7 @@ def test_only_what_a_context_is_made_of_resolves(name: tuple[str, str]) -> None:
 
 def test_a_header_naming_another_file_is_refused(sample_store: Path) -> None:
     store = open_store(str(sample_store))
-    _CACHE.clear()
+    forget()
     ctx = api.analysis_context(store)
     api.persist_context(store, ctx)
     path = _context_file(sample_store)
@@ -169,19 +169,19 @@ def test_a_header_naming_another_file_is_refused(sample_store: Path) -> None:
     expect = {k: head[k] for k in ("what", "store", "graph_generation", "key")}
     with pytest.raises(ValueError, match="names"):
         persisted.load(path, expect)
-    _CACHE.clear()
+    forget()
     assert api.analysis_context(store).persisted_keys is None  # rebuilt from the store instead
 
 
 def test_a_truncated_file_is_rebuilt_not_trusted(sample_store: Path) -> None:
     store = open_store(str(sample_store))
-    _CACHE.clear()
+    forget()
     api.persist_context(store, api.analysis_context(store))
     path = _context_file(sample_store)
     head = persisted.header(path)
     bin_file = path.with_name(head["bin"])
     bin_file.write_bytes(bin_file.read_bytes()[: head["bin_size"] // 2])  # a crash mid-copy, a full disk
-    _CACHE.clear()
+    forget()
     ctx = api.analysis_context(store)
     assert ctx.persisted_keys is None  # rebuilt from the store, and whole
     graph = store.read_graph()

@@ -37,7 +37,7 @@ def store(tmp_path: Path) -> Path:
 
 def test_prepare_builds_then_loads_and_writes_nothing_twice(store: Path) -> None:
     first = json.loads(bw(store, "prepare", "--as-of", SAMPLE_AS_OF, "--format", "json").stdout)
-    assert first["context"] == "built from the store" and first["persisted"] is True
+    assert first["context"] == "built from the store, read whole" and first["persisted"] is True
     assert set(first["built"]) >= {"network model and flow index", "impact propagation graphs"}
     assert Path(first["path"]).is_file() and Path(first["path"]).parent == store / "derived"
     second = json.loads(bw(store, "prepare", "--as-of", SAMPLE_AS_OF, "--format", "json").stdout)

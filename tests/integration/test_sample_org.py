@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from analyzer.demo import run_demo
+from analyzer.graph.current import load_snapshot
 from analyzer.graph.schema import Batch, NodeRow
-from analyzer.graph.snapshot import load_snapshot
 from analyzer.graph.store import GraphStore, open_store
 from analyzer.scoring.context import build_context
 

@@ -1,0 +1,266 @@
+"""A snapshot brought to a later generation of its store by difference (``patch``), equal to the one a
+full read would build (``differences`` says where two are not).
+
+The store's journal (``analyzer.graph.journal``) names the nodes and edges written or deleted since the
+snapshot's generation and gives each as it is now. The patch keeps every other row, takes those, and lays
+the result out exactly as ``build_snapshot`` does: stored nodes ordered by id, then the ends of edges the
+store holds no node for (ordered by id), and each kind's edges ordered by (src, dst, key). Kinds no
+changed edge belongs to keep their arrays in order, renumbered; only the changed kinds are sorted again.
+"""
+
+from __future__ import annotations
+
+import heapq
+from operator import attrgetter
+from typing import Any
+
+import numpy as np
+
+from analyzer.graph.journal import EdgeKey, GraphChanges
+from analyzer.graph.snapshot import EdgeArrays, EdgeRecords, Snapshot, stub_node, timestamps
+from analyzer.graph.store import EDGE_FIELDS, EMPTY_PROPS, EdgeColumns, Packed, StoredEdge
+
+
+class Unpatchable(ValueError):
+    """The changes are not from this snapshot's store or generation."""
+
+
+def patch(old: Snapshot, changes: GraphChanges) -> Snapshot:
+    """``old`` with ``changes`` applied: the snapshot of the store at ``changes.graph_generation``."""
+    if changes.since != old.graph_generation or old.stored < 0:
+        raise Unpatchable(
+            f"changes since generation {changes.since} do not apply to a snapshot of generation "
+            f"{old.graph_generation}"
+        )
+    by_id = attrgetter("id")
+    stored_old = old.nodes[: old.stored]
+    touched = changes.nodes
+    added = sorted((n for n in touched.values() if n is not None), key=by_id)
+    stored = list(heapq.merge((n for n in stored_old if n.id not in touched), added, key=by_id))
+    index = {n.id: i for i, n in enumerate(stored)}
+
+    new_rows: dict[str, list[StoredEdge]] = {}
+    gone: dict[str, set[EdgeKey]] = {}
+    for key, row in changes.edges.items():
+        gone.setdefault(key[1], set()).add(key)
+        if row is not None:
+            new_rows.setdefault(key[1], []).append(row)
+
+    # every id an edge may end at: the stored nodes, then the old stubs, the ends of the changed edges
+    # and the nodes deleted (edges the store kept may still name them), each once, ordered by id
+    ends = {e for rows in new_rows.values() for r in rows for e in (r.src, r.dst)}
+    deleted = [i for i, n in touched.items() if n is None]
+    candidates = sorted(
+        {*old.ids[old.stored :], *ends, *deleted}.difference(index),
+    )
+    ids_wide = [*(n.id for n in stored), *candidates]
+    wide = {**index, **{c: len(stored) + j for j, c in enumerate(candidates)}}
+    old_to_wide = np.fromiter((wide[i] for i in old.ids), np.int64, old.n)
+
+    values = list(_values_of(old))
+    props = list(_props_of(old))
+    codes = _Codes(values)
+    kinds: dict[str, tuple[np.ndarray, np.ndarray, EdgeArrays | None, np.ndarray, list[StoredEdge]]] = {}
+    for kind in sorted({*old.edges, *new_rows}):
+        arr = old.edges.get(kind)
+        keep = np.ones(len(arr.src) if arr else 0, bool)
+        if arr is not None and kind in gone:
+            keep &= ~_rows_named(old, arr, gone[kind])
+        rows = new_rows.get(kind, [])
+        src = np.concatenate([old_to_wide[arr.src[keep]] if arr else _I, [wide[r.src] for r in rows]])
+        dst = np.concatenate([old_to_wide[arr.dst[keep]] if arr else _I, [wide[r.dst] for r in rows]])
+        kinds[kind] = (src.astype(np.int64), dst.astype(np.int64), arr, keep, rows)
+
+    # the stubs still named by an edge stay, the others go; stored nodes keep their place
+    named = np.zeros(len(ids_wide), bool)
+    for src, dst, *_ in kinds.values():
+        named[src] = True
+        named[dst] = True
+    named[: len(stored)] = True
+    final = np.cumsum(named) - 1
+    old_nodes = dict(zip(old.ids[old.stored :], old.nodes[old.stored :], strict=True))
+    kept_stubs = [c for c, k in zip(candidates, named[len(stored) :].tolist(), strict=True) if k]
+    nodes = stored + [old_nodes.get(c) or stub_node(c) for c in kept_stubs]
+    ids = tuple(n.id for n in nodes)
+    rank = _rank(ids, len(stored))
+
+    edges: dict[str, EdgeArrays] = {}
+    for kind, (src_w, dst_w, arr, keep, rows) in kinds.items():
+        src, dst = final[src_w], final[dst_w]
+        if not len(src):
+            continue
+        if kind not in gone and arr is not None:  # nothing of this kind changed: same order, renumbered
+            edges[kind] = EdgeArrays(
+                src, dst, arr.count, arr.first_seen, arr.last_seen, _records(arr.records, ids, src, dst)
+            )
+            continue
+        edges[kind] = _merged(kind, arr, keep, rows, src, dst, rank, ids, codes, values, props)
+    index = {i: n for n, i in enumerate(ids)}
+    return Snapshot(
+        changes.generation,
+        ids,
+        index,
+        tuple(nodes),
+        edges,
+        changes.graph_generation,
+        len(stored),
+        old.instance,
+        f"brought up to date by difference from generation {old.graph_generation}: {len(changes.nodes)} node(s) and "
+        f"{len(changes.edges)} edge(s) written or deleted since",
+    )
+
+
+_I = np.empty(0, np.int64)
+
+
+class _Codes:
+    """Codes into a snapshot's table of values, extended with what the changed rows bring."""
+
+    def __init__(self, values: list[Any]) -> None:
+        self.values = values
+        self._of: dict[Any, int] | None = None
+
+    def __call__(self, value: Any) -> int:
+        if self._of is None:
+            self._of = {}
+            for i, v in enumerate(self.values):
+                self._of.setdefault(v, i)
+        got = self._of.get(value)
+        if got is None:
+            got = self._of[value] = len(self.values)
+            self.values.append(value)
+        return got
+
+
+def _values_of(snap: Snapshot) -> list[Any]:
+    for arr in snap.edges.values():
+        return arr.records.values
+    return [None]
+
+
+def _props_of(snap: Snapshot) -> list[dict[str, Any]]:
+    for arr in snap.edges.values():
+        return arr.records.prop_maps
+    return [EMPTY_PROPS]
+
+
+def _rows_named(snap: Snapshot, arr: EdgeArrays, keys: set[EdgeKey]) -> np.ndarray:
+    """Which rows of ``arr`` have one of ``keys``."""
+    index = snap.index
+    pairs = [(index[s], index[d], k) for s, _, d, k in keys if s in index and d in index]
+    out = np.zeros(len(arr.src), bool)
+    if not pairs:
+        return out
+    n = np.int64(snap.n)
+    wanted = np.array([s * n + d for s, d, _ in pairs], np.int64)
+    candidates = np.flatnonzero(np.isin(arr.src * n + arr.dst, wanted))
+    if not len(candidates):
+        return out
+    key_idx, key_values = arr.records.codes("key")
+    want = {(s, d, k) for s, d, k in pairs}
+    for row, s, d, k in zip(
+        candidates.tolist(),
+        arr.src[candidates].tolist(),
+        arr.dst[candidates].tolist(),
+        key_idx[candidates].tolist(),
+        strict=True,
+    ):
+        if (s, d, key_values[k]) in want:
+            out[row] = True
+    return out
+
+
+def _rank(ids: tuple[str, ...], stored: int) -> np.ndarray:
+    """Per node index, its place among all ids in string order (stored nodes and stubs are each
+    ordered by id; the two runs interleave)."""
+    rank = np.empty(len(ids), np.int64)
+    merged = heapq.merge(range(stored), range(stored, len(ids)), key=ids.__getitem__)
+    rank[np.fromiter(merged, np.int64, len(ids))] = np.arange(len(ids))
+    return rank
+
+
+def _records(old: EdgeRecords, ids: tuple[str, ...], src: np.ndarray, dst: np.ndarray) -> EdgeRecords:
+    return EdgeRecords(old.columns, ids, src, dst, old.values, old.prop_maps)
+
+
+def _merged(
+    kind: str,
+    arr: EdgeArrays | None,
+    keep: np.ndarray,
+    rows: list[StoredEdge],
+    src: np.ndarray,
+    dst: np.ndarray,
+    rank: np.ndarray,
+    ids: tuple[str, ...],
+    codes: _Codes,
+    values: list[Any],
+    props: list[dict[str, Any]],
+) -> EdgeArrays:
+    """The kept rows of ``arr`` and ``rows``, in (src, dst, key) order."""
+    fields: dict[str, np.ndarray] = {}
+    for name in EDGE_FIELDS:
+        kept = arr.records.columns.fields[name].codes(keep) if arr is not None else _I
+        if name == "props":
+            made = [_props_code(r.props, props) for r in rows]
+        else:
+            made = [codes(getattr(r, name)) for r in rows]
+        fields[name] = np.concatenate([kept, np.asarray(made, np.int64)]).astype(np.int64)
+    count = np.concatenate([arr.count[keep] if arr is not None else _I, [r.count for r in rows]])
+    key_rank = _value_rank(fields["key"], values)
+    order = np.lexsort((key_rank, rank[dst], rank[src]))
+    src, dst, count = src[order], dst[order], count[order].astype(np.int64)
+    packed = {name: Packed.of(c[order]) for name, c in fields.items()}
+    cols = EdgeColumns(kind, np.empty(0, np.int32), np.empty(0, np.int32), count, packed)
+    return EdgeArrays(
+        src,
+        dst,
+        count,
+        timestamps(values, packed["first_seen"].codes(slice(None))),
+        timestamps(values, packed["last_seen"].codes(slice(None))),
+        EdgeRecords(cols, ids, src, dst, values, props),
+    )
+
+
+def _props_code(value: dict[str, Any], props: list[dict[str, Any]]) -> int:
+    if not value:
+        return 0
+    props.append(value)
+    return len(props) - 1
+
+
+def _value_rank(codes: np.ndarray, values: list[Any]) -> np.ndarray:
+    """Per row, the place of its value (a string) among the distinct values of ``codes``."""
+    distinct = np.unique(codes)
+    order = sorted(range(len(distinct)), key=lambda i: values[distinct[i]] or "")
+    rank_of = np.empty(len(distinct), np.int64)
+    rank_of[order] = np.arange(len(distinct))
+    return rank_of[np.searchsorted(distinct, codes)]
+
+
+def differences(a: Snapshot, b: Snapshot, limit: int = 10) -> list[str]:
+    """Where two snapshots differ in what they hold (not in how their tables are coded): empty when they
+    are the same graph laid out the same way."""
+    out: list[str] = []
+    if a.ids != b.ids:
+        only = sorted(set(a.ids) ^ set(b.ids))[:limit]
+        out.append(f"node ids differ (e.g. {only}) or are ordered differently")
+    elif a.nodes != b.nodes:
+        out += [f"node {x.id}: {x} != {y}" for x, y in zip(a.nodes, b.nodes, strict=True) if x != y][:limit]
+    if a.stored != b.stored:
+        out.append(f"stored nodes: {a.stored} != {b.stored}")
+    if list(a.edges) != list(b.edges):
+        out.append(f"edge kinds: {list(a.edges)} != {list(b.edges)}")
+    for kind in a.edges.keys() & b.edges.keys():
+        x, y = a.edges[kind], b.edges[kind]
+        for name in ("src", "dst", "count", "first_seen", "last_seen"):
+            u, v = getattr(x, name), getattr(y, name)
+            if u.dtype.kind == "M":  # NaT is not equal to itself; its bits are
+                u, v = u.view(np.int64), v.view(np.int64)
+            if not np.array_equal(u, v):
+                out.append(f"{kind}: {name} differs")
+        rx, ry = list(x.records), list(y.records)
+        if rx != ry:
+            out += [f"{kind}: {p} != {q}" for p, q in zip(rx, ry, strict=False) if p != q][:limit]
+            if len(rx) != len(ry):
+                out.append(f"{kind}: {len(rx)} != {len(ry)} rows")
+    return out[: limit * 4]

@@ -1,0 +1,141 @@
+"""The change journal: which nodes and edges each write of the graph touched, so what was derived from
+one generation of the store can be brought to a later one by difference (``analyzer.graph.delta``).
+
+Each write that changes what analysis reads records, in the same atomic unit as its rows, the keys it
+wrote or deleted: node ids, edge keys ``(src, kind, dst, key)`` and the document collections. Only keys:
+the rows themselves are read back from the store as they are at the later generation, so an entry never
+has to say what a row became, and a key written twice is read once.
+
+A journal that cannot answer says so rather than answering wrong. A write of more than ``LIMIT`` keys
+(the first load of a whole organization) records that it overflowed, and entries past ``KEEP_BYTES``
+are pruned; each moves the store's ``journal_from`` to that generation. ``changes_since(g)`` then answers
+only for ``g >= journal_from``, and a caller holding an older generation reads the whole graph again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import msgspec
+
+from analyzer.graph.store import StoredEdge, StoredNode
+
+LIMIT = 2_000_000
+"""Keys one write records before it is recorded as overflowing instead (about 100 MB of keys)."""
+
+KEEP_BYTES = 256 << 20
+"""Encoded entries a store keeps, newest first; older ones are pruned."""
+
+EdgeKey = tuple[str, str, str, str]
+"""An edge's identity in both stores: (src, kind, dst, key)."""
+
+
+class Entry(msgspec.Struct, array_like=True, forbid_unknown_fields=True):
+    """One write's record as stored (MessagePack)."""
+
+    nodes: list[str]
+    edges: list[tuple[str, str, str, str]]
+    documents: list[str]
+
+
+_ENCODER = msgspec.msgpack.Encoder()
+_DECODER = msgspec.msgpack.Decoder(Entry)
+
+
+@dataclass
+class ChangeLog:
+    """The keys one write touches, collected as the store writes them; bounded by ``limit``."""
+
+    limit: int = field(default_factory=lambda: LIMIT)
+    nodes: list[str] = field(default_factory=list)
+    edges: list[EdgeKey] = field(default_factory=list)
+    documents: set[str] = field(default_factory=set)
+    overflow: bool = False
+
+    def node(self, node_id: str) -> None:
+        if not self.overflow:
+            self.nodes.append(node_id)
+            self._check()
+
+    def nodes_of(self, ids: Iterable[str]) -> None:
+        for i in ids:
+            if self.overflow:
+                return
+            self.node(i)
+
+    def edge(self, src: str, kind: str, dst: str, key: str) -> None:
+        if not self.overflow:
+            self.edges.append((src, kind, dst, key))
+            self._check()
+
+    def document(self, collection: str) -> None:
+        self.documents.add(collection)
+
+    def _check(self) -> None:
+        if len(self.nodes) + len(self.edges) > self.limit:
+            self.overflow = True
+            self.nodes.clear()
+            self.edges.clear()
+
+    def encode(self) -> bytes:
+        """The stored entry (only for a log that did not overflow)."""
+        assert not self.overflow
+        return _ENCODER.encode(Entry(self.nodes, self.edges, sorted(self.documents)))
+
+
+def decode(body: bytes) -> Entry:
+    """A stored entry; ``msgspec.ValidationError``/``DecodeError`` for anything else."""
+    return _DECODER.decode(body)
+
+
+def to_keep(sizes: list[tuple[int, int]], budget: int | None = None) -> int | None:
+    """Given (generation, bytes) of the stored entries, the newest generation to prune (it and every older
+    one), so the rest fit ``budget`` (default ``KEEP_BYTES``); None when all fit. The newest entry is
+    always kept."""
+    budget = KEEP_BYTES if budget is None else budget
+    total = 0
+    for gen, size in sorted(sizes, reverse=True):
+        total += size
+        if total > budget and gen != max(g for g, _ in sizes):
+            return gen
+    return None
+
+
+@dataclass(frozen=True)
+class GraphChanges:
+    """What changed in the graph between two generations: for every node and edge key touched, the row
+    as it is now (None: it is gone)."""
+
+    since: int
+    """The ``graph_generation`` the changes start from."""
+    graph_generation: int
+    """The ``graph_generation`` they bring it to."""
+    generation: int
+    nodes: dict[str, StoredNode | None]
+    edges: dict[EdgeKey, StoredEdge | None]
+    documents: frozenset[str] = frozenset()
+    """Collections of analysis documents written (the caller reads them again)."""
+
+    def __len__(self) -> int:
+        return len(self.nodes) + len(self.edges)
+
+
+def keys_of(entries: Iterable[Entry]) -> tuple[set[str], set[EdgeKey], set[str]]:
+    """The union of the keys of these entries."""
+    nodes: set[str] = set()
+    edges: set[EdgeKey] = set()
+    docs: set[str] = set()
+    for e in entries:
+        nodes.update(e.nodes)
+        edges.update(map(tuple, e.edges))  # type: ignore[arg-type]
+        docs.update(e.documents)
+    return nodes, edges, docs
+
+
+def summary(changes: GraphChanges | None) -> dict[str, Any]:
+    """For ``--timings`` and the notes: how much a difference held."""
+    if changes is None:
+        return {"by_difference": False}
+    return {"by_difference": True, "nodes": len(changes.nodes), "edges": len(changes.edges)}

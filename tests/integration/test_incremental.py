@@ -1,0 +1,241 @@
+"""Incremental operation: a day of new evidence and a re-collected snapshot bring the store's snapshot and
+the persisted analysis context up to date by difference (the store's journal), and what that gives is
+what reading the whole store again gives, in both stores; where the journal cannot say, the whole store
+is read, never a wrong difference applied."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from analyzer import api
+from analyzer.graph import journal
+from analyzer.graph.current import forget, load_snapshot
+from analyzer.graph.delta import differences, patch
+from analyzer.graph.schema import Batch, EdgeRow, NodeRow
+from analyzer.graph.snapshot import Snapshot, build_snapshot
+from analyzer.graph.store import GraphStore, open_store
+from analyzer.synth import generate
+from analyzer.synth_delta import split
+from analyzer.timeutil import parse_time
+from connectors.aws.snapshot import load_snapshot as load_aws
+from connectors.cmdb.servicenow import ingest_servicenow
+from connectors.evidence.cloudtrail import ingest_cloudtrail
+from connectors.evidence.flowlogs import ingest_flowlogs
+from connectors.proposals import import_proposals
+
+pytestmark = pytest.mark.integration
+
+AS_OF = "2026-05-08T00:00:00Z"
+
+
+@pytest.fixture(scope="module")
+def day(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A synthetic enterprise split into six days and the seventh, with a fifth of its roles, interfaces
+    and security groups changed and one interface in twenty deleted on the seventh."""
+    root = tmp_path_factory.mktemp("incremental")
+    generate("S", 3, root / "synth")
+    made = split(root / "synth", root / "day", seed=3, share=0.2, deleted=0.05)
+    assert made["interfaces_deleted"] > 0 and made["roles_retagged"] > 0 and made["groups_changed"] > 0
+    return {"base": root / "day" / "base", "delta": root / "day" / "delta", **made}
+
+
+def full(store: GraphStore) -> Snapshot:
+    return build_snapshot(store.read_graph())
+
+
+def brought(store: GraphStore, old: Snapshot) -> Snapshot:
+    changes = store.changes_since(old.graph_generation, old.instance)
+    assert changes is not None, "the journal should cover this"
+    return patch(old, changes)
+
+
+def test_each_step_of_a_day_patched_equals_the_store_read_whole(store_uri: str, day: dict[str, Any]) -> None:
+    store = open_store(store_uri)
+    base = day["base"]
+    load_aws(store, base / "aws", seen="2026-05-06T23:00:00Z")
+    steps = [
+        lambda: ingest_cloudtrail(store, [base / "cloudtrail"]),
+        lambda: ingest_flowlogs(store, [base / "flowlogs"]),
+        lambda: ingest_servicenow(store, str(base / "servicenow"), seen="2026-05-06T23:00:00Z"),
+        lambda: import_proposals(store, [base / "findings"]),
+        lambda: ingest_cloudtrail(store, [day["delta"] / "cloudtrail"]),
+        lambda: ingest_flowlogs(store, [day["delta"] / "flowlogs"]),
+        lambda: load_aws(store, day["delta"] / "aws", seen="2026-05-07T23:00:00Z"),
+    ]
+    first = previous = full(store)
+    for step in steps:
+        before_last = previous
+        step()
+        now = full(store)
+        assert differences(brought(store, previous), now) == []
+        previous = now
+    # and the whole day at once, from the first snapshot
+    assert differences(brought(store, first), previous) == []
+    # the re-collection deleted interfaces: the patch took them, and the flows they had, away
+    gone = _interfaces(base / "aws") - _interfaces(day["delta"] / "aws")
+    assert gone and all(i.split("/")[-1] in {x.split("/")[-1] for x in before_last.ids} for i in gone)
+    assert not any(x.split("/")[-1] in gone for x in previous.ids)
+
+
+def _interfaces(aws: Path) -> set[str]:
+    return {
+        eni["NetworkInterfaceId"]
+        for p in aws.rglob("ec2-DescribeNetworkInterfaces.json")
+        for eni in json.loads(p.read_text())["NetworkInterfaces"]
+    }
+
+
+def test_a_changed_snapshot_is_patched_with_stubs_kinds_and_keys(tmp_path: Path) -> None:
+    """Rows a sample does not make: an edge to a node the store holds none of (a stub) that then becomes
+    a node, a kind whose every edge goes, edges that differ only by key, a node deleted while an edge of
+    another source still names it."""
+    store = open_store(str(tmp_path / "s"))
+    a, b, c = (f"arn:aws:iam::111111111111:role/{x}" for x in "abc")
+    one = Batch("aws")
+    one.nodes += [NodeRow(a, "IamRole", {"name": "a"}), NodeRow(b, "IamRole", {"name": "b"})]
+    one.edges += [EdgeRow(a, "RUNS_AS", b), EdgeRow(b, "RUNS_AS", a)]
+    store.load(one, update_tag=1, account="111111111111")
+    ev = Batch("cloudtrail")
+    ev.stub(a, "IamRole")
+    ev.stub(c, "IamRole")
+    ev.edges += [
+        EdgeRow(a, "OBSERVED_ASSUME", c, count=2, first_seen="2026-05-01T00:00:00Z"),
+        EdgeRow(c, "OBSERVED_ASSUME", a, count=1, last_seen="2026-05-02T00:00:00Z"),
+        EdgeRow(c, "OBSERVED_CALL", a, {"action": "iam:GetRole"}, count=1),
+        EdgeRow(c, "OBSERVED_CALL", a, {"action": "iam:TagRole"}, count=5),
+    ]
+    store.load(ev, update_tag=2)
+    s1 = full(store)
+    two = Batch("aws")
+    two.nodes += [
+        NodeRow(a, "IamRole", {"name": "a", "tags": {"x": "1"}}),
+        NodeRow(c, "IamRole", {"name": "c"}),
+    ]
+    two.edges += [EdgeRow(a, "RUNS_AS", c)]
+    store.load(two, update_tag=3, account="111111111111")
+    store.cleanup(source="aws", account="111111111111", update_tag=3)  # b goes, with every edge of it
+    s2 = full(store)
+    assert b not in s2.index and "RUNS_AS" in s2.edges
+    assert len(s2.edges["OBSERVED_CALL"].src) == 2
+    assert differences(brought(store, s1), s2) == []
+    store.load(ev, update_tag=4)  # counts add up
+    s3 = full(store)
+    assert differences(brought(store, s2), s3) == []
+    assert differences(brought(store, s1), s3) == []
+
+
+def test_the_journal_says_when_it_cannot_answer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = open_store(str(tmp_path / "s"))
+    b = Batch("aws")
+    b.nodes += [NodeRow(f"arn:aws:iam::111111111111:role/r{i}", "IamRole", {}) for i in range(5)]
+    store.load(b, update_tag=1, account="111111111111")
+    s = full(store)
+    assert store.changes_since(s.graph_generation, s.instance) is not None
+    assert store.changes_since(s.graph_generation, "another-store") is None
+    assert store.changes_since(s.graph_generation + 5, s.instance) is None  # a generation not reached
+    # a write too big to journal: nothing before it can be brought forward
+    monkeypatch.setattr(journal, "LIMIT", 3)
+    store.load(b, update_tag=2, account="111111111111")
+    assert store.changes_since(s.graph_generation, s.instance) is None
+    after = full(store)
+    monkeypatch.undo()
+    store.load(b, update_tag=3, account="111111111111")
+    assert store.changes_since(after.graph_generation, after.instance) is not None
+    # an entry that is not a journal entry (someone wrote the table): never applied, the graph is read
+    con = sqlite3.connect(tmp_path / "s" / "blastwall.sqlite")
+    con.execute("UPDATE journal SET body = ?", (b"\x93not msgpack of ours",))
+    con.commit()
+    con.close()
+    assert store.changes_since(after.graph_generation, after.instance) is None
+    # the same place made again is another store: its generations are not the old one's
+    store.close()
+    for p in (tmp_path / "s").glob("blastwall.sqlite*"):
+        p.unlink()
+    again = open_store(str(tmp_path / "s"))
+    for t in range(10):
+        again.load(b, update_tag=10 + t, account="111111111111")
+    assert again.changes_since(after.graph_generation, after.instance) is None
+
+
+def test_pruned_entries_move_the_start_of_what_it_can_answer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(journal, "KEEP_BYTES", 200)
+    store = open_store(str(tmp_path / "s"))
+    b = Batch("aws")
+    b.nodes += [
+        NodeRow(f"arn:aws:iam::111111111111:role/role-with-a-long-name-{i}", "IamRole") for i in range(5)
+    ]
+    store.load(b, update_tag=1, account="111111111111")
+    s = full(store)
+    for t in range(2, 6):
+        store.load(b, update_tag=t, account="111111111111")
+    assert store.changes_since(s.graph_generation, s.instance) is None
+    latest = full(store)
+    store.load(b, update_tag=9, account="111111111111")
+    assert store.changes_since(latest.graph_generation, latest.instance) is not None
+
+
+def _scores(store: GraphStore) -> dict[str, Any]:
+    out = api.score(store, as_of=parse_time(AS_OF), save=False)
+    return {r["proposal_id"]: json.dumps(r, sort_keys=True, default=str) for r in out["results"]}
+
+
+def test_a_day_later_the_context_by_difference_scores_as_one_built_whole(
+    day: dict[str, Any], tmp_path: Path
+) -> None:
+    """The persisted context of yesterday, brought up to date by difference in a new process (as the next
+    run after the day's ingest does), scores every proposal exactly as a context built from the whole
+    store."""
+    store = open_store(str(tmp_path / "s"))
+    base = day["base"]
+    load_aws(store, base / "aws", seen="2026-05-06T23:00:00Z")
+    ingest_cloudtrail(store, [base / "cloudtrail"])
+    ingest_flowlogs(store, [base / "flowlogs"])
+    ingest_servicenow(store, str(base / "servicenow"), seen="2026-05-06T23:00:00Z")
+    import_proposals(store, [base / "findings"])
+    forget()
+    api.prepare(store, as_of=parse_time(AS_OF))  # yesterday's run persisted its context
+    ingest_cloudtrail(store, [day["delta"] / "cloudtrail"])
+    ingest_flowlogs(store, [day["delta"] / "flowlogs"])
+    load_aws(store, day["delta"] / "aws", seen="2026-05-07T23:00:00Z")
+    forget()  # a new process
+    report = api.prepare(store, as_of=parse_time(AS_OF))
+    assert report["context"].startswith("built from the store, brought up to date by difference"), report
+    ctx = api.analysis_context(store)
+    assert differences(ctx.snap, full(store)) == []
+    by_difference = _scores(store)
+    forget()
+    (tmp_path / "s" / "derived" / api.CONTEXT_FILE).unlink()
+    whole = _scores(store)
+    assert api.analysis_context(store).snap.how == "read whole"
+    assert by_difference == whole and len(whole) > 100
+
+
+def test_a_process_holding_a_snapshot_brings_it_up_to_date(sample_store: Path) -> None:
+    """The app keeps its snapshot between requests: a write brings it forward, not a whole read."""
+    store = open_store(str(sample_store))
+    forget()
+    before = load_snapshot(store)
+    b = Batch("cloudtrail")
+    b.stub("arn:aws:iam::482510973311:role/datalake-reader", "IamRole")
+    b.stub("arn:aws:iam::482510973311:role/datalake-admin", "IamRole")
+    b.edges.append(
+        EdgeRow(
+            "arn:aws:iam::482510973311:role/datalake-reader",
+            "OBSERVED_ASSUME",
+            "arn:aws:iam::482510973311:role/datalake-admin",
+            count=4,
+            first_seen="2026-05-14T00:00:00Z",
+            last_seen="2026-05-14T00:00:00Z",
+        )
+    )
+    store.load(b, update_tag=7)
+    after = load_snapshot(store)
+    assert after is not before and after.how.startswith("brought up to date by difference")
+    assert differences(after, full(store)) == []
