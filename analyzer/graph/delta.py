@@ -11,14 +11,15 @@ changed edge belongs to keep their arrays in order, renumbered; only the changed
 from __future__ import annotations
 
 import heapq
+from collections.abc import Mapping
 from operator import attrgetter
 from typing import Any
 
 import numpy as np
 
-from analyzer.graph.journal import EdgeKey, GraphChanges
+from analyzer.graph.journal import EdgeKey, GraphChanges, Stamp, earlier, later
 from analyzer.graph.snapshot import EdgeArrays, EdgeRecords, Snapshot, stub_node, timestamps
-from analyzer.graph.store import EDGE_FIELDS, EMPTY_PROPS, EdgeColumns, Packed, StoredEdge
+from analyzer.graph.store import EDGE_FIELDS, EMPTY_PROPS, EdgeColumns, Packed, StoredEdge, StoredNode
 
 
 class Unpatchable(ValueError):
@@ -37,6 +38,7 @@ def patch(old: Snapshot, changes: GraphChanges) -> Snapshot:
     touched = changes.nodes
     added = sorted((n for n in touched.values() if n is not None), key=by_id)
     stored = list(heapq.merge((n for n in stored_old if n.id not in touched), added, key=by_id))
+    _stamp_nodes(stored, touched, [st for st in changes.stamps if st.table == "nodes"])
     index = {n.id: i for i, n in enumerate(stored)}
 
     new_rows: dict[str, list[StoredEdge]] = {}
@@ -60,6 +62,12 @@ def patch(old: Snapshot, changes: GraphChanges) -> Snapshot:
     values = list(_values_of(old))
     props = list(_props_of(old))
     codes = _Codes(values)
+    edge_stamps = [st for st in changes.stamps if st.table == "edges"]
+    stamped = {
+        kind: got
+        for kind, arr in old.edges.items()
+        if (got := _stamp_edges(old, kind, arr, edge_stamps, codes)) is not None
+    }
     kinds: dict[str, tuple[np.ndarray, np.ndarray, EdgeArrays | None, np.ndarray, list[StoredEdge]]] = {}
     for kind in sorted({*old.edges, *new_rows}):
         arr = old.edges.get(kind)
@@ -89,12 +97,14 @@ def patch(old: Snapshot, changes: GraphChanges) -> Snapshot:
         src, dst = final[src_w], final[dst_w]
         if not len(src):
             continue
-        if kind not in gone and arr is not None:  # nothing of this kind changed: same order, renumbered
+        if kind not in gone and kind not in stamped and arr is not None:  # unchanged: renumbered
             edges[kind] = EdgeArrays(
                 src, dst, arr.count, arr.first_seen, arr.last_seen, _records(arr.records, ids, src, dst)
             )
             continue
-        edges[kind] = _merged(kind, arr, keep, rows, src, dst, rank, ids, codes, values, props)
+        edges[kind] = _merged(
+            kind, arr, keep, rows, src, dst, rank, ids, codes, values, props, stamped.get(kind, {})
+        )
     index = {i: n for n, i in enumerate(ids)}
     return Snapshot(
         changes.generation,
@@ -105,8 +115,9 @@ def patch(old: Snapshot, changes: GraphChanges) -> Snapshot:
         changes.graph_generation,
         len(stored),
         old.instance,
-        f"brought up to date by difference from generation {old.graph_generation}: {len(changes.nodes)} node(s) and "
-        f"{len(changes.edges)} edge(s) written or deleted since",
+        f"brought up to date by difference from generation {old.graph_generation}: {len(changes.nodes)} "
+        f"node(s) and {len(changes.edges)} edge(s) written or deleted since, {len(changes.stamps)} "
+        "stamp(s) of rows found unchanged",
     )
 
 
@@ -119,6 +130,12 @@ class _Codes:
     def __init__(self, values: list[Any]) -> None:
         self.values = values
         self._of: dict[Any, int] | None = None
+
+    def find(self, value: Any) -> int | None:
+        """The code of ``value`` if the table holds it."""
+        self(None)
+        assert self._of is not None
+        return self._of.get(value)
 
     def __call__(self, value: Any) -> int:
         if self._of is None:
@@ -195,11 +212,18 @@ def _merged(
     codes: _Codes,
     values: list[Any],
     props: list[dict[str, Any]],
+    overrides: dict[str, np.ndarray],
 ) -> EdgeArrays:
-    """The kept rows of ``arr`` and ``rows``, in (src, dst, key) order."""
+    """The kept rows of ``arr`` (their codes for a field in ``overrides`` if there: stamped) and
+    ``rows``, in (src, dst, key) order."""
     fields: dict[str, np.ndarray] = {}
     for name in EDGE_FIELDS:
-        kept = arr.records.columns.fields[name].codes(keep) if arr is not None else _I
+        if arr is None:
+            kept = _I
+        elif name in overrides:
+            kept = overrides[name][keep]
+        else:
+            kept = arr.records.columns.fields[name].codes(keep)
         if name == "props":
             made = [_props_code(r.props, props) for r in rows]
         else:
@@ -219,6 +243,71 @@ def _merged(
         timestamps(values, packed["last_seen"].codes(slice(None))),
         EdgeRecords(cols, ids, src, dst, values, props),
     )
+
+
+def _stamp_nodes(stored: list[StoredNode], touched: Mapping[str, object], stamps: list[Stamp]) -> None:
+    """Apply the node stamps, in order, to the rows not read again (``touched``), in place."""
+    if not stamps:
+        return
+    scopes: dict[tuple[str | None, str | None], list[int]] = {}
+    for i, n in enumerate(stored):
+        if n.id not in touched:
+            scopes.setdefault((n.source, n.account), []).append(i)
+    for st in stamps:
+        skip = set(st.except_nodes)
+        for i in scopes.get((st.source, st.account), ()):
+            n = stored[i]
+            if n.id not in skip:
+                stored[i] = StoredNode(
+                    n.id,
+                    n.kind,
+                    n.props,
+                    n.source,
+                    n.account,
+                    st.update_tag,
+                    earlier(n.first_seen, st.first_seen),
+                    later(n.last_seen, st.last_seen),
+                )
+
+
+def _stamp_edges(
+    snap: Snapshot, kind: str, arr: EdgeArrays, stamps: list[Stamp], codes: _Codes
+) -> dict[str, np.ndarray] | None:
+    """The update tag and first/last seen codes of every row of ``arr`` once the edge stamps are applied
+    in order (None: no stamp covers a row of this kind). Rows read again are dropped by the caller."""
+    if not stamps:
+        return None
+    f = arr.records.columns.fields
+    width = len(codes.values) + 1  # before a stamp adds values: every code of these rows is below it
+    scope = f["source"].codes(slice(None)) * np.int64(width) + f["account"].codes(slice(None))
+    order = np.argsort(scope, kind="stable")
+    keys, starts = np.unique(scope[order], return_index=True)
+    bounds = dict(
+        zip(keys.tolist(), zip(starts.tolist(), [*starts[1:].tolist(), len(order)], strict=True), strict=True)
+    )
+    out: dict[str, np.ndarray] | None = None
+    for st in stamps:
+        cs, ca = codes.find(st.source), codes.find(st.account)
+        if cs is None or ca is None:
+            continue
+        span = bounds.get(cs * width + ca)
+        if span is None:
+            continue
+        rows = order[span[0] : span[1]]
+        skip = {k for k in st.except_edges if k[1] == kind}
+        if skip:
+            rows = rows[~_rows_named(snap, arr, skip)[rows]]
+        if out is None:
+            out = {
+                name: f[name].codes(slice(None)).copy() for name in ("update_tag", "first_seen", "last_seen")
+            }
+        out["update_tag"][rows] = codes(st.update_tag)
+        for name, widen, to in (("first_seen", earlier, st.first_seen), ("last_seen", later, st.last_seen)):
+            had = out[name][rows]
+            distinct = np.unique(had)
+            made = np.array([codes(widen(codes.values[c], to)) for c in distinct.tolist()], np.int64)
+            out[name][rows] = made[np.searchsorted(distinct, had)]
+    return out
 
 
 def _props_code(value: dict[str, Any], props: list[dict[str, Any]]) -> int:

@@ -32,12 +32,30 @@ EdgeKey = tuple[str, str, str, str]
 """An edge's identity in both stores: (src, kind, dst, key)."""
 
 
+class Stamp(msgspec.Struct, array_like=True, forbid_unknown_fields=True, frozen=True):
+    """Rows a load found unchanged and only stamped: every node (``table`` "nodes") or edge ("edges") of
+    ``source`` and ``account`` but those listed in ``except_nodes``/``except_edges`` now has
+    ``update_tag``, and its first/last seen widened to ``first_seen``/``last_seen`` (as a load widens
+    them). A re-collected snapshot of a million resources of which one in a hundred changed is recorded
+    as the hundredth and one stamp per account, not a million keys."""
+
+    table: str
+    source: str
+    account: str
+    update_tag: int
+    first_seen: str | None
+    last_seen: str | None
+    except_nodes: list[str]
+    except_edges: list[tuple[str, str, str, str]]
+
+
 class Entry(msgspec.Struct, array_like=True, forbid_unknown_fields=True):
     """One write's record as stored (MessagePack)."""
 
     nodes: list[str]
     edges: list[tuple[str, str, str, str]]
     documents: list[str]
+    stamps: list[Stamp] = []
 
 
 _ENCODER = msgspec.msgpack.Encoder()
@@ -52,7 +70,9 @@ class ChangeLog:
     nodes: list[str] = field(default_factory=list)
     edges: list[EdgeKey] = field(default_factory=list)
     documents: set[str] = field(default_factory=set)
+    stamps: list[Stamp] = field(default_factory=list)
     overflow: bool = False
+    _excepted: int = 0
 
     def node(self, node_id: str) -> None:
         if not self.overflow:
@@ -73,16 +93,23 @@ class ChangeLog:
     def document(self, collection: str) -> None:
         self.documents.add(collection)
 
+    def stamp(self, stamp: Stamp) -> None:
+        if not self.overflow:
+            self.stamps.append(stamp)
+            self._excepted += len(stamp.except_nodes) + len(stamp.except_edges)
+            self._check()
+
     def _check(self) -> None:
-        if len(self.nodes) + len(self.edges) > self.limit:
+        if len(self.nodes) + len(self.edges) + self._excepted > self.limit:
             self.overflow = True
             self.nodes.clear()
             self.edges.clear()
+            self.stamps.clear()
 
     def encode(self) -> bytes:
         """The stored entry (only for a log that did not overflow)."""
         assert not self.overflow
-        return _ENCODER.encode(Entry(self.nodes, self.edges, sorted(self.documents)))
+        return _ENCODER.encode(Entry(self.nodes, self.edges, sorted(self.documents), self.stamps))
 
 
 def decode(body: bytes) -> Entry:
@@ -117,21 +144,35 @@ class GraphChanges:
     edges: dict[EdgeKey, StoredEdge | None]
     documents: frozenset[str] = frozenset()
     """Collections of analysis documents written (the caller reads them again)."""
+    stamps: tuple[Stamp, ...] = ()
+    """The stamps of the writes, oldest first: they apply to the rows not among ``nodes``/``edges``."""
 
     def __len__(self) -> int:
         return len(self.nodes) + len(self.edges)
 
 
-def keys_of(entries: Iterable[Entry]) -> tuple[set[str], set[EdgeKey], set[str]]:
-    """The union of the keys of these entries."""
+def keys_of(entries: Iterable[Entry]) -> tuple[set[str], set[EdgeKey], set[str], tuple[Stamp, ...]]:
+    """The union of the keys of these entries, and their stamps in order."""
     nodes: set[str] = set()
     edges: set[EdgeKey] = set()
     docs: set[str] = set()
+    stamps: list[Stamp] = []
     for e in entries:
         nodes.update(e.nodes)
         edges.update(map(tuple, e.edges))  # type: ignore[arg-type]
         docs.update(e.documents)
-    return nodes, edges, docs
+        stamps.extend(e.stamps)
+    return nodes, edges, docs, tuple(stamps)
+
+
+def earlier(a: str | None, b: str | None) -> str | None:
+    """The earlier of two stored timestamps, either possibly unknown (as a store widens first seen)."""
+    return b if a is None else a if b is None else min(a, b)
+
+
+def later(a: str | None, b: str | None) -> str | None:
+    """The later of two stored timestamps, either possibly unknown (as a store widens last seen)."""
+    return b if a is None else a if b is None else max(a, b)
 
 
 def summary(changes: GraphChanges | None) -> dict[str, Any]:

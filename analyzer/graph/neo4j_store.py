@@ -32,7 +32,7 @@ from urllib.parse import parse_qs, urlsplit, urlunsplit
 
 from analyzer.errors import BlastwallError, StoreLocked, StoreVersionError
 from analyzer.graph import journal
-from analyzer.graph.journal import ChangeLog, EdgeKey, GraphChanges
+from analyzer.graph.journal import ChangeLog, EdgeKey, GraphChanges, Stamp
 from analyzer.graph.lease import GraphLease
 from analyzer.graph.schema import SCHEMA_VERSION, Batch, EdgeRow, NodeRow, edge_kind
 from analyzer.graph.store import (
@@ -524,7 +524,10 @@ class Neo4jStore:
         )
 
     def changes_since(self, graph_generation: int, instance: str) -> GraphChanges | None:
-        def read() -> tuple[set[str], dict[str, StoredNode | None], dict[EdgeKey, StoredEdge | None]] | None:
+        def read() -> (
+            tuple[set[str], dict[str, StoredNode | None], dict[EdgeKey, StoredEdge | None], tuple[Stamp, ...]]
+            | None
+        ):
             parts = self._q(
                 "MATCH (j:BWJournal) WHERE j.generation > $g RETURN j.generation AS g, j.part AS p, "
                 "j.body AS body",
@@ -541,7 +544,7 @@ class Neo4jStore:
                 ]
             except (ValueError, TypeError):
                 return None
-            node_ids, edge_keys, docs = journal.keys_of(entries)
+            node_ids, edge_keys, docs, stamps = journal.keys_of(entries)
             canon = Interner()
             nodes: dict[str, StoredNode | None] = dict.fromkeys(sorted(node_ids))
             for chunk in self._chunks([{"id": i} for i in nodes]):
@@ -567,7 +570,7 @@ class Neo4jStore:
                 ):
                     e = _stored_edge(r, canon)
                     edges[(e.src, e.kind, e.dst, e.key)] = e
-            return docs, nodes, edges
+            return docs, nodes, edges, stamps
 
         meta = self._meta()
         if (
@@ -580,7 +583,7 @@ class Neo4jStore:
         meta, got = self._consistent(read)
         if got is None or int(meta["journal_from"]) > graph_generation:
             return None
-        docs, nodes, edges = got
+        docs, nodes, edges, stamps = got
         return GraphChanges(
             graph_generation,
             int(meta["graph_generation"]),
@@ -588,6 +591,7 @@ class Neo4jStore:
             nodes,
             edges,
             frozenset(docs),
+            stamps,
         )
 
     def read_nodes(self, kinds: tuple[str, ...]) -> list[StoredNode]:

@@ -11,7 +11,8 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ import msgspec
 
 from analyzer.errors import BlastwallError, StoreLocked, StoreVersionError
 from analyzer.graph import journal
-from analyzer.graph.journal import ChangeLog, EdgeKey, GraphChanges
+from analyzer.graph.journal import ChangeLog, EdgeKey, GraphChanges, Stamp
 from analyzer.graph.lease import FileLease
 from analyzer.graph.schema import EDGE_KINDS, SCHEMA_VERSION, Batch, EdgeRow
 from analyzer.graph.store import (
@@ -246,7 +247,6 @@ class SqliteStore:
         node_rows: list[tuple[Any, ...]] = []
         stub_rows: list[tuple[Any, ...]] = []
         log = ChangeLog()
-        log.nodes_of(n.id for n in batch.nodes)
         for collection in batch.documents:
             if touches_analysis(collection):
                 log.document(collection)
@@ -268,19 +268,21 @@ class SqliteStore:
 
         def encoded(e: EdgeRow) -> tuple[str, str]:
             """(key, props text) of ``e``; for a property map many rows share (a stream's), worked out
-            once (the entry holds the map, so its id is not reused while kept). Journals the edge."""
+            once (the entry holds the map, so its id is not reused while kept)."""
             if not e.props:
-                got = empty[e.kind]
-            else:
-                kept = shared.get((e.kind, id(e.props)))
-                if kept is None:
-                    kept = (e.props, e.key, json.dumps(e.props, sort_keys=True, default=str))
-                    if len(shared) < SHARED_PROPS_KEPT:
-                        shared[(e.kind, id(e.props))] = kept
-                got = kept[1], kept[2]
-            if not log.overflow:
-                log.edge(e.src, e.kind, e.dst, got[0])
-            return got
+                return empty[e.kind]
+            kept = shared.get((e.kind, id(e.props)))
+            if kept is None:
+                kept = (e.props, e.key, json.dumps(e.props, sort_keys=True, default=str))
+                if len(shared) < SHARED_PROPS_KEPT:
+                    shared[(e.kind, id(e.props))] = kept
+            return kept[1], kept[2]
+
+        def logged(rows: Iterable[tuple[Any, ...]]) -> Iterator[tuple[Any, ...]]:
+            for r in rows:
+                if not log.overflow:
+                    log.edge(r[0], r[1], r[2], r[3])
+                yield r
 
         edge_rows = (  # made as SQLite reads them: a stream of millions of edges is never a list
             (
@@ -299,9 +301,14 @@ class SqliteStore:
             for e in batch.all_edges()
         )
         with self._write(log=log) as cur:
+            edges: Iterable[tuple[Any, ...]] = edge_rows
+            if account is not None and batch.edge_stream is None:  # one account's rows: by difference
+                node_rows, edges = _stamp_unchanged(cur, log, src, account, update_tag, node_rows, edge_rows)
+            log.nodes_of(r[0] for r in node_rows)
+            log.nodes_of(r[0] for r in stub_rows)
             cur.executemany(_UPSERT_NODE, node_rows)
             cur.executemany(_INSERT_STUB, stub_rows)
-            cur.executemany(_UPSERT_EDGE, edge_rows)
+            cur.executemany(_UPSERT_EDGE, logged(edges))
             for collection, docs in batch.documents.items():
                 self._put_docs(cur, collection, docs)
 
@@ -412,7 +419,7 @@ class SqliteStore:
                 ]
             except (ValueError, TypeError):  # msgspec's errors are ValueErrors: an entry not ours
                 return None
-            node_ids, edge_keys, docs = journal.keys_of(entries)
+            node_ids, edge_keys, docs, stamps = journal.keys_of(entries)
             canon = Interner()
             nodes = {}
             for node_id in sorted(node_ids):
@@ -428,7 +435,7 @@ class SqliteStore:
                 edges[k] = _edge(r, canon) if r is not None else None
         finally:
             cur.execute("COMMIT")
-        return GraphChanges(graph_generation, now_graph, gen, nodes, edges, frozenset(docs))
+        return GraphChanges(graph_generation, now_graph, gen, nodes, edges, frozenset(docs), stamps)
 
     def graph_generation(self) -> int:
         cur = self._conn.cursor()
@@ -503,6 +510,90 @@ class SqliteStore:
 
     def close(self) -> None:
         self._conn.close()
+
+
+_STAMP_NODE = """
+UPDATE nodes SET update_tag = ?,
+    first_seen = coalesce(min(first_seen, ?), first_seen, ?),
+    last_seen = coalesce(max(last_seen, ?), last_seen, ?)
+WHERE id = ?
+"""
+
+_STAMP_EDGE = """
+UPDATE edges SET update_tag = ?,
+    first_seen = coalesce(min(first_seen, ?), first_seen, ?),
+    last_seen = coalesce(max(last_seen, ?), last_seen, ?)
+WHERE src = ? AND kind = ? AND dst = ? AND key = ?
+"""
+
+
+def _stamp_unchanged(
+    cur: sqlite3.Cursor,
+    log: ChangeLog,
+    source: str,
+    account: str,
+    tag: int,
+    node_rows: list[tuple[Any, ...]],
+    edge_rows: Iterable[tuple[Any, ...]],
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """Stamp the rows of one account's load that the store already holds as they are (same kind,
+    properties, source and account; an edge's count unchanged by the write), journalled as one stamp per
+    table (``journal.Stamp``) instead of a key per row; return the rows still to write. The result is the
+    store an upsert of every row makes: a stamp sets what the upsert would (the tag, first/last seen
+    widened) and nothing else changes."""
+    held = {
+        r[0]: (r[1], r[2])
+        for r in cur.execute(
+            "SELECT id, kind, props FROM nodes WHERE source = ? AND account = ?", (source, account)
+        )
+    }
+    nodes_same, write_nodes, pair = _unchanged(
+        node_rows, lambda r: r[4] == account and held.get(r[0]) == (r[1], r[2]), lambda r: (r[6], r[7])
+    )
+    cur.executemany(_STAMP_NODE, [(tag, pair[0], pair[0], pair[1], pair[1], i) for i in nodes_same])
+    same_ids = set(nodes_same)
+    log.stamp(Stamp("nodes", source, account, tag, *pair, [i for i in held if i not in same_ids], []))
+    held_edges = {
+        (r[0], r[1], r[2], r[3]): (r[4], r[5])
+        for r in cur.execute(
+            "SELECT src, kind, dst, key, props, count FROM edges WHERE source = ? AND account = ?",
+            (source, account),
+        )
+    }
+
+    def same_edge(r: tuple[Any, ...]) -> bool:
+        got = held_edges.get((r[0], r[1], r[2], r[3]))
+        return (
+            got is not None
+            and r[6] == account
+            and got[0] == r[4]
+            and (r[8] == 0 if r[11] else r[8] == got[1])  # a summed count adds nothing; a set one is equal
+        )
+
+    edges_same, write_edges, epair = _unchanged(list(edge_rows), same_edge, lambda r: (r[9], r[10]))
+    cur.executemany(_STAMP_EDGE, [(tag, epair[0], epair[0], epair[1], epair[1], *k) for k in edges_same])
+    same_keys = set(edges_same)
+    log.stamp(Stamp("edges", source, account, tag, *epair, [], [k for k in held_edges if k not in same_keys]))
+    return write_nodes, write_edges
+
+
+def _unchanged(
+    rows: list[tuple[Any, ...]],
+    same: Callable[[tuple[Any, ...]], bool],
+    seen: Callable[[tuple[Any, ...]], tuple[str | None, str | None]],
+) -> tuple[list[Any], list[tuple[Any, ...]], tuple[str | None, str | None]]:
+    """(keys of the rows ``same`` holds for and whose first/last seen are the most common pair, the other
+    rows, that pair): one stamp widens every row it covers to the same times."""
+    pairs = Counter(seen(r) for r in rows if same(r))
+    pair = pairs.most_common(1)[0][0] if pairs else (None, None)
+    keep: list[Any] = []
+    write: list[tuple[Any, ...]] = []
+    for r in rows:
+        if seen(r) == pair and same(r):
+            keep.append(r[0] if len(r) == 8 else (r[0], r[1], r[2], r[3]))
+        else:
+            write.append(r)
+    return keep, write, pair
 
 
 def _edge(r: tuple[Any, ...], canon: Interner) -> StoredEdge:

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from analyzer import api
+from analyzer.demo import load_directory
 from analyzer.graph import journal
 from analyzer.graph.current import forget, load_snapshot
 from analyzer.graph.delta import differences, patch
@@ -27,6 +28,7 @@ from connectors.cmdb.servicenow import ingest_servicenow
 from connectors.evidence.cloudtrail import ingest_cloudtrail
 from connectors.evidence.flowlogs import ingest_flowlogs
 from connectors.proposals import import_proposals
+from tests.conftest import SAMPLE, SAMPLE_AS_OF
 
 pytestmark = pytest.mark.integration
 
@@ -140,7 +142,9 @@ def test_the_journal_says_when_it_cannot_answer(tmp_path: Path, monkeypatch: pyt
     assert store.changes_since(s.graph_generation + 5, s.instance) is None  # a generation not reached
     # a write too big to journal: nothing before it can be brought forward
     monkeypatch.setattr(journal, "LIMIT", 3)
-    store.load(b, update_tag=2, account="111111111111")
+    more = Batch("aws")
+    more.nodes += [NodeRow(f"arn:aws:iam::111111111111:role/new{i}", "IamRole", {}) for i in range(5)]
+    store.load(more, update_tag=2, account="111111111111")
     assert store.changes_since(s.graph_generation, s.instance) is None
     after = full(store)
     monkeypatch.undo()
@@ -214,12 +218,13 @@ def test_a_day_later_the_context_by_difference_scores_as_one_built_whole(
     (tmp_path / "s" / "derived" / api.CONTEXT_FILE).unlink()
     whole = _scores(store)
     assert api.analysis_context(store).snap.how == "read whole"
-    assert by_difference == whole and len(whole) > 100
+    assert by_difference == whole and len(whole) >= 30
 
 
-def test_a_process_holding_a_snapshot_brings_it_up_to_date(sample_store: Path) -> None:
+def test_a_process_holding_a_snapshot_brings_it_up_to_date(tmp_path: Path) -> None:
     """The app keeps its snapshot between requests: a write brings it forward, not a whole read."""
-    store = open_store(str(sample_store))
+    store = open_store(str(tmp_path / "s"))
+    assert not load_directory(store, SAMPLE, seen=SAMPLE_AS_OF)
     forget()
     before = load_snapshot(store)
     b = Batch("cloudtrail")
