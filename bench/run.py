@@ -1,7 +1,7 @@
 """Batch scoring at scale, timed the way a user runs it: every command in a fresh process, with its phases
 and peak memory, and the propagation baselines measured in the same run.
 
-    python bench/run.py --scale L [--seed 1] [--workers 2] [--data DIR] [--store DIR] [--loaded] [--cold]
+    python bench/run.py --scale L [--seed 1] [--workers 2] [--data DIR] [--store DIR] [--loaded] [--cold] [--day]
 
 Generates ``blastwall synth --scale S|M|L`` (or reuses ``--data``), then, each command a new process:
 
@@ -12,6 +12,10 @@ Generates ``blastwall synth --scale S|M|L`` (or reuses ``--data``), then, each c
 4. ``blastwall score --all --workers N --format json``: the whole command, end to end, by phase, with
    the peak memory of the command and of its largest worker (``--cold``: also without a persisted
    context, what the first run after an ingest pays when nobody ran ``prepare``).
+5. ``--day``: steps 1-4 on all but the last day of evidence (``analyzer.synth_delta``), then the next
+   day as an operator runs it: ``blastwall ingest directory`` of that day's CloudTrail and flow logs and
+   the AWS snapshot collected again with 1 % of its resources changed, and ``blastwall prepare``, which
+   brings the persisted context up to date by difference.
 
 Then, in this process: per proposal p50 / p95 on one core, and propagation per propagating proposal — the
 production path (``scoring.impact.walk``: the resource, CI and documented walks with the chain of every
@@ -87,8 +91,15 @@ def command(args: list[str], store: str, out: Path | None = None) -> dict[str, A
 
 def end_to_end(args: argparse.Namespace, data: Path, uri: str, as_of: str, rows: dict[str, Any]) -> None:
     derived = Path(uri) / "derived"
+    day: dict[str, Any] | None = None
+    if args.day:
+        day = split(data, Path(tempfile.mkdtemp(prefix="bw-day-")))
+        rows["day"] = {k: v for k, v in day.items() if k not in ("base", "delta")}
+        data = day["base"]
     if not args.loaded:
-        rows["ingest"] = command(["ingest", "directory", str(data), "--collected-at", as_of], uri)
+        rows["ingest"] = command(
+            ["ingest", "directory", str(data), "--collected-at", _day_before(as_of)], uri
+        )
         print(f"... ingest {rows['ingest']['wall_s']:.1f} s", file=sys.stderr, flush=True)
     shutil.rmtree(derived, ignore_errors=True)
     if args.cold:
@@ -113,6 +124,25 @@ def end_to_end(args: argparse.Namespace, data: Path, uri: str, as_of: str, rows:
     rows["score"]["errors"] = sum(1 for r in payload["results"] if r.get("status") == "error")
     out.unlink()
     print(f"... score {rows['score']['wall_s']:.1f} s", file=sys.stderr, flush=True)
+    if day is not None:
+        rows["day_ingest"] = command(["ingest", "directory", str(day["delta"]), "--collected-at", as_of], uri)
+        print(f"... the next day's ingest {rows['day_ingest']['wall_s']:.1f} s", file=sys.stderr, flush=True)
+        rows["day_prepare"] = command(["prepare", "--as-of", as_of], uri)
+        print(
+            f"... the next day's prepare {rows['day_prepare']['wall_s']:.1f} s", file=sys.stderr, flush=True
+        )
+        shutil.rmtree(day["base"].parent, ignore_errors=True)
+
+
+def split(data: Path, out: Path) -> dict[str, Any]:
+    from analyzer.synth_delta import split as split_day
+
+    made = split_day(data, out)
+    return {**made, "base": out / "base", "delta": out / "delta"}
+
+
+def _day_before(as_of: str) -> str:
+    return (parse_time(as_of) - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def with_virtual_source(g: sp.csr_array) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
@@ -280,6 +310,7 @@ def main() -> None:
     ap.add_argument("--store", type=Path, default=None, help="where the store goes (default: a temp dir)")
     ap.add_argument("--loaded", action="store_true", help="--store already holds --data: skip the ingest")
     ap.add_argument("--cold", action="store_true", help="also score with no persisted context")
+    ap.add_argument("--day", action="store_true", help="hold back the last day, then time bringing it in")
     ap.add_argument("--per-proposal-sample", type=int, default=500)
     ap.add_argument("--networkx-sample", type=int, default=20)
     args = ap.parse_args()
@@ -346,6 +377,8 @@ def _print(r: dict[str, Any]) -> None:
         ("prepare_cold", "prepare, nothing persisted"),
         ("context_ready", "context ready (prepare again)"),
         ("score", "score --all (fresh process, end to end)"),
+        ("day_ingest", "the next day: ingest directory"),
+        ("day_prepare", "the next day: prepare (by difference)"),
     ):
         if key in r:
             cmd(label, r[key])

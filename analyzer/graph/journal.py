@@ -14,6 +14,7 @@ only for ``g >= journal_from``, and a caller holding an older generation reads t
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,6 +75,13 @@ class ChangeLog:
     overflow: bool = False
     _excepted: int = 0
 
+    def expect(self, rows: int) -> None:
+        """The write will touch about ``rows`` rows: beyond the limit, record the overflow at once rather
+        than collect keys to drop (a first load of millions of flow edges)."""
+        if rows > self.limit:
+            self.overflow = True
+            self._check()
+
     def node(self, node_id: str) -> None:
         if not self.overflow:
             self.nodes.append(node_id)
@@ -100,21 +108,28 @@ class ChangeLog:
             self._check()
 
     def _check(self) -> None:
-        if len(self.nodes) + len(self.edges) + self._excepted > self.limit:
+        if self.overflow or len(self.nodes) + len(self.edges) + self._excepted > self.limit:
             self.overflow = True
             self.nodes.clear()
             self.edges.clear()
             self.stamps.clear()
 
     def encode(self) -> bytes:
-        """The stored entry (only for a log that did not overflow)."""
+        """The stored entry (only for a log that did not overflow): MessagePack, deflated (ids repeat their
+        prefixes: a day of flow edges' keys shrink about tenfold)."""
         assert not self.overflow
-        return _ENCODER.encode(Entry(self.nodes, self.edges, sorted(self.documents), self.stamps))
+        return zlib.compress(
+            _ENCODER.encode(Entry(self.nodes, self.edges, sorted(self.documents), self.stamps)), 1
+        )
 
 
 def decode(body: bytes) -> Entry:
-    """A stored entry; ``msgspec.ValidationError``/``DecodeError`` for anything else."""
-    return _DECODER.decode(body)
+    """A stored entry; a ``ValueError`` (``msgspec`` errors and ``zlib.error`` alike) for anything else."""
+    try:
+        raw = zlib.decompress(body)
+    except zlib.error as exc:
+        raise ValueError(f"not a journal entry: {exc}") from exc
+    return _DECODER.decode(raw)
 
 
 def to_keep(sizes: list[tuple[int, int]], budget: int | None = None) -> int | None:

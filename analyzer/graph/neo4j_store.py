@@ -307,6 +307,7 @@ class Neo4jStore:
     def load(self, batch: Batch, *, update_tag: int, account: str | None = None) -> None:
         batch.validate()
         log = ChangeLog()
+        log.expect(len(batch.nodes) + len(batch.edges) + (batch.edge_stream_rows or 0))
         log.nodes_of(n.id for n in batch.nodes)
         for collection in batch.documents:
             if touches_analysis(collection):
@@ -327,7 +328,8 @@ class Neo4jStore:
                     f"ON CREATE SET {label}n.kind = r.kind, n.props = r.props, n.source = $source, "
                     "n.account = r.account, n.update_tag = $tag, n.first_seen = r.first_seen, "
                     "n.last_seen = r.last_seen ON MATCH SET n.update_tag = CASE WHEN n.account = r.account "
-                    "AND n.update_tag < $tag THEN $tag ELSE n.update_tag END, " + _widen("n")
+                    "AND n.source = $source AND n.update_tag < $tag THEN $tag ELSE n.update_tag END, "
+                    + _widen("n")
                 )
             else:
                 cypher = (

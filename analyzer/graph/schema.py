@@ -275,6 +275,8 @@ class Batch:
     edge_stream: EdgeStream | None = None
     """More edges, made as the store writes them: a source of millions of edges (flow logs) never holds
     them all as objects. Checked by what it declares (its kinds, its ends), not row by row."""
+    edge_stream_rows: int | None = None
+    """How many edges ``edge_stream`` makes, when known (the store's journal sizes itself by it)."""
     warnings: list[str] = field(default_factory=list)
     """Problems found while transforming (e.g. an unreadable policy statement) that did not stop the
     load; reported to the user, never stored."""

@@ -93,8 +93,8 @@ _INSERT_STUB = """
 INSERT INTO nodes (id, kind, props, source, account, update_tag, first_seen, last_seen)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (id) DO UPDATE SET
-    update_tag = CASE WHEN nodes.account IS excluded.account THEN max(nodes.update_tag, excluded.update_tag)
-                      ELSE nodes.update_tag END,
+    update_tag = CASE WHEN nodes.account IS excluded.account AND nodes.source IS excluded.source
+                      THEN max(nodes.update_tag, excluded.update_tag) ELSE nodes.update_tag END,
     first_seen = coalesce(min(nodes.first_seen, excluded.first_seen), nodes.first_seen, excluded.first_seen),
     last_seen = coalesce(max(nodes.last_seen, excluded.last_seen), nodes.last_seen, excluded.last_seen)
 """
@@ -247,6 +247,7 @@ class SqliteStore:
         node_rows: list[tuple[Any, ...]] = []
         stub_rows: list[tuple[Any, ...]] = []
         log = ChangeLog()
+        log.expect(len(batch.nodes) + len(batch.edges) + (batch.edge_stream_rows or 0))
         for collection in batch.documents:
             if touches_analysis(collection):
                 log.document(collection)
@@ -305,8 +306,8 @@ class SqliteStore:
             if account is not None and batch.edge_stream is None:  # one account's rows: by difference
                 node_rows, edges = _stamp_unchanged(cur, log, src, account, update_tag, node_rows, edge_rows)
             log.nodes_of(r[0] for r in node_rows)
-            log.nodes_of(r[0] for r in stub_rows)
             cur.executemany(_UPSERT_NODE, node_rows)
+            log.nodes_of(_stubs_changing(cur, stub_rows))
             cur.executemany(_INSERT_STUB, stub_rows)
             cur.executemany(_UPSERT_EDGE, logged(edges))
             for collection, docs in batch.documents.items():
@@ -548,7 +549,10 @@ def _stamp_unchanged(
         )
     }
     nodes_same, write_nodes, pair = _unchanged(
-        node_rows, lambda r: r[4] == account and held.get(r[0]) == (r[1], r[2]), lambda r: (r[6], r[7])
+        node_rows,
+        lambda r: r[4] == account and held.get(r[0]) == (r[1], r[2]),
+        lambda r: (r[6], r[7]),
+        lambda r: r[0],
     )
     cur.executemany(_STAMP_NODE, [(tag, pair[0], pair[0], pair[1], pair[1], i) for i in nodes_same])
     same_ids = set(nodes_same)
@@ -570,17 +574,47 @@ def _stamp_unchanged(
             and (r[8] == 0 if r[11] else r[8] == got[1])  # a summed count adds nothing; a set one is equal
         )
 
-    edges_same, write_edges, epair = _unchanged(list(edge_rows), same_edge, lambda r: (r[9], r[10]))
+    edges_same, write_edges, epair = _unchanged(
+        list(edge_rows), same_edge, lambda r: (r[9], r[10]), lambda r: (r[0], r[1], r[2], r[3])
+    )
     cur.executemany(_STAMP_EDGE, [(tag, epair[0], epair[0], epair[1], epair[1], *k) for k in edges_same])
     same_keys = set(edges_same)
     log.stamp(Stamp("edges", source, account, tag, *epair, [], [k for k in held_edges if k not in same_keys]))
     return write_nodes, write_edges
 
 
+def _stubs_changing(cur: sqlite3.Cursor, stub_rows: list[tuple[Any, ...]]) -> list[str]:
+    """The ids of the stub rows whose write (``_INSERT_STUB``) will change what the store holds: a node it
+    creates, or one whose tag it moves on (same source and account) or whose times it widens. Evidence
+    names hundreds of thousands of resources a snapshot holds; only what a stub changes is journalled."""
+    out: list[str] = []
+    for lo in range(0, len(stub_rows), 500):
+        chunk = stub_rows[lo : lo + 500]
+        marks = ",".join("?" * len(chunk))
+        have = {
+            r[0]: r[1:]
+            for r in cur.execute(
+                f"SELECT id, source, account, update_tag, first_seen, last_seen FROM nodes WHERE id IN ({marks})",
+                [r[0] for r in chunk],
+            )
+        }
+        for r in chunk:
+            h = have.get(r[0])
+            if h is None:
+                out.append(r[0])
+                continue
+            source, account, tag, first, last = h
+            moved = source == r[3] and account == r[4] and tag is not None and r[5] > tag
+            if moved or journal.earlier(first, r[6]) != first or journal.later(last, r[7]) != last:
+                out.append(r[0])
+    return out
+
+
 def _unchanged(
     rows: list[tuple[Any, ...]],
     same: Callable[[tuple[Any, ...]], bool],
     seen: Callable[[tuple[Any, ...]], tuple[str | None, str | None]],
+    key: Callable[[tuple[Any, ...]], Any],
 ) -> tuple[list[Any], list[tuple[Any, ...]], tuple[str | None, str | None]]:
     """(keys of the rows ``same`` holds for and whose first/last seen are the most common pair, the other
     rows, that pair): one stamp widens every row it covers to the same times."""
@@ -590,7 +624,7 @@ def _unchanged(
     write: list[tuple[Any, ...]] = []
     for r in rows:
         if seen(r) == pair and same(r):
-            keep.append(r[0] if len(r) == 8 else (r[0], r[1], r[2], r[3]))
+            keep.append(key(r))
         else:
             write.append(r)
     return keep, write, pair

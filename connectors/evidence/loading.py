@@ -45,7 +45,7 @@ def load_evidence(
         batch.stub(node_id, kind, account)
     batch.edges.extend(edges)
     if stream is not None:
-        batch.edge_stream = stream[0]
+        batch.edge_stream, batch.edge_stream_rows = stream
     existing = store.get_documents(COVERAGE)
     coverage = {}
     for (account, region), covered in days.items():

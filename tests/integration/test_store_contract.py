@@ -341,3 +341,22 @@ def test_a_streamed_batch_loads_as_a_listed_one(store_uri: str, tmp_path: Path) 
     with pytest.raises(ValueError, match="nowhere"):
         streamed.load(bad, update_tag=2)
     assert streamed.generation() == gen
+
+
+def test_a_stub_from_another_source_leaves_the_node_as_its_source_said(store_uri: str) -> None:
+    """Evidence names what a snapshot holds; it does not make the snapshot's row current (its tag is the
+    snapshot's to move), while the same source mentioning it from another account still does."""
+    store = open_store(store_uri)
+    role = "arn:aws:iam::111111111111:role/a"
+    store.load(roles_batch("111111111111", ["a"]), update_tag=5, account="111111111111")
+    evidence = Batch("cloudtrail")
+    evidence.stub(role, "IamRole")
+    store.load(evidence, update_tag=9)
+    node = store.get_node(role)
+    assert node is not None and (node.source, node.update_tag) == ("aws", 5)
+    assert node.props == {"name": "a", "trust_policy": {}}
+    mention = Batch("aws")
+    mention.stub(role, "IamRole")
+    store.load(mention, update_tag=12, account="222222222222")
+    node = store.get_node(role)
+    assert node is not None and node.update_tag == 12
