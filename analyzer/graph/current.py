@@ -11,8 +11,11 @@ from analyzer.graph.snapshot import Snapshot, build_snapshot
 from analyzer.graph.store import GraphStore
 from analyzer.timings import phase
 
-BY_DIFFERENCE_SHARE = 0.5
-"""Beyond this share of the snapshot's rows changed, reading the whole graph is the cheaper way."""
+BY_DIFFERENCE_SHARE = 0.05
+"""Beyond this share of the snapshot's rows changed, reading the whole graph is the cheaper way. Measured
+at L (10.4M rows, 2 cores): a day of flow logs and a re-collected snapshot, 1.26M edges changed (12 %),
+took 38 s to read and 46 s to apply, against 116 s to read the whole graph: about even, so a share of
+that size reads whole and a small one (the app between two writes, a snapshot collected again) patches."""
 
 _LOCK = threading.Lock()
 _CACHE: dict[str, Snapshot] = {}
@@ -37,7 +40,7 @@ def load_snapshot(store: GraphStore) -> Snapshot:
 def updated(store: GraphStore, snap: Snapshot) -> Snapshot | None:
     """``snap`` brought to the store's current graph generation by difference; None when the store
     cannot say what changed since (or so much did that reading it whole is cheaper)."""
-    with phase("read what changed"):
+    with phase("read what changed"), paused():
         changes = store.changes_since(snap.graph_generation, snap.instance)
     rows = snap.n + sum(len(a.src) for a in snap.edges.values())
     if changes is None or len(changes) > BY_DIFFERENCE_SHARE * max(rows, 1):

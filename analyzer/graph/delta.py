@@ -11,7 +11,7 @@ changed edge belongs to keep their arrays in order, renumbered; only the changed
 from __future__ import annotations
 
 import heapq
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from operator import attrgetter
 from typing import Any
 
@@ -163,18 +163,29 @@ def _props_of(snap: Snapshot) -> list[dict[str, Any]]:
 
 def _rows_named(snap: Snapshot, arr: EdgeArrays, keys: set[EdgeKey]) -> np.ndarray:
     """Which rows of ``arr`` have one of ``keys``."""
-    index = snap.index
-    pairs = [(index[s], index[d], k) for s, _, d, k in keys if s in index and d in index]
     out = np.zeros(len(arr.src), bool)
+    for rows in _positions(snap, arr, keys).values():
+        out[rows] = True
+    return out
+
+
+def _positions(snap: Snapshot, arr: EdgeArrays, keys: Iterable[EdgeKey]) -> dict[EdgeKey, list[int]]:
+    """Where each of ``keys`` is among the rows of ``arr`` (keys it does not hold are left out)."""
+    index = snap.index
+    pairs = {}
+    for key in keys:
+        s, d = index.get(key[0]), index.get(key[2])
+        if s is not None and d is not None:
+            pairs[(s, d, key[3])] = key
     if not pairs:
-        return out
+        return {}
     n = np.int64(snap.n)
-    wanted = np.array([s * n + d for s, d, _ in pairs], np.int64)
+    wanted = np.unique(np.fromiter((s * int(n) + d for s, d, _ in pairs), np.int64, len(pairs)))
     candidates = np.flatnonzero(np.isin(arr.src * n + arr.dst, wanted))
+    out: dict[EdgeKey, list[int]] = {}
     if not len(candidates):
         return out
     key_idx, key_values = arr.records.codes("key")
-    want = {(s, d, k) for s, d, k in pairs}
     for row, s, d, k in zip(
         candidates.tolist(),
         arr.src[candidates].tolist(),
@@ -182,8 +193,9 @@ def _rows_named(snap: Snapshot, arr: EdgeArrays, keys: set[EdgeKey]) -> np.ndarr
         key_idx[candidates].tolist(),
         strict=True,
     ):
-        if (s, d, key_values[k]) in want:
-            out[row] = True
+        found = pairs.get((s, d, key_values[k]))
+        if found is not None:
+            out.setdefault(found, []).append(row)
     return out
 
 
@@ -226,8 +238,10 @@ def _merged(
             kept = arr.records.columns.fields[name].codes(keep)
         if name == "props":
             made = [_props_code(r.props, props) for r in rows]
-        else:
-            made = [codes(getattr(r, name)) for r in rows]
+        else:  # each distinct value coded once
+            got = list(map(attrgetter(name), rows))
+            local = {v: codes(v) for v in set(got)}
+            made = list(map(local.__getitem__, got))
         fields[name] = np.concatenate([kept, np.asarray(made, np.int64)]).astype(np.int64)
     count = np.concatenate([arr.count[keep] if arr is not None else _I, [r.count for r in rows]])
     key_rank = _value_rank(fields["key"], values)
@@ -275,9 +289,12 @@ def _stamp_edges(
 ) -> dict[str, np.ndarray] | None:
     """The update tag and first/last seen codes of every row of ``arr`` once the edge stamps are applied
     in order (None: no stamp covers a row of this kind). Rows read again are dropped by the caller."""
-    if not stamps:
-        return None
     f = arr.records.columns.fields
+    held = set(f["source"].table.tolist())
+    stamps = [st for st in stamps if codes.find(st.source) in held]
+    if not stamps:  # no stamp is of a source these rows have (evidence, for a snapshot's stamps)
+        return None
+    excepted = _positions(snap, arr, {k for st in stamps for k in st.except_edges if k[1] == kind})
     width = len(codes.values) + 1  # before a stamp adds values: every code of these rows is below it
     scope = f["source"].codes(slice(None)) * np.int64(width) + f["account"].codes(slice(None))
     order = np.argsort(scope, kind="stable")
@@ -294,9 +311,9 @@ def _stamp_edges(
         if span is None:
             continue
         rows = order[span[0] : span[1]]
-        skip = {k for k in st.except_edges if k[1] == kind}
+        skip = [p for k in st.except_edges if k[1] == kind for p in excepted.get(k, ())]
         if skip:
-            rows = rows[~_rows_named(snap, arr, skip)[rows]]
+            rows = np.setdiff1d(rows, np.asarray(skip, np.int64), assume_unique=True)
         if out is None:
             out = {
                 name: f[name].codes(slice(None)).copy() for name in ("update_tag", "first_seen", "last_seen")

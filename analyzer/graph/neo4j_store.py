@@ -207,14 +207,29 @@ class Neo4jStore:
                     self._renew(token)
             done = True
         finally:
-            rows = self._q(
-                "MATCH (m:BWMeta {id: $id}) WHERE m.writer = $token "
-                f"SET m.writer = null, m.writer_until = null {bump} RETURN g",
-                id=META_ID,
-                token=token,
-            )
-            if graph and rows:
-                self._journal(self._q, int(rows[0]["g"]), log if done else None)
+            # the entry goes in while the writer mark still keeps readers out: a reader never sees the
+            # new generation without what it changed (the generation it will have: ours to give)
+            if graph:
+                try:
+                    g = self._q("MATCH (m:BWMeta {id: $id}) RETURN m.generation AS g", id=META_ID)[0]["g"]
+                    self._journal(self._q, int(g) + 1, log if done else None)
+                except Exception:
+                    self._q("MATCH (m:BWMeta {id: $id}) SET m.journal_from = m.generation + 1", id=META_ID)
+                    raise
+                finally:
+                    self._q(
+                        "MATCH (m:BWMeta {id: $id}) WHERE m.writer = $token "
+                        f"SET m.writer = null, m.writer_until = null {bump}",
+                        id=META_ID,
+                        token=token,
+                    )
+            else:
+                self._q(
+                    "MATCH (m:BWMeta {id: $id}) WHERE m.writer = $token "
+                    f"SET m.writer = null, m.writer_until = null {bump}",
+                    id=META_ID,
+                    token=token,
+                )
 
     def _journal(self, q: Callable[..., list[dict[str, Any]]], gen: int, log: ChangeLog | None) -> None:
         """Record ``log`` as generation ``gen``'s entry (in pieces a query can carry), pruning the oldest
