@@ -21,33 +21,25 @@ from typing import Any
 
 import msgspec
 
-from analyzer.graph.store import StoredEdge, StoredNode
+from analyzer.graph.store import EdgeKey, GraphChanges, Stamp
+
+__all__ = [
+    "KEEP_BYTES",
+    "LIMIT",
+    "ChangeLog",
+    "EdgeKey",
+    "Entry",
+    "GraphChanges",
+    "Stamp",
+    "decode",
+    "keys_of",
+]
 
 LIMIT = 2_000_000
 """Keys one write records before it is recorded as overflowing instead (about 100 MB of keys)."""
 
 KEEP_BYTES = 256 << 20
 """Encoded entries a store keeps, newest first; older ones are pruned."""
-
-EdgeKey = tuple[str, str, str, str]
-"""An edge's identity in both stores: (src, kind, dst, key)."""
-
-
-class Stamp(msgspec.Struct, array_like=True, forbid_unknown_fields=True, frozen=True):
-    """Rows a load found unchanged and only stamped: every node (``table`` "nodes") or edge ("edges") of
-    ``source`` and ``account`` but those listed in ``except_nodes``/``except_edges`` now has
-    ``update_tag``, and its first/last seen widened to ``first_seen``/``last_seen`` (as a load widens
-    them). A re-collected snapshot of a million resources of which one in a hundred changed is recorded
-    as the hundredth and one stamp per account, not a million keys."""
-
-    table: str
-    source: str
-    account: str
-    update_tag: int
-    first_seen: str | None
-    last_seen: str | None
-    except_nodes: list[str]
-    except_edges: list[tuple[str, str, str, str]]
 
 
 class Entry(msgspec.Struct, array_like=True, forbid_unknown_fields=True):
@@ -143,27 +135,6 @@ def to_keep(sizes: list[tuple[int, int]], budget: int | None = None) -> int | No
         if total > budget and gen != max(g for g, _ in sizes):
             return gen
     return None
-
-
-@dataclass(frozen=True)
-class GraphChanges:
-    """What changed in the graph between two generations: for every node and edge key touched, the row
-    as it is now (None: it is gone)."""
-
-    since: int
-    """The ``graph_generation`` the changes start from."""
-    graph_generation: int
-    """The ``graph_generation`` they bring it to."""
-    generation: int
-    nodes: dict[str, StoredNode | None]
-    edges: dict[EdgeKey, StoredEdge | None]
-    documents: frozenset[str] = frozenset()
-    """Collections of analysis documents written (the caller reads them again)."""
-    stamps: tuple[Stamp, ...] = ()
-    """The stamps of the writes, oldest first: they apply to the rows not among ``nodes``/``edges``."""
-
-    def __len__(self) -> int:
-        return len(self.nodes) + len(self.edges)
 
 
 def keys_of(entries: Iterable[Entry]) -> tuple[set[str], set[EdgeKey], set[str], tuple[Stamp, ...]]:

@@ -9,15 +9,13 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
+import msgspec
 import numpy as np
 
 from analyzer.graph.schema import Batch
 from analyzer.slotted import by_constructor
-
-if TYPE_CHECKING:
-    from analyzer.graph.journal import GraphChanges
 
 DEFAULT_STORE = ".blastwall"
 
@@ -345,6 +343,49 @@ class GraphContents:
     graph_generation: int = -1
     instance: str = ""
     """Which store this is, for life (a store deleted and made again at the same place is another)."""
+
+
+# -- what changed between two generations (the journal: analyzer.graph.journal) ---------------------
+EdgeKey = tuple[str, str, str, str]
+"""An edge's identity in both stores: (src, kind, dst, key)."""
+
+
+class Stamp(msgspec.Struct, array_like=True, forbid_unknown_fields=True, frozen=True):
+    """Rows a load found unchanged and only stamped: every node (``table`` "nodes") or edge ("edges") of
+    ``source`` and ``account`` but those listed in ``except_nodes``/``except_edges`` now has
+    ``update_tag``, and its first/last seen widened to ``first_seen``/``last_seen`` (as a load widens
+    them). A re-collected snapshot of a million resources of which one in a hundred changed is recorded
+    as the hundredth and one stamp per account, not a million keys."""
+
+    table: str
+    source: str
+    account: str
+    update_tag: int
+    first_seen: str | None
+    last_seen: str | None
+    except_nodes: list[str]
+    except_edges: list[tuple[str, str, str, str]]
+
+
+@dataclass(frozen=True)
+class GraphChanges:
+    """What changed in the graph between two generations: for every node and edge key touched, the row
+    as it is now (None: it is gone)."""
+
+    since: int
+    """The ``graph_generation`` the changes start from."""
+    graph_generation: int
+    """The ``graph_generation`` they bring it to."""
+    generation: int
+    nodes: dict[str, StoredNode | None]
+    edges: dict[EdgeKey, StoredEdge | None]
+    documents: frozenset[str] = frozenset()
+    """Collections of analysis documents written (the caller reads them again)."""
+    stamps: tuple[Stamp, ...] = ()
+    """The stamps of the writes, oldest first: they apply to the rows not among ``nodes``/``edges``."""
+
+    def __len__(self) -> int:
+        return len(self.nodes) + len(self.edges)
 
 
 @runtime_checkable
