@@ -17,7 +17,6 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
 
 import msgspec
 
@@ -159,10 +158,3 @@ def earlier(a: str | None, b: str | None) -> str | None:
 def later(a: str | None, b: str | None) -> str | None:
     """The later of two stored timestamps, either possibly unknown (as a store widens last seen)."""
     return b if a is None else a if b is None else max(a, b)
-
-
-def summary(changes: GraphChanges | None) -> dict[str, Any]:
-    """For ``--timings`` and the notes: how much a difference held."""
-    if changes is None:
-        return {"by_difference": False}
-    return {"by_difference": True, "nodes": len(changes.nodes), "edges": len(changes.edges)}
