@@ -76,13 +76,13 @@ def transform(docs: list[tuple[dict[str, Any], str, int]], *, seen: str) -> Batc
                 urn, "BusinessService" if kind == "system" else "ConfigurationItem", props, None, seen, seen
             )
         )
-        for dep in spec.get("dependsOn") or []:
+        for dep in _refs(spec, "dependsOn", file, i):
             target = entity_ref(dep, "component", ns)
             b.stub(target, "ConfigurationItem")
             b.edges.append(
                 EdgeRow(urn, "DEPENDS_ON", target, {"rel_type": "dependsOn"}, first_seen=seen, last_seen=seen)
             )
-        for dep in spec.get("dependencyOf") or []:
+        for dep in _refs(spec, "dependencyOf", file, i):
             source = entity_ref(dep, "component", ns)
             b.stub(source, "ConfigurationItem")
             b.edges.append(
@@ -97,6 +97,19 @@ def transform(docs: list[tuple[dict[str, Any], str, int]], *, seen: str) -> Batc
                 EdgeRow(system, "DEPENDS_ON", urn, {"rel_type": "system"}, first_seen=seen, last_seen=seen)
             )
     return b
+
+
+def _refs(spec: dict[str, Any], field: str, file: str, i: int) -> list[Any]:
+    """A relation of the entity's spec: a list of entity refs (Backstage's descriptor format), never a
+    string (iterating one would relate the entity to each of its characters)."""
+    refs = spec.get(field) or []
+    if not isinstance(refs, list):
+        raise BadInput(
+            f"{field} must be a list of entity refs, not {type(refs).__name__}",
+            file=file,
+            path=f"document {i}.spec.{field}",
+        )
+    return refs
 
 
 @dataclass

@@ -145,7 +145,14 @@ def parse_unit(unit: Path, policies: dict[str, dict[str, Any]] | None = None) ->
             "execution_id": run.get("id"),
             "at": iso(datetime.fromtimestamp(float(start), UTC)) if isinstance(start, int | float) else None,
         }
-    actions = [a if isinstance(a, dict) else {"type": a} for a in policy.get("actions") or []]
+    listed = policy.get("actions") or []
+    if not isinstance(listed, list):  # Custodian's policy schema: a list of names or objects, never a string
+        raise BadInput(
+            f"actions must be a list, not {type(listed).__name__}",
+            file=str(meta_path),
+            path="$.policy.actions",
+        )
+    actions = [a if isinstance(a, dict) else {"type": a} for a in listed]
     out: list[Any] = []
     for i, r in enumerate(resources):
         if not isinstance(r, dict):
