@@ -98,9 +98,10 @@ def patch(old: Snapshot, changes: GraphChanges) -> Snapshot:
         if not len(src):
             continue
         if kind not in gone and kind not in stamped and arr is not None:  # unchanged: renumbered
-            edges[kind] = EdgeArrays(
-                src, dst, arr.count, arr.first_seen, arr.last_seen, _records(arr.records, ids, src, dst)
-            )
+            # on the new tables (the old ones extended): every kind shares one pair of tables, so the next
+            # patch, which extends them again, reads every kind's codes in the same tables
+            records = EdgeRecords(arr.records.columns, ids, src, dst, values, props)
+            edges[kind] = EdgeArrays(src, dst, arr.count, arr.first_seen, arr.last_seen, records)
             continue
         edges[kind] = _merged(
             kind, arr, keep, rows, src, dst, rank, ids, codes, values, props, stamped.get(kind, {})
@@ -206,10 +207,6 @@ def _rank(ids: tuple[str, ...], stored: int) -> np.ndarray:
     merged = heapq.merge(range(stored), range(stored, len(ids)), key=ids.__getitem__)
     rank[np.fromiter(merged, np.int64, len(ids))] = np.arange(len(ids))
     return rank
-
-
-def _records(old: EdgeRecords, ids: tuple[str, ...], src: np.ndarray, dst: np.ndarray) -> EdgeRecords:
-    return EdgeRecords(old.columns, ids, src, dst, old.values, old.prop_maps)
 
 
 def _merged(

@@ -69,12 +69,14 @@ def test_each_step_of_a_day_patched_equals_the_store_read_whole(store_uri: str, 
         lambda: ingest_flowlogs(store, [day["delta"] / "flowlogs"]),
         lambda: load_aws(store, day["delta"] / "aws", seen="2026-05-07T23:00:00Z"),
     ]
-    first = previous = full(store)
+    first = previous = chained = full(store)
     for step in steps:
         before_last = previous
         step()
         now = full(store)
         assert differences(brought(store, previous), now) == []
+        chained = brought(store, chained)  # patched from the last patch, as a process holding one does
+        assert differences(chained, now) == []
         previous = now
     # and the whole day at once, from the first snapshot
     assert differences(brought(store, first), previous) == []
