@@ -643,23 +643,6 @@ def _unchanged(
     return keep, write, pair
 
 
-def _edge(r: tuple[Any, ...], canon: Interner) -> StoredEdge:
-    c = canon.s
-    return StoredEdge(
-        c(r[0]),
-        c(r[1]),
-        c(r[2]),
-        c(r[3]),
-        canon.props(r[4]),
-        c(r[5]),
-        c(r[6]),
-        canon.i(r[7]),
-        int(r[8] or 0),
-        c(r[9]),
-        c(r[10]),
-    )
-
-
 def _node(r: tuple[Any, ...], canon: Interner | None = None) -> StoredNode:
     canon = canon or Interner()
     c = canon.s
