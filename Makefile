@@ -2,7 +2,7 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-EXTRAS := aws,neo4j,app,notebook,dask,dev
+EXTRAS := aws,neo4j,app,notebook,dask,serve,dev
 STAMP := $(VENV)/.installed
 
 .PHONY: install demo test lint typecheck unit clean constraints
@@ -35,7 +35,7 @@ test: lint typecheck
 constraints:
 	rm -rf /tmp/bw-constraints && $(PY) -m venv /tmp/bw-constraints
 	/tmp/bw-constraints/bin/python -m pip install -q --upgrade pip
-	/tmp/bw-constraints/bin/python -m pip install -q -e '.[$(EXTRAS),dask]'
+	/tmp/bw-constraints/bin/python -m pip install -q -e '.[$(EXTRAS)]'
 	/tmp/bw-constraints/bin/python -m pip freeze --exclude-editable | grep -v '^-e' > constraints.txt
 
 clean:

@@ -40,3 +40,16 @@ def now() -> datetime:
 
 def window_start(as_of: datetime, days: int) -> datetime:
     return as_of - timedelta(days=days)
+
+
+def later_than(text: str, start: datetime, *, field: str = "time") -> datetime:
+    """``90d`` or ``12h`` after ``start``, or an ISO 8601 time.
+
+    >>> iso(later_than("90d", parse_time("2026-01-01T00:00:00Z")))
+    '2026-04-01T00:00:00Z'
+    """
+    t = text.strip()
+    if t[:-1].isdigit() and t[-1] in "dh":
+        n = int(t[:-1])
+        return start + (timedelta(days=n) if t[-1] == "d" else timedelta(hours=n))
+    return parse_time(t, field=field)

@@ -88,15 +88,19 @@ def read_text(path: Path) -> str:
 def load_json(path: Path) -> Any:
     """Parse a JSON (or .json.gz) file; a syntax error names the file, line, column and JSON path, and
     nesting deeper than ``MAX_DEPTH`` is refused."""
-    text = read_text(path)
+    return parse_json_text(read_text(path), str(path))
+
+
+def parse_json_text(text: str, where: str) -> Any:
+    """``load_json`` of text already read (``where`` names it in errors)."""
     try:
-        return check_depth(json.loads(text), str(path))
+        return check_depth(json.loads(text), where)
     except RecursionError as exc:
-        raise BadInput("nested too deeply", file=str(path)) from exc
+        raise BadInput("nested too deeply", file=where) from exc
     except json.JSONDecodeError as exc:
         raise BadInput(
             f"invalid JSON: {exc.msg}",
-            file=str(path),
+            file=where,
             line=exc.lineno,
             column=exc.colno,
             path=json_path_at(text, exc.pos),

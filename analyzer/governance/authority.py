@@ -11,7 +11,8 @@ and a record counts only if, at that point of the ledger,
 * it is signed by the current key of the actor it names (never by a revoked key), and
 * that actor may write it: a grant needs ``role-admin``; an approval needs the role its binding says the
   tier requires, held by the approver; a risk acceptance needs the role it claims; the system's own
-  records (gate answers, executions, repairs, checkpoints) need ``recorder``.
+  records (gate answers, executions, repairs, checkpoints) need ``recorder``; an API token is issued by
+  a role-admin to a registered identity and revoked by a role-admin or that identity.
 
 ``Authority.admit`` applies one record or raises ``Refused`` saying why; it does no I/O, so the ledger
 file's reader, its writer (which refuses to append what would not count) and the tests share it.
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import unicodedata
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from analyzer.governance import signing
@@ -32,6 +34,9 @@ APP = "app"
 SYSTEM_ROLES = (ROLE_ADMIN, RECORDER, APP)
 RECORDER_NAME = "blastwall-recorder"
 SYSTEM_RECORDS = ("gate", "execution", "repair", "checkpoint")
+TOKEN_SCOPES = ("gate", "propose", "read")
+"""What an API token may do (``analyzer.governance.tokens``): submit proposals, read results, ask the
+gate and report executions."""
 
 
 class Refused(Exception):
@@ -89,6 +94,7 @@ class Authority:
     executions: list[dict[str, Any]] = field(default_factory=list)
     gates: list[dict[str, Any]] = field(default_factory=list)
     history: list[dict[str, Any]] = field(default_factory=list)  # grants, revocations, keys: who, when
+    tokens: dict[str, dict[str, Any]] = field(default_factory=dict)  # API tokens by id (digests, no secrets)
     hashes: dict[int, str] = field(default_factory=dict)  # every admitted record's hash by seq
 
     # -- questions ---------------------------------------------------------------------------------
@@ -284,6 +290,56 @@ class Authority:
             raise Refused("a risk acceptance needs a scope and an expiry")
         self.acceptances[aid] = dict(body) | {"ledger_seq": rec["seq"]}
 
+    def _token_issue(self, rec: dict[str, Any], actor: str, body: dict[str, Any]) -> None:
+        self._need(actor, ROLE_ADMIN, "issue API tokens")
+        tid, name = _text(body, "token_id"), signing.check_name(_text(body, "name"))
+        if len(tid) != 12 or any(c not in "0123456789abcdef" for c in tid):
+            raise Refused("a token id is 12 lowercase hex digits")
+        if tid in self.tokens:
+            raise Refused(f"token id {tid} was issued before (a token is issued once)")
+        m = self.member(name)
+        if m is None:
+            raise Refused(f"{name!r} is not an identity here: a token acts for a registered identity")
+        scopes = body.get("scopes")
+        if (
+            not isinstance(scopes, list)
+            or not scopes
+            or any(s not in TOKEN_SCOPES for s in scopes)
+            or len(set(scopes)) != len(scopes)
+        ):
+            raise Refused(f"scopes must be a non-empty list of distinct {', '.join(TOKEN_SCOPES)}")
+        sha = body.get("sha256")
+        if not isinstance(sha, str) or len(sha) != 64 or any(c not in "0123456789abcdef" for c in sha):
+            raise Refused("a token is recorded by the SHA-256 of its secret (64 lowercase hex digits)")
+        expires = _text(body, "expires")
+        try:
+            datetime.fromisoformat(expires.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise Refused(f"expires {expires!r} is not an ISO 8601 time") from exc
+        self.tokens[tid] = {
+            "name": m.name,
+            "scopes": list(scopes),
+            "sha256": sha,
+            "expires": expires,
+            "issued_by": actor,
+            "issued_at": rec["time"],
+            "ledger_seq": rec["seq"],
+            "revoked": None,
+        }
+        self._note(rec, "token", m.name)
+
+    def _token_revoke(self, rec: dict[str, Any], actor: str, body: dict[str, Any]) -> None:
+        tid = _text(body, "token_id")
+        t = self.tokens.get(tid)
+        if t is None:
+            raise Refused(f"no token {tid} was issued here")
+        if t["revoked"]:
+            raise Refused(f"token {tid} is already revoked")
+        if fold(actor) != fold(t["name"]) and not self.holds(actor, ROLE_ADMIN):
+            raise Refused("a token is revoked by the identity it acts for or by a role-admin")
+        t["revoked"] = {"by": actor, "at": rec["time"], "ledger_seq": rec["seq"]}
+        self._note(rec, "token-revoked", t["name"])
+
     def _system(self, rec: dict[str, Any], actor: str, body: dict[str, Any]) -> None:
         if not (self.holds(actor, RECORDER) or self.holds(actor, ROLE_ADMIN)):
             raise Refused(f"{rec['type']} records are written by the recorder; {actor!r} is not one")
@@ -316,5 +372,7 @@ _HANDLERS = {
     "key_revoke": Authority._key_revoke,
     "decision": Authority._decision,
     "risk_acceptance": Authority._risk_acceptance,
+    "token_issue": Authority._token_issue,
+    "token_revoke": Authority._token_revoke,
     **dict.fromkeys(SYSTEM_RECORDS, Authority._system),
 }

@@ -378,9 +378,11 @@ def gate(
     policy: TierPolicy,
     trust_root: TrustRoot | None,
     at: datetime | None = None,
+    asked_by: str | None = None,
 ) -> GateVerdict:
     """May this change run now? Only from a ledger that verifies against the trust root (and every
-    anchored head); the answer is recorded either way, and an answer that cannot be recorded is no."""
+    anchored head); the answer is recorded either way (with who asked, when the API knows), and an
+    answer that cannot be recorded is no."""
     at = at or now()
     result = _result(store, proposal_id)
     proposal = store.get_document(PROPOSALS, proposal_id) or {}
@@ -392,6 +394,8 @@ def gate(
         "tier": verdict.tier,
         "binding": bound,
     }
+    if asked_by:
+        body["asked_by"] = asked_by
     try:
         ledger.append_system("gate", body)
     except BlastwallError as exc:

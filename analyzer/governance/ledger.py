@@ -361,10 +361,14 @@ class Ledger:
         return head
 
     def verify(self, trust_root: TrustRoot | None) -> VerifyReport:
-        """``verify`` with this ledger's witnesses; a ledger that verifies is remembered, so this
-        process's next append checks only what was written after."""
+        """``verify`` with this ledger's witnesses, going on from what this process verified before when
+        the bytes it verified are unchanged (a long-running process, such as ``serve``, checks each
+        record's signature once); a ledger that verifies is remembered, so this process's next append
+        or verify checks only what was written after. Heads anchored at records verified before are
+        not read again: ``blastwall audit verify`` reads every one."""
         data = self.path.read_bytes() if self.exists() else b""
-        rep = verify(self.path, trust_root, self.witnesses, data=data)
+        base, self.checked = self.checked, None  # taken over: kept again only if all goes well
+        rep = verify(self.path, trust_root, self.witnesses, data=data, base=base)
         if rep.ok and rep.authority is not None and data.endswith(b"\n"):
             self.checked = Checked(len(data), hashlib.sha256(data).digest(), rep.authority)
         return rep
@@ -436,10 +440,12 @@ def verify(
     witnesses: list[anchoring.Witness] | None = None,
     *,
     data: bytes | None = None,
+    base: Checked | None = None,
 ) -> VerifyReport:
     """Replay every record through the authority rules, check the signed head, the trust root and every
     anchored head; name the first record that does not count. Without a trust root nothing verifies:
-    a ledger rebuilt from scratch with someone else's keys is internally perfect."""
+    a ledger rebuilt from scratch with someone else's keys is internally perfect. With ``base`` (taken
+    over), a prefix this process verified is not replayed again if its bytes are unchanged."""
     ledger = Ledger(path)
     rep = VerifyReport(True, 0, trust_root=trust_root.fingerprint if trust_root else None)
     if not ledger.exists():
@@ -457,7 +463,7 @@ def verify(
                 anchor_problems.append(f"anchor {where} is unreadable or names another ledger")
                 continue
             anchors_at.setdefault(doc["seq"], []).append((where, doc))
-    r = replay(data, anchors_at=anchors_at, anchor_problems=anchor_problems)
+    r = replay(data, anchors_at=anchors_at, anchor_problems=anchor_problems, base=base)
     rep.records, rep.authority, rep.root = r.records, r.authority, r.authority.root_fingerprint
     if r.first_bad is not None:
         rep.fail(r.first_bad, r.problem or "does not count")

@@ -52,7 +52,7 @@ def record_execution(
     carries no authority)."""
     if outcome not in OUTCOMES:
         raise BadInput(f"--outcome must be one of {', '.join(OUTCOMES)}")
-    if proposal_id not in store.get_documents(RESULTS):
+    if store.get_document(RESULTS, proposal_id) is None:
         raise BadInput(f"proposal {proposal_id} has not been scored")
     body = {
         "proposal_id": proposal_id,

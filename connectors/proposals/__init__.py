@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ from analyzer.graph.lease import writes
 from analyzer.graph.store import GraphStore
 from analyzer.inputs import check_depth, decode_utf8, guard, load_yaml
 from analyzer.timeutil import iso, now
-from connectors.jsonfile import load_json
+from connectors.jsonfile import load_json, parse_json_text
 
 COLLECTION = "proposals"
 
@@ -177,12 +178,8 @@ def import_proposals(store: GraphStore, paths: list[Path], requester: str | None
     """Parse every file and Custodian output directory; a file that cannot be read is reported and
     contributes nothing, a proposal that fails its check is reported and left out; the good ones are
     stored at once. Custodian policy files given in the same call describe the runs."""
-    from connectors.proposals import aws_config, custodian
+    from connectors.proposals import custodian
 
-    _ensure_registered()
-    report = ImportReport()
-    existing = store.get_documents(COLLECTION)
-    new: dict[str, dict[str, Any]] = {}
     files: list[Path] = []
     unit_dirs: list[Path] = []
     for p in paths:
@@ -198,29 +195,60 @@ def import_proposals(store: GraphStore, paths: list[Path], requester: str | None
             )
         else:
             files.append(path)
+    return _import(store, [(str(f), partial(_read, f)) for f in files], unit_dirs, requester)
+
+
+@writes("propose")
+def import_documents(
+    store: GraphStore, documents: list[tuple[str, Any]], requester: str | None = None
+) -> ImportReport:
+    """``import_proposals`` of documents already parsed (an API request's body), each given with the
+    name its errors cite."""
+    return _import(store, [(where, partial(lambda d: d, doc)) for where, doc in documents], [], requester)
+
+
+def parse_body(raw: bytes, content_type: str, where: str) -> Any:
+    """A request body as ``propose`` would read the file: YAML when the content type says so, else JSON;
+    errors name the line, column and JSON path."""
+    if "yaml" in content_type.lower():
+        return check_depth(load_yaml(raw, where), where)
+    return parse_json_text(decode_utf8(raw, where), where)
+
+
+def _import(
+    store: GraphStore,
+    sources: list[tuple[str, Callable[[], Any]]],
+    unit_dirs: list[Path],
+    requester: str | None,
+) -> ImportReport:
+    from connectors.proposals import aws_config, custodian
+
+    _ensure_registered()
+    report = ImportReport()
+    new: dict[str, dict[str, Any]] = {}
     policies: dict[str, dict[str, Any]] = {}
     remediations: dict[str, dict[str, Any]] = {}
     evaluations: list[tuple[str, Any]] = []
     batches: list[tuple[str, Any]] = []
-    for f in files:
+    for where, read in sources:
         try:
-            with guard(str(f)):
-                data = _read(f)
+            with guard(where):
+                data = read()
                 if custodian.is_policy_file(data):
                     policies.update(custodian.policy_index(data))
                     continue
                 if aws_config.is_remediation_configs(data):
-                    remediations.update(aws_config.configs_by_rule(data, str(f)))
+                    remediations.update(aws_config.configs_by_rule(data, where))
                     continue
                 if aws_config.is_evaluations(data):
-                    evaluations.append((str(f), data))
+                    evaluations.append((where, data))
                     continue
-                fmt = detect(data, str(f))
-                batches.append((str(f), _split(report, fmt.parse(data, str(f)), str(f))))
+                fmt = detect(data, where)
+                batches.append((where, _split(report, fmt.parse(data, where), where)))
         except BadInput as exc:
             report.errors.append(str(exc))
         except FileNotFoundError:
-            report.errors.append(f"{f}: no such file")
+            report.errors.append(f"{where}: no such file")
     for u in unit_dirs:
         try:
             with guard(str(u)):
@@ -247,6 +275,10 @@ def import_proposals(store: GraphStore, paths: list[Path], requester: str | None
     if named:
         _resolve_names(named, store.read_nodes(("IamRole", "IamUser")))
     derive_from_snapshot(store, [p for _w, ps in batches for p in ps])
+    count = sum(len(ps) for _w, ps in batches)
+    # what is stored already: read whole for a batch, one by one for an API call's few (not 10,000 read
+    # to import one)
+    stored = store.get_documents(COLLECTION) if count > 50 else None
     seen: set[str] = set()
     for _where, proposals in batches:
         for prop in proposals:
@@ -255,7 +287,7 @@ def import_proposals(store: GraphStore, paths: list[Path], requester: str | None
                 report.skip("duplicate")
                 continue
             seen.add(pid)
-            old = existing.get(pid)
+            old = stored.get(pid) if stored is not None else store.get_document(COLLECTION, pid)
             if old is not None and old.get("change") == prop["change"]:
                 report.unchanged.append(pid)
                 continue
