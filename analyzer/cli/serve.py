@@ -30,6 +30,14 @@ from analyzer.errors import BadInput
     type=click.FloatRange(0, 30),
     help="Seconds a submission waits for its scores before answering 202 with where to ask.",
 )
+@click.option(
+    "--reverify-every",
+    default=300.0,
+    show_default=True,
+    type=click.FloatRange(1, 86400),
+    help="Seconds between whole verifications of the ledger in the background (each call verifies only "
+    "the records written since the last one).",
+)
 @click.option("--openapi", is_flag=True, help="Print the OpenAPI document and exit.")
 @click.pass_context
 @handled
@@ -40,6 +48,7 @@ def serve(
     trust_root: str | None,
     as_of: str | None,
     score_wait: float,
+    reverify_every: float,
     openapi: bool,
 ) -> None:
     """Serve the HTTP API over the store: submit proposals (any format `propose` reads, or an EventBridge
@@ -67,7 +76,14 @@ def serve(
     import uvicorn
 
     uri = ctx.ensure_object(dict)["store_uri"]
-    app = create_api(str(uri), root, as_of=as_of, score_wait=score_wait, ledger=ledger_of(ctx))
+    app = create_api(
+        str(uri),
+        root,
+        as_of=as_of,
+        score_wait=score_wait,
+        ledger=ledger_of(ctx),
+        reverify_every=reverify_every,
+    )
     click.echo(f"serving {uri} on http://{host}:{port} (ready when /readyz says so)", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 

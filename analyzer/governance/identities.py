@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 import time
 from pathlib import Path
@@ -45,9 +44,7 @@ def current(ledger: Ledger) -> Authority:
         raise BlastwallError(f"the ledger does not verify at record {rep.first_bad}: {rep.problem}")
     # what was just checked need not be checked again by this process's next append (which takes the
     # state over: use what this returns before appending)
-    ledger.checked = (
-        Checked(len(data), hashlib.sha256(data).digest(), rep.authority) if data.endswith(b"\n") else None
-    )
+    ledger.checked = Checked.of(data, rep.authority)
     return rep.authority
 
 

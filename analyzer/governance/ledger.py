@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import copy
 import fcntl
-import hashlib
 import json
 import os
 import time
@@ -71,11 +70,30 @@ class Replay:
 @dataclass
 class Checked:
     """A prefix of the ledger file whose every record this process admitted, signatures included: the
-    next read of the same file checks only what follows it (if the prefix's bytes are unchanged)."""
+    next read of the same file checks only what follows it, if the prefix still ends with the same last
+    record at the same offset.
+
+    That check is what keeps a long-running process (``serve``, the app) cheap on a ledger of a hundred
+    thousand records, and what it gives up is only *seeing* an edit of an earlier record: the authority
+    this process holds is the one it verified, so an edit there changes none of its answers, and the
+    next record it admits must still chain to the last one it verified. Every command verifies the whole
+    file afresh, ``serve`` does so again in the background (``--reverify-every``), and
+    ``blastwall audit verify`` names the edited record."""
 
     length: int
-    digest: bytes
+    last: bytes  # the prefix's last record, newline included
     authority: Authority
+
+    @classmethod
+    def of(cls, data: bytes, authority: Authority) -> Checked | None:
+        """What ``data`` (whole records, every one admitted into ``authority``) lets the next read skip."""
+        if not data.endswith(b"\n"):
+            return None
+        start = data.rfind(b"\n", 0, len(data) - 1) + 1
+        return cls(len(data), data[start:], authority)
+
+    def holds(self, data: bytes) -> bool:
+        return len(data) >= self.length and data[self.length - len(self.last) : self.length] == self.last
 
 
 def replay(
@@ -91,11 +109,7 @@ def replay(
     ``base`` (taken over: its authority is advanced in place), a prefix already checked is skipped when
     its bytes are unchanged."""
     skip = 0
-    if (
-        base is not None
-        and len(data) >= base.length
-        and hashlib.sha256(data[: base.length]).digest() == base.digest
-    ):
+    if base is not None and base.holds(data):
         auth, skip = base.authority, base.length
     else:
         auth, base = Authority(), None
@@ -177,6 +191,18 @@ class Ledger:
             finally:
                 fcntl.flock(f, fcntl.LOCK_UN)
 
+    def _read_whole(self) -> tuple[bytes, dict[str, Any] | None]:
+        """The records and the signed head as one writer left them: read under a shared lock, so not
+        between another process's record and the head that covers it."""
+        if not self.exists():
+            return b"", self.read_head()
+        with open(self.path, "rb") as f:
+            fcntl.flock(f, fcntl.LOCK_SH)
+            try:
+                return f.read(), self.read_head()
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
     def read_head(self) -> dict[str, Any] | None:
         try:
             head = json.loads(self.head_file.read_bytes())
@@ -220,11 +246,12 @@ class Ledger:
             auth = self._ready_to_append(f, f.read(), cached)
             written = [self._write(f, auth, *item) for item in items]
             head = self._sign_head(auth, fallback=items[-1])
-            f.seek(0)
-            data = f.read()
-            if not data.endswith(b"\n"):
+            last = signing.canonical(written[-1]) + b"\n"
+            end = f.seek(0, os.SEEK_END)
+            f.seek(end - len(last))
+            if f.read() != last:
                 raise BlastwallError(f"{self.path} changed under the lock")  # cannot happen: we hold it
-            self.checked = Checked(len(data), hashlib.sha256(data).digest(), auth)
+            self.checked = Checked(end, last, auth)
         if self.witnesses and any(r["type"] in ANCHORED_TYPES for r in written):
             self.anchor(head, auth.root_fingerprint)
         return written
@@ -365,12 +392,13 @@ class Ledger:
         the bytes it verified are unchanged (a long-running process, such as ``serve``, checks each
         record's signature once); a ledger that verifies is remembered, so this process's next append
         or verify checks only what was written after. Heads anchored at records verified before are
-        not read again: ``blastwall audit verify`` reads every one."""
-        data = self.path.read_bytes() if self.exists() else b""
+        not read again, and an edit of a record verified before is not seen here (``Checked``):
+        ``blastwall audit verify`` reads every one."""
+        data, head = self._read_whole()
         base, self.checked = self.checked, None  # taken over: kept again only if all goes well
-        rep = verify(self.path, trust_root, self.witnesses, data=data, base=base)
-        if rep.ok and rep.authority is not None and data.endswith(b"\n"):
-            self.checked = Checked(len(data), hashlib.sha256(data).digest(), rep.authority)
+        rep = verify(self.path, trust_root, self.witnesses, data=data, head=head, base=base)
+        if rep.ok and rep.authority is not None:
+            self.checked = Checked.of(data, rep.authority)
         return rep
 
     def checkpoint(self) -> dict[str, Any]:
@@ -440,6 +468,7 @@ def verify(
     witnesses: list[anchoring.Witness] | None = None,
     *,
     data: bytes | None = None,
+    head: dict[str, Any] | None = None,
     base: Checked | None = None,
 ) -> VerifyReport:
     """Replay every record through the authority rules, check the signed head, the trust root and every
@@ -451,8 +480,10 @@ def verify(
     if not ledger.exists():
         rep.fail(None, f"{path} does not exist or is empty: nothing has been recorded (blastwall org init)")
         return rep
-    data = path.read_bytes() if data is None else data
-    head = ledger.read_head()
+    if data is None:
+        data, head = ledger._read_whole()
+    elif head is None:
+        head = ledger.read_head()
     anchors_at: dict[int, list[tuple[str, dict[str, Any]]]] = {}
     anchor_problems: list[str] = []
     genesis = _genesis(data)
@@ -507,7 +538,8 @@ def verify(
 
 
 def _genesis(data: bytes) -> str | None:
-    first = data.split(b"\n", 1)[0]
+    end = data.find(b"\n")
+    first = data[: end if end >= 0 else len(data)]
     try:
         rec = json.loads(first)
     except ValueError:

@@ -7,6 +7,8 @@ decides; unknowns and opaque changes never reach ``auto`` whatever a rule says, 
 
 from __future__ import annotations
 
+import copy
+import functools
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -17,7 +19,7 @@ import yaml
 
 from analyzer.criticality import criticality_rank
 from analyzer.errors import BadInput
-from analyzer.inputs import load_yaml
+from analyzer.inputs import decode_utf8, load_yaml
 
 TIERS = ("auto", "approval", "cab", "blocked")
 
@@ -164,10 +166,17 @@ def _line_of(text: str, path: list[Any]) -> int | None:
 
 
 def parse_policy(text: str | bytes, source: str) -> TierPolicy:
-    """Validate a policy (YAML text or bytes): bounded YAML, then the strict schema, errors with lines."""
-    doc = load_yaml(text, source)
+    """Validate a policy (YAML text or bytes): bounded YAML, then the strict schema, errors with lines.
+    A text validated before in this process is not parsed again (the gate reads the store's policy on
+    every question); each caller gets its own copy of the document."""
     if isinstance(text, bytes):
-        text = text.decode("utf-8")
+        text = decode_utf8(text, source)
+    return TierPolicy(copy.deepcopy(_validated(text, source)), source)
+
+
+@functools.lru_cache(maxsize=16)
+def _validated(text: str, source: str) -> dict[str, Any]:
+    doc = load_yaml(text, source)
     validator = jsonschema.Draft202012Validator(SCHEMA)
     errors = sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
     if errors:
@@ -181,7 +190,8 @@ def parse_policy(text: str | bytes, source: str) -> TierPolicy:
             message = err.message
         dotted = "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
         raise BadInput(message, file=source, line=_line_of(text, path), path=dotted)
-    return TierPolicy(doc, source)
+    assert isinstance(doc, dict)  # the schema's top level is an object
+    return doc
 
 
 def load_policy(path: Path | None) -> TierPolicy:

@@ -94,6 +94,7 @@ def create_api(
     as_of: str | None = None,
     score_wait: float = 1.0,
     ledger: Ledger | None = None,
+    reverify_every: float = 300.0,
 ) -> FastAPI:
     """The API over the store at ``store_uri``. Scoring starts warming the analysis context when the app
     starts (``/readyz`` says when it is ready)."""
@@ -101,16 +102,18 @@ def create_api(
     from analyzer.governance.ledger import ledger_path_for
 
     held = ledger or Ledger(ledger_path_for(store_uri))
-    governed = Governed(held, trust_root)
+    governed = Governed(held, trust_root, reverify_every)
     scorer = Scorer(store_uri, as_of)
     log = calls.CallLog(held.path.with_name("api-calls.jsonl"))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         scorer.start()
+        governed.start()
         try:
             yield
         finally:
+            governed.stop()
             scorer.stop()
             log.close()
 

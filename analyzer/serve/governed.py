@@ -1,9 +1,11 @@
 """The ledger as the API holds it: every question of authority (whose token is this, may this run, what
 ran) answered from the ledger verified against the organization's trust root, never from the store.
 
-The process keeps what it verified (``Ledger.verify`` goes on from the records it checked, when the
-bytes before them are unchanged), so a call checks only the records written since the last one. All
-reads and appends go through one lock: the verified authority is advanced in place."""
+The process keeps what it verified (``Ledger.verify`` goes on from the last record it checked), so a
+call checks only the records written since the last one; all reads and appends go through one lock (the
+verified authority is advanced in place). What that skips, seeing an edit of a record verified before,
+a background thread does every ``reverify_every`` seconds: it verifies the whole file afresh, and a
+ledger that no longer verifies stops every call (503) until it does."""
 
 from __future__ import annotations
 
@@ -23,12 +25,34 @@ class Unavailable(Exception):
 
 
 class Governed:
-    def __init__(self, ledger: Ledger, trust_root: TrustRoot) -> None:
+    def __init__(self, ledger: Ledger, trust_root: TrustRoot, reverify_every: float = 300.0) -> None:
         self.ledger = ledger
         self.trust_root = trust_root
+        self.reverify_every = reverify_every
+        self.broken: str | None = None  # what the last whole verification found
         self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._reverify, name="blastwall-reverify", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _reverify(self) -> None:
+        while not self._stop.wait(self.reverify_every):
+            self.check_whole()
+
+    def check_whole(self) -> None:
+        """Verify the whole file as a new process would (its own read, every signature)."""
+        fresh = Ledger(self.ledger.path, witnesses=self.ledger.witnesses)
+        rep = fresh.verify(self.trust_root)
+        self.broken = None if rep.ok else (rep.problems[0] if rep.problems else "it does not verify")
 
     def _authority(self) -> Any:
+        if self.broken:
+            raise Unavailable(f"the ledger does not verify against the trust root: {self.broken}")
         rep = self.ledger.verify(self.trust_root)
         if not rep.ok or rep.authority is None:
             why = rep.problems[0] if rep.problems else "it does not verify"

@@ -344,3 +344,24 @@ def test_serve_refuses_to_start_without_a_trust_root(demo_org: dict) -> None:
         timeout=60,
     )
     assert out.returncode == 2 and "trust root" in out.stderr
+
+
+def test_an_edit_of_an_earlier_record_stops_every_call_at_the_next_whole_verification(demo_org: dict) -> None:
+    """Each call verifies only the records written since the last; the background check verifies the
+    whole file. An edit that keeps the file's size (so the last record stays where it was) makes Priya a
+    role-admin in the file: no call is answered once the whole file is checked again."""
+    token = _token(demo_org, "pipeline", "read")
+    server = Server(demo_org, "--reverify-every", "1")
+    try:
+        assert server.call("GET", f"/v1/proposals/{STORY}", token).status_code == 200
+        text = demo_org["ledger"].read_bytes()
+        edited = text.replace(b'"change-advisory-board"', b" " * 11 + b'"role-admin"', 1)
+        assert len(edited) == len(text) and edited != text
+        demo_org["ledger"].write_bytes(edited)
+        deadline = time.monotonic() + 30
+        while (r := server.call("GET", f"/v1/proposals/{STORY}", token)).status_code == 200:
+            assert time.monotonic() < deadline, "the edit was never seen"
+            time.sleep(0.2)
+        assert r.status_code == 503 and "edited" in r.json()["detail"]
+    finally:
+        server.stop()

@@ -105,15 +105,24 @@ def test_bad_requests_are_refused_before_anything_is_written(org: tuple) -> None
     assert ledger.path.stat().st_size == size
 
 
-def test_an_incremental_verify_sees_a_record_edited_before_what_it_checked(org: tuple) -> None:
-    """A long-running process verifies only what was written since; an edit of what it had verified
-    before is still caught (the bytes it verified are compared first)."""
+def test_an_incremental_verify_keeps_what_it_verified_and_a_fresh_one_names_an_edit(org: tuple) -> None:
+    """A long-running process verifies only what was written since. An edit of a record it verified
+    before changes nothing it answers (it holds the authority it verified), new records must still
+    chain to the last one it verified, and a whole verification (every command, serve's background
+    check) names the edited record."""
     ledger, keys, root = org
+    _issue(ledger, keys)  # the grant (record 6) is no longer the last
     held = Ledger(ledger.path)
     assert held.verify(root).ok  # type: ignore[arg-type]
-    _issue(ledger, keys)
-    assert held.verify(root).ok  # type: ignore[arg-type]
     text = ledger.path.read_bytes()
-    ledger.path.write_bytes(text.replace(b'"change-advisory-board"', b'"CISO"'))
+    edited = text.replace(b'"change-advisory-board"', b" " * 11 + b'"role-admin"')  # bo made admin, same size
+    assert len(edited) == len(text)
+    ledger.path.write_bytes(edited)
     rep = held.verify(root)  # type: ignore[arg-type]
-    assert not rep.ok and rep.first_bad is not None
+    assert rep.ok and rep.authority is not None
+    assert not rep.authority.holds("bo", "role-admin")  # the edit grants nothing here
+    fresh = verify(ledger.path, root)  # type: ignore[arg-type]
+    assert not fresh.ok and fresh.first_bad == 6
+    # and a record cut from the end is seen at once: the last record verified is no longer there
+    ledger.path.write_bytes(text[: text.rfind(b"\n", 0, len(text) - 1) + 1])
+    assert not held.verify(root).ok  # type: ignore[arg-type]
