@@ -119,6 +119,8 @@ def create_api(
 
     app = FastAPI(
         lifespan=lifespan,
+        docs_url=None,  # the browsable pages load their scripts from a CDN: the document is /openapi.json
+        redoc_url=None,
         title="Blastwall",
         version=__version__,
         summary="What a remediation will break, who depends on it, and who must authorize it.",

@@ -177,6 +177,13 @@ def test_without_the_right_token_nothing_is_answered(served: tuple[Server, dict[
         r = server.call("POST", f"/v1/gate/{STORY}", bad)
         assert r.status_code == 401, (bad, r.status_code)
         assert r.headers["www-authenticate"] == "Bearer"
+    # a page in someone's browser: no CORS headers, so it cannot read an answer even with a token
+    r = server.call(
+        "GET", f"/v1/proposals/{STORY}", tokens["reader"], headers={"Origin": "https://evil.example"}
+    )
+    assert r.status_code == 200 and not any(h.startswith("access-control-") for h in r.headers)
+    pre = server.call("OPTIONS", "/v1/proposals", headers={"Origin": "https://evil.example"})
+    assert pre.status_code in (401, 405) and "access-control-allow-origin" not in pre.headers
     # a token without the scope: read-only may read, not ask the gate nor submit
     assert server.call("GET", f"/v1/proposals/{STORY}", tokens["reader"]).status_code == 200
     assert server.call("POST", f"/v1/gate/{STORY}", tokens["reader"]).status_code == 403
