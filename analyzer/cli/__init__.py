@@ -4,7 +4,18 @@ Exit codes: 0 ok, 1 error, 2 bad input, 3 a gate says a human is needed. Each mo
 commands on ``main`` when imported.
 """
 
-from analyzer.cli import app, audit, authority, governance, iam, ingest, network, scoring, serve  # noqa: F401
+from analyzer.cli import (  # noqa: F401
+    app,
+    audit,
+    authority,
+    change_requests,
+    governance,
+    iam,
+    ingest,
+    network,
+    scoring,
+    serve,
+)
 from analyzer.cli.base import main, run
 
 __all__ = ["main", "run"]

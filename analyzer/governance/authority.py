@@ -35,6 +35,9 @@ SYSTEM_ROLES = (ROLE_ADMIN, RECORDER, APP)
 RECORDER_NAME = "blastwall-recorder"
 SYSTEM_RECORDS = ("gate", "execution", "repair", "checkpoint")
 TOKEN_SCOPES = ("gate", "propose", "read")
+TICKET_SYSTEMS = ("jira", "servicenow")
+"""Where approvers already work: an account there is linked to an identity by a role-admin
+(``account_link``), so an approval read back from a change request counts as that identity's."""
 """What an API token may do (``analyzer.governance.tokens``): submit proposals, read results, ask the
 gate and report executions."""
 
@@ -95,6 +98,7 @@ class Authority:
     gates: list[dict[str, Any]] = field(default_factory=list)
     history: list[dict[str, Any]] = field(default_factory=list)  # grants, revocations, keys: who, when
     tokens: dict[str, dict[str, Any]] = field(default_factory=dict)  # API tokens by id (digests, no secrets)
+    accounts: dict[tuple[str, str], str] = field(default_factory=dict)  # (system, folded account) -> identity
     hashes: dict[int, str] = field(default_factory=dict)  # every admitted record's hash by seq
 
     # -- questions ---------------------------------------------------------------------------------
@@ -340,6 +344,33 @@ class Authority:
         t["revoked"] = {"by": actor, "at": rec["time"], "ledger_seq": rec["seq"]}
         self._note(rec, "token-revoked", t["name"])
 
+    def _account_link(self, rec: dict[str, Any], actor: str, body: dict[str, Any]) -> None:
+        self._need(actor, ROLE_ADMIN, "link accounts to identities")
+        name, system, account = _text(body, "name"), _text(body, "system"), _text(body, "account")
+        if system not in TICKET_SYSTEMS:
+            raise Refused(f"system {system!r} is not one of {', '.join(TICKET_SYSTEMS)}")
+        m = self.member(name)
+        if m is None:
+            raise Refused(f"{name!r} is not an identity here")
+        key = (system, fold(account))
+        held = self.accounts.get(key)
+        if held is not None and fold(held) != fold(m.name):
+            raise Refused(f"{system} account {account!r} is linked to {held} (unlink it first)")
+        self.accounts[key] = m.name
+        self._note(rec, f"linked {system}:{account}", m.name)
+
+    def _account_unlink(self, rec: dict[str, Any], actor: str, body: dict[str, Any]) -> None:
+        self._need(actor, ROLE_ADMIN, "unlink accounts")
+        system, account = _text(body, "system"), _text(body, "account")
+        name = self.accounts.pop((system, fold(account)), None)
+        if name is None:
+            raise Refused(f"{system} account {account!r} is not linked")
+        self._note(rec, f"unlinked {system}:{account}", name)
+
+    def linked(self, system: str, account: str) -> str | None:
+        """The identity a ticket system's account acts as (None: not linked)."""
+        return self.accounts.get((system, fold(account))) if isinstance(account, str) else None
+
     def _system(self, rec: dict[str, Any], actor: str, body: dict[str, Any]) -> None:
         if not (self.holds(actor, RECORDER) or self.holds(actor, ROLE_ADMIN)):
             raise Refused(f"{rec['type']} records are written by the recorder; {actor!r} is not one")
@@ -374,5 +405,7 @@ _HANDLERS = {
     "risk_acceptance": Authority._risk_acceptance,
     "token_issue": Authority._token_issue,
     "token_revoke": Authority._token_revoke,
+    "account_link": Authority._account_link,
+    "account_unlink": Authority._account_unlink,
     **dict.fromkeys(SYSTEM_RECORDS, Authority._system),
 }

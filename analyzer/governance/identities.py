@@ -225,3 +225,24 @@ def summary(auth: Authority) -> list[dict[str, Any]]:
 def verified(ledger: Ledger, trust_root: TrustRoot | None) -> VerifyReport:
     """``verify`` with the ledger's own witnesses."""
     return verify(ledger.path, trust_root, ledger.witnesses)
+
+
+def link_account(
+    ledger: Ledger, name: str, system: str, account: str, *, admin: str, key_dir: Path | None
+) -> dict[str, Any]:
+    """``admin`` (a role-admin) links a ticket system's account to the identity ``name``: an approval that
+    account gives in a change request counts as ``name``'s (if ``name`` holds the role it needs)."""
+    auth = current(ledger)
+    if auth.member(name) is None:
+        raise BadInput(f"no identity {name!r} in this ledger", path="NAME")
+    if not account.strip():
+        raise BadInput("the account is empty", path=f"--{system}")
+    key = own_key(auth, admin, key_dir)
+    body = {"name": auth.member(name).name, "system": system, "account": account}  # type: ignore[union-attr]
+    ledger.append("account_link", body, actor=admin, key=key)
+    return body
+
+
+def unlink_account(ledger: Ledger, system: str, account: str, *, admin: str, key_dir: Path | None) -> None:
+    key = own_key(current(ledger), admin, key_dir)
+    ledger.append("account_unlink", {"system": system, "account": account}, actor=admin, key=key)

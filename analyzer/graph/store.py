@@ -321,7 +321,7 @@ def rows_of(
     ]
 
 
-OUTSIDE_ANALYSIS = frozenset({"proposals", "results", "scoring", "policy"})
+OUTSIDE_ANALYSIS = frozenset({"proposals", "results", "scoring", "policy", "change_requests"})
 """Document collections the analysis context does not read: writing them (saving a batch's results)
 leaves the store's ``graph_generation`` as it was, so what was derived from the graph stays valid."""
 
