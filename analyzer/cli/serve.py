@@ -38,6 +38,15 @@ from analyzer.errors import BadInput
     help="Seconds between whole verifications of the ledger in the background (each call verifies only "
     "the records written since the last one).",
 )
+@click.option(
+    "--change-requests",
+    "file_with",
+    type=click.Choice(["servicenow", "jira"]),
+    default=None,
+    help="File a change request there for every submitted proposal whose tier needs a human "
+    "(credentials from the environment: docs/serve.md).",
+)
+@click.option("--link-base", default=None, help="The app's address, for the change requests' link back.")
 @click.option("--openapi", is_flag=True, help="Print the OpenAPI document and exit.")
 @click.pass_context
 @handled
@@ -49,6 +58,8 @@ def serve(
     as_of: str | None,
     score_wait: float,
     reverify_every: float,
+    file_with: str | None,
+    link_base: str | None,
     openapi: bool,
 ) -> None:
     """Serve the HTTP API over the store: submit proposals (any format `propose` reads, or an EventBridge
@@ -73,6 +84,10 @@ def serve(
             "--trust-root FPR|FILE or set $BLASTWALL_TRUST_ROOT",
             path="--trust-root",
         )
+    if file_with:
+        from analyzer.change_requests import system
+
+        system(file_with).close()  # its settings are read now: a missing one stops serve before it starts
     import uvicorn
 
     uri = ctx.ensure_object(dict)["store_uri"]
@@ -83,6 +98,8 @@ def serve(
         score_wait=score_wait,
         ledger=ledger_of(ctx),
         reverify_every=reverify_every,
+        file_with=file_with,
+        link_base=link_base,
     )
     click.echo(f"serving {uri} on http://{host}:{port} (ready when /readyz says so)", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)

@@ -45,6 +45,7 @@ class Submitted(BaseModel):
     risk_score: int | None = None
     verdict: str | None = None
     error: str | None = None
+    change_request: str | None = Field(default=None, description="Where the approvers decide (its URL).")
 
 
 class Submission(BaseModel):
@@ -95,6 +96,8 @@ def create_api(
     score_wait: float = 1.0,
     ledger: Ledger | None = None,
     reverify_every: float = 300.0,
+    file_with: str | None = None,
+    link_base: str | None = None,
 ) -> FastAPI:
     """The API over the store at ``store_uri``. Scoring starts warming the analysis context when the app
     starts (``/readyz`` says when it is ready)."""
@@ -103,7 +106,41 @@ def create_api(
 
     held = ledger or Ledger(ledger_path_for(store_uri))
     governed = Governed(held, trust_root, reverify_every)
-    scorer = Scorer(store_uri, as_of)
+
+    def file_change_requests(s: Any, results: list[dict[str, Any]]) -> None:
+        """``--change-requests``: a request where the approvers work, for each result that needs one."""
+        from analyzer.change_requests import open_request, system
+
+        human = [r for r in results if r.get("status") != "error" and r.get("tier") in ("approval", "cab")]
+        if not human or file_with is None:
+            return
+        ticketing = system(file_with)
+        try:
+            acceptances = governed.acceptances()
+            policy = library.current_policy(s)
+            for r in human:
+                try:
+                    open_request(
+                        s,
+                        r["proposal_id"],
+                        ticketing,
+                        policy=policy,
+                        acceptances=acceptances,
+                        opened_by="blastwall serve",
+                        link_base=link_base,
+                    )
+                except BlastwallError as exc:
+                    log.write(
+                        {
+                            "event": "change request not filed",
+                            "proposal_id": r["proposal_id"],
+                            "why": str(exc),
+                        }
+                    )
+        finally:
+            ticketing.close()
+
+    scorer = Scorer(store_uri, as_of, file_change_requests if file_with else None)
     log = calls.CallLog(held.path.with_name("api-calls.jsonl"))
 
     @asynccontextmanager
@@ -208,6 +245,7 @@ def create_api(
                     risk_score=r.get("risk_score"),
                     verdict=r.get("summary") or verdict(r),
                     error=r.get("error"),
+                    change_request=(s.get_document("change_requests", pid) or {}).get("url"),
                 )
         if state == FAILED:
             return Submitted(proposal_id=pid, status="failed", url=url, error=why)

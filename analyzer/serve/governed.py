@@ -65,6 +65,10 @@ class Governed:
         with self._lock:
             return tokens.authenticate(self._authority(), bearer, at)
 
+    def acceptances(self) -> dict[str, dict[str, Any]]:
+        with self._lock:
+            return dict(self._authority().acceptances)
+
     def records(self) -> int:
         with self._lock:
             return int(self._authority().seq)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
+from typing import Any
 
 from analyzer.errors import BlastwallError
 from analyzer.graph.store import GraphStore, open_store
@@ -17,9 +19,15 @@ QUEUED, SCORING, DONE, FAILED = "queued", "scoring", "scored", "failed"
 
 
 class Scorer:
-    def __init__(self, store_uri: str, as_of: str | None) -> None:
+    def __init__(
+        self,
+        store_uri: str,
+        as_of: str | None,
+        after: Callable[[GraphStore, list[dict[str, Any]]], None] | None = None,
+    ) -> None:
         self.store_uri = store_uri
         self.as_of = as_of
+        self.after = after  # called with each batch's results (e.g. to file change requests)
         self.ready = threading.Event()
         self.problem: str | None = None  # why the context could not be made (readyz says it)
         self._cond = threading.Condition()
@@ -102,6 +110,8 @@ class Scorer:
             for r in out["results"]:
                 failed = r.get("status") == "error"
                 outcome[r["proposal_id"]] = (FAILED, r.get("error")) if failed else (DONE, None)
+            if self.after is not None:
+                self.after(store, out["results"])
         except BlastwallError as exc:
             outcome = {pid: (FAILED, str(exc)) for pid in batch}
         except Exception as exc:  # the thread must go on scoring what comes next

@@ -193,3 +193,24 @@ def test_only_a_role_admin_links_accounts(servicenow: tuple[dict, ServiceNowFake
         "accounts", "link", "priya", "--servicenow", "priya.natarajan", "--as", "priya", check=False
     )
     assert out.returncode != 0 and "role-admin" in out.stderr
+
+
+def test_serve_files_the_change_request_for_what_needs_a_human(
+    servicenow: tuple[dict, ServiceNowFake],
+) -> None:
+    from tests.integration.test_serve import Server, _event, _token
+
+    org, fake = servicenow
+    token = _token(org, "pipeline", "propose", "read")
+    server = Server(org, "--change-requests", "servicenow", "--link-base", "https://blastwall.acme")
+    try:
+        r = server.call("POST", "/v1/proposals", token, json=_event("-filed"))
+        assert r.status_code == 201, r.text
+        (p,) = r.json()["proposals"]
+        assert p["tier"] == "cab" and p["change_request"].startswith("http://127.0.0.1:")
+        (posted,) = [x["body"] for x in fake.requests if x["method"] == "POST"]
+        assert posted["correlation_id"] == p["proposal_id"]
+        assert f"https://blastwall.acme/proposal/{p['proposal_id']}" in posted["description"]
+        assert "change_request.do?sys_id=" in p["change_request"]
+    finally:
+        server.stop()
