@@ -221,3 +221,19 @@ def demo_org(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, demo_template: Pat
         "keys": store / "demo-keys",
         "root": parse(str(store / "trust-root.json")),
     }
+
+
+@pytest.fixture(scope="session")
+def custodian(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``custodian`` from PyPI in a virtualenv of its own (c7n pins exact boto3/urllib3 versions)."""
+    import subprocess
+    import venv
+
+    env_dir = tmp_path_factory.mktemp("c7n") / "venv"
+    venv.EnvBuilder(with_pip=True).create(env_dir)
+    pip = env_dir / "bin" / "pip"
+    out = subprocess.run(
+        [str(pip), "install", "-q", "c7n>=0.9.40"], capture_output=True, text=True, timeout=600
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    return env_dir / "bin" / "custodian"

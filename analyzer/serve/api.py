@@ -70,6 +70,21 @@ class GateAnswer(BaseModel):
     differences: list[str]
 
 
+class Refusal(BaseModel):
+    target: str
+    proposal_id: str
+    reason: str
+
+
+class PolicyGate(BaseModel):
+    policy: str
+    allowed: list[str] = Field(
+        description="The resources the policy may act on now: each target, and its id as Custodian names "
+        "it (a bucket's name, a role's ARN, a group's id)."
+    )
+    refused: list[Refusal]
+
+
 class ExecutionReport(BaseModel):
     outcome: Literal["applied", "failed", "rolled-back"]
     at: str | None = Field(default=None, description="When it ran (ISO 8601; default: now).")
@@ -368,6 +383,33 @@ def create_api(
             differences=list(v.differences),
         )
 
+    @app.get("/v1/gate/custodian/{policy}", tags=["gate"], response_model=PolicyGate)
+    def custodian_gate(
+        policy: str, s: Store, who: Annotated[Caller, admitted("gate")], account: str | None = None
+    ) -> PolicyGate:
+        """The gate for every open proposal a Cloud Custodian policy made (in ``account``), for the policy's
+        own filter: a ``value`` filter whose ``value_from`` is this URL keeps only what may run now (see
+        docs/serve.md). Each answer is recorded in the ledger like ``POST /v1/gate/{id}``'s; it is a GET
+        because ``value_from`` can only GET."""
+        allowed: set[str] = set()
+        refused = []
+        for p in sorted(s.get_documents(library.PROPOSALS).values(), key=lambda p: p["proposal_id"]):
+            src, change = p.get("source") or {}, p.get("change") or {}
+            if src.get("format") != "custodian" or src.get("generator") != policy:
+                continue
+            if p.get("status", "open") != "open" or (account and change.get("account") != account):
+                continue
+            target, pid = str(change.get("target") or ""), p["proposal_id"]
+            if s.get_document(library.RESULTS, pid) is None:
+                refused.append(Refusal(target=target, proposal_id=pid, reason="not scored yet"))
+                continue
+            v = governed.gate(s, pid, library.current_policy(s), who.name)
+            if v.allowed:
+                allowed |= {target, _custodian_id(target)}
+            else:
+                refused.append(Refusal(target=target, proposal_id=pid, reason=v.reason))
+        return PolicyGate(policy=policy, allowed=sorted(allowed), refused=refused)
+
     @app.post(
         "/v1/executions/{proposal_id}",
         tags=["gate"],
@@ -396,6 +438,14 @@ def create_api(
         return JSONResponse({"detail": str(exc)}, status_code=400 if isinstance(exc, BadInput) else 500)
 
     return app
+
+
+def _custodian_id(target: str) -> str:
+    """How Custodian's resource names a target: a bucket by its name, a role or user by its ARN, an EC2
+    resource by its id."""
+    if target.startswith("arn:aws:s3:::"):
+        return target.removeprefix("arn:aws:s3:::")
+    return target
 
 
 async def _run_sync(fn: Any) -> Any:

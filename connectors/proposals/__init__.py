@@ -289,6 +289,13 @@ def _import(
             seen.add(pid)
             old = stored.get(pid) if stored is not None else store.get_document(COLLECTION, pid)
             if old is not None and old.get("change") == prop["change"]:
+                ran = (prop.get("source") or {}).get("executed")
+                if ran and not (old.get("source") or {}).get("executed"):
+                    # the same change, now reported executed (a real run after the dry run it was
+                    # proposed from): the execution is news, the proposal is not
+                    new[pid] = old | {
+                        "source": (old.get("source") or {}) | {"executed": ran, "dryrun": False}
+                    }
                 report.unchanged.append(pid)
                 continue
             prop["imported_at"] = iso(now())

@@ -13,7 +13,6 @@ import json
 import os
 import subprocess
 import sys
-import venv
 from pathlib import Path
 from typing import Any
 
@@ -50,19 +49,6 @@ policies:
       - type: remove-statements
         statement_ids: matched
 """
-
-
-@pytest.fixture(scope="session")
-def custodian(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``custodian`` from PyPI in a virtualenv of its own (c7n pins exact boto3/urllib3 versions)."""
-    env_dir = tmp_path_factory.mktemp("c7n") / "venv"
-    venv.EnvBuilder(with_pip=True).create(env_dir)
-    pip = env_dir / "bin" / "pip"
-    out = subprocess.run(
-        [str(pip), "install", "-q", "c7n>=0.9.40"], capture_output=True, text=True, timeout=600
-    )
-    assert out.returncode == 0, out.stderr[-2000:]
-    return env_dir / "bin" / "custodian"
 
 
 @pytest.fixture
