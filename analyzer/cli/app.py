@@ -155,10 +155,18 @@ def synth(scale: str, seed: int, out: Path, overlapping_cidrs: bool, fmt: str) -
     default=None,
     help="Where the app's own key (identity blastwall-app) is; default $BLASTWALL_APP_KEYS or ~/.blastwall/app-keys.",
 )
+@click.option(
+    "--server",
+    type=click.Choice(["waitress", "flask"]),
+    default="waitress",
+    show_default=True,
+    help="waitress (a production WSGI server) or flask (Flask's development server, for debugging).",
+)
 @click.pass_context
 @handled
 def app(
     ctx: click.Context,
+    server: str,
     host: str,
     port: int,
     auth: str,
@@ -208,6 +216,7 @@ def app(
         proxy=proxy,
         trust_root=trust_root,
         app_key_dir=app_key_dir,
+        server=server,
     )
 
 
@@ -284,6 +293,7 @@ def _serve(
     proxy: Any = None,
     trust_root: str | None = None,
     app_key_dir: Path | None = None,
+    server: str = "waitress",
 ) -> None:
     try:
         from analyzer.app import create_app
@@ -300,4 +310,9 @@ def _serve(
         app_key_dir=app_key_dir,
     )
     click.echo(f"serving Blastwall on http://{host}:{port}/ (Ctrl-C to stop)")
-    app.run(host=host, port=port, debug=False)
+    if server == "waitress":
+        import waitress
+
+        waitress.serve(app.server, host=host, port=port, threads=8, ident="blastwall")
+    else:
+        app.run(host=host, port=port, debug=False)
