@@ -157,6 +157,7 @@ def review(
                 "executed_at": run["executed_at"],
                 "outcome": run["outcome"],
                 "reported_by": run["reported_by"],
+                "detail": run.get("detail", ""),
                 "decided": {
                     "decision": decision["decision"],
                     "by": decision["approver"],
