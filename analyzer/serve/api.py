@@ -279,6 +279,7 @@ def create_api(
                 "content": {
                     "application/json": {"schema": {"type": ["object", "array"]}},
                     "application/yaml": {"schema": {"type": "object"}},
+                    "text/csv": {"schema": {"type": "string"}},
                 },
             }
         },
@@ -288,7 +289,7 @@ def create_api(
     ) -> Any:
         """Submit proposed remediations in any format ``blastwall propose`` reads (ASFF, an EventBridge
         event carrying Security Hub findings, OCSF, Prowler, Custodian, Config, Access Analyzer, a
-        Terraform plan, Blastwall YAML), as the request body. They are imported with the caller as their
+        Terraform plan, Blastwall YAML, Prowler's CSV), as the request body. They are imported with the caller as their
         requester and scored; scored within the server's wait (1 s) the answer is 201 with each verdict,
         else 202 and each proposal's URL to ask again."""
         raw = await request.body()

@@ -107,12 +107,7 @@ def _read(f: Path) -> Any:
     if f.suffix in (".yaml", ".yml"):
         return check_depth(load_yaml(f.read_bytes(), str(f)), str(f))
     if f.suffix == ".csv":
-        import csv
-        import io
-
-        return list(
-            csv.DictReader(io.StringIO(decode_utf8(f.read_bytes(), str(f)), newline=""), delimiter=";")
-        )
+        return _csv_rows(decode_utf8(f.read_bytes(), str(f)))
     return load_json(f)
 
 
@@ -208,11 +203,21 @@ def import_documents(
 
 
 def parse_body(raw: bytes, content_type: str, where: str) -> Any:
-    """A request body as ``propose`` would read the file: YAML when the content type says so, else JSON;
-    errors name the line, column and JSON path."""
-    if "yaml" in content_type.lower():
+    """A request body as ``propose`` would read the file: YAML or CSV (Prowler's, semicolon-separated)
+    when the content type says so, else JSON; errors name the line, column and JSON path."""
+    kind = content_type.lower()
+    if "yaml" in kind:
         return check_depth(load_yaml(raw, where), where)
+    if "csv" in kind:
+        return _csv_rows(decode_utf8(raw, where))
     return parse_json_text(decode_utf8(raw, where), where)
+
+
+def _csv_rows(text: str) -> list[dict[str, str]]:
+    import csv
+    import io
+
+    return list(csv.DictReader(io.StringIO(text, newline=""), delimiter=";"))
 
 
 def _import(

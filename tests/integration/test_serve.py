@@ -372,3 +372,27 @@ def test_an_edit_of_an_earlier_record_stops_every_call_at_the_next_whole_verific
         assert r.status_code == 503 and "edited" in r.json()["detail"]
     finally:
         server.stop()
+
+
+def test_a_prowler_csv_is_submitted_as_prowler_wrote_it(
+    served: tuple[Server, dict[str, str]], tmp_path: Path
+) -> None:
+    from analyzer.graph.store import open_store
+    from connectors.proposals import import_proposals
+
+    server, tokens = served
+    run = ROOT / "tests" / "data" / "proposals" / "prowler-run.csv"  # a real Prowler run's CSV
+    elsewhere = open_store(tmp_path / "other")
+    expected = import_proposals(elsewhere, [run])
+    elsewhere.close()
+    r = server.call(
+        "POST",
+        "/v1/proposals",
+        tokens["pipeline"],
+        content=run.read_bytes(),
+        headers={"Content-Type": "text/csv"},
+    )
+    assert r.status_code in (201, 202), r.text
+    body = r.json()
+    assert sorted(body["imported"]) == sorted(expected.imported) and expected.imported
+    assert body["skipped"] == expected.skipped and body["errors"] == []
