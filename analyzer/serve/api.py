@@ -289,9 +289,9 @@ def create_api(
     ) -> Any:
         """Submit proposed remediations in any format ``blastwall propose`` reads (ASFF, an EventBridge
         event carrying Security Hub findings, OCSF, Prowler, Custodian, Config, Access Analyzer, a
-        Terraform plan, Blastwall YAML, Prowler's CSV), as the request body. They are imported with the caller as their
-        requester and scored; scored within the server's wait (1 s) the answer is 201 with each verdict,
-        else 202 and each proposal's URL to ask again."""
+        Terraform plan, Blastwall YAML, Prowler's CSV), as the request body. They are imported with the
+        caller as their requester and scored; scored within the server's wait (1 s) the answer is 201
+        with each verdict, else 202 and each proposal's URL to ask again."""
         raw = await request.body()
         if len(raw) > MAX_BODY:
             raise HTTPException(413, f"the body is {len(raw)} bytes; at most {MAX_BODY} are accepted")
