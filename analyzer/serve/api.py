@@ -292,9 +292,16 @@ def create_api(
         Terraform plan, Blastwall YAML, Prowler's CSV), as the request body. They are imported with the
         caller as their requester and scored; scored within the server's wait (1 s) the answer is 201
         with each verdict, else 202 and each proposal's URL to ask again."""
-        raw = await request.body()
-        if len(raw) > MAX_BODY:
-            raise HTTPException(413, f"the body is {len(raw)} bytes; at most {MAX_BODY} are accepted")
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_BODY:
+            raise HTTPException(413, f"the body is {declared} bytes; at most {MAX_BODY} are accepted")
+        chunks, size = [], 0
+        async for chunk in request.stream():  # read no more than the bound, whatever the header said
+            size += len(chunk)
+            if size > MAX_BODY:
+                raise HTTPException(413, f"the body is over {MAX_BODY} bytes, the most accepted")
+            chunks.append(chunk)
+        raw = b"".join(chunks)
         kind = request.headers.get("content-type", "")
         return await _run_sync(lambda: _import_and_score(raw, kind, who, response))
 

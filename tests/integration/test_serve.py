@@ -396,3 +396,27 @@ def test_a_prowler_csv_is_submitted_as_prowler_wrote_it(
     body = r.json()
     assert sorted(body["imported"]) == sorted(expected.imported) and expected.imported
     assert body["skipped"] == expected.skipped and body["errors"] == []
+
+
+def test_a_body_over_the_bound_is_refused_before_it_is_read(served: tuple[Server, dict[str, str]]) -> None:
+    from analyzer.serve.api import MAX_BODY
+
+    server, tokens = served
+    big = b"[" + b" " * MAX_BODY + b"]"
+    r = server.call(
+        "POST", "/v1/proposals", tokens["pipeline"], content=big, headers={"Content-Type": "application/json"}
+    )
+    assert r.status_code == 413 and "at most" in r.json()["detail"]
+
+    def chunks():  # no Content-Length: chunked, and still cut at the bound
+        for _ in range(MAX_BODY // (1 << 20) + 2):
+            yield b" " * (1 << 20)
+
+    r = server.call(
+        "POST",
+        "/v1/proposals",
+        tokens["pipeline"],
+        content=chunks(),
+        headers={"Content-Type": "application/json"},
+    )
+    assert r.status_code == 413 and "over" in r.json()["detail"]
