@@ -27,6 +27,7 @@ import json
 import mmap
 import os
 import pickle
+import shutil
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -107,27 +108,32 @@ class Restricted(pickle.Unpickler):
 
 
 def save(obj: Any, path: Path, header: dict[str, Any]) -> int:
-    """Write ``obj`` to ``path`` and ``path.bin`` (see the module docstring); returns the bytes written."""
-    buffers: list[pickle.PickleBuffer] = []
-    data = pickle.dumps(obj, protocol=5, buffer_callback=buffers.append)
+    """Write ``obj`` to ``path`` and ``path.bin`` (see the module docstring); returns the bytes written.
+
+    Streamed: the pickle goes to a file as it is made and each array to the ``.bin`` as the pickler
+    reaches it, so the pickle (700 MB at scale L) is never held in memory whole."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tag = f".tmp-{os.getpid()}"
     bin_path = path.with_name(f"{path.name}.{os.urandom(6).hex()}.bin")
-    bin_tmp, tmp = Path(f"{bin_path}{tag}"), Path(f"{path}{tag}")
+    bin_tmp, tmp, body_tmp = Path(f"{bin_path}{tag}"), Path(f"{path}{tag}"), Path(f"{path}.body{tag}")
     spans: list[tuple[int, int]] = []
+    pos = 0
     try:
-        with _private(bin_tmp) as f:
-            pos = 0
-            for b in buffers:
+        with _private(bin_tmp) as bins, _private(body_tmp) as body:
+
+            def put(b: pickle.PickleBuffer) -> None:
+                nonlocal pos
                 raw = b.raw()
                 pad = -pos % ALIGN
-                f.write(b"\0" * pad)
+                bins.write(b"\0" * pad)
                 pos += pad
                 spans.append((pos, raw.nbytes))
-                f.write(raw)
+                bins.write(raw)
                 pos += raw.nbytes
-            f.flush()
-            os.fsync(f.fileno())
+
+            pickle.Pickler(body, protocol=5, buffer_callback=put).dump(obj)
+            bins.flush()
+            os.fsync(bins.fileno())
         head = {
             **header,
             "format": FORMAT,
@@ -136,9 +142,11 @@ def save(obj: Any, path: Path, header: dict[str, Any]) -> int:
             "bin_size": pos,
             "buffers": spans,
         }
-        with _private(tmp) as f:
+        with _private(tmp) as f, open(body_tmp, "rb") as made:
             f.write(json.dumps(head, sort_keys=True).encode() + b"\n")
-            f.write(data)
+            start = f.tell()
+            shutil.copyfileobj(made, f, 16 << 20)
+            pickled = f.tell() - start
             f.flush()
             os.fsync(f.fileno())
         os.replace(bin_tmp, bin_path)
@@ -147,12 +155,12 @@ def save(obj: Any, path: Path, header: dict[str, Any]) -> int:
         bin_path.unlink(missing_ok=True)
         raise
     finally:
-        for t in (bin_tmp, tmp):
+        for t in (bin_tmp, tmp, body_tmp):
             t.unlink(missing_ok=True)
     for old in _bins(path):
         if old != bin_path:
             old.unlink(missing_ok=True)
-    return pos + len(data)
+    return pos + pickled
 
 
 def header(path: Path) -> dict[str, Any] | None:
