@@ -420,3 +420,40 @@ def test_a_body_over_the_bound_is_refused_before_it_is_read(served: tuple[Server
         headers={"Content-Type": "application/json"},
     )
     assert r.status_code == 413 and "over" in r.json()["detail"]
+
+
+def test_serve_over_the_neo4j_store(
+    tmp_path: Path, falkordb_fresh: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What deploy/compose.yaml runs: serve over a Bolt store (FalkorDB here), the ledger on its own path."""
+    from analyzer.demo import run_demo
+    from analyzer.graph.neo4j_store import shared_driver
+
+    beside = tmp_path / "ledger"
+    monkeypatch.setenv("BLASTWALL_LEDGER", str(beside / "ledger.jsonl"))
+    monkeypatch.setenv("BLASTWALL_KEYS", str(beside / "demo-keys"))
+    monkeypatch.setenv("BLASTWALL_TRUST_ROOT", str(beside / "trust-root.json"))
+    shared_driver(falkordb_fresh, "falkordb", "").execute_query("MATCH (n) DETACH DELETE n")
+    uri = f"{falkordb_fresh}?database=blastwall&dialect=falkordb"
+    store, _ = run_demo(uri)
+    store.close()
+
+    def bw(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        p = subprocess.run(
+            [*blastwall_cmd(), "--store", uri, *args], capture_output=True, text=True, timeout=300
+        )
+        assert not check or p.returncode == 0, (args, p.stderr[-2000:])
+        return p
+
+    org = {"store": uri, "bw": bw, "ledger": beside / "ledger.jsonl"}
+    token = _token(org, "pipeline", "propose", "read", "gate")
+    server = Server(org)
+    try:
+        r = server.call("POST", "/v1/proposals", token, json=_event("-on-neo4j"))
+        assert r.status_code == 201, r.text
+        (p,) = r.json()["proposals"]
+        assert p["tier"] == "cab" and p["verdict"].startswith("Changing who may assume datalake-reader cuts")
+        gate = server.call("POST", f"/v1/gate/{STORY}", token).json()
+        assert gate["allowed"] is False and gate["tier"] == "cab"
+    finally:
+        server.stop()
