@@ -360,3 +360,65 @@ def test_a_stub_from_another_source_leaves_the_node_as_its_source_said(store_uri
     store.load(mention, update_tag=12, account="222222222222")
     node = store.get_node(role)
     assert node is not None and node.update_tag == 12
+
+
+def test_a_bulk_stream_rebuilds_the_indexes_and_a_failed_one_leaves_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite: a stream of BULK_ROWS edges or more drops the edges' secondary indexes and builds them again
+    in the same transaction; the rows are those of the row-by-row path, the query plans use the indexes
+    again, and a stream that fails half way leaves the table and its indexes as they were."""
+    import sqlite3
+
+    from analyzer.graph import sqlite_store
+
+    ends = [f"urn:test:eni-{i}" for i in range(60)]
+
+    def batch(stream: _Stream) -> Batch:
+        b = Batch("flowlogs")
+        for e in ends:
+            b.stub(e, "NetworkInterface")
+        b.edge_stream, b.edge_stream_rows = stream, len(ends) - 1
+        return b
+
+    slow = open_store(str(tmp_path / "row-by-row"))
+    assert not any(s.startswith("DROP INDEX") for s in _said_by(slow, batch(_Stream(ends))))
+    monkeypatch.setattr(sqlite_store, "BULK_ROWS", 10)
+    fast = open_store(str(tmp_path / "bulk"))
+    said: list[str] = []
+    fast._conn.set_trace_callback(said.append)  # type: ignore[attr-defined]
+    fast.load(batch(_Stream(ends)), update_tag=1)
+    assert any(s.startswith("DROP INDEX") for s in said)  # the bulk path ran
+    assert _flows(fast) == _flows(slow) and len(_flows(fast)) == len(ends) - 1
+
+    def indexes(store: object) -> list[str]:
+        db = sqlite3.connect(store.file)  # type: ignore[attr-defined]
+        try:
+            return sorted(
+                r[0]
+                for r in db.execute(
+                    "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'edges' AND sql IS NOT NULL"
+                )
+            )
+        finally:
+            db.close()
+
+    assert indexes(fast) == indexes(slow) == ["edges_dst", "edges_scope"]
+
+    class Broken(_Stream):
+        def rows(self) -> Iterator[EdgeRow]:
+            yield from list(super().rows())[:20]
+            raise OSError("the flow-log file went away")
+
+    before = _flows(fast)
+    with pytest.raises(OSError, match="went away"):
+        fast.load(batch(Broken(ends)), update_tag=2)
+    assert _flows(fast) == before and indexes(fast) == ["edges_dst", "edges_scope"]
+
+
+def _said_by(store: object, b: Batch) -> list[str]:
+    said: list[str] = []
+    store._conn.set_trace_callback(said.append)  # type: ignore[attr-defined]
+    store.load(b, update_tag=1)  # type: ignore[attr-defined]
+    store._conn.set_trace_callback(None)  # type: ignore[attr-defined]
+    return said
