@@ -242,7 +242,10 @@ def create_api(
             records = governed.records()
         except Unavailable as exc:
             return JSONResponse({"ready": False, "detail": str(exc)}, status_code=503)
-        return JSONResponse({"ready": True, "ledger_records": records})
+        ready: dict[str, Any] = {"ready": True, "ledger_records": records}
+        if scorer.after_problem:
+            ready["change_requests_problem"] = scorer.after_problem
+        return JSONResponse(ready)
 
     def _submitted(s: Any, pid: str) -> Submitted:
         state, why = scorer.state(pid)

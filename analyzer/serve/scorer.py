@@ -30,6 +30,7 @@ class Scorer:
         self.after = after  # called with each batch's results (e.g. to file change requests)
         self.ready = threading.Event()
         self.problem: str | None = None  # why the context could not be made (readyz says it)
+        self.after_problem: str | None = None  # the last failure of ``after``
         self._cond = threading.Condition()
         self._pending: list[str] = []
         self._state: dict[str, str] = {}
@@ -104,18 +105,22 @@ class Scorer:
         from analyzer import api
 
         outcome: dict[str, tuple[str, str | None]] = {}
+        results: list[dict[str, Any]] = []
         try:
             at, anchored = api.anchor(store, self.as_of)
-            out = api.score(store, batch, as_of=at, anchored=anchored, save=True)
-            for r in out["results"]:
+            results = api.score(store, batch, as_of=at, anchored=anchored, save=True)["results"]
+            for r in results:
                 failed = r.get("status") == "error"
                 outcome[r["proposal_id"]] = (FAILED, r.get("error")) if failed else (DONE, None)
-            if self.after is not None:
-                self.after(store, out["results"])
         except BlastwallError as exc:
             outcome = {pid: (FAILED, str(exc)) for pid in batch}
         except Exception as exc:  # the thread must go on scoring what comes next
             outcome = {pid: (FAILED, f"{type(exc).__name__}: {exc}") for pid in batch}
+        if self.after is not None and any(v[0] == DONE for v in outcome.values()):
+            try:  # what follows scoring (filing change requests) never undoes it
+                self.after(store, [r for r in results if outcome[r["proposal_id"]][0] == DONE])
+            except Exception as exc:  # readyz reports it
+                self.after_problem = f"{type(exc).__name__}: {exc}"
         with self._cond:
             for pid in batch:
                 if self._state.get(pid) == SCORING:  # not submitted again meanwhile

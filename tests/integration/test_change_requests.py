@@ -5,6 +5,7 @@ only for a linked approver holding the role, for the request filed for this prop
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -214,3 +215,27 @@ def test_serve_files_the_change_request_for_what_needs_a_human(
         assert "change_request.do?sys_id=" in p["change_request"]
     finally:
         server.stop()
+
+
+def test_serve_scores_even_when_servicenow_is_down(servicenow: tuple[dict, ServiceNowFake]) -> None:
+    from tests.integration.test_serve import Server, _event, _token
+
+    org, fake = servicenow
+    token = _token(org, "pipeline", "propose", "read")
+    server = Server(org, "--change-requests", "servicenow")
+    try:
+        fake.fail_next(503, times=100)
+        r = server.call("POST", "/v1/proposals", token, json=_event("-snow-down"))
+        assert r.status_code in (201, 202), r.text  # filing is retried (backing off) before it gives up
+        (p,) = r.json()["proposals"]
+        deadline = time.monotonic() + 90
+        while (got := server.call("GET", p["url"], token)).status_code == 202:
+            assert time.monotonic() < deadline
+            time.sleep(0.5)
+        assert got.status_code == 200 and got.json()["tier"] == "cab"  # scored, whatever ServiceNow said
+        assert not fake.changes
+    finally:
+        server.stop()
+    logged = [json.loads(x) for x in (org["store"] / "api-calls.jsonl").read_text().splitlines()]
+    (missed,) = [x for x in logged if x.get("event") == "change request not filed"]
+    assert missed["proposal_id"] == p["proposal_id"] and "503" in missed["why"]
