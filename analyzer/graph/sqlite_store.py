@@ -37,15 +37,6 @@ from analyzer.timeutil import iso, now
 DB_NAME = "blastwall.sqlite"
 BUSY_TIMEOUT_MS = 30_000
 
-EDGE_INDEXES = {
-    "edges_scope": "CREATE INDEX IF NOT EXISTS edges_scope ON edges (source, account, update_tag)",
-    "edges_dst": "CREATE INDEX IF NOT EXISTS edges_dst ON edges (dst, kind)",
-}
-"""The edges' secondary indexes: kept up to date row by row, except under a load of ``BULK_ROWS`` or more
-streamed edges, which drops them and builds them again inside its own transaction (readers see the old
-table with its indexes until it commits; a rollback or a crash restores them)."""
-BULK_ROWS = 500_000
-
 _DDL = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS nodes (
@@ -73,7 +64,8 @@ CREATE TABLE IF NOT EXISTS edges (
     last_seen TEXT,
     PRIMARY KEY (src, kind, dst, key)
 );
-__EDGE_INDEXES__
+CREATE INDEX IF NOT EXISTS edges_scope ON edges (source, account, update_tag);
+CREATE INDEX IF NOT EXISTS edges_dst ON edges (dst, kind);
 CREATE TABLE IF NOT EXISTS journal (generation INTEGER PRIMARY KEY, body BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS documents (
     collection TEXT NOT NULL,
@@ -82,7 +74,7 @@ CREATE TABLE IF NOT EXISTS documents (
     updated_at TEXT NOT NULL,
     PRIMARY KEY (collection, id)
 );
-""".replace("__EDGE_INDEXES__", "".join(f"{ddl};\n" for ddl in EDGE_INDEXES.values()).rstrip("\n"))
+"""
 
 _UPSERT_NODE = """
 INSERT INTO nodes (id, kind, props, source, account, update_tag, first_seen, last_seen)
@@ -317,14 +309,7 @@ class SqliteStore:
             cur.executemany(_UPSERT_NODE, node_rows)
             log.nodes_of(_stubs_changing(cur, stub_rows))
             cur.executemany(_INSERT_STUB, stub_rows)
-            bulk = batch.edge_stream is not None and (batch.edge_stream_rows or 0) >= BULK_ROWS
-            if bulk:  # millions of rows: each index built once after, not a random insert per row
-                for name in EDGE_INDEXES:
-                    cur.execute(f"DROP INDEX IF EXISTS {name}")
             cur.executemany(_UPSERT_EDGE, logged(edges))
-            if bulk:
-                for ddl in EDGE_INDEXES.values():
-                    cur.execute(ddl)
             for collection, docs in batch.documents.items():
                 self._put_docs(cur, collection, docs)
 
