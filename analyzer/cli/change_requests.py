@@ -197,6 +197,33 @@ def link_cmd(
     click.echo(f"{system} account {body['account']} is {body['name']}, linked by {admin}")
 
 
+@accounts.command("unlink")
+@click.option("--servicenow", "sn", default=None, help="The ServiceNow user_name.")
+@click.option("--jira", "jira", default=None, help="The Jira (Atlassian) accountId.")
+@click.option("--as", "admin", required=True, help="A holder of role-admin.")
+@KEY_DIR
+@click.pass_context
+@handled
+def unlink_cmd(
+    ctx: click.Context, sn: str | None, jira: str | None, admin: str, key_dir: Path | None
+) -> None:
+    """Unlink a ticket-system account: its approvals count for nobody from this record on (decisions
+    already recorded stay as they were made).
+
+    \b
+    Example:
+      blastwall accounts unlink --servicenow priya.natarajan --as dana
+    """
+    from analyzer.errors import BadInput
+    from analyzer.governance.identities import unlink_account
+
+    if (sn is None) == (jira is None):
+        raise BadInput("give exactly one of --servicenow USER_NAME or --jira ACCOUNT_ID")
+    system, account = ("servicenow", sn) if sn is not None else ("jira", jira)
+    unlink_account(ledger_of(ctx), system, str(account), admin=admin, key_dir=key_dir)
+    click.echo(f"{system} account {account} is no longer linked")
+
+
 @accounts.command("list")
 @TRUST_ROOT
 @click.pass_context

@@ -239,3 +239,18 @@ def test_serve_scores_even_when_servicenow_is_down(servicenow: tuple[dict, Servi
     logged = [json.loads(x) for x in (org["store"] / "api-calls.jsonl").read_text().splitlines()]
     (missed,) = [x for x in logged if x.get("event") == "change request not filed"]
     assert missed["proposal_id"] == p["proposal_id"] and "503" in missed["why"]
+
+
+def test_an_unlinked_account_approves_for_nobody(servicenow: tuple[dict, ServiceNowFake]) -> None:
+    org, fake = servicenow
+    bw = org["bw"]
+    bw("accounts", "link", "priya", "--servicenow", "priya.natarajan", "--as", "dana")
+    assert "priya.natarajan" in bw("accounts", "list").stdout
+    bw("accounts", "unlink", "--servicenow", "priya.natarajan", "--as", "dana")
+    assert "priya.natarajan" not in bw("accounts", "list").stdout
+    bw("change-request", "open", STORY, "--to", "servicenow")
+    fake.approve("CHG0030001", "priya.natarajan")
+    (row,) = json.loads(bw("change-request", "sync", "--format", "json").stdout)
+    assert row["outcome"] == "not counted" and "no role-admin linked" in row["detail"]
+    out = bw("accounts", "unlink", "--servicenow", "priya.natarajan", "--as", "dana", check=False)
+    assert out.returncode != 0 and "is not linked" in out.stderr
