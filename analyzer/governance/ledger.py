@@ -107,7 +107,7 @@ def replay(
     """Admit records in order until one does not count (``first_bad`` names it). Signatures are checked
     from ``check_signatures_from`` on. Anchored heads are checked at their own point of the ledger. With
     ``base`` (taken over: its authority is advanced in place), a prefix already checked is skipped when
-    its bytes are unchanged."""
+    it still ends with the record it ended with, at the same offset (``Checked``)."""
     skip = 0
     if base is not None and base.holds(data):
         auth, skip = base.authority, base.length
@@ -388,9 +388,9 @@ class Ledger:
         return head
 
     def verify(self, trust_root: TrustRoot | None) -> VerifyReport:
-        """``verify`` with this ledger's witnesses, going on from what this process verified before when
-        the bytes it verified are unchanged (a long-running process, such as ``serve``, checks each
-        record's signature once); a ledger that verifies is remembered, so this process's next append
+        """``verify`` with this ledger's witnesses, going on from what this process verified before while
+        that prefix ends as it did (a long-running process, such as ``serve``, checks each record's
+        signature once); a ledger that verifies is remembered, so this process's next append
         or verify checks only what was written after. Heads anchored at records verified before are
         not read again, and an edit of a record verified before is not seen here (``Checked``):
         ``blastwall audit verify`` reads every one."""
@@ -474,7 +474,7 @@ def verify(
     """Replay every record through the authority rules, check the signed head, the trust root and every
     anchored head; name the first record that does not count. Without a trust root nothing verifies:
     a ledger rebuilt from scratch with someone else's keys is internally perfect. With ``base`` (taken
-    over), a prefix this process verified is not replayed again if its bytes are unchanged."""
+    over), a prefix this process verified is not replayed again while it ends as it did (``Checked``)."""
     ledger = Ledger(path)
     rep = VerifyReport(True, 0, trust_root=trust_root.fingerprint if trust_root else None)
     if not ledger.exists():
