@@ -35,7 +35,14 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from analyzer.errors import BlastwallError
 from analyzer.governance import anchors as anchoring
 from analyzer.governance import signing
-from analyzer.governance.authority import FORMAT, RECORDER_NAME, Authority, Refused, record_hash
+from analyzer.governance.authority import (
+    FORMAT,
+    RECORDER_NAME,
+    SYSTEM_RECORDS,
+    Authority,
+    Refused,
+    record_hash,
+)
 from analyzer.governance.trust_root import TrustRoot
 from analyzer.timeutil import iso, now
 
@@ -103,9 +110,12 @@ def replay(
     anchors_at: dict[int, list[tuple[str, dict[str, Any]]]] | None = None,
     anchor_problems: list[str] | None = None,
     base: Checked | None = None,
+    grants_only: bool = False,
 ) -> Replay:
     """Admit records in order until one does not count (``first_bad`` names it). Signatures are checked
-    from ``check_signatures_from`` on. Anchored heads are checked at their own point of the ledger. With
+    from ``check_signatures_from`` on; with ``grants_only``, not on the system's own records (gate answers,
+    executions, repairs, checkpoints: a ledger in use is mostly those), which grant no role, acceptance or
+    decision — for a reader that wants only those (``api.recorded_acceptances``), never for the gate. Anchored heads are checked at their own point of the ledger. With
     ``base`` (taken over: its authority is advanced in place), a prefix already checked is skipped when
     it still ends with the record it ended with, at the same offset (``Checked``)."""
     skip = 0
@@ -122,7 +132,8 @@ def replay(
             rep.first_bad, rep.problem = n, f"not a valid UTF-8 JSON record ({exc})"
             return rep
         try:
-            auth.admit(rec, check_signature=n >= check_signatures_from)
+            system = grants_only and isinstance(rec, dict) and rec.get("type") in SYSTEM_RECORDS
+            auth.admit(rec, check_signature=n >= check_signatures_from and not system)
         except Refused as exc:
             rep.first_bad, rep.problem = n, str(exc)
             return rep
