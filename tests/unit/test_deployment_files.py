@@ -8,7 +8,6 @@ import re
 import shlex
 import tomllib
 
-import click
 import pytest
 import yaml
 
@@ -21,9 +20,12 @@ COMPOSE = yaml.safe_load((ROOT / "deploy" / "compose.yaml").read_text())
 
 def _parses(args: list[str]) -> None:
     """``blastwall ARGS`` is a command whose options all exist (parsed by click, not run)."""
-    cmd = main.get_command(click.Context(main), args[0])
+    # under main's own context, as the CLI parses it: a command parsed without it would cache a help
+    # option without -h, and every later --help in this process would show that
+    parent = main.make_context("blastwall", [], resilient_parsing=True)
+    cmd = main.get_command(parent, args[0])
     assert cmd is not None, args
-    with cmd.make_context(args[0], list(args[1:])) as sub:
+    with cmd.make_context(args[0], list(args[1:]), parent=parent) as sub:
         assert sub.command is cmd
 
 
