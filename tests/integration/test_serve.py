@@ -17,9 +17,9 @@ import httpx
 import pytest
 
 from analyzer.governance import signing
-from analyzer.governance.authority import record_hash
 from analyzer.governance.ledger import Ledger
 from tests.conftest import ROOT, blastwall_cmd, free_port
+from tests.forgery import forge_record
 
 STORY = "bw-87109988a633"
 FINDINGS = ROOT / "data" / "samples" / "acme-fin" / "findings" / "securityhub-access-analyzer.json"
@@ -197,25 +197,6 @@ def test_without_the_right_token_nothing_is_answered(served: tuple[Server, dict[
     assert gates == []
 
 
-def _forge(ledger: Path, rtype: str, body: dict[str, Any], actor: str, key_dir: Path) -> None:
-    """Append a record as someone with write access to the store directory and a key of their own would:
-    well formed, chained, signed by their own (registered) key."""
-    last = json.loads(ledger.read_bytes().splitlines()[-1])
-    rec: dict[str, Any] = {
-        "v": last["v"],
-        "seq": last["seq"] + 1,
-        "time": last["time"],
-        "type": rtype,
-        "actor": actor,
-        "body": body,
-        "prev": last["hash"],
-    }
-    rec["hash"] = record_hash(rec)
-    rec["signature"] = signing.sign(signing.load_private_key(actor, key_dir), "ledger_record", rec["hash"])
-    with open(ledger, "ab") as f:
-        f.write(signing.canonical(rec) + b"\n")
-
-
 def test_a_token_forged_by_someone_who_can_write_the_store_admits_no_one(demo_org: dict) -> None:
     """Priya (change advisory board, not a role-admin) writes a token for herself into the ledger with her
     own key; the writer would have refused it, so she appends it by hand. The server admits nobody
@@ -249,7 +230,14 @@ def test_a_token_forged_by_someone_who_can_write_the_store_admits_no_one(demo_or
     server = Server(demo_org)
     try:
         assert server.call("GET", f"/v1/proposals/{STORY}", honest).status_code == 200
-        _forge(demo_org["ledger"], "token_issue", body, "priya", demo_org["keys"])
+        # well formed, chained, signed by her own registered key
+        forge_record(
+            demo_org["ledger"],
+            "token_issue",
+            "priya",
+            body,
+            signing.load_private_key("priya", demo_org["keys"]),
+        )
         for who in (forged.bearer, honest):
             r = server.call("GET", f"/v1/proposals/{STORY}", who)
             assert r.status_code == 503, r.text

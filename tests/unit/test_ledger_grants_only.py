@@ -3,17 +3,15 @@ records, which grant nothing — a ledger in use is mostly gate answers — and 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from analyzer.governance import identities, signing
-from analyzer.governance.authority import record_hash
 from analyzer.governance.decisions import accept_risk
 from analyzer.governance.ledger import Ledger, replay
 from analyzer.governance.tier_policy import load_policy
+from tests.forgery import forge_record
 
 
 @pytest.fixture
@@ -39,24 +37,6 @@ def ledger(tmp_path: Path) -> tuple[Ledger, Path]:
     return led, keys
 
 
-def _append(led: Ledger, rtype: str, body: dict[str, Any], actor: str) -> None:
-    """A record whose signature is not its actor's (a forger's bytes), chained as the file expects."""
-    last = json.loads(led.path.read_bytes().splitlines()[-1])
-    rec: dict[str, Any] = {
-        "v": last["v"],
-        "seq": last["seq"] + 1,
-        "time": last["time"],
-        "type": rtype,
-        "actor": actor,
-        "body": body,
-        "prev": last["hash"],
-    }
-    rec["hash"] = record_hash(rec)
-    rec["signature"] = signing.sign(signing.new_key(), "ledger_record", rec["hash"])
-    with open(led.path, "ab") as f:
-        f.write(signing.canonical(rec) + b"\n")
-
-
 def test_grants_only_reads_the_same_acceptances_as_a_full_replay(ledger: tuple[Ledger, Path]) -> None:
     led, _ = ledger
     full, quick = replay(led.path.read_bytes()), replay(led.path.read_bytes(), grants_only=True)
@@ -66,9 +46,10 @@ def test_grants_only_reads_the_same_acceptances_as_a_full_replay(ledger: tuple[L
 
 def test_a_badly_signed_grant_is_refused_even_reading_grants_only(ledger: tuple[Ledger, Path]) -> None:
     led, _ = ledger
-    _append(
-        led,
+    forge_record(
+        led.path,
         "risk_acceptance",
+        "ana",
         {
             "acceptance_id": "ra-forged",
             "accepted_by": "ana",
@@ -76,7 +57,7 @@ def test_a_badly_signed_grant_is_refused_even_reading_grants_only(ledger: tuple[
             "scope": {"change_kinds": ["resource.delete"]},
             "expires": "2099-01-01T00:00:00Z",
         },
-        "ana",
+        signing.new_key(),  # not ana's
     )
     quick = replay(led.path.read_bytes(), grants_only=True)
     assert quick.first_bad is not None and "ra-forged" not in quick.authority.acceptances
@@ -84,7 +65,9 @@ def test_a_badly_signed_grant_is_refused_even_reading_grants_only(ledger: tuple[
 
 def test_a_badly_signed_gate_answer_is_skipped_only_when_reading_grants(ledger: tuple[Ledger, Path]) -> None:
     led, _ = ledger
-    _append(led, "gate", {"proposal_id": "bw-9", "allowed": True}, "blastwall-recorder")
+    forge_record(
+        led.path, "gate", "blastwall-recorder", {"proposal_id": "bw-9", "allowed": True}, signing.new_key()
+    )
     assert replay(led.path.read_bytes()).first_bad is not None  # the gate's full reading refuses it
     quick = replay(led.path.read_bytes(), grants_only=True)
     assert quick.first_bad is None and len(quick.authority.acceptances) == 1
