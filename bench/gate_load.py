@@ -34,6 +34,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 from analyzer import api  # noqa: E402
+from analyzer.governance.authority import RECORDER_NAME  # noqa: E402
 from analyzer.governance.ledger import Ledger, ledger_path_for  # noqa: E402
 from analyzer.governance.trust_root import parse  # noqa: E402
 from analyzer.graph.store import open_store  # noqa: E402
@@ -95,17 +96,8 @@ def fill(ledger: Ledger, records: int) -> None:
     for start in range(0, todo, 1000):
         n = min(1000, todo - start)
         ledger.append_many(
-            [
-                ("checkpoint", {"filler": start + i, "pad": "x" * 600}, ledger_recorder(), key)
-                for i in range(n)
-            ]
+            [("checkpoint", {"filler": start + i, "pad": "x" * 600}, RECORDER_NAME, key) for i in range(n)]
         )
-
-
-def ledger_recorder() -> str:
-    from analyzer.governance.authority import RECORDER_NAME
-
-    return RECORDER_NAME
 
 
 def percentiles(xs: list[float]) -> dict[str, float]:

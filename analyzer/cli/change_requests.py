@@ -169,6 +169,15 @@ def accounts() -> None:
     """
 
 
+def _account(servicenow: str | None, jira: str | None) -> tuple[str, str]:
+    """(system, account) from --servicenow / --jira: exactly one of them."""
+    from analyzer.errors import BadInput
+
+    if (servicenow is None) == (jira is None):
+        raise BadInput("give exactly one of --servicenow USER_NAME or --jira ACCOUNT_ID")
+    return ("servicenow", str(servicenow)) if servicenow is not None else ("jira", str(jira))
+
+
 @accounts.command("link")
 @click.argument("name")
 @click.option("--servicenow", "sn", default=None, help="The ServiceNow user_name.")
@@ -187,13 +196,10 @@ def link_cmd(
       blastwall accounts link priya --servicenow priya.natarajan --as dana
       blastwall accounts link priya --jira 5b10ac8d82e05b22cc7d4ef5 --as dana
     """
-    from analyzer.errors import BadInput
     from analyzer.governance.identities import link_account
 
-    if (sn is None) == (jira is None):
-        raise BadInput("give exactly one of --servicenow USER_NAME or --jira ACCOUNT_ID")
-    system, account = ("servicenow", sn) if sn is not None else ("jira", jira)
-    body = link_account(ledger_of(ctx), name, system, str(account), admin=admin, key_dir=key_dir)
+    system, account = _account(sn, jira)
+    body = link_account(ledger_of(ctx), name, system, account, admin=admin, key_dir=key_dir)
     click.echo(f"{system} account {body['account']} is {body['name']}, linked by {admin}")
 
 
@@ -214,13 +220,10 @@ def unlink_cmd(
     Example:
       blastwall accounts unlink --servicenow priya.natarajan --as dana
     """
-    from analyzer.errors import BadInput
     from analyzer.governance.identities import unlink_account
 
-    if (sn is None) == (jira is None):
-        raise BadInput("give exactly one of --servicenow USER_NAME or --jira ACCOUNT_ID")
-    system, account = ("servicenow", sn) if sn is not None else ("jira", jira)
-    unlink_account(ledger_of(ctx), system, str(account), admin=admin, key_dir=key_dir)
+    system, account = _account(sn, jira)
+    unlink_account(ledger_of(ctx), system, account, admin=admin, key_dir=key_dir)
     click.echo(f"{system} account {account} is no longer linked")
 
 

@@ -23,14 +23,9 @@ pytestmark = pytest.mark.integration
 TEMPLATE = ROOT / "deploy" / "aws" / "blastwall-gate.yaml"
 
 
-@pytest.fixture
-def loop(moto_server: str, demo_org: dict, monkeypatch: pytest.MonkeyPatch) -> Any:
-    token = _token(demo_org, "remediation-lambda", "propose", "read", "gate")
-    secret = boto3.client("secretsmanager", region_name="us-east-1").create_secret(
-        Name="blastwall/gate-token", SecretString=token
-    )["ARN"]
-    iam = boto3.client("iam", region_name="us-east-1")
-    role = iam.create_role(
+def state_machine() -> str:
+    """A Step Functions state machine in moto, standing for the remediation (one state that succeeds)."""
+    role = boto3.client("iam", region_name="us-east-1").create_role(
         RoleName="sfn-remediation",
         AssumeRolePolicyDocument=json.dumps(
             {
@@ -45,12 +40,23 @@ def loop(moto_server: str, demo_org: dict, monkeypatch: pytest.MonkeyPatch) -> A
             }
         ),
     )["Role"]["Arn"]
+    return str(
+        boto3.client("stepfunctions", region_name="us-east-1").create_state_machine(
+            name="restrict-trust",
+            definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
+            roleArn=role,
+        )["stateMachineArn"]
+    )
+
+
+@pytest.fixture
+def loop(moto_server: str, demo_org: dict, monkeypatch: pytest.MonkeyPatch) -> Any:
+    token = _token(demo_org, "remediation-lambda", "propose", "read", "gate")
+    secret = boto3.client("secretsmanager", region_name="us-east-1").create_secret(
+        Name="blastwall/gate-token", SecretString=token
+    )["ARN"]
+    machine = state_machine()
     sfn = boto3.client("stepfunctions", region_name="us-east-1")
-    machine = sfn.create_state_machine(
-        name="restrict-trust",
-        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
-        roleArn=role,
-    )["stateMachineArn"]
     server = Server(demo_org)
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     monkeypatch.setenv("BLASTWALL_URL", server.url)

@@ -7,12 +7,12 @@ starts the remediation and reports it -> `review` shows it ran after a gate pass
 from __future__ import annotations
 
 import json
-from typing import Any
 
 import boto3
 import pytest
 
 from analyzer.serve import lambda_gate
+from tests.integration.test_lambda_gate import state_machine
 from tests.integration.test_serve import Server, _event, _token
 from tests.ticket_fakes import ServiceNowFake, serving
 
@@ -30,7 +30,7 @@ def test_finding_to_change_request_to_approval_to_execution_to_review(
         monkeypatch.setenv("BLASTWALL_SERVICENOW_PASSWORD", "sn-s3cret-do-not-print")
         bw("accounts", "link", "priya", "--servicenow", "priya.natarajan", "--as", "dana")
         token = _token(demo_org, "remediation-lambda", "propose", "read", "gate")
-        machine = _state_machine()
+        machine = state_machine()
         server = Server(demo_org, "--change-requests", "servicenow", "--link-base", "https://blastwall.acme")
         monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
         monkeypatch.setenv("BLASTWALL_URL", server.url)
@@ -61,26 +61,3 @@ def test_finding_to_change_request_to_approval_to_execution_to_review(
     (item,) = [i for i in items if i["proposal_id"] == pid]
     assert item["reported_by"] == "remediation-lambda" and item["gate_passed_before_execution"] is True
     assert execution["executionArn"] in item["detail"]
-
-
-def _state_machine() -> Any:
-    role = boto3.client("iam", region_name="us-east-1").create_role(
-        RoleName="sfn-remediation",
-        AssumeRolePolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {
-                        "Effect": "Allow",
-                        "Principal": {"Service": "states.amazonaws.com"},
-                        "Action": "sts:AssumeRole",
-                    }
-                ],
-            }
-        ),
-    )["Role"]["Arn"]
-    return boto3.client("stepfunctions", region_name="us-east-1").create_state_machine(
-        name="restrict-trust",
-        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}),
-        roleArn=role,
-    )["stateMachineArn"]
