@@ -18,6 +18,7 @@ from fastapi import Depends, FastAPI, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from analyzer import __version__
 from analyzer.errors import BadInput, BlastwallError
@@ -306,7 +307,7 @@ def create_api(
             chunks.append(chunk)
         raw = b"".join(chunks)
         kind = request.headers.get("content-type", "")
-        return await _run_sync(lambda: _import_and_score(raw, kind, who, response))
+        return await run_in_threadpool(_import_and_score, raw, kind, who, response)
 
     def _import_and_score(raw: bytes, kind: str, who: Caller, response: Response) -> Submission:
         from connectors.proposals import import_documents, parse_body
@@ -457,12 +458,6 @@ def _custodian_id(target: str) -> str:
     if target.startswith("arn:aws:s3:::"):
         return target.removeprefix("arn:aws:s3:::")
     return target
-
-
-async def _run_sync(fn: Any) -> Any:
-    from starlette.concurrency import run_in_threadpool
-
-    return await run_in_threadpool(fn)
 
 
 def openapi_document() -> dict[str, Any]:
