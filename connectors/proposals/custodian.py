@@ -139,11 +139,12 @@ def parse_unit(unit: Path, policies: dict[str, dict[str, Any]] | None = None) ->
     executed = None
     if not dryrun:  # the actions ran: what comes in is a record of what was done, not a request
         run = meta.get("execution") or {}
-        start = run.get("start")
+        # when the actions were done: the run's end (its filters, a gate among them, ran before them)
+        done = run.get("end_time", run.get("start"))
         executed = {
             "by": "cloud-custodian",
             "execution_id": run.get("id"),
-            "at": iso(datetime.fromtimestamp(float(start), UTC)) if isinstance(start, int | float) else None,
+            "at": iso(datetime.fromtimestamp(float(done), UTC)) if isinstance(done, int | float) else None,
         }
     listed = policy.get("actions") or []
     if not isinstance(listed, list):  # Custodian's policy schema: a list of names or objects, never a string
