@@ -64,6 +64,8 @@ class FlowAttribution:
     def __post_init__(self) -> None:
         self._by_node = {i.node: i for i in self.interfaces.values()}
         self._grouped: dict[str, dict[str | None, list[dict[str, Any]]]] = {}  # address -> holders by VPC
+        self._only: dict[tuple[str, str | None], str] = {}  # (address, VPC) -> its one holder ever
+        self._scopes: dict[str, tuple[frozenset[str], frozenset[str]]] = {}  # VPC -> (peered, routed)
         for i in self.interfaces.values():  # an address held now, never snapshotted with history
             for ip in i.ips:
                 holders = self.history.setdefault(ip, [])
@@ -135,16 +137,23 @@ class FlowAttribution:
             for h in holders:
                 by_vpc.setdefault(self._vpc_of(h), []).append(h)
             self._grouped[ip] = by_vpc
+            for v, hs in by_vpc.items():
+                enis = {str(h["eni"]) for h in hs}
+                if len(enis) == 1:
+                    self._only[ip, v] = enis.pop()
         if vpc is not None:
-            peered = self.peers.get(vpc, frozenset())
-            routed = peered | self.transit.routed.get(vpc, frozenset())
+            scopes = self._scopes.get(vpc)
+            if scopes is None:
+                peered = self.peers.get(vpc, frozenset())
+                scopes = self._scopes[vpc] = (peered, peered | self.transit.routed.get(vpc, frozenset()))
+            peered, routed = scopes
             for scope in ({vpc}, routed):  # its own VPC first, then everything a route leads to
                 reachable = [v for v in by_vpc if v in scope]
                 if len(reachable) > 1:
                     self._note("ambiguous", f"{record}: {ip} in {', '.join(sorted(map(str, reachable)))}")
                     return address
                 if reachable:
-                    eni = self._at(by_vpc[reachable[0]], when)
+                    eni = self._only.get((ip, reachable[0])) or self._at(by_vpc[reachable[0]], when)
                     if eni is None:
                         self._note("reassigned", f"{record}: {ip} in {reachable[0]} at {when}")
                         return address
