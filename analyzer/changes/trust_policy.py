@@ -7,7 +7,10 @@ Example delta (what the Access Analyzer lookup produces)::
 Other forms: ``{"remove_statements": ["Sid-or-#index", ...]}``, ``{"new_document": {...}}``,
 ``{"remove_service_principals": ["ec2.amazonaws.com"]}`` (the service may no longer assume the role) and
 ``{"add_service_condition": {"StringEquals": {"aws:SourceAccount": "111122223333"}}}`` (the confused-deputy
-fix: every Allow statement that trusts a service principal gets the condition).
+fix: every Allow statement that trusts a service principal gets the condition) and
+``{"restrict_web_identity_subjects": ["system:serviceaccount:fraud:fraud-batch"]}`` (IRSA: every Allow
+statement that trusts an OIDC provider admits only these token subjects: ``StringEquals`` on
+``<issuer>:sub``, replacing whatever it said about ``sub`` before; ``aud`` and other keys kept).
 """
 
 from __future__ import annotations
@@ -33,6 +36,11 @@ DELTA_SCHEMA: dict[str, Any] = {
         "remove_service_principals": {
             "type": "array",
             "items": {"type": "string", "pattern": "^[a-z0-9.-]+\\.amazonaws\\.com(\\.cn)?$"},
+        },
+        "restrict_web_identity_subjects": {
+            "type": "array",
+            "minItems": 1,
+            "items": {"type": "string", "minLength": 1},
         },
         "add_service_condition": {
             "type": "object",
@@ -80,6 +88,7 @@ def apply(document: Any, delta: dict[str, Any]) -> dict[str, Any]:
     accounts = delta.get("remove_principals_of_account", [])
     services = set(delta.get("remove_service_principals", []))
     condition = delta.get("add_service_condition")
+    subjects = delta.get("restrict_web_identity_subjects")
     for i, st in enumerate(statements):
         if st.get("Sid") in drop or f"#{i}" in drop:
             continue
@@ -106,6 +115,8 @@ def apply(document: Any, delta: dict[str, Any]) -> dict[str, Any]:
             for op, keys in condition.items():
                 merged.setdefault(op, {}).update(copy.deepcopy(keys))
             st = {**st, "Condition": merged}
+        if subjects and st.get("Effect") == "Allow":
+            st = _only_subjects(st, subjects)
         if accounts and isinstance(principal, dict) and "AWS" in principal and st.get("Effect") == "Allow":
             values = principal["AWS"] if isinstance(principal["AWS"], list) else [principal["AWS"]]
             left = [v for v in values if not any(_in_account(v, a) for a in accounts)]
@@ -120,6 +131,37 @@ def apply(document: Any, delta: dict[str, Any]) -> dict[str, Any]:
         kept.append(st)
     doc["Statement"] = kept
     return doc
+
+
+def _only_subjects(st: dict[str, Any], subjects: list[str]) -> dict[str, Any]:
+    """``st`` admitting only web identity tokens whose ``sub`` is one of ``subjects``, for each OIDC
+    provider it trusts (a statement that trusts none is returned as it is).
+
+    >>> st = {"Effect": "Allow", "Action": "sts:AssumeRoleWithWebIdentity",
+    ...       "Principal": {"Federated": "arn:aws:iam::111122223333:oidc-provider/oidc.eks.us-east-1.amazonaws.com/id/AB"},
+    ...       "Condition": {"StringLike": {"oidc.eks.us-east-1.amazonaws.com/id/AB:sub": "system:serviceaccount:fraud:*"},
+    ...                     "StringEquals": {"oidc.eks.us-east-1.amazonaws.com/id/AB:aud": "sts.amazonaws.com"}}}
+    >>> _only_subjects(st, ["system:serviceaccount:fraud:batch"])["Condition"]
+    {'StringEquals': {'oidc.eks.us-east-1.amazonaws.com/id/AB:aud': 'sts.amazonaws.com', 'oidc.eks.us-east-1.amazonaws.com/id/AB:sub': 'system:serviceaccount:fraud:batch'}}
+    """
+    federated = (
+        (st.get("Principal") or {}).get("Federated") if isinstance(st.get("Principal"), dict) else None
+    )
+    values = federated if isinstance(federated, list) else [federated] if federated else []
+    issuers = [v.split(":oidc-provider/", 1)[1] for v in values if ":oidc-provider/" in str(v)]
+    if not issuers:
+        return st
+    keys = {f"{i}:sub".lower() for i in issuers}
+    merged: dict[str, Any] = {}
+    for op, block in (st.get("Condition") or {}).items():
+        kept = {k: v for k, v in block.items() if k.lower() not in keys}
+        if kept:
+            merged[op] = copy.deepcopy(kept)
+    for issuer in issuers:
+        merged.setdefault("StringEquals", {})[f"{issuer}:sub"] = (
+            subjects[0] if len(subjects) == 1 else list(subjects)
+        )
+    return {**st, "Condition": merged}
 
 
 def invert(document_before: Any, delta: dict[str, Any]) -> dict[str, Any]:

@@ -131,6 +131,60 @@ def ingest_directory(ctx: click.Context, directory: Path, collected_at: str | No
     report_errors(errors)
 
 
+@ingest.command("kubernetes")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option(
+    "--cluster-arn",
+    default=None,
+    help="The EKS cluster the export is of (default: from `aws eks describe-cluster` output in DIR).",
+)
+@click.option(
+    "--oidc-issuer",
+    default=None,
+    help="The cluster's OIDC issuer URL (default: from describe-cluster); names its service accounts' tokens.",
+)
+@click.option("--collected-at", default=None, help="When the export was taken (ISO 8601; default now).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.pass_context
+@handled
+def ingest_kubernetes_cmd(
+    ctx: click.Context,
+    directory: Path,
+    cluster_arn: str | None,
+    oidc_issuer: str | None,
+    collected_at: str | None,
+    fmt: str,
+) -> None:
+    """Load one cluster's `kubectl get -o json` exports (namespaces, workloads, pods, services, service
+    accounts, NetworkPolicies), its `aws eks describe-cluster` output and its Pod Identity associations.
+
+    \b
+    Example:
+      kubectl get namespaces,deployments,statefulsets,daemonsets,jobs,cronjobs,replicasets,pods,services,\\
+        serviceaccounts,networkpolicies -A -o json > export/fraud-eks/objects.json
+      aws eks describe-cluster --name fraud-eks > export/fraud-eks/cluster.json
+      blastwall ingest kubernetes export/fraud-eks
+    """
+    import json
+    from dataclasses import asdict
+
+    from connectors.kubernetes.exports import ingest_kubernetes
+
+    seen = iso(parse_time(collected_at)) if collected_at else iso(now())
+    report = ingest_kubernetes(
+        ctx_store(ctx), directory, seen=seen, cluster_arn=cluster_arn, oidc_issuer=oidc_issuer
+    )
+    if fmt == "json":
+        click.echo(json.dumps(asdict(report), indent=2, sort_keys=True))
+        return
+    counts = ", ".join(f"{n} {k}" for k, n in sorted(report.counts.items()))
+    click.echo(f"{report.cluster}: {counts or 'nothing'}")
+    for kind, n in sorted(report.skipped.items()):
+        click.echo(f"skipped {n} {kind}", err=True)
+    for w in report.warnings:
+        click.echo(f"warning: {w}", err=True)
+
+
 @ingest.command("cloudtrail")
 @click.argument("paths", nargs=-1, required=True)
 @click.pass_context

@@ -74,6 +74,28 @@ NODE_KINDS: dict[str, NodeKind] = {
         NodeKind("SecurityGroup", Layer.CONFIGURATION, "A security group and its rules."),
         NodeKind("NetworkInterface", Layer.CONFIGURATION, "An ENI with its addresses."),
         NodeKind("Ec2Instance", Layer.CONFIGURATION, "An EC2 instance."),
+        NodeKind(
+            "EksCluster", Layer.CONFIGURATION, "An EKS (or other Kubernetes) cluster and its OIDC issuer."
+        ),
+        NodeKind("KubernetesNamespace", Layer.CONFIGURATION, "A namespace of a cluster."),
+        NodeKind(
+            "KubernetesWorkload",
+            Layer.CONFIGURATION,
+            "A Deployment, StatefulSet, DaemonSet, Job or CronJob (its pod template's labels and account).",
+        ),
+        NodeKind("Pod", Layer.CONFIGURATION, "A pod: its labels, service account, node and IP addresses."),
+        NodeKind("KubernetesService", Layer.CONFIGURATION, "A Service and the pods its selector selects."),
+        NodeKind(
+            "ServiceAccount",
+            Layer.CONFIGURATION,
+            "A Kubernetes service account (its IRSA role annotation, its Pod Identity associations).",
+        ),
+        NodeKind("NetworkPolicy", Layer.CONFIGURATION, "A Kubernetes NetworkPolicy (its spec)."),
+        NodeKind(
+            "WebIdentity",
+            Layer.EVIDENCE,
+            "A web identity (an OIDC issuer and subject, e.g. a service account's token) seen assuming roles.",
+        ),
         NodeKind("Address", Layer.EVIDENCE, "An IP address seen in evidence and not resolved to an ENI."),
         NodeKind("AwsService", Layer.EVIDENCE, "An AWS service namespace (urn:aws:service-namespace:s3)."),
         NodeKind("Principal", Layer.EVIDENCE, "A principal seen only in evidence (not in any snapshot)."),
@@ -94,7 +116,28 @@ EDGE_KINDS: dict[str, EdgeKind] = {
             "Managed policy, SCP or RCP -> the principal/target it is attached to.",
         ),
         EdgeKind(
-            "RUNS_AS", Layer.CONFIGURATION, "Instance -> role it runs as (through its instance profile)."
+            "RUNS_AS",
+            Layer.CONFIGURATION,
+            "Instance -> role it runs as (through its instance profile); service account -> the role its "
+            "pods get (IRSA annotation or EKS Pod Identity association, prop ``method``).",
+        ),
+        EdgeKind("IN_CLUSTER", Layer.CONFIGURATION, "Namespace -> its cluster."),
+        EdgeKind(
+            "IN_NAMESPACE",
+            Layer.CONFIGURATION,
+            "Workload, pod, service, service account or policy -> namespace.",
+        ),
+        EdgeKind(
+            "PART_OF", Layer.CONFIGURATION, "Pod -> the workload that owns it (through its ReplicaSet)."
+        ),
+        EdgeKind(
+            "USES_SERVICE_ACCOUNT", Layer.CONFIGURATION, "Pod or workload -> the service account it runs as."
+        ),
+        EdgeKind("SELECTS", Layer.CONFIGURATION, "Service or NetworkPolicy -> a pod its selector selects."),
+        EdgeKind(
+            "AUTHENTICATES_AS",
+            Layer.CONFIGURATION,
+            "Service account -> the web identity its projected token is (issuer and ``sub``).",
         ),
         EdgeKind("IN_VPC", Layer.CONFIGURATION, "Subnet, security group, ENI or VPC endpoint -> its VPC."),
         EdgeKind("IN_SUBNET", Layer.CONFIGURATION, "ENI or instance -> its subnet."),

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from analyzer.graph.ids import WEB_IDENTITY_PREFIX
 from analyzer.iam.authorize import Parts, Target, assess_parts, authorize, decide_from_parts, request_context
 from analyzer.iam.batch import authorize_many
 from analyzer.iam.evaluate import Decision, PolicySet, assess
@@ -57,7 +58,9 @@ def candidates(ctx: Context, role_arn: str, docs: list[Any], observed: set[str])
                         out[f"arn:aws:iam::{acct}:root"] = None
                 else:
                     out[value] = None
-    out.update(dict.fromkeys(o for o in observed if not o.startswith(SERVICE_PREFIX)))  # services: below
+    out.update(  # services and web identities: judged with their workloads (service_trust, web_identity_trust)
+        dict.fromkeys(o for o in observed if not o.startswith((SERVICE_PREFIX, WEB_IDENTITY_PREFIX)))
+    )
     return [c for c in out if c != role_arn]
 
 

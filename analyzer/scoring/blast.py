@@ -28,6 +28,7 @@ from analyzer.scoring.impact import blind_spots, walk, worst
 from analyzer.scoring.outcome import config_digest, in_window
 from analyzer.scoring.propagation import build_graphs
 from analyzer.scoring.service_trust import service_trust_change
+from analyzer.scoring.web_identity_trust import web_identity_trust_change
 from analyzer.timeutil import iso
 
 RESULT_SCHEMA_VERSION = "1.0"
@@ -667,6 +668,12 @@ def _trust_change(
     severed += svc.severed
     exposure += svc.exposure
     unknowns += svc.unknowns
+    # the pods that assume it with their service account's token (IRSA)
+    web = web_identity_trust_change(ctx, role, trusts if not same_restored else [before_ps, after_ps], lo, hi)
+    mismatch += web.mismatch
+    severed += web.severed
+    exposure += web.exposure
+    unknowns += web.unknowns
     # rollback: invert, re-apply, and every access decision must equal the original (checked above)
     rollback = {
         "change": {"kind": kind.name, "target": role, "delta": inverse},

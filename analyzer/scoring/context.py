@@ -18,6 +18,8 @@ from analyzer.iam.policy import parse_lenient
 from analyzer.scoring.coverage import coverage_index, covered_days
 
 CMDB_TAG = "cmdb_ci"
+PART_OF_LABEL = "app.kubernetes.io/part-of"
+"""The Kubernetes recommended label naming the application an object is part of (a CI by name)."""
 SERVICE_PREFIX = "urn:aws:service:"
 """How CloudTrail evidence names an AWS service principal (``userIdentity.type`` ``AWSService``)."""
 ANONYMOUS = "anonymous"
@@ -400,7 +402,10 @@ def build_context(
     for n in snap.nodes:
         found: list[str] = []
         tag = (n.props.get("tags") or {}).get(tag_key)
-        if tag:
+        labels = n.props.get("labels")
+        if not tag and labels:  # a Kubernetes object: its cmdb_ci label, else the application it is part of
+            tag = labels.get(tag_key) or labels.get(PART_OF_LABEL)
+        if tag and isinstance(tag, str):
             found += [by_sys_id[tag]] if tag in by_sys_id else by_name.get(tag.strip().lower(), [])
         found += by_arn.get(n.id, [])
         short = n.id.rsplit("/", 1)[-1]
@@ -412,6 +417,10 @@ def build_context(
         ci_of.setdefault(e.src, []).append(e.dst)
     # an ENI with no mapping of its own belongs to what it is attached to (an instance's cmdb_ci tag)
     for e in snap.edge_records("ATTACHED_TO"):
+        if e.src not in ci_of and e.dst in ci_of:
+            ci_of[e.src] = list(ci_of[e.dst])
+    # a pod with no mapping of its own belongs to its workload's
+    for e in snap.edge_records("PART_OF"):
         if e.src not in ci_of and e.dst in ci_of:
             ci_of[e.src] = list(ci_of[e.dst])
     documented = set()

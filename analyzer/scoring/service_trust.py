@@ -2,7 +2,8 @@
 
 An EC2 instance gets its credentials by ``ec2.amazonaws.com`` assuming the role of its instance profile;
 a Lambda function by ``lambda.amazonaws.com`` assuming its execution role; an ECS task by
-``ecs-tasks.amazonaws.com`` assuming its task role. Dropping the service principal from the trust policy,
+``ecs-tasks.amazonaws.com`` assuming its task role; the pods of a Kubernetes service account with an EKS
+Pod Identity association by ``pods.eks.amazonaws.com`` assuming the associated role. Dropping the service principal from the trust policy,
 or conditioning it (``aws:SourceAccount`` / ``aws:SourceArn``, the confused-deputy fix), changes whether
 the service may still assume the role, and so whether those workloads keep their credentials.
 
@@ -27,6 +28,9 @@ from analyzer.scoring.context import SERVICE_PREFIX, Context, account_of
 from analyzer.scoring.outcome import in_window, severed_entry
 
 ACTION = "sts:AssumeRole"
+POD_IDENTITY = "pods.eks.amazonaws.com"
+"""The service principal EKS Pod Identity assumes a role as, for the pods of an associated service
+account (Amazon EKS User Guide, "Learn how EKS Pod Identity grants pods access to AWS services")."""
 
 
 @dataclass
@@ -57,9 +61,25 @@ def all_workloads(ctx: Context) -> dict[str, dict[str, list[str]]]:
             src = ctx.snap.node(e.src)
             if src is not None and src.kind == "LambdaFunction":
                 out.setdefault(e.dst, {}).setdefault("lambda.amazonaws.com", set()).add(e.src)
+            elif src is not None and src.kind == "ServiceAccount" and e.props.get("method") == "pod-identity":
+                runs = out.setdefault(e.dst, {}).setdefault(POD_IDENTITY, set())
+                runs.update(_users_of_service_account(ctx, e.src))
         return {r: {svc: sorted(ws) for svc, ws in by.items()} for r, by in out.items()}
 
     return ctx.snap.memo(("workloads-by-role",), build)  # type: ignore[return-value]
+
+
+def _users_of_service_account(ctx: Context, sa: str) -> set[str]:
+    """The workloads that run as a service account (a pod no workload owns counts as its own)."""
+    snap = ctx.snap
+    users = set()
+    for e in snap.edges_into("USES_SERVICE_ACCOUNT", sa):
+        n = snap.node(e.src)
+        if (n is not None and n.kind == "KubernetesWorkload") or (
+            n is not None and n.kind == "Pod" and not snap.edges_from("PART_OF", e.src)
+        ):
+            users.add(e.src)
+    return users or {sa}
 
 
 def service_principals(trusts: list[PolicySet]) -> set[str]:

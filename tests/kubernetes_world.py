@@ -1,0 +1,371 @@
+"""The sample organization with an EKS cluster added, in the formats the tools write.
+
+* ``aws eks describe-cluster`` output (Amazon EKS API Reference, DescribeCluster: ``cluster.arn``,
+  ``cluster.identity.oidc.issuer``);
+* ``kubectl get … -A -o json`` output: a ``List`` whose items carry ``apiVersion`` and ``kind`` (Kubernetes
+  API reference: apps/v1 Deployment and ReplicaSet, v1 Pod with ``ownerReferences`` and ``status.podIPs``,
+  v1 ServiceAccount, v1 Service, networking.k8s.io/v1 NetworkPolicy);
+* ``aws eks describe-pod-identity-association`` output (``association.roleArn``);
+* CloudTrail ``AssumeRoleWithWebIdentity`` records with ``userIdentity.type`` ``WebIdentityUser`` (IAM User
+  Guide, "Logging IAM and AWS STS API calls with AWS CloudTrail": ``identityProvider`` the OIDC provider
+  ARN, ``userName`` the token's subject);
+* IAM roles in ``get-account-authorization-details`` whose trust is the IRSA trust the EKS User Guide
+  shows ("Assign IAM roles to Kubernetes service accounts") and the Pod Identity trust
+  (``pods.eks.amazonaws.com``, ``sts:AssumeRole`` and ``sts:TagSession``).
+
+The fraud account runs cluster ``fraud-eks``: ``fraud-scoring`` (the Fraud Scoring Engine, by its
+``cmdb_ci`` label) and ``fraud-batch`` (the Fraud Feature Pipeline) read the data lake through one role,
+``eks-fraud-datalake``, whose trust admits any service account of namespace ``fraud``; ``fraud-alerts``
+gets ``eks-fraud-alerts`` through a Pod Identity association. A GitHub Actions workflow assumes
+``ci-deployer`` with its own OIDC token (no cluster says what it runs).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+DATALAKE = "482510973311"
+FRAUD = "615294837560"
+REGION = "us-east-1"
+CLUSTER = "fraud-eks"
+CLUSTER_ARN = f"arn:aws:eks:{REGION}:{FRAUD}:cluster/{CLUSTER}"
+OIDC_ID = "5C1F1AE7D2B1E4A0C9B3F6E2D8A47B19"
+ISSUER = f"oidc.eks.{REGION}.amazonaws.com/id/{OIDC_ID}"
+PROVIDER = f"arn:aws:iam::{DATALAKE}:oidc-provider/{ISSUER}"
+IRSA_ROLE = f"arn:aws:iam::{DATALAKE}:role/eks-fraud-datalake"
+POD_IDENTITY_ROLE = f"arn:aws:iam::{FRAUD}:role/eks-fraud-alerts"
+GITHUB = "token.actions.githubusercontent.com"
+CI_ROLE = f"arn:aws:iam::{DATALAKE}:role/ci-deployer"
+SCORING_CI = "4da3810d6444d8f37622c0802eb78682"  # Fraud Scoring Engine
+PIPELINE_CI = "dfb783022a1b300f534d703649e57058"  # Fraud Feature Pipeline
+
+
+def irsa_trust(subject_pattern: str = "system:serviceaccount:fraud:*") -> dict[str, Any]:
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Federated": PROVIDER},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {
+                    "StringLike": {f"{ISSUER}:sub": subject_pattern},
+                    "StringEquals": {f"{ISSUER}:aud": "sts.amazonaws.com"},
+                },
+            }
+        ],
+    }
+
+
+def _role(
+    arn: str, trust: dict[str, Any], policy: dict[str, Any], tags: list[dict[str, str]]
+) -> dict[str, Any]:
+    name = arn.rsplit("/", 1)[-1]
+    return {
+        "Path": "/",
+        "RoleName": name,
+        "RoleId": "AROA" + name.upper().replace("-", "")[:17].ljust(17, "X"),
+        "Arn": arn,
+        "CreateDate": "2025-11-03T10:00:00Z",
+        "AssumeRolePolicyDocument": trust,
+        "InstanceProfileList": [],
+        "RolePolicyList": [{"PolicyName": "access", "PolicyDocument": policy}],
+        "AttachedManagedPolicies": [],
+        "Tags": tags,
+    }
+
+
+def _meta(name: str, ns: str | None, labels: dict[str, str] | None = None, **more: Any) -> dict[str, Any]:
+    meta: dict[str, Any] = {
+        "name": name,
+        "uid": f"uid-{ns}-{name}",
+        "creationTimestamp": "2026-04-20T09:00:00Z",
+    }
+    if ns is not None:
+        meta["namespace"] = ns
+    if labels:
+        meta["labels"] = labels
+    meta.update(more)
+    return meta
+
+
+def _deployment(name: str, sa: str, ci: str, replicas: int) -> dict[str, Any]:
+    labels = {"app.kubernetes.io/name": name, "cmdb_ci": ci}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _meta(name, "fraud", labels),
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app.kubernetes.io/name": name}},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "serviceAccountName": sa,
+                    "containers": [{"name": name, "image": f"acme/{name}:1.4"}],
+                },
+            },
+        },
+        "status": {"replicas": replicas, "readyReplicas": replicas},
+    }
+
+
+def _pods(
+    name: str, sa: str, ci: str, replicas: int, first_ip: int, rs_exported: bool
+) -> list[dict[str, Any]]:
+    digest = "7d9f8c6b5" if rs_exported else "5b8c7d9f6"
+    out = []
+    for i in range(replicas):
+        ip = f"10.40.12.{first_ip + i}"
+        out.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": _meta(
+                    f"{name}-{digest}-{'abcde'[i]}x{i}q",
+                    "fraud",
+                    {"app.kubernetes.io/name": name, "cmdb_ci": ci, "pod-template-hash": digest},
+                    ownerReferences=[
+                        {
+                            "apiVersion": "apps/v1",
+                            "kind": "ReplicaSet",
+                            "name": f"{name}-{digest}",
+                            "uid": f"uid-rs-{name}",
+                            "controller": True,
+                            "blockOwnerDeletion": True,
+                        }
+                    ],
+                ),
+                "spec": {
+                    "serviceAccountName": sa,
+                    "nodeName": f"ip-10-40-12-{10 + i}.ec2.internal",
+                    "containers": [{"name": name, "image": f"acme/{name}:1.4"}],
+                },
+                "status": {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}]},
+            }
+        )
+    return out
+
+
+def kubectl_export() -> dict[str, Any]:
+    """``kubectl get namespaces,deployments,replicasets,pods,services,serviceaccounts,networkpolicies -A
+    -o json`` of the cluster."""
+    items: list[dict[str, Any]] = [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": _meta("fraud", None, {"team": "fraud"})},
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": _meta("kube-system", None)},
+        _deployment("fraud-scoring", "fraud-scoring", SCORING_CI, 2),
+        _deployment("fraud-batch", "fraud-batch", PIPELINE_CI, 1),
+        _deployment("fraud-alerts", "fraud-alerts", SCORING_CI, 1),
+        {
+            "apiVersion": "apps/v1",
+            "kind": "ReplicaSet",
+            "metadata": _meta(
+                "fraud-scoring-7d9f8c6b5",
+                "fraud",
+                ownerReferences=[{"apiVersion": "apps/v1", "kind": "Deployment", "name": "fraud-scoring"}],
+            ),
+            "spec": {"replicas": 2},
+        },
+        *_pods("fraud-scoring", "fraud-scoring", SCORING_CI, 2, 21, rs_exported=True),
+        *_pods("fraud-batch", "fraud-batch", PIPELINE_CI, 1, 31, rs_exported=False),
+        *_pods("fraud-alerts", "fraud-alerts", SCORING_CI, 1, 41, rs_exported=False),
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": _meta("fraud-scoring", "fraud"),
+            "spec": {
+                "type": "ClusterIP",
+                "clusterIP": "172.20.14.9",
+                "selector": {"app.kubernetes.io/name": "fraud-scoring"},
+                "ports": [{"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP"}],
+            },
+        },
+        {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": _meta("scoring-ingress", "fraud"),
+            "spec": {
+                "podSelector": {"matchLabels": {"app.kubernetes.io/name": "fraud-scoring"}},
+                "policyTypes": ["Ingress"],
+                "ingress": [{"from": [{"namespaceSelector": {"matchLabels": {"team": "fraud"}}}]}],
+            },
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": _meta(
+                "fraud-scoring", "fraud", annotations={"eks.amazonaws.com/role-arn": IRSA_ROLE}
+            ),
+        },
+        {
+            "apiVersion": "v1",
+            "kind": "ServiceAccount",
+            "metadata": _meta("fraud-batch", "fraud", annotations={"eks.amazonaws.com/role-arn": IRSA_ROLE}),
+        },
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _meta("fraud-alerts", "fraud")},
+        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _meta("default", "fraud")},
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": _meta("scoring-readers", "fraud"),
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
+            "subjects": [{"kind": "Group", "name": "fraud-oncall"}],
+        },
+    ]
+    return {"apiVersion": "v1", "kind": "List", "items": items, "metadata": {"resourceVersion": ""}}
+
+
+def describe_cluster() -> dict[str, Any]:
+    return {
+        "cluster": {
+            "name": CLUSTER,
+            "arn": CLUSTER_ARN,
+            "createdAt": "2025-10-01T12:00:00+00:00",
+            "version": "1.31",
+            "endpoint": f"https://{OIDC_ID}.gr7.{REGION}.eks.amazonaws.com",
+            "roleArn": f"arn:aws:iam::{FRAUD}:role/eks-cluster-role",
+            "identity": {"oidc": {"issuer": f"https://{ISSUER}"}},
+            "status": "ACTIVE",
+            "platformVersion": "eks.12",
+        }
+    }
+
+
+def pod_identity_association() -> dict[str, Any]:
+    return {
+        "association": {
+            "clusterName": CLUSTER,
+            "namespace": "fraud",
+            "serviceAccount": "fraud-alerts",
+            "roleArn": POD_IDENTITY_ROLE,
+            "associationArn": f"arn:aws:eks:{REGION}:{FRAUD}:podidentityassociation/{CLUSTER}/a-0f3e1d2c4b5a69788",
+            "associationId": "a-0f3e1d2c4b5a69788",
+            "tags": {},
+            "createdAt": "2026-01-12T08:00:00+00:00",
+            "modifiedAt": "2026-01-12T08:00:00+00:00",
+        }
+    }
+
+
+def _web_identity_event(when: str, provider: str, subject: str, role: str, n: int) -> dict[str, Any]:
+    return {
+        "eventVersion": "1.08",
+        "userIdentity": {
+            "type": "WebIdentityUser",
+            "principalId": f"{provider}:sts.amazonaws.com:{subject}",
+            "userName": subject,
+            "identityProvider": provider,
+        },
+        "eventTime": when,
+        "eventSource": "sts.amazonaws.com",
+        "eventName": "AssumeRoleWithWebIdentity",
+        "awsRegion": REGION,
+        "sourceIPAddress": "52.4.19.77",
+        "userAgent": "aws-sdk-go-v2/1.30.3",
+        "requestParameters": {"roleArn": role, "roleSessionName": f"session-{n}"},
+        "responseElements": {"subjectFromWebIdentityToken": subject, "provider": provider.split("/", 1)[-1]},
+        "requestID": f"0000-{n:08d}",
+        "eventID": f"web-{role.rsplit('/', 1)[-1]}-{n:08d}",
+        "readOnly": True,
+        "resources": [{"accountId": DATALAKE, "type": "AWS::IAM::Role", "ARN": role}],
+        "eventType": "AwsApiCall",
+        "managementEvent": True,
+        "recipientAccountId": DATALAKE,
+        "eventCategory": "Management",
+    }
+
+
+def cloudtrail_records() -> list[dict[str, Any]]:
+    """Every hour of 2026-05-01..14: both service accounts assume the IRSA role, GitHub Actions assumes
+    ci-deployer once a day."""
+    out = []
+    n = 0
+    for day in range(1, 15):
+        for hour in range(24):
+            when = f"2026-05-{day:02d}T{hour:02d}:17:00Z"
+            for sa in ("fraud-scoring", "fraud-batch"):
+                n += 1
+                out.append(
+                    _web_identity_event(when, PROVIDER, f"system:serviceaccount:fraud:{sa}", IRSA_ROLE, n)
+                )
+        n += 1
+        out.append(
+            _web_identity_event(
+                f"2026-05-{day:02d}T03:00:00Z",
+                f"arn:aws:iam::{DATALAKE}:oidc-provider/{GITHUB}",
+                "repo:acme/infra:ref:refs/heads/main",
+                CI_ROLE,
+                n,
+            )
+        )
+    return out
+
+
+def build(sample: Path, out: Path) -> Path:
+    """A copy of the sample at ``out`` with the cluster, its roles and their CloudTrail added."""
+    shutil.copytree(sample, out)
+    s3_read = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": ["s3:GetObject", "s3:ListBucket"],
+                "Resource": ["arn:aws:s3:::acme-datalake-curated", "arn:aws:s3:::acme-datalake-curated/*"],
+            }
+        ],
+    }
+    github_trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Federated": f"arn:aws:iam::{DATALAKE}:oidc-provider/{GITHUB}"},
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {
+                    "StringEquals": {f"{GITHUB}:aud": "sts.amazonaws.com"},
+                    "StringLike": {f"{GITHUB}:sub": "repo:acme/*"},
+                },
+            }
+        ],
+    }
+    pod_identity_trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"Service": "pods.eks.amazonaws.com"},
+                "Action": ["sts:AssumeRole", "sts:TagSession"],
+            }
+        ],
+    }
+    for account, roles in (
+        (
+            DATALAKE,
+            [
+                _role(
+                    IRSA_ROLE, irsa_trust(), s3_read, [{"Key": "cmdb_ci", "Value": "Enterprise Data Lake"}]
+                ),
+                _role(CI_ROLE, github_trust, s3_read, []),
+            ],
+        ),
+        (FRAUD, [_role(POD_IDENTITY_ROLE, pod_identity_trust, s3_read, [])]),
+    ):
+        path = out / "aws" / account / "global" / "iam-GetAccountAuthorizationDetails.json"
+        doc = json.loads(path.read_text())
+        doc["RoleDetailList"] += roles
+        path.write_text(json.dumps(doc, indent=2))
+    cluster = out / "kubernetes" / CLUSTER
+    cluster.mkdir(parents=True)
+    (cluster / "objects.json").write_text(json.dumps(kubectl_export(), indent=2))
+    (cluster / "describe-cluster.json").write_text(json.dumps(describe_cluster(), indent=2))
+    (cluster / "pod-identity-fraud-alerts.json").write_text(json.dumps(pod_identity_association(), indent=2))
+    trail = out / "cloudtrail" / "AWSLogs" / DATALAKE / "CloudTrail" / REGION / "2026" / "05" / "14"
+    trail.mkdir(parents=True, exist_ok=True)
+    name = f"{DATALAKE}_CloudTrail_{REGION}_20260514T2355Z_webidentity.json.gz"
+    with gzip.open(trail / name, "wt") as f:
+        json.dump({"Records": cloudtrail_records()}, f)
+    return out
