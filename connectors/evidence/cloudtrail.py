@@ -23,6 +23,7 @@ from typing import Any
 import msgspec
 
 from analyzer.errors import BadInput
+from analyzer.graph.ids import web_identity_of_provider
 from analyzer.graph.lease import writes
 from analyzer.graph.schema import EdgeRow
 from analyzer.graph.store import GraphStore
@@ -100,6 +101,11 @@ def principal_of(identity: dict[str, Any]) -> tuple[str, str]:
         return f"arn:aws:iam::{account or identity.get('principalId', '')}:root", "Account"
     if itype == "AWSService":
         return f"urn:aws:service:{identity.get('invokedBy', 'unknown')}", "ServicePrincipal"
+    if itype == "WebIdentityUser" and identity.get("identityProvider") and identity.get("userName"):
+        # an OIDC token's subject at its issuer (an EKS service account: system:serviceaccount:<ns>:<sa>)
+        return web_identity_of_provider(identity["identityProvider"], identity["userName"]), "WebIdentity"
+    if itype == "SAMLUser" and identity.get("identityProvider") and identity.get("userName"):
+        return f"urn:aws:saml-user:{identity['identityProvider']}:{identity['userName']}", "Principal"
     if identity.get("arn"):
         return identity["arn"], "Principal"
     return "urn:aws:anonymous", "Principal"
@@ -172,7 +178,7 @@ def _fold_record(i: int, rec: Any, agg: Aggregate, file: str) -> None:
     region = rec.get("awsRegion") or "unknown"
     agg.days.setdefault((recipient, region), set()).add(day_of(when))
     src, src_kind = principal_of(identity)
-    agg.kinds.setdefault(src, (src_kind, identity.get("accountId")))
+    agg.kinds.setdefault(src, (src_kind, identity.get("accountId") or _provider_account(src_kind, recipient)))
     service = (rec.get("eventSource") or "unknown").split(".", 1)[0]
     action = f"{service}:{rec.get('eventName')}"
     denied = rec.get("errorCode") in DENIED_CODES
@@ -297,6 +303,8 @@ class _Identity(msgspec.Struct):
     invokedBy: str | None = None
     principalId: str | None = None
     sessionContext: _SessionContext | None = None
+    userName: str | None = None
+    identityProvider: str | None = None
 
 
 class _Resource(msgspec.Struct):
@@ -337,6 +345,11 @@ _RESOURCE_KINDS = {"AWS::S3::Bucket": "S3Bucket", "AWS::IAM::Role": "IamRole"}
 _TIME = TIME_PATTERN.fullmatch
 
 
+def _provider_account(kind: str, recipient: str) -> str | None:
+    """A web identity's account: the one its role assumption was made in (whose OIDC provider it used)."""
+    return recipient or None if kind == "WebIdentity" else None
+
+
 def _principal_of_struct(i: _Identity) -> tuple[str, str]:
     """``principal_of`` for the decoded schema (the hot path); a test holds the two to the same answers."""
     if i.type in ("AssumedRole", "FederatedUser") and i.sessionContext and i.sessionContext.sessionIssuer:
@@ -350,6 +363,8 @@ def _principal_of_struct(i: _Identity) -> tuple[str, str]:
             "accountId": i.accountId,
             "invokedBy": i.invokedBy,
             "principalId": i.principalId,
+            "userName": i.userName,
+            "identityProvider": i.identityProvider,
         }
     )
 
@@ -377,7 +392,7 @@ def transform_structs(records: list[_Record], agg: Aggregate, file: str = "") ->
         recipient = rec.recipientAccountId or ident.accountId or ""
         agg.days.setdefault((recipient, rec.awsRegion or "unknown"), set()).add(when[:10])
         src, src_kind = _principal_of_struct(ident)
-        agg.kinds.setdefault(src, (src_kind, ident.accountId))
+        agg.kinds.setdefault(src, (src_kind, ident.accountId or _provider_account(src_kind, recipient)))
         action = f"{(rec.eventSource or 'unknown').split('.', 1)[0]}:{rec.eventName}"
         denied = rec.errorCode in DENIED_CODES
         if rec.eventName in ASSUME_EVENTS:
