@@ -132,31 +132,44 @@ def ingest_directory(ctx: click.Context, directory: Path, collected_at: str | No
 
 
 @ingest.command("kubernetes")
-@click.argument("directory", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.argument("directory", required=False, type=click.Path(exists=True, file_okay=False, path_type=Path))
 @click.option(
     "--cluster-arn",
     default=None,
-    help="The EKS cluster the export is of (default: from `aws eks describe-cluster` output in DIR).",
+    help="The EKS cluster (default for an export: from `aws eks describe-cluster` output in DIR).",
 )
 @click.option(
     "--oidc-issuer",
     default=None,
     help="The cluster's OIDC issuer URL (default: from describe-cluster); names its service accounts' tokens.",
 )
+@click.option("--live", is_flag=True, help="Read the cluster through its API instead of an export.")
+@click.option(
+    "--kubeconfig", default=None, help="With --live: the kubeconfig (default $KUBECONFIG, ~/.kube/config)."
+)
+@click.option("--context", "kube_context", default=None, help="With --live: the kubeconfig context.")
+@click.option("--profile", default=None, help="With --live: the AWS profile that may call eks:Describe*.")
+@click.option("--no-aws", is_flag=True, help="With --live: do not ask EKS (issuer and Pod Identity unknown).")
 @click.option("--collected-at", default=None, help="When the export was taken (ISO 8601; default now).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @click.pass_context
 @handled
 def ingest_kubernetes_cmd(
     ctx: click.Context,
-    directory: Path,
+    directory: Path | None,
     cluster_arn: str | None,
     oidc_issuer: str | None,
+    live: bool,
+    kubeconfig: str | None,
+    kube_context: str | None,
+    profile: str | None,
+    no_aws: bool,
     collected_at: str | None,
     fmt: str,
 ) -> None:
-    """Load one cluster's `kubectl get -o json` exports (namespaces, workloads, pods, services, service
-    accounts, NetworkPolicies), its `aws eks describe-cluster` output and its Pod Identity associations.
+    """Load one cluster: its `kubectl get -o json` exports (namespaces, workloads, pods, services, service
+    accounts, NetworkPolicies), its `aws eks describe-cluster` output and its Pod Identity associations;
+    or, with --live, the same read through the Kubernetes and EKS APIs (read-only: list calls only).
 
     \b
     Example:
@@ -164,16 +177,37 @@ def ingest_kubernetes_cmd(
         serviceaccounts,networkpolicies -A -o json > export/fraud-eks/objects.json
       aws eks describe-cluster --name fraud-eks > export/fraud-eks/cluster.json
       blastwall ingest kubernetes export/fraud-eks
+      blastwall ingest kubernetes --live --context fraud-eks \\
+        --cluster-arn arn:aws:eks:us-east-1:615294837560:cluster/fraud-eks
     """
     import json
     from dataclasses import asdict
 
+    from analyzer.errors import BadInput
     from connectors.kubernetes.exports import ingest_kubernetes
 
     seen = iso(parse_time(collected_at)) if collected_at else iso(now())
-    report = ingest_kubernetes(
-        ctx_store(ctx), directory, seen=seen, cluster_arn=cluster_arn, oidc_issuer=oidc_issuer
-    )
+    if live:
+        if directory is not None or not cluster_arn:
+            raise BadInput("--live reads the cluster's API: give --cluster-arn and no DIRECTORY")
+        from connectors.aws.session import base_session
+        from connectors.kubernetes.live import ingest_kubernetes_live
+
+        report = ingest_kubernetes_live(
+            ctx_store(ctx),
+            cluster_arn=cluster_arn,
+            seen=seen,
+            kubeconfig=kubeconfig,
+            context=kube_context,
+            session=None if no_aws else base_session(profile),
+            oidc_issuer=oidc_issuer,
+        )
+    else:
+        if directory is None:
+            raise BadInput("give the export's DIRECTORY, or --live")
+        report = ingest_kubernetes(
+            ctx_store(ctx), directory, seen=seen, cluster_arn=cluster_arn, oidc_issuer=oidc_issuer
+        )
     if fmt == "json":
         click.echo(json.dumps(asdict(report), indent=2, sort_keys=True))
         return

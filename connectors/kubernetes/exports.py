@@ -447,11 +447,17 @@ def ingest_kubernetes(
 ) -> IngestReport:
     """Load one cluster's export (everything read and checked before anything is written)."""
     export = get_export(Path(directory))
-    cluster = cluster_of(export, cluster_arn, oidc_issuer)
-    with guard(str(directory)):
+    return load_export(store, export, cluster_of(export, cluster_arn, oidc_issuer), seen, str(directory))
+
+
+def load_export(
+    store: GraphStore, export: Export, cluster: Cluster, seen: str, where: str, unread: Iterable[str] = ()
+) -> IngestReport:
+    """Transform, check and load one cluster's objects (the caller holds the write lease)."""
+    with guard(where):
         made = transform(export, cluster, seen=seen)
         made.batch.validate()
-    warnings = []
+    warnings = [f"{cluster.arn}: not read: {u}" for u in unread]
     if cluster.issuer is None:
         warnings.append(
             f"{cluster.arn}: its OIDC issuer is unknown (no describe-cluster output, no --oidc-issuer): "
