@@ -76,7 +76,7 @@ def serving(
             self.end_headers()
             self.wfile.write(data)
 
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             url = urlsplit(self.path)
             log.append(self.path)
             if self.headers.get("Authorization") != f"Bearer {token}":

@@ -16,7 +16,8 @@ import pytest
 from analyzer.graph.store import GraphStore, open_store
 from connectors.kubernetes import live
 from connectors.kubernetes.exports import ingest_kubernetes
-from tests import fake_kube_api, kubernetes_world as w
+from tests import fake_kube_api
+from tests import kubernetes_world as w
 from tests.conftest import blastwall_cmd
 
 pytestmark = pytest.mark.integration
