@@ -185,6 +185,17 @@ def kubectl_export() -> dict[str, Any]:
             },
         },
         {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": _meta("fraud-alerts", "fraud"),
+            "spec": {
+                "type": "ClusterIP",
+                "clusterIP": "172.20.14.23",
+                "selector": {"app.kubernetes.io/name": "fraud-alerts"},
+                "ports": [{"name": "http", "port": 80, "targetPort": 8080, "protocol": "TCP"}],
+            },
+        },
+        {
             "apiVersion": "networking.k8s.io/v1",
             "kind": "NetworkPolicy",
             "metadata": _meta("scoring-ingress", "fraud"),

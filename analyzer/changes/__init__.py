@@ -75,6 +75,7 @@ def _ensure_registered() -> None:
         credentials,
         iam_policies,
         interfaces,
+        kubernetes,
         managed_policy,
         opaque,
         public_access,

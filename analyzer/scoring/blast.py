@@ -110,6 +110,7 @@ SCORERS: dict[str, Callable[[], Callable[..., Any]]] = {
     "PublicAccess": _scorer("public_access_change", "public_access_change"),
     "Removal": _scorer("removal_change", "removal_change"),
     "Setting": _scorer("setting_change", "setting_change"),
+    "Pod": _scorer("kubernetes_change", "kubernetes_change"),
 }
 """Change kinds by what they target -> the scorer that re-decides what they touch (loaded when used);
 each returns an ``analyzer.scoring.outcome.Outcome``. Role trust changes are scored in this module."""

@@ -75,8 +75,8 @@ def test_the_export_becomes_the_cluster_graph(store: GraphStore) -> None:
         "fraud-scoring-7d9f8c6b5-bx1q",
     }
     # the Service and the NetworkPolicy select exactly the scoring pods
-    for kind in ("services", "networkpolicies"):
-        selected = {e.dst.rsplit("/", 1)[-1] for e in snap.edge_records("SELECTS") if f"/{kind}/" in e.src}
+    for kind in ("services/fraud-scoring", "networkpolicies/scoring-ingress"):
+        selected = {e.dst.rsplit("/", 1)[-1] for e in snap.edge_records("SELECTS") if e.src.endswith(kind)}
         assert selected == {"fraud-scoring-7d9f8c6b5-ax0q", "fraud-scoring-7d9f8c6b5-bx1q"}, kind
     runs = {
         (e.src.rsplit("/", 1)[-1], e.dst, e.props["method"])
@@ -175,7 +175,7 @@ def test_the_cli_loads_a_cluster_and_says_what_it_read(world: Path, tmp_path: Pa
         "namespaces": 2,
         "workloads": 3,
         "pods": 4,
-        "services": 1,
+        "services": 2,
         "network_policies": 1,
         "service_accounts": 4,
         "pod_identity_associations": 1,

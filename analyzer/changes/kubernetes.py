@@ -1,0 +1,85 @@
+"""``k8s.quarantine_pod``: isolate a pod suspected of compromise.
+
+Two ways a response tool does it:
+
+* ``{"method": "network_policy"}`` (the default): the pod gets the label ``blastwall.io/quarantine=<pod>``
+  and a NetworkPolicy ``quarantine-<pod>`` selects it with ``policyTypes: [Ingress, Egress]`` and no rules:
+  it may neither receive nor send (Kubernetes "Network Policies": a pod selected by a policy of a type is
+  isolated for that direction, and only what some policy allows gets through). The rollback deletes the
+  policy and the label.
+* ``{"method": "label", "set": {"app": "quarantined"}}``: the pod's labels are changed so its Services and
+  its controller no longer select it (the controller starts a replacement; the pod keeps running, cut off
+  from its Services). The rollback puts the labels back.
+
+``apply`` takes and returns the pod's state: ``{"labels": {...}, "isolated": ["Ingress", "Egress"]}``.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from analyzer.changes import ChangeKind, register
+
+QUARANTINE_LABEL = "blastwall.io/quarantine"
+
+DELTA_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "method": {"enum": ["network_policy", "label", "unquarantine"]},
+        "set": {"type": "object", "minProperties": 1, "additionalProperties": {"type": ["string", "null"]}},
+    },
+}
+
+
+def apply(state: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
+    """The pod's state after the change.
+
+    >>> apply({"labels": {"app": "scoring"}, "isolated": []}, {})
+    {'labels': {'app': 'scoring', 'blastwall.io/quarantine': 'true'}, 'isolated': ['Egress', 'Ingress']}
+    >>> apply({"labels": {"app": "scoring"}, "isolated": []}, {"method": "label", "set": {"app": "quarantined"}})
+    {'labels': {'app': 'quarantined'}, 'isolated': []}
+    """
+    after = copy.deepcopy(state)
+    labels: dict[str, Any] = dict(after.get("labels") or {})
+    method = delta.get("method", "network_policy")
+    if method == "network_policy":
+        labels[QUARANTINE_LABEL] = "true"
+        after["isolated"] = sorted({*after.get("isolated", []), "Ingress", "Egress"})
+    elif method == "unquarantine":
+        labels.pop(QUARANTINE_LABEL, None)
+        after["isolated"] = []
+    for key, value in (delta.get("set") or {}).items():
+        if value is None:
+            labels.pop(key, None)
+        else:
+            labels[key] = value
+    after["labels"] = labels
+    return after
+
+
+def invert(before: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
+    """The rollback: the policy (and its label) removed, the labels as they were."""
+    labels = before.get("labels") or {}
+    touched = set(delta.get("set") or {})
+    if delta.get("method", "network_policy") == "network_policy" and QUARANTINE_LABEL not in labels:
+        touched.add(QUARANTINE_LABEL)
+    restore = {k: labels.get(k) for k in sorted(touched)}
+    out: dict[str, Any] = {"method": "unquarantine"} if not before.get("isolated") else {"method": "label"}
+    if restore:
+        out["set"] = restore
+    return out
+
+
+KIND = register(
+    ChangeKind(
+        name="k8s.quarantine_pod",
+        summary="Isolate a Kubernetes pod: a deny-all NetworkPolicy selecting it, or a label change.",
+        delta_schema=DELTA_SCHEMA,
+        example={"method": "network_policy"},
+        apply=apply,
+        invert=invert,
+        target_kind="Pod",
+    )
+)

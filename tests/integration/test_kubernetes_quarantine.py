@@ -1,0 +1,111 @@
+"""Isolating a pod (k8s.quarantine_pod), scored on the sample organization with its EKS cluster
+(tests/kubernetes_world.py): one replica of two costs capacity, not a dependency; the last replica takes
+its workload's AWS access (observed in CloudTrail through its service account's web identity) and its
+Service with it, and the business services above reach the result; what the export cannot say (is
+NetworkPolicy enforced? who calls the Service?) is unknown, never clean."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from analyzer import api
+from analyzer.demo import SAMPLE_AS_OF, load_directory
+from analyzer.governance.tier_policy import load_policy
+from analyzer.graph.store import GraphStore, open_store
+from analyzer.scoring.blast import score_proposal
+from analyzer.timeutil import parse_time
+from tests import kubernetes_world as w
+
+pytestmark = pytest.mark.integration
+NS = f"k8s://{w.FRAUD}/{w.REGION}/{w.CLUSTER}/namespaces/fraud"
+
+
+@pytest.fixture(scope="module", params=["sqlite", "neo4j"])
+def store(
+    request: pytest.FixtureRequest, sample_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> GraphStore:
+    world = w.build(sample_dir, tmp_path_factory.mktemp("k8s-q") / "acme-fin")
+    if request.param == "sqlite":
+        uri = str(tmp_path_factory.mktemp("k8s-q-store") / "store")
+    else:
+        uri = request.getfixturevalue("falkordb_server")
+    s = open_store(uri)
+    assert load_directory(s, world, seen="2026-05-15T00:00:00Z") == []
+    return s
+
+
+def _pod(store: GraphStore, deployment: str, which: int = 0) -> str:
+    snap = api.analysis_context(store).snap
+    return sorted(e.src for e in snap.edge_records("PART_OF") if e.dst == f"{NS}/deployments/{deployment}")[
+        which
+    ]
+
+
+def _quarantine(store: GraphStore, pod: str, delta: dict[str, Any] | None = None) -> dict[str, Any]:
+    proposal = {
+        "proposal_id": "p-quarantine",
+        "source": {"format": "test", "finding_id": "f", "title": "t", "severity": "CRITICAL"},
+        "change": {
+            "kind": "k8s.quarantine_pod",
+            "target": pod,
+            "account": w.FRAUD,
+            "delta": delta if delta is not None else {"method": "network_policy"},
+            "fidelity": "exact",
+        },
+    }
+    return score_proposal(proposal, api.analysis_context(store), load_policy(None), parse_time(SAMPLE_AS_OF))
+
+
+def test_one_replica_of_two_costs_capacity_not_a_dependency(store: GraphStore) -> None:
+    r = _quarantine(store, _pod(store, "fraud-scoring"))
+    assert r["severed"] == [] and r["impacted_services"] == []
+    assert any(
+        "capacity, not a dependency" in n and "keeps 1 other running replica" in n for n in r["notes"]
+    ), r["notes"]
+    assert any("Service fraud-scoring keeps 1 other endpoint" in n for n in r["notes"])
+    assert [u["reason"] for u in r["unknowns"]] == ["enforcement_unknown"]
+    assert r["rollback"]["verified"] is True and r["tier"] != "auto"
+
+
+def test_the_last_replica_takes_its_workloads_observed_aws_access(store: GraphStore) -> None:
+    r = _quarantine(store, _pod(store, "fraud-batch"))
+    (s,) = r["severed"]
+    assert s["consumer"] == f"{NS}/deployments/fraud-batch" and s["provider"] == w.IRSA_ROLE
+    assert s["observed"] and s["events"] == 14 * 24
+    assert s["consumer_cis"] == ["Fraud Feature Pipeline"]
+    names = {svc["name"] for svc in r["impacted_services"]}
+    assert {"Fraud Feature Pipeline", "Fraud Detection"} <= names, r["impacted_services"]
+
+
+def test_the_last_endpoint_of_a_service_is_severed_and_its_callers_unknown(store: GraphStore) -> None:
+    pod = _pod(store, "fraud-alerts")
+    r = _quarantine(store, pod)
+    by_consumer = {s["consumer"]: s for s in r["severed"]}
+    svc = by_consumer[f"{NS}/services/fraud-alerts"]
+    assert svc["provider"] == pod and not svc["observed"] and svc["consumer_cis"] == ["Fraud Scoring Engine"]
+    role = by_consumer[f"{NS}/deployments/fraud-alerts"]
+    assert (
+        role["provider"] == w.POD_IDENTITY_ROLE and not role["observed"]
+    )  # no CloudTrail of it: not cleared
+    reasons = sorted(u["reason"] for u in r["unknowns"])
+    assert reasons == ["callers_not_in_evidence", "enforcement_unknown"]
+
+
+def test_a_relabel_drops_the_pod_from_its_service_without_isolating_it(store: GraphStore) -> None:
+    pod = _pod(store, "fraud-alerts")
+    r = _quarantine(store, pod, {"method": "label", "set": {"app.kubernetes.io/name": "quarantined"}})
+    assert [s["consumer"] for s in r["severed"]] == [f"{NS}/services/fraud-alerts"]
+    assert "enforcement_unknown" not in {u["reason"] for u in r["unknowns"]}
+    assert r["rollback"]["verified"] is True
+    assert r["rollback"]["change"]["delta"] == {
+        "method": "unquarantine",
+        "set": {"app.kubernetes.io/name": "fraud-alerts"},
+    }
+
+
+def test_a_pod_not_in_any_cluster_is_missing_not_safe(store: GraphStore) -> None:
+    r = _quarantine(store, f"{NS}/pods/no-such-pod")
+    assert r["status"] == "target_missing" and r["tier"] != "auto"
