@@ -92,6 +92,7 @@ BEFORE: dict[str, Any] = {
         "RestrictPublicBuckets": False,
     },
     "resource.delete": {"state": "present"},
+    "k8s.quarantine_pod": {"labels": {"app.kubernetes.io/name": "fraud-scoring"}, "isolated": []},
 }
 EXAMPLES = {
     "iam.replace_policy": {
