@@ -13,7 +13,9 @@
   shows ("Assign IAM roles to Kubernetes service accounts") and the Pod Identity trust
   (``pods.eks.amazonaws.com``, ``sts:AssumeRole`` and ``sts:TagSession``).
 
-The fraud account runs cluster ``fraud-eks``: ``fraud-scoring`` (the Fraud Scoring Engine, by its
+The sample already holds the cluster (its export, its IRSA role, its service accounts' CloudTrail); this
+replaces its export with a richer one and adds a Pod Identity role and a CI pipeline's role. The fraud
+account runs cluster ``fraud-eks``: ``fraud-scoring`` (the Fraud Scoring Engine, by its
 ``cmdb_ci`` label) and ``fraud-batch`` (the Fraud Feature Pipeline) read the data lake through one role,
 ``eks-fraud-datalake``, whose trust admits any service account of namespace ``fraud``; ``fraud-alerts``
 gets ``eks-fraud-alerts`` through a Pod Identity association. A GitHub Actions workflow assumes
@@ -33,8 +35,12 @@ FRAUD = "615294837560"
 REGION = "us-east-1"
 CLUSTER = "fraud-eks"
 CLUSTER_ARN = f"arn:aws:eks:{REGION}:{FRAUD}:cluster/{CLUSTER}"
-OIDC_ID = "5C1F1AE7D2B1E4A0C9B3F6E2D8A47B19"
-ISSUER = f"oidc.eks.{REGION}.amazonaws.com/id/{OIDC_ID}"
+SAMPLE_CLUSTER = Path(__file__).resolve().parents[1] / "data/samples/acme-fin/kubernetes" / CLUSTER
+ISSUER = json.loads((SAMPLE_CLUSTER / "describe-cluster.json").read_text())["cluster"]["identity"]["oidc"][
+    "issuer"
+].removeprefix("https://")
+"""The sample's own cluster issuer: its CloudTrail already holds the service accounts' web identities."""
+OIDC_ID = ISSUER.rsplit("/", 1)[-1]
 PROVIDER = f"arn:aws:iam::{DATALAKE}:oidc-provider/{ISSUER}"
 IRSA_ROLE = f"arn:aws:iam::{DATALAKE}:role/eks-fraud-datalake"
 POD_IDENTITY_ROLE = f"arn:aws:iam::{FRAUD}:role/eks-fraud-alerts"
@@ -291,18 +297,11 @@ def _web_identity_event(when: str, provider: str, subject: str, role: str, n: in
 
 
 def cloudtrail_records() -> list[dict[str, Any]]:
-    """Every hour of 2026-05-01..14: both service accounts assume the IRSA role, GitHub Actions assumes
-    ci-deployer once a day."""
+    """GitHub Actions assumes ci-deployer once a day (the sample itself holds the service accounts'
+    hourly AssumeRoleWithWebIdentity of eks-fraud-datalake)."""
     out = []
     n = 0
     for day in range(1, 15):
-        for hour in range(24):
-            when = f"2026-05-{day:02d}T{hour:02d}:17:00Z"
-            for sa in ("fraud-scoring", "fraud-batch"):
-                n += 1
-                out.append(
-                    _web_identity_event(when, PROVIDER, f"system:serviceaccount:fraud:{sa}", IRSA_ROLE, n)
-                )
         n += 1
         out.append(
             _web_identity_event(
@@ -367,9 +366,11 @@ def build(sample: Path, out: Path) -> Path:
     ):
         path = out / "aws" / account / "global" / "iam-GetAccountAuthorizationDetails.json"
         doc = json.loads(path.read_text())
-        doc["RoleDetailList"] += roles
+        ours = {r["Arn"] for r in roles}  # the sample's own eks-fraud-datalake, replaced by ours
+        doc["RoleDetailList"] = [r for r in doc["RoleDetailList"] if r["Arn"] not in ours] + roles
         path.write_text(json.dumps(doc, indent=2))
     cluster = out / "kubernetes" / CLUSTER
+    shutil.rmtree(cluster, ignore_errors=True)  # the sample's export of the cluster, replaced by a richer one
     cluster.mkdir(parents=True)
     (cluster / "objects.json").write_text(json.dumps(kubectl_export(), indent=2))
     (cluster / "describe-cluster.json").write_text(json.dumps(describe_cluster(), indent=2))

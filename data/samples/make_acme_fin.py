@@ -34,6 +34,8 @@ EVIDENCE_START = datetime(2026, 5, 1, tzinfo=UTC)
 EVIDENCE_DAYS = 14
 COLLECTED_AT = datetime(2026, 5, 15, 6, 0, tzinfo=UTC)
 SN_INSTANCE = "https://acmefin.service-now.com"
+CLUSTER = "fraud-eks"
+CLUSTER_ARN = f"arn:aws:eks:{REGION}:{FRAUD}:cluster/{CLUSTER}"
 
 ACCOUNT_NAMES = {
     MGMT: "acme-management",
@@ -61,6 +63,11 @@ def uuid_like(*parts: object) -> str:
 
 def ts(dt: datetime) -> str:
     return dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def oidc_issuer() -> str:
+    """The fraud cluster's OIDC issuer, as IAM writes it (host and path)."""
+    return f"oidc.eks.{REGION}.amazonaws.com/id/{h('oidc', CLUSTER_ARN, n=32).upper()}"
 
 
 def doc(*statements: dict[str, Any]) -> dict[str, Any]:
@@ -235,6 +242,41 @@ def gaad(account: str) -> dict[str, Any]:
                 ),
                 managed=[f"arn:aws:iam::{DATA}:policy/DataLakeAdministration"],
                 tags={"cmdb_ci": "Enterprise Data Lake"},
+            )
+        )
+        issuer = oidc_issuer()
+        roles.append(
+            role(
+                DATA,
+                "eks-fraud-datalake",
+                doc(
+                    {
+                        "Sid": "FraudEksServiceAccounts",
+                        "Effect": "Allow",
+                        "Principal": {"Federated": f"arn:aws:iam::{DATA}:oidc-provider/{issuer}"},
+                        "Action": "sts:AssumeRoleWithWebIdentity",
+                        "Condition": {
+                            "StringLike": {f"{issuer}:sub": "system:serviceaccount:fraud:*"},
+                            "StringEquals": {f"{issuer}:aud": "sts.amazonaws.com"},
+                        },
+                    }
+                ),
+                inline={
+                    "read-curated-zone": doc(
+                        {
+                            "Sid": "ReadCurated",
+                            "Effect": "Allow",
+                            "Action": ["s3:GetObject", "s3:ListBucket"],
+                            "Resource": [
+                                "arn:aws:s3:::acme-datalake-curated",
+                                "arn:aws:s3:::acme-datalake-curated/*",
+                            ],
+                        }
+                    )
+                },
+                tags={"cmdb_ci": "Enterprise Data Lake", "owner": "fraud-platform"},
+                created="2025-11-03T10:12:44Z",
+                last_used=last,
             )
         )
         policies.append(
@@ -1489,6 +1531,11 @@ def cloudtrail(out: Path) -> None:
                 error="AccessDenied",
             )
         )
+    # the fraud cluster's pods refresh their web identity credentials hourly (the SDK's default session)
+    for hour in range(EVIDENCE_DAYS * 24):
+        for i, sa in enumerate(K8S_APPS):
+            t = EVIDENCE_START + timedelta(hours=hour, minutes=17 + 11 * i)
+            records[DATA].append(web_identity_record(t, sa, hour))
     for account, recs in records.items():
         recs.sort(key=lambda r: (r["eventTime"], r["eventID"]))
         buckets: dict[datetime, list[dict[str, Any]]] = {}
@@ -1512,6 +1559,187 @@ def cloudtrail(out: Path) -> None:
                 / f"{name}.json.gz"
             )
             write_gz(path, json.dumps({"Records": chunk}, separators=(",", ":")).encode())
+
+
+# -- the fraud EKS cluster: kubectl get -o json, aws eks describe-cluster ------------------------------
+K8S_APPS = {  # deployment -> (replicas, the CI its cmdb_ci label names)
+    "fraud-scoring": (2, "Fraud Scoring Engine"),
+    "fraud-batch": (1, "Fraud Feature Pipeline"),
+}
+
+
+def kubernetes(out: Path) -> None:
+    """The cluster the fraud team runs its newer services on: fraud-scoring (part of the Fraud Scoring
+    Engine) and fraud-batch (part of the Fraud Feature Pipeline), each with an IRSA service account
+    annotated with eks-fraud-datalake. Shapes as kubectl and the EKS API write them."""
+    created = "2026-04-20T09:00:00Z"
+
+    def meta(name: str, ns: str | None, **more: Any) -> dict[str, Any]:
+        m: dict[str, Any] = {"name": name, "uid": uuid_like("k8s", ns, name), "creationTimestamp": created}
+        if ns:
+            m["namespace"] = ns
+        m.update(more)
+        return m
+
+    role_arn = f"arn:aws:iam::{DATA}:role/eks-fraud-datalake"
+    items: list[dict[str, Any]] = [
+        {"apiVersion": "v1", "kind": "Namespace", "metadata": meta("fraud", None, labels={"team": "fraud"})}
+    ]
+    for app, (replicas, ci_name) in K8S_APPS.items():
+        labels = {"app.kubernetes.io/name": app, "cmdb_ci": h("ci", ci_name)}
+        digest = h("rs", app, n=10)[:9]
+        items.append(
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": meta(app, "fraud", labels=labels),
+                "spec": {
+                    "replicas": replicas,
+                    "selector": {"matchLabels": {"app.kubernetes.io/name": app}},
+                    "template": {
+                        "metadata": {"labels": labels},
+                        "spec": {
+                            "serviceAccountName": app,
+                            "containers": [{"name": app, "image": f"acme/{app}:2026.04.2"}],
+                        },
+                    },
+                },
+                "status": {"replicas": replicas, "readyReplicas": replicas},
+            }
+        )
+        items.append(
+            {
+                "apiVersion": "apps/v1",
+                "kind": "ReplicaSet",
+                "metadata": meta(
+                    f"{app}-{digest}",
+                    "fraud",
+                    labels={**labels, "pod-template-hash": digest},
+                    ownerReferences=[
+                        {"apiVersion": "apps/v1", "kind": "Deployment", "name": app, "controller": True}
+                    ],
+                ),
+                "spec": {"replicas": replicas},
+            }
+        )
+        for i in range(replicas):
+            ip = f"10.50.{12 + i}.{40 + len(app) + i}"
+            items.append(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Pod",
+                    "metadata": meta(
+                        f"{app}-{digest}-{h('pod', app, i, n=5)}",
+                        "fraud",
+                        labels={**labels, "pod-template-hash": digest},
+                        ownerReferences=[
+                            {
+                                "apiVersion": "apps/v1",
+                                "kind": "ReplicaSet",
+                                "name": f"{app}-{digest}",
+                                "controller": True,
+                            }
+                        ],
+                    ),
+                    "spec": {
+                        "serviceAccountName": app,
+                        "nodeName": f"ip-10-50-{12 + i}-10.ec2.internal",
+                        "containers": [{"name": app, "image": f"acme/{app}:2026.04.2"}],
+                    },
+                    "status": {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}]},
+                }
+            )
+        items.append(
+            {
+                "apiVersion": "v1",
+                "kind": "ServiceAccount",
+                "metadata": meta(app, "fraud", annotations={"eks.amazonaws.com/role-arn": role_arn}),
+            }
+        )
+    items.append(
+        {
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": meta("fraud-scoring", "fraud"),
+            "spec": {
+                "type": "ClusterIP",
+                "clusterIP": "172.20.31.7",
+                "selector": {"app.kubernetes.io/name": "fraud-scoring"},
+                "ports": [{"name": "grpc", "port": 50051, "targetPort": 50051, "protocol": "TCP"}],
+            },
+        }
+    )
+    base = out / "kubernetes" / CLUSTER
+    write_json(
+        base / "objects.json",
+        {"apiVersion": "v1", "kind": "List", "items": items, "metadata": {"resourceVersion": ""}},
+    )
+    write_json(
+        base / "describe-cluster.json",
+        {
+            "cluster": {
+                "name": CLUSTER,
+                "arn": CLUSTER_ARN,
+                "createdAt": "2025-10-01T12:00:00+00:00",
+                "version": "1.31",
+                "roleArn": f"arn:aws:iam::{FRAUD}:role/eks-cluster-role",
+                "identity": {"oidc": {"issuer": f"https://{oidc_issuer()}"}},
+                "status": "ACTIVE",
+                "platformVersion": "eks.12",
+            }
+        },
+    )
+
+
+def web_identity_record(when: datetime, service_account: str, n: int) -> dict[str, Any]:
+    """``AssumeRoleWithWebIdentity`` by a pod's service account (userIdentity type WebIdentityUser)."""
+    provider = f"arn:aws:iam::{DATA}:oidc-provider/{oidc_issuer()}"
+    subject = f"system:serviceaccount:fraud:{service_account}"
+    role_arn = f"arn:aws:iam::{DATA}:role/eks-fraud-datalake"
+    session = f"botocore-session-{int(when.timestamp())}"
+    return {
+        "eventVersion": "1.08",
+        "userIdentity": {
+            "type": "WebIdentityUser",
+            "principalId": f"{provider}:sts.amazonaws.com:{subject}",
+            "userName": subject,
+            "identityProvider": provider,
+        },
+        "eventTime": ts(when),
+        "eventSource": "sts.amazonaws.com",
+        "eventName": "AssumeRoleWithWebIdentity",
+        "awsRegion": REGION,
+        "sourceIPAddress": "54.87.112.9",
+        "userAgent": "Boto3/1.35.36 md/Botocore#1.35.36 ua/2.0 os/linux#6.1.112 lang/python#3.12.7",
+        "requestParameters": {"roleArn": role_arn, "roleSessionName": session},
+        "responseElements": {
+            "credentials": {
+                "accessKeyId": aws_id("ASIA", "web", service_account, when.isoformat(), n=16),
+                "sessionToken": "IQoJb3JpZ2luX2VjEXAMPLETOKEN" + h("webtok", service_account, n, n=24),
+                "expiration": (when + timedelta(hours=1)).strftime("%b %d, %Y, %I:%M:%S %p"),
+            },
+            "subjectFromWebIdentityToken": subject,
+            "assumedRoleUser": {
+                "assumedRoleId": f"{aws_id('AROA', DATA, 'eks-fraud-datalake')}:{session}",
+                "arn": f"arn:aws:sts::{DATA}:assumed-role/eks-fraud-datalake/{session}",
+            },
+            "provider": provider,
+            "audience": "sts.amazonaws.com",
+        },
+        "requestID": uuid_like("req-web", service_account, when.isoformat()),
+        "eventID": uuid_like("evt-web", service_account, when.isoformat()),
+        "readOnly": True,
+        "resources": [{"accountId": DATA, "type": "AWS::IAM::Role", "ARN": role_arn}],
+        "eventType": "AwsApiCall",
+        "managementEvent": True,
+        "recipientAccountId": DATA,
+        "eventCategory": "Management",
+        "tlsDetails": {
+            "tlsVersion": "TLSv1.3",
+            "cipherSuite": "TLS_AES_128_GCM_SHA256",
+            "clientProvidedHostHeader": "sts.us-east-1.amazonaws.com",
+        },
+    }
 
 
 # -- VPC flow logs (version 2, default format, S3 layout) ---------------------------------------------
@@ -1804,6 +2032,24 @@ def findings(out: Path) -> None:
     )
 
 
+PLATFORM_PROPOSALS = f"""\
+# Proposed by the platform team's IAM hygiene pipeline: IRSA trusts that admit every service account of
+# a namespace are narrowed to the service accounts the CMDB lists as the role's users.
+blastwall_proposals: 1
+proposals:
+  - id: IAMHYG-0412
+    title: Narrow the IRSA trust of eks-fraud-datalake to the service account the CMDB lists
+    severity: medium
+    proposer: platform-iam-hygiene
+    change:
+      kind: iam.update_trust_policy
+      target: arn:aws:iam::{DATA}:role/eks-fraud-datalake
+      delta:
+        restrict_web_identity_subjects:
+          - system:serviceaccount:fraud:fraud-batch
+"""
+
+
 TIER_POLICY = """\
 # ACME Financial: authorization tiers for automated remediation.
 # Owned by the CISO; changes go through the security governance board (minutes ref SGB-2026-04).
@@ -1910,6 +2156,8 @@ def main(out: Path) -> None:
     flowlogs(out, ips[LEGACY])
     servicenow(out)
     findings(out)
+    kubernetes(out)
+    (out / "findings" / "platform-iam-hygiene.yaml").write_text(PLATFORM_PROPOSALS)
     (out / "policy").mkdir(parents=True, exist_ok=True)
     (out / "policy" / "tier-policy.yaml").write_text(TIER_POLICY)
 
