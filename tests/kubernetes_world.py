@@ -299,20 +299,16 @@ def _web_identity_event(when: str, provider: str, subject: str, role: str, n: in
 def cloudtrail_records() -> list[dict[str, Any]]:
     """GitHub Actions assumes ci-deployer once a day (the sample itself holds the service accounts'
     hourly AssumeRoleWithWebIdentity of eks-fraud-datalake)."""
-    out = []
-    n = 0
-    for day in range(1, 15):
-        n += 1
-        out.append(
-            _web_identity_event(
-                f"2026-05-{day:02d}T03:00:00Z",
-                f"arn:aws:iam::{DATALAKE}:oidc-provider/{GITHUB}",
-                "repo:acme/infra:ref:refs/heads/main",
-                CI_ROLE,
-                n,
-            )
+    return [
+        _web_identity_event(
+            f"2026-05-{day:02d}T03:00:00Z",
+            f"arn:aws:iam::{DATALAKE}:oidc-provider/{GITHUB}",
+            "repo:acme/infra:ref:refs/heads/main",
+            CI_ROLE,
+            day,
         )
-    return out
+        for day in range(1, 15)
+    ]
 
 
 def build(sample: Path, out: Path) -> Path:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -139,3 +140,60 @@ def test_an_export_without_the_cluster_says_what_is_missing(tmp_path: Path) -> N
 
     with pytest.raises(BadInput, match="--cluster-arn"):
         ingest_kubernetes(open_store(str(tmp_path / "s")), _export_dir(tmp_path), seen="2026-05-15T00:00:00Z")
+
+
+def test_mock_api_server_collected_live_then_scored(sample_dir: Path, tmp_path: Path) -> None:
+    """The issue's whole path: the cluster collected through its API (beside the sample organization and
+    its CloudTrail), then a quarantine and an IRSA narrowing scored with the pods, Services and CMDB
+    impact they reach."""
+    from analyzer import api
+    from analyzer.demo import SAMPLE_AS_OF, load_directory
+    from analyzer.governance.tier_policy import load_policy
+    from analyzer.scoring.blast import score_proposal
+    from analyzer.timeutil import parse_time
+
+    world = w.build(sample_dir, tmp_path / "acme-fin")
+    shutil.rmtree(world / "kubernetes")  # the cluster comes from its API this time, not from an export
+    store = open_store(str(tmp_path / "store"))
+    assert load_directory(store, world, seen="2026-05-15T00:00:00Z") == []
+    with fake_kube_api.serving(w.kubectl_export()["items"], TOKEN) as (url, _):
+        config = fake_kube_api.kubeconfig(tmp_path / "kubeconfig", url, TOKEN)
+        live.ingest_kubernetes_live(
+            store,
+            cluster_arn=w.CLUSTER_ARN,
+            seen="2026-05-15T00:00:00Z",
+            kubeconfig=str(config),
+            oidc_issuer=f"https://{w.ISSUER}",
+        )
+    ctx = api.analysis_context(store)
+    ns = f"k8s://{w.FRAUD}/{w.REGION}/{w.CLUSTER}/namespaces/fraud"
+
+    def score(kind: str, target: str, delta: dict[str, Any]) -> dict[str, Any]:
+        change = {
+            "kind": kind,
+            "target": target,
+            "account": target.split("/")[2] if target.startswith("k8s://") else target.split(":")[4],
+            "delta": delta,
+            "fidelity": "exact",
+        }
+        proposal = {
+            "proposal_id": "p",
+            "source": {"format": "test", "finding_id": "f", "title": "t", "severity": "HIGH"},
+            "change": change,
+        }
+        return score_proposal(proposal, ctx, load_policy(None), parse_time(SAMPLE_AS_OF))
+
+    narrowed = score(
+        "iam.update_trust_policy",
+        w.IRSA_ROLE,
+        {"restrict_web_identity_subjects": ["system:serviceaccount:fraud:fraud-batch"]},
+    )
+    (cut,) = [s for s in narrowed["severed"] if s.get("via_web_identity")]
+    assert cut["consumer"] == f"{ns}/deployments/fraud-scoring" and len(cut["pods"]) == 2 and cut["observed"]
+    assert {"Fraud Scoring Engine", "Fraud Detection"} <= {s["name"] for s in narrowed["impacted_services"]}
+    alerts_pod = next(
+        e.src for e in ctx.snap.edge_records("PART_OF") if e.dst == f"{ns}/deployments/fraud-alerts"
+    )
+    isolated = score("k8s.quarantine_pod", alerts_pod, {"method": "network_policy"})
+    assert f"{ns}/services/fraud-alerts" in {s["consumer"] for s in isolated["severed"]}
+    assert {"callers_not_in_evidence", "enforcement_unknown"} <= {u["reason"] for u in isolated["unknowns"]}
