@@ -108,6 +108,13 @@ def _read(f: Path) -> Any:
         return check_depth(load_yaml(f.read_bytes(), str(f)), str(f))
     if f.suffix == ".csv":
         return _csv_rows(decode_utf8(f.read_bytes(), str(f)))
+    if f.suffix in (".jsonl", ".ndjson"):  # one JSON document per line (Falco's file output)
+        text = decode_utf8(f.read_bytes(), str(f))
+        return [
+            parse_json_text(line, f"{f}:{n}")
+            for n, line in enumerate(text.splitlines(), start=1)
+            if line.strip()
+        ]
     return load_json(f)
 
 
@@ -186,7 +193,9 @@ def import_proposals(store: GraphStore, paths: list[Path], requester: str | None
             files += sorted(
                 x
                 for x in path.rglob("*")
-                if x.is_file() and x not in inside and x.suffix in (".json", ".yaml", ".yml")
+                if x.is_file()
+                and x not in inside
+                and x.suffix in (".json", ".jsonl", ".ndjson", ".yaml", ".yml")
             )
         else:
             files.append(path)
@@ -279,6 +288,11 @@ def _import(
     ]
     if named:
         _resolve_names(named, store.read_nodes(("IamRole", "IamUser")))
+    pods = [p for _w, ps in batches for p in ps if str(p["change"].get("target") or "").startswith("pod:")]
+    if pods:
+        from connectors.proposals.falco import resolve_pods
+
+        resolve_pods(pods, store.read_nodes(("Pod",)))
     derive_from_snapshot(store, [p for _w, ps in batches for p in ps])
     count = sum(len(ps) for _w, ps in batches)
     # what is stored already: read whole for a batch, one by one for an API call's few (not 10,000 read
@@ -405,6 +419,7 @@ def _ensure_registered() -> None:
         access_analyzer,
         asff,
         blastwall_yaml,
+        falco,
         ocsf,
         prowler_csv,
         terraform,

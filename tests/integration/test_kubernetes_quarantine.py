@@ -6,6 +6,7 @@ NetworkPolicy enforced? who calls the Service?) is unknown, never clean."""
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -109,3 +110,68 @@ def test_a_relabel_drops_the_pod_from_its_service_without_isolating_it(store: Gr
 def test_a_pod_not_in_any_cluster_is_missing_not_safe(store: GraphStore) -> None:
     r = _quarantine(store, f"{NS}/pods/no-such-pod")
     assert r["status"] == "target_missing" and r["tier"] != "auto"
+
+
+def _falco_alert(rule: str, priority: str, ns: str, pod: str, node: str, when: str) -> dict[str, Any]:
+    """An alert as Falco writes it with json_output (falco.org, "Supported Fields for Conditions and
+    Outputs": the output's fields are in output_fields; <NA> where a field has no value) and as
+    Falcosidekick forwards it (uuid)."""
+    return {
+        "uuid": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{rule}/{priority}/{ns}/{pod}")),
+        "output": f"{when[11:19]}.123456789: {priority} A shell was spawned in a container with an attached "
+        f"terminal (user=root user_loginuid=-1 k8s.ns={ns} k8s.pod={pod} container=3f1a9c2e7b44 "
+        "shell=bash parent=runc cmdline=bash terminal=34816 container_id=3f1a9c2e7b44 image=acme/app)",
+        "priority": priority,
+        "rule": rule,
+        "source": "syscall",
+        "tags": ["container", "maturity_stable", "mitre_execution", "shell", "T1059"],
+        "time": when,
+        "hostname": node,
+        "output_fields": {
+            "container.id": "3f1a9c2e7b44",
+            "container.image.repository": "acme/app",
+            "evt.time": 1778824800123456789,
+            "k8s.ns.name": ns,
+            "k8s.pod.name": pod,
+            "proc.cmdline": "bash",
+            "proc.name": "bash",
+            "user.name": "root",
+        },
+    }
+
+
+def test_falco_alerts_become_isolations_of_the_pods_they_name(store: GraphStore, tmp_path: Path) -> None:
+    import json
+
+    from connectors.proposals import import_proposals
+
+    snap = api.analysis_context(store).snap
+    pod = snap.node(_pod(store, "fraud-batch"))
+    assert pod is not None
+    name, node = pod.props["name"], pod.props["node_name"]
+    when = "2026-05-15T05:40:00.123456789Z"
+    alerts = [
+        _falco_alert("Terminal shell in container", "Critical", "fraud", name, node, when),
+        _falco_alert("Contact K8S API Server From Container", "Notice", "fraud", name, node, when),
+        _falco_alert("Terminal shell in container", "Critical", "<NA>", "<NA>", node, when),
+        _falco_alert("Terminal shell in container", "Error", "fraud", "gone-7d9f8c6b5-zz0q", node, when),
+    ]
+    lines = tmp_path / "falco_events.jsonl"  # Falco's file output: one alert per line
+    lines.write_text("".join(json.dumps(a) + "\n" for a in alerts))
+    report = import_proposals(store, [lines])
+    assert report.errors == [] and len(report.imported) == 2
+    assert report.skipped == {"informational": 1, "not_a_pod": 1}
+    stored = [store.get_document("proposals", pid) for pid in report.imported]
+    by_target = {p["change"]["target"]: p for p in stored if p}
+    isolate = by_target[pod.id]  # found among the loaded pods by namespace and name
+    assert isolate["change"]["kind"] == "k8s.quarantine_pod" and isolate["source"]["severity"] == "critical"
+    assert (
+        f"pod:fraud/gone-7d9f8c6b5-zz0q@{node}" in by_target
+    )  # no loaded cluster holds it: named as Falco did
+    ctx = api.analysis_context(store)
+    r = score_proposal(isolate, ctx, load_policy(None), parse_time(SAMPLE_AS_OF))
+    assert [s["consumer"] for s in r["severed"]] == [f"{NS}/deployments/fraud-batch"]
+    missing = score_proposal(
+        by_target[f"pod:fraud/gone-7d9f8c6b5-zz0q@{node}"], ctx, load_policy(None), parse_time(SAMPLE_AS_OF)
+    )
+    assert missing["status"] == "target_missing" and missing["tier"] != "auto"
