@@ -185,9 +185,13 @@ class Workspace:
         for n in g.nodes:
             G.add_node(
                 n.id,
+                **{
+                    k: v
+                    for k, v in n.props.items()
+                    if isinstance(v, str | int | float | bool) and k not in ("kind", "account")
+                },
                 kind=n.kind,
                 account=n.account,
-                **{k: v for k, v in n.props.items() if isinstance(v, str | int | float | bool)},
             )
         for e in g.edges:
             G.add_edge(

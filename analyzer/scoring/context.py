@@ -423,6 +423,15 @@ def build_context(
     for e in snap.edge_records("PART_OF"):
         if e.src not in ci_of and e.dst in ci_of:
             ci_of[e.src] = list(ci_of[e.dst])
+    # a service account (with no mapping of its own) belongs to what runs as it, and the web identity its
+    # token is (what CloudTrail names) to the service account: its observed use is then that CI's
+    own = set(ci_of)
+    for e in snap.edge_records("USES_SERVICE_ACCOUNT"):
+        if e.dst not in own and e.src in ci_of:
+            ci_of[e.dst] = list(dict.fromkeys([*ci_of.get(e.dst, []), *ci_of[e.src]]))
+    for e in snap.edge_records("AUTHENTICATES_AS"):
+        if e.dst not in own and e.src in ci_of:
+            ci_of[e.dst] = list(dict.fromkeys([*ci_of.get(e.dst, []), *ci_of[e.src]]))
     documented = set()
     for e in snap.edge_records("DEPENDS_ON"):
         documented.add((e.src, e.dst))

@@ -240,7 +240,7 @@ def transform(export: Export, cluster: Cluster, *, seen: str) -> Transformed:
                 wid,
                 "KubernetesWorkload",
                 {
-                    "kind": kind,
+                    "workload_kind": kind,
                     "name": name,
                     "namespace": ns,
                     "labels": labels,

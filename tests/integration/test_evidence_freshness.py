@@ -25,6 +25,7 @@ def store(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path) -> Path:
     s = tmp_path_factory.mktemp("fresh") / "store"
     for args in (
         ("ingest", "aws-snapshot", str(sample_dir / "aws"), "--collected-at", "2026-05-15T06:00:00Z"),
+        ("ingest", "kubernetes", str(sample_dir / "kubernetes" / "fraud-eks")),
         ("ingest", "cloudtrail", str(sample_dir / "cloudtrail")),
         ("ingest", "flowlogs", str(sample_dir / "flowlogs")),
         ("ingest", "cmdb", "servicenow", str(sample_dir / "servicenow")),
@@ -59,7 +60,8 @@ def test_latest_anchors_at_the_newest_evidence(store: Path) -> None:
     head = out.stdout.splitlines()
     assert head[0].startswith("evidence 2026-02-14 to 2026-05-15 (anchored at the newest evidence")
     assert "482510973311 14" in head[0] and "739406228105 14" in head[0]
-    assert head[1].startswith("6 undocumented observed dependenc(ies), 90 days to 2026-05-15T00:00:00Z")
+    # the six of the AWS story, and fraud-scoring's use of the data lake through its IRSA role
+    assert head[1].startswith("7 undocumented observed dependenc(ies), 90 days to 2026-05-15T00:00:00Z")
     score = json.loads(run(store, "score", "--as-of", "latest", "--format", "json").stdout)
     assert score["as_of"] == "2026-05-15T00:00:00Z" and score["freshness"]["anchored"] == "latest"
     story = next(r for r in score["results"] if r["proposal_id"] == "bw-87109988a633")
@@ -72,7 +74,7 @@ def test_score_without_as_of_says_how_old_the_evidence_is_before_the_table(store
     lines = out.stdout.splitlines()
     assert lines[0].startswith("EVIDENCE: no evidence in the window") and "days old" in lines[0]
     assert lines[1].startswith("evidence ") and "(anchored at now)" in lines[1]
-    assert lines[2].startswith("Scored 3 proposal(s)")
+    assert lines[2].startswith("Scored 4 proposal(s)")
     js = run(store, "score", "--format", "json")
     assert js.stderr.startswith("EVIDENCE: ") and json.loads(js.stdout)["freshness"]["stale"]
     pinned = run(store, "score", "--as-of", "2026-05-15T06:00:00Z")
