@@ -79,6 +79,7 @@ INPUT = {
         DATA / "proposals" / "terraform-plan.json",
         DATA / "terraform-public" / "checkov-plan-change-keys.json",
     ],
+    "Falco / Falcosidekick": lambda tmp: [DATA / "proposals" / "falco-alerts.jsonl"],
     "Blastwall": _blastwall,
 }
 
