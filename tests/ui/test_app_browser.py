@@ -77,10 +77,11 @@ def test_queue_shows_tiers_and_opens_the_story(browser: object, app_url: str) ->
     page = browser.new_page(viewport={"width": 1400, "height": 900})  # type: ignore[attr-defined]
     page.goto(app_url + "/")
     page.wait_for_selector("text=Proposed remediations")
-    page.wait_for_selector("text=3 scored proposal(s).")
-    drawn(page, 3)
+    page.wait_for_selector("text=4 scored proposal(s).")
+    drawn(page, 4)
     tiers = cells(page, "tier")
-    assert sorted(tiers) == ["approval", "approval", "cab"]  # the three sample proposals, none auto
+    # the four sample proposals, none auto: the AWS story and the EKS one (an IRSA narrowing) go to the CAB
+    assert sorted(tiers) == ["approval", "approval", "cab", "cab"]
     assert cells(page, "verdict")[0].startswith("Changing who may assume datalake-reader")
     assert cells(page, "top_impact")[0] == "Fraud Detection (critical) +4"
     page.screenshot(path=str(SHOTS / "queue.png"), full_page=True)
@@ -319,6 +320,29 @@ def test_a_hub_sized_blast_radius_reads_in_one_screen_or_two(browser: object, bi
     assert height < 3000, height
 
 
+def test_the_eks_story_names_the_workload_its_pods_and_the_service_above(
+    browser: object, app_url: str
+) -> None:
+    """The sample's IRSA narrowing, as a reviewer reads it: the deployment cut, undocumented, and Fraud
+    Detection above it."""
+    page = browser.new_page(viewport={"width": 1400, "height": 900})  # type: ignore[attr-defined]
+    page.goto(app_url + "/proposal/bw-bc03e454cd0a")
+    page.wait_for_selector("text=Severed dependencies")
+    verdict = page.inner_text("#proposal-verdict")
+    assert (
+        verdict.startswith(
+            "Changing who may assume eks-fraud-datalake cuts fraud-scoring's observed, undocumented use (336 events)"
+        )
+        and "Fraud Detection (critical)" in verdict
+    )
+    page.wait_for_selector("#severed-groups .ag-row [col-id=consumer]")
+    assert cells(page, "consumer", "#severed-groups") == [
+        "k8s://615294837560/us-east-1/fraud-eks/namespaces/fraud/deployments/fraud-scoring"
+    ]
+    assert cells(page, "documented", "#severed-table") == ["NO"]
+    assert "Tier: cab" in page.inner_text("body")
+
+
 def test_explorer_finds_who_can_assume_and_the_undocumented(browser: object, app_url: str) -> None:
     page = browser.new_page(viewport={"width": 1400, "height": 900})  # type: ignore[attr-defined]
     page.goto(app_url + "/explorer")
@@ -347,8 +371,8 @@ def test_explorer_finds_who_can_assume_and_the_undocumented(browser: object, app
     page.locator(f"#explorer-result a:text-is('{etl}')").first.click()
     page.wait_for_selector(f"h3:text-is('IamRole: {etl}')")
     assert "/explorer?q=" in page.url
-    assert page.inner_text("#explorer-undocumented-count").startswith(
-        "6 undocumented observed dependenc(ies)"
+    assert page.inner_text("#explorer-undocumented-count").startswith(  # fraud-scoring's IRSA use the 7th
+        "7 undocumented observed dependenc(ies)"
     )
     evidence = page.inner_text("#explorer-evidence")  # what the list stands on, above it
     assert evidence.startswith("evidence 2026-02-14 to 2026-05-15") and "Evidence:" not in evidence
