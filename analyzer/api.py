@@ -700,3 +700,27 @@ def last_scoring_time(store: GraphStore) -> datetime | None:
 
 def saved_results(store: GraphStore) -> list[dict[str, Any]]:
     return sorted(store.get_documents(RESULTS).values(), key=lambda r: (-r["risk_score"], r["proposal_id"]))
+
+
+def kubernetes_who_can(
+    store: GraphStore,
+    cluster_arn: str,
+    verb: str,
+    resource: str,
+    *,
+    namespace: str | None = None,
+    name: str | None = None,
+) -> list[Any]:
+    """Who may do ``verb`` on ``resource`` (``pods/exec``, ``deployments.apps``) in a loaded cluster, by
+    Kubernetes RBAC (``analyzer.kubernetes.rbac``): every subject, with the binding, role and rule."""
+    from analyzer.graph.ids import Cluster
+    from analyzer.kubernetes.rbac import Request, who_can_in
+
+    try:
+        cluster = Cluster(cluster_arn)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
+    snap = load_snapshot(store)
+    if snap.node(cluster.arn) is None:
+        raise BadInput(f"{cluster.arn} is not a loaded cluster (blastwall ingest kubernetes)")
+    return who_can_in(snap, cluster.prefix(), Request.parse(verb, resource, namespace, name=name))

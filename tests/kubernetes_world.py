@@ -157,6 +157,140 @@ def _pods(
     return out
 
 
+RBAC = "rbac.authorization.k8s.io/v1"
+
+
+def _binding(
+    kind: str, name: str, ns: str | None, role_kind: str, role: str, subjects: list[dict[str, Any]]
+) -> dict[str, Any]:
+    return {
+        "apiVersion": RBAC,
+        "kind": kind,
+        "metadata": _meta(name, ns),
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": role_kind, "name": role},
+        "subjects": subjects,
+    }
+
+
+def rbac_objects() -> list[dict[str, Any]]:
+    """Roles and bindings as ``kubectl get roles,clusterroles,rolebindings,clusterrolebindings -A -o json``
+    lists them (ClusterRoles trimmed to the rules these tests ask about)."""
+    return [
+        {
+            "apiVersion": RBAC,
+            "kind": "ClusterRole",
+            "metadata": _meta("cluster-admin", None),
+            "rules": [
+                {"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]},
+                {"nonResourceURLs": ["*"], "verbs": ["*"]},
+            ],
+        },
+        {
+            "apiVersion": RBAC,
+            "kind": "ClusterRole",
+            "metadata": _meta("view", None),
+            "rules": [
+                {
+                    "apiGroups": [""],
+                    "resources": ["pods", "pods/log", "services"],
+                    "verbs": ["get", "list", "watch"],
+                },
+                {"apiGroups": ["apps"], "resources": ["deployments"], "verbs": ["get", "list", "watch"]},
+            ],
+        },
+        {
+            "apiVersion": RBAC,
+            "kind": "ClusterRole",
+            "metadata": _meta("secret-reader", None),
+            "rules": [{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}],
+        },
+        {
+            "apiVersion": RBAC,
+            "kind": "Role",
+            "metadata": _meta("pod-debugger", "fraud"),
+            "rules": [
+                {"apiGroups": [""], "resources": ["pods"], "verbs": ["get", "list"]},
+                {"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["create"]},
+            ],
+        },
+        {
+            "apiVersion": RBAC,
+            "kind": "Role",
+            "metadata": _meta("deployer", "fraud"),
+            "rules": [
+                {"apiGroups": ["apps"], "resources": ["deployments", "*/scale"], "verbs": ["patch", "update"]}
+            ],
+        },
+        {
+            "apiVersion": RBAC,
+            "kind": "Role",
+            "metadata": _meta("config-editor", "fraud"),
+            "rules": [
+                {
+                    "apiGroups": [""],
+                    "resources": ["configmaps"],
+                    "resourceNames": ["fraud-config"],
+                    "verbs": ["update"],
+                }
+            ],
+        },
+        _binding(
+            "ClusterRoleBinding",
+            "cluster-admin",
+            None,
+            "ClusterRole",
+            "cluster-admin",
+            [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "system:masters"}],
+        ),
+        _binding(
+            "ClusterRoleBinding",
+            "fraud-sa-secrets",
+            None,
+            "ClusterRole",
+            "secret-reader",
+            [
+                {
+                    "apiGroup": "rbac.authorization.k8s.io",
+                    "kind": "Group",
+                    "name": "system:serviceaccounts:fraud",
+                }
+            ],
+        ),
+        _binding(
+            "RoleBinding",
+            "scoring-readers",
+            "fraud",
+            "ClusterRole",
+            "view",
+            [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "fraud-oncall"}],
+        ),
+        _binding(
+            "RoleBinding",
+            "oncall-debug",
+            "fraud",
+            "Role",
+            "pod-debugger",
+            [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "dana@acme-fin.example"}],
+        ),
+        _binding(
+            "RoleBinding",
+            "batch-deployer",
+            "fraud",
+            "Role",
+            "deployer",
+            [{"kind": "ServiceAccount", "name": "fraud-batch", "namespace": "fraud"}],
+        ),
+        _binding(
+            "RoleBinding",
+            "config-editors",
+            "fraud",
+            "Role",
+            "config-editor",
+            [{"apiGroup": "rbac.authorization.k8s.io", "kind": "User", "name": "priya@acme-fin.example"}],
+        ),
+    ]
+
+
 def kubectl_export() -> dict[str, Any]:
     """``kubectl get namespaces,deployments,replicasets,pods,services,serviceaccounts,networkpolicies -A
     -o json`` of the cluster."""
@@ -225,13 +359,7 @@ def kubectl_export() -> dict[str, Any]:
         },
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _meta("fraud-alerts", "fraud")},
         {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": _meta("default", "fraud")},
-        {
-            "apiVersion": "rbac.authorization.k8s.io/v1",
-            "kind": "RoleBinding",
-            "metadata": _meta("scoring-readers", "fraud"),
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "view"},
-            "subjects": [{"kind": "Group", "name": "fraud-oncall"}],
-        },
+        *rbac_objects(),
     ]
     return {"apiVersion": "v1", "kind": "List", "items": items, "metadata": {"resourceVersion": ""}}
 

@@ -12,6 +12,7 @@ from analyzer.cli import (  # noqa: F401
     governance,
     iam,
     ingest,
+    kubernetes,
     network,
     scoring,
     serve,

@@ -92,6 +92,12 @@ NODE_KINDS: dict[str, NodeKind] = {
         ),
         NodeKind("NetworkPolicy", Layer.CONFIGURATION, "A Kubernetes NetworkPolicy (its spec)."),
         NodeKind(
+            "KubernetesRole",
+            Layer.CONFIGURATION,
+            "A Kubernetes RBAC Role or ClusterRole (its rules, aggregated rules included as exported).",
+        ),
+        NodeKind("KubernetesSubject", Layer.CONFIGURATION, "A Kubernetes RBAC user or group (by name)."),
+        NodeKind(
             "WebIdentity",
             Layer.EVIDENCE,
             "A web identity (an OIDC issuer and subject, e.g. a service account's token) seen assuming roles.",
@@ -134,6 +140,13 @@ EDGE_KINDS: dict[str, EdgeKind] = {
             "USES_SERVICE_ACCOUNT", Layer.CONFIGURATION, "Pod or workload -> the service account it runs as."
         ),
         EdgeKind("SELECTS", Layer.CONFIGURATION, "Service or NetworkPolicy -> a pod its selector selects."),
+        EdgeKind(
+            "BOUND_TO",
+            Layer.CONFIGURATION,
+            "Subject (service account, user, group) -> the Role or ClusterRole a binding grants it, keyed by "
+            "binding (prop ``namespace``: where it holds; none for a ClusterRoleBinding).",
+            key_fields=("binding",),
+        ),
         EdgeKind(
             "AUTHENTICATES_AS",
             Layer.CONFIGURATION,

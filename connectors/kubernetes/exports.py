@@ -51,10 +51,6 @@ WORKLOAD_KINDS = {
     "CronJob": "cronjobs",
 }
 READ_NOT_MODELLED = {
-    "Role",
-    "ClusterRole",
-    "RoleBinding",
-    "ClusterRoleBinding",
     "Endpoints",
     "EndpointSlice",
     "ConfigMap",
@@ -388,6 +384,7 @@ def transform(export: Export, cluster: Cluster, *, seen: str) -> Transformed:
             b.stub(identity, "WebIdentity", acct)
             edge(sa, "AUTHENTICATES_AS", identity)
 
+    _rbac(by_kind, cluster, node, edge, in_namespace, service_account, b, counts)
     modelled = {
         "Namespace",
         "ReplicaSet",
@@ -396,6 +393,7 @@ def transform(export: Export, cluster: Cluster, *, seen: str) -> Transformed:
         "NetworkPolicy",
         "ServiceAccount",
         *WORKLOAD_KINDS,
+        *RBAC_KINDS,
     }
     for kind, objs in by_kind.items():
         if kind in READ_NOT_MODELLED:
@@ -403,6 +401,76 @@ def transform(export: Export, cluster: Cluster, *, seen: str) -> Transformed:
         elif kind not in modelled:
             skipped[kind] += len(objs)
     return Transformed(b, counts, skipped)
+
+
+RBAC_KINDS = ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")
+
+
+def _rbac(
+    by_kind: Mapping[str, list[tuple[dict[str, Any], str]]],
+    cluster: Cluster,
+    node: Any,
+    edge: Any,
+    in_namespace: Any,
+    service_account: Any,
+    b: Batch,
+    counts: Counter[str],
+) -> None:
+    """Roles and ClusterRoles with their rules; each binding's subjects ``BOUND_TO`` its role, with the
+    namespace it holds in (a RoleBinding's, also when it grants a ClusterRole; none for a
+    ClusterRoleBinding)."""
+    for kind in ("Role", "ClusterRole"):
+        for obj, where in by_kind.get(kind, []):
+            name, ns, _, _ = _meta(obj, where)
+            rules = obj.get("rules") or []
+            if not isinstance(rules, list):
+                raise BadInput("rules must be a list", file=where, path="rules")
+            rid = (
+                cluster.object_id(ns or "default", "roles", name)
+                if kind == "Role"
+                else cluster.cluster_object_id("clusterroles", name)
+            )
+            node(
+                rid,
+                "KubernetesRole",
+                {"name": name, "role_kind": kind, "namespace": ns or None, "rules": rules},
+            )
+            if kind == "Role":
+                in_namespace(rid, ns or "default")
+            counts["rbac_roles"] += 1
+    for kind in ("RoleBinding", "ClusterRoleBinding"):
+        for obj, where in by_kind.get(kind, []):
+            name, ns, _, _ = _meta(obj, where)
+            ref = obj.get("roleRef") or {}
+            if ref.get("kind") not in ("Role", "ClusterRole") or not ref.get("name"):
+                raise BadInput("roleRef must name a Role or ClusterRole", file=where, path="roleRef")
+            ns = (ns or "default") if kind == "RoleBinding" else ""
+            role = (
+                cluster.object_id(ns, "roles", ref["name"])
+                if ref["kind"] == "Role"
+                else cluster.cluster_object_id("clusterroles", ref["name"])
+            )
+            b.stub(role, "KubernetesRole", cluster.account)
+            for i, subject in enumerate(obj.get("subjects") or []):
+                skind, sname = subject.get("kind"), subject.get("name")
+                if not isinstance(sname, str) or skind not in ("User", "Group", "ServiceAccount"):
+                    raise BadInput(
+                        "a subject needs kind User, Group or ServiceAccount and a name",
+                        file=where,
+                        path=f"subjects[{i}]",
+                    )
+                if skind == "ServiceAccount":
+                    sid = service_account(str(subject.get("namespace") or ns or "default"), sname)
+                else:
+                    sid = cluster.cluster_object_id("users" if skind == "User" else "groups", sname)
+                    b.stub(sid, "KubernetesSubject", cluster.account)
+                edge(
+                    sid,
+                    "BOUND_TO",
+                    role,
+                    {"binding": f"{kind}/{ns}/{name}" if ns else f"{kind}/{name}", "namespace": ns or None},
+                )
+            counts["rbac_bindings"] += 1
 
 
 def _owner(

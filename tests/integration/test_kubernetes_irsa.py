@@ -179,7 +179,8 @@ def test_the_cli_loads_a_cluster_and_says_what_it_read(world: Path, tmp_path: Pa
         "network_policies": 1,
         "service_accounts": 4,
         "pod_identity_associations": 1,
-        "read, not modelled: RoleBinding": 1,
+        "rbac_roles": 6,
+        "rbac_bindings": 6,
     }
     assert report["warnings"] == []
     bad = tmp_path / "bad"

@@ -1,0 +1,1 @@
+"""Kubernetes semantics over the graph: RBAC (who may do what in a cluster)."""
