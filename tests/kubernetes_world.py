@@ -505,3 +505,121 @@ def build(sample: Path, out: Path) -> Path:
     with gzip.open(trail / name, "wt") as f:
         json.dump({"Records": cloudtrail_records()}, f)
     return out
+
+
+def _audit_event(
+    when: str, user: str, groups: list[str], verb: str, ref: dict[str, Any], reason: str, stage: str, n: int
+) -> dict[str, Any]:
+    """An audit.k8s.io/v1 Event at level Metadata, as the API server's log backend writes it (Kubernetes
+    documentation, "Auditing"), with the RBAC authorizer's reason annotation."""
+    path = f"/api/v1/namespaces/{ref.get('namespace')}/{ref['resource']}" + (
+        f"/{ref['name']}" if ref.get("name") else ""
+    )
+    return {
+        "kind": "Event",
+        "apiVersion": "audit.k8s.io/v1",
+        "level": "Metadata",
+        "auditID": f"5f0d8a3e-{n:04d}-4c2b-9e61-0a7b3c{n:06d}",
+        "stage": stage,
+        "requestURI": path + (f"/{ref['subresource']}" if ref.get("subresource") else ""),
+        "verb": verb,
+        "user": {"username": user, "groups": groups},
+        "sourceIPs": ["10.50.12.41"],
+        "userAgent": "kubectl/v1.31.2 (linux/amd64) kubernetes/5864a46",
+        "objectRef": ref,
+        "responseStatus": {"metadata": {}, "code": 101 if ref.get("subresource") == "exec" else 200},
+        "requestReceivedTimestamp": when,
+        "stageTimestamp": when,
+        "annotations": {"authorization.k8s.io/decision": "allow", "authorization.k8s.io/reason": reason}
+        if reason
+        else {"authorization.k8s.io/decision": "forbid", "authorization.k8s.io/reason": ""},
+    }
+
+
+def audit_log() -> str:
+    """A week of the cluster's audit log (one Event per line): dana execs into fraud-batch's pod and lists
+    pods (allowed by oncall-debug); fraud-batch's service account patches its deployment daily (batch-deployer)
+    and reads a secret (fraud-sa-secrets, through its namespace's service-account group); one forbidden
+    request."""
+    sa = "system:serviceaccount:fraud:fraud-batch"
+    sa_groups = ["system:serviceaccounts", "system:serviceaccounts:fraud", "system:authenticated"]
+    dana_groups = ["fraud-oncall", "system:authenticated"]
+    debug = 'RBAC: allowed by RoleBinding "oncall-debug/fraud" of Role "pod-debugger" to User "dana@acme-fin.example"'
+    deploy = 'RBAC: allowed by RoleBinding "batch-deployer/fraud" of Role "deployer" to ServiceAccount "fraud-batch/fraud"'
+    secrets = (
+        'RBAC: allowed by ClusterRoleBinding "fraud-sa-secrets" of ClusterRole "secret-reader" '
+        'to Group "system:serviceaccounts:fraud"'
+    )
+    pod = {"resource": "pods", "namespace": "fraud", "name": "fraud-batch-5b8c7d9f6-bx0q", "apiVersion": "v1"}
+    lines, n = [], 0
+    for day in range(8, 15):
+        when = f"2026-05-{day:02d}T09:12:0{day % 10}.118301Z"
+        for stage in ("RequestReceived", "ResponseStarted", "ResponseComplete"):  # an exec streams
+            n += 1
+            lines.append(
+                _audit_event(
+                    when,
+                    "dana@acme-fin.example",
+                    dana_groups,
+                    "create",
+                    {**pod, "subresource": "exec"},
+                    debug,
+                    stage,
+                    n,
+                )
+            )
+        for stage in ("RequestReceived", "ResponseComplete"):
+            n += 1
+            lines.append(
+                _audit_event(
+                    when,
+                    "dana@acme-fin.example",
+                    dana_groups,
+                    "list",
+                    {"resource": "pods", "namespace": "fraud", "apiVersion": "v1"},
+                    debug,
+                    stage,
+                    n,
+                )
+            )
+            n += 1
+            ref = {
+                "resource": "deployments",
+                "namespace": "fraud",
+                "name": "fraud-batch",
+                "apiGroup": "apps",
+                "apiVersion": "v1",
+            }
+            lines.append(_audit_event(when, sa, sa_groups, "patch", ref, deploy, stage, n))
+            n += 1
+            lines.append(
+                _audit_event(
+                    when,
+                    sa,
+                    sa_groups,
+                    "get",
+                    {
+                        "resource": "secrets",
+                        "namespace": "fraud",
+                        "name": "feature-store-creds",
+                        "apiVersion": "v1",
+                    },
+                    secrets,
+                    stage,
+                    n,
+                )
+            )
+    n += 1
+    lines.append(
+        _audit_event(
+            "2026-05-14T10:00:00.000001Z",
+            sa,
+            sa_groups,
+            "delete",
+            {"resource": "pods", "namespace": "fraud", "apiVersion": "v1"},
+            "",
+            "ResponseComplete",
+            n,
+        )
+    )
+    return "".join(json.dumps(e, separators=(",", ":")) + "\n" for e in lines)

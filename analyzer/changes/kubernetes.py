@@ -12,6 +12,11 @@ Two ways a response tool does it:
   from its Services). The rollback puts the labels back.
 
 ``apply`` takes and returns the pod's state: ``{"labels": {...}, "isolated": ["Ingress", "Egress"]}``.
+
+``k8s.remove_binding``: delete a RoleBinding or ClusterRoleBinding (the target is its id,
+``k8s://…/namespaces/<ns>/rolebindings/<name>`` or ``k8s://…/clusterrolebindings/<name>``), ``{}``. The
+rollback recreates it with the same role and subjects: ``{"recreate": {"role": ..., "subjects": [...]}}``.
+``apply`` takes and returns ``{"role": ..., "subjects": [...]}`` (``role`` None once deleted).
 """
 
 from __future__ import annotations
@@ -81,5 +86,54 @@ KIND = register(
         apply=apply,
         invert=invert,
         target_kind="Pod",
+    )
+)
+
+
+BINDING_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "recreate": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["role", "subjects"],
+            "properties": {
+                "role": {"type": "string"},
+                "subjects": {"type": "array", "items": {"type": "string"}},
+            },
+        }
+    },
+}
+
+
+def apply_binding(state: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
+    """
+    >>> apply_binding({"role": "r", "subjects": ["s"]}, {})
+    {'role': None, 'subjects': []}
+    >>> apply_binding({"role": None, "subjects": []}, {"recreate": {"role": "r", "subjects": ["s"]}})
+    {'role': 'r', 'subjects': ['s']}
+    """
+    again = delta.get("recreate")
+    if again:
+        return {"role": again["role"], "subjects": sorted(again["subjects"])}
+    return {"role": None, "subjects": []}
+
+
+def invert_binding(before: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
+    if before.get("role") is None:
+        return {}
+    return {"recreate": {"role": before["role"], "subjects": sorted(before.get("subjects") or [])}}
+
+
+REMOVE_BINDING = register(
+    ChangeKind(
+        name="k8s.remove_binding",
+        summary="Delete a Kubernetes RoleBinding or ClusterRoleBinding (its subjects lose what its role grants).",
+        delta_schema=BINDING_SCHEMA,
+        example={},
+        apply=apply_binding,
+        invert=invert_binding,
+        target_kind="KubernetesBinding",
     )
 )

@@ -219,6 +219,29 @@ def ingest_kubernetes_cmd(
         click.echo(f"warning: {w}", err=True)
 
 
+@ingest.command("k8s-audit")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--cluster-arn", required=True, help="The EKS cluster whose API server wrote the log.")
+@click.pass_context
+@handled
+def ingest_k8s_audit_cmd(ctx: click.Context, paths: tuple[Path, ...], cluster_arn: str) -> None:
+    """Load Kubernetes audit logs (audit.k8s.io/v1 Events, one per line; or an `aws logs
+    filter-log-events` export of EKS control plane logging): which RBAC binding allowed whose requests.
+
+    \b
+    Example:
+      aws logs filter-log-events --log-group-name /aws/eks/fraud-eks/cluster \\
+        --log-stream-name-prefix kube-apiserver-audit > audit/fraud-eks-2026-05-14.json
+      blastwall ingest k8s-audit audit/ --cluster-arn arn:aws:eks:us-east-1:615294837560:cluster/fraud-eks
+    """
+    from connectors.evidence.k8s_audit import ingest_k8s_audit
+
+    r = ingest_k8s_audit(ctx_store(ctx), list(paths), cluster_arn=cluster_arn)
+    counted = ", ".join(f"{n} {k}" for k, n in sorted(r.counted.items()))
+    click.echo(f"{r.files} file(s): {counted or 'no events'}; {r.skipped_already_ingested} already ingested")
+    report_errors(r.errors)
+
+
 @ingest.command("cloudtrail")
 @click.argument("paths", nargs=-1, required=True)
 @click.pass_context

@@ -209,6 +209,15 @@ EDGE_KINDS: dict[str, EdgeKind] = {
             key_fields=("protocol", "port"),
         ),
         EdgeKind(
+            "OBSERVED_K8S_ACCESS",
+            Layer.EVIDENCE,
+            "Kubernetes user or service account -> the RBAC role a request of it was allowed by (audit log "
+            "``authorization.k8s.io/reason``), keyed by binding, verb, resource and namespace.",
+            count_merge="sum",
+            dependency=True,
+            key_fields=("binding", "verb", "resource", "namespace"),
+        ),
+        EdgeKind(
             "LAST_ACCESSED",
             Layer.EVIDENCE,
             "Principal -> AWS service it last authenticated to (IAM last-accessed data), keyed by namespace.",

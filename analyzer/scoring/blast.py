@@ -111,6 +111,7 @@ SCORERS: dict[str, Callable[[], Callable[..., Any]]] = {
     "Removal": _scorer("removal_change", "removal_change"),
     "Setting": _scorer("setting_change", "setting_change"),
     "Pod": _scorer("kubernetes_change", "kubernetes_change"),
+    "KubernetesBinding": _scorer("kubernetes_change", "binding_change"),
 }
 """Change kinds by what they target -> the scorer that re-decides what they touch (loaded when used);
 each returns an ``analyzer.scoring.outcome.Outcome``. Role trust changes are scored in this module."""
@@ -188,7 +189,11 @@ def score_proposal(
     # evidence coverage of the account whose logs would show the use
     days, _window = ctx.covered_days(account, start, as_of, evidence_sources) if account else (0, 0)
     if account and days == 0:
-        what = "VPC flow log" if evidence_sources == ("flowlogs",) else "CloudTrail"
+        names: dict[tuple[str, ...], str] = {
+            ("flowlogs",): "VPC flow log",
+            ("k8s-audit",): "Kubernetes audit log",
+        }
+        what = names.get(evidence_sources, "CloudTrail")
         unknowns.append(
             {
                 "reason": "no_evidence_coverage",

@@ -24,6 +24,7 @@ from typing import Any
 
 from analyzer.changes import get_kind
 from analyzer.changes.kubernetes import QUARANTINE_LABEL
+from analyzer.kubernetes.rbac import AUTHENTICATED, SA_GROUP, Request, who_can
 from analyzer.scoring.context import SERVICE_PREFIX, Context
 from analyzer.scoring.outcome import Outcome, config_digest, in_window, severed_entry
 from analyzer.scoring.service_trust import POD_IDENTITY
@@ -171,3 +172,127 @@ def _running_others(ctx: Context, selector: str, pod: str) -> set[str]:
         if p != pod and n is not None and n.props.get("phase") == "Running":
             out.add(p)
     return out
+
+
+def _binding_of(target: str) -> tuple[str, str] | None:
+    """(cluster prefix, binding key) of a binding's id."""
+    if "/namespaces/" in target and "/rolebindings/" in target:
+        prefix, _, rest = target.partition("/namespaces/")
+        ns, _, name = rest.partition("/rolebindings/")
+        return prefix + "/", f"RoleBinding/{ns}/{name}"
+    if "/clusterrolebindings/" in target:
+        prefix, _, name = target.partition("/clusterrolebindings/")
+        return prefix + "/", f"ClusterRoleBinding/{name}"
+    return None
+
+
+def _identities(actor: str, prefix: str, groups: list[str]) -> set[str]:
+    """The subjects a request of ``actor`` is made as: itself and its groups (a service account is also in
+    ``system:serviceaccounts``, ``system:serviceaccounts:<ns>`` and ``system:authenticated``)."""
+    out = {actor} | {f"{prefix}groups/{g}" for g in groups}
+    if "/serviceaccounts/" in actor:
+        ns = actor.split("/namespaces/", 1)[1].split("/", 1)[0]
+        out |= {f"{prefix}groups/{g}" for g in (SA_GROUP, f"{SA_GROUP}:{ns}", AUTHENTICATED)}
+    return out
+
+
+def binding_change(ctx: Context, proposal: dict[str, Any], start: datetime, as_of: datetime) -> Outcome:
+    """Deleting a binding: every request the audit log shows it allowing that no other binding of the
+    same user (or its groups) allows is severed; subjects with no such use are listed from the
+    configuration; with no audit log of the cluster in the window, whether anyone uses it is unknown."""
+    change = proposal["change"]
+    kind = get_kind(change["kind"])
+    assert kind.apply is not None and kind.invert is not None
+    out = Outcome(evidence_sources=("k8s-audit",))
+    snap = ctx.snap
+    target = str(change.get("target") or "")
+    where = _binding_of(target)
+    bound = (
+        [
+            e
+            for e in snap.edge_records("BOUND_TO")
+            if e.src.startswith(where[0]) and e.props.get("binding") == where[1]
+        ]
+        if where
+        else []
+    )
+    if where is None or not bound:
+        return out.target_missing(f"{target} is not a binding of a loaded cluster")
+    prefix, key = where
+    out.account = prefix.removeprefix("k8s://").split("/", 1)[0]
+    role = bound[0].dst
+    before = {"role": role, "subjects": sorted(e.src for e in bound)}
+    after = kind.apply(before, change["delta"])
+    out.applied = before == after
+    roles = {n.id: n.props for n in snap.of_kind("KubernetesRole") if n.id.startswith(prefix)}
+    others = [
+        (e.src, "", e.dst, str(e.props.get("binding")), e.props.get("namespace"))
+        for e in snap.edge_records("BOUND_TO")
+        if e.src.startswith(prefix) and e.props.get("binding") != key
+    ]
+    lo, hi = iso(start), iso(as_of)
+    used: set[str] = set()
+    for e in snap.edge_records("OBSERVED_K8S_ACCESS") if "OBSERVED_K8S_ACCESS" in snap.edges else []:
+        if e.props.get("binding") != key or not e.src.startswith(prefix) or not in_window(e, lo, hi):
+            continue
+        used.add(e.src)
+        verb, resource, ns = (
+            str(e.props.get("verb")),
+            str(e.props.get("resource")),
+            e.props.get("namespace") or None,
+        )
+        req = Request.parse(verb, resource, ns)
+        me = _identities(e.src, prefix, list(e.props.get("groups") or []))
+        still = [g for g in who_can(req, roles, others) if g.subject in me]
+        access = f"{verb} {resource}" + (f" in {ns}" if ns else " cluster-wide")
+        if still:
+            out.notes.append(f"{e.src.rsplit('/', 1)[-1]} may still {access}: {still[0].binding} allows it")
+            continue
+        users = _workloads_of(ctx, e.src) if "/serviceaccounts/" in e.src else [e.src]
+        for consumer in users:
+            entry = severed_entry(
+                ctx, consumer, role, access, edge=e, observed=True, reason=f"{key} is deleted"
+            )
+            entry["via_binding"] = key
+            if consumer != e.src:
+                entry["via_service_account"] = e.src
+            out.severed.append(entry)
+    for subject in before["subjects"]:
+        if subject in used:
+            continue
+        entry = severed_entry(
+            ctx,
+            subject,
+            role,
+            f"what {role.rsplit('/', 1)[-1]} grants, through {key}",
+            observed=False,
+            reason=f"{key} is deleted",
+        )
+        entry["via_binding"] = key
+        out.severed.append(entry)
+    out.severed.sort(key=lambda s: (not s["observed"], -s["events"], s["consumer"]))
+    inverse = kind.invert(before, change["delta"])
+    restored = kind.apply(after, inverse)
+    out.rollback = {
+        "change": {"kind": kind.name, "target": target, "delta": inverse},
+        "verified": restored == before,
+        "detail": "recreating it with the same role and subjects restores every grant"
+        if restored == before
+        else "the binding is not restored",
+        "before_digest": config_digest(before),
+        "after_digest": config_digest(after),
+    }
+    return out
+
+
+def _workloads_of(ctx: Context, sa: str) -> list[str]:
+    """The workloads that run as a service account (itself when none is loaded)."""
+    snap = ctx.snap
+    found = sorted(
+        {
+            e.src
+            for e in snap.edges_into("USES_SERVICE_ACCOUNT", sa)
+            if getattr(snap.node(e.src), "kind", "") == "KubernetesWorkload"
+        }
+    )
+    return found or [sa]
