@@ -110,12 +110,7 @@ def load_directory(store: GraphStore, root: Path, *, seen: str) -> list[str]:
     if (root / "aws").is_dir():
         with phase("ingest the AWS snapshot"):
             errors += load_snapshot(store, root / "aws", seen=seen).errors
-    if (root / "cloudtrail").is_dir():
-        with phase("ingest CloudTrail"):
-            errors += ingest_cloudtrail(store, [root / "cloudtrail"]).errors
-    if (root / "flowlogs").is_dir():
-        with phase("ingest VPC flow logs"):
-            errors += ingest_flowlogs(store, [root / "flowlogs"]).errors
+    # before flow logs: a flow to or from a pod's address is the pod's
     if (root / "kubernetes").is_dir():
         with phase("ingest Kubernetes clusters"):
             for cluster in clusters_in(root / "kubernetes"):
@@ -123,6 +118,12 @@ def load_directory(store: GraphStore, root: Path, *, seen: str) -> list[str]:
                     ingest_kubernetes(store, cluster, seen=seen)
                 except BadInput as exc:
                     errors.append(str(exc))
+    if (root / "cloudtrail").is_dir():
+        with phase("ingest CloudTrail"):
+            errors += ingest_cloudtrail(store, [root / "cloudtrail"]).errors
+    if (root / "flowlogs").is_dir():
+        with phase("ingest VPC flow logs"):
+            errors += ingest_flowlogs(store, [root / "flowlogs"]).errors
     if (root / "servicenow").is_dir():
         with phase("ingest the CMDB"):
             errors += ingest_servicenow(store, str(root / "servicenow"), seen=seen).errors

@@ -126,7 +126,7 @@ def _pods(
     digest = "7d9f8c6b5" if rs_exported else "5b8c7d9f6"
     out = []
     for i in range(replicas):
-        ip = f"10.40.12.{first_ip + i}"
+        ip = f"10.30.1.{100 + first_ip + i}"
         out.append(
             {
                 "apiVersion": "v1",
@@ -439,6 +439,55 @@ def cloudtrail_records() -> list[dict[str, Any]]:
     ]
 
 
+NODE_ENI = "eni-0c4e8a1f2b3d5e6f7"
+NODE_IP = "10.30.1.50"
+FLOW_FIELDS = "version account-id interface-id srcaddr dstaddr srcport dstport protocol packets bytes start end action log-status"
+
+
+def node_interface(pod_ips: list[str]) -> dict[str, Any]:
+    """The EKS node's interface as ``ec2 describe-network-interfaces`` lists it: the VPC CNI gives its pods
+    secondary addresses of it."""
+    return {
+        "NetworkInterfaceId": NODE_ENI,
+        "InterfaceType": "interface",
+        "OwnerId": FRAUD,
+        "SubnetId": "subnet-1538271e0f2e6c923",
+        "VpcId": "vpc-10f55ade62ee72431",
+        "AvailabilityZone": "us-east-1a",
+        "PrivateIpAddress": NODE_IP,
+        "PrivateIpAddresses": [{"Primary": True, "PrivateIpAddress": NODE_IP}]
+        + [{"Primary": False, "PrivateIpAddress": ip} for ip in pod_ips],
+        "Groups": [{"GroupId": "sg-9d52e219abbad9982", "GroupName": "workload"}],
+        "Attachment": {
+            "AttachmentId": "eni-attach-0a1b2c3d4e5f60718",
+            "InstanceId": "i-0e1d2c3b4a5968778",
+            "InstanceOwnerId": FRAUD,
+            "DeviceIndex": 0,
+            "Status": "attached",
+        },
+        "Status": "in-use",
+        "TagSet": [{"Key": "eks:cluster-name", "Value": CLUSTER}],
+    }
+
+
+def pod_flow_log() -> str:
+    """A day of the node interface's flow log (version 2 default format): the fraud-scoring pods call the
+    fraud-alerts pod on 8080; the fraud-alerts pod calls the workload at 10.30.1.25 on 443."""
+    ips = {
+        p["metadata"]["name"]: p["status"]["podIP"] for p in kubectl_export()["items"] if p["kind"] == "Pod"
+    }
+    alerts = next(ip for name, ip in ips.items() if name.startswith("fraud-alerts"))
+    scoring = [ip for name, ip in ips.items() if name.startswith("fraud-scoring")]
+    lines = [FLOW_FIELDS]
+    start = 1778803200  # 2026-05-15T00:00:00Z; the log is of the day before
+    for minute in range(0, 24 * 60, 10):
+        t = start - 86400 + minute * 60
+        for ip in scoring:
+            lines.append(f"2 {FRAUD} {NODE_ENI} {ip} {alerts} 41234 8080 6 12 5400 {t} {t + 60} ACCEPT OK")
+        lines.append(f"2 {FRAUD} {NODE_ENI} {alerts} 10.30.1.25 51200 443 6 8 2100 {t} {t + 60} ACCEPT OK")
+    return "\n".join(lines) + "\n"
+
+
 def build(sample: Path, out: Path) -> Path:
     """A copy of the sample at ``out`` with the cluster, its roles and their CloudTrail added."""
     shutil.copytree(sample, out)
@@ -493,6 +542,17 @@ def build(sample: Path, out: Path) -> Path:
         ours = {r["Arn"] for r in roles}  # the sample's own eks-fraud-datalake, replaced by ours
         doc["RoleDetailList"] = [r for r in doc["RoleDetailList"] if r["Arn"] not in ours] + roles
         path.write_text(json.dumps(doc, indent=2))
+    enis = out / "aws" / FRAUD / REGION / "ec2-DescribeNetworkInterfaces.json"
+    listed = json.loads(enis.read_text())
+    pod_ips = [p["status"]["podIP"] for p in kubectl_export()["items"] if p["kind"] == "Pod"]
+    listed["NetworkInterfaces"].append(node_interface(pod_ips))
+    enis.write_text(json.dumps(listed, indent=2))
+    flows = out / "flowlogs" / "AWSLogs" / FRAUD / "vpcflowlogs" / REGION / "2026" / "05" / "14"
+    flows.mkdir(parents=True, exist_ok=True)
+    with gzip.open(
+        flows / f"{FRAUD}_vpcflowlogs_{REGION}_fl-0a9b8c7d6e5f40312_20260514T0000Z_pods.log.gz", "wt"
+    ) as f:
+        f.write(pod_flow_log())
     cluster = out / "kubernetes" / CLUSTER
     shutil.rmtree(cluster, ignore_errors=True)  # the sample's export of the cluster, replaced by a richer one
     cluster.mkdir(parents=True)

@@ -179,7 +179,11 @@ def ci_accounts(ctx: Context) -> dict[str, set[str]]:
     def build() -> dict[str, set[str]]:
         out: dict[str, set[str]] = {}
         for resource, cis in ctx.ci_of.items():
-            account = account_of(resource)
+            # the account the store holds it in (a pod, a web identity), else the one an ARN names
+            node = ctx.snap.node(resource)
+            account = (node.account if node is not None else None) or (
+                account_of(resource) if resource.startswith("arn:") else ""
+            )
             if account:
                 for ci in cis:
                     out.setdefault(ci, set()).add(account)

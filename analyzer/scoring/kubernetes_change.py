@@ -69,6 +69,8 @@ def kubernetes_change(ctx: Context, proposal: dict[str, Any], start: datetime, a
             if isolated
             else f"{name} is relabelled: its Services and its controller no longer select it"
         )
+    # flows to and from the pod's address are the pod's (VPC CNI), where flow logs of its account exist
+    flows_seen = bool(out.account) and ctx.covered_days(out.account, start, as_of, ("flowlogs",))[0] > 0
     # the Services it serves, and what each keeps
     for sid in _selecting(ctx, pod.id):
         svc = snap.node(sid)
@@ -90,13 +92,14 @@ def kubernetes_change(ctx: Context, proposal: dict[str, Any], start: datetime, a
         )
         entry["consumer_cis"] = entry["consumer_cis"] or ctx.ci_names(ctx.ci_of.get(consumer, []))
         out.severed.append(entry)
-        out.unknowns.append(
-            {
-                "reason": "callers_not_in_evidence",
-                "detail": f"who calls Service {svc.props.get('namespace')}/{svc.props.get('name')} is not in the "
-                "evidence (flow logs name the node's interface, not the pod): its callers lose it",
-            }
-        )
+        if not flows_seen:
+            out.unknowns.append(
+                {
+                    "reason": "callers_not_in_evidence",
+                    "detail": f"who calls Service {svc.props.get('namespace')}/{svc.props.get('name')} is not in "
+                    f"the evidence (no VPC flow logs of account {out.account} in the window): its callers lose it",
+                }
+            )
     # what it reaches: the AWS APIs its service account's role is used for (egress, STS included)
     if isolated and not siblings:
         for sa_edge in snap.edges_from("USES_SERVICE_ACCOUNT", pod.id):
@@ -119,7 +122,47 @@ def kubernetes_change(ctx: Context, proposal: dict[str, Any], start: datetime, a
                 )
                 entry["via_service_account"] = sa_edge.dst
                 out.severed.append(entry)
-    elif isolated and siblings:
+    if isolated and not _pod_has_flows(ctx, pod.id):
+        hosts = _interfaces_holding(ctx, [str(ip) for ip in pod.props.get("pod_ips") or []])
+        busy = [
+            h for h in hosts if snap.edges_from("OBSERVED_FLOW", h) or snap.edges_into("OBSERVED_FLOW", h)
+        ]
+        if busy:
+            out.unknowns.append(
+                {
+                    "reason": "pod_flows_unattributed",
+                    "detail": f"flows of {', '.join(busy)}, which holds {name}'s address, were loaded before the "
+                    "cluster: which of them are the pod's is not told (ingest the flow logs again)",
+                }
+            )
+    if isolated and not siblings:  # its callers lose it
+        for e in snap.edges_into("OBSERVED_FLOW", pod.id) if "OBSERVED_FLOW" in snap.edges else []:
+            out.severed.append(
+                severed_entry(
+                    ctx,
+                    e.src,
+                    pod.id,
+                    f"{e.props.get('protocol')}/{e.props.get('port')}",
+                    edge=e,
+                    observed=in_window(e, lo, hi),
+                    reason=f"{name} is isolated: nothing reaches it",
+                )
+            )
+    if isolated and not siblings:
+        # what it reaches
+        for e in snap.edges_from("OBSERVED_FLOW", pod.id) if "OBSERVED_FLOW" in snap.edges else []:
+            entry = severed_entry(
+                ctx,
+                consumer,
+                e.dst,
+                f"{e.props.get('protocol')}/{e.props.get('port')}",
+                edge=e,
+                observed=in_window(e, lo, hi),
+                reason=f"{name} is isolated: it reaches nothing",
+            )
+            entry["via_pod"] = pod.id
+            out.severed.append(entry)
+    if isolated and siblings:
         shown = ", ".join(s.rsplit("/", 1)[-1] for s in siblings[:3])
         out.notes.append(
             f"capacity, not a dependency: {consumer.rsplit('/', 1)[-1]} keeps {len(siblings)} other running "
@@ -296,3 +339,24 @@ def _workloads_of(ctx: Context, sa: str) -> list[str]:
         }
     )
     return found or [sa]
+
+
+def _pod_has_flows(ctx: Context, pod: str) -> bool:
+    snap = ctx.snap
+    return "OBSERVED_FLOW" in snap.edges and bool(
+        snap.edges_from("OBSERVED_FLOW", pod) or snap.edges_into("OBSERVED_FLOW", pod)
+    )
+
+
+def _interfaces_holding(ctx: Context, ips: list[str]) -> list[str]:
+    """The interfaces whose addresses include any of ``ips`` (a node's, for its pods)."""
+    index = ctx.snap.memo(
+        ("interfaces-by-address",),
+        lambda: {
+            str(ip): n.id
+            for n in ctx.snap.of_kind("NetworkInterface")
+            for ip in (n.props.get("private_ips") or [])
+        },
+    )
+    assert isinstance(index, dict)
+    return sorted({index[ip] for ip in ips if ip in index})

@@ -36,6 +36,7 @@ REASONS = {
     "collected: left as an address",
     "interface_unknown": "interface-id not in the snapshot (its account or region not collected)",
     "interface_mismatch": "the capturing interface held neither address at that time",
+    "pod": "an end at a pod's address on an interface of its cluster's account: the pod (VPC CNI)",
 }
 
 
@@ -60,6 +61,9 @@ class FlowAttribution:
     """VPC id -> the VPCs its transit gateway routes to (and those it may: route table not collected)."""
     counts: Counter[str] = field(default_factory=Counter)
     examples: dict[str, list[str]] = field(default_factory=dict)
+    pods: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    """A pod's address (the VPC CNI gives pods VPC addresses) -> (the pod, its account): an end resolved to
+    an interface of that account at that address is the pod."""
 
     def __post_init__(self) -> None:
         self._by_node = {i.node: i for i in self.interfaces.values()}
@@ -79,6 +83,7 @@ class FlowAttribution:
         enis: Iterable[Any],
         peerings: Iterable[tuple[str, str]],
         transit: TransitRoutes | None = None,
+        pods: Iterable[Any] = (),
     ) -> FlowAttribution:
         interfaces = {}
         for n in enis:
@@ -91,11 +96,24 @@ class FlowAttribution:
         for a, b in peerings:
             peers.setdefault(a, set()).add(b)
             peers.setdefault(b, set()).add(a)
+        by_ip: dict[str, tuple[str, str | None]] = {}
+        reused: set[str] = set()
+        for pod in pods:  # host-network pods have their node's address: not told apart
+            props = pod.props or {}
+            if props.get("host_network"):
+                continue
+            for ip in props.get("pod_ips") or []:
+                if ip in by_ip and by_ip[ip][0] != pod.id:
+                    reused.add(ip)
+                by_ip[str(ip)] = (pod.id, pod.account)
+        for ip in reused:  # two pods (two clusters' ranges overlap): the address says neither
+            del by_ip[ip]
         return cls(
             {ip: [dict(h) for h in doc.get("holders", [])] for ip, doc in history.items()},
             interfaces,
             {v: frozenset(p) for v, p in peers.items()},
             transit or TransitRoutes(),
+            pods=by_ip,
         )
 
     def _note(self, reason: str, detail: str) -> None:
@@ -214,7 +232,20 @@ class FlowAttribution:
                 self.counts["interface"] += 1
         a = a or self._peer(src, when, vpc, account, record)
         b = b or self._peer(dst, when, vpc, account, record)
+        if self.pods:
+            a, b = self._pod(src, a), self._pod(dst, b)
         return a, b
+
+    def _pod(self, ip: str, end: str) -> str:
+        """The pod at ``ip`` when ``end`` is an interface of the pod's account (its node's), else ``end``."""
+        pod = self.pods.get(ip)
+        if pod is None or end.startswith("urn:ip:"):
+            return end
+        node = self._by_node.get(end)
+        if node is not None and node.account == pod[1]:
+            self.counts["pod"] += 1
+            return pod[0]
+        return end
 
     def fresh_tallies(self) -> tuple[Counter[str], dict[str, list[str]]]:
         """Start counting anew; returns the tallies so far (give them back with ``restore_tallies``)."""

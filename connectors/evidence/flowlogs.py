@@ -129,7 +129,14 @@ def transform_lines(
             a = resolve(src, when) or f"urn:ip:{src}"
             b = resolve(dst, when) or f"urn:ip:{dst}"
         for end in (a, b):
-            agg.endpoints.setdefault(end, "Address" if end.startswith("urn:ip:") else "NetworkInterface")
+            agg.endpoints.setdefault(
+                end,
+                "Address"
+                if end.startswith("urn:ip:")
+                else "Pod"
+                if end.startswith("k8s://")
+                else "NetworkInterface",
+            )
         kind = "OBSERVED_FLOW" if rec["action"] == "ACCEPT" else "OBSERVED_REJECT"
         key = (a, kind, b, proto, dport)
         e = agg.edges.get(key)
@@ -330,6 +337,7 @@ def ingest_flowlogs(
             (n for n in store.read_nodes(("NetworkInterface",)) if n.props),
             peerings,
             transit,
+            (n for n in store.read_nodes(("Pod",)) if n.props),
         )
     done = ingested_digests(store)
     totals = FlowTotals()

@@ -81,18 +81,37 @@ def test_the_last_replica_takes_its_workloads_observed_aws_access(store: GraphSt
     assert {"Fraud Feature Pipeline", "Fraud Detection"} <= names, r["impacted_services"]
 
 
-def test_the_last_endpoint_of_a_service_is_severed_and_its_callers_unknown(store: GraphStore) -> None:
+def test_the_last_replica_loses_its_callers_its_peers_and_its_service(store: GraphStore) -> None:
+    """fraud-alerts runs one pod: the node's flow log (the VPC CNI gives pods the node interface's
+    addresses) shows both fraud-scoring pods calling it and it calling 10.30.1.25."""
     pod = _pod(store, "fraud-alerts")
     r = _quarantine(store, pod)
-    by_consumer = {s["consumer"]: s for s in r["severed"]}
-    svc = by_consumer[f"{NS}/services/fraud-alerts"]
-    assert svc["provider"] == pod and not svc["observed"] and svc["consumer_cis"] == ["Fraud Scoring Engine"]
-    role = by_consumer[f"{NS}/deployments/fraud-alerts"]
-    assert (
-        role["provider"] == w.POD_IDENTITY_ROLE and not role["observed"]
-    )  # no CloudTrail of it: not cleared
-    reasons = sorted(u["reason"] for u in r["unknowns"])
-    assert reasons == ["callers_not_in_evidence", "enforcement_unknown"]
+    got = {
+        (
+            s["consumer"].removeprefix(NS + "/"),
+            s["provider"].removeprefix(NS + "/"),
+            s["access"],
+            s["observed"],
+        )
+        for s in r["severed"]
+    }
+    scoring = {_pod(store, "fraud-scoring", i).removeprefix(NS + "/") for i in (0, 1)}
+    here = pod.removeprefix(NS + "/")
+    eni = f"arn:aws:ec2:us-east-1:{w.FRAUD}:network-interface/eni-7f2b8efb2e3be72c1"
+    assert got == {
+        *((caller, here, "tcp/8080", True) for caller in scoring),  # its callers, seen
+        ("deployments/fraud-alerts", eni, "tcp/443", True),  # what it calls, seen
+        (
+            "deployments/fraud-alerts",
+            w.POD_IDENTITY_ROLE,
+            "AWS APIs as eks-fraud-alerts (pod-identity)",
+            False,
+        ),
+        ("services/fraud-alerts", here, "Service endpoint", False),  # its Service has no endpoint left
+    }
+    assert all(s["consumer_cis"] == ["Fraud Scoring Engine"] for s in r["severed"])
+    # the callers are in the evidence (the account's flow logs cover the window): not an unknown
+    assert [u["reason"] for u in r["unknowns"]] == ["enforcement_unknown"]
 
 
 def test_a_relabel_drops_the_pod_from_its_service_without_isolating_it(store: GraphStore) -> None:

@@ -93,7 +93,10 @@ BEFORE: dict[str, Any] = {
     },
     "resource.delete": {"state": "present"},
     "k8s.quarantine_pod": {"labels": {"app.kubernetes.io/name": "fraud-scoring"}, "isolated": []},
-    "k8s.remove_binding": {"role": "k8s://1/r/c/clusterroles/view", "subjects": ["k8s://1/r/c/groups/oncall"]},
+    "k8s.remove_binding": {
+        "role": "k8s://1/r/c/clusterroles/view",
+        "subjects": ["k8s://1/r/c/groups/oncall"],
+    },
 }
 EXAMPLES = {
     "iam.replace_policy": {
