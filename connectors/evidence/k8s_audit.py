@@ -42,6 +42,16 @@ _ALLOWED = re.compile(
     r'to (User|Group|ServiceAccount) "([^"]+)"'
 )
 COUNTED_STAGES = {"ResponseComplete", None}
+_SHAPES: dict[str, type | tuple[type, ...]] = {
+    "stage": str,
+    "verb": str,
+    "user": dict,
+    "objectRef": dict,
+    "annotations": dict,
+    "stageTimestamp": str,
+    "requestReceivedTimestamp": str,
+}
+_SHAPE_NAMES = {k: "an object" if v is dict else "text" for k, v in _SHAPES.items()}
 STREAMING_VERBS = {"watch"}
 
 
@@ -100,6 +110,9 @@ def transform_events(
     for n, ev in events:
         if not isinstance(ev, dict) or ev.get("kind") not in ("Event", None):
             raise BadInput("not an audit.k8s.io Event", file=file, line=n)
+        for field_name, types in _SHAPES.items():
+            if ev.get(field_name) is not None and not isinstance(ev[field_name], types):
+                raise BadInput(f"{field_name} must be {_SHAPE_NAMES[field_name]}", file=file, line=n)
         stage = ev.get("stage")
         if stage not in COUNTED_STAGES and not (stage == "ResponseStarted" and _streams(ev)):
             continue

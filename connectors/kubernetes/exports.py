@@ -102,11 +102,17 @@ def cluster_of(export: Export, arn: str | None = None, issuer: str | None = None
     """The cluster the export is of: from its describe-cluster output, else the given ARN."""
     described = export.cluster or {}
     arn = arn or described.get("arn")
+    if not isinstance(arn, str | None):
+        raise BadInput("cluster.arn must be an ARN", path="cluster.arn")
     if not arn:
         raise BadInput(
             "which cluster is this? give --cluster-arn, or add `aws eks describe-cluster` output to the export"
         )
-    oidc = ((described.get("identity") or {}).get("oidc") or {}).get("issuer")
+    identity = described.get("identity")
+    oidc_block = identity.get("oidc") if isinstance(identity, dict) else None
+    oidc = oidc_block.get("issuer") if isinstance(oidc_block, dict) else None
+    if oidc is not None and not isinstance(oidc, str):
+        raise BadInput("cluster.identity.oidc.issuer must be a URL", path="cluster.identity.oidc.issuer")
     try:
         return Cluster(str(arn), issuer or oidc)
     except ValueError as exc:

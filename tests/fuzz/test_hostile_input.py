@@ -149,6 +149,9 @@ def test_proposal_formats(tmp_path: Path, sample: Path) -> None:
     raw = sample.read_bytes()
     if sample.suffix == ".csv":
         muts: Iterator[tuple[str, bytes]] = line_mutations(raw, 3, sep=";")
+    elif sample.suffix == ".jsonl":  # one document per line: each mutation of the first, the rest as they are
+        first, _, rest = raw.partition(b"\n")
+        muts = ((label, line.rstrip(b"\n") + b"\n" + rest) for label, line in json_mutations(first, 45))
     else:
         muts = json_mutations(raw, 45)
     for label, data in muts:
@@ -452,3 +455,39 @@ def _write_and_import(tmp_path: Path, text: str, import_proposals: Callable[...,
     p.write_text(text)
     report = import_proposals(open_store(tmp_path / "s2"), [p])
     raise BadInput(report.errors[0])
+
+
+def test_kubernetes_exports_and_audit_logs(tmp_path: Path) -> None:
+    """A cluster's export, its describe-cluster and a Pod Identity association, and an audit log line,
+    each field replaced in turn: a clear error or a load, never another exception."""
+    from connectors.evidence.k8s_audit import ingest_k8s_audit
+    from connectors.kubernetes.exports import ingest_kubernetes
+    from tests import kubernetes_world as w
+
+    store = open_store(tmp_path / "store")
+    f = Failures()
+    export = tmp_path / "export"
+    export.mkdir()
+    small = {
+        "apiVersion": "v1",
+        "kind": "List",
+        "items": w.kubectl_export()["items"][:3] + w.kubectl_export()["items"][-4:],
+    }
+    parts = {
+        "objects.json": small,
+        "cluster.json": w.describe_cluster(),
+        "pod-identity.json": w.pod_identity_association(),
+    }
+    for name, doc in parts.items():
+        for other, body in parts.items():
+            (export / other).write_text(json.dumps(body))
+        for label, data in json_mutations(json.dumps(doc).encode(), 40):
+            (export / name).write_bytes(data)
+            f.run(f"{name} {label}", lambda: ingest_kubernetes(store, export, seen="2026-05-15T00:00:00Z"))
+    log = tmp_path / "audit.log"
+    first = w.audit_log().splitlines()[3]  # an exec allowed by a RoleBinding
+    for label, line in json_mutations(first.encode(), 40):
+        log.write_bytes(line + b"\n")
+        f.run(f"audit {label}", lambda: ingest_k8s_audit(store, [log], cluster_arn=w.CLUSTER_ARN))
+    f.check()
+    store.close()
