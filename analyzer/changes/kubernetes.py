@@ -137,3 +137,64 @@ REMOVE_BINDING = register(
         target_kind="KubernetesBinding",
     )
 )
+
+
+POLICY_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "minProperties": 1,
+    "maxProperties": 1,
+    "properties": {
+        "add": {
+            "type": "object",
+            "required": ["name", "spec"],
+            "properties": {"name": {"type": "string", "minLength": 1}, "spec": {"type": "object"}},
+        },
+        "replace": {
+            "type": "object",
+            "required": ["name", "spec"],
+            "properties": {"name": {"type": "string", "minLength": 1}, "spec": {"type": "object"}},
+        },
+        "remove": {"type": "string", "minLength": 1},
+    },
+}
+
+
+def apply_policy(state: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
+    """A namespace's NetworkPolicies (``{"policies": {name: spec}}``) after the change.
+
+    >>> apply_policy({"policies": {}}, {"add": {"name": "deny", "spec": {"podSelector": {}}}})
+    {'policies': {'deny': {'podSelector': {}}}}
+    >>> apply_policy({"policies": {"deny": {}}}, {"remove": "deny"})
+    {'policies': {}}
+    """
+    policies = copy.deepcopy(dict(state.get("policies") or {}))
+    if "remove" in delta:
+        policies.pop(delta["remove"], None)
+    for key in ("add", "replace"):
+        if key in delta:
+            policies[delta[key]["name"]] = copy.deepcopy(delta[key]["spec"])
+    return {"policies": policies}
+
+
+def invert_policy(before: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
+    policies = before.get("policies") or {}
+    name = delta["remove"] if "remove" in delta else (delta.get("add") or delta.get("replace") or {})["name"]
+    if name in policies:
+        return {"replace": {"name": name, "spec": copy.deepcopy(policies[name])}}
+    return {"remove": name}
+
+
+NETWORK_POLICY = register(
+    ChangeKind(
+        name="k8s.network_policy",
+        summary="Add, replace or remove a NetworkPolicy in a namespace (the target: the namespace's id).",
+        delta_schema=POLICY_SCHEMA,
+        example={
+            "add": {"name": "default-deny-ingress", "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}}
+        },
+        apply=apply_policy,
+        invert=invert_policy,
+        target_kind="KubernetesNamespace",
+    )
+)

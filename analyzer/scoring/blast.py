@@ -112,6 +112,7 @@ SCORERS: dict[str, Callable[[], Callable[..., Any]]] = {
     "Setting": _scorer("setting_change", "setting_change"),
     "Pod": _scorer("kubernetes_change", "kubernetes_change"),
     "KubernetesBinding": _scorer("kubernetes_change", "binding_change"),
+    "KubernetesNamespace": _scorer("kubernetes_change", "network_policy_change"),
 }
 """Change kinds by what they target -> the scorer that re-decides what they touch (loaded when used);
 each returns an ``analyzer.scoring.outcome.Outcome``. Role trust changes are scored in this module."""

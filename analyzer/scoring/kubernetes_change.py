@@ -360,3 +360,130 @@ def _interfaces_holding(ctx: Context, ips: list[str]) -> list[str]:
     )
     assert isinstance(index, dict)
     return sorted({index[ip] for ip in ips if ip in index})
+
+
+def _netpol_world(ctx: Context, prefix: str) -> tuple[dict[str, Any], dict[str, dict[str, str]], list[Any]]:
+    """The cluster's pods (by id), namespaces' labels and NetworkPolicies, for ``analyzer.kubernetes.netpol``."""
+    from analyzer.kubernetes.netpol import Pod, Policy
+
+    snap = ctx.snap
+    pods = {
+        n.id: Pod(
+            n.id,
+            str(n.props.get("namespace")),
+            dict(n.props.get("labels") or {}),
+            tuple(n.props.get("pod_ips") or ()),
+            bool(n.props.get("host_network")),
+        )
+        for n in snap.of_kind("Pod")
+        if n.id.startswith(prefix) and n.props
+    }
+    namespaces = {
+        str(n.props.get("name")): dict(n.props.get("labels") or {})
+        for n in snap.of_kind("KubernetesNamespace")
+        if n.id.startswith(prefix) and n.props
+    }
+    policies = [
+        Policy(str(n.props.get("name")), str(n.props.get("namespace")), dict(n.props.get("spec") or {}))
+        for n in snap.of_kind("NetworkPolicy")
+        if n.id.startswith(prefix) and n.props
+    ]
+    return pods, namespaces, policies
+
+
+def _address(ctx: Context, node_id: str) -> str:
+    if node_id.startswith("urn:ip:"):
+        return node_id.removeprefix("urn:ip:")
+    n = ctx.snap.node(node_id)
+    ips = (n.props.get("private_ips") or n.props.get("pod_ips") or []) if n is not None and n.props else []
+    return str(ips[0]) if ips else ""
+
+
+def network_policy_change(
+    ctx: Context, proposal: dict[str, Any], start: datetime, as_of: datetime
+) -> Outcome:
+    """A NetworkPolicy added, replaced or removed in a namespace: every observed flow to or from a pod of
+    the namespace decided before and after (``analyzer.kubernetes.netpol``); allowed and then denied is
+    severed, allowed and then unknown is an unknown, denied and then allowed is exposure."""
+    from analyzer.kubernetes.netpol import Policy, decide
+
+    change = proposal["change"]
+    kind = get_kind(change["kind"])
+    assert kind.apply is not None and kind.invert is not None
+    out = Outcome(evidence_sources=("flowlogs",))
+    snap = ctx.snap
+    target = str(change.get("target") or "")
+    ns_node = snap.node(target)
+    if ns_node is None or ns_node.kind != "KubernetesNamespace" or "/namespaces/" not in target:
+        return out.target_missing(f"{target} is not a namespace of a loaded cluster")
+    prefix = target.split("/namespaces/", 1)[0] + "/"
+    namespace = target.rsplit("/", 1)[-1]
+    out.account = ns_node.account or ""
+    pods, namespaces, policies = _netpol_world(ctx, prefix)
+    mine = {p.name: dict(p.spec) for p in policies if p.namespace == namespace}
+    before = {"policies": mine}
+    after = kind.apply(before, change["delta"])
+    out.applied = after == before
+    rest = [p for p in policies if p.namespace != namespace]
+    sets = [
+        rest + [Policy(name, namespace, spec) for name, spec in state["policies"].items()]
+        for state in (before, after)
+    ]
+    lo, hi = iso(start), iso(as_of)
+    edges = snap.edge_records("OBSERVED_FLOW") if "OBSERVED_FLOW" in snap.edges else []
+    for e in edges:
+        src, dst = pods.get(e.src), pods.get(e.dst)
+        if not (
+            (src is not None and src.namespace == namespace)
+            or (dst is not None and dst.namespace == namespace)
+        ):
+            continue
+        port = str(e.props.get("port") or "")
+        if not port.isdigit():
+            continue
+        protocol = str(e.props.get("protocol") or "tcp").upper()
+        src_ip, dst_ip = _address(ctx, e.src), _address(ctx, e.dst)
+        b, a = (decide(ps, namespaces, src, dst, dst_ip, int(port), protocol, src_ip) for ps in sets)
+        if b.state == a.state:
+            continue
+        access = f"{protocol.lower()}/{port}"
+        if a.state == "denied":
+            entry = severed_entry(
+                ctx, e.src, e.dst, access, edge=e, observed=in_window(e, lo, hi), reason=a.reason
+            )
+            entry["before"] = {"decision": b.state, "statements": list(b.policies), "missing_context": []}
+            out.severed.append(entry)
+        elif a.state == "unknown":
+            out.unknowns.append(
+                {"reason": "access_may_be_severed", "detail": f"{e.src} -> {e.dst} ({access}): {a.reason}"}
+            )
+        elif b.state == "denied":
+            out.exposure.append(
+                {
+                    "principal": e.src,
+                    "resource": e.dst,
+                    "access": access,
+                    "after": a.state,
+                    "statements": list(a.policies),
+                }
+            )
+    out.severed.sort(key=lambda s: (not s["observed"], -s["events"], s["consumer"]))
+    out.unknowns.append(
+        {
+            "reason": "enforcement_unknown",
+            "detail": "whether the cluster's network plugin enforces NetworkPolicy is not in the export: if it "
+            "does not, this change has no effect",
+        }
+    )
+    inverse = kind.invert(before, change["delta"])
+    restored = kind.apply(after, inverse)
+    out.rollback = {
+        "change": {"kind": kind.name, "target": target, "delta": inverse},
+        "verified": restored == before,
+        "detail": "apply then invert restores the namespace's policies"
+        if restored == before
+        else "the namespace's policies are not restored",
+        "before_digest": config_digest(before),
+        "after_digest": config_digest(after),
+    }
+    return out

@@ -36,6 +36,7 @@ from analyzer.graph.lease import writes
 from analyzer.graph.schema import Batch, EdgeRow, NodeRow
 from analyzer.graph.store import GraphStore
 from analyzer.inputs import guard
+from analyzer.kubernetes.selectors import selects
 from connectors.jsonfile import load_json
 from connectors.kubernetes.ids import Cluster
 
@@ -117,38 +118,6 @@ def cluster_of(export: Export, arn: str | None = None, issuer: str | None = None
         return Cluster(str(arn), issuer or oidc)
     except ValueError as exc:
         raise BadInput(str(exc)) from None
-
-
-def selects(selector: Mapping[str, Any] | None, labels: Mapping[str, str]) -> bool:
-    """Whether a label selector selects an object with ``labels`` (``matchLabels`` and ``matchExpressions``,
-    all of them: In, NotIn, Exists, DoesNotExist). An empty selector selects everything; a selector that
-    is absent (None) selects nothing.
-
-    >>> selects({"matchLabels": {"app": "a"}}, {"app": "a", "tier": "x"})
-    True
-    >>> selects({"matchExpressions": [{"key": "tier", "operator": "NotIn", "values": ["x"]}]}, {"app": "a"})
-    True
-    >>> selects({}, {}), selects(None, {"app": "a"})
-    (True, False)
-    """
-    if selector is None:
-        return False
-    for k, v in (selector.get("matchLabels") or {}).items():
-        if labels.get(k) != v:
-            return False
-    for ex in selector.get("matchExpressions") or []:
-        key, op, values = ex.get("key"), ex.get("operator"), ex.get("values") or []
-        if op == "In" and labels.get(key) not in values:
-            return False
-        if op == "NotIn" and key in labels and labels[key] in values:
-            return False
-        if op == "Exists" and key not in labels:
-            return False
-        if op == "DoesNotExist" and key in labels:
-            return False
-        if op not in ("In", "NotIn", "Exists", "DoesNotExist"):
-            raise ValueError(f"unknown selector operator {op!r}")
-    return True
 
 
 def _meta(obj: dict[str, Any], where: str) -> tuple[str, str, dict[str, str], dict[str, str]]:

@@ -194,3 +194,76 @@ def test_falco_alerts_become_isolations_of_the_pods_they_name(store: GraphStore,
         by_target[f"pod:fraud/gone-7d9f8c6b5-zz0q@{node}"], ctx, load_policy(None), parse_time(SAMPLE_AS_OF)
     )
     assert missing["status"] == "target_missing" and missing["tier"] != "auto"
+
+
+def _policy(store: GraphStore, delta: dict[str, Any]) -> dict[str, Any]:
+    proposal = {
+        "proposal_id": "p-netpol",
+        "source": {"format": "test", "finding_id": "f", "title": "t", "severity": "MEDIUM"},
+        "change": {
+            "kind": "k8s.network_policy",
+            "target": NS,
+            "account": w.FRAUD,
+            "delta": delta,
+            "fidelity": "exact",
+        },
+    }
+    return score_proposal(proposal, api.analysis_context(store), load_policy(None), parse_time(SAMPLE_AS_OF))
+
+
+def _workload(node_id: str) -> str:
+    """A pod by its workload's name (``fraud-scoring-7d9f8c6b5-ax0q`` -> ``fraud-scoring``)."""
+    if not node_id.startswith(NS + "/pods/"):
+        return node_id
+    return "-".join(node_id.removeprefix(NS + "/pods/").split("-")[:2])
+
+
+def _cut(r: dict[str, Any]) -> set[tuple[str, str, str]]:
+    return {
+        (_workload(s["consumer"]), _workload(s["provider"]), s["access"])
+        for s in r["severed"]
+        if s["observed"]
+    }
+
+
+def test_a_default_deny_ingress_cuts_the_observed_calls_into_the_namespace(store: GraphStore) -> None:
+    r = _policy(
+        store,
+        {"add": {"name": "default-deny-ingress", "spec": {"podSelector": {}, "policyTypes": ["Ingress"]}}},
+    )
+    assert _cut(r) == {("fraud-scoring", "fraud-alerts", "tcp/8080")}  # both scoring pods call alerts
+    assert len([s for s in r["severed"] if s["observed"]]) == 2
+    assert "enforcement_unknown" in {u["reason"] for u in r["unknowns"]} and r["rollback"]["verified"] is True
+    assert "Fraud Detection" in {i["name"] for i in r["impacted_services"]}
+
+
+def test_a_default_deny_egress_cuts_what_the_namespace_calls_too(store: GraphStore) -> None:
+    r = _policy(
+        store,
+        {"add": {"name": "default-deny-egress", "spec": {"podSelector": {}, "policyTypes": ["Egress"]}}},
+    )
+    eni = f"arn:aws:ec2:us-east-1:{w.FRAUD}:network-interface/eni-7f2b8efb2e3be72c1"
+    assert _cut(r) == {("fraud-scoring", "fraud-alerts", "tcp/8080"), ("fraud-alerts", eni, "tcp/443")}
+
+
+def test_a_policy_that_allows_what_is_used_cuts_nothing(store: GraphStore) -> None:
+    spec = {
+        "podSelector": {"matchLabels": {"app.kubernetes.io/name": "fraud-alerts"}},
+        "policyTypes": ["Ingress"],
+        "ingress": [
+            {
+                "from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "fraud-scoring"}}}],
+                "ports": [{"port": 8080}],
+            }
+        ],
+    }
+    assert _cut(_policy(store, {"add": {"name": "alerts-from-scoring", "spec": spec}})) == set()
+    named = {**spec, "ingress": [{"ports": [{"port": "http"}]}]}
+    r = _policy(store, {"replace": {"name": "alerts-from-scoring", "spec": named}})
+    assert _cut(r) == set() and len([u for u in r["unknowns"] if u["reason"] == "access_may_be_severed"]) == 2
+
+
+def test_removing_a_policy_nothing_was_refused_by_changes_nothing(store: GraphStore) -> None:
+    r = _policy(store, {"remove": "scoring-ingress"})
+    assert r["severed"] == [] and r["exposure_added"] == [] and r["rollback"]["verified"] is True
+    assert r["rollback"]["change"]["delta"]["replace"]["name"] == "scoring-ingress"

@@ -93,6 +93,7 @@ BEFORE: dict[str, Any] = {
     },
     "resource.delete": {"state": "present"},
     "k8s.quarantine_pod": {"labels": {"app.kubernetes.io/name": "fraud-scoring"}, "isolated": []},
+    "k8s.network_policy": {"policies": {"allow-scoring": {"podSelector": {}, "ingress": [{}]}}},
     "k8s.remove_binding": {
         "role": "k8s://1/r/c/clusterroles/view",
         "subjects": ["k8s://1/r/c/groups/oncall"],
