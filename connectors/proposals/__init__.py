@@ -288,6 +288,13 @@ def _import(
     ]
     if named:
         _resolve_names(named, store.read_nodes(("IamRole", "IamUser")))
+    spaces = [
+        p for _w, ps in batches for p in ps if str(p["change"].get("target") or "").startswith("namespace:")
+    ]
+    if spaces:
+        from connectors.proposals.policy_report import resolve_namespaces
+
+        resolve_namespaces(spaces, store.read_nodes(("KubernetesNamespace",)))
     pods = [p for _w, ps in batches for p in ps if str(p["change"].get("target") or "").startswith("pod:")]
     if pods:
         from connectors.proposals.falco import resolve_pods
@@ -421,6 +428,7 @@ def _ensure_registered() -> None:
         blastwall_yaml,
         falco,
         ocsf,
+        policy_report,
         prowler_csv,
         terraform,
     )

@@ -267,3 +267,20 @@ def test_removing_a_policy_nothing_was_refused_by_changes_nothing(store: GraphSt
     r = _policy(store, {"remove": "scoring-ingress"})
     assert r["severed"] == [] and r["exposure_added"] == [] and r["rollback"]["verified"] is True
     assert r["rollback"]["change"]["delta"]["replace"]["name"] == "scoring-ingress"
+
+
+def test_a_kyverno_report_requiring_a_network_policy_proposes_the_default_deny(store: GraphStore) -> None:
+    from connectors.proposals import import_proposals
+
+    data = Path(__file__).resolve().parents[1] / "data" / "proposals" / "kyverno-policyreports.json"
+    report = import_proposals(store, [data])
+    assert report.errors == [] and len(report.imported) == 2 and report.skipped == {"passed": 1}
+    stored = [store.get_document("proposals", pid) for pid in report.imported]
+    (deny,) = [p for p in stored if p and p["change"]["kind"] == "k8s.network_policy"]
+    assert deny["change"]["target"] == NS and deny["change"]["fidelity"] == "inferred"
+    (runbook,) = [p for p in stored if p and p["change"]["kind"] == "opaque.runbook"]
+    assert runbook["change"]["delta"]["runbook"] == "require-labels/check-for-labels"
+    r = score_proposal(deny, api.analysis_context(store), load_policy(None), parse_time(SAMPLE_AS_OF))
+    eni = f"arn:aws:ec2:us-east-1:{w.FRAUD}:network-interface/eni-7f2b8efb2e3be72c1"
+    assert _cut(r) == {("fraud-scoring", "fraud-alerts", "tcp/8080"), ("fraud-alerts", eni, "tcp/443")}
+    assert r["tier"] != "auto"

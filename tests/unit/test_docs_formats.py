@@ -80,6 +80,7 @@ INPUT = {
         DATA / "terraform-public" / "checkov-plan-change-keys.json",
     ],
     "Falco / Falcosidekick": lambda tmp: [DATA / "proposals" / "falco-alerts.jsonl"],
+    "Kyverno policy reports": lambda tmp: [DATA / "proposals" / "kyverno-policyreports.json"],
     "Blastwall": _blastwall,
 }
 
