@@ -225,7 +225,8 @@ def demo_org(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, demo_template: Pat
 
 @pytest.fixture(scope="session")
 def custodian(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``custodian`` from PyPI in a virtualenv of its own (c7n pins exact boto3/urllib3 versions)."""
+    """``custodian`` from PyPI in a virtualenv of its own (c7n pins exact boto3/urllib3 versions), with its
+    Kubernetes provider (c7n-kube)."""
     import subprocess
     import venv
 
@@ -233,7 +234,10 @@ def custodian(tmp_path_factory: pytest.TempPathFactory) -> Path:
     venv.EnvBuilder(with_pip=True).create(env_dir)
     pip = env_dir / "bin" / "pip"
     out = subprocess.run(
-        [str(pip), "install", "-q", "c7n>=0.9.40"], capture_output=True, text=True, timeout=600
+        [str(pip), "install", "-q", "c7n>=0.9.40", "c7n-kube>=0.2.40"],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert out.returncode == 0, out.stderr[-2000:]
     return env_dir / "bin" / "custodian"

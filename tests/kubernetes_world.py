@@ -346,6 +346,15 @@ def kubectl_export() -> dict[str, Any]:
             },
         },
         {
+            "apiVersion": "networking.k8s.io/v1",
+            "kind": "NetworkPolicy",
+            "metadata": _meta("quarantine", "fraud"),
+            "spec": {
+                "podSelector": {"matchLabels": {"quarantine": "true"}},
+                "policyTypes": ["Ingress", "Egress"],
+            },
+        },
+        {
             "apiVersion": "v1",
             "kind": "ServiceAccount",
             "metadata": _meta(

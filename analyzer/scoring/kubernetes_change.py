@@ -162,6 +162,23 @@ def kubernetes_change(ctx: Context, proposal: dict[str, Any], start: datetime, a
             )
             entry["via_pod"] = pod.id
             out.severed.append(entry)
+    if relabelled and not isolated:
+        # the NetworkPolicies that select the pod as relabelled decide its flows now
+        cut = _relabelled_flows(ctx, pod.id, after["labels"], consumer, lo, hi)
+        out.severed += cut
+        if cut:
+            out.unknowns.append(
+                {
+                    "reason": "enforcement_unknown",
+                    "detail": "whether the cluster's network plugin enforces NetworkPolicy is not in the "
+                    "export: if it does not, the policies selecting the new labels change nothing",
+                }
+            )
+        if workload is not None:
+            out.notes.append(
+                f"its controller no longer selects it and starts a replacement: {workload.rsplit('/', 1)[-1]} keeps "
+                "its replicas"
+            )
     if isolated and siblings:
         shown = ", ".join(s.rsplit("/", 1)[-1] for s in siblings[:3])
         out.notes.append(
@@ -486,4 +503,52 @@ def network_policy_change(
         "before_digest": config_digest(before),
         "after_digest": config_digest(after),
     }
+    return out
+
+
+def _relabelled_flows(
+    ctx: Context, pod_id: str, labels: dict[str, Any], consumer: str, lo: str, hi: str
+) -> list[dict[str, Any]]:
+    """The pod's observed flows that its namespace's NetworkPolicies allow with its labels as they are and
+    deny with ``labels`` (``analyzer.kubernetes.netpol``)."""
+    from dataclasses import replace
+
+    from analyzer.kubernetes.netpol import decide
+
+    snap = ctx.snap
+    prefix = pod_id.split("/namespaces/", 1)[0] + "/"
+    pods, namespaces, policies = _netpol_world(ctx, prefix)
+    me = pods.get(pod_id)
+    if me is None:
+        return []
+    moved = {**pods, pod_id: replace(me, labels={k: str(v) for k, v in labels.items()})}
+    out = []
+    if "OBSERVED_FLOW" not in snap.edges:
+        return []
+    for e in [*snap.edges_into("OBSERVED_FLOW", pod_id), *snap.edges_from("OBSERVED_FLOW", pod_id)]:
+        port = str(e.props.get("port") or "")
+        if not port.isdigit():
+            continue
+        protocol = str(e.props.get("protocol") or "tcp").upper()
+        src_ip, dst_ip = _address(ctx, e.src), _address(ctx, e.dst)
+        b, a = (
+            decide(
+                policies, namespaces, world.get(e.src), world.get(e.dst), dst_ip, int(port), protocol, src_ip
+            )
+            for world in (pods, moved)
+        )
+        if b.state != "denied" and a.state == "denied":
+            outbound = e.src == pod_id
+            entry = severed_entry(
+                ctx,
+                consumer if outbound else e.src,
+                e.dst,
+                f"{protocol.lower()}/{port}",
+                edge=e,
+                observed=in_window(e, lo, hi),
+                reason=a.reason,
+            )
+            if outbound:
+                entry["via_pod"] = pod_id
+            out.append(entry)
     return out

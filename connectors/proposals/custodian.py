@@ -276,6 +276,8 @@ def _change(
 ) -> dict[str, Any]:
     short, atype = _short(rtype), action.get("type")
     base: dict[str, Any] = {"account": account, "region": region, "lookup": None}
+    if rtype.startswith("k8s."):  # no account or region in a Kubernetes run: the pod's cluster says
+        return {**base, "region": region or None, **_kubernetes(rtype, action, r, file, i)}
     if short == "security-group" and atype == "remove-permissions":
         delta: dict[str, Any] = {}
         for side, matched, whole in (
@@ -340,6 +342,41 @@ def _change(
         "kind": "opaque.runbook",
         "target": target,
         "delta": {"runbook": f"custodian:{short}:{atype}", "action": action},
+        "fidelity": "opaque",
+    }
+
+
+def _kubernetes(rtype: str, action: dict[str, Any], r: dict[str, Any], file: str, i: int) -> dict[str, Any]:
+    """c7n-kube's resources (the Kubernetes client's records: ``metadata.name``, ``metadata.namespace``):
+    a pod's ``label`` is ``k8s.quarantine_pod`` by relabelling (a NetworkPolicy selecting the new labels
+    isolates it; Blastwall decides which); anything else a runbook it cannot see. The pod is named by
+    namespace and name and found among the loaded clusters at import."""
+    from connectors.proposals.falco import pod_ref
+
+    meta = r.get("metadata")
+    if not isinstance(meta, dict) or not isinstance(meta.get("name"), str):
+        raise BadInput("a Kubernetes resource needs metadata.name", file=file, path=f"$[{i}].metadata.name")
+    ns = meta.get("namespace") if isinstance(meta.get("namespace"), str) else None
+    atype = action.get("type")
+    if rtype == "k8s.pod" and atype == "label" and ns:
+        labels = action.get("labels") or {}
+        removed = action.get("remove") or []
+        if not isinstance(labels, dict) or not isinstance(removed, list):
+            raise BadInput(
+                "label: labels must be a map and remove a list", file=file, path="$.policy.actions"
+            )
+        change_set = {**{str(k): str(v) for k, v in labels.items()}, **{str(k): None for k in removed}}
+        if change_set:
+            return {
+                "kind": "k8s.quarantine_pod",
+                "target": pod_ref(ns, meta["name"], None),
+                "delta": {"method": "label", "set": change_set},
+                "fidelity": "exact",
+            }
+    return {
+        "kind": "opaque.runbook",
+        "target": f"{rtype}:{ns + '/' if ns else ''}{meta['name']}",
+        "delta": {"runbook": f"custodian:{rtype}:{atype}", "action": action},
         "fidelity": "opaque",
     }
 

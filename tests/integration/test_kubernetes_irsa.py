@@ -176,7 +176,7 @@ def test_the_cli_loads_a_cluster_and_says_what_it_read(world: Path, tmp_path: Pa
         "workloads": 3,
         "pods": 4,
         "services": 2,
-        "network_policies": 1,
+        "network_policies": 2,
         "service_accounts": 4,
         "pod_identity_associations": 1,
         "rbac_roles": 6,
