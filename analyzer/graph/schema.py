@@ -79,6 +79,11 @@ NODE_KINDS: dict[str, NodeKind] = {
         ),
         NodeKind("KubernetesNamespace", Layer.CONFIGURATION, "A namespace of a cluster."),
         NodeKind(
+            "OidcProvider",
+            Layer.CONFIGURATION,
+            "An IAM OIDC identity provider (its issuer URL and audiences): what a Federated principal names.",
+        ),
+        NodeKind(
             "KubernetesWorkload",
             Layer.CONFIGURATION,
             "A Deployment, StatefulSet, DaemonSet, Job or CronJob (its pod template's labels and account).",

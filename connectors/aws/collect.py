@@ -407,9 +407,30 @@ class Collector:
         )
         if not refused:
             self._write(account, "global", "s3control-GetPublicAccessBlock", block or {})
+        providers = self._call(
+            account,
+            "global",
+            "iam-ListOpenIDConnectProviders",
+            _merged,
+            iam,
+            "list_open_id_connect_providers",
+        )
+        if providers is not None:
+            self._write(account, "global", "iam-ListOpenIDConnectProviders", providers)
+            arns = [p["Arn"] for p in providers.get("OpenIDConnectProviderList", [])]
+            self._per_resource(
+                account,
+                "global",
+                "iam-GetOpenIDConnectProvider",
+                iam,
+                "get_open_id_connect_provider",
+                arns,
+                lambda a: {"OpenIDConnectProviderArn": a},
+            )
         if management:
             self.organization(session, account)
         for region in self.regions:
+            self.eks(session, account, region)
             for op, (svc, method) in REGIONAL.items():
                 c = client_for(session, svc, region)
                 data = self._call(account, region, op, _merged, c, method)
@@ -430,6 +451,25 @@ class Collector:
                     self.transit_routes(c, account, region, data)
             self.resource_policies(session, account, region)
             self.imds_metrics(session, account, region)
+
+    def eks(self, session: Any, account: str, region: str) -> None:
+        """The region's EKS clusters (their OIDC issuer names their service accounts' tokens)."""
+        from connectors.aws.session import client_for
+
+        eks = client_for(session, "eks", region)
+        listed = self._call(account, region, "eks-ListClusters", _merged, eks, "list_clusters")
+        if listed is None:
+            return
+        self._write(account, region, "eks-ListClusters", listed)
+        self._per_resource(
+            account,
+            region,
+            "eks-DescribeCluster",
+            eks,
+            "describe_cluster",
+            list(listed.get("clusters") or []),
+            lambda name: {"name": name},
+        )
 
     def transit_routes(self, ec2: Any, account: str, region: str, tables: dict[str, Any]) -> None:
         """Per transit gateway route table (its owner's account holds them): the routes to attachments,

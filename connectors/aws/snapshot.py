@@ -745,6 +745,7 @@ def transform_account(account: AccountSnapshot, seen: str) -> Batch:
             _extend(out, transform_resource_policies(account.account, region, rp, seen))
     if network:
         out.documents[NETWORK] = network
+    _extend(out, transform_eks(account, seen))
     got = account.get("global", "iam-GetServiceLastAccessedDetails")
     if got:
         _extend(out, transform_last_accessed(account.account, got[0], got[1], seen))
@@ -753,6 +754,63 @@ def transform_account(account: AccountSnapshot, seen: str) -> Batch:
         got_org = {op: account.get("global", op) for op in org_ops}
         _extend(
             out, transform_organizations(account.account, {k: v[0] for k, v in got_org.items() if v}, seen)
+        )
+    return out
+
+
+def _object(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def transform_eks(account: AccountSnapshot, seen: str) -> Batch:
+    """The account's EKS clusters (``eks-DescribeCluster``, keyed by name: the ARN, version, VPC and the
+    OIDC issuer its service accounts' tokens are signed by) and its IAM OIDC providers
+    (``iam-GetOpenIDConnectProvider``, keyed by ARN: the issuer and the audiences it accepts)."""
+    out = Batch(SOURCE)
+    for region in account.regions():
+        got = account.get(region, "eks-DescribeCluster")
+        for name, described in _object(got[0] if got else None).items():
+            cluster = _object(_object(described).get("cluster"))
+            if not isinstance(cluster.get("arn"), str):
+                continue  # refused (null): the cluster is listed, its description unknown
+            identity = _object(cluster.get("identity"))
+            oidc = _object(identity.get("oidc"))
+            vpc = _object(cluster.get("resourcesVpcConfig"))
+            out.nodes.append(
+                NodeRow(
+                    cluster["arn"],
+                    "EksCluster",
+                    {
+                        "name": name,
+                        "region": region,
+                        "oidc_issuer": oidc.get("issuer"),
+                        "version": cluster.get("version"),
+                        "vpc_id": vpc.get("vpcId"),
+                        "role_arn": cluster.get("roleArn"),
+                        "tags": cluster.get("tags") or {},
+                    },
+                    account.account,
+                    seen,
+                    seen,
+                )
+            )
+    got = account.get("global", "iam-GetOpenIDConnectProvider")
+    for arn, provider in _object(got[0] if got else None).items():
+        if not isinstance(provider, dict):
+            continue
+        out.nodes.append(
+            NodeRow(
+                arn,
+                "OidcProvider",
+                {
+                    "url": provider.get("Url"),
+                    "client_ids": provider.get("ClientIDList") or [],
+                    "tags": _tags(provider.get("Tags")),
+                },
+                account.account,
+                seen,
+                seen,
+            )
         )
     return out
 

@@ -490,6 +490,15 @@ def ingest_kubernetes(
 ) -> IngestReport:
     """Load one cluster's export (everything read and checked before anything is written)."""
     export = get_export(Path(directory))
+    if export.cluster is None and cluster_arn and not oidc_issuer:
+        # the AWS snapshot collected the cluster (eks-DescribeCluster): its issuer is known there
+        known = store.get_node(cluster_arn)
+        if (
+            known is not None
+            and known.kind == "EksCluster"
+            and isinstance(known.props.get("oidc_issuer"), str)
+        ):
+            oidc_issuer = known.props["oidc_issuer"]
     return load_export(store, export, cluster_of(export, cluster_arn, oidc_issuer), seen, str(directory))
 
 

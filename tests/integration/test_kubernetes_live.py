@@ -14,6 +14,7 @@ from typing import Any
 import boto3
 import pytest
 
+from analyzer import api
 from analyzer.graph.store import GraphStore, open_store
 from connectors.kubernetes import live
 from connectors.kubernetes.exports import ingest_kubernetes
@@ -198,3 +199,43 @@ def test_mock_api_server_collected_live_then_scored(sample_dir: Path, tmp_path: 
     assert f"{ns}/services/fraud-alerts" in {s["consumer"] for s in isolated["severed"]}
     # the flow logs were loaded before the cluster came from its API: the node's flows are not told apart
     assert {"pod_flows_unattributed", "enforcement_unknown"} <= {u["reason"] for u in isolated["unknowns"]}
+
+
+def test_the_aws_collector_brings_eks_clusters_and_oidc_providers(moto_server: str, tmp_path: Path) -> None:
+    """`ingest aws` over moto: the cluster (with the issuer moto gives it) and the IAM OIDC provider become
+    nodes, and an export loaded with only --cluster-arn finds its issuer there."""
+    from connectors.aws import collect as collect_mod
+
+    account = boto3.client("sts").get_caller_identity()["Account"]
+    made = boto3.client("eks", region_name=w.REGION).create_cluster(
+        name=w.CLUSTER,
+        roleArn=f"arn:aws:iam::{account}:role/eks-cluster-role",
+        resourcesVpcConfig={"subnetIds": ["subnet-0a1b2c3d"]},
+    )["cluster"]
+    issuer = made["identity"]["oidc"]["issuer"]
+    provider = boto3.client("iam").create_open_id_connect_provider(
+        Url=issuer,
+        ClientIDList=["sts.amazonaws.com"],
+        ThumbprintList=["9e99a48a9960b14926bb7f3b02e22da2b0ab7280"],
+    )["OpenIDConnectProviderArn"]
+    store = open_store(str(tmp_path / "store"))
+    report = collect_mod.ingest_aws(store, save_raw=tmp_path / "raw", regions=[w.REGION])
+    assert report.warnings == []
+    assert (tmp_path / "raw" / account / w.REGION / "eks-DescribeCluster.json").exists()
+    g = api.analysis_context(store).snap
+    cluster = g.node(made["arn"])
+    assert cluster is not None and cluster.kind == "EksCluster" and cluster.props["oidc_issuer"] == issuer
+    oidc = g.node(provider)
+    assert (
+        oidc is not None and oidc.kind == "OidcProvider" and oidc.props["client_ids"] == ["sts.amazonaws.com"]
+    )
+    got = ingest_kubernetes(
+        store, _export_dir(tmp_path), seen="2026-05-15T00:00:00Z", cluster_arn=made["arn"]
+    )
+    assert got.warnings == []  # the issuer came from the collected cluster
+    sa = f"k8s://{account}/{w.REGION}/{w.CLUSTER}/namespaces/fraud/serviceaccounts/fraud-scoring"
+    host = issuer.removeprefix("https://")
+    edges = api.analysis_context(store).snap.edges_from("AUTHENTICATES_AS", sa)
+    assert [e.dst for e in edges] == [
+        f"urn:aws:web-identity:{host}:system:serviceaccount:fraud:fraud-scoring"
+    ]

@@ -27,7 +27,8 @@ def test_the_collector_policy_allows_every_call_the_collector_makes() -> None:
     source = (ROOT / "collect.py").read_text()
     ops = set(
         re.findall(
-            r'"((?:iam|ec2|s3control|s3|kms|lambda|sqs|sns|organizations|cloudwatch)-[A-Z][A-Za-z]+)', source
+            r'"((?:iam|ec2|eks|s3control|s3|kms|lambda|sqs|sns|organizations|cloudwatch)-[A-Z][A-Za-z]+)',
+            source,
         )
     )
     assert "ec2-DescribeVpcEndpoints" in ops and "organizations-ListPolicies" in ops
