@@ -380,7 +380,15 @@ def _interfaces_holding(ctx: Context, ips: list[str]) -> list[str]:
 
 
 def _netpol_world(ctx: Context, prefix: str) -> tuple[dict[str, Any], dict[str, dict[str, str]], list[Any]]:
-    """The cluster's pods (by id), namespaces' labels and NetworkPolicies, for ``analyzer.kubernetes.netpol``."""
+    """The cluster's pods (by id), namespaces' labels and NetworkPolicies, for ``analyzer.kubernetes.netpol``
+    (made once per snapshot and cluster)."""
+    got = ctx.snap.memo(("netpol-world", prefix), lambda: _netpol_world_of(ctx, prefix))
+    return got  # type: ignore[return-value]
+
+
+def _netpol_world_of(
+    ctx: Context, prefix: str
+) -> tuple[dict[str, Any], dict[str, dict[str, str]], list[Any]]:
     from analyzer.kubernetes.netpol import Pod, Policy
 
     snap = ctx.snap
@@ -447,14 +455,14 @@ def network_policy_change(
         for state in (before, after)
     ]
     lo, hi = iso(start), iso(as_of)
-    edges = snap.edge_records("OBSERVED_FLOW") if "OBSERVED_FLOW" in snap.edges else []
-    for e in edges:
+    # the flows of the namespace's pods (through the per-node offsets, not a scan of every flow)
+    edges: dict[tuple[str, str, str], Any] = {}
+    if "OBSERVED_FLOW" in snap.edges:
+        for pid in sorted(p.id for p in pods.values() if p.namespace == namespace):
+            for e in [*snap.edges_from("OBSERVED_FLOW", pid), *snap.edges_into("OBSERVED_FLOW", pid)]:
+                edges.setdefault((e.src, e.dst, e.key), e)
+    for e in edges.values():
         src, dst = pods.get(e.src), pods.get(e.dst)
-        if not (
-            (src is not None and src.namespace == namespace)
-            or (dst is not None and dst.namespace == namespace)
-        ):
-            continue
         port = str(e.props.get("port") or "")
         if not port.isdigit():
             continue

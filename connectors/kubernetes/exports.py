@@ -239,7 +239,7 @@ def transform(export: Export, cluster: Cluster, *, seen: str) -> Transformed:
         )
         replica_sets[ns or "default", name] = owner
 
-    pods: list[tuple[str, str, dict[str, str]]] = []
+    pods_in: dict[str, list[tuple[str, dict[str, str]]]] = {}  # namespace -> its pods and their labels
     for obj, where in by_kind.get("Pod", []):
         name, ns, labels, _ = _meta(obj, where)
         ns = ns or "default"
@@ -270,7 +270,7 @@ def transform(export: Export, cluster: Cluster, *, seen: str) -> Transformed:
         owner = _owner(obj, ns, labels, replica_sets, workloads)
         if owner is not None:
             edge(pid, "PART_OF", owner)
-        pods.append((pid, ns, labels))
+        pods_in.setdefault(ns, []).append((pid, labels))
         counts["pods"] += 1
 
     for obj, where in by_kind.get("Service", []):
@@ -294,8 +294,8 @@ def transform(export: Export, cluster: Cluster, *, seen: str) -> Transformed:
         )
         in_namespace(sid, ns)
         if selector:  # a Service without a selector has its endpoints managed by hand
-            for pid, pns, plabels in pods:
-                if pns == ns and selects({"matchLabels": selector}, plabels):
+            for pid, plabels in pods_in.get(ns, ()):
+                if selects({"matchLabels": selector}, plabels):
                     edge(sid, "SELECTS", pid)
         counts["services"] += 1
 
@@ -308,8 +308,8 @@ def transform(export: Export, cluster: Cluster, *, seen: str) -> Transformed:
         in_namespace(nid, ns)
         with guard(where):
             try:
-                for pid, pns, plabels in pods:
-                    if pns == ns and selects(spec.get("podSelector") or {}, plabels):
+                for pid, plabels in pods_in.get(ns, ()):
+                    if selects(spec.get("podSelector") or {}, plabels):
                         edge(nid, "SELECTS", pid)
             except ValueError as exc:
                 raise BadInput(str(exc), file=where, path="spec.podSelector") from None
