@@ -303,6 +303,7 @@ def explore(query: str) -> dict[str, Any] | None:
     """The node best matching ``query`` (exact id, id suffix, or a name), its neighbours, its CIs, who can
     assume it when it is a role, and who can use it when it is a resource with data actions."""
     from analyzer.scoring.access import who_can, who_can_access
+    from analyzer.scoring.web_identity_trust import who_can_assume as web_identity_who_can
 
     store = open_store(store_uri())
     try:
@@ -377,6 +378,9 @@ def explore(query: str) -> dict[str, Any] | None:
         out["can_assume"] = [
             {"principal": r["principal"], "decision": r["decision"], "statements": ", ".join(r["statements"])}
             for r in who_can(ctx, "sts:AssumeRole", node.id)
+        ] + [  # the pods' service accounts (IRSA) and other web identities, with their token's sub and aud
+            {"principal": r["principal"], "decision": r["decision"], "statements": ", ".join(r["statements"])}
+            for r in web_identity_who_can(ctx, node.id)
         ]
     return out
 

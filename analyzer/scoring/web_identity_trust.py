@@ -185,3 +185,28 @@ def web_identity_trust_change(
                 }
             )
     return out
+
+
+def who_can_assume(ctx: Context, role: str) -> list[dict[str, Any]]:
+    """The web identities that may assume ``role`` under its trust policy now (``sts:AssumeRoleWithWebIdentity``):
+    each service account whose pods get it, and each identity seen assuming it, decided."""
+    from analyzer.scoring.assume import trust_statements
+
+    node = ctx.snap.node(role)
+    doc = node.props.get("trust_policy") if node is not None and node.props else None
+    if doc is None:
+        return []
+    trust = trust_statements(role, doc)
+    rows = []
+    for user in web_users(ctx, role):
+        d = decide(ctx, user, role, trust)
+        rows.append(
+            {
+                "principal": user.service_account or user.identity,
+                "subject": user.subject,
+                "decision": d.state,
+                "statements": list(d.statements),
+                "missing_context": list(d.missing_context),
+            }
+        )
+    return rows

@@ -81,6 +81,14 @@ def test_explorer_callbacks(app: Any) -> None:
         # an instance: who can reach it, rule by rule, decided end to end
         instance = _text(explorer.search("legacy-etl-01"))
         assert "Who can reach it" in instance and "10.40.0.0/16" in instance
+        # a workload of the sample's EKS cluster, and the IRSA role its service account gets
+        deployment = _text(explorer.search("deployments/fraud-scoring"))
+        assert "fraud-scoring" in deployment and "KubernetesWorkload" in deployment
+        irsa = _text(explorer.search("role/eks-fraud-datalake"))
+        assert "Who can assume it" in irsa
+        # both pods' service accounts, decided with their token's sub and aud (not left conditional)
+        for sa in ("serviceaccounts/fraud-scoring allowed", "serviceaccounts/fraud-batch allowed"):
+            assert sa in irsa, irsa[irsa.find("Who can assume it") :]
         assert "Nothing matches" in _text(explorer.search("no-such-thing-anywhere"))
         assert "legacy-etl-role" in _text(explorer.undocumented("x"))
 
