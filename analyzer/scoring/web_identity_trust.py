@@ -115,8 +115,11 @@ def web_identity_trust_change(
     newly lets in, and those whose answer the rollback (``trusts[2]``, if given) does not restore.
     ``trusts``: before, after[, restored]."""
     out = WebIdentityOutcome()
+    users = web_users(ctx, role)
+    if not users:  # most roles: no pod and no web identity uses them
+        return out
     observed = {e.src: e for e in ctx.snap.edges_into("OBSERVED_ASSUME", role)}
-    for user in web_users(ctx, role):
+    for user in users:
         d = [decide(ctx, user, role, t) for t in trusts]
         before, after = d[0], d[1]
         if len(d) > 2 and d[2].state != before.state:
