@@ -403,7 +403,9 @@ def build_context(
         found: list[str] = []
         tag = (n.props.get("tags") or {}).get(tag_key)
         labels = n.props.get("labels")
-        if not tag and isinstance(labels, dict):  # a Kubernetes object: its cmdb_ci label, else its application
+        if not tag and isinstance(
+            labels, dict
+        ):  # a Kubernetes object: its cmdb_ci label, else its application
             tag = labels.get(tag_key) or labels.get(PART_OF_LABEL)
         if tag and isinstance(tag, str):
             found += [by_sys_id[tag]] if tag in by_sys_id else by_name.get(tag.strip().lower(), [])

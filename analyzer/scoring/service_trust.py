@@ -87,10 +87,50 @@ def service_principals(trusts: list[PolicySet]) -> set[str]:
     return {svc for ps in trusts for _, st in ps.items for svc in st.principals.get("Service", ())}
 
 
-def _decide(ctx: Context, service: str, role: str, trust: PolicySet) -> Decision:
+def _decide(
+    ctx: Context, service: str, role: str, trust: PolicySet, extra: dict[str, str | list[str]] | None = None
+) -> Decision:
     base = ctx.target(role)
     target = Target(role, account_of(role), "trust", trust, True, base.tags, base.org_id)
-    return authorize(ctx.subject(service), ACTION, target)
+    got = authorize(ctx.subject(service), ACTION, target, extra)
+    if service == POD_IDENTITY and extra:  # it tags the session too: sts:TagSession must be allowed as well
+        got = _worse(got, authorize(ctx.subject(service), "sts:TagSession", target, extra))
+    return got
+
+
+def session_tags(sa: str) -> dict[str, str | list[str]]:
+    """The session tags EKS Pod Identity sets when it assumes a role for a service account's pods, as the
+    request tags a trust policy conditions on (Amazon EKS User Guide, "Create IAM role with trust policy
+    required by EKS Pod Identity": ``aws:RequestTag/kubernetes-namespace`` and the like): the cluster's
+    ARN and name, the namespace and the service account; the pod's name and uid vary by pod and stay
+    unknown (all six are in ``aws:TagKeys``)."""
+    parts = sa.removeprefix("k8s://").split("/")  # account/region/cluster/namespaces/ns/serviceaccounts/name
+    if len(parts) < 7:
+        return {}
+    account, region, cluster, _, ns, _, name = parts[:7]
+    tags = {
+        "eks-cluster-arn": f"arn:aws:eks:{region}:{account}:cluster/{cluster}",
+        "eks-cluster-name": cluster,
+        "kubernetes-namespace": ns,
+        "kubernetes-service-account": name,
+    }
+    keys = sorted([*tags, "kubernetes-pod-name", "kubernetes-pod-uid"])
+    return {f"aws:RequestTag/{k}": v for k, v in tags.items()} | {"aws:TagKeys": keys}
+
+
+def _worse(a: Decision, b: Decision) -> Decision:
+    """Of two decisions a request needs both of, the one that stops it first (denied, then conditional)."""
+    rank = {"denied": 0, "conditional": 1, "allowed": 2}
+    return a if rank.get(a.state, 0) <= rank.get(b.state, 0) else b
+
+
+def _pod_identity_groups(ctx: Context, role: str) -> dict[str, list[str]]:
+    """Each service account a Pod Identity association gives ``role``, with the workloads that run as it."""
+    return {
+        e.src: sorted(_users_of_service_account(ctx, e.src))
+        for e in ctx.snap.edges_into("RUNS_AS", role)
+        if e.props.get("method") == "pod-identity"
+    }
 
 
 def service_trust_change(
@@ -107,8 +147,17 @@ def service_trust_change(
     }
     workloads = workloads_by_service(ctx, role)
     services = sorted(service_principals(trusts) | set(observed) | set(workloads))
+    # EKS Pod Identity is decided per service account: the session tags it sets name the account's
+    # namespace and name, so a trust condition on them is decided, not left conditional
+    groups: list[tuple[str, dict[str, str | list[str]] | None, list[str]]] = []
     for svc in services:
-        d = [_decide(ctx, svc, role, t) for t in trusts]
+        by_sa = _pod_identity_groups(ctx, role) if svc == POD_IDENTITY else {}
+        if by_sa:
+            groups += [(svc, session_tags(sa), users) for sa, users in sorted(by_sa.items())]
+        else:
+            groups.append((svc, None, workloads.get(svc, [])))
+    for svc, extra, users in groups:
+        d = [_decide(ctx, svc, role, t, extra) for t in trusts]
         before, after = d[0], d[1]
         if len(d) > 2 and d[2].state != before.state:
             out.mismatch.append(svc)
@@ -116,7 +165,6 @@ def service_trust_change(
             continue
         edge = observed.get(svc)
         seen = edge is not None and in_window(edge, lo, hi)
-        users = workloads.get(svc, [])
         if after.state == "denied":
             for w in users or [svc]:
                 entry = severed_entry(

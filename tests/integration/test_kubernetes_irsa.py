@@ -207,3 +207,48 @@ def test_the_cli_loads_a_cluster_and_says_what_it_read(world: Path, tmp_path: Pa
         and "metadata.name" in failed.stderr
         and "objects.json#items[0]" in failed.stderr
     )
+
+
+def _pod_identity_trust(
+    condition: dict[str, Any] | None = None, actions: list[str] | None = None
+) -> dict[str, Any]:
+    """The trust EKS Pod Identity needs (Amazon EKS User Guide, "Create IAM role with trust policy required
+    by EKS Pod Identity"), with a condition on the session tags it sets."""
+    st: dict[str, Any] = {
+        "Effect": "Allow",
+        "Principal": {"Service": "pods.eks.amazonaws.com"},
+        "Action": actions or ["sts:AssumeRole", "sts:TagSession"],
+    }
+    if condition:
+        st["Condition"] = condition
+    return {"Version": "2012-10-17", "Statement": [st]}
+
+
+def test_pod_identity_session_tags_are_decided_per_service_account(store: GraphStore) -> None:
+    def run(doc: dict[str, Any]) -> dict[str, Any]:
+        return _score(store, w.POD_IDENTITY_ROLE, {"new_document": doc})
+
+    other_ns = run(
+        _pod_identity_trust({"StringEquals": {"aws:RequestTag/kubernetes-namespace": ["payments"]}})
+    )
+    (s,) = [s for s in other_ns["severed"] if s.get("via_service") == "pods.eks.amazonaws.com"]
+    assert s["consumer"] == ALERTS  # decided with the namespace Pod Identity tags the session with
+    same = run(
+        _pod_identity_trust(
+            {
+                "StringEquals": {
+                    "aws:RequestTag/kubernetes-namespace": ["fraud"],
+                    "aws:RequestTag/kubernetes-service-account": ["fraud-alerts"],
+                }
+            }
+        )
+    )
+    assert not same["severed"] and not [u for u in same["unknowns"] if u["reason"] == "access_may_be_severed"]
+    per_pod = run(
+        _pod_identity_trust({"StringLike": {"aws:RequestTag/kubernetes-pod-name": ["fraud-alerts-*"]}})
+    )
+    assert [u["reason"] for u in per_pod["unknowns"] if u["reason"] == "access_may_be_severed"] == [
+        "access_may_be_severed"
+    ]  # a pod's name varies by pod: not known, so "may be severed", never safe
+    no_tagging = run(_pod_identity_trust(actions=["sts:AssumeRole"]))
+    assert [s["consumer"] for s in no_tagging["severed"] if s.get("via_service")] == [ALERTS]
