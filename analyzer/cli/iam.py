@@ -184,6 +184,7 @@ def who_can_cmd(
     Example:
       blastwall who-can s3:GetObject arn:aws:s3:::acme-datalake-curated/part-0001.parquet
       blastwall who-can sts:AssumeRole datalake-reader --format json
+      blastwall who-can sts:AssumeRoleWithWebIdentity eks-fraud-datalake   # its pods' service accounts
     """
     from analyzer import api
     from analyzer.output import to_json
@@ -193,6 +194,15 @@ def who_can_cmd(
     actx = api.analysis_context(ctx_store(ctx))
     r = resolve_resource(actx, resource)
     rows = who_can(actx, action, r, extra, include_denied)
+    if action.lower() == "sts:assumerolewithwebidentity" and not extra:
+        # the pods' service accounts (and identities CloudTrail saw): their token's sub and aud are known
+        from analyzer.scoring.web_identity_trust import who_can_assume
+
+        rows += [
+            {**w, "principal": f"{w['principal']} ({w['subject']})"}
+            for w in who_can_assume(actx, r)
+            if include_denied or w["decision"] != "denied"
+        ]
     if fmt == "json":
         click.echo(to_json({"action": action, "resource": r, "count": len(rows), "principals": rows}))
         return

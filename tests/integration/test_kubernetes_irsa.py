@@ -252,3 +252,31 @@ def test_pod_identity_session_tags_are_decided_per_service_account(store: GraphS
     ]  # a pod's name varies by pod: not known, so "may be severed", never safe
     no_tagging = run(_pod_identity_trust(actions=["sts:AssumeRole"]))
     assert [s["consumer"] for s in no_tagging["severed"] if s.get("via_service")] == [ALERTS]
+
+
+def test_who_can_assume_with_a_web_identity_names_the_service_accounts(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    subprocess.run(
+        [*blastwall_cmd(), "--store", str(store), "demo", "--no-app"], capture_output=True, check=True
+    )
+    out = subprocess.run(
+        [
+            *blastwall_cmd(),
+            "--store",
+            str(store),
+            "who-can",
+            "sts:AssumeRoleWithWebIdentity",
+            "eks-fraud-datalake",
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    principals = json.loads(out.stdout)["principals"]
+    rows = {r["principal"].rsplit("/", 1)[-1]: r["decision"] for r in principals}
+    # the sample's two service accounts, decided; the bare provider stays conditional (sub and aud unknown)
+    assert rows["fraud-scoring (system:serviceaccount:fraud:fraud-scoring)"] == "allowed"
+    assert rows["fraud-batch (system:serviceaccount:fraud:fraud-batch)"] == "allowed"
+    assert [r["decision"] for r in principals if ":oidc-provider/" in r["principal"]] == ["conditional"]
