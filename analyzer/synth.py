@@ -198,10 +198,14 @@ def _s3_event(
     return rec
 
 
-def generate(scale: str, seed: int, out: Path, overlapping_cidrs: bool = False) -> dict[str, int]:
+def generate(
+    scale: str, seed: int, out: Path, overlapping_cidrs: bool = False, pods: int = 0
+) -> dict[str, int]:
     """Write the synthetic enterprise under ``out`` (which must be empty or absent); return what was written.
     ``overlapping_cidrs``: every account's VPC is 10.0.0.0/16, so the same private addresses exist in every
-    account (as in real organizations): only the interface a flow record names tells them apart."""
+    account (as in real organizations): only the interface a flow record names tells them apart.
+    ``pods``: that many pods in EKS clusters of the accounts that keep evidence, with Falco alerts about one
+    in a hundred (``analyzer.synth_kubernetes``)."""
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {', '.join(SCALES)}, not {scale!r}")
     out = Path(out)
@@ -237,6 +241,14 @@ def generate(scale: str, seed: int, out: Path, overlapping_cidrs: bool = False) 
     counts["documented_service_dependencies"] = len(documented & observed & real)
     findings = _proposals(out, world, trusts, open_ssh, sc.proposals)
     counts["proposals"] = len(findings)
+    if pods:
+        from analyzer.synth_kubernetes import write_clusters
+
+        roles_of: dict[str, list[str]] = {}
+        for role in world.roles:
+            roles_of.setdefault(role.account, []).append(role.arn)
+        lit = [a for a in accounts if a not in dark]
+        counts.update({f"k8s_{k}": v for k, v in write_clusters(out, lit, roles_of, pods).items()})
 
     policy = Path(__file__).parent / "governance" / "default-tier-policy.yaml"
     (out / "policy").mkdir(parents=True, exist_ok=True)

@@ -71,9 +71,13 @@ class Export:
 
 
 def get_export(directory: Path) -> Export:
-    """Read every ``*.json`` file under ``directory`` (get: nothing is interpreted here but the envelope)."""
+    """Read every ``*.json`` (or ``.json.gz``) file under ``directory`` (get: only the envelope is read)."""
     out = Export()
-    files = sorted(directory.rglob("*.json")) if directory.is_dir() else [directory]
+    files = (
+        sorted(p for p in directory.rglob("*") if p.is_file() and p.name.endswith((".json", ".json.gz")))
+        if directory.is_dir()
+        else [directory]
+    )
     if not files:
         raise BadInput("no .json files (kubectl get -o json exports)", file=str(directory))
     for f in files:
@@ -524,6 +528,6 @@ def load_export(
 def clusters_in(root: Path) -> Iterable[Path]:
     """The cluster directories under ``root`` (each a directory of exports; ``root`` itself if it holds
     files)."""
-    if any(p.is_file() and p.suffix == ".json" for p in root.iterdir()):
+    if any(p.is_file() and p.name.endswith((".json", ".json.gz")) for p in root.iterdir()):
         return [root]
     return sorted(p for p in root.iterdir() if p.is_dir())
