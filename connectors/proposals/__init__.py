@@ -427,6 +427,7 @@ def _ensure_registered() -> None:
         asff,
         blastwall_yaml,
         falco,
+        gatekeeper,
         ocsf,
         policy_report,
         prowler_csv,

@@ -284,3 +284,16 @@ def test_a_kyverno_report_requiring_a_network_policy_proposes_the_default_deny(s
     eni = f"arn:aws:ec2:us-east-1:{w.FRAUD}:network-interface/eni-7f2b8efb2e3be72c1"
     assert _cut(r) == {("fraud-scoring", "fraud-alerts", "tcp/8080"), ("fraud-alerts", eni, "tcp/443")}
     assert r["tier"] != "auto"
+
+
+def test_gatekeeper_violations_are_runbooks_blastwall_cannot_see(store: GraphStore) -> None:
+    from connectors.proposals import import_proposals
+
+    data = Path(__file__).resolve().parents[1] / "data" / "proposals" / "gatekeeper-constraints.json"
+    report = import_proposals(store, [data])
+    assert report.errors == [] and len(report.imported) == 2 and report.skipped == {"not_available": 1}
+    stored = [store.get_document("proposals", pid) for pid in report.imported]
+    assert {p["change"]["kind"] for p in stored if p} == {"opaque.runbook"}
+    assert {p["source"]["severity"] for p in stored if p} == {"low"}  # dryrun constraints
+    r = score_proposal(stored[0], api.analysis_context(store), load_policy(None), parse_time(SAMPLE_AS_OF))
+    assert "opaque_change" in {u["reason"] for u in r["unknowns"]} and r["tier"] != "auto"

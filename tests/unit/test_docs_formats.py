@@ -81,6 +81,7 @@ INPUT = {
     ],
     "Falco / Falcosidekick": lambda tmp: [DATA / "proposals" / "falco-alerts.jsonl"],
     "Kyverno policy reports": lambda tmp: [DATA / "proposals" / "kyverno-policyreports.json"],
+    "Gatekeeper": lambda tmp: [DATA / "proposals" / "gatekeeper-constraints.json"],
     "Blastwall": _blastwall,
 }
 
