@@ -63,12 +63,17 @@ def kubernetes_change(ctx: Context, proposal: dict[str, Any], start: datetime, a
         if e.src != pod.id and getattr(snap.node(e.src), "props", {}).get("phase") == "Running"
     )
     consumer = workload or pod.id
-    if isolated or relabelled:
-        out.notes.append(
-            f"{name} is isolated: no traffic in or out"
-            if isolated
-            else f"{name} is relabelled: its Services and its controller no longer select it"
-        )
+    owner = snap.node(workload) if workload else None
+    template: dict[str, Any] = dict((owner.props.get("pod_labels") if owner is not None else None) or {})
+    # the controller's selector is part of its pod template's labels: kept whole, it still selects the pod
+    still_owned = workload is None or all(after["labels"].get(k) == v for k, v in template.items())
+    if isolated:
+        out.notes.append(f"{name} is isolated: no traffic in or out")
+    elif relabelled:
+        was: dict[str, Any] = dict(pod.props.get("labels") or {})
+        now: dict[str, Any] = dict(after["labels"])
+        changed = sorted(k for k in {*was, *now} if was.get(k) != now.get(k))
+        out.notes.append(f"{name} is relabelled ({', '.join(changed)})")
     # flows to and from the pod's address are the pod's (VPC CNI), where flow logs of its account exist
     flows_seen = bool(out.account) and ctx.covered_days(out.account, start, as_of, ("flowlogs",))[0] > 0
     # the Services it serves, and what each keeps
@@ -174,7 +179,7 @@ def kubernetes_change(ctx: Context, proposal: dict[str, Any], start: datetime, a
                     "export: if it does not, the policies selecting the new labels change nothing",
                 }
             )
-        if workload is not None:
+        if workload is not None and not still_owned:
             out.notes.append(
                 f"its controller no longer selects it and starts a replacement: {workload.rsplit('/', 1)[-1]} keeps "
                 "its replicas"

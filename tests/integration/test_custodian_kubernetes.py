@@ -83,3 +83,6 @@ def test_mock_api_server_custodian_kube_label_becomes_an_isolation(
     }
     assert any("quarantine" in s["after"]["reason"] for s in r["severed"])
     assert "enforcement_unknown" in {u["reason"] for u in r["unknowns"]} and r["tier"] != "auto"
+    # a label added keeps every label the controller selects by: it is not replaced
+    assert any("is relabelled (quarantine)" in n for n in r["notes"])
+    assert not any("starts a replacement" in n for n in r["notes"]), r["notes"]

@@ -120,6 +120,7 @@ def test_a_relabel_drops_the_pod_from_its_service_without_isolating_it(store: Gr
     assert [s["consumer"] for s in r["severed"]] == [f"{NS}/services/fraud-alerts"]
     assert "enforcement_unknown" not in {u["reason"] for u in r["unknowns"]}
     assert r["rollback"]["verified"] is True
+    assert any("starts a replacement" in n for n in r["notes"])  # its controller selects by that label
     assert r["rollback"]["change"]["delta"] == {
         "method": "unquarantine",
         "set": {"app.kubernetes.io/name": "fraud-alerts"},
