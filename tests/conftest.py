@@ -105,17 +105,21 @@ def falkordb_fresh(tmp_path: Path) -> Iterator[str]:
         yield url
 
 
+def emptied(server: str) -> str:
+    """The shared FalkorDB server's store, emptied of what earlier tests left (FalkorDB's Bolt endpoint
+    ignores the database name: one server is one graph)."""
+    from analyzer.graph.neo4j_store import shared_driver
+
+    shared_driver(server, "falkordb", "").execute_query("MATCH (n) DETACH DELETE n")
+    return f"{server}?database=blastwall&dialect=falkordb"
+
+
 @pytest.fixture(params=["sqlite", "neo4j"])
 def store_uri(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A fresh store of each kind: embedded SQLite, and the Neo4j store over Bolt against FalkorDB."""
     if request.param == "sqlite":
         return str(tmp_path / "store")
-    server = request.getfixturevalue("falkordb_server")
-    # FalkorDB's Bolt endpoint ignores the database name: one server is one graph, so empty it first
-    from analyzer.graph.neo4j_store import shared_driver
-
-    shared_driver(server, "falkordb", "").execute_query("MATCH (n) DETACH DELETE n")
-    return f"{server}?database=blastwall&dialect=falkordb"
+    return emptied(request.getfixturevalue("falkordb_server"))
 
 
 def blastwall_cmd() -> list[str]:

@@ -19,7 +19,7 @@ from analyzer.graph.store import GraphStore, open_store
 from analyzer.scoring.blast import score_proposal
 from analyzer.timeutil import parse_time
 from tests import kubernetes_world as w
-from tests.conftest import blastwall_cmd
+from tests.conftest import blastwall_cmd, emptied
 
 pytestmark = pytest.mark.integration
 
@@ -41,7 +41,7 @@ def store(
     if request.param == "sqlite":
         uri = str(tmp_path_factory.mktemp("k8s-store") / "store")
     else:
-        uri = request.getfixturevalue("falkordb_server")
+        uri = emptied(request.getfixturevalue("falkordb_server"))  # not what another module loaded
     s = open_store(uri)
     errors = load_directory(s, world, seen="2026-05-15T00:00:00Z")
     assert errors == []
