@@ -31,6 +31,27 @@ from analyzer.scoring.service_trust import POD_IDENTITY
 from analyzer.timeutil import iso
 
 
+def _rollback(
+    kind: Any,
+    target: str,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    delta: dict[str, Any],
+    ok: str,
+    bad: str,
+) -> dict[str, Any]:
+    """The rollback, verified by simulation: invert, apply the inverse to ``after``, compare with ``before``."""
+    inverse = kind.invert(before, delta)
+    restored = kind.apply(after, inverse)
+    return {
+        "change": {"kind": kind.name, "target": target, "delta": inverse},
+        "verified": restored == before,
+        "detail": ok if restored == before else bad,
+        "before_digest": config_digest(before),
+        "after_digest": config_digest(after),
+    }
+
+
 def _selects(selector: dict[str, Any], labels: dict[str, Any]) -> bool:
     return all(labels.get(k) == v for k, v in selector.items())
 
@@ -207,17 +228,15 @@ def kubernetes_change(ctx: Context, proposal: dict[str, Any], start: datetime, a
                 }
             )
     out.severed.sort(key=lambda s: (not s["observed"], -s["events"], s["consumer"]))
-    inverse = kind.invert(before, change["delta"])
-    restored = kind.apply(after, inverse)
-    out.rollback = {
-        "change": {"kind": kind.name, "target": pod.id, "delta": inverse},
-        "verified": restored == before,
-        "detail": "apply then invert restores the pod's labels and isolation"
-        if restored == before
-        else "the pod's state is not restored",
-        "before_digest": config_digest(before),
-        "after_digest": config_digest(after),
-    }
+    out.rollback = _rollback(
+        kind,
+        pod.id,
+        before,
+        after,
+        change["delta"],
+        "apply then invert restores the pod's labels and isolation",
+        "the pod's state is not restored",
+    )
     return out
 
 
@@ -336,17 +355,15 @@ def binding_change(ctx: Context, proposal: dict[str, Any], start: datetime, as_o
         entry["via_binding"] = key
         out.severed.append(entry)
     out.severed.sort(key=lambda s: (not s["observed"], -s["events"], s["consumer"]))
-    inverse = kind.invert(before, change["delta"])
-    restored = kind.apply(after, inverse)
-    out.rollback = {
-        "change": {"kind": kind.name, "target": target, "delta": inverse},
-        "verified": restored == before,
-        "detail": "recreating it with the same role and subjects restores every grant"
-        if restored == before
-        else "the binding is not restored",
-        "before_digest": config_digest(before),
-        "after_digest": config_digest(after),
-    }
+    out.rollback = _rollback(
+        kind,
+        target,
+        before,
+        after,
+        change["delta"],
+        "recreating it with the same role and subjects restores every grant",
+        "the binding is not restored",
+    )
     return out
 
 
@@ -505,17 +522,15 @@ def network_policy_change(
             "does not, this change has no effect",
         }
     )
-    inverse = kind.invert(before, change["delta"])
-    restored = kind.apply(after, inverse)
-    out.rollback = {
-        "change": {"kind": kind.name, "target": target, "delta": inverse},
-        "verified": restored == before,
-        "detail": "apply then invert restores the namespace's policies"
-        if restored == before
-        else "the namespace's policies are not restored",
-        "before_digest": config_digest(before),
-        "after_digest": config_digest(after),
-    }
+    out.rollback = _rollback(
+        kind,
+        target,
+        before,
+        after,
+        change["delta"],
+        "apply then invert restores the namespace's policies",
+        "the namespace's policies are not restored",
+    )
     return out
 
 
