@@ -139,22 +139,21 @@ REMOVE_BINDING = register(
 )
 
 
+_NAMED_SPEC: dict[str, Any] = {
+    "type": "object",
+    "required": ["name", "spec"],
+    "properties": {"name": {"type": "string", "minLength": 1}, "spec": {"type": "object"}},
+}
+"""A NetworkPolicy as a change names it: its name and its spec."""
+
 POLICY_SCHEMA: dict[str, Any] = {
     "type": "object",
     "additionalProperties": False,
     "minProperties": 1,
     "maxProperties": 1,
     "properties": {
-        "add": {
-            "type": "object",
-            "required": ["name", "spec"],
-            "properties": {"name": {"type": "string", "minLength": 1}, "spec": {"type": "object"}},
-        },
-        "replace": {
-            "type": "object",
-            "required": ["name", "spec"],
-            "properties": {"name": {"type": "string", "minLength": 1}, "spec": {"type": "object"}},
-        },
+        "add": _NAMED_SPEC,
+        "replace": _NAMED_SPEC,
         "remove": {"type": "string", "minLength": 1},
     },
 }
