@@ -55,13 +55,26 @@ CENTER = ".ag-center-cols-container .ag-row"
 
 
 def cells(page: Any, column: str, within: str = "") -> list[str]:
-    """The texts of one column in a grid's rendered rows, in row order (not the loading placeholders)."""
-    rows = page.locator(f"{within} {CENTER}:not(.ag-row-loading)")
-    indexed = [
-        (int(r.get_attribute("row-index") or 0), r.locator(f"[col-id={column}]").inner_text())
-        for r in rows.all()
-    ]
-    return [text for _, text in sorted(indexed)]
+    """The texts of one column in a grid's rendered rows, in row order (not the loading placeholders).
+
+    Read in one script, so a grid redrawing between two reads cannot mix two states of its rows."""
+    pairs = page.evaluate(
+        "([sel, col]) => Array.from(document.querySelectorAll(sel)).map(r => "
+        "[Number(r.getAttribute('row-index') || 0), r.querySelector(`[col-id=${col}]`)?.innerText ?? ''])",
+        [f"{within} {CENTER}:not(.ag-row-loading)".strip(), column],
+    )
+    return [text for _, text in sorted((int(i), str(t)) for i, t in pairs)]
+
+
+def settled_cells(page: Any, column: str, ok: Any, timeout: float = 10.0) -> list[str]:
+    """A column's drawn texts once ``ok`` holds for them, or as they stand after ``timeout`` seconds (the
+    caller asserts on them): a grid answering a filter redraws a moment after the count above it."""
+    end = time.monotonic() + timeout
+    texts = cells(page, column)
+    while not ok(texts) and time.monotonic() < end:
+        page.wait_for_timeout(100)
+        texts = cells(page, column)
+    return texts
 
 
 def drawn(page: Any, count: int, within: str = "") -> None:
@@ -228,13 +241,20 @@ def test_queue_of_ten_thousand_rows_filters_and_scrolls_on_the_server(
     page.evaluate("dash_ag_grid.getApi('queue-table').ensureIndexVisible(0, 'top')")
 
     def settled(count: int, words: str) -> None:
+        """The count is said and every drawn row holds its served values (no placeholder, no blank tier:
+        the grid draws a purged block's rows before their values arrive)."""
         page.wait_for_selector(f"text={count} scored proposal(s) matching {words}")
-        page.wait_for_selector(f"{CENTER}:not(.ag-row-loading) [col-id=tier]")
+        page.wait_for_function(
+            "sel => { const rows = Array.from(document.querySelectorAll(sel));"
+            " return rows.length > 0 && rows.every(r => !r.classList.contains('ag-row-loading')"
+            " && (r.querySelector('[col-id=tier]')?.innerText || '').trim() !== ''); }",
+            arg=CENTER,
+        )
 
     # typed into the tier column's floating filter: contains, the grid's default for text
     page.locator(".ag-floating-filter[aria-colindex='3'] input").fill("cab")
     settled(EXPECTED["cab"], "the column filters")
-    assert set(cells(page, "tier")) == {"cab"}
+    assert set(settled_cells(page, "tier", lambda t: set(t) == {"cab"})) == {"cab"}
     page.locator(".ag-floating-filter[aria-colindex='3'] input").fill("")
     # an operator the floating box cannot type, set the way the column menu sets it
     page.evaluate(
@@ -242,7 +262,7 @@ def test_queue_of_ten_thousand_rows_filters_and_scrolls_on_the_server(
         "{risk: {filterType: 'number', type: 'greaterThan', filter: 90}})"
     )
     settled(EXPECTED["risky"], "the column filters")
-    risks = [int(x) for x in cells(page, "risk")]
+    risks = [int(x) for x in settled_cells(page, "risk", lambda t: bool(t) and min(map(int, t)) > 90)]
     assert risks and min(risks) > 90 and EXPECTED["risky"] < EXPECTED["total"]
     page.evaluate(
         "dash_ag_grid.getApi('queue-table').setFilterModel({risk: {filterType: 'number', operator: 'OR',"
@@ -250,14 +270,15 @@ def test_queue_of_ten_thousand_rows_filters_and_scrolls_on_the_server(
         " {filterType: 'number', type: 'inRange', filter: 97, filterTo: 100}]}})"
     )
     settled(EXPECTED["edges"], "the column filters")
-    assert all(int(x) < 3 or 97 < int(x) < 100 for x in cells(page, "risk"))
+    edge_risks = settled_cells(page, "risk", lambda t: all(int(x) < 3 or 97 < int(x) < 100 for x in t))
+    assert edge_risks and all(int(x) < 3 or 97 < int(x) < 100 for x in edge_risks)
     page.evaluate("dash_ag_grid.getApi('queue-table').setFilterModel(null)")
     page.wait_for_selector(f"text={EXPECTED['total']} scored proposal(s).")
     # the sets beside the grid: approval only
     for tier in ("cab", "auto", "blocked"):
         page.locator("#queue-tiers label", has_text=tier).locator("input").uncheck()
     settled(EXPECTED["approval"], "tier approval")
-    assert set(cells(page, "tier")) == {"approval"}
+    assert set(settled_cells(page, "tier", lambda t: set(t) == {"approval"})) == {"approval"}
     for tier in ("cab", "auto", "blocked"):
         page.locator("#queue-tiers label", has_text=tier).locator("input").check()
     page.fill("#queue-search", "fraud")
