@@ -37,7 +37,25 @@ REASONS = {
     "interface_unknown": "interface-id not in the snapshot (its account or region not collected)",
     "interface_mismatch": "the capturing interface held neither address at that time",
     "pod": "an end at a pod's address on an interface of its cluster's account: the pod (VPC CNI)",
+    "pod_not_running": "an end at a pod's address before that pod started or after it finished: whatever held "
+    "the address then is not in the export, so the end stays its node's interface",
+    "pod_ambiguous": "an end at an address several pods of the account held at that time (or, with no time, "
+    "ever): left as the node's interface",
 }
+
+
+@dataclass(frozen=True)
+class PodTenure:
+    """One pod's hold of one address: from ``started`` (empty: not known, taken as always) to ``finished``
+    (empty: still running at the export)."""
+
+    pod: str
+    account: str | None
+    started: str = ""
+    finished: str = ""
+
+    def holds(self, when: str) -> bool:
+        return (not self.started or self.started <= when) and (not self.finished or when <= self.finished)
 
 
 @dataclass(frozen=True)
@@ -61,9 +79,9 @@ class FlowAttribution:
     """VPC id -> the VPCs its transit gateway routes to (and those it may: route table not collected)."""
     counts: Counter[str] = field(default_factory=Counter)
     examples: dict[str, list[str]] = field(default_factory=dict)
-    pods: dict[str, tuple[str, str | None]] = field(default_factory=dict)
-    """A pod's address (the VPC CNI gives pods VPC addresses) -> (the pod, its account): an end resolved to
-    an interface of that account at that address is the pod."""
+    pods: dict[str, list[PodTenure]] = field(default_factory=dict)
+    """A pod's address (the VPC CNI gives pods VPC addresses) -> the pods that held it and when: an end
+    resolved to an interface of a pod's account at that address, while the pod held it, is the pod."""
 
     def __post_init__(self) -> None:
         self._by_node = {i.node: i for i in self.interfaces.values()}
@@ -96,18 +114,17 @@ class FlowAttribution:
         for a, b in peerings:
             peers.setdefault(a, set()).add(b)
             peers.setdefault(b, set()).add(a)
-        by_ip: dict[str, tuple[str, str | None]] = {}
-        reused: set[str] = set()
+        by_ip: dict[str, list[PodTenure]] = {}
         for pod in pods:  # host-network pods have their node's address: not told apart
             props = pod.props or {}
             if props.get("host_network"):
                 continue
             for ip in props.get("pod_ips") or []:
-                if ip in by_ip and by_ip[ip][0] != pod.id:
-                    reused.add(ip)
-                by_ip[str(ip)] = (pod.id, pod.account)
-        for ip in reused:  # two pods (two clusters' ranges overlap): the address says neither
-            del by_ip[ip]
+                by_ip.setdefault(str(ip), []).append(
+                    PodTenure(
+                        pod.id, pod.account, str(props.get("started") or ""), str(props.get("finished") or "")
+                    )
+                )
         return cls(
             {ip: [dict(h) for h in doc.get("holders", [])] for ip, doc in history.items()},
             interfaces,
@@ -233,18 +250,31 @@ class FlowAttribution:
         a = a or self._peer(src, when, vpc, account, record)
         b = b or self._peer(dst, when, vpc, account, record)
         if self.pods:
-            a, b = self._pod(src, a), self._pod(dst, b)
+            a, b = self._pod(src, a, when, record), self._pod(dst, b, when, record)
         return a, b
 
-    def _pod(self, ip: str, end: str) -> str:
-        """The pod at ``ip`` when ``end`` is an interface of the pod's account (its node's), else ``end``."""
-        pod = self.pods.get(ip)
-        if pod is None or end.startswith("urn:ip:"):
+    def _pod(self, ip: str, end: str, when: str | None, record: str) -> str:
+        """The pod holding ``ip`` at ``when`` when ``end`` is an interface of the pod's account (its
+        node's), else ``end``: the address's history decides between a finished pod and its successor."""
+        tenures = self.pods.get(ip)
+        if not tenures or end.startswith("urn:ip:"):
             return end
         node = self._by_node.get(end)
-        if node is not None and node.account == pod[1]:
+        if node is None:
+            return end
+        mine = [t for t in tenures if t.account == node.account]
+        if not mine:
+            return end
+        holding = {t.pod for t in mine if when is None or t.holds(when)}
+        if len(holding) == 1:
             self.counts["pod"] += 1
-            return pod[0]
+            return holding.pop()
+        if holding:
+            self._note("pod_ambiguous", f"{record}: {ip} at {when or 'an unknown time'}: {len(holding)} pods")
+        else:
+            self._note(
+                "pod_not_running", f"{record}: {ip} at {when}: held by {mine[0].pod.rsplit('/', 1)[-1]}"
+            )
         return end
 
     def fresh_tallies(self) -> tuple[Counter[str], dict[str, list[str]]]:

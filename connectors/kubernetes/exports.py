@@ -37,6 +37,7 @@ from analyzer.graph.schema import Batch, EdgeRow, NodeRow
 from analyzer.graph.store import GraphStore
 from analyzer.inputs import guard
 from analyzer.kubernetes.selectors import selects
+from analyzer.timeutil import iso, parse_time
 from connectors.jsonfile import load_json
 from connectors.kubernetes.ids import Cluster
 
@@ -133,6 +134,29 @@ def _meta(obj: dict[str, Any], where: str) -> tuple[str, str, dict[str, str], di
     if not isinstance(labels, dict) or not isinstance(annotations, dict):
         raise BadInput("labels and annotations must be maps", file=where, path="metadata")
     return meta["name"], str(meta.get("namespace") or ""), labels, annotations
+
+
+def _lifetime(status: Mapping[str, Any], where: str) -> dict[str, str]:
+    """When the pod held its address: ``started`` (``status.startTime``) and, for a pod whose containers
+    all ended (phase Succeeded or Failed), ``finished`` (the last ``terminated.finishedAt``); a time that
+    does not parse is left out, not guessed."""
+    out: dict[str, str] = {}
+    try:
+        if status.get("startTime"):
+            out["started"] = iso(parse_time(str(status["startTime"]), field=f"{where}: status.startTime"))
+        if status.get("phase") in ("Succeeded", "Failed"):
+            ends = [
+                str(((c.get("state") or {}).get("terminated") or {}).get("finishedAt") or "")
+                for c in status.get("containerStatuses") or []
+            ]
+            if ends and all(ends):
+                out["finished"] = max(
+                    iso(parse_time(e, field=f"{where}: containerStatuses[].state.terminated.finishedAt"))
+                    for e in ends
+                )
+    except BadInput:
+        return out
+    return out
 
 
 def _pod_spec(obj: dict[str, Any]) -> dict[str, Any]:
@@ -266,6 +290,7 @@ def transform(export: Export, cluster: Cluster, *, seen: str) -> Transformed:
                 "host_network": bool(spec.get("hostNetwork")),
                 "phase": status.get("phase"),
                 "pod_ips": ips,
+                **_lifetime(status, where),
                 "cluster": cluster.arn,
             },
         )

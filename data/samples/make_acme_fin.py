@@ -1573,6 +1573,7 @@ def kubernetes(out: Path) -> None:
     Engine) and fraud-batch (part of the Fraud Feature Pipeline), each with an IRSA service account
     annotated with eks-fraud-datalake. Shapes as kubectl and the EKS API write them."""
     created = "2026-04-20T09:00:00Z"
+    started = "2026-04-20T09:00:04Z"  # the pods' startTime: before the evidence, which starts on 1 May
 
     def meta(name: str, ns: str | None, **more: Any) -> dict[str, Any]:
         m: dict[str, Any] = {"name": name, "uid": uuid_like("k8s", ns, name), "creationTimestamp": created}
@@ -1646,7 +1647,23 @@ def kubernetes(out: Path) -> None:
                         "nodeName": f"ip-10-50-{12 + i}-10.ec2.internal",
                         "containers": [{"name": app, "image": f"acme/{app}:2026.04.2"}],
                     },
-                    "status": {"phase": "Running", "podIP": ip, "podIPs": [{"ip": ip}]},
+                    "status": {
+                        "phase": "Running",
+                        "hostIP": f"10.50.{12 + i}.10",
+                        "podIP": ip,
+                        "podIPs": [{"ip": ip}],
+                        "startTime": started,
+                        "containerStatuses": [
+                            {
+                                "name": app,
+                                "image": f"acme/{app}:2026.04.2",
+                                "ready": True,
+                                "restartCount": 0,
+                                "started": True,
+                                "state": {"running": {"startedAt": started}},
+                            }
+                        ],
+                    },
                 }
             )
         items.append(
