@@ -15,11 +15,13 @@ import numpy as np
 from analyzer.changes import ChangeKind, get_kind
 from analyzer.errors import BadInput
 from analyzer.graph.snapshot import Snapshot
-from analyzer.network.addr import protocol_number
+from analyzer.network.addr import parse_net, protocol_number
+from analyzer.network.decide import Endpoint
+from analyzer.network.decide import decide as decide_flow
 from analyzer.network.documents import LISTS, NetworkDocuments
 from analyzer.network.load import model_from_documents
 from analyzer.network.model import NetModel, from_api
-from analyzer.network.service import _decide_all, exposure, reach, resolve_endpoint
+from analyzer.network.service import _decide_all, exposure, resolve_endpoint
 from analyzer.network.service import observed as flows_of_edges
 from analyzer.network.vector import Compiled, Flows, decide_many
 from analyzer.scoring.context import Context
@@ -80,6 +82,22 @@ class _Prepared:
     proto: np.ndarray
     port: np.ndarray
     before: np.ndarray  # per flow: the decision under the unchanged model, -1 until asked
+    on_node: dict[tuple[str, int], Any]  # (account, IPv4 address) -> the interface holding it, for pods
+    pod_host: np.ndarray  # per node: for a pod end, a code of the host it runs on (else -1)
+
+    def reach(self, snap: Snapshot, m: NetModel, src: str, dst: str, protocol: str, port: int) -> Any:
+        """``analyzer.network.service.reach`` between two flow ends (node ids), a pod resolved the way
+        ``build`` resolves it (its address on its node's interface, as ``m`` has that interface)."""
+
+        def end(node_id: str) -> Endpoint:
+            if not node_id.startswith("k8s://"):
+                return resolve_endpoint(
+                    m, node_id if node_id.startswith("urn:ip:") else node_id.rsplit("/", 1)[-1]
+                )
+            at = _pod_endpoint(snap, node_id, self.on_node)
+            return Endpoint(at.net, m.enis.get(at.eni.id, at.eni) if at.eni is not None else None)
+
+        return decide_flow(m, end(src), end(dst), protocol_number(protocol), port)
 
     def flows_of(self, enis: set[str]) -> np.ndarray:
         """Positions of the observed flows (with a numeric port) that have an endpoint on one of
@@ -117,6 +135,11 @@ class _Prepared:
         rest = np.flatnonzero(known & ~vec)
         if len(rest):
             out[rest] = _decide_all(m, flows_of_edges(arr.records.at(pos[rest])), cm)
+        # two pods of one host talk through the host's own routes (VPC CNI): no interface, security group,
+        # ACL or route table is on the path, so the VPC allows it whatever the model says (NetworkPolicy
+        # is what decides it, k8s.network_policy)
+        hs, hd = self.pod_host[s], self.pod_host[d]
+        out[(hs >= 0) & (hs == hd)] = 2
         return out
 
     def decided_before(self, snap: Snapshot, pos: np.ndarray) -> np.ndarray:
@@ -136,19 +159,38 @@ def prepared(ctx: Context) -> _Prepared:
         end_ip = np.zeros(snap.n, np.int64)
         eni_of = np.full(snap.n, -1, np.int64)  # per node: the code of the model ENI it stands for
         eni_code: dict[str, int] = {}
+        pod_host = np.full(snap.n, -1, np.int64)
+        host_code: dict[str, int] = {}
         arr = snap.edges.get("OBSERVED_FLOW")
         src = arr.src if arr is not None else np.empty(0, np.int64)
         dst = arr.dst if arr is not None else np.empty(0, np.int64)
         # each distinct flow end resolved once (an ENI's ARN, or an address one of the model's ENIs holds)
+        on_node: dict[tuple[str, int], Any] = {}  # (account, address) -> the interface holding it
         for node in np.unique(np.concatenate([src, dst])).tolist():
+            text = snap.ids[node]  # an address stays one: attribution decided at ingest
             try:
-                text = snap.ids[node]  # an address stays one: attribution decided at ingest
-                end = resolve_endpoint(m, text if text.startswith("urn:ip:") else text.rsplit("/", 1)[-1])
+                if text.startswith("k8s://"):
+                    if not on_node:
+                        on_node = {
+                            (e.account, ip.lo): e for e in m.enis.values() for ip in e.ips if ip.version == 4
+                        }
+                    end = _pod_endpoint(snap, text, on_node)
+                else:
+                    end = resolve_endpoint(m, text if text.startswith("urn:ip:") else text.rsplit("/", 1)[-1])
             except BadInput:
                 end_kind[node] = 0
                 continue
             if end.eni is not None:
                 eni_of[node] = eni_code.setdefault(end.eni.id, len(eni_code))
+                if text.startswith(
+                    "k8s://"
+                ):  # an instance's interfaces share its routes; a branch is its own
+                    host = (
+                        end.eni.attached_to
+                        if end.eni.kind != "branch" and end.eni.attached_to
+                        else end.eni.id
+                    )
+                    pod_host[node] = host_code.setdefault(host, len(host_code))
             if end.net.version == 4 and end.net.size == 1:
                 end_kind[node] = 1
                 end_eni[node] = cm.eni_index[end.eni.id] if end.eni else -1
@@ -188,9 +230,29 @@ def prepared(ctx: Context) -> _Prepared:
             np.array([x if x is not None else 0 for x in protos], np.int64),
             np.array([int(x) if x.isdigit() else 0 for x in ports], np.int64),
             np.full(len(src), -1, np.int8),
+            on_node,
+            pod_host,
         )
 
     return ctx.memo(("network-change-prepared",), build)  # type: ignore[return-value]
+
+
+def _pod_endpoint(snap: Snapshot, node_id: str, on_node: dict[tuple[str, int], Any]) -> Endpoint:
+    """A pod flow end as the VPC network sees it: the pod's address on the interface of its account that
+    holds it (the VPC CNI gives pods secondary addresses of their node's interface, or a branch interface
+    of their own with security groups for pods), so the interface's security groups and subnet decide it
+    together with the cluster's NetworkPolicies. A host-network pod, or an address no interface of the
+    account holds, does not resolve: unknown."""
+    n = snap.node(node_id)
+    props = (n.props if n is not None else None) or {}
+    ips = [str(ip) for ip in props.get("pod_ips") or [] if ":" not in str(ip)]
+    if n is None or props.get("host_network") or not ips:
+        raise BadInput(f"{node_id}: no pod address the VPC network routes")
+    net = parse_net(ips[0])
+    eni = on_node.get((n.account or "", net.lo))
+    if eni is None:
+        raise BadInput(f"{node_id}: no interface of account {n.account} holds {ips[0]}")
+    return Endpoint(net, eni)
 
 
 def _protocol(value: Any) -> int | None:
@@ -262,7 +324,7 @@ def network_change(
     for f, e, b, a in zip(flows, records, before[telling].tolist(), after[telling].tolist(), strict=True):
         observed = in_window(e, lo, hi)
         if b == 0:
-            d = reach(before_m, f.src, f.dst, f.protocol, f.port)
+            d = prep.reach(snap, before_m, e.src, e.dst, f.protocol, f.port)
             out.already_denied.append(
                 {
                     "consumer": e.src,
@@ -275,8 +337,8 @@ def network_change(
             )
             continue
         if b == 2 and a == 0:
-            before_d = reach(before_m, f.src, f.dst, f.protocol, f.port)
-            after_d = reach(after_m, f.src, f.dst, f.protocol, f.port)
+            before_d = prep.reach(snap, before_m, e.src, e.dst, f.protocol, f.port)
+            after_d = prep.reach(snap, after_m, e.src, e.dst, f.protocol, f.port)
             out.severed.append(
                 severed_entry(
                     ctx,
@@ -291,7 +353,7 @@ def network_change(
                 )
             )
         elif b == 2 and a == 1:
-            d = reach(after_m, f.src, f.dst, f.protocol, f.port)
+            d = prep.reach(snap, after_m, e.src, e.dst, f.protocol, f.port)
             out.unknowns.append(
                 {
                     "reason": "flow_may_be_severed",

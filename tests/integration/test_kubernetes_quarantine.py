@@ -299,3 +299,60 @@ def test_gatekeeper_violations_are_runbooks_blastwall_cannot_see(store: GraphSto
     assert {p["source"]["severity"] for p in stored if p} == {"low"}  # dryrun constraints
     r = score_proposal(stored[0], api.analysis_context(store), load_policy(None), parse_time(SAMPLE_AS_OF))
     assert "opaque_change" in {u["reason"] for u in r["unknowns"]} and r["tier"] != "auto"
+
+
+def _revoke(store: GraphStore, group: str, delta: dict[str, Any]) -> dict[str, Any]:
+    proposal = {
+        "proposal_id": "p-sg",
+        "source": {"format": "test", "finding_id": "f", "title": "t", "severity": "HIGH"},
+        "change": {
+            "kind": "sg.revoke_rules",
+            "target": f"arn:aws:ec2:{w.REGION}:{w.FRAUD}:security-group/{group}",
+            "account": w.FRAUD,
+            "delta": delta,
+            "fidelity": "exact",
+        },
+    }
+    return score_proposal(proposal, api.analysis_context(store), load_policy(None), parse_time(SAMPLE_AS_OF))
+
+
+WORKLOAD_SG = "sg-9d52e219abbad9982"  # the node's group, and the group of the interface fraud-alerts calls
+
+
+def test_a_node_groups_egress_revoked_severs_the_pods_calls_through_it(store: GraphStore) -> None:
+    """The VPC CNI gives pods addresses of their node's interface, so the node's security groups decide
+    what its pods send and receive across the VPC (composed with the NetworkPolicies): revoking the
+    group's egress severs the fraud-alerts pod's call, credited to the pod and through it to its service,
+    while the scoring pods' calls to fraud-alerts on the same node never cross an interface."""
+    r = _revoke(store, WORKLOAD_SG, {"egress": [{"IpProtocol": "-1", "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]})
+    cut = _cut(r)
+    eni = f"arn:aws:ec2:us-east-1:{w.FRAUD}:network-interface/eni-7f2b8efb2e3be72c1"
+    assert ("fraud-alerts", eni, "tcp/443") in cut
+    assert not any(c.startswith("fraud-scoring") for c, _, _ in cut)
+    (entry,) = [s for s in r["severed"] if _workload(s["consumer"]) == "fraud-alerts"]
+    assert entry["consumer"].startswith(NS + "/pods/") and "egress" in entry["after"]["reason"]
+    assert entry["consumer_cis"] == ["Fraud Scoring Engine"]  # its cmdb_ci label, through the pod
+    assert "Fraud Detection" in {i["name"] for i in r["impacted_services"]}
+    assert r["rollback"]["verified"] is True
+
+
+def test_pods_on_one_node_are_not_held_to_the_nodes_ingress_rules(store: GraphStore) -> None:
+    """The node's group admits only 443; the scoring pods call fraud-alerts on 8080 on the same node.
+    That traffic stays in the host, so no change of the group can cut it and it is not already denied."""
+    r = _revoke(
+        store,
+        WORKLOAD_SG,
+        {
+            "ingress": [
+                {
+                    "IpProtocol": "tcp",
+                    "FromPort": 443,
+                    "ToPort": 443,
+                    "IpRanges": [{"CidrIp": "10.30.0.0/16"}],
+                }
+            ]
+        },
+    )
+    eni = f"arn:aws:ec2:us-east-1:{w.FRAUD}:network-interface/eni-7f2b8efb2e3be72c1"
+    assert ("fraud-alerts", eni, "tcp/443") in _cut(r)  # the pod's call into the other interface
+    assert not any(d["consumer"].startswith(NS) for d in r["already_denied"])
