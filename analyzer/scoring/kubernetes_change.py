@@ -8,9 +8,9 @@ a replacement).
 What that breaks depends on what else serves the same purpose. A pod whose workload keeps other running
 replicas costs capacity, not a dependency: said in a note, nothing severed. A pod that is the last one
 of its workload (or has no workload) takes the workload's dependencies with it: its role's use (observed
-when CloudTrail shows its service account's web identity, or the role, in use) and every Service left with
-no endpoint. Who calls a Service is not in the evidence this version reads (flow logs name the node's
-interface, not the pod): an unknown, never a clean bill.
+when CloudTrail shows its service account's web identity, or the role, in use), every Service left with
+no endpoint, and the flows VPC flow logs show at its address (attributed to the pod at ingest). With no
+flow logs of its account, who calls its Services is an unknown, never a clean bill.
 
 Two things the export does not say are unknowns of every isolation: whether the cluster's network plugin
 enforces NetworkPolicy at all (if it does not, the quarantine isolates nothing), and, for a pod on the
@@ -408,6 +408,18 @@ def _netpol_world(ctx: Context, prefix: str) -> tuple[dict[str, Any], dict[str, 
     return got  # type: ignore[return-value]
 
 
+def _netpol_compiled(ctx: Context, prefix: str) -> Any:
+    """The cluster's NetworkPolicies as they are, compiled against its pods (``netpol_many``; once per
+    snapshot and cluster), pods in ``_netpol_world``'s order."""
+    from analyzer.kubernetes.netpol_many import CompiledPolicies
+
+    def build() -> Any:
+        pods, namespaces, policies = _netpol_world(ctx, prefix)
+        return CompiledPolicies(policies, list(pods.values()), namespaces)
+
+    return ctx.snap.memo(("netpol-compiled", prefix), build)
+
+
 def _netpol_world_of(
     ctx: Context, prefix: str
 ) -> tuple[dict[str, Any], dict[str, dict[str, str]], list[Any]]:
@@ -438,6 +450,79 @@ def _netpol_world_of(
     return pods, namespaces, policies
 
 
+def _decided(
+    ctx: Context,
+    edges: list[Any],
+    worlds: list[tuple[list[Any], dict[str, Any], Any]],
+    namespaces: dict[str, dict[str, str]],
+) -> list[list[str]]:
+    """The NetworkPolicy decision of each observed flow in ``edges`` under each world (its policies, its
+    pods by id, and its compiled form or None to compile it), vectorized (``netpol_many``); a flow whose
+    outside end has no IPv4 address is decided alone (``netpol.decide``), as is every flow when there are
+    few."""
+    import ipaddress
+
+    import numpy as np
+
+    from analyzer.kubernetes.netpol import decide
+    from analyzer.kubernetes.netpol_many import CompiledPolicies, protocol_number
+
+    states = ("denied", "unknown", "allowed")
+    rows = []
+    for e in edges:
+        src_ip, dst_ip = _address(ctx, e.src), _address(ctx, e.dst)
+        try:
+            s4, d4 = (int(ipaddress.IPv4Address(x)) if x else 0 for x in (src_ip, dst_ip))
+        except ValueError:
+            s4 = d4 = -1
+        rows.append(
+            (e, src_ip, dst_ip, s4, d4, int(e.props["port"]), str(e.props.get("protocol") or "tcp").upper())
+        )
+    out: list[list[str]] = []
+    for policies, pods, compiled in worlds:
+        order = list(pods)
+        index = {pid: i for i, pid in enumerate(order)}
+        cp = compiled or CompiledPolicies(policies, [pods[p] for p in order], namespaces)
+        got = cp.decide_many(
+            np.array([index.get(r[0].src, -1) for r in rows], np.int64),
+            np.array([index.get(r[0].dst, -1) for r in rows], np.int64),
+            np.array([r[3] for r in rows], np.int64),
+            np.array([r[4] for r in rows], np.int64),
+            np.array([r[5] for r in rows], np.int64),
+            np.array([protocol_number(r[6]) for r in rows], np.int64),
+        ).tolist()
+        decided = []
+        for r, g in zip(rows, got, strict=True):
+            if r[3] < 0:  # an IPv6 end: one by one
+                e = r[0]
+                g = states.index(
+                    decide(
+                        policies, namespaces, pods.get(e.src), pods.get(e.dst), r[2], r[5], r[6], r[1]
+                    ).state
+                )
+            decided.append(states[g])
+        out.append(decided)
+    return out
+
+
+def _why(
+    policies: list[Any], pods: dict[str, Any], namespaces: dict[str, dict[str, str]], ctx: Context, e: Any
+) -> Any:
+    """One flow's decision with its reason and the policies deciding it (``netpol.decide``)."""
+    from analyzer.kubernetes.netpol import decide
+
+    return decide(
+        policies,
+        namespaces,
+        pods.get(e.src),
+        pods.get(e.dst),
+        _address(ctx, e.dst),
+        int(e.props["port"]),
+        str(e.props.get("protocol") or "tcp").upper(),
+        _address(ctx, e.src),
+    )
+
+
 def _address(ctx: Context, node_id: str) -> str:
     if node_id.startswith("urn:ip:"):
         return node_id.removeprefix("urn:ip:")
@@ -452,7 +537,7 @@ def network_policy_change(
     """A NetworkPolicy added, replaced or removed in a namespace: every observed flow to or from a pod of
     the namespace decided before and after (``analyzer.kubernetes.netpol``); allowed and then denied is
     severed, allowed and then unknown is an unknown, denied and then allowed is exposure."""
-    from analyzer.kubernetes.netpol import Policy, decide
+    from analyzer.kubernetes.netpol import Policy
 
     change = proposal["change"]
     kind = get_kind(change["kind"])
@@ -483,16 +568,13 @@ def network_policy_change(
         for pid in sorted(p.id for p in pods.values() if p.namespace == namespace):
             for e in [*snap.edges_from("OBSERVED_FLOW", pid), *snap.edges_into("OBSERVED_FLOW", pid)]:
                 edges.setdefault((e.src, e.dst, e.key), e)
-    for e in edges.values():
-        src, dst = pods.get(e.src), pods.get(e.dst)
-        port = str(e.props.get("port") or "")
-        if not port.isdigit():
+    flows = [e for e in edges.values() if str(e.props.get("port") or "").isdigit()]
+    worlds = [(sets[0], pods, _netpol_compiled(ctx, prefix)), (sets[1], pods, None)]
+    for e, b_state, a_state in zip(flows, *_decided(ctx, flows, worlds, namespaces), strict=True):
+        if b_state == a_state:
             continue
-        protocol = str(e.props.get("protocol") or "tcp").upper()
-        src_ip, dst_ip = _address(ctx, e.src), _address(ctx, e.dst)
-        b, a = (decide(ps, namespaces, src, dst, dst_ip, int(port), protocol, src_ip) for ps in sets)
-        if b.state == a.state:
-            continue
+        b, a = (_why(ps, pods, namespaces, ctx, e) for ps in sets)  # the reasons, for what changed
+        port, protocol = str(e.props["port"]), str(e.props.get("protocol") or "tcp").upper()
         access = f"{protocol.lower()}/{port}"
         if a.state == "denied":
             entry = severed_entry(
