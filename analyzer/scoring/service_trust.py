@@ -88,14 +88,35 @@ def service_principals(trusts: list[PolicySet]) -> set[str]:
 
 
 def _decide(
-    ctx: Context, service: str, role: str, trust: PolicySet, extra: dict[str, str | list[str]] | None = None
+    ctx: Context,
+    service: str,
+    role: str,
+    trust: PolicySet,
+    extra: dict[str, str | list[str]] | None = None,
+    tagged: bool = False,
 ) -> Decision:
     base = ctx.target(role)
     target = Target(role, account_of(role), "trust", trust, True, base.tags, base.org_id)
     got = authorize(ctx.subject(service), ACTION, target, extra)
-    if service == POD_IDENTITY and extra:  # it tags the session too: sts:TagSession must be allowed as well
+    if tagged:  # the session is tagged too: sts:TagSession must be allowed as well
         got = _worse(got, authorize(ctx.subject(service), "sts:TagSession", target, extra))
     return got
+
+
+UNTAGGED: dict[str, str | list[str]] = {
+    f"aws:RequestTag/{k}": ""
+    for k in (
+        "eks-cluster-arn",
+        "eks-cluster-name",
+        "kubernetes-namespace",
+        "kubernetes-service-account",
+        "kubernetes-pod-name",
+        "kubernetes-pod-uid",
+    )
+} | {"aws:TagKeys": ""}
+"""The request of an association with ``disableSessionTags``: no session tag (each key known absent, so a
+trust condition on one fails as AWS decides a missing key), and no ``sts:TagSession`` (STS asks for it only
+when tags are passed)."""
 
 
 def session_tags(sa: str) -> dict[str, str | list[str]]:
@@ -124,10 +145,11 @@ def _worse(a: Decision, b: Decision) -> Decision:
     return a if rank.get(a.state, 0) <= rank.get(b.state, 0) else b
 
 
-def _pod_identity_groups(ctx: Context, role: str) -> dict[str, list[str]]:
-    """Each service account a Pod Identity association gives ``role``, with the workloads that run as it."""
+def _pod_identity_groups(ctx: Context, role: str) -> dict[str, tuple[list[str], bool]]:
+    """Each service account a Pod Identity association gives ``role``: the workloads that run as it, and
+    whether EKS tags their sessions (unless the association disables it)."""
     return {
-        e.src: sorted(_users_of_service_account(ctx, e.src))
+        e.src: (sorted(_users_of_service_account(ctx, e.src)), e.props.get("session_tags") is not False)
         for e in ctx.snap.edges_into("RUNS_AS", role)
         if e.props.get("method") == "pod-identity"
     }
@@ -149,15 +171,18 @@ def service_trust_change(
     services = sorted(service_principals(trusts) | set(observed) | set(workloads))
     # EKS Pod Identity is decided per service account: the session tags it sets name the account's
     # namespace and name, so a trust condition on them is decided, not left conditional
-    groups: list[tuple[str, dict[str, str | list[str]] | None, list[str]]] = []
+    groups: list[tuple[str, dict[str, str | list[str]] | None, list[str], bool]] = []
     for svc in services:
         by_sa = _pod_identity_groups(ctx, role) if svc == POD_IDENTITY else {}
         if by_sa:
-            groups += [(svc, session_tags(sa), users) for sa, users in sorted(by_sa.items())]
+            groups += [
+                (svc, session_tags(sa) if tagged else UNTAGGED, users, tagged)
+                for sa, (users, tagged) in sorted(by_sa.items())
+            ]
         else:
-            groups.append((svc, None, workloads.get(svc, [])))
-    for svc, extra, users in groups:
-        d = [_decide(ctx, svc, role, t, extra) for t in trusts]
+            groups.append((svc, None, workloads.get(svc, []), False))
+    for svc, extra, users, tagged in groups:
+        d = [_decide(ctx, svc, role, t, extra, tagged) for t in trusts]
         before, after = d[0], d[1]
         if len(d) > 2 and d[2].state != before.state:
             out.mismatch.append(svc)

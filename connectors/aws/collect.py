@@ -34,6 +34,9 @@ REFUSED = {
     "InvalidClientTokenId",
     "AWSOrganizationsNotInUseException",
 }
+NOT_OFFERED = {"404", "UnknownOperationException", "InvalidAction", "NotImplemented"}
+"""The endpoint does not offer the call (a partition or emulator without the API): not collected, said so
+like a refusal, never taken as "none"."""
 ABSENT = {
     "NoSuchBucketPolicy",
     "NoSuchTagSet",
@@ -157,6 +160,11 @@ class Collector:
                 return None, False
             if _code(exc) in REFUSED or "AccessDenied" in str(exc):
                 self.report.refused(account, region, op, exc)
+                return None, True
+            if _code(exc) in NOT_OFFERED:
+                self.report.refused(
+                    account, region, op, RuntimeError(f"the endpoint does not offer this call ({_code(exc)})")
+                )
                 return None, True
             raise
 
@@ -461,14 +469,45 @@ class Collector:
         if listed is None:
             return
         self._write(account, region, "eks-ListClusters", listed)
+        clusters = list(listed.get("clusters") or [])
         self._per_resource(
             account,
             region,
             "eks-DescribeCluster",
             eks,
             "describe_cluster",
-            list(listed.get("clusters") or []),
+            clusters,
             lambda name: {"name": name},
+        )
+        # which service accounts EKS Pod Identity gives which role: the list names them, the description
+        # holds the role (and whether the session is tagged, and a role it chains to)
+        associations: dict[str, Any] = {}
+        for name in clusters:
+            got, refused = self._try(
+                account,
+                region,
+                f"eks-ListPodIdentityAssociations[{name}]",
+                _merged,
+                eks,
+                "list_pod_identity_associations",
+                clusterName=name,
+            )
+            if got is not None or refused:
+                associations[name] = got
+        self._write(account, region, "eks-ListPodIdentityAssociations", associations)
+        keys = [
+            f"{name}/{a['associationId']}"
+            for name, got in associations.items()
+            for a in (got or {}).get("associations") or []
+        ]
+        self._per_resource(
+            account,
+            region,
+            "eks-DescribePodIdentityAssociation",
+            eks,
+            "describe_pod_identity_association",
+            keys,
+            lambda key: {"clusterName": key.split("/", 1)[0], "associationId": key.split("/", 1)[1]},
         )
 
     def transit_routes(self, ec2: Any, account: str, region: str, tables: dict[str, Any]) -> None:

@@ -794,6 +794,7 @@ def transform_eks(account: AccountSnapshot, seen: str) -> Batch:
                     seen,
                 )
             )
+        _extend(out, transform_pod_identity(account, region, seen))
     got = account.get("global", "iam-GetOpenIDConnectProvider")
     for arn, provider in _object(got[0] if got else None).items():
         if not isinstance(provider, dict):
@@ -812,6 +813,36 @@ def transform_eks(account: AccountSnapshot, seen: str) -> Batch:
                 seen,
             )
         )
+    return out
+
+
+def transform_pod_identity(account: AccountSnapshot, region: str, seen: str) -> Batch:
+    """EKS Pod Identity associations (``eks-DescribePodIdentityAssociation``, keyed ``cluster/id``): the
+    service account -[RUNS_AS {method: pod-identity}]-> the role EKS assumes for its pods, with whether
+    the session is tagged (``disableSessionTags``) and the role it chains to (``targetRoleArn``). The
+    service account's id is the one the cluster's Kubernetes export gives it, so both meet on one node."""
+    from analyzer.graph.ids import Cluster
+
+    out = Batch(SOURCE)
+    got = account.get(region, "eks-DescribePodIdentityAssociation")
+    for key, described in sorted(_object(got[0] if got else None).items()):
+        a = _object(_object(described).get("association"))
+        name, ns, sa, role = (a.get(k) for k in ("clusterName", "namespace", "serviceAccount", "roleArn"))
+        if not all(isinstance(v, str) and v for v in (name, ns, sa, role)):
+            if described is not None:
+                out.warnings.append(
+                    f"account {account.account}, {region}, eks-DescribePodIdentityAssociation[{key}]: "
+                    "no clusterName, namespace, serviceAccount and roleArn (association skipped)"
+                )
+            continue
+        cluster = Cluster(f"arn:aws:eks:{region}:{account.account}:cluster/{name}")
+        sa_id = cluster.object_id(str(ns), "serviceaccounts", str(sa))
+        out.stub(sa_id, "ServiceAccount", account.account)
+        out.stub(str(role), "IamRole")
+        props: dict[str, object] = {"method": "pod-identity", "session_tags": not a.get("disableSessionTags")}
+        if isinstance(a.get("targetRoleArn"), str):
+            props["target_role"] = a["targetRoleArn"]
+        out.edges.append(EdgeRow(sa_id, "RUNS_AS", str(role), props, account.account, 0, seen, seen))
     return out
 
 

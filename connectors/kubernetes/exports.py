@@ -344,7 +344,7 @@ def transform(export: Export, cluster: Cluster, *, seen: str) -> Transformed:
                 raise BadInput(str(exc), file=where, path="spec.podSelector") from None
         counts["network_policies"] += 1
 
-    roles: dict[tuple[str, str], list[tuple[str, str]]] = {}  # (ns, sa) -> [(role, how)]
+    roles: dict[tuple[str, str], list[tuple[str, dict[str, Any]]]] = {}  # (ns, sa) -> [(role, RUNS_AS props)]
     for obj, where in by_kind.get("ServiceAccount", []):
         name, ns, labels, annotations = _meta(obj, where)
         ns = ns or "default"
@@ -364,7 +364,7 @@ def transform(export: Export, cluster: Cluster, *, seen: str) -> Transformed:
         in_namespace(sa, ns)
         role = annotations.get(IRSA_ANNOTATION)
         if isinstance(role, str) and role.startswith("arn:"):
-            roles.setdefault((ns, name), []).append((role, "irsa"))
+            roles.setdefault((ns, name), []).append((role, {"method": "irsa"}))
         counts["service_accounts"] += 1
     for assoc, where in export.associations:
         a_ns, a_name, a_role = assoc.get("namespace"), assoc.get("serviceAccount"), assoc.get("roleArn")
@@ -375,13 +375,19 @@ def transform(export: Export, cluster: Cluster, *, seen: str) -> Transformed:
         if assoc.get("clusterName") not in (None, cluster.name):
             skipped["pod identity association of another cluster"] += 1
             continue
-        roles.setdefault((a_ns, a_name), []).append((a_role, "pod-identity"))
+        props: dict[str, Any] = {
+            "method": "pod-identity",
+            "session_tags": not assoc.get("disableSessionTags"),
+        }
+        if isinstance(assoc.get("targetRoleArn"), str):
+            props["target_role"] = assoc["targetRoleArn"]
+        roles.setdefault((a_ns, a_name), []).append((a_role, props))
         counts["pod_identity_associations"] += 1
     for (ns, name), used in roles.items():
         sa = service_account(ns, name)
         for role, how in used:
             b.stub(role, "IamRole")
-            edge(sa, "RUNS_AS", role, {"method": how})
+            edge(sa, "RUNS_AS", role, how)
     for (ns, name), sa in service_accounts.items():
         identity = cluster.web_identity(ns, name)
         if identity is not None:
