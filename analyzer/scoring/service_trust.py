@@ -104,16 +104,19 @@ def _decide(
 
 
 UNTAGGED: dict[str, str | list[str]] = {
-    f"aws:RequestTag/{k}": ""
-    for k in (
-        "eks-cluster-arn",
-        "eks-cluster-name",
-        "kubernetes-namespace",
-        "kubernetes-service-account",
-        "kubernetes-pod-name",
-        "kubernetes-pod-uid",
-    )
-} | {"aws:TagKeys": ""}
+    **{
+        f"aws:RequestTag/{k}": ""
+        for k in (
+            "eks-cluster-arn",
+            "eks-cluster-name",
+            "kubernetes-namespace",
+            "kubernetes-service-account",
+            "kubernetes-pod-name",
+            "kubernetes-pod-uid",
+        )
+    },
+    "aws:TagKeys": "",
+}
 """The request of an association with ``disableSessionTags``: no session tag (each key known absent, so a
 trust condition on one fails as AWS decides a missing key), and no ``sts:TagSession`` (STS asks for it only
 when tags are passed)."""
