@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from analyzer import api
-from analyzer.errors import BadInput, BlastwallError
+from analyzer.errors import BlastwallError
 from analyzer.governance.decisions import APP_IDENTITY
 from analyzer.graph.lease import writes
 from analyzer.graph.store import GraphStore, open_store
@@ -92,38 +92,24 @@ def _clear_demo_ledger(ledger: Path) -> None:
 
 @writes("ingest directory")
 def load_directory(store: GraphStore, root: Path, *, seen: str) -> list[str]:
-    """Load a directory in the sample's layout (``aws/``, ``kubernetes/<cluster>/``, ``cloudtrail/``, ``flowlogs/``, ``servicenow/``,
-    ``findings/``, ``policy/tier-policy.yaml``; each part optional) and return the errors of what did
-    not load (the rest is loaded)."""
-    from connectors.aws.snapshot import load_snapshot
+    """Load a directory in the sample's layout (each provider's parts: ``aws/``, ``cloudtrail/``,
+    ``flowlogs/``, ``kubernetes/<cluster>/``; then ``servicenow/``, ``findings/``,
+    ``policy/tier-policy.yaml``; each part optional) and return the errors of what did not load (the rest
+    is loaded)."""
+    from analyzer import providers
     from connectors.cmdb.servicenow import ingest_servicenow
-    from connectors.evidence.cloudtrail import ingest_cloudtrail
-    from connectors.evidence.flowlogs import ingest_flowlogs
-    from connectors.kubernetes.exports import clusters_in, ingest_kubernetes
     from connectors.proposals import import_proposals
 
     root = Path(root)
-    parts = ("aws", "kubernetes", "cloudtrail", "flowlogs", "servicenow", "findings", "policy")
-    if not any((root / p).exists() for p in parts):
-        raise BlastwallError(f"{root} holds none of {', '.join(p + '/' for p in parts)}")
+    parts = providers.directory_parts()
+    names = [p.name for p in parts] + ["servicenow", "findings", "policy"]
+    if not any((root / n).exists() for n in names):
+        raise BlastwallError(f"{root} holds none of {', '.join(n + '/' for n in names)}")
     errors: list[str] = []
-    if (root / "aws").is_dir():
-        with phase("ingest the AWS snapshot"):
-            errors += load_snapshot(store, root / "aws", seen=seen).errors
-    # before flow logs: a flow to or from a pod's address is the pod's
-    if (root / "kubernetes").is_dir():
-        with phase("ingest Kubernetes clusters"):
-            for cluster in clusters_in(root / "kubernetes"):
-                try:
-                    ingest_kubernetes(store, cluster, seen=seen)
-                except BadInput as exc:
-                    errors.append(str(exc))
-    if (root / "cloudtrail").is_dir():
-        with phase("ingest CloudTrail"):
-            errors += ingest_cloudtrail(store, [root / "cloudtrail"]).errors
-    if (root / "flowlogs").is_dir():
-        with phase("ingest VPC flow logs"):
-            errors += ingest_flowlogs(store, [root / "flowlogs"]).errors
+    for part in parts:  # in the providers' order: configuration before the evidence attributed to it
+        if (root / part.name).is_dir():
+            with phase(part.phase):
+                errors += providers.function(part.load)(store, root / part.name, seen)
     if (root / "servicenow").is_dir():
         with phase("ingest the CMDB"):
             errors += ingest_servicenow(store, str(root / "servicenow"), seen=seen).errors

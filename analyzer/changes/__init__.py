@@ -70,18 +70,12 @@ def _validator(name: str) -> Any:
     return cls(schema)
 
 
+@cache
 def _ensure_registered() -> None:
-    from analyzer.changes import (  # noqa: F401
-        credentials,
-        iam_policies,
-        interfaces,
-        kubernetes,
-        managed_policy,
-        opaque,
-        public_access,
-        removal,
-        resource_policy,
-        security_groups,
-        settings,
-        trust_policy,
-    )
+    """Import every provider's change-kind modules (``analyzer.providers``) and the neutral ones."""
+    import importlib
+
+    from analyzer import providers
+
+    for module in ("analyzer.changes.opaque", *providers.change_kind_modules()):
+        importlib.import_module(module)

@@ -60,7 +60,7 @@ def kubernetes_change(ctx: Context, proposal: dict[str, Any], start: datetime, a
     change = proposal["change"]
     kind = get_kind(change["kind"])
     assert kind.apply is not None and kind.invert is not None
-    out = Outcome()
+    out = Outcome(evidence_sources=("cloudtrail",))  # the role its service account gets, used in CloudTrail
     snap = ctx.snap
     pod = snap.node(str(change.get("target") or ""))
     if pod is None or pod.kind != "Pod" or not pod.props:

@@ -9,6 +9,13 @@ from typing import Any
 
 from analyzer.scoring.context import Context
 
+UNOBSERVED_LISTED = 50
+"""Severed dependencies nobody was seen using are listed by name (each with its before/after explanation)
+up to this many; beyond it they are counted (``severed_unlisted``; ``policy_facts.severed`` is the total).
+Every observed one is listed. Narrowing the trust of a role that whole accounts may assume removes access
+from tens of thousands of principals; ``blastwall who-can`` lists them all. (It was 200: explaining those
+was a fifth of the L batch, for names a reviewer reads as a sample.)"""
+
 
 @dataclass
 class Outcome:
@@ -18,12 +25,15 @@ class Outcome:
     exposure: list[dict[str, Any]] = field(default_factory=list)
     already_denied: list[dict[str, Any]] = field(default_factory=list)
     already_denied_unlisted: int = 0
+    unlisted: int = 0
+    """Severed dependencies nobody was seen using beyond ``UNOBSERVED_LISTED``: counted, not listed."""
     unknowns: list[dict[str, str]] = field(default_factory=list)
     rollback: dict[str, Any] = field(default_factory=dict)
     applied: bool = False
     missing: bool = False
     account: str = ""
-    evidence_sources: tuple[str, ...] = ("cloudtrail",)
+    evidence_sources: tuple[str, ...] = ()
+    """The evidence that would show the use (``()``: the target's provider's default)."""
     notes: list[str] = field(default_factory=list)
     """What the change means in a sentence a reviewer reads first (e.g. that it ends public access)."""
 

@@ -333,7 +333,7 @@ def test_trust_changes_decided_in_arrays_equal_deciding_each_caller(
     """Many callers (a role whole accounts may assume) are decided in arrays, grouped by the statements of
     their policies; every result equals the one from deciding each caller alone: the synthetic org's
     proposals and random edits of its trust policies (accounts, stars, conditions, split statements)."""
-    from analyzer.scoring import blast
+    from analyzer.scoring import blast, trust_change
 
     uri, as_of = loaded
     store = open_store(uri)
@@ -356,7 +356,7 @@ def test_trust_changes_decided_in_arrays_equal_deciding_each_caller(
         )
 
     def all_results(threshold: int) -> dict[str, Any]:
-        monkeypatch.setattr(blast, "TRUST_ARRAYS_FROM", threshold)
+        monkeypatch.setattr(trust_change, "TRUST_ARRAYS_FROM", threshold)  # the role trust scorer's
         return {p["proposal_id"]: blast.score_proposal(p, ctx, policy, when) for p in proposals}
 
     each, arrays = all_results(10**9), all_results(0)
