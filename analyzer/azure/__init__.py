@@ -1,0 +1,1 @@
+"""Azure semantics: RBAC and network security groups, as the Azure documentation defines them."""
