@@ -107,6 +107,44 @@ NODE_KINDS: dict[str, NodeKind] = {
             Layer.EVIDENCE,
             "A web identity (an OIDC issuer and subject, e.g. a service account's token) seen assuming roles.",
         ),
+        NodeKind(
+            "AzureManagementGroup",
+            Layer.CONFIGURATION,
+            "An Azure management group (the tenant root group too).",
+        ),
+        NodeKind("AzureSubscription", Layer.CONFIGURATION, "An Azure subscription (/subscriptions/<guid>)."),
+        NodeKind(
+            "AzureScope",
+            Layer.CONFIGURATION,
+            "An Azure scope a role assignment names that is no other node (a resource group, a resource not "
+            "collected, the root /).",
+        ),
+        NodeKind("AzureRoleDefinition", Layer.CONFIGURATION, "An Azure role definition and its permissions."),
+        NodeKind(
+            "AzurePrincipal",
+            Layer.CONFIGURATION,
+            "A Microsoft Entra principal by object id: a user, group, service principal or managed identity.",
+        ),
+        NodeKind(
+            "AzureDenyAssignment",
+            Layer.CONFIGURATION,
+            "An Azure deny assignment: its scope, denied permissions, principals and exclusions.",
+        ),
+        NodeKind(
+            "AzureVnet", Layer.CONFIGURATION, "An Azure virtual network, its address space and peerings."
+        ),
+        NodeKind("AzureSubnet", Layer.CONFIGURATION, "A subnet of an Azure virtual network."),
+        NodeKind("AzureNsg", Layer.CONFIGURATION, "An Azure network security group and its rules."),
+        NodeKind(
+            "AzureNic",
+            Layer.CONFIGURATION,
+            "An Azure network interface: its addresses and application security groups.",
+        ),
+        NodeKind(
+            "AzureStorageAccount",
+            Layer.CONFIGURATION,
+            "An Azure storage account: public blob access, shared key access and its network rules.",
+        ),
         NodeKind("Address", Layer.EVIDENCE, "An IP address seen in evidence and not resolved to an ENI."),
         NodeKind("AwsService", Layer.EVIDENCE, "An AWS service namespace (urn:aws:service-namespace:s3)."),
         NodeKind("Principal", Layer.EVIDENCE, "A principal seen only in evidence (not in any snapshot)."),
@@ -120,7 +158,19 @@ EDGE_KINDS: dict[str, EdgeKind] = {
     k.name: k
     for k in [
         # configuration
-        EdgeKind("MEMBER_OF", Layer.CONFIGURATION, "Account -> OU/root, OU -> parent, user -> group."),
+        EdgeKind(
+            "MEMBER_OF",
+            Layer.CONFIGURATION,
+            "Account -> OU/root, OU -> parent, user -> group; Azure subscription -> management group, "
+            "management group -> parent.",
+        ),
+        EdgeKind(
+            "ASSIGNED",
+            Layer.CONFIGURATION,
+            "Azure principal -> the scope a role assignment gives it a role at (props ``role``, "
+            "``condition``), keyed by the assignment.",
+            key_fields=("assignment",),
+        ),
         EdgeKind(
             "ATTACHED",
             Layer.CONFIGURATION,
@@ -157,9 +207,17 @@ EDGE_KINDS: dict[str, EdgeKind] = {
             Layer.CONFIGURATION,
             "Service account -> the web identity its projected token is (issuer and ``sub``).",
         ),
-        EdgeKind("IN_VPC", Layer.CONFIGURATION, "Subnet, security group, ENI or VPC endpoint -> its VPC."),
-        EdgeKind("IN_SUBNET", Layer.CONFIGURATION, "ENI or instance -> its subnet."),
-        EdgeKind("HAS_SECURITY_GROUP", Layer.CONFIGURATION, "ENI -> security group."),
+        EdgeKind(
+            "IN_VPC",
+            Layer.CONFIGURATION,
+            "Subnet, security group, ENI or VPC endpoint -> its VPC; an Azure subnet -> its virtual network.",
+        ),
+        EdgeKind("IN_SUBNET", Layer.CONFIGURATION, "ENI, instance or Azure network interface -> its subnet."),
+        EdgeKind(
+            "HAS_SECURITY_GROUP",
+            Layer.CONFIGURATION,
+            "ENI -> security group; an Azure subnet or network interface -> the NSG associated with it.",
+        ),
         EdgeKind("ATTACHED_TO", Layer.CONFIGURATION, "ENI -> what it is attached to (instance …)."),
         # evidence
         EdgeKind(

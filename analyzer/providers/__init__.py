@@ -58,7 +58,7 @@ class Provider:
     directory: tuple[DirectoryPart, ...] = ()
 
 
-BUILTIN = ("analyzer.providers.aws", "analyzer.providers.kubernetes")
+BUILTIN = ("analyzer.providers.aws", "analyzer.providers.kubernetes", "analyzer.providers.azure")
 _PROVIDERS: dict[str, Provider] = {}
 
 

@@ -1,0 +1,1 @@
+"""Azure connectors: a tenant from `az` CLI exports (and, later, the Azure SDK)."""
