@@ -91,6 +91,9 @@ class Request:
     action: str
     resource: str
     data: bool = False
+    member_of: frozenset[str] = frozenset()
+    """Groups the principal is known to be in even when ``groups`` is None (a log named an assignment
+    to one of them as what allowed its request)."""
 
 
 @dataclass
@@ -199,10 +202,12 @@ def condition_holds(condition: str, action: str) -> bool | None:
 
 
 # -- the decision --------------------------------------------------------------------------------------
-def _is(principal: str, groups: frozenset[str] | None, ids: Iterable[str]) -> bool | None:
+def _is(
+    principal: str, groups: frozenset[str] | None, ids: Iterable[str], member_of: frozenset[str] = frozenset()
+) -> bool | None:
     """Whether the request's principal is one of ``ids`` (directly or through a group; None: unknown)."""
     ids = {i.lower() for i in ids}
-    if principal.lower() in ids:
+    if principal.lower() in ids or ids & {g.lower() for g in member_of}:
         return True
     if groups is None:
         return None
@@ -225,9 +230,11 @@ def decide(request: Request, authz: Authorization) -> Verdict:
         if not any(p.grants(action, request.data) for p in d.permissions):
             continue
         everyone = EVERYONE in d.principals
-        member = True if everyone else _is(request.principal, request.groups, d.principals)
+        member = True if everyone else _is(request.principal, request.groups, d.principals, request.member_of)
         excluded = (
-            _is(request.principal, request.groups, d.exclude_principals) if d.exclude_principals else False
+            _is(request.principal, request.groups, d.exclude_principals, request.member_of)
+            if d.exclude_principals
+            else False
         )
         if member is True and excluded is False:
             return Verdict("denied", f"deny assignment {d.id} at {d.scope} blocks {action}", (d.id,))
@@ -248,7 +255,7 @@ def decide(request: Request, authz: Authorization) -> Verdict:
             continue
         if not role.grants(action, request.data):
             continue
-        who = _is(request.principal, request.groups, [a.principal])
+        who = _is(request.principal, request.groups, [a.principal], request.member_of)
         if who is False:
             continue
         held = condition_holds(a.condition, action) if a.condition else True

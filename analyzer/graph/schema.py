@@ -287,6 +287,15 @@ EDGE_KINDS: dict[str, EdgeKind] = {
             key_fields=("namespace",),
         ),
         EdgeKind(
+            "OBSERVED_AZURE_ACCESS",
+            Layer.EVIDENCE,
+            "Azure principal (or a storage account's shared key or SAS) -> the resource it acted on (Activity "
+            "Log, storage resource logs), keyed by action and the role assignment the log says allowed it.",
+            count_merge="sum",
+            dependency=True,
+            key_fields=("action", "assignment"),
+        ),
+        EdgeKind(
             "OBSERVED_DENIED",
             Layer.EVIDENCE,
             "Principal -> resource, a call that was refused (AccessDenied), keyed by action.",

@@ -1,9 +1,9 @@
 """Azure behind the provider boundary (``analyzer.providers``).
 
-Its connector is ``connectors/azure`` (a tenant from ``az`` CLI exports); its semantics are
-``analyzer/azure`` (RBAC and network security groups). Change kinds, scorers, evidence (Activity Log,
-resource logs, flow logs) and Defender for Cloud proposals are not built yet: an Azure proposal is scored
-as a runbook whose effect cannot be seen (unknown, never safe).
+Its connectors are ``connectors/azure`` (a tenant from ``az`` CLI exports) and
+``connectors/evidence/azure_logs.py`` (Activity Log and storage resource logs); its semantics are
+``analyzer/azure`` (RBAC and network security groups); its change kind so far is
+``azure.remove_role_assignment``.
 """
 
 from __future__ import annotations
@@ -28,8 +28,13 @@ PROVIDER = register(
         name="azure",
         id_prefixes=("/subscriptions/", "/providers/microsoft.management/", "urn:azure:"),
         account_of=subscription_of,
+        change_kinds=("analyzer.changes.azure_rbac",),
+        scorers={"AzureRoleAssignment": "analyzer.scoring.azure_change:role_assignment_change"},
+        evidence={"azure-logs": "Azure Activity Log or storage resource log"},
+        default_evidence=("azure-logs",),
         directory=(
             DirectoryPart("azure", "ingest the Azure tenant", "analyzer.providers.azure:load_part", 15),
+            DirectoryPart("azure-logs", "ingest Azure logs", "analyzer.providers.azure:load_logs_part", 35),
         ),
     )
 )
@@ -44,3 +49,9 @@ def load_part(store: GraphStore, path: Path, seen: str) -> list[str]:
     except BadInput as exc:
         return [str(exc)]
     return []
+
+
+def load_logs_part(store: GraphStore, path: Path, seen: str) -> list[str]:
+    from connectors.evidence.azure_logs import ingest_azure_logs
+
+    return list(ingest_azure_logs(store, [path]).errors)

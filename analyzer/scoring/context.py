@@ -395,9 +395,13 @@ def build_context(
             by_sys_id[c.props["sys_id"]] = c.id
         for key in ("object_id", "correlation_id"):
             if c.props.get(key):
-                by_arn.setdefault(str(c.props[key]), []).append(c.id)
+                value = str(c.props[key])
+                if value.lower().startswith("/subscriptions/"):  # an ARM id: the graph keys them lower case
+                    value = value.lower().rstrip("/")
+                by_arn.setdefault(value, []).append(c.id)
         for arn in c.props.get("aws_arns") or []:
-            by_arn.setdefault(arn, []).append(c.id)
+            arm = str(arn).lower().startswith(("/subscriptions/", "urn:azure:"))
+            by_arn.setdefault(str(arn).lower().rstrip("/") if arm else arn, []).append(c.id)
     ci_of: dict[str, list[str]] = {}
     for n in snap.nodes:
         found: list[str] = []

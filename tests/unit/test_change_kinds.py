@@ -98,6 +98,7 @@ BEFORE: dict[str, Any] = {
         "role": "k8s://1/r/c/clusterroles/view",
         "subjects": ["k8s://1/r/c/groups/oncall"],
     },
+    "azure.remove_role_assignment": {"assigned": True},
 }
 EXAMPLES = {
     "iam.replace_policy": {

@@ -1,0 +1,159 @@
+"""Blast radius of removing an Azure role assignment (``azure.remove_role_assignment``).
+
+Every request the Activity Log and storage resource logs show the assignment's principal making under its
+scope (or any principal making through this assignment, as the log names it: a group's members) is
+decided again by the RBAC engine (``analyzer.azure.rbac``) with the tenant's assignments as they are and
+without this one. Allowed and then denied is severed (observed, with its evidence); allowed and then
+conditional (a group whose memberships were not collected, a condition on attributes) is "may be
+severed"; nothing observed and no other assignment of the same role at or above the scope: the role is
+lost, an unobserved severed dependency. The rollback re-creates the assignment and must restore every
+decision.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
+
+from analyzer.azure.graph import authorization
+from analyzer.azure.rbac import Authorization, Request, decide, scopes_above
+from analyzer.changes import get_kind
+from analyzer.scoring.context import Context
+from analyzer.scoring.outcome import Outcome, config_digest, in_window, severed_entry
+from analyzer.timeutil import iso
+
+PRINCIPAL_PREFIX = "urn:azure:principal:"
+
+
+def _authz(ctx: Context) -> Authorization:
+    return ctx.snap.memo(("azure-authorization",), lambda: authorization(ctx.snap))  # type: ignore[return-value]
+
+
+def role_assignment_change(
+    ctx: Context, proposal: dict[str, Any], start: datetime, as_of: datetime
+) -> Outcome:
+    change = proposal["change"]
+    kind = get_kind(change["kind"])
+    assert kind.apply is not None and kind.invert is not None
+    out = Outcome(evidence_sources=("azure-logs",))
+    target = str(change.get("target") or "").strip().rstrip("/").lower()
+    guid = target.rsplit("/", 1)[-1]
+    authz = _authz(ctx)
+    mine = next((a for a in authz.assignments if a.id == target or a.id.rsplit("/", 1)[-1] == guid), None)
+    if mine is None:
+        return out.target_missing(f"{change.get('target')} is not a role assignment of the loaded tenant")
+    parts = mine.scope.split("/")
+    out.account = parts[2] if len(parts) > 2 and parts[1] == "subscriptions" else ""
+    before_state = {"assigned": True}
+    after_state = kind.apply(before_state, change["delta"])
+    out.applied = after_state == before_state
+    without = replace(authz, assignments=[a for a in authz.assignments if a is not mine])
+    inverse = kind.invert(before_state, change["delta"])
+    restored_state = kind.apply(after_state, inverse)
+    worlds = {"before": authz, "after": without if not after_state["assigned"] else authz}
+    worlds["restored"] = authz if restored_state["assigned"] else without
+    role = authz.roles.get(mine.role)
+    role_name = role.name if role is not None else mine.role
+    principal = PRINCIPAL_PREFIX + mine.principal
+    lo, hi = iso(start), iso(as_of)
+    # the requests to decide again: the principal's under the scope, and any made through this assignment
+    scope = mine.scope
+    mine_guid = mine.id.rsplit("/", 1)[-1].replace("-", "")
+    edges = {}
+    if "OBSERVED_AZURE_ACCESS" in ctx.snap.edges:
+        for e in ctx.snap.edge_records("OBSERVED_AZURE_ACCESS"):
+            through = str(e.props.get("assignment") or "") == mine_guid
+            under = (
+                scope == "/"
+                or e.dst == scope
+                or e.dst.startswith(scope + "/")
+                or scope in scopes_above(e.dst, {})
+            )
+            if through or (e.src == principal and under):
+                edges[(e.src, e.dst, e.key)] = e
+    mismatch: list[str] = []
+    for e in sorted(edges.values(), key=lambda e: (e.src, e.dst, e.key)):
+        member_of = (
+            frozenset({mine.principal})
+            if e.src != principal and str(e.props.get("assignment") or "")
+            else frozenset()
+        )
+        request = Request(
+            e.src.removeprefix(PRINCIPAL_PREFIX),
+            None,  # group memberships are not collected
+            str(e.props.get("action") or ""),
+            e.dst,
+            e.props.get("plane") == "data",
+            member_of,
+        )
+        b, a, r = (decide(request, worlds[w]) for w in ("before", "after", "restored"))
+        if r.state != b.state:
+            mismatch.append(f"{e.src} {request.action} on {e.dst}")
+        if b.state == a.state:
+            continue
+        if a.state == "denied":
+            entry = severed_entry(
+                ctx,
+                e.src,
+                e.dst,
+                request.action,
+                edge=e,
+                observed=in_window(e, lo, hi),
+                reason=a.reason,
+            )
+            entry["before"] = {
+                "decision": b.state,
+                "statements": list(b.assignments),
+                "missing_context": list(b.missing),
+            }
+            out.severed.append(entry)
+        else:
+            out.unknowns.append(
+                {
+                    "reason": "access_may_be_severed",
+                    "detail": f"{e.src} {request.action} on {e.dst}: {a.reason}",
+                }
+            )
+    if not out.severed and not any(u["reason"] == "access_may_be_severed" for u in out.unknowns):
+        covered = any(
+            a is not mine
+            and a.principal == mine.principal
+            and a.role == mine.role
+            and not a.condition
+            and (a.scope == "/" or a.scope in scopes_above(scope, authz.parents))
+            for a in authz.assignments
+        )
+        if not covered and not out.applied:
+            out.severed.append(
+                severed_entry(
+                    ctx,
+                    principal,
+                    scope,
+                    f"role {role_name}",
+                    observed=False,
+                    reason=f"no other assignment gives {mine.principal} {role_name} at or above {scope}",
+                )
+            )
+    if "ASSIGNED" in ctx.snap.edges and any(
+        str(e.props.get("principal_type") or "").lower() == "group"
+        for e in ctx.snap.edges_from("ASSIGNED", principal)
+    ):
+        out.unknowns.append(
+            {
+                "reason": "group_members_unknown",
+                "detail": f"{mine.principal} is a group and its members were not collected: requests the logs "
+                "do not attribute to this assignment cannot be told apart",
+            }
+        )
+    out.notes.append(f"removes {role_name} from {mine.principal} at {scope}")
+    out.rollback = {
+        "change": {"kind": kind.name, "target": change.get("target"), "delta": inverse},
+        "verified": not mismatch,
+        "detail": "re-creating the assignment restores every decision"
+        if not mismatch
+        else f"rollback does not restore: {', '.join(mismatch[:5])}",
+        "before_digest": config_digest({"assignment": mine.id, "role": mine.role, "scope": mine.scope}),
+        "after_digest": config_digest(after_state),
+    }
+    return out

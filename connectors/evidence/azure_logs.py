@@ -1,0 +1,278 @@
+"""Azure Activity Log and storage resource logs -> who did what, through which role assignment.
+
+Both are read as Azure Monitor writes them when a diagnostic setting archives them to a storage account
+(one JSON record per line in ``PT1H.json`` blobs, containers ``insights-activity-logs`` and
+``insights-logs-storageread`` / ``-storagewrite`` / ``-storagedelete``), or as a JSON array (``az monitor
+activity-log list``). Plain or gzipped.
+
+* **Activity Log** (control plane). The caller is the ``objectidentifier`` claim (else
+  ``identity.authorization.evidence.principalId``); the action is ``identity.authorization.action`` (the
+  CLI's ``authorization.action``), on ``resourceId``; ``identity.authorization.evidence.roleAssignmentId``
+  names the role assignment that allowed it ("Azure Activity Log event schema"). Failed operations are
+  counted, not kept.
+* **Storage resource logs** (data plane). An OAuth request's caller is ``identity.requester.objectId``; each
+  entry of ``identity.authorization`` with ``result`` Granted names the data action and the role
+  assignment. A request signed with the account key or a SAS has no principal: it is kept as the account's
+  shared-key (or SAS) use, keyed by the operation ("StorageBlobLogs" schema).
+
+An edge per principal, resource and (action, role assignment): ``OBSERVED_AZURE_ACCESS``. Coverage per
+subscription and day, source ``azure-logs`` (``activity`` or ``storage`` where AWS coverage has a region).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from analyzer.errors import BadInput
+from analyzer.graph.lease import writes
+from analyzer.graph.schema import EdgeRow
+from analyzer.graph.store import GraphStore
+from analyzer.inputs import check_time
+from analyzer.timeutil import iso, parse_time
+from connectors.evidence.coverage import day_of
+from connectors.evidence.loading import file_digest, ingested_digests, load_evidence
+from connectors.jsonfile import parse_json_text, read_text
+
+SOURCE = "azure-logs"
+ACTIVITY, STORAGE = "activity", "storage"
+"""The coverage slot (where AWS has a region) says which log covered the day."""
+OID_CLAIM = "http://schemas.microsoft.com/identity/claims/objectidentifier"
+PRINCIPAL_PREFIX = "urn:azure:principal:"
+STORAGE_CATEGORIES = {"storageread", "storagewrite", "storagedelete"}
+
+
+def arm(id_: str) -> str:
+    return id_.strip().rstrip("/").lower()
+
+
+def guid(text: str) -> str:
+    """A role assignment as the logs name it (an ARM id, a GUID, or the Activity Log's GUID without
+    dashes) -> 32 lower-case hex digits, so all three meet."""
+    return text.rsplit("/", 1)[-1].replace("-", "").lower()
+
+
+def _subscription(resource: str) -> str:
+    parts = resource.split("/")
+    return parts[2] if len(parts) > 2 and parts[1] == "subscriptions" else ""
+
+
+def _account_of_storage(resource: str) -> str:
+    """A storage log's ``resourceId`` (``.../storageAccounts/NAME/blobServices/default``) -> the account."""
+    r = arm(resource)
+    at = r.find("/providers/microsoft.storage/storageaccounts/")
+    if at < 0:
+        return r
+    rest = r[at + len("/providers/microsoft.storage/storageaccounts/") :].split("/", 1)[0]
+    return r[: at + len("/providers/microsoft.storage/storageaccounts/")] + rest
+
+
+@dataclass
+class Aggregate:
+    edges: dict[tuple[str, str, str, str], EdgeRow] = field(default_factory=dict)
+    stubs: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    days: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    counted: Counter[str] = field(default_factory=Counter)
+
+    def add(
+        self, source: str, who: str, kind: str, resource: str, action: str, assignment: str, when: str
+    ) -> None:
+        sub = _subscription(resource)
+        key = (who, resource, action.lower(), assignment)
+        e = self.edges.get(key)
+        if e is None:
+            self.edges[key] = EdgeRow(
+                who,
+                "OBSERVED_AZURE_ACCESS",
+                resource,
+                {
+                    "action": action,
+                    "assignment": assignment,
+                    "plane": "data" if source == STORAGE else "control",
+                },
+                sub or None,
+                1,
+                when,
+                when,
+            )
+        else:
+            e.count += 1
+            e.first_seen = min(str(e.first_seen), when)
+            e.last_seen = max(str(e.last_seen), when)
+        self.stubs.setdefault(who, (kind, None))
+        self.stubs.setdefault(resource, ("AzureScope", sub or None))
+        if sub:
+            self.days.setdefault((sub, source), set()).add(day_of(when))
+
+
+def get_records(path: Path) -> Iterator[tuple[str, Any]]:
+    """(where, record) of a file: JSON lines, or one JSON array or ``{"records"|"value": [...]}``."""
+    text = read_text(path)
+    head = text.lstrip()[:1]
+    if (
+        head == "["
+        or (head == "{" and '"records"' in text[:2048])
+        or (head == "{" and '"value"' in text[:2048])
+    ):
+        try:
+            doc = parse_json_text(text, str(path))
+        except BadInput:
+            doc = None
+        if isinstance(doc, list | dict):
+            items = doc if isinstance(doc, list) else doc.get("records") or doc.get("value")
+            if isinstance(items, list):
+                for i, rec in enumerate(items):
+                    yield f"{path}#[{i}]", rec
+                return
+    for n, line in enumerate(text.splitlines(), start=1):
+        if line.strip():
+            yield f"{path}:{n}", parse_json_text(line, f"{path}:{n}")
+
+
+def _activity(rec: dict[str, Any], where: str, agg: Aggregate) -> None:
+    identity: dict[str, Any] = rec["identity"] if isinstance(rec.get("identity"), dict) else {}
+    authz = identity.get("authorization") or rec.get("authorization") or {}
+    claims = identity.get("claims") or rec.get("claims") or {}
+    evidence = authz.get("evidence") or {}
+    status = rec.get("resultType")
+    if status is None and isinstance(rec.get("status"), dict):
+        status = rec["status"].get("value")  # az monitor activity-log list
+    if str(status or "").lower() not in ("success", "succeeded", "start", "started", "accepted"):
+        agg.counted["activity_not_succeeded"] += 1
+        return
+    if str(status).lower() in ("start", "started", "accepted"):
+        agg.counted["activity_start_events"] += 1  # the operation's Start; its Success is the one counted
+        return
+    oid = claims.get(OID_CLAIM) or evidence.get("principalId")
+    operation = rec.get("operationName")
+    action = authz.get("action") or (operation.get("value") if isinstance(operation, dict) else operation)
+    resource = rec.get("resourceId")
+    when = rec.get("time") or rec.get("eventTimestamp")
+    if not (
+        isinstance(oid, str)
+        and isinstance(action, str)
+        and isinstance(resource, str)
+        and isinstance(when, str)
+    ):
+        agg.counted["activity_without_principal"] += 1
+        return
+    when = iso(parse_time(check_time(when, where, "$.time")))
+    assignment = guid(str(evidence.get("roleAssignmentId") or ""))
+    agg.add(
+        ACTIVITY, PRINCIPAL_PREFIX + oid.lower(), "AzurePrincipal", arm(resource), action, assignment, when
+    )
+    agg.counted["activity_records"] += 1
+
+
+def _storage(rec: dict[str, Any], where: str, agg: Aggregate) -> None:
+    when, resource = rec.get("time"), rec.get("resourceId")
+    if not (isinstance(when, str) and isinstance(resource, str)):
+        raise BadInput("a storage log record needs time and resourceId", file=where)
+    when = iso(parse_time(check_time(when, where, "$.time")))
+    if int(rec.get("statusCode") or 0) >= 400:
+        agg.counted["storage_refused"] += 1
+        return
+    account = _account_of_storage(resource)
+    identity: dict[str, Any] = rec["identity"] if isinstance(rec.get("identity"), dict) else {}
+    kind = str(identity.get("type") or "").lower()
+    if kind in ("accountkey", "sas", "anonymous"):
+        who = f"urn:azure:{kind}:{account.rsplit('/', 1)[-1]}"
+        agg.add(STORAGE, who, "Principal", account, str(rec.get("operationName") or ""), "", when)
+        agg.counted[f"storage_{kind}"] += 1
+        return
+    oid = (identity.get("requester") or {}).get("objectId")
+    granted = [
+        a for a in identity.get("authorization") or [] if str(a.get("result") or "").lower() == "granted"
+    ]
+    if not isinstance(oid, str) or not granted:
+        agg.counted["storage_without_principal"] += 1
+        return
+    for a in granted:
+        assignment = guid(str(a.get("roleAssignmentId") or ""))
+        agg.add(
+            STORAGE,
+            PRINCIPAL_PREFIX + oid.lower(),
+            "AzurePrincipal",
+            account,
+            str(a.get("action") or ""),
+            assignment,
+            when,
+        )
+    agg.counted["storage_records"] += 1
+
+
+def transform_records(records: Iterable[tuple[str, Any]], agg: Aggregate) -> None:
+    """Fold one file's records into ``agg`` (pure)."""
+    for where, rec in records:
+        if not isinstance(rec, dict):
+            raise BadInput(f"expected a JSON object, found {type(rec).__name__}", file=where)
+        category = str(rec.get("category") or "").lower()
+        if category in STORAGE_CATEGORIES:
+            _storage(rec, where, agg)
+        elif category == "administrative" or "eventTimestamp" in rec or "operationName" in rec:
+            _activity(rec, where, agg)
+        else:
+            raise BadInput(
+                f"neither an Activity Log nor a storage log record (category {rec.get('category')!r})",
+                file=where,
+            )
+
+
+@dataclass
+class IngestReport:
+    files: int = 0
+    skipped_already_ingested: int = 0
+    counted: dict[str, int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+
+@writes("ingest azure-logs")
+def ingest_azure_logs(store: GraphStore, paths: Iterable[Path]) -> IngestReport:
+    """Log files (or directories of them); a file that cannot be read is reported and the rest load."""
+    report = IngestReport()
+    done = ingested_digests(store)
+    agg = Aggregate()
+    new_files: dict[str, dict[str, Any]] = {}
+    files = [
+        f
+        for p in paths
+        for f in (
+            sorted(x for x in Path(p).rglob("*") if x.is_file() and x.suffix in (".json", ".gz"))
+            if Path(p).is_dir()
+            else [Path(p)]
+        )
+    ]
+    for f in files:
+        digest = file_digest(f)
+        if digest in done or digest in new_files:
+            report.skipped_already_ingested += 1
+            continue
+        part = Aggregate()
+        try:
+            transform_records(get_records(f), part)
+        except BadInput as exc:
+            report.errors.append(str(exc))
+            continue
+        for k, e in part.edges.items():
+            mine = agg.edges.get(k)
+            if mine is None:
+                agg.edges[k] = e
+            else:
+                mine.count += e.count
+                mine.first_seen = min(str(mine.first_seen), str(e.first_seen))
+                mine.last_seen = max(str(mine.last_seen), str(e.last_seen))
+        for node, got in part.stubs.items():
+            agg.stubs.setdefault(node, got)
+        for day_key, d in part.days.items():
+            agg.days.setdefault(day_key, set()).update(d)
+        agg.counted.update(part.counted)
+        new_files[digest] = {"source": SOURCE, "path": str(f), "records": sum(part.counted.values())}
+        report.files += 1
+    report.counted = dict(agg.counted)
+    if new_files:
+        stubs = [(node, kind, account) for node, (kind, account) in agg.stubs.items()]
+        load_evidence(store, SOURCE, stubs, list(agg.edges.values()), new_files, agg.days)
+    return report
