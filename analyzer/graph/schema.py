@@ -289,11 +289,13 @@ EDGE_KINDS: dict[str, EdgeKind] = {
         EdgeKind(
             "OBSERVED_AZURE_ACCESS",
             Layer.EVIDENCE,
-            "Azure principal (or a storage account's shared key or SAS) -> the resource it acted on (Activity "
-            "Log, storage resource logs), keyed by action and the role assignment the log says allowed it.",
+            "Azure principal (or, for a request with a storage account's key, a SAS or none, its address) -> the "
+            "resource it acted on (Activity "
+            "Log, storage resource logs), keyed by action, the role assignment the log says allowed it and how "
+            "the request was authorized (oauth, accountkey, sas, anonymous).",
             count_merge="sum",
             dependency=True,
-            key_fields=("action", "assignment"),
+            key_fields=("action", "assignment", "auth"),
         ),
         EdgeKind(
             "OBSERVED_DENIED",

@@ -28,8 +28,11 @@ PROVIDER = register(
         name="azure",
         id_prefixes=("/subscriptions/", "/providers/microsoft.management/", "urn:azure:"),
         account_of=subscription_of,
-        change_kinds=("analyzer.changes.azure_rbac",),
-        scorers={"AzureRoleAssignment": "analyzer.scoring.azure_change:role_assignment_change"},
+        change_kinds=("analyzer.changes.azure_rbac", "analyzer.changes.azure_storage"),
+        scorers={
+            "AzureRoleAssignment": "analyzer.scoring.azure_change:role_assignment_change",
+            "AzureStorageAccount": "analyzer.scoring.azure_storage_change:storage_setting_change",
+        },
         evidence={"azure-logs": "Azure Activity Log or storage resource log"},
         default_evidence=("azure-logs",),
         directory=(

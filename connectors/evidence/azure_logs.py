@@ -55,6 +55,21 @@ def guid(text: str) -> str:
     return text.rsplit("/", 1)[-1].replace("-", "").lower()
 
 
+def _address(caller: str) -> str:
+    """``callerIpAddress`` (``10.0.0.4:53210``, ``[2001:db8::1]:443``) -> the address, or ""."""
+    import ipaddress
+
+    text = caller.strip()
+    if text.startswith("["):
+        text = text[1:].split("]", 1)[0]
+    elif text.count(":") == 1:
+        text = text.split(":", 1)[0]
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        return ""
+
+
 def _subscription(resource: str) -> str:
     parts = resource.split("/")
     return parts[2] if len(parts) > 2 and parts[1] == "subscriptions" else ""
@@ -78,10 +93,20 @@ class Aggregate:
     counted: Counter[str] = field(default_factory=Counter)
 
     def add(
-        self, source: str, who: str, kind: str, resource: str, action: str, assignment: str, when: str
+        self,
+        source: str,
+        who: str,
+        kind: str,
+        resource: str,
+        action: str,
+        assignment: str,
+        when: str,
+        auth: str = "oauth",
     ) -> None:
+        """One request: ``source`` is ``activity`` (control plane) or ``storage`` (data plane); ``auth`` how
+        it was authorized (``oauth``, ``accountkey``, ``sas``, ``anonymous``)."""
         sub = _subscription(resource)
-        key = (who, resource, action.lower(), assignment)
+        key = (who, resource, action.lower(), assignment + "|" + auth)
         e = self.edges.get(key)
         if e is None:
             self.edges[key] = EdgeRow(
@@ -92,6 +117,7 @@ class Aggregate:
                     "action": action,
                     "assignment": assignment,
                     "plane": "data" if source == STORAGE else "control",
+                    "auth": auth,
                 },
                 sub or None,
                 1,
@@ -104,8 +130,9 @@ class Aggregate:
             e.last_seen = max(str(e.last_seen), when)
         self.stubs.setdefault(who, (kind, None))
         self.stubs.setdefault(resource, ("AzureScope", sub or None))
-        if sub:
-            self.days.setdefault((sub, source), set()).add(day_of(when))
+        if sub:  # the slot AWS coverage gives a region: which log, and for storage logs which account
+            where = f"{STORAGE}:{resource.rsplit('/', 1)[-1]}" if source == STORAGE else source
+            self.days.setdefault((sub, where), set()).add(day_of(when))
 
 
 def get_records(path: Path) -> Iterator[tuple[str, Any]]:
@@ -179,8 +206,14 @@ def _storage(rec: dict[str, Any], where: str, agg: Aggregate) -> None:
     identity: dict[str, Any] = rec["identity"] if isinstance(rec.get("identity"), dict) else {}
     kind = str(identity.get("type") or "").lower()
     if kind in ("accountkey", "sas", "anonymous"):
-        who = f"urn:azure:{kind}:{account.rsplit('/', 1)[-1]}"
-        agg.add(STORAGE, who, "Principal", account, str(rec.get("operationName") or ""), "", when)
+        # no principal: the caller is its address (the account key or a SAS could be anyone's)
+        ip = _address(str(rec.get("callerIpAddress") or ""))
+        who, node_kind = (
+            (f"urn:ip:{ip}", "Address")
+            if ip
+            else (f"urn:azure:{kind}:{account.rsplit('/', 1)[-1]}", "Principal")
+        )
+        agg.add(STORAGE, who, node_kind, account, str(rec.get("operationName") or ""), "", when, kind)
         agg.counted[f"storage_{kind}"] += 1
         return
     oid = (identity.get("requester") or {}).get("objectId")

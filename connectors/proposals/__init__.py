@@ -426,6 +426,7 @@ def _ensure_registered() -> None:
         access_analyzer,
         asff,
         blastwall_yaml,
+        defender,
         falco,
         gatekeeper,
         ocsf,

@@ -65,7 +65,7 @@ def _remove(store: GraphStore, target: str) -> dict[str, Any]:
 def test_the_logs_become_access_evidence_with_the_assignment_that_allowed_it(store: GraphStore) -> None:
     snap = api.analysis_context(store).snap
     got = {
-        (e.src, e.dst, e.props["action"], e.props["assignment"], e.props["plane"], e.count)
+        (e.src, e.dst, e.props["action"], e.props["assignment"], e.props["plane"], e.props["auth"], e.count)
         for e in snap.edge_records("OBSERVED_AZURE_ACCESS")
     }
     assert got == {
@@ -75,15 +75,18 @@ def test_the_logs_become_access_evidence_with_the_assignment_that_allowed_it(sto
             "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read",
             "6c1d2e3f4a5b4c6d8e7f0a1b2c3d4e5f",
             "data",
+            "oauth",
             3,
         ),
-        ("urn:azure:accountkey:fraudlake", LAKE, "ListBlobs", "", "data", 1),
+        ("urn:ip:52.10.1.7", LAKE, "ListBlobs", "", "data", "accountkey", 1),  # a key's user is its address
+        ("urn:ip:20.31.4.5", LAKE, "GetBlob", "", "data", "anonymous", 2),
         (
             DEV,
             LAKE,
             "Microsoft.Storage/storageAccounts/write",
             "9a8b7c6d5e4f4a3b9c2d1e0f9a8b7c6d",
             "control",
+            "oauth",
             1,
         ),
     }  # the refused GetBlob and the write's Start record are not uses

@@ -99,6 +99,7 @@ BEFORE: dict[str, Any] = {
         "subjects": ["k8s://1/r/c/groups/oncall"],
     },
     "azure.remove_role_assignment": {"assigned": True},
+    "azure.storage_setting": {"allow_blob_public_access": True, "allow_shared_key_access": True},
 }
 EXAMPLES = {
     "iam.replace_policy": {

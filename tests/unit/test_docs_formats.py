@@ -82,6 +82,7 @@ INPUT = {
     "Falco / Falcosidekick": lambda tmp: [DATA / "proposals" / "falco-alerts.jsonl"],
     "Kyverno policy reports": lambda tmp: [DATA / "proposals" / "kyverno-policyreports.json"],
     "Gatekeeper": lambda tmp: [DATA / "proposals" / "gatekeeper-constraints.json"],
+    "Microsoft Defender for Cloud": lambda tmp: [DATA / "proposals" / "defender-assessments.json"],
     "Blastwall": _blastwall,
 }
 

@@ -1,0 +1,121 @@
+"""Blast radius of a storage account access setting (``azure.storage_setting``).
+
+What the storage resource logs show using what the setting turns off is severed: anonymous requests
+(``allow_blob_public_access`` off), requests signed with the account key (``allow_shared_key_access`` off),
+each caller by its address (no principal signs them). A SAS request may be an account-key SAS (refused
+after) or a user delegation SAS (not): "may be severed". Where the account's storage logs do not cover the
+window, nobody can be said to be unaffected: an unknown. Turning a setting on is exposure.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from analyzer.changes import get_kind
+from analyzer.scoring.context import Context
+from analyzer.scoring.outcome import Outcome, config_digest, in_window, severed_entry
+from analyzer.timeutil import iso
+
+CUT = {"allow_blob_public_access": {"anonymous"}, "allow_shared_key_access": {"accountkey"}}
+MAYBE = {"allow_shared_key_access": {"sas"}}
+
+
+def _storage_log_days(ctx: Context, subscription: str, account_name: str, lo: str, hi: str) -> int:
+    """Days in [lo, hi] the account's storage logs cover (coverage slot ``storage:<account>``)."""
+    days: set[str] = set()
+    for doc in ctx.coverage.values():
+        if (
+            doc.get("source") == "azure-logs"
+            and doc.get("account") == subscription
+            and doc.get("region") == f"storage:{account_name}"
+        ):
+            days |= {d for d in doc.get("days", []) if lo[:10] <= d <= hi[:10]}
+    return len(days)
+
+
+def storage_setting_change(
+    ctx: Context, proposal: dict[str, Any], start: datetime, as_of: datetime
+) -> Outcome:
+    change = proposal["change"]
+    kind = get_kind(change["kind"])
+    assert kind.apply is not None and kind.invert is not None
+    out = Outcome(evidence_sources=("azure-logs",))
+    target = str(change.get("target") or "").strip().rstrip("/").lower()
+    node = ctx.snap.node(target)
+    if node is None or node.kind != "AzureStorageAccount" or not node.props:
+        return out.target_missing(f"{change.get('target')} is not a storage account of the loaded tenant")
+    out.account = target.split("/")[2]
+    before = {
+        "allow_blob_public_access": node.props.get("allow_blob_public_access"),
+        "allow_shared_key_access": node.props.get("allow_shared_key_access"),
+    }
+    # the service's defaults when the property is absent: both allowed (Azure Storage documentation)
+    before = {k: True if v is None else bool(v) for k, v in before.items()}
+    after = kind.apply(before, change["delta"])
+    out.applied = after == before
+    lo, hi = iso(start), iso(as_of)
+    name = target.rsplit("/", 1)[-1]
+    turned_off = [k for k in after if before[k] and not after[k]]
+    turned_on = [k for k in after if not before[k] and after[k]]
+    for e in (
+        ctx.snap.edges_into("OBSERVED_AZURE_ACCESS", target)
+        if "OBSERVED_AZURE_ACCESS" in ctx.snap.edges
+        else []
+    ):
+        auth = str(e.props.get("auth") or "oauth")
+        action = str(e.props.get("action") or "")
+        for setting in turned_off:
+            if auth in CUT.get(setting, set()):
+                out.severed.append(
+                    severed_entry(
+                        ctx,
+                        e.src,
+                        target,
+                        f"{action} ({auth})",
+                        edge=e,
+                        observed=in_window(e, lo, hi),
+                        reason=f"{setting} off refuses {auth} requests",
+                    )
+                )
+            elif auth in MAYBE.get(setting, set()):
+                out.unknowns.append(
+                    {
+                        "reason": "access_may_be_severed",
+                        "detail": f"{e.src} {action} with a SAS: refused if the SAS is signed with the account "
+                        "key, not if it is a user delegation SAS (the log does not say which)",
+                    }
+                )
+    for setting in turned_on:
+        out.exposure.append(
+            {
+                "principal": "anyone" if setting == "allow_blob_public_access" else "account key holders",
+                "resource": target,
+                "access": setting,
+                "after": "allowed",
+                "statements": [setting],
+            }
+        )
+    if turned_off and not _storage_log_days(ctx, out.account, name, lo, hi):
+        out.unknowns.append(
+            {
+                "reason": "no_evidence_coverage",
+                "detail": f"no storage resource logs of {name} between {lo} and {hi}: who reads it anonymously "
+                "or with its key cannot be seen",
+            }
+        )
+    out.severed.sort(key=lambda s: (not s["observed"], -s["events"], s["consumer"]))
+    inverse = kind.invert(before, change["delta"])
+    restored = kind.apply(after, inverse)
+    out.rollback = {
+        "change": {"kind": kind.name, "target": change.get("target"), "delta": inverse},
+        "verified": restored == before,
+        "detail": "putting the previous settings back restores every request"
+        if restored == before
+        else "the previous settings are not restored",
+        "before_digest": config_digest(before),
+        "after_digest": config_digest(after),
+    }
+    if turned_off:
+        out.notes.append(f"turns {', '.join(turned_off)} off on {name}")
+    return out
