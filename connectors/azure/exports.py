@@ -321,6 +321,7 @@ def transform(export: Export, *, seen: str) -> Transformed:
                 "private_ips": [c.get("privateIPAddress") for c in configs if c.get("privateIPAddress")],
                 "asgs": sorted({a for c in configs for a in _ids(c.get("applicationSecurityGroups"))}),
                 "virtual_machine": arm(str((obj.get("virtualMachine") or {}).get("id") or "")) or None,
+                "tags": obj.get("tags") or {},
             },
         )
         for subnet in sorted(

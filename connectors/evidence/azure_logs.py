@@ -91,6 +91,9 @@ class Aggregate:
     stubs: dict[str, tuple[str, str | None]] = field(default_factory=dict)
     days: dict[tuple[str, str], set[str]] = field(default_factory=dict)
     counted: Counter[str] = field(default_factory=Counter)
+    nics: dict[tuple[str, str], str] = field(default_factory=dict)
+    """(subscription, private address) -> the network interface holding it, from the loaded tenant: a
+    caller at that address (a storage request over a service or private endpoint) is that interface."""
 
     def add(
         self,
@@ -208,11 +211,13 @@ def _storage(rec: dict[str, Any], where: str, agg: Aggregate) -> None:
     if kind in ("accountkey", "sas", "anonymous"):
         # no principal: the caller is its address (the account key or a SAS could be anyone's)
         ip = _address(str(rec.get("callerIpAddress") or ""))
-        who, node_kind = (
-            (f"urn:ip:{ip}", "Address")
-            if ip
-            else (f"urn:azure:{kind}:{account.rsplit('/', 1)[-1]}", "Principal")
-        )
+        nic = agg.nics.get((_subscription(account), ip)) if ip else None
+        if nic is not None:
+            who, node_kind = nic, "AzureNic"
+        elif ip:
+            who, node_kind = f"urn:ip:{ip}", "Address"
+        else:
+            who, node_kind = f"urn:azure:{kind}:{account.rsplit('/', 1)[-1]}", "Principal"
         agg.add(STORAGE, who, node_kind, account, str(rec.get("operationName") or ""), "", when, kind)
         agg.counted[f"storage_{kind}"] += 1
         return
@@ -235,6 +240,15 @@ def _storage(rec: dict[str, Any], where: str, agg: Aggregate) -> None:
             when,
         )
     agg.counted["storage_records"] += 1
+
+
+def nic_addresses(nodes: Iterable[Any]) -> dict[tuple[str, str], str]:
+    """(subscription, private address) -> interface, for the addresses exactly one interface holds."""
+    seen: dict[tuple[str, str], set[str]] = {}
+    for n in nodes:
+        for ip in (n.props or {}).get("private_ips") or []:
+            seen.setdefault((_subscription(n.id), str(ip)), set()).add(n.id)
+    return {k: next(iter(v)) for k, v in seen.items() if len(v) == 1}
 
 
 def transform_records(records: Iterable[tuple[str, Any]], agg: Aggregate) -> None:
@@ -267,7 +281,8 @@ def ingest_azure_logs(store: GraphStore, paths: Iterable[Path]) -> IngestReport:
     """Log files (or directories of them); a file that cannot be read is reported and the rest load."""
     report = IngestReport()
     done = ingested_digests(store)
-    agg = Aggregate()
+    nics = nic_addresses(store.read_nodes(("AzureNic",)))
+    agg = Aggregate(nics=nics)
     new_files: dict[str, dict[str, Any]] = {}
     files = [
         f
@@ -283,7 +298,7 @@ def ingest_azure_logs(store: GraphStore, paths: Iterable[Path]) -> IngestReport:
         if digest in done or digest in new_files:
             report.skipped_already_ingested += 1
             continue
-        part = Aggregate()
+        part = Aggregate(nics=nics)
         try:
             transform_records(get_records(f), part)
         except BadInput as exc:

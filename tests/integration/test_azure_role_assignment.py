@@ -30,6 +30,7 @@ READER_ASSIGNMENT = (
 )
 GROUP_ASSIGNMENT = f"/subscriptions/{SUB}/providers/Microsoft.Authorization/roleAssignments/9a8b7c6d-5e4f-4a3b-9c2d-1e0f9a8b7c6d"
 AS_OF = "2026-05-15T00:00:00Z"
+NIC = f"{RG}/providers/microsoft.network/networkinterfaces/scoring-vm-nic"
 
 
 def _tenant(tmp: Path, with_logs: bool) -> Path:
@@ -80,6 +81,7 @@ def test_the_logs_become_access_evidence_with_the_assignment_that_allowed_it(sto
         ),
         ("urn:ip:52.10.1.7", LAKE, "ListBlobs", "", "data", "accountkey", 1),  # a key's user is its address
         ("urn:ip:20.31.4.5", LAKE, "GetBlob", "", "data", "anonymous", 2),
+        (NIC, LAKE, "GetBlob", "", "data", "accountkey", 1),  # a private address one NIC holds: the NIC
         (
             DEV,
             LAKE,

@@ -73,8 +73,10 @@ def test_defenders_public_access_fix_severs_the_partners_anonymous_reads(tmp_pat
 
 def test_shared_key_off_severs_key_requests_and_not_the_identitys(tmp_path: Path) -> None:
     r = _score(_store(tmp_path), {"allow_shared_key_access": False})
+    nic = f"/subscriptions/{SUB}/resourcegroups/fraud-rg/providers/microsoft.network/networkinterfaces/scoring-vm-nic"
     assert [(s["consumer"], s["access"]) for s in r["severed"]] == [
-        ("urn:ip:52.10.1.7", "ListBlobs (accountkey)")
+        (nic, "GetBlob (accountkey)"),  # the scoring VM, by its NIC's address
+        ("urn:ip:52.10.1.7", "ListBlobs (accountkey)"),
     ]
 
 
