@@ -185,7 +185,8 @@ def score_proposal(
         unknowns.append(
             {
                 "reason": "impact_beyond_evidence",
-                "detail": f"{shown} run where no CloudTrail or flow logs were kept in the window: what "
+                "detail": f"{shown} run where no logs were kept in the window (CloudTrail, flow logs, "
+                "audit or Azure logs): what "
                 "depends on them there cannot be seen, so the impact may reach further than listed",
             }
         )

@@ -192,19 +192,26 @@ def ci_accounts(ctx: Context) -> dict[str, set[str]]:
     return ctx.memo(("ci-accounts",), build)  # type: ignore[return-value]
 
 
+def evidence_sources() -> tuple[str, ...]:
+    """Every provider's evidence sources (``cloudtrail``, ``flowlogs``, ``k8s-audit``, ``azure-logs``)."""
+    from analyzer import providers
+
+    return tuple(k for p in providers.providers() for k in p.evidence)
+
+
 def blind_spots(
     ctx: Context, services: list[dict[str, Any]], start: datetime, end: datetime
 ) -> list[tuple[str, str]]:
-    """(name, account) of the impacted services and CIs with resources in an account that kept no CloudTrail
-    and no flow logs in the window: who depends on them there cannot be seen, so the impact may reach
-    further than listed."""
+    """(name, account) of the impacted services and CIs with resources in an account (or subscription)
+    that kept no evidence of any provider's in the window: who depends on them there cannot be seen, so the
+    impact may reach further than listed."""
     accounts_of = ci_accounts(ctx)
     dark: dict[str, bool] = {}
     out = []
     for s in services:
         for a in sorted(accounts_of.get(s["id"], ())):
             if a not in dark:
-                dark[a] = ctx.covered_days(a, start, end, ("cloudtrail", "flowlogs"))[0] == 0
+                dark[a] = ctx.covered_days(a, start, end, evidence_sources())[0] == 0
             if dark[a]:
                 out.append((str(s["name"]), a))
     return out

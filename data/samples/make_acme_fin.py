@@ -1924,6 +1924,22 @@ def servicenow(out: Path) -> None:
             "data",
             short_description="Reporting warehouse",
         ),
+        ci(
+            "Fraud Model Training",
+            "cmdb_ci_appl",
+            "2 - somewhat critical",
+            "fraud-owner",
+            "fraud",
+            short_description="Nightly retraining of the fraud model (Azure)",
+        ),
+        ci(
+            "Fraud Training Data",
+            "cmdb_ci_appl",
+            "3 - less critical",
+            "data-owner",
+            "data",
+            short_description="Labelled transaction extracts for model training (Azure Storage)",
+        ),
     ]
     write_json(base / "cmdb_ci_service.json", {"result": services})
     write_json(base / "cmdb_ci.json", {"result": services + apps})
@@ -1960,6 +1976,7 @@ def servicenow(out: Path) -> None:
         ("Fraud Feature Pipeline", "Enterprise Data Lake"),
         ("Analytics Reporting", "BI Warehouse"),
         ("BI Warehouse", "Enterprise Data Lake"),
+        ("Fraud Scoring Engine", "Fraud Model Training"),  # the engine serves the model training builds
     ]
     rels = [
         {
@@ -1975,6 +1992,327 @@ def servicenow(out: Path) -> None:
         for p, c in pairs
     ]
     write_json(base / "cmdb_rel_ci.json", {"result": rels})
+
+
+# -- the fraud team's Azure subscription: az exports, archived storage logs, Defender ----------------------
+AZ_TENANT = uuid_like("azure", "tenant")
+AZ_SUB = uuid_like("azure", "subscription", "acme-fraud-ml")
+AZ_RG = f"/subscriptions/{AZ_SUB}/resourceGroups/fraud-ml-rg"
+AZ_STORAGE = f"{AZ_RG}/providers/Microsoft.Storage/storageAccounts/acmefraudtraining"
+AZ_TRAINER_IP = "10.70.1.4"
+
+
+def azure(out: Path) -> None:
+    """The subscription where the fraud model is retrained every night: a training VM reads labelled
+    extracts from the storage account acmefraudtraining with the account key (a connection string in the
+    job's config, from before Entra ID was used). The CMDB relates the training to the scoring engine, not
+    to the data it reads. Shapes as `az ... -o json` prints them and as diagnostic settings archive logs."""
+    base = out / "azure"
+    mg = f"/providers/Microsoft.Management/managementGroups/{AZ_TENANT}"
+    write_json(
+        base / "management-group-show.json",
+        {
+            "children": [
+                {
+                    "children": None,
+                    "displayName": "acme-fraud-ml",
+                    "id": f"/subscriptions/{AZ_SUB}",
+                    "name": AZ_SUB,
+                    "type": "/subscriptions",
+                }
+            ],
+            "details": {
+                "parent": None,
+                "updatedBy": uuid_like("azure", "admin"),
+                "updatedTime": "2026-03-02T10:11:12.000000+00:00",
+                "version": 2,
+            },
+            "displayName": "Tenant Root Group",
+            "id": mg,
+            "name": AZ_TENANT,
+            "type": "Microsoft.Management/managementGroups",
+        },
+    )
+    write_json(
+        base / "account-list.json",
+        [
+            {
+                "cloudName": "AzureCloud",
+                "homeTenantId": AZ_TENANT,
+                "id": AZ_SUB,
+                "isDefault": True,
+                "managedByTenants": [],
+                "name": "acme-fraud-ml",
+                "state": "Enabled",
+                "tenantId": AZ_TENANT,
+                "user": {"name": "blastwall-reader@acmefin.example", "type": "servicePrincipal"},
+            }
+        ],
+    )
+    contributor = "b24988ac-6180-42a0-ab88-20f7382dd24c"  # as "Azure built-in roles" prints it
+    write_json(
+        base / "role-definition-list.json",
+        [
+            {
+                "assignableScopes": ["/"],
+                "description": "Grants full access to manage all resources, but does not allow you to assign roles in Azure RBAC, manage assignments in Azure Blueprints, or share image galleries.",
+                "id": f"/subscriptions/{AZ_SUB}/providers/Microsoft.Authorization/roleDefinitions/{contributor}",
+                "name": contributor,
+                "permissions": [
+                    {
+                        "actions": ["*"],
+                        "condition": None,
+                        "conditionVersion": None,
+                        "dataActions": [],
+                        "notActions": [
+                            "Microsoft.Authorization/*/Delete",
+                            "Microsoft.Authorization/*/Write",
+                            "Microsoft.Authorization/elevateAccess/Action",
+                            "Microsoft.Blueprint/blueprintAssignments/write",
+                            "Microsoft.Blueprint/blueprintAssignments/delete",
+                            "Microsoft.Compute/galleries/share/action",
+                            "Microsoft.Purview/consents/write",
+                            "Microsoft.Purview/consents/delete",
+                        ],
+                        "notDataActions": [],
+                    }
+                ],
+                "roleName": "Contributor",
+                "roleType": "BuiltInRole",
+                "type": "Microsoft.Authorization/roleDefinitions",
+            }
+        ],
+    )
+    engineers = uuid_like("azure", "group", "fraud-ml-engineers")
+    write_json(
+        base / "role-assignment-list.json",
+        [
+            {
+                "condition": None,
+                "conditionVersion": None,
+                "createdBy": uuid_like("azure", "admin"),
+                "createdOn": "2026-03-02T10:20:00.000000+00:00",
+                "delegatedManagedIdentityResourceId": None,
+                "description": "",
+                "id": f"/subscriptions/{AZ_SUB}/providers/Microsoft.Authorization/roleAssignments/{uuid_like('azure', 'ra', 'engineers')}",
+                "name": uuid_like("azure", "ra", "engineers"),
+                "principalId": engineers,
+                "principalName": "fraud-ml-engineers",
+                "principalType": "Group",
+                "roleDefinitionId": f"/subscriptions/{AZ_SUB}/providers/Microsoft.Authorization/roleDefinitions/{contributor}",
+                "roleDefinitionName": "Contributor",
+                "scope": f"/subscriptions/{AZ_SUB}",
+                "type": "Microsoft.Authorization/roleAssignments",
+                "updatedBy": uuid_like("azure", "admin"),
+                "updatedOn": "2026-03-02T10:20:00.000000+00:00",
+            }
+        ],
+    )
+    vnet = f"{AZ_RG}/providers/Microsoft.Network/virtualNetworks/fraud-ml-vnet"
+    nsg = f"{AZ_RG}/providers/Microsoft.Network/networkSecurityGroups/training-nsg"
+    subnet = f"{vnet}/subnets/training"
+    write_json(
+        base / "vnet-list.json",
+        [
+            {
+                "addressSpace": {"addressPrefixes": ["10.70.0.0/16"]},
+                "id": vnet,
+                "location": "westeurope",
+                "name": "fraud-ml-vnet",
+                "provisioningState": "Succeeded",
+                "resourceGroup": "fraud-ml-rg",
+                "subnets": [
+                    {
+                        "addressPrefix": "10.70.1.0/24",
+                        "id": subnet,
+                        "name": "training",
+                        "networkSecurityGroup": {"id": nsg, "resourceGroup": "fraud-ml-rg"},
+                        "provisioningState": "Succeeded",
+                        "resourceGroup": "fraud-ml-rg",
+                        "serviceEndpoints": [
+                            {
+                                "locations": ["westeurope", "northeurope"],
+                                "provisioningState": "Succeeded",
+                                "service": "Microsoft.Storage",
+                            }
+                        ],
+                        "type": "Microsoft.Network/virtualNetworks/subnets",
+                    }
+                ],
+                "type": "Microsoft.Network/virtualNetworks",
+                "virtualNetworkPeerings": [],
+            }
+        ],
+    )
+    write_json(
+        base / "nsg-list.json",
+        [
+            {
+                "defaultSecurityRules": [],
+                "id": nsg,
+                "location": "westeurope",
+                "name": "training-nsg",
+                "resourceGroup": "fraud-ml-rg",
+                "securityRules": [
+                    {
+                        "access": "Allow",
+                        "destinationAddressPrefix": "Storage.WestEurope",
+                        "destinationAddressPrefixes": [],
+                        "destinationPortRange": "443",
+                        "destinationPortRanges": [],
+                        "direction": "Outbound",
+                        "id": f"{nsg}/securityRules/allow-storage-out",
+                        "name": "allow-storage-out",
+                        "priority": 100,
+                        "protocol": "Tcp",
+                        "provisioningState": "Succeeded",
+                        "resourceGroup": "fraud-ml-rg",
+                        "sourceAddressPrefix": "VirtualNetwork",
+                        "sourceAddressPrefixes": [],
+                        "sourcePortRange": "*",
+                        "sourcePortRanges": [],
+                        "type": "Microsoft.Network/networkSecurityGroups/securityRules",
+                    }
+                ],
+                "subnets": [{"id": subnet, "resourceGroup": "fraud-ml-rg"}],
+                "type": "Microsoft.Network/networkSecurityGroups",
+            }
+        ],
+    )
+    nic = f"{AZ_RG}/providers/Microsoft.Network/networkInterfaces/fraud-trainer-nic"
+    write_json(
+        base / "nic-list.json",
+        [
+            {
+                "id": nic,
+                "ipConfigurations": [
+                    {
+                        "id": f"{nic}/ipConfigurations/ipconfig1",
+                        "name": "ipconfig1",
+                        "primary": True,
+                        "privateIPAddress": AZ_TRAINER_IP,
+                        "privateIPAddressVersion": "IPv4",
+                        "privateIPAllocationMethod": "Dynamic",
+                        "subnet": {"id": subnet, "resourceGroup": "fraud-ml-rg"},
+                    }
+                ],
+                "location": "westeurope",
+                "name": "fraud-trainer-nic",
+                "networkSecurityGroup": None,
+                "resourceGroup": "fraud-ml-rg",
+                "tags": {"cmdb_ci": "Fraud Model Training"},
+                "type": "Microsoft.Network/networkInterfaces",
+                "virtualMachine": {
+                    "id": f"{AZ_RG}/providers/Microsoft.Compute/virtualMachines/fraud-trainer",
+                    "resourceGroup": "fraud-ml-rg",
+                },
+            }
+        ],
+    )
+    write_json(
+        base / "storage-account-list.json",
+        [
+            {
+                "allowBlobPublicAccess": False,
+                "allowSharedKeyAccess": True,
+                "id": AZ_STORAGE,
+                "kind": "StorageV2",
+                "location": "westeurope",
+                "minimumTlsVersion": "TLS1_2",
+                "name": "acmefraudtraining",
+                "networkRuleSet": {
+                    "bypass": "AzureServices",
+                    "defaultAction": "Deny",
+                    "ipRules": [],
+                    "virtualNetworkRules": [
+                        {"action": "Allow", "state": "Succeeded", "virtualNetworkResourceId": subnet}
+                    ],
+                },
+                "publicNetworkAccess": "Enabled",
+                "resourceGroup": "fraud-ml-rg",
+                "sku": {"name": "Standard_LRS", "tier": "Standard"},
+                "tags": {"cmdb_ci": "Fraud Training Data"},
+                "type": "Microsoft.Storage/storageAccounts",
+            }
+        ],
+    )
+    # storage logs: the nightly retraining reads the extracts with the account key at 02:00
+    account = AZ_STORAGE.replace(AZ_SUB, AZ_SUB.upper())
+    for day in range(EVIDENCE_DAYS):
+        when = EVIDENCE_START + timedelta(days=day, hours=2)
+        folder = (
+            out
+            / "azure-logs"
+            / "insights-logs-storageread"
+            / f"resourceId=/SUBSCRIPTIONS/{AZ_SUB.upper()}/RESOURCEGROUPS/FRAUD-ML-RG/PROVIDERS/MICROSOFT.STORAGE/STORAGEACCOUNTS/ACMEFRAUDTRAINING/BLOBSERVICES/DEFAULT"
+            / f"y={when:%Y}"
+            / f"m={when:%m}"
+            / f"d={when:%d}"
+            / f"h={when:%H}"
+            / "m=00"
+        )
+        records = []
+        for k, blob in enumerate(
+            ("labels/latest.parquet", "features/latest.parquet", "holdout/latest.parquet")
+        ):
+            t = when + timedelta(minutes=4 + 7 * k, seconds=13)
+            records.append(
+                {
+                    "time": f"{t:%Y-%m-%dT%H:%M:%S}.{h('az-ms', day, k, n=7).translate(str.maketrans('abcdef', '123456'))}Z",
+                    "resourceId": f"{account}/blobServices/default",
+                    "category": "StorageRead",
+                    "operationName": "GetBlob",
+                    "operationVersion": "2021-08-06",
+                    "schemaVersion": "1.0",
+                    "statusCode": 200,
+                    "statusText": "Success",
+                    "durationMs": 41,
+                    "callerIpAddress": f"{AZ_TRAINER_IP}:{49152 + day * 3 + k}",
+                    "correlationId": uuid_like("az-log", day, k),
+                    "identity": {"type": "AccountKey", "tokenHash": "key1(0C5D1E9A5B7F3A8C)"},
+                    "location": "westeurope",
+                    "properties": {
+                        "accountName": "acmefraudtraining",
+                        "userAgentHeader": "azsdk-python-storage-blob/12.19.0 Python/3.11.9 (Linux-6.8.0-azure-x86_64)",
+                        "serviceType": "blob",
+                        "objectKey": f"/acmefraudtraining/extracts/{blob}",
+                    },
+                    "uri": f"https://acmefraudtraining.blob.core.windows.net/extracts/{blob}",
+                    "protocol": "HTTPS",
+                    "resourceType": "Microsoft.Storage/storageAccounts/blobServices",
+                }
+            )
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "PT1H.json").write_text(
+            "".join(json.dumps(r, separators=(",", ":")) + "\n" for r in records)
+        )
+    # Defender for Cloud: the recommendation the platform team's auto-remediation would apply
+    assessment = uuid_like("azure", "assessment", "shared-key")
+    write_json(
+        out / "findings" / "defender-assessments.json",
+        [
+            {
+                "displayName": "Storage accounts should prevent shared key access",
+                "id": f"{AZ_STORAGE}/providers/Microsoft.Security/assessments/{assessment}",
+                "metadata": {
+                    "assessmentType": "BuiltIn",
+                    "displayName": "Storage accounts should prevent shared key access",
+                    "implementationEffort": "Low",
+                    "severity": "Medium",
+                    "userImpact": "High",
+                },
+                "name": assessment,
+                "resourceDetails": {"Id": AZ_STORAGE, "Source": "Azure"},
+                "resourceGroup": "fraud-ml-rg",
+                "status": {
+                    "cause": "",
+                    "code": "Unhealthy",
+                    "description": "Shared key access is allowed on the storage account",
+                },
+                "type": "Microsoft.Security/assessments",
+            }
+        ],
+    )
 
 
 # -- Security Hub findings (IAM Access Analyzer, ASFF) ------------------------------------------------
@@ -2174,6 +2512,7 @@ def main(out: Path) -> None:
     servicenow(out)
     findings(out)
     kubernetes(out)
+    azure(out)
     (out / "findings" / "platform-iam-hygiene.yaml").write_text(PLATFORM_PROPOSALS)
     (out / "policy").mkdir(parents=True, exist_ok=True)
     (out / "policy" / "tier-policy.yaml").write_text(TIER_POLICY)

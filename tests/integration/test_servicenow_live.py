@@ -96,7 +96,7 @@ def test_live_pages_retries_and_matches_the_export(
         for c in FakeInstance.calls
         if "/cmdb_ci?" in c
     ]
-    assert offsets == ["0", "3", "6"]  # 8 CIs in pages of 3
+    assert offsets == ["0", "3", "6", "9"]  # 10 CIs in pages of 3
     assert (
         sum("/cmdb_rel_ci?" in c and "sysparm_offset=0" in c for c in FakeInstance.calls) == 2
     )  # 429, retried

@@ -90,11 +90,12 @@ def test_queue_shows_tiers_and_opens_the_story(browser: object, app_url: str) ->
     page = browser.new_page(viewport={"width": 1400, "height": 900})  # type: ignore[attr-defined]
     page.goto(app_url + "/")
     page.wait_for_selector("text=Proposed remediations")
-    page.wait_for_selector("text=4 scored proposal(s).")
-    drawn(page, 4)
+    page.wait_for_selector("text=5 scored proposal(s).")
+    drawn(page, 5)
     tiers = cells(page, "tier")
-    # the four sample proposals, none auto: the AWS story and the EKS one (an IRSA narrowing) go to the CAB
-    assert sorted(tiers) == ["approval", "approval", "cab", "cab"]
+    # the five sample proposals, none auto: the AWS story, the EKS one (an IRSA narrowing) and the Azure
+    # one (Defender's shared-key fix) go to the CAB
+    assert sorted(tiers) == ["approval", "approval", "cab", "cab", "cab"]
     assert cells(page, "verdict")[0].startswith("Changing who may assume datalake-reader")
     assert cells(page, "top_impact")[0] == "Fraud Detection (critical) +4"
     page.screenshot(path=str(SHOTS / "queue.png"), full_page=True)

@@ -45,20 +45,22 @@ def test_queue_page_callback(app: Any) -> None:
     with app.server.test_request_context("/"):
         got, summary = queue.rows({"startRow": 0, "endRow": 2}, None, *everything)
         assert (
-            len(got["rowData"]) == 2 and got["rowCount"] == 4 and summary.startswith("4 scored proposal(s).")
+            len(got["rowData"]) == 2 and got["rowCount"] == 5 and summary.startswith("5 scored proposal(s).")
         )
         cab = {"tier": {"filterType": "text", "type": "equals", "filter": "cab"}}
         got, summary = queue.rows({"startRow": 0, "endRow": 100, "filterModel": cab}, None, *everything)
-        # the AWS story and the EKS one (an IRSA narrowing that cuts fraud-scoring)
-        assert [r["tier"] for r in got["rowData"]] == [
-            "cab",
-            "cab",
-        ] and "matching the column filters" in summary
+        # the AWS story, the EKS one (an IRSA narrowing that cuts fraud-scoring) and the Azure one
+        # (Defender's shared-key fix that cuts the model training's reads)
+        assert [r["tier"] for r in got["rowData"]] == ["cab"] * 3 and "matching the column filters" in summary
+        assert sorted(r["change"] for r in got["rowData"]) == [
+            "azure.storage_setting",
+            "iam.update_trust_policy",
+            "iam.update_trust_policy",
+        ]
         got, summary = queue.rows({"startRow": 0, "endRow": 100}, "fraud detection", *everything)
         assert [r["tier"] for r in got["rowData"]] == [
-            "cab",
-            "cab",
-        ] and "matching the search 'fraud detection'" in summary
+            "cab"
+        ] * 3 and "matching the search 'fraud detection'" in summary
         got, summary = queue.rows({"startRow": 0, "endRow": 100}, None, ["approval"], ["none"])
         assert [r["tier"] for r in got["rowData"]] == ["approval", "approval"]
         assert "tier approval and worst impact none" in summary
@@ -218,7 +220,7 @@ def test_the_lists_anchor_at_the_newest_scoring_without_reading_every_result(app
     store = open_store(app.server.config[CONFIG_KEY])
     last = store.get_document(api.SCORING, "last")
     try:
-        assert last is not None and last["scored"] == 4
+        assert last is not None and last["scored"] == 5
         assert api.iso(api.last_scoring_time(store)) == "2026-05-15T06:00:00Z"  # the demo's anchor
         store.delete_documents(api.SCORING, ["last"])  # a store scored before the record existed
         assert api.iso(api.last_scoring_time(store)) == "2026-05-15T06:00:00Z"
