@@ -2,7 +2,7 @@
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-EXTRAS := aws,neo4j,app,notebook,dask,serve,k8s,dev
+EXTRAS := aws,neo4j,app,notebook,dask,serve,k8s,azure,dev
 STAMP := $(VENV)/.installed
 
 .PHONY: install demo test lint typecheck unit clean constraints

@@ -8,6 +8,7 @@ from analyzer.cli import (  # noqa: F401
     app,
     audit,
     authority,
+    azure,
     change_requests,
     governance,
     iam,

@@ -366,8 +366,14 @@ class IngestReport:
 @writes("ingest azure")
 def ingest_azure(store: GraphStore, directory: Path, *, seen: str) -> IngestReport:
     """Load a tenant's exports (everything read and checked before anything is written)."""
-    export = get_export(Path(directory))
-    with guard(str(directory)):
+    return load_export(store, get_export(Path(directory)), seen=seen, where=str(directory))
+
+
+def load_export(
+    store: GraphStore, export: Export, *, seen: str, where: str, unread: list[str] | None = None
+) -> IngestReport:
+    """Transform, check and load a tenant's objects (the caller holds the write lease)."""
+    with guard(where):
         made = transform(export, seen=seen)
         made.batch.validate()
     tag = time.time_ns() // 1000
@@ -376,4 +382,21 @@ def ingest_azure(store: GraphStore, directory: Path, *, seen: str) -> IngestRepo
     accounts = {n.account for n in made.batch.nodes} | {e.account for e in made.batch.edges}
     for account in sorted(accounts, key=str):
         store.cleanup(source=made.batch.source, account=account, update_tag=tag)
-    return IngestReport(dict(made.counts), list(made.batch.warnings))
+    warnings = [f"not read: {u}" for u in unread or []] + list(made.batch.warnings)
+    return IngestReport(dict(made.counts), warnings)
+
+
+@writes("ingest azure")
+def ingest_azure_live(
+    store: GraphStore,
+    *,
+    seen: str,
+    credential: Any = None,
+    endpoint: str = "https://management.azure.com",
+    subscriptions: list[str] | None = None,
+) -> IngestReport:
+    """Read the tenant from Azure Resource Manager (``connectors.azure.live``) and load it."""
+    from connectors.azure.live import get_tenant_live
+
+    read = get_tenant_live(credential, endpoint=endpoint, subscriptions=subscriptions)
+    return load_export(store, read.export, seen=seen, where=endpoint, unread=read.unread)

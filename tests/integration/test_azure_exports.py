@@ -110,3 +110,37 @@ def test_load_directory_reads_the_azure_part_and_a_bad_export_names_its_file(tmp
     assert store.get_node(LAKE) is not None  # what was loaded stays
     with pytest.raises(BadInput, match=r"no \*\.json"):
         ingest_azure(store, tmp_path / "empty-dir-that-does-not-exist", seen="2026-05-16T00:00:00Z")
+
+
+def test_the_cli_loads_the_tenant_and_its_logs(tmp_path: Path) -> None:
+    import subprocess
+
+    from tests.conftest import blastwall_cmd
+
+    store = str(tmp_path / "store")
+    out = subprocess.run(
+        [*blastwall_cmd(), "--store", store, "ingest", "azure", str(TENANT), "--format", "json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert json.loads(out.stdout)["counts"]["role_assignments"] == 2
+    logs = TENANT.parent / "acme-tenant-logs"
+    out = subprocess.run(
+        [*blastwall_cmd(), "--store", store, "ingest", "azure-logs", str(logs)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.startswith("2 file(s):") and "2 storage_anonymous" in out.stdout
+    again = subprocess.run(
+        [*blastwall_cmd(), "--store", store, "ingest", "azure-logs", str(logs)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "0 file(s)" in again.stdout and "2 already ingested" in again.stdout  # nothing counted twice
+    bad = subprocess.run(
+        [*blastwall_cmd(), "--store", store, "ingest", "azure"], capture_output=True, text=True
+    )
+    assert bad.returncode == 2 and "give the exports' DIRECTORY, or --live" in bad.stderr
