@@ -100,3 +100,26 @@ def ingest_azure_logs_cmd(ctx: click.Context, paths: tuple[Path, ...]) -> None:
     counted = ", ".join(f"{n} {k}" for k, n in sorted(r.counted.items()))
     click.echo(f"{r.files} file(s): {counted or 'no records'}; {r.skipped_already_ingested} already ingested")
     report_errors(r.errors)
+
+
+@ingest.command("azure-flowlogs")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.pass_context
+@handled
+def ingest_azure_flowlogs_cmd(ctx: click.Context, paths: tuple[Path, ...]) -> None:
+    """Load NSG flow logs (version 2) as Network Watcher writes them to a storage account
+    (insights-logs-networksecuritygroupflowevent/…/PT1H.json): each allowed connection once, between the
+    network interfaces holding its addresses (or the addresses).
+
+    \b
+    Example:
+      az storage blob download-batch --account-name acmeflowlogs \\
+        --source insights-logs-networksecuritygroupflowevent --destination flowlogs/
+      blastwall ingest azure-flowlogs flowlogs/
+    """
+    from connectors.evidence.azure_flowlogs import ingest_azure_flowlogs
+
+    r = ingest_azure_flowlogs(ctx_store(ctx), list(paths))
+    counted = ", ".join(f"{n} {k}" for k, n in sorted(r.counted.items()))
+    click.echo(f"{r.files} file(s): {counted or 'no flows'}; {r.skipped_already_ingested} already ingested")
+    report_errors(r.errors)

@@ -28,16 +28,27 @@ PROVIDER = register(
         name="azure",
         id_prefixes=("/subscriptions/", "/providers/microsoft.management/", "urn:azure:"),
         account_of=subscription_of,
-        change_kinds=("analyzer.changes.azure_rbac", "analyzer.changes.azure_storage"),
+        change_kinds=(
+            "analyzer.changes.azure_rbac",
+            "analyzer.changes.azure_storage",
+            "analyzer.changes.azure_nsg",
+        ),
         scorers={
             "AzureRoleAssignment": "analyzer.scoring.azure_change:role_assignment_change",
             "AzureStorageAccount": "analyzer.scoring.azure_storage_change:storage_setting_change",
+            "AzureNsg": "analyzer.scoring.azure_nsg_change:nsg_rules_change",
         },
         evidence={"azure-logs": "Azure Activity Log or storage resource log"},
         default_evidence=("azure-logs",),
         directory=(
             DirectoryPart("azure", "ingest the Azure tenant", "analyzer.providers.azure:load_part", 15),
             DirectoryPart("azure-logs", "ingest Azure logs", "analyzer.providers.azure:load_logs_part", 35),
+            DirectoryPart(
+                "azure-flowlogs",
+                "ingest Azure NSG flow logs",
+                "analyzer.providers.azure:load_flowlogs_part",
+                45,
+            ),
         ),
     )
 )
@@ -58,3 +69,9 @@ def load_logs_part(store: GraphStore, path: Path, seen: str) -> list[str]:
     from connectors.evidence.azure_logs import ingest_azure_logs
 
     return list(ingest_azure_logs(store, [path]).errors)
+
+
+def load_flowlogs_part(store: GraphStore, path: Path, seen: str) -> list[str]:
+    from connectors.evidence.azure_flowlogs import ingest_azure_flowlogs
+
+    return list(ingest_azure_flowlogs(store, [path]).errors)

@@ -1,0 +1,166 @@
+"""Azure NSG flow logs (version 2) -> who talks to whom, on which port.
+
+Network Watcher writes them to a storage account (container ``insights-logs-networksecuritygroupflowevent``,
+``PT1H.json`` blobs, one JSON document ``{"records": [...]}``); each record is one NSG's flows for a minute:
+``properties.flows[].rule`` and ``.flows[].flowTuples``, each tuple
+``timestamp,source IP,destination IP,source port,destination port,protocol (T/U),direction (I/O),decision
+(A/D),state (B/C/E),packets and bytes each way`` ("Flow logging for network security groups", log format).
+
+A flow counts once, at its Begin tuple (state ``B``), allowed (``A``); refused ones are counted, not kept.
+Each end is the network interface of the NSG's subscription holding that private address (from the loaded
+tenant), else the address. An edge per source, destination, protocol and destination port:
+``OBSERVED_FLOW`` (the same kind VPC flow logs make). Coverage per subscription and day (source
+``azure-logs``, slot ``flow:<nsg>``).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from analyzer.errors import BadInput
+from analyzer.graph.lease import writes
+from analyzer.graph.schema import EdgeRow
+from analyzer.graph.store import GraphStore
+from analyzer.timeutil import iso
+from connectors.evidence.azure_logs import SOURCE, nic_addresses
+from connectors.evidence.coverage import day_of
+from connectors.evidence.loading import file_digest, ingested_digests, load_evidence
+from connectors.jsonfile import parse_json_text, read_text
+
+PROTOCOLS = {"T": "tcp", "U": "udp"}
+
+
+@dataclass
+class FlowAggregate:
+    nics: dict[tuple[str, str], str]
+    edges: dict[tuple[str, str, str, str], EdgeRow] = field(default_factory=dict)
+    stubs: dict[str, tuple[str, str | None]] = field(default_factory=dict)
+    days: dict[tuple[str, str], set[str]] = field(default_factory=dict)
+    counted: Counter[str] = field(default_factory=Counter)
+
+    def end(self, sub: str, ip: str) -> str:
+        nic = self.nics.get((sub, ip))
+        if nic is not None:
+            self.stubs.setdefault(nic, ("AzureNic", sub))
+            return nic
+        self.stubs.setdefault(f"urn:ip:{ip}", ("Address", None))
+        return f"urn:ip:{ip}"
+
+
+def _subscription(resource: str) -> str:
+    parts = resource.lower().split("/")
+    return parts[2] if len(parts) > 2 and parts[1] == "subscriptions" else ""
+
+
+def transform_flows(doc: Any, file: str, agg: FlowAggregate) -> None:
+    """Fold one file's records into ``agg`` (pure)."""
+    records = doc.get("records") if isinstance(doc, dict) else None
+    if not isinstance(records, list):
+        raise BadInput('an NSG flow log is {"records": [...]}', file=file)
+    for i, rec in enumerate(records):
+        where = f"{file}#records[{i}]"
+        if not isinstance(rec, dict) or not isinstance(rec.get("resourceId"), str):
+            raise BadInput("a flow log record needs its resourceId", file=where)
+        props = rec.get("properties") or {}
+        if props.get("Version") not in (2, "2"):
+            raise BadInput(f"flow log version {props.get('Version')!r}: version 2 is read", file=where)
+        nsg = rec["resourceId"].lower().rstrip("/")
+        sub = _subscription(nsg)
+        for group in props.get("flows") or []:
+            for by_mac in group.get("flows") or []:
+                for k, text in enumerate(by_mac.get("flowTuples") or []):
+                    t = str(text).split(",")
+                    if len(t) < 9 or not t[0].isdigit():
+                        raise BadInput(
+                            f"not a version 2 flow tuple: {text!r}", file=f"{where}.flowTuples[{k}]"
+                        )
+                    if t[8] != "B":
+                        continue  # a flow's continuation or end: counted at its begin
+                    if t[7] != "A":
+                        agg.counted["flows_denied"] += 1
+                        continue
+                    proto = PROTOCOLS.get(t[5])
+                    if proto is None or not t[4].isdigit():
+                        agg.counted["flows_other_protocol"] += 1
+                        continue
+                    when = iso(datetime.fromtimestamp(int(t[0]), UTC))
+                    src, dst = agg.end(sub, t[1]), agg.end(sub, t[2])
+                    key = (src, dst, proto, t[4])
+                    e = agg.edges.get(key)
+                    if e is None:
+                        agg.edges[key] = EdgeRow(
+                            src,
+                            "OBSERVED_FLOW",
+                            dst,
+                            {"protocol": proto, "port": t[4], "nsg_rule": group.get("rule")},
+                            sub or None,
+                            1,
+                            when,
+                            when,
+                        )
+                    else:
+                        e.count += 1
+                        e.first_seen = min(str(e.first_seen), when)
+                        e.last_seen = max(str(e.last_seen), when)
+                    agg.days.setdefault((sub, f"flow:{nsg.rsplit('/', 1)[-1]}"), set()).add(day_of(when))
+                    agg.counted["flows"] += 1
+
+
+@dataclass
+class IngestReport:
+    files: int = 0
+    skipped_already_ingested: int = 0
+    counted: dict[str, int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+
+@writes("ingest azure-flowlogs")
+def ingest_azure_flowlogs(store: GraphStore, paths: Iterable[Path]) -> IngestReport:
+    """NSG flow log files (or directories of them); a bad file is reported and the rest load."""
+    report = IngestReport()
+    done = ingested_digests(store)
+    agg = FlowAggregate(nic_addresses(store.read_nodes(("AzureNic",))))
+    new_files: dict[str, dict[str, Any]] = {}
+    files = [
+        f
+        for p in paths
+        for f in (
+            sorted(x for x in Path(p).rglob("*.json") if x.is_file()) if Path(p).is_dir() else [Path(p)]
+        )
+    ]
+    for f in files:
+        digest = file_digest(f)
+        if digest in done or digest in new_files:
+            report.skipped_already_ingested += 1
+            continue
+        part = FlowAggregate(agg.nics)
+        try:
+            transform_flows(parse_json_text(read_text(f), str(f)), str(f), part)
+        except BadInput as exc:
+            report.errors.append(str(exc))
+            continue
+        for k, e in part.edges.items():
+            mine = agg.edges.get(k)
+            if mine is None:
+                agg.edges[k] = e
+            else:
+                mine.count += e.count
+                mine.first_seen = min(str(mine.first_seen), str(e.first_seen))
+                mine.last_seen = max(str(mine.last_seen), str(e.last_seen))
+        for node, got in part.stubs.items():
+            agg.stubs.setdefault(node, got)
+        for day_key, d in part.days.items():
+            agg.days.setdefault(day_key, set()).update(d)
+        agg.counted.update(part.counted)
+        new_files[digest] = {"source": SOURCE, "path": str(f), "records": sum(part.counted.values())}
+        report.files += 1
+    report.counted = dict(agg.counted)
+    if new_files:
+        stubs = [(node, kind, account) for node, (kind, account) in agg.stubs.items()]
+        load_evidence(store, SOURCE, stubs, list(agg.edges.values()), new_files, agg.days)
+    return report
