@@ -58,7 +58,8 @@ def ingest_azure_cmd(
       blastwall ingest azure --live --subscription 4d1e9b2a-7c3f-4a5e-8b6d-0f1e2d3c4b5a
     """
     from analyzer.errors import BadInput
-    from connectors.azure.exports import ingest_azure, ingest_azure_live
+    from connectors.azure.exports import ingest_azure
+    from connectors.azure.live import ingest_azure_live
 
     seen = iso(parse_time(collected_at)) if collected_at else iso(now())
     if live:

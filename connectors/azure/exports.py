@@ -82,7 +82,7 @@ KINDS = {
 }
 
 
-def _kind_of(obj: dict[str, Any]) -> str | None:
+def kind_of(obj: dict[str, Any]) -> str | None:
     t = str(obj.get("type") or "").lower()
     if t in KINDS:
         return KINDS[t]
@@ -105,7 +105,7 @@ def get_export(directory: Path) -> Export:
             where = f"{f}#[{i}]"
             if not isinstance(obj, dict):
                 raise BadInput(f"expected a JSON object, found {type(obj).__name__}", file=where)
-            kind = _kind_of(obj)
+            kind = kind_of(obj)
             if kind is None:
                 raise BadInput(
                     f"not an az export this reader knows (type {obj.get('type')!r}); known: "
@@ -384,19 +384,3 @@ def load_export(
         store.cleanup(source=made.batch.source, account=account, update_tag=tag)
     warnings = [f"not read: {u}" for u in unread or []] + list(made.batch.warnings)
     return IngestReport(dict(made.counts), warnings)
-
-
-@writes("ingest azure")
-def ingest_azure_live(
-    store: GraphStore,
-    *,
-    seen: str,
-    credential: Any = None,
-    endpoint: str = "https://management.azure.com",
-    subscriptions: list[str] | None = None,
-) -> IngestReport:
-    """Read the tenant from Azure Resource Manager (``connectors.azure.live``) and load it."""
-    from connectors.azure.live import get_tenant_live
-
-    read = get_tenant_live(credential, endpoint=endpoint, subscriptions=subscriptions)
-    return load_export(store, read.export, seen=seen, where=endpoint, unread=read.unread)

@@ -15,7 +15,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from connectors.azure.exports import Export, _kind_of
+from analyzer.graph.lease import writes
+from analyzer.graph.store import GraphStore
+from connectors.azure.exports import Export, IngestReport, kind_of, load_export
 
 ARM = "https://management.azure.com"
 SCOPE = "https://management.azure.com/.default"
@@ -181,10 +183,25 @@ def get_tenant_live(
             # what ARM lists under a type is of that type; an object it returns without one keeps it
             for obj in objs:
                 obj.setdefault("type", provider)
-                if _kind_of(obj) != kind:
+                if kind_of(obj) != kind:
                     read.unread.append(
                         f"{provider} of subscription {sub}: an object of type {obj.get('type')!r}"
                     )
-            keep(kind, [o for o in objs if _kind_of(o) == kind], f"GET {path}")
+            keep(kind, [o for o in objs if kind_of(o) == kind], f"GET {path}")
     read.calls = arm.calls
     return read
+
+
+@writes("ingest azure")
+def ingest_azure_live(
+    store: GraphStore,
+    *,
+    seen: str,
+    credential: Any = None,
+    endpoint: str = ARM,
+    subscriptions: list[str] | None = None,
+) -> IngestReport:
+    """Read the tenant from Azure Resource Manager and load it (the lists not read are the report's
+    warnings)."""
+    read = get_tenant_live(credential, endpoint=endpoint, subscriptions=subscriptions)
+    return load_export(store, read.export, seen=seen, where=endpoint, unread=read.unread)

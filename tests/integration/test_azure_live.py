@@ -11,7 +11,8 @@ import pytest
 
 from analyzer import api
 from analyzer.graph.store import open_store
-from connectors.azure.exports import get_export, ingest_azure, ingest_azure_live
+from connectors.azure.exports import get_export, ingest_azure
+from connectors.azure.live import ingest_azure_live
 from tests import fake_arm
 
 pytestmark = pytest.mark.integration
