@@ -32,11 +32,13 @@ PROVIDER = register(
             "analyzer.changes.azure_rbac",
             "analyzer.changes.azure_storage",
             "analyzer.changes.azure_nsg",
+            "analyzer.changes.azure_identity",
         ),
         scorers={
             "AzureRoleAssignment": "analyzer.scoring.azure_change:role_assignment_change",
             "AzureStorageAccount": "analyzer.scoring.azure_storage_change:storage_setting_change",
             "AzureNsg": "analyzer.scoring.azure_nsg_change:nsg_rules_change",
+            "AzurePrincipal": "analyzer.scoring.azure_change:managed_identity_change",
         },
         evidence={"azure-logs": "Azure Activity Log or storage resource log"},
         default_evidence=("azure-logs",),

@@ -157,3 +157,69 @@ def role_assignment_change(
         "after_digest": config_digest(after_state),
     }
     return out
+
+
+def managed_identity_change(
+    ctx: Context, proposal: dict[str, Any], start: datetime, as_of: datetime
+) -> Outcome:
+    """``azure.remove_managed_identity``: every request the logs show the identity making is severed (it
+    no longer exists, whatever its roles), and each of its role assignments is lost with it."""
+    change = proposal["change"]
+    kind = get_kind(change["kind"])
+    assert kind.apply is not None
+    out = Outcome(evidence_sources=("azure-logs",))
+    target = str(change.get("target") or "").strip().lower()
+    principal = target if target.startswith(PRINCIPAL_PREFIX) else PRINCIPAL_PREFIX + target
+    authz = _authz(ctx)
+    mine = [a for a in authz.assignments if PRINCIPAL_PREFIX + a.principal == principal]
+    used = (
+        ctx.snap.edges_from("OBSERVED_AZURE_ACCESS", principal)
+        if "OBSERVED_AZURE_ACCESS" in ctx.snap.edges
+        else []
+    )
+    if not mine and not used and ctx.snap.node(principal) is None:
+        return out.target_missing(f"{change.get('target')} is no principal of the loaded tenant")
+    parts = (mine[0].scope if mine else (used[0].dst if used else "")).split("/")
+    out.account = parts[2] if len(parts) > 2 and parts[1] == "subscriptions" else ""
+    lo, hi = iso(start), iso(as_of)
+    for e in sorted(used, key=lambda e: (e.dst, e.key)):
+        out.severed.append(
+            severed_entry(
+                ctx,
+                principal,
+                e.dst,
+                str(e.props.get("action") or ""),
+                edge=e,
+                observed=in_window(e, lo, hi),
+                reason="the identity no longer exists",
+            )
+        )
+    seen_scopes = {e.dst for e in used}
+    for a in mine:
+        if any(s == a.scope or s.startswith(a.scope + "/") for s in seen_scopes):
+            continue  # its use there is listed above
+        role = authz.roles.get(a.role)
+        out.severed.append(
+            severed_entry(
+                ctx,
+                principal,
+                a.scope,
+                f"role {role.name if role is not None else a.role}",
+                observed=False,
+                reason="the identity no longer exists",
+            )
+        )
+    out.severed.sort(key=lambda s: (not s["observed"], -s["events"], s["provider"]))
+    out.notes.append(
+        f"deletes the identity {principal.removeprefix(PRINCIPAL_PREFIX)} and with it {len(mine)} role "
+        "assignment(s); it cannot be restored (a new identity is a new principal)"
+    )
+    out.rollback = {
+        "change": None,
+        "verified": False,
+        "detail": "a deleted managed identity cannot be restored: a new one needs every assignment and "
+        "workload configured again",
+        "before_digest": config_digest({"principal": principal, "assignments": sorted(a.id for a in mine)}),
+        "after_digest": config_digest({"state": "deleted"}),
+    }
+    return out

@@ -163,3 +163,19 @@ def test_the_cmdb_names_what_the_removal_reaches(tmp_path: Path) -> None:
     assert cut["consumer_cis"] == ["Fraud Scoring Engine"] and cut["provider_cis"] == ["Fraud Lake Storage"]
     assert cut["documented"] is False and r["undocumented_dependencies"] == 1
     assert "Fraud Detection" in {i["name"] for i in r["impacted_services"]}
+
+
+def test_deleting_the_managed_identity_severs_all_it_does_and_cannot_be_undone(store: GraphStore) -> None:
+    proposal = {
+        "proposal_id": "p-mi",
+        "source": {"format": "test", "finding_id": "f", "title": "t", "severity": "HIGH"},
+        "change": {"kind": "azure.remove_managed_identity", "target": MI, "delta": {}, "fidelity": "exact"},
+    }
+    r = score_proposal(proposal, api.analysis_context(store), load_policy(None), parse_time(AS_OF))
+    (cut,) = r["severed"]  # its reads of the lake; the role there is the same loss, not listed twice
+    assert (cut["consumer"], cut["provider"], cut["observed"], cut["events"]) == (MI, LAKE, True, 3)
+    assert r["rollback"]["verified"] is False and r["tier"] in ("approval", "cab")
+    assert "rollback_unverified" in {u["reason"] for u in r["unknowns"]}
+    missing = dict(proposal, change=dict(proposal["change"], target="urn:azure:principal:0000"))
+    gone = score_proposal(missing, api.analysis_context(store), load_policy(None), parse_time(AS_OF))
+    assert gone["status"] == "target_missing"

@@ -100,6 +100,7 @@ BEFORE: dict[str, Any] = {
     },
     "azure.remove_role_assignment": {"assigned": True},
     "azure.storage_setting": {"allow_blob_public_access": True, "allow_shared_key_access": True},
+    "azure.remove_managed_identity": {"state": "present"},
     "azure.nsg_rules": {
         "rules": [{"name": "allow-https-vnet", "priority": 100, "direction": "Inbound", "access": "Allow"}]
     },
