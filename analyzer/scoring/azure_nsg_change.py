@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from analyzer.azure.nsg import End, Nsg, Rule, decide
+from analyzer.azure.nsg_many import decide_many
 from analyzer.changes import get_kind
 from analyzer.scoring.context import Context
 from analyzer.scoring.outcome import Outcome, config_digest, in_window, severed_entry
@@ -126,23 +127,41 @@ def nsg_rules_change(ctx: Context, proposal: dict[str, Any], start: datetime, as
         for nic in _governed(ctx, target):
             for e in [*ctx.snap.edges_from("OBSERVED_FLOW", nic), *ctx.snap.edges_into("OBSERVED_FLOW", nic)]:
                 flows[(e.src, e.dst, e.key)] = e
-    mismatch = []
+    # every flow's ends as each world sees them, decided together (analyzer.azure.nsg_many); the one-flow
+    # decision explains only the flows whose answer changes
+    rows: list[tuple[Any, int, str]] = []
     for e in sorted(flows.values(), key=lambda e: (e.src, e.dst, e.key)):
-        port = str(e.props.get("port") or "")
-        if not port.isdigit():
+        digits = str(e.props.get("port") or "")
+        if digits.isdigit():
+            proto = {"tcp": "Tcp", "udp": "Udp"}.get(str(e.props.get("protocol") or "").lower(), "Any")
+            rows.append((e, int(digits), proto))
+    ends: dict[str, dict[str, End | None]] = {w: {} for w in worlds}
+
+    def end_in(w: str, node_id: str) -> End | None:
+        if node_id not in ends[w]:
+            ends[w][node_id] = _end(ctx, node_id, worlds[w])
+        return ends[w][node_id]
+
+    def pair(w: str, e: Any) -> tuple[End, End]:
+        src, dst = end_in(w, e.src), end_in(w, e.dst)
+        assert src is not None and dst is not None  # rows keep the flows whose ends resolve
+        return src, dst
+
+    rows = [r for r in rows if end_in("before", r[0].src) and end_in("before", r[0].dst)]
+    states = {
+        w: decide_many([(*pair(w, e), port, proto) for e, port, proto in rows]).tolist() for w in worlds
+    }
+    state_names = ("denied", "unknown", "allowed")
+    mismatch = [
+        f"{e.src} -> {e.dst} {proto}/{port}"
+        for (e, port, proto), b_state, r_state in zip(rows, states["before"], states["restored"], strict=True)
+        if b_state != r_state
+    ]
+    for (e, port, proto), b_state, a_state in zip(rows, states["before"], states["after"], strict=True):
+        if b_state == a_state:
             continue
-        proto = {"tcp": "Tcp", "udp": "Udp"}.get(str(e.props.get("protocol") or "").lower(), "Any")
-        verdicts = {}
-        for w, nsgs in worlds.items():
-            src, dst = _end(ctx, e.src, nsgs), _end(ctx, e.dst, nsgs)
-            verdicts[w] = decide(src, dst, int(port), proto) if src and dst else None
-        b, a, r = verdicts["before"], verdicts["after"], verdicts["restored"]
-        if b is None or a is None:
-            continue
-        if r is None or r.state != b.state:
-            mismatch.append(f"{e.src} -> {e.dst} {proto}/{port}")
-        if b.state == a.state:
-            continue
+        b, a = (decide(*pair(w, e), port, proto) for w in ("before", "after"))
+        assert (b.state, a.state) == (state_names[b_state], state_names[a_state])
         access = f"{proto.lower()}/{port}"
         if a.state == "denied":
             entry = severed_entry(
