@@ -199,13 +199,14 @@ def _s3_event(
 
 
 def generate(
-    scale: str, seed: int, out: Path, overlapping_cidrs: bool = False, pods: int = 0
+    scale: str, seed: int, out: Path, overlapping_cidrs: bool = False, pods: int = 0, subscriptions: int = 0
 ) -> dict[str, int]:
     """Write the synthetic enterprise under ``out`` (which must be empty or absent); return what was written.
     ``overlapping_cidrs``: every account's VPC is 10.0.0.0/16, so the same private addresses exist in every
     account (as in real organizations): only the interface a flow record names tells them apart.
     ``pods``: that many pods in EKS clusters of the accounts that keep evidence, with Falco alerts about one
-    in a hundred (``analyzer.synth_kubernetes``)."""
+    in a hundred (``analyzer.synth_kubernetes``). ``subscriptions``: that many Azure subscriptions with their
+    logs and Defender recommendations (``analyzer.synth_azure``)."""
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {', '.join(SCALES)}, not {scale!r}")
     out = Path(out)
@@ -249,6 +250,13 @@ def generate(
             roles_of.setdefault(role.account, []).append(role.arn)
         lit = [a for a in accounts if a not in dark]
         counts.update({f"k8s_{k}": v for k, v in write_clusters(out, lit, roles_of, pods).items()})
+
+    if subscriptions:
+        from analyzer.synth_azure import write_subscriptions
+
+        made = write_subscriptions(out, subscriptions, START, DAYS)
+        counts.update({f"azure_{k}": v for k, v in made.items()})
+        counts["proposals"] += made["defender_recommendations"]
 
     policy = Path(__file__).parent / "governance" / "default-tier-policy.yaml"
     (out / "policy").mkdir(parents=True, exist_ok=True)

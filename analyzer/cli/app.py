@@ -76,9 +76,18 @@ def demo(ctx: click.Context, no_app: bool, fmt: str, host: str, port: int, sampl
     show_default=True,
     help="Pods in EKS clusters (5,000 a cluster, one cluster an account), with Falco alerts on 1 in 100.",
 )
+@click.option(
+    "--subscriptions",
+    type=click.IntRange(0, 5_000),
+    default=0,
+    show_default=True,
+    help="Azure subscriptions (20 VMs, 5 storage accounts each), with their logs and Defender recommendations.",
+)
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @handled
-def synth(scale: str, seed: int, out: Path, overlapping_cidrs: bool, pods: int, fmt: str) -> None:
+def synth(
+    scale: str, seed: int, out: Path, overlapping_cidrs: bool, pods: int, subscriptions: int, fmt: str
+) -> None:
     """Write a synthetic enterprise in the sample's real formats (deterministic for a seed).
 
     S: 6 accounts, loads and scores in seconds (the tests); M: 40 accounts, 2,000 proposals; L: 250
@@ -90,13 +99,14 @@ def synth(scale: str, seed: int, out: Path, overlapping_cidrs: bool, pods: int, 
       blastwall synth --scale S --seed 7 --out /tmp/synth-s
       blastwall synth --scale S --overlapping-cidrs --out /tmp/synth-reused
       blastwall synth --scale L --pods 100000 --out /tmp/synth-l-eks
+      blastwall synth --scale S --subscriptions 3 --out /tmp/synth-s-azure
       blastwall --store /tmp/bw-synth ingest directory /tmp/synth-s
       blastwall --store /tmp/bw-synth score --all --as-of 2026-05-08T00:00:00Z
     """
     from analyzer.synth import generate
 
     try:
-        counts = generate(scale, seed, out, overlapping_cidrs, pods)
+        counts = generate(scale, seed, out, overlapping_cidrs, pods, subscriptions)
     except FileExistsError as exc:
         raise BadInput(str(exc), path="--out") from exc
     if fmt == "json":
