@@ -50,3 +50,45 @@ SETTING = register(
         target_kind="AzureStorageAccount",
     )
 )
+
+
+NETWORK_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "additionalProperties": False,
+    "minProperties": 1,
+    "properties": {
+        "default_action": {"enum": ["Allow", "Deny"]},
+        "ip_rules": {"type": "array", "items": {"type": "string"}},
+        "vnet_rules": {"type": "array", "items": {"type": "string"}},
+    },
+}
+NETWORK_KEYS = ("default_action", "ip_rules", "vnet_rules")
+
+
+def apply_network(state: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
+    """The firewall as the delta sets it: each key given replaces the account's.
+
+    >>> apply_network({"default_action": "Allow", "ip_rules": [], "vnet_rules": []}, {"default_action": "Deny"})
+    {'default_action': 'Deny', 'ip_rules': [], 'vnet_rules': []}
+    """
+    return {k: delta[k] if k in delta else state.get(k) for k in NETWORK_KEYS}
+
+
+def invert_network(before: dict[str, Any], delta: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: before.get(k) if before.get(k) is not None else ("Allow" if k == "default_action" else [])
+        for k in delta
+    }
+
+
+NETWORK_RULES = register(
+    ChangeKind(
+        name="azure.storage_network_rules",
+        summary="Set a storage account's firewall: default action, allowed address ranges and subnets.",
+        delta_schema=NETWORK_SCHEMA,
+        example={"default_action": "Deny", "ip_rules": ["20.31.4.0/24"]},
+        apply=apply_network,
+        invert=invert_network,
+        target_kind="AzureStorageFirewall",
+    )
+)

@@ -39,6 +39,7 @@ PROVIDER = register(
             "AzureStorageAccount": "analyzer.scoring.azure_storage_change:storage_setting_change",
             "AzureNsg": "analyzer.scoring.azure_nsg_change:nsg_rules_change",
             "AzurePrincipal": "analyzer.scoring.azure_change:managed_identity_change",
+            "AzureStorageFirewall": "analyzer.scoring.azure_storage_change:network_rules_change",
         },
         evidence={"azure-logs": "Azure Activity Log or storage resource log"},
         default_evidence=("azure-logs",),

@@ -119,3 +119,155 @@ def storage_setting_change(
     if turned_off:
         out.notes.append(f"turns {', '.join(turned_off)} off on {name}")
     return out
+
+
+def _firewall(ctx: Context, account: str, state: dict[str, Any], address: str, auth: str) -> tuple[str, str]:
+    """(allowed | denied | unknown, why) for a request from ``address`` under a storage firewall ("Configure
+    Azure Storage firewalls and virtual networks"): everything when the default action is Allow; else a
+    public address in an IP rule, or an address of a subnet in a virtual network rule (a service
+    endpoint), is let in; a private address that is no loaded interface's (a private endpoint, or a network
+    not collected) is unknown; a public one outside the rules is refused, unless it may be a trusted Azure
+    service the account's bypass lets in (unknown)."""
+    import ipaddress
+
+    if str(state.get("default_action") or "Allow").lower() == "allow":
+        return "allowed", "the default action allows every network"
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return "unknown", f"the request's address {address!r} is not known"
+    if not ip.is_private:
+        for rule in state.get("ip_rules") or []:
+            try:
+                if ip in ipaddress.ip_network(str(rule), strict=False):
+                    return "allowed", f"IP rule {rule}"
+            except ValueError:
+                continue
+        holder = ctx.snap.node(account)
+        bypass = str((holder.props if holder is not None else {}).get("bypass") or "").lower()
+        if auth == "oauth" and "azureservices" in bypass:
+            return (
+                "unknown",
+                f"{address} is in no IP rule; a trusted Azure service the bypass admits cannot be told from the log",
+            )
+        return "denied", f"{address} is in no IP rule and the default action denies"
+    from connectors.evidence.azure_logs import nic_addresses
+
+    nics = ctx.snap.memo(("azure-nic-addresses",), lambda: nic_addresses(ctx.snap.of_kind("AzureNic")))
+    nic = nics.get((account.split("/")[2], address))  # type: ignore[attr-defined]
+    if nic is None:
+        return (
+            "unknown",
+            f"{address} is no loaded interface's: a private endpoint, or a network not collected",
+        )
+    subnets = {e.dst for e in ctx.snap.edges_from("IN_SUBNET", nic)}
+    rules = {str(r).lower().rstrip("/") for r in state.get("vnet_rules") or []}
+    if subnets & rules:
+        return "allowed", f"virtual network rule for {sorted(subnets & rules)[0].rsplit('/', 1)[-1]}"
+    return (
+        "denied",
+        f"{nic.rsplit('/', 1)[-1]}'s subnet is in no virtual network rule and the default action denies",
+    )
+
+
+def network_rules_change(ctx: Context, proposal: dict[str, Any], start: datetime, as_of: datetime) -> Outcome:
+    """``azure.storage_network_rules``: every request the account's storage logs show, decided by the
+    firewall before and after, by the address it came from."""
+    change = proposal["change"]
+    kind = get_kind(change["kind"])
+    assert kind.apply is not None and kind.invert is not None
+    out = Outcome(evidence_sources=("azure-logs",))
+    target = str(change.get("target") or "").strip().rstrip("/").lower()
+    node = ctx.snap.node(target)
+    if node is None or node.kind != "AzureStorageAccount" or not node.props:
+        return out.target_missing(f"{change.get('target')} is not a storage account of the loaded tenant")
+    out.account = target.split("/")[2]
+    before = {
+        "default_action": node.props.get("default_action") or "Allow",
+        "ip_rules": list(node.props.get("ip_rules") or []),
+        "vnet_rules": [str(r).lower() for r in node.props.get("vnet_rules") or []],
+    }
+    after = kind.apply(before, change["delta"])
+    after["vnet_rules"] = [str(r).lower().rstrip("/") for r in after.get("vnet_rules") or []]
+    out.applied = after == before
+    if str(node.props.get("public_network_access") or "").lower() == "disabled":
+        out.notes.append(
+            "public network access is disabled: only private endpoints reach the account, which the firewall does not govern"
+        )
+    lo, hi = iso(start), iso(as_of)
+    name = target.rsplit("/", 1)[-1]
+    for e in (
+        ctx.snap.edges_into("OBSERVED_AZURE_ACCESS", target)
+        if "OBSERVED_AZURE_ACCESS" in ctx.snap.edges
+        else []
+    ):
+        if e.props.get("plane") != "data":
+            continue  # Resource Manager operations do not pass the storage firewall
+        auth = str(e.props.get("auth") or "oauth")
+        action = str(e.props.get("action") or "")
+        addresses = list(e.props.get("addresses") or [])
+        if not addresses:
+            out.unknowns.append(
+                {
+                    "reason": "access_may_be_severed",
+                    "detail": f"{e.src} {action}: the log kept no address to decide it by",
+                }
+            )
+            continue
+        for address in addresses:
+            (b, _), (a, why) = (_firewall(ctx, target, state, address, auth) for state in (before, after))
+            if b == a:
+                continue
+            if a == "denied":
+                entry = severed_entry(
+                    ctx,
+                    e.src,
+                    target,
+                    f"{action} from {address}",
+                    edge=e,
+                    observed=in_window(e, lo, hi),
+                    reason=why,
+                )
+                out.severed.append(entry)
+            elif a == "unknown":
+                out.unknowns.append(
+                    {"reason": "access_may_be_severed", "detail": f"{e.src} {action} from {address}: {why}"}
+                )
+            elif b == "denied":
+                out.exposure.append(
+                    {
+                        "principal": address,
+                        "resource": target,
+                        "access": action,
+                        "after": a,
+                        "statements": [why],
+                    }
+                )
+        if e.props.get("addresses_capped"):
+            out.unknowns.append(
+                {
+                    "reason": "access_may_be_severed",
+                    "detail": f"{e.src} {action}: more addresses than the log kept",
+                }
+            )
+    if not _storage_log_days(ctx, out.account, name, lo, hi):
+        out.unknowns.append(
+            {
+                "reason": "no_evidence_coverage",
+                "detail": f"no storage resource logs of {name} between {lo} and {hi}: who reaches it from where cannot be seen",
+            }
+        )
+    out.severed.sort(key=lambda s: (not s["observed"], -s["events"], s["consumer"]))
+    inverse = kind.invert(before, change["delta"])
+    restored = kind.apply(after, inverse)
+    same = {k: restored[k] for k in change["delta"]} == {k: before[k] for k in change["delta"]}
+    out.rollback = {
+        "change": {"kind": kind.name, "target": change.get("target"), "delta": inverse},
+        "verified": same,
+        "detail": "the previous firewall restores every request"
+        if same
+        else "the previous firewall is not restored",
+        "before_digest": config_digest(before),
+        "after_digest": config_digest(after),
+    }
+    return out

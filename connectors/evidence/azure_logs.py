@@ -42,6 +42,9 @@ ACTIVITY, STORAGE = "activity", "storage"
 """The coverage slot (where AWS has a region) says which log covered the day."""
 OID_CLAIM = "http://schemas.microsoft.com/identity/claims/objectidentifier"
 PRINCIPAL_PREFIX = "urn:azure:principal:"
+MAX_ADDRESSES = 16
+"""Addresses kept per edge (a storage firewall change is decided on each; past this many, the edge says so
+with ``addresses_capped``)."""
 STORAGE_CATEGORIES = {"storageread", "storagewrite", "storagedelete"}
 
 
@@ -105,6 +108,7 @@ class Aggregate:
         assignment: str,
         when: str,
         auth: str = "oauth",
+        address: str = "",
     ) -> None:
         """One request: ``source`` is ``activity`` (control plane) or ``storage`` (data plane); ``auth`` how
         it was authorized (``oauth``, ``accountkey``, ``sas``, ``anonymous``)."""
@@ -131,6 +135,14 @@ class Aggregate:
             e.count += 1
             e.first_seen = min(str(e.first_seen), when)
             e.last_seen = max(str(e.last_seen), when)
+        if address:  # where the requests came from (a storage firewall decides by it): a few kept
+            e = self.edges[key]
+            seen = list(e.props.get("addresses") or [])  # type: ignore[call-overload]
+            if address not in seen:
+                if len(seen) < MAX_ADDRESSES:
+                    e.props["addresses"] = sorted([*seen, address])
+                else:
+                    e.props["addresses_capped"] = True
         self.stubs.setdefault(who, (kind, None))
         self.stubs.setdefault(resource, ("AzureScope", sub or None))
         if sub:  # the slot AWS coverage gives a region: which log, and for storage logs which account
@@ -218,7 +230,7 @@ def _storage(rec: dict[str, Any], where: str, agg: Aggregate) -> None:
             who, node_kind = f"urn:ip:{ip}", "Address"
         else:
             who, node_kind = f"urn:azure:{kind}:{account.rsplit('/', 1)[-1]}", "Principal"
-        agg.add(STORAGE, who, node_kind, account, str(rec.get("operationName") or ""), "", when, kind)
+        agg.add(STORAGE, who, node_kind, account, str(rec.get("operationName") or ""), "", when, kind, ip)
         agg.counted[f"storage_{kind}"] += 1
         return
     oid = (identity.get("requester") or {}).get("objectId")
@@ -228,6 +240,7 @@ def _storage(rec: dict[str, Any], where: str, agg: Aggregate) -> None:
     if not isinstance(oid, str) or not granted:
         agg.counted["storage_without_principal"] += 1
         return
+    ip = _address(str(rec.get("callerIpAddress") or ""))
     for a in granted:
         assignment = guid(str(a.get("roleAssignmentId") or ""))
         agg.add(
@@ -238,6 +251,7 @@ def _storage(rec: dict[str, Any], where: str, agg: Aggregate) -> None:
             str(a.get("action") or ""),
             assignment,
             when,
+            address=ip,
         )
     agg.counted["storage_records"] += 1
 
@@ -312,6 +326,11 @@ def ingest_azure_logs(store: GraphStore, paths: Iterable[Path]) -> IngestReport:
                 mine.count += e.count
                 mine.first_seen = min(str(mine.first_seen), str(e.first_seen))
                 mine.last_seen = max(str(mine.last_seen), str(e.last_seen))
+                both = sorted({*(mine.props.get("addresses") or []), *(e.props.get("addresses") or [])})  # type: ignore[misc]
+                if both:
+                    mine.props["addresses"] = both[:MAX_ADDRESSES]
+                    if len(both) > MAX_ADDRESSES or e.props.get("addresses_capped"):
+                        mine.props["addresses_capped"] = True
         for node, got in part.stubs.items():
             agg.stubs.setdefault(node, got)
         for day_key, d in part.days.items():

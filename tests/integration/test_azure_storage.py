@@ -101,3 +101,39 @@ def test_turning_public_access_on_is_exposure_and_asking_again_changes_nothing(t
         ("anyone", "allow_blob_public_access")
     ]
     assert _score(store, {"allow_blob_public_access": False})["status"] == "already_applied"
+
+
+def _firewall(store: GraphStore, delta: dict[str, Any]) -> dict[str, Any]:
+    proposal = {
+        "proposal_id": "p-fw",
+        "source": {"format": "test", "finding_id": "f", "title": "t", "severity": "MEDIUM"},
+        "change": {
+            "kind": "azure.storage_network_rules",
+            "target": LAKE,
+            "delta": delta,
+            "fidelity": "exact",
+        },
+    }
+    return score_proposal(proposal, api.analysis_context(store), load_policy(None), parse_time(AS_OF))
+
+
+def test_a_firewall_decides_each_request_by_where_it_came_from(tmp_path: Path) -> None:
+    """Configure Azure Storage firewalls and virtual networks: with the default action Deny, a public
+    address in an IP rule and a subnet in a virtual network rule (its service endpoint) are let in; the
+    rest is refused."""
+    store = _store(tmp_path)
+    nic = f"/subscriptions/{SUB}/resourcegroups/fraud-rg/providers/microsoft.network/networkinterfaces/scoring-vm-nic"
+    mi = "urn:azure:principal:3e5f7a9b-1c2d-4e6f-8a0b-9c8d7e6f5a4b"
+    r = _firewall(store, {"default_action": "Deny", "ip_rules": ["20.31.4.0/24"]})
+    cut = sorted((s["consumer"], s["access"]) for s in r["severed"])
+    assert cut == [
+        (nic, "GetBlob from 10.60.1.4"),
+        (mi, "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read from 10.60.1.4"),
+        ("urn:ip:52.10.1.7", "ListBlobs from 52.10.1.7"),
+    ]  # the partner's anonymous reads from 20.31.4.5 stay in
+    subnet = f"/subscriptions/{SUB}/resourcegroups/fraud-rg/providers/microsoft.network/virtualnetworks/fraud-vnet/subnets/scoring"
+    r = _firewall(store, {"default_action": "Deny", "ip_rules": ["20.31.4.0/24"], "vnet_rules": [subnet]})
+    assert [(s["consumer"], s["access"]) for s in r["severed"]] == [
+        ("urn:ip:52.10.1.7", "ListBlobs from 52.10.1.7")
+    ]
+    assert r["rollback"]["verified"] is True and r["rollback"]["change"]["delta"]["default_action"] == "Allow"

@@ -101,6 +101,7 @@ BEFORE: dict[str, Any] = {
     "azure.remove_role_assignment": {"assigned": True},
     "azure.storage_setting": {"allow_blob_public_access": True, "allow_shared_key_access": True},
     "azure.remove_managed_identity": {"state": "present"},
+    "azure.storage_network_rules": {"default_action": "Allow", "ip_rules": [], "vnet_rules": []},
     "azure.nsg_rules": {
         "rules": [{"name": "allow-https-vnet", "priority": 100, "direction": "Inbound", "access": "Allow"}]
     },
