@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-ENVELOPE = {"id", "name", "type", "location", "tags", "sku", "kind", "etag"}
+ENVELOPE = {"id", "name", "type", "location", "tags", "sku", "kind", "etag", "identity"}
 NESTED = {"subnets", "ipConfigurations", "securityRules", "virtualNetworkPeerings"}
 
 
@@ -105,6 +105,8 @@ def serving(
         "nsg-list",
         "nic-list",
         "storage-account-list",
+        "vm-list",
+        "identity-list",
     ):
         for obj in docs.get(name, []):
             by_type.setdefault(obj["type"].lower(), []).append(rest_shape(obj))

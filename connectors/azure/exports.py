@@ -79,6 +79,8 @@ KINDS = {
     "microsoft.network/networksecuritygroups": "nsg",
     "microsoft.network/networkinterfaces": "nic",
     "microsoft.storage/storageaccounts": "storage_account",
+    "microsoft.compute/virtualmachines": "vm",
+    "microsoft.managedidentity/userassignedidentities": "identity",
 }
 
 
@@ -110,7 +112,7 @@ def get_export(directory: Path) -> Export:
                 raise BadInput(
                     f"not an az export this reader knows (type {obj.get('type')!r}); known: "
                     "management groups, subscriptions, role definitions/assignments, deny assignments, "
-                    "vnets, NSGs, NICs, storage accounts",
+                    "vnets, NSGs, NICs, storage accounts, VMs, managed identities",
                     file=where,
                 )
             out.objects.setdefault(kind, []).append((obj, where))
@@ -333,6 +335,37 @@ def transform(export: Export, *, seen: str) -> Transformed:
             b.stub(nsg, "AzureNsg")
             edge(nid, "HAS_SECURITY_GROUP", nsg)
         counts["nics"] += 1
+    # managed identities: the principal Entra ID knows, and the resource it is (its tags name its CI)
+    for obj, _ in export.objects.get("identity", []):
+        if isinstance(obj.get("principalId"), str):
+            node(
+                principal_id(obj["principalId"]),
+                "AzurePrincipal",
+                {
+                    "kind": "UserAssignedIdentity",
+                    "name": obj.get("name"),
+                    "resource": arm(obj["id"]),
+                    "client_id": obj.get("clientId"),
+                    "tags": obj.get("tags") or {},
+                },
+            )
+            counts["managed_identities"] += 1
+    for obj, _ in export.objects.get("vm", []):
+        ident = obj.get("identity") or {}
+        if isinstance(ident.get("principalId"), str):  # its system-assigned identity is the VM's own
+            node(
+                principal_id(ident["principalId"]),
+                "AzurePrincipal",
+                {
+                    "kind": "SystemAssignedIdentity",
+                    "name": obj.get("name"),
+                    "resource": arm(obj["id"]),
+                    "nics": _ids((obj.get("networkProfile") or {}).get("networkInterfaces")),
+                    "tags": obj.get("tags") or {},
+                },
+            )
+            counts["managed_identities"] += 1
+        counts["vms"] += 1
     for obj, _ in export.objects.get("storage_account", []):
         rules = obj.get("networkRuleSet") or {}
         node(

@@ -29,6 +29,8 @@ PER_SUBSCRIPTION = {
     "nsg": ("Microsoft.Network/networkSecurityGroups", "2023-09-01"),
     "nic": ("Microsoft.Network/networkInterfaces", "2023-09-01"),
     "storage_account": ("Microsoft.Storage/storageAccounts", "2023-01-01"),
+    "vm": ("Microsoft.Compute/virtualMachines", "2024-03-01"),
+    "identity": ("Microsoft.ManagedIdentity/userAssignedIdentities", "2023-01-31"),
 }
 ENVELOPE = {
     "id",

@@ -60,6 +60,10 @@ def test_the_tenant_becomes_the_graph(store: GraphStore) -> None:
     assert [(r["name"], r["priority"], r["source"], r["destination_ports"]) for r in rules] == [
         ("allow-https-vnet", 100, ["VirtualNetwork"], ["443"])
     ]
+    # the scoring VM's system-assigned identity: the principal, with the VM as its resource (its tags)
+    mi = snap.node("urn:azure:principal:3e5f7a9b-1c2d-4e6f-8a0b-9c8d7e6f5a4b")
+    assert mi is not None and mi.props["kind"] == "SystemAssignedIdentity"
+    assert mi.props["resource"].endswith("/virtualmachines/scoring-vm") and mi.props["tags"]["cmdb_ci"]
     lake = snap.node(LAKE)
     assert lake is not None and lake.props["allow_blob_public_access"] is True and lake.account == SUB
 
@@ -96,16 +100,14 @@ def test_load_directory_reads_the_azure_part_and_a_bad_export_names_its_file(tmp
     store = open_store(str(tmp_path / "store"))
     assert load_directory(store, root, seen="2026-05-15T00:00:00Z") == []
     assert store.get_node(LAKE) is not None
-    (root / "azure" / "vm-list.json").write_text(
-        json.dumps(
-            [{"id": "/subscriptions/x/virtualMachines/v", "type": "Microsoft.Compute/virtualMachines"}]
-        )
+    (root / "azure" / "keyvault-list.json").write_text(
+        json.dumps([{"id": "/subscriptions/x/vaults/v", "type": "Microsoft.KeyVault/vaults"}])
     )
     errors = load_directory(store, root, seen="2026-05-16T00:00:00Z")
     assert (
         len(errors) == 1
-        and "vm-list.json#[0]" in errors[0]
-        and "Microsoft.Compute/virtualMachines" in errors[0]
+        and "keyvault-list.json#[0]" in errors[0]
+        and "Microsoft.KeyVault/vaults" in errors[0]
     )
     assert store.get_node(LAKE) is not None  # what was loaded stays
     with pytest.raises(BadInput, match=r"no \*\.json"):
