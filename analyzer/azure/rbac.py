@@ -71,6 +71,9 @@ class RoleAssignment:
     """The role definition's GUID."""
     principal: str
     condition: str | None = None
+    principal_type: str = ""
+    """``User``, ``Group``, ``ServicePrincipal``… as the assignment says (empty: not said). Only a group's
+    assignment can reach another principal."""
 
 
 @dataclass(frozen=True)
@@ -93,7 +96,9 @@ class Request:
     data: bool = False
     member_of: frozenset[str] = frozenset()
     """Groups the principal is known to be in even when ``groups`` is None (a log named an assignment
-    to one of them as what allowed its request)."""
+    to one of them as what allowed its request; a collected member list)."""
+    not_member_of: frozenset[str] = frozenset()
+    """Groups whose collected member lists (nested ones included) do not hold the principal."""
 
 
 @dataclass
@@ -203,14 +208,18 @@ def condition_holds(condition: str, action: str) -> bool | None:
 
 # -- the decision --------------------------------------------------------------------------------------
 def _is(
-    principal: str, groups: frozenset[str] | None, ids: Iterable[str], member_of: frozenset[str] = frozenset()
+    principal: str,
+    groups: frozenset[str] | None,
+    ids: Iterable[str],
+    member_of: frozenset[str] = frozenset(),
+    not_member_of: frozenset[str] = frozenset(),
 ) -> bool | None:
     """Whether the request's principal is one of ``ids`` (directly or through a group; None: unknown)."""
     ids = {i.lower() for i in ids}
     if principal.lower() in ids or ids & {g.lower() for g in member_of}:
         return True
     if groups is None:
-        return None
+        return False if ids <= {g.lower() for g in not_member_of} else None
     return bool(ids & {g.lower() for g in groups})
 
 
@@ -230,9 +239,21 @@ def decide(request: Request, authz: Authorization) -> Verdict:
         if not any(p.grants(action, request.data) for p in d.permissions):
             continue
         everyone = EVERYONE in d.principals
-        member = True if everyone else _is(request.principal, request.groups, d.principals, request.member_of)
+        member = (
+            True
+            if everyone
+            else _is(
+                request.principal, request.groups, d.principals, request.member_of, request.not_member_of
+            )
+        )
         excluded = (
-            _is(request.principal, request.groups, d.exclude_principals, request.member_of)
+            _is(
+                request.principal,
+                request.groups,
+                d.exclude_principals,
+                request.member_of,
+                request.not_member_of,
+            )
             if d.exclude_principals
             else False
         )
@@ -255,7 +276,13 @@ def decide(request: Request, authz: Authorization) -> Verdict:
             continue
         if not role.grants(action, request.data):
             continue
-        who = _is(request.principal, request.groups, [a.principal], request.member_of)
+        if (
+            a.principal_type
+            and a.principal_type.lower() != "group"
+            and a.principal.lower() != request.principal.lower()
+        ):
+            continue  # a user's or a service principal's assignment is theirs alone
+        who = _is(request.principal, request.groups, [a.principal], request.member_of, request.not_member_of)
         if who is False:
             continue
         held = condition_holds(a.condition, action) if a.condition else True

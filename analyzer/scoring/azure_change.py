@@ -16,7 +16,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-from analyzer.azure.graph import authorization
+from analyzer.azure.graph import authorization, memberships
 from analyzer.azure.rbac import Authorization, Request, decide, scopes_above
 from analyzer.changes import get_kind
 from analyzer.scoring.context import Context
@@ -74,18 +74,20 @@ def role_assignment_change(
                 edges[(e.src, e.dst, e.key)] = e
     mismatch: list[str] = []
     for e in sorted(edges.values(), key=lambda e: (e.src, e.dst, e.key)):
-        member_of = (
+        listed_in, not_in = memberships(ctx.snap, e.src)
+        member_of = listed_in | (
             frozenset({mine.principal})
             if e.src != principal and str(e.props.get("assignment") or "")
             else frozenset()
         )
         request = Request(
             e.src.removeprefix(PRINCIPAL_PREFIX),
-            None,  # group memberships are not collected
+            None,  # the complete set is never known: the collected member lists say what they say
             str(e.props.get("action") or ""),
             e.dst,
             e.props.get("plane") == "data",
             member_of,
+            not_in,
         )
         b, a, r = (decide(request, worlds[w]) for w in ("before", "after", "restored"))
         if r.state != b.state:
@@ -135,7 +137,19 @@ def role_assignment_change(
                     reason=f"no other assignment gives {mine.principal} {role_name} at or above {scope}",
                 )
             )
-    if "ASSIGNED" in ctx.snap.edges and any(
+    group = ctx.snap.node(principal)
+    listed = bool(group is not None and group.props and group.props.get("members_collected"))
+    if mine.principal_type.lower() == "group" and listed:
+        members = sorted(e.src for e in ctx.snap.edges_into("MEMBER_OF", principal))
+        seen = {s["consumer"] for s in out.severed if s["observed"]}
+        quiet = [m for m in members if m not in seen]
+        if quiet:
+            out.notes.append(
+                f"{len(quiet)} member(s) of the group lose {role_name} at {scope} with no use seen: "
+                + ", ".join(m.removeprefix(PRINCIPAL_PREFIX) for m in quiet[:5])
+                + (" …" if len(quiet) > 5 else "")
+            )
+    elif "ASSIGNED" in ctx.snap.edges and any(
         str(e.props.get("principal_type") or "").lower() == "group"
         for e in ctx.snap.edges_from("ASSIGNED", principal)
     ):

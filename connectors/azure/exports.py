@@ -29,6 +29,7 @@ access, shared key and network rule settings.
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -44,6 +45,7 @@ from analyzer.inputs import guard
 from connectors.jsonfile import load_json
 
 SOURCE = "azure:"
+_GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 PRINCIPAL_PREFIX = "urn:azure:principal:"
 MG = "microsoft.management/managementgroups"
 
@@ -103,6 +105,17 @@ def get_export(directory: Path) -> Export:
         doc = load_json(f)
         items = doc.get("value") if isinstance(doc, dict) and isinstance(doc.get("value"), list) else doc
         items = items if isinstance(items, list) else [items]
+        if f.parent.name == "group-members":  # az ad group member list --group <id>: the file names the group
+            if not _GUID.fullmatch(f.stem.lower()):
+                raise BadInput("a group's member list is named for the group's object id (GUID)", file=str(f))
+            for i, obj in enumerate(items):
+                if not isinstance(obj, dict) or not isinstance(obj.get("id"), str):
+                    raise BadInput("a member needs its object id", file=f"{f}#[{i}]")
+                out.objects.setdefault("group_member", []).append(
+                    ({**obj, "group": f.stem.lower()}, f"{f}#[{i}]")
+                )
+            out.objects.setdefault("group_listed", []).append(({"group": f.stem.lower()}, str(f)))
+            continue
         for i, obj in enumerate(items):
             where = f"{f}#[{i}]"
             if not isinstance(obj, dict):
@@ -366,6 +379,16 @@ def transform(export: Export, *, seen: str) -> Transformed:
             )
             counts["managed_identities"] += 1
         counts["vms"] += 1
+    # group memberships: member -[MEMBER_OF]-> group; a group whose list was read says so
+    for obj, _ in export.objects.get("group_listed", []):
+        node(principal_id(obj["group"]), "AzurePrincipal", {"kind": "Group", "members_collected": True})
+        counts["groups_with_members"] += 1
+    for obj, _ in export.objects.get("group_member", []):
+        member = principal_id(obj["id"])
+        b.stub(member, "AzurePrincipal")
+        kind = str(obj.get("@odata.type") or "").rsplit(".", 1)[-1]
+        edge(member, "MEMBER_OF", principal_id(obj["group"]), {"member_type": kind})
+        counts["group_memberships"] += 1
     for obj, _ in export.objects.get("storage_account", []):
         rules = obj.get("networkRuleSet") or {}
         node(

@@ -179,3 +179,34 @@ def test_deleting_the_managed_identity_severs_all_it_does_and_cannot_be_undone(s
     missing = dict(proposal, change=dict(proposal["change"], target="urn:azure:principal:0000"))
     gone = score_proposal(missing, api.analysis_context(store), load_policy(None), parse_time(AS_OF))
     assert gone["status"] == "target_missing"
+
+
+def test_a_groups_collected_members_decide_instead_of_unknown(tmp_path: Path) -> None:
+    """With fraud-engineers' member list (az ad group member list), removing its Contributor assignment
+    names the member seen writing and the member who never was, and nothing about membership stays
+    unknown; a principal outside the group is decided not to be in it."""
+    root = _tenant(tmp_path, True)
+    shutil.copytree(DATA / "acme-tenant-groups" / "group-members", root / "azure" / "group-members")
+    s = open_store(str(tmp_path / "store"))
+    assert load_directory(s, root, seen=AS_OF) == []
+    r = _remove(s, GROUP_ASSIGNMENT)
+    assert [(x["consumer"], x["observed"]) for x in r["severed"]] == [(DEV, True)]
+    assert "group_members_unknown" not in {u["reason"] for u in r["unknowns"]}
+    assert any("7c8d9e0f-1a2b-4c3d-8e4f-5a6b7c8d9e0f" in n for n in r["notes"])
+    from analyzer.azure.graph import authorization, memberships
+    from analyzer.azure.rbac import Request, decide
+
+    snap = api.analysis_context(s).snap
+    inside, outside = memberships(snap, DEV)
+    assert inside == {"0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e"} and outside == frozenset()
+    stranger_in, stranger_out = memberships(snap, MI)
+    write = Request(
+        MI.removeprefix("urn:azure:principal:"),
+        None,
+        "Microsoft.Storage/storageAccounts/write",
+        LAKE,
+        False,
+        stranger_in,
+        stranger_out,
+    )
+    assert decide(write, authorization(snap)).state == "denied"  # not conditional: the list says it is not in

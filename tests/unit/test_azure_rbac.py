@@ -243,3 +243,22 @@ def test_a_condition_without_the_action_guard_is_conditional_for_every_action() 
     a = [RoleAssignment("ra", ACCOUNT, BLOB_CONTRIBUTOR.id, "svc-fraud", condition=condition)]
     write = "Microsoft.Storage/storageAccounts/blobServices/containers/blobs/write"
     assert _state(a, write, CONTAINER, principal="svc-fraud", data=True) == "conditional"
+
+
+def test_only_a_groups_assignment_can_reach_another_principal() -> None:
+    """role-assignments ("Understand Azure role assignments"): an assignment attaches a role to one security
+    principal (a user, group, service principal or managed identity); only a group has members. With the
+    caller's groups unknown, a user's assignment to someone else does not make it conditional; a group's
+    does, until its member list says."""
+    read = "Microsoft.Storage/storageAccounts/read"
+    to_user = [RoleAssignment("u", RG, READER.id, "bob", principal_type="User")]
+    to_group = [RoleAssignment("g", RG, READER.id, "g-analysts", principal_type="Group")]
+    assert _state(to_user, read, groups=None) == "denied"
+    assert _state(to_group, read, groups=None) == "conditional"
+    authz = Authorization(ROLES, to_group)
+    collected_without = Request(
+        "alice", None, read, ACCOUNT, member_of=frozenset(), not_member_of=frozenset({"g-analysts"})
+    )
+    assert decide(collected_without, authz).state == "denied"
+    collected_with = Request("alice", None, read, ACCOUNT, member_of=frozenset({"g-analysts"}))
+    assert decide(collected_with, authz).state == "allowed"
