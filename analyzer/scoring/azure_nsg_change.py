@@ -184,10 +184,18 @@ def nsg_rules_change(ctx: Context, proposal: dict[str, Any], start: datetime, as
                 }
             )
     name = target.rsplit("/", 1)[-1]
+    # the NSG's own flow logs, or the VNet flow logs of a network its interfaces are in
+    vnets = {
+        v.dst.rsplit("/", 1)[-1]
+        for nic in _governed(ctx, target)
+        for sn in ctx.snap.edges_from("IN_SUBNET", nic)
+        for v in ctx.snap.edges_from("IN_VPC", sn.dst)
+    }
+    slots = {f"flow:{name}"} | {f"flow:{v}" for v in vnets}
     covered = any(
         doc.get("source") == "azure-logs"
         and doc.get("account") == out.account
-        and doc.get("region") == f"flow:{name}"
+        and doc.get("region") in slots
         and any(lo[:10] <= d <= hi[:10] for d in doc.get("days", []))
         for doc in ctx.coverage.values()
     )
@@ -195,7 +203,7 @@ def nsg_rules_change(ctx: Context, proposal: dict[str, Any], start: datetime, as
         out.unknowns.append(
             {
                 "reason": "no_evidence_coverage",
-                "detail": f"no NSG flow logs of {name} between {lo} and {hi}: what flows through it cannot be seen",
+                "detail": f"no NSG or VNet flow logs of {name} between {lo} and {hi}: what flows through it cannot be seen",
             }
         )
     out.severed.sort(key=lambda s: (not s["observed"], -s["events"], s["consumer"]))

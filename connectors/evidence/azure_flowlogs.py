@@ -1,4 +1,4 @@
-"""Azure NSG flow logs (version 2) -> who talks to whom, on which port.
+"""Azure NSG flow logs (version 2) and VNet flow logs -> who talks to whom, on which port.
 
 Network Watcher writes them to a storage account (container ``insights-logs-networksecuritygroupflowevent``,
 ``PT1H.json`` blobs, one JSON document ``{"records": [...]}``); each record is one NSG's flows for a minute:
@@ -10,7 +10,9 @@ A flow counts once, at its Begin tuple (state ``B``), allowed (``A``); refused o
 Each end is the network interface of the NSG's subscription holding that private address (from the loaded
 tenant), else the address. An edge per source, destination, protocol and destination port:
 ``OBSERVED_FLOW`` (the same kind VPC flow logs make). Coverage per subscription and day (source
-``azure-logs``, slot ``flow:<nsg>``).
+``azure-logs``, slot ``flow:<nsg>``, or ``flow:<virtual network>`` for VNet flow logs, their successor:
+``insights-logs-flowlogflowevent``, records with ``flowRecords``, tuples timed in milliseconds and a ``D``
+state for what was denied).
 """
 
 from __future__ import annotations
@@ -64,6 +66,9 @@ def transform_flows(doc: Any, file: str, agg: FlowAggregate) -> None:
         raise BadInput('an NSG flow log is {"records": [...]}', file=file)
     for i, rec in enumerate(records):
         where = f"{file}#records[{i}]"
+        if isinstance(rec, dict) and isinstance(rec.get("flowRecords"), dict):
+            _vnet_record(rec, where, agg)
+            continue
         if not isinstance(rec, dict) or not isinstance(rec.get("resourceId"), str):
             raise BadInput("a flow log record needs its resourceId", file=where)
         props = rec.get("properties") or {}
@@ -89,26 +94,78 @@ def transform_flows(doc: Any, file: str, agg: FlowAggregate) -> None:
                         agg.counted["flows_other_protocol"] += 1
                         continue
                     when = iso(datetime.fromtimestamp(int(t[0]), UTC))
-                    src, dst = agg.end(sub, t[1]), agg.end(sub, t[2])
-                    key = (src, dst, proto, t[4])
-                    e = agg.edges.get(key)
-                    if e is None:
-                        agg.edges[key] = EdgeRow(
-                            src,
-                            "OBSERVED_FLOW",
-                            dst,
-                            {"protocol": proto, "port": t[4], "nsg_rule": group.get("rule")},
-                            sub or None,
-                            1,
-                            when,
-                            when,
-                        )
-                    else:
-                        e.count += 1
-                        e.first_seen = min(str(e.first_seen), when)
-                        e.last_seen = max(str(e.last_seen), when)
-                    agg.days.setdefault((sub, f"flow:{nsg.rsplit('/', 1)[-1]}"), set()).add(day_of(when))
-                    agg.counted["flows"] += 1
+                    _count(
+                        agg,
+                        sub,
+                        t[1],
+                        t[2],
+                        proto,
+                        t[4],
+                        when,
+                        group.get("rule"),
+                        f"flow:{nsg.rsplit('/', 1)[-1]}",
+                    )
+
+
+def _count(
+    agg: FlowAggregate,
+    sub: str,
+    src_ip: str,
+    dst_ip: str,
+    proto: str,
+    port: str,
+    when: str,
+    rule: Any,
+    slot: str,
+) -> None:
+    src, dst = agg.end(sub, src_ip), agg.end(sub, dst_ip)
+    key = (src, dst, proto, port)
+    e = agg.edges.get(key)
+    if e is None:
+        agg.edges[key] = EdgeRow(
+            src,
+            "OBSERVED_FLOW",
+            dst,
+            {"protocol": proto, "port": port, "nsg_rule": rule},
+            sub or None,
+            1,
+            when,
+            when,
+        )
+    else:
+        e.count += 1
+        e.first_seen = min(str(e.first_seen), when)
+        e.last_seen = max(str(e.last_seen), when)
+    agg.days.setdefault((sub, slot), set()).add(day_of(when))
+    agg.counted["flows"] += 1
+
+
+def _vnet_record(rec: dict[str, Any], where: str, agg: FlowAggregate) -> None:
+    """A VNet flow log record (``flowLogVersion`` 4, category ``FlowLogFlowEvent``): tuples
+    ``timestamp (ms),source,destination,source port,destination port,protocol number,direction,state
+    (B/C/E, or D: denied),encryption,packets and bytes each way`` ("Virtual network flow logs", log format)."""
+    target = str(rec.get("targetResourceID") or "").lower().rstrip("/")
+    if not target:
+        raise BadInput("a VNet flow log record needs its targetResourceID", file=where)
+    sub = _subscription(target)
+    slot = f"flow:{target.rsplit('/', 1)[-1]}"
+    for flow in rec["flowRecords"].get("flows") or []:
+        for group in flow.get("flowGroups") or []:
+            for k, text in enumerate(group.get("flowTuples") or []):
+                t = str(text).split(",")
+                if len(t) < 8 or not t[0].isdigit():
+                    raise BadInput(f"not a VNet flow log tuple: {text!r}", file=f"{where}.flowTuples[{k}]")
+                if t[7] == "D":
+                    agg.counted["flows_denied"] += 1
+                    continue
+                if t[7] != "B":
+                    continue
+                proto = {"6": "tcp", "17": "udp"}.get(t[5])
+                if proto is None or not t[4].isdigit():
+                    agg.counted["flows_other_protocol"] += 1
+                    continue
+                when = iso(datetime.fromtimestamp(int(t[0]) / 1000, UTC))
+                _count(agg, sub, t[1], t[2], proto, t[4], when, group.get("rule"), slot)
 
 
 @dataclass

@@ -94,3 +94,18 @@ def test_without_flow_logs_nothing_is_said_to_flow(tmp_path: Path) -> None:
     r = _score(_store(tmp_path, with_flows=False), {"authorize": [DENY_HTTPS]})
     assert r["severed"] == [] and "no_evidence_coverage" in {u["reason"] for u in r["unknowns"]}
     assert r["tier"] != "auto"
+
+
+def test_vnet_flow_logs_decide_it_too(tmp_path: Path) -> None:
+    """VNet flow logs (the successor of NSG flow logs: per virtual network, times in milliseconds, a D state
+    for what was denied) cover the NSG's interfaces through their network."""
+    root = tmp_path / "tenant"
+    shutil.copytree(DATA / "acme-tenant", root / "azure")
+    shutil.copytree(DATA / "acme-tenant-vnetflowlogs", root / "azure-flowlogs")
+    store = open_store(str(tmp_path / "store"))
+    assert load_directory(store, root, seen=AS_OF) == []
+    r = _score(store, {"authorize": [DENY_HTTPS]})
+    assert [(s["consumer"], s["provider"], s["events"]) for s in r["severed"]] == [
+        ("urn:ip:10.60.2.9", NIC, 2)
+    ]
+    assert "no_evidence_coverage" not in {u["reason"] for u in r["unknowns"]}
