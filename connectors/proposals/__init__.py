@@ -430,6 +430,7 @@ def _ensure_registered() -> None:
         falco,
         gatekeeper,
         ocsf,
+        policy_remediation,
         policy_report,
         prowler_csv,
         terraform,

@@ -137,3 +137,24 @@ def test_a_firewall_decides_each_request_by_where_it_came_from(tmp_path: Path) -
         ("urn:ip:52.10.1.7", "ListBlobs from 52.10.1.7")
     ]
     assert r["rollback"]["verified"] is True and r["rollback"]["change"]["delta"]["default_action"] == "Allow"
+
+
+def test_defender_alerts_and_policy_remediations_are_runbooks_never_safe(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    report = import_proposals(
+        store, [DATA / "proposals" / "defender-alerts.json", DATA / "proposals" / "policy-remediations.json"]
+    )
+    assert report.errors == []
+    got = sorted(
+        (p["source"]["format"], p["change"]["kind"], p["change"]["target"])
+        for p in store.get_documents("proposals").values()
+    )
+    tls_scope = f"/subscriptions/{SUB}"
+    assert got == [
+        ("defender", "opaque.runbook", LAKE),  # the active alert; the dismissed one counted
+        ("policy_remediation", "opaque.runbook", tls_scope),  # a task whose resources were not listed
+        ("policy_remediation", "opaque.runbook", LAKE),  # the pending deployment; the succeeded one not
+    ]
+    for p in store.get_documents("proposals").values():
+        r = score_proposal(p, api.analysis_context(store), load_policy(None), parse_time(AS_OF))
+        assert r["tier"] != "auto" and "opaque_change" in {u["reason"] for u in r["unknowns"]}

@@ -82,7 +82,11 @@ INPUT = {
     "Falco / Falcosidekick": lambda tmp: [DATA / "proposals" / "falco-alerts.jsonl"],
     "Kyverno policy reports": lambda tmp: [DATA / "proposals" / "kyverno-policyreports.json"],
     "Gatekeeper": lambda tmp: [DATA / "proposals" / "gatekeeper-constraints.json"],
-    "Microsoft Defender for Cloud": lambda tmp: [DATA / "proposals" / "defender-assessments.json"],
+    "Microsoft Defender for Cloud": lambda tmp: [
+        DATA / "proposals" / "defender-assessments.json",
+        DATA / "proposals" / "defender-alerts.json",
+    ],
+    "Azure Policy remediation tasks": lambda tmp: [DATA / "proposals" / "policy-remediations.json"],
     "Blastwall": _blastwall,
 }
 
