@@ -11,6 +11,7 @@ from typing import Any
 
 import msgspec
 
+from analyzer import providers
 from analyzer.scoring.verdict import chain_phrase, verdict
 
 TIER_MARK = {"auto": "auto", "approval": "APPROVAL", "cab": "CAB", "blocked": "BLOCKED"}
@@ -185,7 +186,9 @@ def explain_text(r: dict[str, Any]) -> str:
     lines.append(
         f"  risk {r['risk_score']}, priority {r.get('priority')}; evidence window "
         f"{r['evidence']['window_start']} .. {r['evidence']['window_end']}, "
-        f"{r['evidence']['coverage_days']} day(s) with CloudTrail in account {r['evidence']['account']}"
+        f"{r['evidence']['coverage_days']} day(s) with "
+        f"{providers.evidence_name(providers.default_evidence(str(r['change'].get('target') or '')))} "
+        f"in account {r['evidence']['account']}"
     )
     for s in r["severed"]:
         lines.append(f"  severed: {s['consumer']} -> {s['provider']} ({s['access']})")

@@ -103,7 +103,7 @@ def _observed_pairs(ctx: Context, start: datetime, as_of: datetime) -> dict[str,
     snap = ctx.snap
     labels: dict[str, int] = {}
     parts: dict[str, list[np.ndarray]] = {k: [] for k in ("src", "dst", "count", "first", "last", "use")}
-    for kind in OBSERVED_KINDS:
+    for kind in (*OBSERVED_KINDS, "OBSERVED_AZURE_ACCESS"):  # Azure's requests: a principal on a resource
         arr = snap.edges.get(kind)
         if arr is None:
             continue

@@ -26,6 +26,8 @@ def store(tmp_path_factory: pytest.TempPathFactory, sample_dir: Path) -> Path:
     for args in (
         ("ingest", "aws-snapshot", str(sample_dir / "aws"), "--collected-at", "2026-05-15T06:00:00Z"),
         ("ingest", "kubernetes", str(sample_dir / "kubernetes" / "fraud-eks")),
+        ("ingest", "azure", str(sample_dir / "azure"), "--collected-at", "2026-05-15T06:00:00Z"),
+        ("ingest", "azure-logs", str(sample_dir / "azure-logs")),
         ("ingest", "cloudtrail", str(sample_dir / "cloudtrail")),
         ("ingest", "flowlogs", str(sample_dir / "flowlogs")),
         ("ingest", "cmdb", "servicenow", str(sample_dir / "servicenow")),
@@ -50,6 +52,7 @@ def test_undocumented_on_stale_evidence_says_so_first_and_exits_4(store: Path) -
         "482510973311",
         "615294837560",
         "739406228105",
+        "b70d1bcf-f695-5701-9925-7176ba040aaf",  # the Azure subscription: its storage logs, as stale
     }
     assert fresh["newest_evidence"] == "2026-05-14"
 
@@ -60,8 +63,10 @@ def test_latest_anchors_at_the_newest_evidence(store: Path) -> None:
     head = out.stdout.splitlines()
     assert head[0].startswith("evidence 2026-02-14 to 2026-05-15 (anchored at the newest evidence")
     assert "482510973311 14" in head[0] and "739406228105 14" in head[0]
-    # the six of the AWS story, and fraud-scoring's use of the data lake through its IRSA role
-    assert head[1].startswith("7 undocumented observed dependenc(ies), 90 days to 2026-05-15T00:00:00Z")
+    # the six of the AWS story, fraud-scoring's use of the data lake through its IRSA role, and the Azure
+    # model training's key-based reads of its training data
+    assert head[1].startswith("8 undocumented observed dependenc(ies), 90 days to 2026-05-15T00:00:00Z")
+    assert any("acmefraudtraining" in line and "Fraud Model Training" in line for line in head)
     score = json.loads(run(store, "score", "--as-of", "latest", "--format", "json").stdout)
     assert score["as_of"] == "2026-05-15T00:00:00Z" and score["freshness"]["anchored"] == "latest"
     story = next(r for r in score["results"] if r["proposal_id"] == "bw-87109988a633")

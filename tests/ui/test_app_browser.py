@@ -393,8 +393,8 @@ def test_explorer_finds_who_can_assume_and_the_undocumented(browser: object, app
     page.locator(f"#explorer-result a:text-is('{etl}')").first.click()
     page.wait_for_selector(f"h3:text-is('IamRole: {etl}')")
     assert "/explorer?q=" in page.url
-    assert page.inner_text("#explorer-undocumented-count").startswith(  # fraud-scoring's IRSA use the 7th
-        "7 undocumented observed dependenc(ies)"
+    assert page.inner_text("#explorer-undocumented-count").startswith(  # + IRSA's and the Azure trainer's
+        "8 undocumented observed dependenc(ies)"
     )
     evidence = page.inner_text("#explorer-evidence")  # what the list stands on, above it
     assert evidence.startswith("evidence 2026-02-14 to 2026-05-15") and "Evidence:" not in evidence
