@@ -68,7 +68,7 @@ def role_assignment_change(
                 scope == "/"
                 or e.dst == scope
                 or e.dst.startswith(scope + "/")
-                or scope in scopes_above(e.dst, {})
+                or scope in scopes_above(e.dst, authz.parents)
             )
             if through or (e.src == principal and under):
                 edges[(e.src, e.dst, e.key)] = e
