@@ -210,3 +210,26 @@ def test_a_groups_collected_members_decide_instead_of_unknown(tmp_path: Path) ->
         stranger_out,
     )
     assert decide(write, authorization(snap)).state == "denied"  # not conditional: the list says it is not in
+
+
+def test_a_management_group_assignment_reaches_the_requests_below_it(tmp_path: Path) -> None:
+    """scope-overview: an assignment at a management group applies to its subscriptions and everything in
+    them; removing it re-decides the requests made there (the identity's reads, allowed through it alone)."""
+    import json
+
+    root = _tenant(tmp_path, True)
+    listed: list[dict[str, Any]] = json.loads((root / "azure" / "role-assignment-list.json").read_text())
+    reader = next(a for a in listed if a["roleDefinitionName"] == "Storage Blob Data Reader")
+    mg_scope = "/providers/Microsoft.Management/managementGroups/finance"
+    at_mg = dict(
+        reader,
+        scope=mg_scope,
+        id=f"{mg_scope}/providers/Microsoft.Authorization/roleAssignments/0a0b0c0d-1111-4222-8333-444455556666",
+    )
+    (root / "azure" / "role-assignment-list.json").write_text(
+        json.dumps([a for a in listed if a is not reader] + [at_mg])
+    )
+    s = open_store(str(tmp_path / "store"))
+    assert load_directory(s, root, seen=AS_OF) == []
+    r = _remove(s, at_mg["id"])
+    assert [(x["consumer"], x["provider"], x["observed"]) for x in r["severed"]] == [(MI, LAKE, True)]
