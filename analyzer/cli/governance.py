@@ -258,6 +258,13 @@ def review_cmd(
             f"{s['without_gate_pass']} without a gate pass, {s['with_unpredicted_breakage']} with "
             f"unpredicted breakage, {s['diverging_from_current_policy']} diverging from the current policy"
         )
+        for kind, g in sorted(report["patterns"]["change_kind"].items()):
+            shown = lambda v: "n/a" if v is None else f"{v:.0%}"  # noqa: E731
+            click.echo(
+                f"  {kind}: {g['executions']} run(s), {g['without_gate_pass']} without a gate pass, "
+                f"{g['broke_something']} broke something; prediction precision {shown(g['precision'])}, "
+                f"recall {shown(g['recall'])}"
+            )
         for i in report["executions"]:
             click.echo(
                 f"  {i['proposal_id']} {i['outcome']} {i['executed_at']}: "

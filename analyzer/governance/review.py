@@ -18,6 +18,7 @@ from analyzer.errors import BadInput, BlastwallError
 from analyzer.governance.authority import Authority
 from analyzer.governance.decisions import RESULTS
 from analyzer.governance.ledger import Ledger, verify
+from analyzer.governance.review_patterns import patterns
 from analyzer.governance.tier_policy import TierPolicy
 from analyzer.governance.trust_root import TrustRoot
 from analyzer.graph.current import load_snapshot
@@ -154,6 +155,10 @@ def review(
             {
                 "proposal_id": pid,
                 "change": result["change"],
+                "change_kind": result["change"]["kind"],
+                "proposer": result["source"].get("product") or result["source"].get("format"),
+                "tier_rule": result.get("tier_rule"),
+                "approver_role": (decision or {}).get("approver_role") or result.get("approver_role"),
                 "executed_at": run["executed_at"],
                 "outcome": run["outcome"],
                 "reported_by": run["reported_by"],
@@ -201,6 +206,7 @@ def review(
         "policy": policy.header(),
         "ledger": status.as_dict() if status is not None else None,
         "executions": items,
+        "patterns": patterns(items),
         "summary": {
             "executions": len(items),
             "without_gate_pass": sum(1 for i in items if not i["gate_passed_before_execution"]),

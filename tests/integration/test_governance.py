@@ -335,6 +335,7 @@ def test_review_compares_prediction_with_refusals_after_execution(env: dict, tmp
     )
     items = {i["proposal_id"]: i for i in report["executions"]}
     story = items[STORY]
+    story_rule = story["tier_rule"]
     assert [(s["consumer"], s["provider"]) for s in story["predicted_and_observed"]] == [
         ("arn:aws:iam::739406228105:role/legacy-etl-role", reader)
     ]
@@ -344,6 +345,14 @@ def test_review_compares_prediction_with_refusals_after_execution(env: dict, tmp
     assert story["gate_passed_before_execution"] is True and story["decided"]["by"] == "priya"
     assert items["bw-c2866647a44d"]["gate_passed_before_execution"] is False
     assert report["summary"]["without_gate_pass"] == 1
+    # patterns: both runs were trust changes; the story's prediction held for the ETL (1 of its 2 predicted
+    # severings seen) and missed fraud-scoring-engine (seen, not predicted)
+    trust = report["patterns"]["change_kind"]["iam.update_trust_policy"]
+    assert (trust["executions"], trust["without_gate_pass"], trust["broke_something"]) == (2, 1, 1)
+    assert trust["predicted_and_observed"] == 1 and trust["unpredicted"] == 1 and trust["recall"] == 0.5
+    assert trust["precision"] == round(1 / trust["predicted"], 3)
+    by_rule = report["patterns"]["tier_rule"]
+    assert sum(g["executions"] for g in by_rule.values()) == 2 and by_rule[story_rule]["broke_something"] == 1
     assert "Post-action review" in html_file.read_text() and "NO" in html_file.read_text()
     # the window's evidence: the trail above covers the reader's account; the ETL's account has none since
     # the sample ended, so a breakage there could not have been seen — said first, never a clean bill
@@ -352,6 +361,11 @@ def test_review_compares_prediction_with_refusals_after_execution(env: dict, tmp
     assert "739406228105" in fresh["stale"] and "482510973311" not in fresh["stale"]
     table = bw("review", "--since", "1d", "--until", iso(now() + timedelta(hours=1))).stdout.splitlines()
     assert table[0].startswith("EVIDENCE: no evidence in the window") and "739406228105" in table[0]
+    assert any(
+        line.strip().startswith("iam.update_trust_policy: 2 run(s), 1 without a gate pass, 1 broke something")
+        and "recall 50%" in line
+        for line in table
+    )
 
     rows = bw("audit", "export", "--format", "csv").stdout.splitlines()
     assert rows[0].startswith("ledger_seq,ledger_hash,proposal_id,decision,approver")
