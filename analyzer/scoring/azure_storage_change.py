@@ -14,7 +14,7 @@ from typing import Any
 
 from analyzer.changes import get_kind
 from analyzer.scoring.context import Context
-from analyzer.scoring.outcome import Outcome, config_digest, in_window, severed_entry
+from analyzer.scoring.outcome import Outcome, in_window, severed_entry, simulated_rollback
 from analyzer.timeutil import iso
 
 CUT = {"allow_blob_public_access": {"anonymous"}, "allow_shared_key_access": {"accountkey"}}
@@ -105,17 +105,15 @@ def storage_setting_change(
             }
         )
     out.severed.sort(key=lambda s: (not s["observed"], -s["events"], s["consumer"]))
-    inverse = kind.invert(before, change["delta"])
-    restored = kind.apply(after, inverse)
-    out.rollback = {
-        "change": {"kind": kind.name, "target": change.get("target"), "delta": inverse},
-        "verified": restored == before,
-        "detail": "putting the previous settings back restores every request"
-        if restored == before
-        else "the previous settings are not restored",
-        "before_digest": config_digest(before),
-        "after_digest": config_digest(after),
-    }
+    out.rollback = simulated_rollback(
+        kind,
+        str(change.get("target")),
+        before,
+        after,
+        change["delta"],
+        "putting the previous settings back restores every request",
+        "the previous settings are not restored",
+    )
     if turned_off:
         out.notes.append(f"turns {', '.join(turned_off)} off on {name}")
     return out
@@ -185,7 +183,7 @@ def network_rules_change(ctx: Context, proposal: dict[str, Any], start: datetime
     before = {
         "default_action": node.props.get("default_action") or "Allow",
         "ip_rules": list(node.props.get("ip_rules") or []),
-        "vnet_rules": [str(r).lower() for r in node.props.get("vnet_rules") or []],
+        "vnet_rules": [str(r).lower().rstrip("/") for r in node.props.get("vnet_rules") or []],
     }
     after = kind.apply(before, change["delta"])
     after["vnet_rules"] = [str(r).lower().rstrip("/") for r in after.get("vnet_rules") or []]
@@ -258,16 +256,13 @@ def network_rules_change(ctx: Context, proposal: dict[str, Any], start: datetime
             }
         )
     out.severed.sort(key=lambda s: (not s["observed"], -s["events"], s["consumer"]))
-    inverse = kind.invert(before, change["delta"])
-    restored = kind.apply(after, inverse)
-    same = {k: restored[k] for k in change["delta"]} == {k: before[k] for k in change["delta"]}
-    out.rollback = {
-        "change": {"kind": kind.name, "target": change.get("target"), "delta": inverse},
-        "verified": same,
-        "detail": "the previous firewall restores every request"
-        if same
-        else "the previous firewall is not restored",
-        "before_digest": config_digest(before),
-        "after_digest": config_digest(after),
-    }
+    out.rollback = simulated_rollback(
+        kind,
+        str(change.get("target")),
+        before,
+        after,
+        change["delta"],
+        "the previous firewall restores every request",
+        "the previous firewall is not restored",
+    )
     return out

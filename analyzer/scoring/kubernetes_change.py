@@ -26,30 +26,9 @@ from analyzer.changes import get_kind
 from analyzer.changes.kubernetes import QUARANTINE_LABEL
 from analyzer.kubernetes.rbac import AUTHENTICATED, SA_GROUP, Request, who_can
 from analyzer.scoring.context import SERVICE_PREFIX, Context
-from analyzer.scoring.outcome import Outcome, config_digest, in_window, severed_entry
+from analyzer.scoring.outcome import Outcome, in_window, severed_entry, simulated_rollback
 from analyzer.scoring.service_trust import POD_IDENTITY
 from analyzer.timeutil import iso
-
-
-def _rollback(
-    kind: Any,
-    target: str,
-    before: dict[str, Any],
-    after: dict[str, Any],
-    delta: dict[str, Any],
-    ok: str,
-    bad: str,
-) -> dict[str, Any]:
-    """The rollback, verified by simulation: invert, apply the inverse to ``after``, compare with ``before``."""
-    inverse = kind.invert(before, delta)
-    restored = kind.apply(after, inverse)
-    return {
-        "change": {"kind": kind.name, "target": target, "delta": inverse},
-        "verified": restored == before,
-        "detail": ok if restored == before else bad,
-        "before_digest": config_digest(before),
-        "after_digest": config_digest(after),
-    }
 
 
 def _selects(selector: dict[str, Any], labels: dict[str, Any]) -> bool:
@@ -228,7 +207,7 @@ def kubernetes_change(ctx: Context, proposal: dict[str, Any], start: datetime, a
                 }
             )
     out.severed.sort(key=lambda s: (not s["observed"], -s["events"], s["consumer"]))
-    out.rollback = _rollback(
+    out.rollback = simulated_rollback(
         kind,
         pod.id,
         before,
@@ -355,7 +334,7 @@ def binding_change(ctx: Context, proposal: dict[str, Any], start: datetime, as_o
         entry["via_binding"] = key
         out.severed.append(entry)
     out.severed.sort(key=lambda s: (not s["observed"], -s["events"], s["consumer"]))
-    out.rollback = _rollback(
+    out.rollback = simulated_rollback(
         kind,
         target,
         before,
@@ -604,7 +583,7 @@ def network_policy_change(
             "does not, this change has no effect",
         }
     )
-    out.rollback = _rollback(
+    out.rollback = simulated_rollback(
         kind,
         target,
         before,

@@ -93,3 +93,25 @@ def config_digest(doc: Any) -> str:
     """SHA-256 of a configuration document in canonical JSON: what the target looked like."""
     text = json.dumps(doc, sort_keys=True, separators=(",", ":")) if not isinstance(doc, str) else doc
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
+
+def simulated_rollback(
+    kind: Any,
+    target: str,
+    before: dict[str, Any],
+    after: dict[str, Any],
+    delta: dict[str, Any],
+    ok: str,
+    bad: str,
+) -> dict[str, Any]:
+    """The rollback of a change whose effect is its target's configuration, verified by simulation: invert,
+    apply the inverse to ``after``, compare with ``before``."""
+    inverse = kind.invert(before, delta)
+    restored = kind.apply(after, inverse)
+    return {
+        "change": {"kind": kind.name, "target": target, "delta": inverse},
+        "verified": restored == before,
+        "detail": ok if restored == before else bad,
+        "before_digest": config_digest(before),
+        "after_digest": config_digest(after),
+    }

@@ -31,7 +31,13 @@ from analyzer.graph.store import GraphStore
 from analyzer.timeutil import iso
 from connectors.evidence.azure_logs import SOURCE, nic_addresses
 from connectors.evidence.coverage import day_of
-from connectors.evidence.loading import file_digest, ingested_digests, load_evidence
+from connectors.evidence.loading import (
+    evidence_files,
+    file_digest,
+    fold_edge,
+    ingested_digests,
+    load_evidence,
+)
 from connectors.jsonfile import parse_json_text, read_text
 
 PROTOCOLS = {"T": "tcp", "U": "udp"}
@@ -119,23 +125,9 @@ def _count(
     slot: str,
 ) -> None:
     src, dst = agg.end(sub, src_ip), agg.end(sub, dst_ip)
-    key = (src, dst, proto, port)
-    e = agg.edges.get(key)
-    if e is None:
-        agg.edges[key] = EdgeRow(
-            src,
-            "OBSERVED_FLOW",
-            dst,
-            {"protocol": proto, "port": port, "nsg_rule": rule},
-            sub or None,
-            1,
-            when,
-            when,
-        )
-    else:
-        e.count += 1
-        e.first_seen = min(str(e.first_seen), when)
-        e.last_seen = max(str(e.last_seen), when)
+    row = {"protocol": proto, "port": port, "nsg_rule": rule}
+    edge = EdgeRow(src, "OBSERVED_FLOW", dst, row, sub or None, 1, when, when)
+    fold_edge(agg.edges, (src, dst, proto, port), edge)
     agg.days.setdefault((sub, slot), set()).add(day_of(when))
     agg.counted["flows"] += 1
 
@@ -183,13 +175,7 @@ def ingest_azure_flowlogs(store: GraphStore, paths: Iterable[Path]) -> IngestRep
     done = ingested_digests(store)
     agg = FlowAggregate(nic_addresses(store.read_nodes(("AzureNic",))))
     new_files: dict[str, dict[str, Any]] = {}
-    files = [
-        f
-        for p in paths
-        for f in (
-            sorted(x for x in Path(p).rglob("*.json") if x.is_file()) if Path(p).is_dir() else [Path(p)]
-        )
-    ]
+    files = evidence_files(paths, lambda x: x.suffix == ".json")
     for f in files:
         digest = file_digest(f)
         if digest in done or digest in new_files:
@@ -202,13 +188,7 @@ def ingest_azure_flowlogs(store: GraphStore, paths: Iterable[Path]) -> IngestRep
             report.errors.append(str(exc))
             continue
         for k, e in part.edges.items():
-            mine = agg.edges.get(k)
-            if mine is None:
-                agg.edges[k] = e
-            else:
-                mine.count += e.count
-                mine.first_seen = min(str(mine.first_seen), str(e.first_seen))
-                mine.last_seen = max(str(mine.last_seen), str(e.last_seen))
+            fold_edge(agg.edges, k, e)
         for node, got in part.stubs.items():
             agg.stubs.setdefault(node, got)
         for day_key, d in part.days.items():

@@ -34,7 +34,13 @@ from analyzer.graph.store import GraphStore
 from analyzer.inputs import check_time
 from analyzer.timeutil import iso, parse_time
 from connectors.evidence.coverage import day_of
-from connectors.evidence.loading import file_digest, ingested_digests, load_evidence
+from connectors.evidence.loading import (
+    evidence_files,
+    file_digest,
+    fold_edge,
+    ingested_digests,
+    load_evidence,
+)
 from connectors.jsonfile import parse_json_text, read_text
 
 SOURCE = "azure-logs"
@@ -113,30 +119,11 @@ class Aggregate:
         """One request: ``source`` is ``activity`` (control plane) or ``storage`` (data plane); ``auth`` how
         it was authorized (``oauth``, ``accountkey``, ``sas``, ``anonymous``)."""
         sub = _subscription(resource)
-        key = (who, resource, action.lower(), assignment + "|" + auth)
-        e = self.edges.get(key)
-        if e is None:
-            self.edges[key] = EdgeRow(
-                who,
-                "OBSERVED_AZURE_ACCESS",
-                resource,
-                {
-                    "action": action,
-                    "assignment": assignment,
-                    "plane": "data" if source == STORAGE else "control",
-                    "auth": auth,
-                },
-                sub or None,
-                1,
-                when,
-                when,
-            )
-        else:
-            e.count += 1
-            e.first_seen = min(str(e.first_seen), when)
-            e.last_seen = max(str(e.last_seen), when)
+        plane = "data" if source == STORAGE else "control"
+        row: dict[str, object] = {"action": action, "assignment": assignment, "plane": plane, "auth": auth}
+        edge = EdgeRow(who, "OBSERVED_AZURE_ACCESS", resource, row, sub or None, 1, when, when)
+        e = fold_edge(self.edges, (who, resource, action.lower(), assignment + "|" + auth), edge)
         if address:  # where the requests came from (a storage firewall decides by it): a few kept
-            e = self.edges[key]
             seen = list(e.props.get("addresses") or [])  # type: ignore[call-overload]
             if address not in seen:
                 if len(seen) < MAX_ADDRESSES:
@@ -298,15 +285,7 @@ def ingest_azure_logs(store: GraphStore, paths: Iterable[Path]) -> IngestReport:
     nics = nic_addresses(store.read_nodes(("AzureNic",)))
     agg = Aggregate(nics=nics)
     new_files: dict[str, dict[str, Any]] = {}
-    files = [
-        f
-        for p in paths
-        for f in (
-            sorted(x for x in Path(p).rglob("*") if x.is_file() and x.suffix in (".json", ".gz"))
-            if Path(p).is_dir()
-            else [Path(p)]
-        )
-    ]
+    files = evidence_files(paths, lambda x: x.suffix in (".json", ".gz"))
     for f in files:
         digest = file_digest(f)
         if digest in done or digest in new_files:
@@ -319,13 +298,8 @@ def ingest_azure_logs(store: GraphStore, paths: Iterable[Path]) -> IngestReport:
             report.errors.append(str(exc))
             continue
         for k, e in part.edges.items():
-            mine = agg.edges.get(k)
-            if mine is None:
-                agg.edges[k] = e
-            else:
-                mine.count += e.count
-                mine.first_seen = min(str(mine.first_seen), str(e.first_seen))
-                mine.last_seen = max(str(mine.last_seen), str(e.last_seen))
+            mine = fold_edge(agg.edges, k, e)
+            if mine is not e:  # where the requests came from: both files' addresses, a few kept
                 both = sorted({*(mine.props.get("addresses") or []), *(e.props.get("addresses") or [])})  # type: ignore[misc]
                 if both:
                     mine.props["addresses"] = both[:MAX_ADDRESSES]

@@ -32,7 +32,13 @@ from analyzer.graph.schema import EdgeRow
 from analyzer.graph.store import GraphStore
 from analyzer.inputs import check_time
 from connectors.evidence.coverage import day_of
-from connectors.evidence.loading import file_digest, ingested_digests, load_evidence
+from connectors.evidence.loading import (
+    evidence_files,
+    file_digest,
+    fold_edge,
+    ingested_digests,
+    load_evidence,
+)
 from connectors.jsonfile import parse_json_text, read_text
 
 SOURCE = "k8s-audit"
@@ -200,11 +206,7 @@ def ingest_k8s_audit(store: GraphStore, paths: Iterable[Path], *, cluster_arn: s
     done = ingested_digests(store)
     agg = AuditAggregate()
     new_files: dict[str, dict[str, Any]] = {}
-    files = [
-        f
-        for p in paths
-        for f in (sorted(x for x in Path(p).rglob("*") if x.is_file()) if Path(p).is_dir() else [Path(p)])
-    ]
+    files = evidence_files(paths)
     for f in files:
         digest = file_digest(f)
         if digest in done or digest in new_files:
@@ -217,13 +219,7 @@ def ingest_k8s_audit(store: GraphStore, paths: Iterable[Path], *, cluster_arn: s
             report.errors.append(str(exc))
             continue
         for k, e in part.edges.items():
-            mine = agg.edges.get(k)
-            if mine is None:
-                agg.edges[k] = e
-            else:
-                mine.count += e.count
-                mine.first_seen = min(str(mine.first_seen), str(e.first_seen))
-                mine.last_seen = max(str(mine.last_seen), str(e.last_seen))
+            fold_edge(agg.edges, k, e)
         agg.kinds.update(part.kinds)
         for day_key, d in part.days.items():
             agg.days.setdefault(day_key, set()).update(d)

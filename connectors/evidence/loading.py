@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -54,3 +54,25 @@ def load_evidence(
     batch.documents = {INGESTED: new_files, COVERAGE: coverage}
     store.load(batch, update_tag=time.time_ns() // 1000)
     return len(batch.edges) + (stream[1] if stream is not None else 0)
+
+
+def evidence_files(paths: Iterable[Path | str], keep: Callable[[Path], bool] = lambda p: True) -> list[Path]:
+    """The files to read: each path that is a file, and the files ``keep`` accepts under each directory
+    (sorted, so the order of a load does not depend on the file system's)."""
+    out: list[Path] = []
+    for p in map(Path, paths):
+        out += sorted(x for x in p.rglob("*") if x.is_file() and keep(x)) if p.is_dir() else [p]
+    return out
+
+
+def fold_edge(into: dict[Any, EdgeRow], key: Any, e: EdgeRow) -> EdgeRow:
+    """Add one aggregated evidence edge to ``into``: a new key keeps ``e``; a known one adds its count and
+    widens first and last seen. Returns the edge kept."""
+    mine = into.get(key)
+    if mine is None:
+        into[key] = e
+        return e
+    mine.count += e.count
+    mine.first_seen = min(str(mine.first_seen), str(e.first_seen))
+    mine.last_seen = max(str(mine.last_seen), str(e.last_seen))
+    return mine
