@@ -648,6 +648,24 @@ def _score(
     }
 
 
+def retro_scorer(
+    store: GraphStore, policy: TierPolicy
+) -> Callable[[dict[str, Any], datetime], dict[str, Any] | None]:
+    """Scores one proposal as of a past time, unsaved, the analysis context built on first use: what the
+    review shows as "what Blastwall would have said" before a change nobody asked it about."""
+    held: dict[str, Context] = {}
+
+    def rescore(proposal: dict[str, Any], at: datetime) -> dict[str, Any] | None:
+        if "ctx" not in held:
+            held["ctx"] = analysis_context(store)
+        r = score_or_fail(proposal, held["ctx"], policy, at)
+        apply_risk_acceptances([r], recorded_acceptances(store), policy, at)
+        r["summary"] = verdict(r)
+        return r
+
+    return rescore
+
+
 def apply_risk_acceptances(
     results: list[dict[str, Any]], acceptances: dict[str, dict[str, Any]], policy: TierPolicy, as_of: datetime
 ) -> None:

@@ -157,6 +157,35 @@ def _run_demo(uri: str, root: Path) -> tuple[GraphStore, dict[str, Any]]:
     errors = load_directory(store, root, seen=SAMPLE_COLLECTED_AT)
     if errors:
         raise BlastwallError("the sample data did not load cleanly:\n" + "\n".join(errors))
-    demo_authority(store)
-    payload = api.score(store, as_of=parse_time(SAMPLE_AS_OF))
+    doc = demo_authority(store)
+    as_of = parse_time(SAMPLE_AS_OF)
+    payload = api.score(store, as_of=as_of)
+    payload["review"] = review_the_incident(store, payload, doc["trust_root_file"])
     return store, payload
+
+
+REVIEW_DAYS = 7
+
+
+def review_the_incident(store: GraphStore, payload: dict[str, Any], trust_root_file: str) -> dict[str, Any]:
+    """The sample's past, reviewed the way a team would on its weekly cadence: the CSPM's run that the
+    sample's findings report (recorded in the ledger as an execution without a gate pass, as ``score``
+    records any tool's own report) against the week's evidence before the demo's time."""
+    from datetime import timedelta
+
+    from analyzer.governance import trust_root
+    from analyzer.governance.review import record_reported_executions, review
+
+    ledger = api.ledger_of(store)
+    record_reported_executions(store, ledger, payload["results"])
+    policy = api.current_policy(store)
+    until = parse_time(SAMPLE_AS_OF)
+    return review(
+        store,
+        ledger,
+        policy,
+        until - timedelta(days=REVIEW_DAYS),
+        until,
+        trust_root.parse(trust_root_file),
+        rescore=api.retro_scorer(store, policy),
+    )

@@ -21,7 +21,7 @@ SHOWN = {
         "change-advisory-board",
         "chain through the CMDB: legacy-etl-role writes acme-legacy-etl-output",
     ],
-    "02-triage-a-days-batch": ["5 of 5 proposal(s) need a human", "no_evidence_coverage", "Risk by proposal"],
+    "02-triage-a-days-batch": ["6 of 6 proposal(s) need a human", "no_evidence_coverage", "Risk by proposal"],
     "03-hunting-undocumented-dependencies": [
         "accounts without evidence in it: none",
         "arn:aws:iam::739406228105:role/legacy-etl-role -> arn:aws:iam::482510973311:role/datalake-reader",

@@ -251,9 +251,17 @@ def review(since: str) -> dict[str, Any]:
 
     store = open_store(store_uri())
     try:
-        end = now()
+        # the period ends at the newest scoring's time (so the sample's week shows), else now
+        end = api.last_scoring_time(store) or now()
+        policy = api.current_policy(store)
         return run_review(
-            store, _ledger(), api.current_policy(store), parse_since(since, end), end, trust_root()
+            store,
+            _ledger(),
+            policy,
+            parse_since(since, end),
+            end,
+            trust_root(),
+            rescore=api.retro_scorer(store, policy),
         )
     finally:
         store.close()

@@ -45,6 +45,12 @@ def demo(ctx: click.Context, no_app: bool, fmt: str, host: str, port: int, sampl
     uri = obj["store_uri"] if obj["store_uri"] != ".blastwall" else ".blastwall/demo"
     store, payload = run_demo(uri, samples)
     emit_results(payload, fmt)
+    if fmt == "table":
+        from analyzer.governance.review_text import review_lines
+
+        click.echo("\nThe week before, reviewed (blastwall review --since 7d):")
+        for line in review_lines(payload["review"]):
+            click.echo(line)
     root = api.ledger_of(store).path.parent / TRUST_ROOT_FILE
     store.close()
     click.echo(

@@ -218,58 +218,91 @@ def record_execution_cmd(
     default=None,
     help="Also write a human-readable HTML report here.",
 )
+@click.option(
+    "--pdf",
+    "pdf_out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the report as a PDF (printed by headless Chromium, charts included).",
+)
+@click.option(
+    "--suggest-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Write each suggested policy edit here as a complete policy file (<id>.yaml) to read, diff and "
+    "adopt with `policy load FILE --adopts ID --as YOU`. Nothing is applied.",
+)
+@click.option(
+    "--check",
+    is_flag=True,
+    help="Exit 5 when something diverged in the period (a run without a gate pass, or breakage nobody "
+    "predicted): for a scheduled job that opens a ticket.",
+)
 @TRUST_ROOT
 @click.pass_context
 @handled
 def review_cmd(
-    ctx: click.Context, since: str, until: str | None, fmt: str, html_out: Path | None, trust_root: str | None
+    ctx: click.Context,
+    since: str,
+    until: str | None,
+    fmt: str,
+    html_out: Path | None,
+    pdf_out: Path | None,
+    suggest_dir: Path | None,
+    check: bool,
+    trust_root: str | None,
 ) -> None:
-    """Post-action review: executed changes, predicted vs observed breakage, and decisions the current
-    policy would now make differently.
+    """Post-action review: executed changes, predicted vs observed breakage, what Blastwall would have
+    said about changes nobody asked it about, patterns per change kind, proposer, rule and approver role,
+    and suggested edits of the tier policy with their evidence (never applied).
 
     \b
     Example:
-      blastwall review --since 30d --html review.html
+      blastwall review --since 7d --html review.html --pdf review.pdf --suggest-dir suggestions/
+      blastwall review --since 7d --format json --check || open-a-ticket   # exit 5: something diverged
     """
     from analyzer import api
     from analyzer.governance.review import parse_since, review, review_html
 
     store = ctx_store(ctx)
     end = parse_time(until) if until else now()
+    policy = api.current_policy(store)
     report = review(
         store,
         ledger_of(ctx),
-        api.current_policy(store),
+        policy,
         parse_since(since, end),
         end,
         trust_root_of(trust_root),
+        rescore=api.retro_scorer(store, policy),
     )
-    if html_out:
-        html_out.write_text(review_html(report))
+    if html_out or pdf_out:
+        page = review_html(report)
+        if html_out:
+            html_out.write_text(page, encoding="utf-8")
+        if pdf_out:
+            from analyzer.governance.review_pdf import write_pdf
+
+            write_pdf(page, pdf_out)
+    if suggest_dir:
+        suggest_dir.mkdir(parents=True, exist_ok=True)
+        for sug in report["suggestions"]:
+            if sug["kind"] == "policy_edit":
+                (suggest_dir / f"{sug['suggestion_id']}.yaml").write_text(sug["policy_yaml"])
     if fmt == "json":
         from analyzer.output import to_json
 
         click.echo(to_json(report))
     else:
         say_freshness(report["freshness"], fmt)
-        s = report["summary"]
-        click.echo(
-            f"{s['executions']} execution(s) {report['since']} .. {report['until']}: "
-            f"{s['without_gate_pass']} without a gate pass, {s['with_unpredicted_breakage']} with "
-            f"unpredicted breakage, {s['diverging_from_current_policy']} diverging from the current policy"
-        )
-        for kind, g in sorted(report["patterns"]["change_kind"].items()):
-            shown = lambda v: "n/a" if v is None else f"{v:.0%}"  # noqa: E731
-            click.echo(
-                f"  {kind}: {g['executions']} run(s), {g['without_gate_pass']} without a gate pass, "
-                f"{g['broke_something']} broke something; prediction precision {shown(g['precision'])}, "
-                f"recall {shown(g['recall'])}"
-            )
-        for i in report["executions"]:
-            click.echo(
-                f"  {i['proposal_id']} {i['outcome']} {i['executed_at']}: "
-                f"{len(i['predicted_and_observed'])} predicted and seen, "
-                f"{len(i['predicted_not_observed'])} predicted not seen, "
-                f"{len(i['unpredicted_breakage'])} unpredicted"
-                + ("" if i["gate_passed_before_execution"] else "; RAN WITHOUT A GATE PASS")
-            )
+        from analyzer.governance.review_text import review_lines
+
+        for line in review_lines(report):
+            click.echo(line)
+    s = report["summary"]
+    if check and (s["without_gate_pass"] or s["with_unpredicted_breakage"]):
+        ctx.exit(DIVERGED)
+
+
+DIVERGED = 5
+"""Exit status of ``review --check`` when a change ran without a gate pass or broke what nobody predicted."""

@@ -19,6 +19,7 @@ from analyzer.cli.base import (
     report_errors,
     say_freshness,
 )
+from analyzer.cli.common_governance import KEY_DIR
 from analyzer.errors import BadInput
 from analyzer.timings import phase
 
@@ -121,6 +122,7 @@ def propose(ctx: click.Context, paths: tuple[Path, ...], requester: str | None) 
             "terraform_creates": "only created by the plan (nothing that exists changes)",
             "not_available": "not evaluated by the scanner",
             "duplicate": "duplicate (the same finding in another file or format)",
+            "not_executed": "steps of a runbook that did not run (failed, cancelled, timed out)",
         }
         parts = ", ".join(f"{n} {labels.get(reason, reason)}" for reason, n in sorted(r.skipped.items()))
         click.echo(f"{sum(r.skipped.values())} finding(s) not proposed: {parts}")
@@ -139,18 +141,56 @@ def policy() -> None:
 
 @policy.command("load")
 @click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option(
+    "--adopts",
+    "suggestion_id",
+    default=None,
+    metavar="ID",
+    help="The review's suggestion this policy adopts (ps-…): recorded in the ledger, signed --as you.",
+)
+@click.option("--as", "who", default=None, help="Who adopts it (must hold the current policy's owner role).")
+@click.option("--statement", default="", help="Why it is adopted (kept in the ledger record).")
+@KEY_DIR
 @click.pass_context
 @handled
-def policy_load(ctx: click.Context, path: Path) -> None:
-    """Validate a tier policy YAML file and make it the store's current policy.
+def policy_load(
+    ctx: click.Context,
+    path: Path,
+    suggestion_id: str | None,
+    who: str | None,
+    statement: str,
+    key_dir: Path | None,
+) -> None:
+    """Validate a tier policy YAML file and make it the store's current policy. With --adopts, the
+    suggested edit a review wrote is adopted: the ledger records who adopted which suggestion, and the
+    digests of the policy replaced and the new one.
 
     \b
     Example:
       blastwall policy load tier-policy.yaml
+      blastwall policy load suggestions/ps-1a2b3c4d5e6f.yaml --adopts ps-1a2b3c4d5e6f --as dana
     """
-    from analyzer.api import store_policy
+    from analyzer.api import current_policy, store_policy
+    from analyzer.governance.tier_policy import load_policy
 
-    p = store_policy(ctx_store(ctx), path)
+    store = ctx_store(ctx)
+    if suggestion_id is not None:
+        if not who:
+            raise BadInput("--adopts needs --as: an adoption is signed by the person adopting it")
+        from analyzer.cli.common_governance import ledger_of
+        from analyzer.governance.decisions import adopt_policy
+
+        a = adopt_policy(
+            ledger_of(ctx),
+            who=who,
+            previous=current_policy(store),
+            policy=load_policy(path),
+            suggestion_id=suggestion_id,
+            statement=statement,
+            key_dir=key_dir,
+        )
+        click.echo(f"adoption of {a['suggestion_id']} by {who} ({a['role']}) recorded in the ledger")
+    p = store_policy(store, path)
     click.echo(
         f"policy {p.doc['policy_id']} v{p.doc['version']} (owner {p.doc['owner_role']}) is now current"
     )

@@ -94,6 +94,7 @@ class Authority:
     members: dict[str, Member] = field(default_factory=dict)
     decisions: dict[str, dict[str, Any]] = field(default_factory=dict)
     acceptances: dict[str, dict[str, Any]] = field(default_factory=dict)
+    adoptions: list[dict[str, Any]] = field(default_factory=list)
     executions: list[dict[str, Any]] = field(default_factory=list)
     gates: list[dict[str, Any]] = field(default_factory=list)
     history: list[dict[str, Any]] = field(default_factory=list)  # grants, revocations, keys: who, when
@@ -294,6 +295,20 @@ class Authority:
             raise Refused("a risk acceptance needs a scope and an expiry")
         self.acceptances[aid] = dict(body) | {"ledger_seq": rec["seq"]}
 
+    def _policy_adoption(self, rec: dict[str, Any], actor: str, body: dict[str, Any]) -> None:
+        who, role = _text(body, "adopted_by"), check_role(_text(body, "role"))
+        if fold(actor) != fold(who):
+            raise Refused("a policy adoption is signed by the person adopting it")
+        if not self.holds(who, role):
+            raise Refused(f"{who} did not hold {role!r} here, the role that owned the policy it replaces")
+        for side in ("previous", "policy"):
+            ref = body.get(side)
+            if not isinstance(ref, dict) or not isinstance(ref.get("digest"), str):
+                raise Refused(f"a policy adoption names the {side} policy by its digest")
+        _text(body, "suggestion_id")
+        self.adoptions.append(dict(body) | {"ledger_seq": rec["seq"], "time": rec["time"]})
+        self._note(rec, f"adopted {body['suggestion_id']}", who, role)
+
     def _token_issue(self, rec: dict[str, Any], actor: str, body: dict[str, Any]) -> None:
         self._need(actor, ROLE_ADMIN, "issue API tokens")
         tid, name = _text(body, "token_id"), signing.check_name(_text(body, "name"))
@@ -403,6 +418,7 @@ _HANDLERS = {
     "key_revoke": Authority._key_revoke,
     "decision": Authority._decision,
     "risk_acceptance": Authority._risk_acceptance,
+    "policy_adoption": Authority._policy_adoption,
     "token_issue": Authority._token_issue,
     "token_revoke": Authority._token_revoke,
     "account_link": Authority._account_link,

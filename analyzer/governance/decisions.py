@@ -166,6 +166,42 @@ def accept_risk(
     return payload
 
 
+# -- adopting a suggested policy edit ------------------------------------------------------------------
+def adopt_policy(
+    ledger: Ledger,
+    *,
+    who: str,
+    previous: TierPolicy,
+    policy: TierPolicy,
+    suggestion_id: str,
+    statement: str = "",
+    key_dir: Path | None = None,
+) -> dict[str, Any]:
+    """Record, signed by ``who``, that the policy replacing ``previous`` adopts a review's suggestion.
+    Only a holder of the role that owns the policy being replaced may: the tier policy is theirs."""
+    role = previous.doc["owner_role"]
+    auth = current(ledger)
+    if not auth.holds(who, role):
+        raise BlastwallError(
+            f"{who} does not hold {role!r}, the role that owns the current tier policy; only that role "
+            "can adopt an edit of it"
+        )
+    if not suggestion_id.strip():
+        raise BadInput("--adopts needs the suggestion's id (ps-…), as the review printed it")
+    payload: dict[str, Any] = {
+        "adoption_id": "pa-" + uuid.uuid4().hex[:12],
+        "suggestion_id": suggestion_id.strip(),
+        "adopted_by": who,
+        "role": role,
+        "statement": statement,
+        "adopted_at": iso(now()),
+        "previous": policy_ref(previous),
+        "policy": policy_ref(policy),
+    }
+    ledger.append("policy_adoption", payload, actor=who, key=_own_key(auth, who, key_dir))
+    return payload
+
+
 def covering_acceptance(
     acceptances: dict[str, dict[str, Any]],
     result: dict[str, Any],

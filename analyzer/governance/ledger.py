@@ -46,7 +46,15 @@ from analyzer.governance.authority import (
 from analyzer.governance.trust_root import TrustRoot
 from analyzer.timeutil import iso, now
 
-ANCHORED_TYPES = ("decision", "risk_acceptance", "role_grant", "role_revoke", "key_rotate", "key_revoke")
+ANCHORED_TYPES = (
+    "decision",
+    "risk_acceptance",
+    "policy_adoption",
+    "role_grant",
+    "role_revoke",
+    "key_rotate",
+    "key_revoke",
+)
 
 
 def ledger_path_for(store_uri: str) -> Path:

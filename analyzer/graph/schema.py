@@ -298,6 +298,15 @@ EDGE_KINDS: dict[str, EdgeKind] = {
             key_fields=("action", "assignment", "auth"),
         ),
         EdgeKind(
+            "OBSERVED_CHANGE",
+            Layer.EVIDENCE,
+            "Principal -> IAM role whose configuration it changed (CloudTrail ``UpdateAssumeRolePolicy``, "
+            "``PutRolePolicy``, ``AttachRolePolicy`` …), keyed by action: who changed what, and when (first "
+            "and last seen). Not a dependency: changing a role is not using it.",
+            count_merge="sum",
+            key_fields=("action",),
+        ),
+        EdgeKind(
             "OBSERVED_DENIED",
             Layer.EVIDENCE,
             "Principal -> resource, a call that was refused (AccessDenied), keyed by action.",

@@ -225,7 +225,9 @@ def score_proposal(
         "status": status,
         "source": {
             k: proposal["source"].get(k) for k in ("format", "finding_id", "product", "title", "severity")
-        },
+        }
+        # a tool's record that it already ran this: the verdict and the review say so
+        | ({"executed": ran} if isinstance(ran, dict) else {}),
         "change": {
             "kind": kind.name,
             "target": target,

@@ -156,5 +156,12 @@ def verdict(r: dict[str, Any]) -> str:
         parts.append("its account has no evidence in the window, so unseen use is unknown")
     elif unknowns:
         parts.append(_count(len(unknowns), "unknown") + (" remains" if len(unknowns) == 1 else " remain"))
-    parts.append(tier)
+    ran = (r.get("source") or {}).get("executed")
+    if isinstance(ran, dict):  # a tool's record of what it already did: not a request any more
+        parts.append(
+            f"it already ran ({ran.get('by') or 'a remediation tool'}, {ran.get('at') or 'time unrecorded'}) "
+            f"without a gate pass; the policy says {tier}"
+        )
+    else:
+        parts.append(tier)
     return "; ".join(parts) + "."

@@ -192,6 +192,11 @@ def _fold_record(i: int, rec: Any, agg: Aggregate, file: str) -> None:
             agg.kinds.setdefault(role, ("IamRole", role.split(":")[4] or None))
             agg.add(src, "OBSERVED_DENIED" if denied else "OBSERVED_ASSUME", role, action, when, recipient)
         return
+    if rec.get("eventSource") == "iam.amazonaws.com" and rec.get("eventName") in ROLE_CHANGES:
+        name = (rec.get("requestParameters") or {}).get("roleName")
+        if isinstance(name, str) and name and recipient:
+            _role_change(agg, src, recipient, name, action, when, denied)
+        return
     target = _resource_of(rec)
     if target is None:
         return
@@ -203,6 +208,30 @@ def _fold_record(i: int, rec: Any, agg: Aggregate, file: str) -> None:
         agg, src, rec.get("vpcEndpointId"), rec.get("vpcEndpointAccountId"), region, recipient, action, when
     )
     _from_address(agg, src, rec.get("sourceIPAddress"), when, recipient)
+
+
+ROLE_CHANGES = frozenset(
+    {
+        "UpdateAssumeRolePolicy",
+        "PutRolePolicy",
+        "DeleteRolePolicy",
+        "AttachRolePolicy",
+        "DetachRolePolicy",
+        "PutRolePermissionsBoundary",
+        "DeleteRolePermissionsBoundary",
+        "DeleteRole",
+    }
+)
+"""IAM calls that change what a role trusts or may do. CloudTrail names the role (``roleName``), not its
+ARN: the role is taken at the account's root path (a role under a path is a different node id)."""
+
+
+def _role_change(
+    agg: Aggregate, src: str, account: str, name: str, action: str, when: str, denied: bool
+) -> None:
+    role = f"arn:aws:iam::{account}:role/{name}"
+    agg.kinds.setdefault(role, ("IamRole", account))
+    agg.add(src, "OBSERVED_DENIED" if denied else "OBSERVED_CHANGE", role, action, when, account)
 
 
 def _via_endpoint(
@@ -316,6 +345,7 @@ class _Resource(msgspec.Struct):
 class _Params(msgspec.Struct):
     roleArn: str | None = None
     bucketName: str | None = None
+    roleName: Any = None
 
 
 class _Record(msgspec.Struct):
@@ -402,6 +432,11 @@ def transform_structs(records: list[_Record], agg: Aggregate, file: str = "") ->
                 agg.add(
                     src, "OBSERVED_DENIED" if denied else "OBSERVED_ASSUME", role, action, when, recipient
                 )
+            continue
+        if rec.eventSource == "iam.amazonaws.com" and rec.eventName in ROLE_CHANGES:
+            name = rec.requestParameters.roleName if rec.requestParameters else None
+            if isinstance(name, str) and name and recipient:
+                _role_change(agg, src, recipient, name, action, when, denied)
             continue
         target = None
         for r in rec.resources or ():

@@ -433,5 +433,6 @@ def _ensure_registered() -> None:
         policy_remediation,
         policy_report,
         prowler_csv,
+        ssm_automation,
         terraform,
     )

@@ -33,6 +33,14 @@ REGION = "us-east-1"
 EVIDENCE_START = datetime(2026, 5, 1, tzinfo=UTC)
 EVIDENCE_DAYS = 14
 COLLECTED_AT = datetime(2026, 5, 15, 6, 0, tzinfo=UTC)
+# The incident the product was born from, replayed: the CSPM's auto-remediation removes the legacy
+# account's trust from datalake-reader (an SSM Automation run, no gate pass), the ETL is refused every five
+# minutes for three hours, and the platform on-call engineer puts the trust back.
+INCIDENT_AT = datetime(2026, 5, 12, 9, 14, 29, tzinfo=UTC)
+RESTORED_AT = datetime(2026, 5, 12, 12, 13, 52, tzinfo=UTC)
+CSPM_RUNBOOK = "ACME-CSPM-RestrictCrossAccountTrust"
+CSPM_ROLE = "cspm-auto-remediation"
+CSPM_EXECUTION = "5b7c3f0e-2d41-4c8a-9e1f-7a6b2c9d4e30"
 SN_INSTANCE = "https://acmefin.service-now.com"
 CLUSTER = "fraud-eks"
 CLUSTER_ARN = f"arn:aws:eks:{REGION}:{FRAUD}:cluster/{CLUSTER}"
@@ -169,6 +177,25 @@ def service_trust(service: str) -> dict[str, Any]:
     return doc({"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"})
 
 
+def datalake_reader_trust(*, legacy: bool = True) -> dict[str, Any]:
+    """The trust the story turns on; without the legacy account's statement it is what the CSPM's
+    auto-remediation left on 2026-05-12 for three hours."""
+    legacy_statement = {
+        "Sid": "LegacyBatchAccount",
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{LEGACY}:root"},
+        "Action": "sts:AssumeRole",
+    }
+    pipeline = {
+        "Sid": "FraudFeaturePipeline",
+        "Effect": "Allow",
+        "Principal": {"AWS": f"arn:aws:iam::{FRAUD}:role/fraud-feature-pipeline"},
+        "Action": "sts:AssumeRole",
+        "Condition": {"StringEquals": {"aws:PrincipalOrgID": ORG_ID}},
+    }
+    return doc(legacy_statement, pipeline) if legacy else doc(pipeline)
+
+
 def gaad(account: str) -> dict[str, Any]:
     users: list[dict[str, Any]] = []
     roles: list[dict[str, Any]] = []
@@ -179,21 +206,7 @@ def gaad(account: str) -> dict[str, Any]:
             role(
                 DATA,
                 "datalake-reader",
-                doc(
-                    {
-                        "Sid": "LegacyBatchAccount",
-                        "Effect": "Allow",
-                        "Principal": {"AWS": f"arn:aws:iam::{LEGACY}:root"},
-                        "Action": "sts:AssumeRole",
-                    },
-                    {
-                        "Sid": "FraudFeaturePipeline",
-                        "Effect": "Allow",
-                        "Principal": {"AWS": f"arn:aws:iam::{FRAUD}:role/fraud-feature-pipeline"},
-                        "Action": "sts:AssumeRole",
-                        "Condition": {"StringEquals": {"aws:PrincipalOrgID": ORG_ID}},
-                    },
-                ),
+                datalake_reader_trust(),
                 inline={
                     "read-curated-zone": doc(
                         {
@@ -1401,6 +1414,206 @@ def dynamodb_record(
     }
 
 
+def denied_assume_record(when: datetime, legacy_instance: str, session: str) -> dict[str, Any]:
+    """The ETL's AssumeRole refused while the trust named no legacy principal (a failed call: an error
+    code and message, no response elements, no resources)."""
+    rec = assume_record(
+        when,
+        LEGACY,
+        "legacy-etl-role",
+        legacy_instance,
+        DATA,
+        "datalake-reader",
+        session,
+        "3.91.22.140",
+        "aws-sdk-java/1.11.1030 Linux/4.14.355 OpenJDK_64-Bit_Server_VM/25.412-b08",
+    )
+    rec["errorCode"] = "AccessDenied"
+    rec["errorMessage"] = (
+        f"User: {rec['userIdentity']['arn']} is not authorized to perform: sts:AssumeRole on resource: "
+        f"arn:aws:iam::{DATA}:role/datalake-reader"
+    )
+    rec["responseElements"] = None
+    del rec["resources"]
+    return rec
+
+
+def trust_change_record(
+    when: datetime, identity: dict[str, Any], agent: str, document: dict[str, Any]
+) -> dict[str, Any]:
+    """``iam:UpdateAssumeRolePolicy`` on datalake-reader as CloudTrail logs it (the new document as text in
+    ``requestParameters.policyDocument``; IAM is global: logged in us-east-1)."""
+    return {
+        "eventVersion": "1.08",
+        "userIdentity": identity,
+        "eventTime": ts(when),
+        "eventSource": "iam.amazonaws.com",
+        "eventName": "UpdateAssumeRolePolicy",
+        "awsRegion": REGION,
+        "sourceIPAddress": agent if agent.endswith("amazonaws.com") else "198.51.100.23",
+        "userAgent": agent,
+        "requestParameters": {"roleName": "datalake-reader", "policyDocument": json.dumps(document)},
+        "responseElements": None,
+        "requestID": uuid_like("iamreq", when.isoformat()),
+        "eventID": uuid_like("iamevt", when.isoformat()),
+        "readOnly": False,
+        "eventType": "AwsApiCall",
+        "managementEvent": True,
+        "recipientAccountId": DATA,
+        "eventCategory": "Management",
+        "tlsDetails": {
+            "tlsVersion": "TLSv1.3",
+            "cipherSuite": "TLS_AES_128_GCM_SHA256",
+            "clientProvidedHostHeader": "iam.amazonaws.com",
+        },
+    }
+
+
+def trust_changes() -> list[dict[str, Any]]:
+    """The CSPM's runbook narrowing the trust, and the on-call engineer putting it back three hours later."""
+    automation = assumed_identity(
+        DATA, CSPM_ROLE, CSPM_EXECUTION, aws_id("ASIA", "cspm", INCIDENT_AT.isoformat(), n=16)
+    )
+    automation["invokedBy"] = "ssm.amazonaws.com"
+    automation["sessionContext"]["attributes"]["creationDate"] = ts(INCIDENT_AT - timedelta(seconds=4))
+    oncall = assumed_identity(
+        DATA,
+        "AWSReservedSSO_PlatformOnCall_5e1f0c2a9b7d4e31",
+        "maria.okafor@acmefin.example",
+        aws_id("ASIA", "oncall", RESTORED_AT.isoformat(), n=16),
+    )
+    oncall["sessionContext"]["attributes"]["creationDate"] = ts(RESTORED_AT - timedelta(minutes=9))
+    return [
+        trust_change_record(
+            INCIDENT_AT, automation, "ssm.amazonaws.com", datalake_reader_trust(legacy=False)
+        ),
+        trust_change_record(
+            RESTORED_AT,
+            oncall,
+            "aws-cli/2.15.40 Python/3.11.8 Darwin/23.4.0 exe/x86_64 prompt/off command/iam.update-assume-role-policy",
+            datalake_reader_trust(),
+        ),
+    ]
+
+
+def cspm_run(out: Path) -> None:
+    """``aws ssm get-automation-execution`` of the CSPM's run (AWS CLI v2: times in ISO 8601; the step's
+    inputs as the JSON text of what they resolved to)."""
+
+    def at(t: datetime) -> str:
+        return t.isoformat(timespec="microseconds")
+
+    started = INCIDENT_AT - timedelta(seconds=2, microseconds=388000)
+    policy = json.dumps(datalake_reader_trust(legacy=False))
+    execution = {
+        "AutomationExecution": {
+            "AutomationExecutionId": CSPM_EXECUTION,
+            "DocumentName": CSPM_RUNBOOK,
+            "DocumentVersion": "3",
+            "ExecutionStartTime": at(started),
+            "ExecutionEndTime": at(INCIDENT_AT + timedelta(microseconds=604000)),
+            "AutomationExecutionStatus": "Success",
+            "StepExecutions": [
+                {
+                    "StepName": "RemoveExternalAccountPrincipals",
+                    "Action": "aws:executeAwsApi",
+                    "ExecutionStartTime": at(INCIDENT_AT - timedelta(microseconds=912000)),
+                    "ExecutionEndTime": at(INCIDENT_AT + timedelta(microseconds=411000)),
+                    "StepStatus": "Success",
+                    "Inputs": {
+                        "Api": json.dumps("UpdateAssumeRolePolicy"),
+                        "PolicyDocument": json.dumps(policy),
+                        "RoleName": json.dumps("datalake-reader"),
+                        "Service": json.dumps("iam"),
+                    },
+                    "Outputs": {"OutputPayload": ['{"ResponseMetadata":{"HTTPStatusCode":200}}']},
+                    "StepExecutionId": uuid_like("ssmstep", CSPM_EXECUTION),
+                    "OverriddenParameters": {},
+                    "IsEnd": True,
+                    "IsCritical": True,
+                    "ValidNextSteps": [],
+                }
+            ],
+            "StepExecutionsTruncated": False,
+            "Parameters": {
+                "AutomationAssumeRole": [f"arn:aws:iam::{DATA}:role/{CSPM_ROLE}"],
+                "RoleName": ["datalake-reader"],
+                "FindingId": [
+                    f"arn:aws:access-analyzer:{REGION}:{DATA}:analyzer/account-analyzer/arn:aws:iam::{DATA}:role/datalake-reader/{LEGACY}"
+                ],
+            },
+            "Outputs": {},
+            "Mode": "Auto",
+            "ExecutedBy": f"arn:aws:sts::{DATA}:assumed-role/{CSPM_ROLE}/SecurityHubAutomatedResponse",
+            "Targets": [],
+            "ResolvedTargets": {"ParameterValues": [], "Truncated": False},
+            "ProgressCounters": {
+                "TotalSteps": 1,
+                "SuccessSteps": 1,
+                "FailedSteps": 0,
+                "CancelledSteps": 0,
+                "TimedOutSteps": 0,
+            },
+        }
+    }
+    write_json(out / "findings" / "cspm-ssm-automation.json", execution)
+
+
+def etl_run(
+    records: dict[str, list[dict[str, Any]]],
+    t: datetime,
+    m: int,
+    session: str,
+    legacy_instance: str,
+    etl_ip: str,
+) -> None:
+    """One run of the legacy ETL: it assumes the data-lake reader cross-account (an EC2 instance profile
+    session), reads the curated zone, and hourly writes its feature extract."""
+    records[DATA].append(
+        assume_record(
+            t,
+            LEGACY,
+            "legacy-etl-role",
+            legacy_instance,
+            DATA,
+            "datalake-reader",
+            session,
+            "3.91.22.140",
+            "aws-sdk-java/1.11.1030 Linux/4.14.355 OpenJDK_64-Bit_Server_VM/25.412-b08",
+        )
+    )
+    # ...and reads the curated zone with that session (logged in the bucket owner's trail)
+    records[DATA].append(
+        s3_record(
+            t + timedelta(seconds=3),
+            DATA,
+            "datalake-reader",
+            session,
+            "acme-datalake-curated",
+            DATA,
+            f"transactions/dt={t:%Y-%m-%d}/hour={t:%H}/part-{m % 60:04d}.parquet",
+            "GetObject",
+            "3.91.22.140",
+        )
+    )
+    if m % 60 == 0:
+        # hourly: the ETL writes its feature extract into its own bucket
+        records[LEGACY].append(
+            s3_record(
+                t + timedelta(seconds=40),
+                LEGACY,
+                "legacy-etl-role",
+                legacy_instance,
+                "acme-legacy-etl-output",
+                LEGACY,
+                f"features/{t:%Y/%m/%d/%H}/extract.csv.gz",
+                "PutObject",
+                etl_ip,
+                tls=False,
+            )
+        )
+
+
 def cloudtrail(out: Path) -> None:
     records: dict[str, list[dict[str, Any]]] = {DATA: [], LEGACY: [], FRAUD: []}
     etl_ip = "10.40.1.25"
@@ -1409,50 +1622,11 @@ def cloudtrail(out: Path) -> None:
     for m in range(0, minutes, 5):
         t = EVIDENCE_START + timedelta(minutes=m, seconds=7)
         session = f"legacy-etl-{t.strftime('%Y%m%d%H%M')}"
-        # The legacy ETL (an EC2 instance profile session) assumes the data-lake reader cross-account
-        records[DATA].append(
-            assume_record(
-                t,
-                LEGACY,
-                "legacy-etl-role",
-                legacy_instance,
-                DATA,
-                "datalake-reader",
-                session,
-                "3.91.22.140",
-                "aws-sdk-java/1.11.1030 Linux/4.14.355 OpenJDK_64-Bit_Server_VM/25.412-b08",
-            )
-        )
-        # ...and reads the curated zone with that session (logged in the bucket owner's trail)
-        records[DATA].append(
-            s3_record(
-                t + timedelta(seconds=3),
-                DATA,
-                "datalake-reader",
-                session,
-                "acme-datalake-curated",
-                DATA,
-                f"transactions/dt={t:%Y-%m-%d}/hour={t:%H}/part-{m % 60:04d}.parquet",
-                "GetObject",
-                "3.91.22.140",
-            )
-        )
-        if m % 60 == 0:
-            # hourly: the ETL writes its feature extract into its own bucket
-            records[LEGACY].append(
-                s3_record(
-                    t + timedelta(seconds=40),
-                    LEGACY,
-                    "legacy-etl-role",
-                    legacy_instance,
-                    "acme-legacy-etl-output",
-                    LEGACY,
-                    f"features/{t:%Y/%m/%d/%H}/extract.csv.gz",
-                    "PutObject",
-                    etl_ip,
-                    tls=False,
-                )
-            )
+        if INCIDENT_AT <= t < RESTORED_AT:
+            # the trust names no legacy principal: every attempt is refused, nothing is read or written
+            records[DATA].append(denied_assume_record(t, legacy_instance, session))
+        else:
+            etl_run(records, t, m, session, legacy_instance, etl_ip)
         if m % 15 == 0:
             fsession = f"feature-pipeline-{t.strftime('%H%M')}"
             tf = t + timedelta(minutes=2)
@@ -1508,6 +1682,7 @@ def cloudtrail(out: Path) -> None:
                 "10.30.1.10",
             )
         )
+    records[DATA] += trust_changes()
     # EC2 refreshes the legacy instance's profile credentials (the session is named after the instance)
     for m in range(0, minutes, 360):
         t = EVIDENCE_START + timedelta(minutes=m, seconds=41)
@@ -2511,6 +2686,7 @@ def main(out: Path) -> None:
     flowlogs(out, ips[LEGACY])
     servicenow(out)
     findings(out)
+    cspm_run(out)
     kubernetes(out)
     azure(out)
     (out / "findings" / "platform-iam-hygiene.yaml").write_text(PLATFORM_PROPOSALS)

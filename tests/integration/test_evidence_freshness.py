@@ -79,7 +79,7 @@ def test_score_without_as_of_says_how_old_the_evidence_is_before_the_table(store
     lines = out.stdout.splitlines()
     assert lines[0].startswith("EVIDENCE: no evidence in the window") and "days old" in lines[0]
     assert lines[1].startswith("evidence ") and "(anchored at now)" in lines[1]
-    assert lines[2].startswith("Scored 5 proposal(s)")
+    assert lines[2].startswith("Scored 6 proposal(s)")
     js = run(store, "score", "--format", "json")
     assert js.stderr.startswith("EVIDENCE: ") and json.loads(js.stdout)["freshness"]["stale"]
     pinned = run(store, "score", "--as-of", "2026-05-15T06:00:00Z")

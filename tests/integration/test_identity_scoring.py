@@ -88,7 +88,7 @@ def test_detaching_the_inline_policy_is_the_fraud_story(results: dict[str, dict]
     assert [(s["provider"], s["access"], s["observed"]) for s in r["severed"]] == [
         ("arn:aws:iam::482510973311:role/datalake-reader", "sts:AssumeRole", True)
     ]
-    assert r["severed"][0]["events"] == 4032 and r["tier"] == "cab"
+    assert r["severed"][0]["events"] == 3996 and r["tier"] == "cab"
     assert any(i["name"] == "Fraud Detection" for i in r["impacted_services"])
     rb = r["rollback"]
     assert rb["verified"] is True and rb["change"]["kind"] == "iam.attach_or_put_policy"

@@ -60,7 +60,7 @@ def cells(page: Any, column: str, within: str = "") -> list[str]:
     Read in one script, so a grid redrawing between two reads cannot mix two states of its rows."""
     pairs = page.evaluate(
         "([sel, col]) => Array.from(document.querySelectorAll(sel)).map(r => "
-        "[Number(r.getAttribute('row-index') || 0), r.querySelector(`[col-id=${col}]`)?.innerText ?? ''])",
+        "[Number(r.getAttribute('row-index') || 0), r.querySelector(`[col-id=\"${col}\"]`)?.innerText ?? ''])",
         [f"{within} {CENTER}:not(.ag-row-loading)".strip(), column],
     )
     return [text for _, text in sorted((int(i), str(t)) for i, t in pairs)]
@@ -90,12 +90,14 @@ def test_queue_shows_tiers_and_opens_the_story(browser: object, app_url: str) ->
     page = browser.new_page(viewport={"width": 1400, "height": 900})  # type: ignore[attr-defined]
     page.goto(app_url + "/")
     page.wait_for_selector("text=Proposed remediations")
-    page.wait_for_selector("text=5 scored proposal(s).")
-    drawn(page, 5)
+    page.wait_for_selector("text=6 scored proposal(s).")
+    drawn(page, 6)
     tiers = cells(page, "tier")
-    # the five sample proposals, none auto: the AWS story, the EKS one (an IRSA narrowing) and the Azure
-    # one (Defender's shared-key fix) go to the CAB
-    assert sorted(tiers) == ["approval", "approval", "cab", "cab", "cab"]
+    # the six sample proposals, none auto: the AWS story (and the CSPM's earlier run of the same fix, which
+    # its sentence says already ran), the EKS one (an IRSA narrowing) and the Azure one (Defender's
+    # shared-key fix) go to the CAB
+    assert sorted(tiers) == ["approval", "approval", "cab", "cab", "cab", "cab"]
+    assert sum("it already ran (aws-ssm-automation" in v for v in cells(page, "verdict")) == 1
     assert cells(page, "verdict")[0].startswith("Changing who may assume datalake-reader")
     assert cells(page, "top_impact")[0] == "Fraud Detection (critical) +4"
     page.screenshot(path=str(SHOTS / "queue.png"), full_page=True)
@@ -126,7 +128,7 @@ def test_queue_shows_tiers_and_opens_the_story(browser: object, app_url: str) ->
     assert "Fraud Detection" in body and "critical" in body
     page.wait_for_selector("canvas")  # the cytoscape graph rendered
     page.wait_for_selector("#usage-timeline .main-svg")  # and the plotly usage timeline
-    assert "4032 events" in page.inner_text("#usage-timeline")
+    assert "3996 events" in page.inner_text("#usage-timeline")
     assert page.inner_text("#decision").startswith("Approved by priya (change-advisory-board)")
     assert "0 observed" in page.inner_text("#safer-alternative")
     page.screenshot(path=str(SHOTS / "proposal.png"), full_page=True)
@@ -412,9 +414,62 @@ def test_audit_shows_the_verified_ledger_and_exports(browser: object, app_url: s
     assert content.startswith("ledger_seq,ledger_hash,proposal_id") and STORY in content
     page.screenshot(path=str(SHOTS / "audit.png"), full_page=True)
     page.click("nav >> text=Review")  # the navigation reaches every page
-    page.wait_for_selector("text=execution(s) since")
+    page.wait_for_selector("text=execution(s) from")
     page.goto(app_url + f"/proposal/{STORY}")
     page.wait_for_selector("text=Severed dependencies")
+
+
+def test_review_replays_the_incident_with_its_charts_and_what_to_change(
+    browser: object, app_url: str
+) -> None:
+    """The sample's week as the weekly meeting reads it: the CSPM's run, its unpredicted breakage and what
+    Blastwall would have said, the three charts drawn with their bars, and the process finding."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1200})  # type: ignore[attr-defined]
+    page.goto(app_url + "/review")
+    page.wait_for_selector("#review-runs pre")
+    summary = page.inner_text("#review-result")
+    assert (
+        "1 execution(s) from 2026-05-08T06:00:00Z to 2026-05-15T06:00:00Z: 1 without a gate pass" in summary
+    )
+    run = page.inner_text("#review-runs")
+    assert "WITHOUT A GATE PASS; nobody asked Blastwall before it ran" in run
+    assert "broke, NOT PREDICTED: legacy-etl-role -> datalake-reader: refused 36 time(s)" in run
+    assert "what broke reaches: Fraud Detection [critical]" in run
+    assert "would have said: tier CAB by rule critical-undocumented-dependency" in run
+    assert cells(page, "gate passed", "#review-table") == ["NO"]
+    # each chart drew its bars: one day of the week with a run nobody asked about, recall 0 for trust
+    # changes, and the services the breakage reached
+    page.wait_for_selector("#review-services-chart .bars path")
+    bars = page.evaluate(
+        "ids => ids.map(id => document.querySelectorAll(`#${id} .bars path`).length)",
+        ["review-chart", "review-services-chart"],
+    )
+    assert bars[0] >= 1 and bars[1] == 5
+    assert "not asked" in page.inner_text("#review-chart")
+    assert "Fraud Detection [critical]" in page.inner_text("#review-services-chart")
+    assert "0%" in page.inner_text("#review-prediction-chart")
+    assert "ran 1 change(s) without asking the gate" in page.inner_text("#review-suggestions")
+    page.screenshot(path=str(SHOTS / "review.png"), full_page=True)
+
+
+def test_the_weekly_review_prints_to_pdf(tmp_path: Path) -> None:
+    """``review --pdf``: the HTML report printed by this machine's Chromium, its charts drawn first."""
+    import re
+
+    from analyzer.demo import run_demo
+    from analyzer.governance.review import review_html
+    from analyzer.governance.review_pdf import write_pdf
+
+    store, payload = run_demo(str(tmp_path / "store"))
+    store.close()
+    page = review_html(payload["review"])
+    assert page.count('class="plotly-graph-div"') == 3 and page.count("plotly.js v") == 1
+    out = tmp_path / "review.pdf"
+    write_pdf(page, out)
+    data = out.read_bytes()
+    assert data.startswith(b"%PDF-") and data.rstrip().endswith(b"%%EOF")
+    # the charts and the runs: two pages or more
+    assert len(re.findall(rb"/Type\s*/Page(?![a-z])", data)) >= 2
 
 
 def test_unknown_proposal_page_says_so(browser: object, app_url: str) -> None:

@@ -45,22 +45,26 @@ def test_queue_page_callback(app: Any) -> None:
     with app.server.test_request_context("/"):
         got, summary = queue.rows({"startRow": 0, "endRow": 2}, None, *everything)
         assert (
-            len(got["rowData"]) == 2 and got["rowCount"] == 5 and summary.startswith("5 scored proposal(s).")
+            len(got["rowData"]) == 2 and got["rowCount"] == 6 and summary.startswith("6 scored proposal(s).")
         )
         cab = {"tier": {"filterType": "text", "type": "equals", "filter": "cab"}}
         got, summary = queue.rows({"startRow": 0, "endRow": 100, "filterModel": cab}, None, *everything)
-        # the AWS story, the EKS one (an IRSA narrowing that cuts fraud-scoring) and the Azure one
-        # (Defender's shared-key fix that cuts the model training's reads)
-        assert [r["tier"] for r in got["rowData"]] == ["cab"] * 3 and "matching the column filters" in summary
+        # the AWS story, the CSPM's run of the same fix three days before (it ran: the sentence says so),
+        # the EKS one (an IRSA narrowing that cuts fraud-scoring) and the Azure one (Defender's shared-key
+        # fix that cuts the model training's reads)
+        assert [r["tier"] for r in got["rowData"]] == ["cab"] * 4 and "matching the column filters" in summary
         assert sorted(r["change"] for r in got["rowData"]) == [
             "azure.storage_setting",
             "iam.update_trust_policy",
             "iam.update_trust_policy",
+            "iam.update_trust_policy",
         ]
+        ran = [r for r in got["rowData"] if "already ran" in r["verdict"]]
+        assert len(ran) == 1 and "aws-ssm-automation:ACME-CSPM-RestrictCrossAccountTrust" in ran[0]["verdict"]
         got, summary = queue.rows({"startRow": 0, "endRow": 100}, "fraud detection", *everything)
         assert [r["tier"] for r in got["rowData"]] == [
             "cab"
-        ] * 3 and "matching the search 'fraud detection'" in summary
+        ] * 4 and "matching the search 'fraud detection'" in summary
         got, summary = queue.rows({"startRow": 0, "endRow": 100}, None, ["approval"], ["none"])
         assert [r["tier"] for r in got["rowData"]] == ["approval", "approval"]
         assert "tier approval and worst impact none" in summary
@@ -99,30 +103,20 @@ def test_review_and_audit_callbacks(app: Any) -> None:
     from analyzer.app.pages import audit, review
 
     with app.server.test_request_context("/review"):
-        assert "0 execution(s)" in _text(review.show("30d"))
-        fig = review.review_figure(
-            {
-                "executions": [
-                    {
-                        "executed_at": "2026-05-15T07:00:00Z",
-                        "unpredicted_breakage": [],
-                        "predicted_and_observed": [1],
-                    },
-                    {
-                        "executed_at": "2026-05-15T09:00:00Z",
-                        "unpredicted_breakage": [1],
-                        "predicted_and_observed": [],
-                    },
-                    {
-                        "executed_at": "2026-05-16T09:00:00Z",
-                        "unpredicted_breakage": [],
-                        "predicted_and_observed": [],
-                    },
-                ]
-            }
-        )
-        counts = {t.name: list(t.y) for t in fig.data}
-        assert counts == {"clean": [0, 1], "predicted and seen": [1, 0], "unpredicted breakage": [1, 0]}
+        # the sample's week, ending at its scoring's time: the CSPM's run nobody asked Blastwall about
+        result, tiers, quality, services, suggested = review.review_page("7d")
+        text = _text(result)
+        assert "1 execution(s) from 2026-05-08T06:00:00Z to 2026-05-15T06:00:00Z" in text
+        assert "1 without a gate pass, 1 nobody asked Blastwall about, 1 with unpredicted breakage" in text
+        assert "broke, NOT PREDICTED: legacy-etl-role -> datalake-reader: refused 36 time(s)" in text
+        assert "would have said: tier CAB by rule critical-undocumented-dependency" in text
+        bars = {t.name: dict(zip(t.x, t.y, strict=True)) for t in tiers.data}
+        assert list(bars) == ["not asked"] and bars["not asked"]["2026-05-12"] == 1
+        assert sum(bars["not asked"].values()) == 1 and len(bars["not asked"]) == 8  # every day of the week
+        recall = next(t for t in quality.data if t.name == "recall")
+        assert list(recall.x) == ["iam.update_trust_policy"] and list(recall.y) == [0.0]
+        assert "Fraud Detection [critical]" in list(services.data[0].y)
+        assert "without asking the gate" in _text(suggested)
         exported = audit.export(1, "json")
         assert (
             exported["filename"] == "blastwall-change-records.json"
@@ -220,7 +214,7 @@ def test_the_lists_anchor_at_the_newest_scoring_without_reading_every_result(app
     store = open_store(app.server.config[CONFIG_KEY])
     last = store.get_document(api.SCORING, "last")
     try:
-        assert last is not None and last["scored"] == 5
+        assert last is not None and last["scored"] == 6
         assert api.iso(api.last_scoring_time(store)) == "2026-05-15T06:00:00Z"  # the demo's anchor
         store.delete_documents(api.SCORING, ["last"])  # a store scored before the record existed
         assert api.iso(api.last_scoring_time(store)) == "2026-05-15T06:00:00Z"

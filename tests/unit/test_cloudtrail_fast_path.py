@@ -83,3 +83,34 @@ def test_missing_required_fields_fall_back_to_the_general_path(tmp_path: Path) -
     f.write_text(json.dumps({"Records": [{"eventName": "GetObject"}]}))
     records, problem = read_events(f)
     assert problem is None and isinstance(records[0], dict)  # the general path then names the missing field
+
+
+def test_role_changes_are_who_changed_what_and_when_on_both_paths() -> None:
+    """The incident's day in the sample: the CSPM's runbook rewriting datalake-reader's trust and the on-call
+    engineer putting it back are ``OBSERVED_CHANGE`` evidence (not use of the role), the ETL's refusals
+    ``OBSERVED_DENIED``; both paths agree."""
+    day = (
+        SAMPLE / "cloudtrail" / "AWSLogs" / "482510973311" / "CloudTrail" / "us-east-1" / "2026" / "05" / "12"
+    )
+    fast, slow = Aggregate(), Aggregate()
+    for f in sorted(day.glob("*.json.gz")):
+        raw = gzip.decompress(f.read_bytes())
+        transform_structs(_LOG_DECODER.decode(raw).Records, fast)
+        transform_records(json.loads(raw)["Records"], slow, "f")
+    _same(fast, slow)
+    reader = "arn:aws:iam::482510973311:role/datalake-reader"
+    changes = {k[0]: e for k, e in fast.edges.items() if k[1] == "OBSERVED_CHANGE"}
+    assert set(changes) == {
+        "arn:aws:iam::482510973311:role/cspm-auto-remediation",
+        "arn:aws:iam::482510973311:role/AWSReservedSSO_PlatformOnCall_5e1f0c2a9b7d4e31",
+    }
+    assert all(
+        e.dst == reader and e.props == {"action": "iam:UpdateAssumeRolePolicy"} for e in changes.values()
+    )
+    assert (
+        changes["arn:aws:iam::482510973311:role/cspm-auto-remediation"].first_seen == "2026-05-12T09:14:29Z"
+    )
+    denied = [e for k, e in fast.edges.items() if k[1] == "OBSERVED_DENIED" and k[2] == reader]
+    assert [(e.src, e.count) for e in denied] == [("arn:aws:iam::739406228105:role/legacy-etl-role", 36)]
+    # a role change is not use of the role
+    assert not [k for k in fast.edges if k[1] in ("OBSERVED_CALL", "OBSERVED_ASSUME") and "cspm" in k[0]]

@@ -16,6 +16,7 @@ from connectors.proposals import import_proposals
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "tests" / "data"
+SAMPLE = ROOT / "data" / "samples" / "acme-fin"
 
 
 def _custodian(tmp: Path) -> list[Path]:
@@ -87,6 +88,7 @@ INPUT = {
         DATA / "proposals" / "defender-alerts.json",
     ],
     "Azure Policy remediation tasks": lambda tmp: [DATA / "proposals" / "policy-remediations.json"],
+    "AWS Systems Manager Automation": lambda tmp: [SAMPLE / "findings" / "cspm-ssm-automation.json"],
     "Blastwall": _blastwall,
 }
 
