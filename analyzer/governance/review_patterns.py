@@ -1,7 +1,8 @@
 """Patterns over a review period (issue #27: "identify patterns where the AI's judgment diverged from what a
 human would have decided"): the executions grouped by change kind, proposer, tier rule and approver role,
-each group with how often it ran without a gate pass, how often it was rolled back, and how well the
-prediction held: precision (of the severed dependencies predicted, the share the refusals after the
+each group with how often it ran without a gate pass or without any prediction on record, how often it
+was rolled back, the median time from a run that broke something to the next change of its target, and
+how well the prediction held: precision (of the severed dependencies predicted, the share the refusals after the
 execution confirmed) and recall (of the breakage seen after it, the share that was predicted). A group
 with nothing predicted, or nothing seen, has no precision or recall (None), never a perfect one.
 
@@ -42,6 +43,7 @@ def patterns(items: Iterable[dict[str, Any]]) -> dict[str, dict[str, dict[str, A
                 {
                     "executions": 0,
                     "without_gate_pass": 0,
+                    "without_prediction": 0,
                     "rolled_back": 0,
                     "diverging_from_current_policy": 0,
                     "broke_something": 0,
@@ -58,8 +60,15 @@ def patterns(items: Iterable[dict[str, Any]]) -> dict[str, dict[str, dict[str, A
             g["predicted"] += predicted
             g["predicted_and_observed"] += confirmed
             g["unpredicted"] += unpredicted
+            g["without_prediction"] += int("prediction_before" in item and item["prediction_before"] is None)
+            restored = item.get("time_to_restore_s")
+            if restored is not None and (confirmed or unpredicted):
+                g.setdefault("_restore", []).append(float(restored))
     for groups in out.values():
         for g in groups.values():
             g["precision"] = _ratio(g["predicted_and_observed"], g["predicted"])
             g["recall"] = _ratio(g["predicted_and_observed"], g["predicted_and_observed"] + g["unpredicted"])
+            # how long what broke stood before the target was changed again (None: never seen changed)
+            times = sorted(g.pop("_restore", []))
+            g["median_time_to_restore_s"] = times[len(times) // 2] if times else None
     return out

@@ -71,6 +71,15 @@ def test_a_rule_that_let_breakage_run_gets_an_edit_that_sends_it_to_a_human(
     # the sample's week: the CSPM's run diverged (no gate pass, unpredicted breakage): a scheduled job's exit 5
     week = bw("review", "--since", "7d", "--until", "2026-05-15T06:00:00Z", "--check", check=False)
     assert week.returncode == 5 and "WITHOUT A GATE PASS; nobody asked Blastwall before it ran" in week.stdout
+    replayed = json.loads(
+        bw("review", "--since", "7d", "--until", "2026-05-15T06:00:00Z", "--format", "json").stdout
+    )
+    [run] = replayed["executions"]
+    assert run["prediction_before"] is None and run["would_have_said"]["tier"] == "cab"
+    assert run["changed_again"][0]["at"] == "2026-05-12T12:13:52Z"  # the on-call engineer's restore
+    trust = replayed["patterns"]["change_kind"]["iam.update_trust_policy"]
+    # 09:14:29 to 12:13:52: the trust stood changed 2 h 59 min 23 s
+    assert trust["median_time_to_restore_s"] == 10763 and trust["without_prediction"] == 1
     quiet = bw("review", "--since", "1d", "--until", "2026-05-10T00:00:00Z", "--check", check=False)
     assert quiet.returncode == 0 and quiet.stdout.count("0 execution(s)") == 1
     bw("policy", "load", str(_lax_policy(sample_dir, tmp_path / "lax.yaml")))
