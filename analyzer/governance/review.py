@@ -151,7 +151,8 @@ def _would_have_said(scored: dict[str, Any], at: str, unpredicted: list[tuple[st
             for s in scored.get("impacted_services") or []
         ],
         "would_have_predicted": [list(p) for p in unpredicted if p in pairs],
-        "basis": "the configuration as last collected, with the evidence up to the run",
+        "basis": "the configuration as last collected, with the evidence seen by the run (event counts are "
+        "over all the evidence held, later events included)",
     }
 
 

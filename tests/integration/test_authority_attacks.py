@@ -473,3 +473,35 @@ def test_the_gate_answer_is_recorded_or_it_is_no(org: dict) -> None:
 def test_the_store_and_ledger_are_owner_only(org: dict) -> None:
     for p in (org["store"], org["ledger"], org["store"] / "blastwall.sqlite", org["store"] / "recorder"):
         assert p.stat().st_mode & 0o077 == 0, p
+
+
+# -- a policy edit is adopted by the policy's owner only -----------------------------------------------
+def test_an_adoption_forged_by_a_registered_viewer_is_refused(org: dict) -> None:
+    """Sam writes, with his own key, a policy adoption claiming the CISO role he does not hold (what the
+    CLI refuses before writing, put straight into the file): the ledger stops verifying at it."""
+    body = {
+        "adoption_id": "pa-000000000001",
+        "suggestion_id": "ps-0123456789ab",
+        "adopted_by": "sam",
+        "role": "CISO",
+        "statement": "",
+        "adopted_at": "2026-05-15T06:00:00Z",
+        "previous": {
+            "policy_id": "acme-remediation-tiers",
+            "version": "2026.05",
+            "digest": "sha256:" + "0" * 64,
+        },
+        "policy": {"policy_id": "acme-remediation-tiers", "version": "x", "digest": "sha256:" + "1" * 64},
+    }
+    forge_record(org["ledger"], "policy_adoption", "sam", body, key=org["key"]("sam"))
+    _cover(org)
+    rep = verify(org["ledger"], org["root"])
+    assert not rep.ok and "sam did not hold 'CISO'" in rep.problems[0]
+    # and in Dana's name, signed by Sam: not Dana's signature
+    truncate_to(org["ledger"], len(lines(org["ledger"])) - 1)
+    forge_record(
+        org["ledger"], "policy_adoption", "dana", body | {"adopted_by": "dana"}, key=org["key"]("sam")
+    )
+    _cover(org)
+    rep = verify(org["ledger"], org["root"])
+    assert not rep.ok and "signature is not 'dana'" in rep.problems[0]
