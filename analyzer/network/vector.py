@@ -13,6 +13,7 @@ classes, subnets and rules, not with pairs of endpoints.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -65,6 +66,22 @@ class RuleTable:
     ref: np.ndarray
     is_ref: np.ndarray
     unk: np.ndarray
+    extra: RuleTable | None = None
+    """Rows past the columns above (indices ``len(proto)`` and up): a derived table's changed groups,
+    kept apart so the base's columns are shared rather than copied per proposal."""
+
+    def take(self, name: str, rows: np.ndarray) -> np.ndarray:
+        """One column at ``rows``, reading rows past the shared columns from ``extra``."""
+        col = getattr(self, name)
+        if self.extra is None:
+            return col[rows]
+        n = len(col)
+        past = rows >= n
+        if not past.any():
+            return col[rows]
+        out = col[np.where(past, 0, rows)]
+        out[past] = getattr(self.extra, name)[rows[past] - n]
+        return out
 
 
 class Compiled:
@@ -161,15 +178,14 @@ class Compiled:
                 got = self._group_rows(g, direction)
                 starts[gi], counts[gi], missed[gi] = len(base.proto) + len(added), len(got or ()), got is None
                 added += got or []
-            extra = _table(added, [], [], [])
-            table = RuleTable(
-                starts,
-                counts,
-                missed,
-                *(
-                    np.concatenate([getattr(base, f), getattr(extra, f)])
-                    for f in ("proto", "lo", "hi", "nlo", "nhi", "ref", "is_ref", "unk")
-                ),
+            # the base's rule columns are shared, not copied (at L they hold millions of rows and a
+            # proposal changes a group or two): the changed groups' rows are read from ``extra``
+            table = dataclasses.replace(
+                base,
+                start=starts,
+                count=counts,
+                missing=missed,
+                extra=_table(added, [], [], []) if added else None,
             )
         self._tables[direction] = table
         return table
@@ -279,21 +295,24 @@ def sg_tri(cm: Compiled, fl: Flows, side: str) -> np.ndarray:
         rc = tab.count[cg]
         rf = np.repeat(cf, rc)  # the flow of each (flow, rule) pair
         ri = _ranges(tab.start[cg], rc)  # the rule
-        pp = _covers(tab.proto[ri], tab.lo[ri], tab.hi[ri], fl.proto[ch][rf], fl.port[ch][rf])
+        pp = _covers(
+            tab.take("proto", ri), tab.take("lo", ri), tab.take("hi", ri), fl.proto[ch][rf], fl.port[ch][rf]
+        )
         ip = peer_ip[ch][rf]
-        nlo = tab.nlo[ri]
-        cidr = (nlo >= 0) & (nlo <= ip) & (ip <= tab.nhi[ri])
+        nlo = tab.take("nlo", ri)
+        cidr = (nlo >= 0) & (nlo <= ip) & (ip <= tab.take("nhi", ri))
         pe = peer_eni[ch][rf]
-        ref = tab.ref[ri]
+        ref = tab.take("ref", ri)
         code = pe * 1_000_003 + ref
         at = np.minimum(np.searchsorted(cm.pair_codes, code), max(len(cm.pair_codes) - 1, 0))
         member = cm.pair_codes[at] == code if len(cm.pair_codes) else np.zeros(len(code), bool)
-        ref_hit = tab.is_ref[ri] & (ref >= 0) & (pe >= 0) & member
+        is_ref = tab.take("is_ref", ri)
+        ref_hit = is_ref & (ref >= 0) & (pe >= 0) & member
         outside_private = (peer_eni[ch] < 0) & private_mask(peer_ip[ch])
         inside = _inside(cm.vpc_lo, cm.vpc_hi, peer_ip[ch])
         held = _member(cm.member_ip_codes, ref, ip)
-        ref_unknown = tab.is_ref[ri] & outside_private[rf] & (~inside[rf] | held)
-        unk = tab.unk[ri]
+        ref_unknown = is_ref & outside_private[rf] & (~inside[rf] | held)
+        unk = tab.take("unk", ri)
         hit = np.zeros(k, bool)
         hit[rf[pp & (cidr | ref_hit) & ~unk]] = True
         maybe = missing.copy()

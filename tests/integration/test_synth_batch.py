@@ -397,6 +397,17 @@ def test_network_changes_decide_flows_from_arrays_as_flow_by_flow(
         )
         cm = prep.compiled.with_group_rules(m, {gid})
         assert prep.decide(ctx.snap, m, cm, pos).tolist() == _decide_all(m, flows, Compiled(m)), gid
+        # and with a rule added: the changed group's rows are read past the base table's shared columns
+        wider = {"IpProtocol": "tcp", "FromPort": 0, "ToPort": 65535, "IpRanges": [{"CidrIp": "10.0.0.0/8"}]}
+        m = _patched(
+            prep.model,
+            get_kind("sg.authorize_rules"),
+            where[0].split("/", 1)[0],
+            item | {"IpPermissions": [*item.get("IpPermissions", []), wider]},
+        )
+        cm = prep.compiled.with_group_rules(m, {gid})
+        assert cm.rule_table("ingress").extra is not None
+        assert prep.decide(ctx.snap, m, cm, pos).tolist() == _decide_all(m, flows, Compiled(m)), gid
 
 
 def test_flows_already_denied_beyond_the_cap_are_counted_not_listed(
