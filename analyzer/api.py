@@ -495,6 +495,7 @@ def score(
     store_uri: str | None = None,
     scheduler: str | None = None,
     anchored: str | None = None,
+    release: bool = True,
 ) -> dict[str, Any]:
     """Score the given proposals (default: every open one) and return the versioned result object.
 
@@ -504,7 +505,9 @@ def score(
     processes (forked from this one, sharing its analysis context; where fork is not available each opens
     ``store_uri`` and builds the context); ``scheduler`` runs them on
     Dask instead (``local`` or ``tcp://HOST:PORT``). A proposal that cannot be scored, or whose worker died,
-    gets ``status: error`` and the batch goes on. Saving holds the store's write lease for the run."""
+    gets ``status: error`` and the batch goes on. Saving holds the store's write lease for the run.
+    The batch keeps the analysis context out of the cycle collector's way (``gc.freeze``); ``release``
+    hands it back at the end, as a long-lived process must; a command about to exit passes False."""
     with store.lease("score") if save else contextlib.nullcontext():
         return _score(
             store,
@@ -520,6 +523,7 @@ def score(
             store_uri,
             scheduler,
             anchored,
+            release,
         )
 
 
@@ -537,6 +541,7 @@ def _score(
     store_uri: str | None,
     scheduler: str | None,
     anchored: str | None = None,
+    release: bool = True,
 ) -> dict[str, Any]:
     anchored = anchored or ("given" if as_of is not None else "now")
     as_of = as_of or now()
@@ -626,7 +631,11 @@ def _score(
                     finish([score_or_fail(p, ctx, policy, as_of) for p in c])
     finally:
         gc.set_threshold(*thresholds)
-        gc.unfreeze()
+        if release:
+            # the heap back to the cycle collector: the first allocation after this may start a full
+            # collection over everything the context holds (seconds at L), which a command that is about
+            # to exit need not wait for
+            gc.unfreeze()
     for r in kept:
         r.setdefault("summary", verdict(r))
     results.extend(kept)
@@ -636,13 +645,14 @@ def _score(
     if ctx.persisted_keys is None:  # built here: persisted with what this batch built on it, so the next
         with phase("persist the analysis context"):  # process starts warm (``prepare`` adds to it)
             persist_context(store, ctx)
+    fresh = freshness(ctx.coverage, as_of - timedelta(days=policy.window_days), as_of, anchored)
     return {
         "schema_version": RESULT_SCHEMA_VERSION,
         "as_of": stamp,
         "store_generation": snap.generation,
         "policy": policy.header(),
         "problems": ctx.problems,
-        "freshness": freshness(ctx.coverage, as_of - timedelta(days=policy.window_days), as_of, anchored),
+        "freshness": fresh,
         "results": results,
         "resumed": len(kept),
     }

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import textwrap
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -37,13 +36,18 @@ def json_chunks(head: dict[str, Any], key: str, rows: Iterable[Any]) -> Iterator
     True
     >>> "".join(json_chunks({"n": 0}, "rows", iter([]))) == to_json({"n": 0, "rows": []})
     True
+    >>> rows = [{"a": {"b": ["x\\ny", {}], "c": []}}, {"d": "  "}]
+    >>> "".join(json_chunks({"n": 2}, "rows", iter(rows))) == to_json({"n": 2, "rows": rows})
+    True
     """
     text = to_json({**head, key: []})
     before, after = text.rsplit("[]", 1)  # the key is last: its empty list is the last "[]"
     yield before
     first = True
     for row in rows:
-        yield ("[\n" if first else ",\n") + textwrap.indent(to_json(row), "    ")
+        # indented a level deeper (a JSON line is never blank: ``textwrap.indent``'s per-line test is moot,
+        # and over 10,000 results it took seconds)
+        yield ("[\n    " if first else ",\n    ") + to_json(row).replace("\n", "\n    ")
         first = False
     yield ("[]" if first else "\n  ]") + after
 

@@ -277,6 +277,7 @@ def score(
         progress=step,
         store_uri=str(uri),
         scheduler=scheduler,
+        release=False,  # the command ends after its output: the heap need not go back to the collector
     )
     say_freshness(payload["freshness"], fmt)
     emit_results(payload, fmt)
