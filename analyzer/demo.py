@@ -10,7 +10,7 @@ from typing import Any
 
 from analyzer import api
 from analyzer.errors import BlastwallError
-from analyzer.governance.decisions import APP_IDENTITY
+from analyzer.governance.decisions import APP_IDENTITY, adopt_policy
 from analyzer.graph.lease import writes
 from analyzer.graph.store import GraphStore, open_store
 from analyzer.timeutil import parse_time
@@ -139,6 +139,8 @@ def demo_authority(store: GraphStore) -> dict[str, Any]:
         ledger, APP_IDENTITY, keys
     )  # the web app, which records decisions of people it signs in
     identities.grant(ledger, APP_IDENTITY, "app", admin="dana", key_dir=keys)
+    # Dana, as CISO, puts the sample's tier policy in force: the gate answers only under it
+    adopt_policy(ledger, who="dana", policy=api.current_policy(store), key_dir=keys)
     return doc | {"trust_root_file": str(ledger.path.parent / TRUST_ROOT_FILE), "key_dir": str(keys)}
 
 

@@ -148,7 +148,12 @@ def policy() -> None:
     metavar="ID",
     help="The review's suggestion this policy adopts (ps-…): recorded in the ledger, signed --as you.",
 )
-@click.option("--as", "who", default=None, help="Who adopts it (must hold the current policy's owner role).")
+@click.option(
+    "--as",
+    "who",
+    default=None,
+    help="Put it in force as this identity (the owner role of the policy in force).",
+)
 @click.option("--statement", default="", help="Why it is adopted (kept in the ledger record).")
 @KEY_DIR
 @click.pass_context
@@ -161,39 +166,47 @@ def policy_load(
     statement: str,
     key_dir: Path | None,
 ) -> None:
-    """Validate a tier policy YAML file and make it the store's current policy. With --adopts, the
-    suggested edit a review wrote is adopted: the ledger records who adopted which suggestion, and the
-    digests of the policy replaced and the new one.
+    """Validate a tier policy YAML file and make it the store's current policy. With --as, it is also put
+    in force: a ledger record signed by you, who must hold the role that owns the policy in force (for
+    the first, the role the file names as owner). The gate answers only under the policy in force, so a
+    policy written into the store by anyone else decides nothing. With --adopts, it adopts a review's
+    suggested edit (recorded with the suggestion's id).
 
     \b
     Example:
-      blastwall policy load tier-policy.yaml
+      blastwall policy load tier-policy.yaml --as dana
       blastwall policy load suggestions/ps-1a2b3c4d5e6f.yaml --adopts ps-1a2b3c4d5e6f --as dana
     """
-    from analyzer.api import current_policy, store_policy
+    from analyzer.api import store_policy
     from analyzer.governance.tier_policy import load_policy
 
     store = ctx_store(ctx)
-    if suggestion_id is not None:
-        if not who:
-            raise BadInput("--adopts needs --as: an adoption is signed by the person adopting it")
+    if suggestion_id is not None and not who:
+        raise BadInput("--adopts needs --as: an adoption is signed by the person adopting it")
+    if who:
         from analyzer.cli.common_governance import ledger_of
         from analyzer.governance.decisions import adopt_policy
 
         a = adopt_policy(
             ledger_of(ctx),
             who=who,
-            previous=current_policy(store),
             policy=load_policy(path),
             suggestion_id=suggestion_id,
             statement=statement,
             key_dir=key_dir,
         )
-        click.echo(f"adoption of {a['suggestion_id']} by {who} ({a['role']}) recorded in the ledger")
+        what = f"adoption of {a['suggestion_id']}" if a["suggestion_id"] else "the policy"
+        click.echo(f"{what} put in force by {who} ({a['role']}), recorded in the ledger")
     p = store_policy(store, path)
     click.echo(
         f"policy {p.doc['policy_id']} v{p.doc['version']} (owner {p.doc['owner_role']}) is now current"
     )
+    if not who:
+        click.echo(
+            f"note: not put in force in the ledger: the gate lets nothing run under it until a holder of "
+            f"{p.doc['owner_role']!r} runs: blastwall policy load {path} --as <them>",
+            err=True,
+        )
 
 
 @main.command()

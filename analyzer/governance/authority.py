@@ -296,18 +296,32 @@ class Authority:
         self.acceptances[aid] = dict(body) | {"ledger_seq": rec["seq"]}
 
     def _policy_adoption(self, rec: dict[str, Any], actor: str, body: dict[str, Any]) -> None:
+        """A tier policy put in force: signed by its adopter, who holds the role that owns the policy in
+        force before it (for the first, the role the new policy names as its owner)."""
         who, role = _text(body, "adopted_by"), check_role(_text(body, "role"))
+        owner = check_role(_text(body, "owner_role"))
         if fold(actor) != fold(who):
             raise Refused("a policy adoption is signed by the person adopting it")
+        ref = body.get("policy")
+        if not isinstance(ref, dict) or not isinstance(ref.get("digest"), str):
+            raise Refused("a policy adoption names the policy it puts in force by its digest")
+        in_force = self.adoptions[-1] if self.adoptions else None
+        needed = in_force["owner_role"] if in_force else owner
+        if role != needed:
+            raise Refused(
+                f"the policy in force is owned by {needed!r}: an adoption must be made as that role, not {role!r}"
+            )
         if not self.holds(who, role):
-            raise Refused(f"{who} did not hold {role!r} here, the role that owned the policy it replaces")
-        for side in ("previous", "policy"):
-            ref = body.get(side)
-            if not isinstance(ref, dict) or not isinstance(ref.get("digest"), str):
-                raise Refused(f"a policy adoption names the {side} policy by its digest")
-        _text(body, "suggestion_id")
+            raise Refused(f"{who} did not hold {role!r} here, the role that owns the policy in force")
+        suggestion = body.get("suggestion_id")
+        if suggestion is not None and not isinstance(suggestion, str):
+            raise Refused("a suggestion id is text")
         self.adoptions.append(dict(body) | {"ledger_seq": rec["seq"], "time": rec["time"]})
-        self._note(rec, f"adopted {body['suggestion_id']}", who, role)
+        self._note(rec, f"adopted policy {ref.get('policy_id')} v{ref.get('version')}", who, role)
+
+    def policy_in_force(self) -> dict[str, Any] | None:
+        """The last tier policy adopted here (its digest, id, version and owner role), or None."""
+        return self.adoptions[-1] if self.adoptions else None
 
     def _token_issue(self, rec: dict[str, Any], actor: str, body: dict[str, Any]) -> None:
         self._need(actor, ROLE_ADMIN, "issue API tokens")

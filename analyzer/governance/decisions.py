@@ -171,35 +171,57 @@ def adopt_policy(
     ledger: Ledger,
     *,
     who: str,
-    previous: TierPolicy,
     policy: TierPolicy,
-    suggestion_id: str,
+    suggestion_id: str | None = None,
     statement: str = "",
     key_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """Record, signed by ``who``, that the policy replacing ``previous`` adopts a review's suggestion.
-    Only a holder of the role that owns the policy being replaced may: the tier policy is theirs."""
-    role = previous.doc["owner_role"]
+    """Put ``policy`` in force: a record signed by ``who``, who must hold the role that owns the policy in
+    force (for an organization's first, the role ``policy`` names as its owner). ``suggestion_id`` names
+    the review's suggested edit it adopts, if it is one. The gate answers only under the policy in force."""
     auth = current(ledger)
+    in_force = auth.policy_in_force()
+    role = in_force["owner_role"] if in_force else policy.doc["owner_role"]
     if not auth.holds(who, role):
         raise BlastwallError(
-            f"{who} does not hold {role!r}, the role that owns the current tier policy; only that role "
-            "can adopt an edit of it"
+            f"{who} does not hold {role!r}, the role that owns the tier policy in force; only that role "
+            "can put a policy in force"
         )
-    if not suggestion_id.strip():
-        raise BadInput("--adopts needs the suggestion's id (ps-…), as the review printed it")
     payload: dict[str, Any] = {
         "adoption_id": "pa-" + uuid.uuid4().hex[:12],
-        "suggestion_id": suggestion_id.strip(),
+        "suggestion_id": suggestion_id.strip() if suggestion_id else None,
         "adopted_by": who,
         "role": role,
+        "owner_role": policy.doc["owner_role"],
         "statement": statement,
         "adopted_at": iso(now()),
-        "previous": policy_ref(previous),
+        "previous": {k: in_force["policy"][k] for k in ("policy_id", "version", "digest")}
+        if in_force
+        else None,
         "policy": policy_ref(policy),
     }
     ledger.append("policy_adoption", payload, actor=who, key=_own_key(auth, who, key_dir))
     return payload
+
+
+def in_force_problem(auth: Authority, policy: TierPolicy) -> str | None:
+    """Why ``policy`` (the store's current one) is not the policy in force in the ledger, or None. A
+    policy written into the store by anyone who can write it decides nothing until its owner adopts it."""
+    in_force = auth.policy_in_force()
+    ref = policy_ref(policy)
+    if in_force is None:
+        return (
+            f"no tier policy was put in force in the ledger; its owner runs: blastwall policy load FILE "
+            f"--as <{policy.doc['owner_role']}>"
+        )
+    if in_force["policy"]["digest"] != ref["digest"]:
+        got = in_force["policy"]
+        return (
+            f"the store's tier policy ({ref['policy_id']} v{ref['version']}) is not the one in force in the "
+            f"ledger ({got['policy_id']} v{got['version']}, adopted by {in_force['adopted_by']}): its owner "
+            f"({in_force['owner_role']}) must put it in force (blastwall policy load FILE --as …)"
+        )
+    return None
 
 
 def covering_acceptance(
@@ -465,6 +487,9 @@ def _answer(
     now_tier = tier_now(result, policy, auth.acceptances, at)
     bound = binding(result, proposal, policy, now_tier)
     tier = now_tier["tier"]
+    unadopted = in_force_problem(auth, policy)
+    if unadopted:
+        return GateVerdict(False, unadopted, pid, tier), bound
     if not proposal:
         return GateVerdict(
             False, f"{pid} is not a proposal in this store: what would run is unknown", pid, tier

@@ -348,7 +348,7 @@ def test_an_approval_does_not_survive_a_policy_that_requires_another_role(org: d
             rule["approver_role"] = "CISO"
     raised = tmp_path / "raised.yaml"
     raised.write_text(yaml.safe_dump(policy))
-    org["bw"]("policy", "load", str(raised))
+    org["bw"]("policy", "load", str(raised), "--as", "dana")  # the owner raises it: in force
     out = _gate(org, "--format", "json")
     verdict = json.loads(out.stdout)
     assert out.returncode == 3 and any("requires the role 'CISO'" in d for d in verdict["differences"]), (
@@ -484,6 +484,7 @@ def test_an_adoption_forged_by_a_registered_viewer_is_refused(org: dict) -> None
         "suggestion_id": "ps-0123456789ab",
         "adopted_by": "sam",
         "role": "CISO",
+        "owner_role": "CISO",
         "statement": "",
         "adopted_at": "2026-05-15T06:00:00Z",
         "previous": {
@@ -505,3 +506,28 @@ def test_an_adoption_forged_by_a_registered_viewer_is_refused(org: dict) -> None
     _cover(org)
     rep = verify(org["ledger"], org["root"])
     assert not rep.ok and "signature is not 'dana'" in rep.problems[0]
+
+
+def test_a_weaker_policy_written_into_the_store_decides_nothing(org: dict, tmp_path: Path) -> None:
+    """A store writer replaces the tier policy with one that sends the story to a role an accomplice
+    holds (Sam, a service owner); Sam approves under it. The gate answers only under the policy its owner
+    put in force in the ledger: no."""
+    org["bw"]("roles", "grant", "sam", "service-owner", "--as", "dana")
+    policy = yaml.safe_load(
+        (Path(__file__).parents[2] / "data/samples/acme-fin/policy/tier-policy.yaml").read_text()
+    )
+    for rule in policy["rules"]:
+        if rule.get("tier") == "cab":
+            rule["tier"], rule["approver_role"] = "approval", "service-owner"
+    weaker = tmp_path / "weaker.yaml"
+    weaker.write_text(yaml.safe_dump(policy))
+    loaded = org["bw"]("policy", "load", str(weaker))  # no --as: written into the store only
+    assert "not put in force in the ledger" in loaded.stderr
+    org["bw"]("score", STORY, "--as-of", "2026-05-15T06:00:00Z")
+    org["bw"]("approve", STORY, "--as", "sam", "--comment", "fine by me")  # the store's policy lets him
+    out = _gate(org, "--format", "json")
+    verdict = json.loads(out.stdout)
+    assert out.returncode == 3 and "not the one in force in the ledger" in verdict["reason"], verdict
+    # and Sam cannot put it in force: the policy in force is the CISO's
+    refused = org["bw"]("policy", "load", str(weaker), "--as", "sam", check=False)
+    assert refused.returncode == 1 and "'CISO'" in refused.stderr

@@ -15,7 +15,9 @@ import boto3
 import pytest
 
 from analyzer.governance import identities
+from analyzer.governance.decisions import adopt_policy
 from analyzer.governance.ledger import Ledger
+from analyzer.governance.tier_policy import load_policy
 from tests.conftest import SAMPLE, blastwall_cmd
 from tests.integration.test_custodian_real import _flowlogs, legacy_slice  # noqa: F401
 from tests.integration.test_serve import Server
@@ -79,6 +81,9 @@ def test_custodian_acts_only_on_what_the_gate_allows(
     bw("policy", "load", str(SAMPLE / "policy" / "tier-policy.yaml"))
     ledger = Ledger(store / "ledger.jsonl")
     doc = identities.init_org(ledger, organization="Acme", admin="dana", key_dir=keys)
+    identities.grant(ledger, "dana", "CISO", admin="dana", key_dir=keys)
+    # Dana, as CISO, puts the tier policy in force (the gate answers only under it)
+    adopt_policy(ledger, who="dana", policy=load_policy(SAMPLE / "policy" / "tier-policy.yaml"), key_dir=keys)
     (tmp_path / "trust-root.json").write_text(json.dumps(doc))
     monkeypatch.setenv("BLASTWALL_TRUST_ROOT", str(tmp_path / "trust-root.json"))
 

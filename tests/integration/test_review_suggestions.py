@@ -82,7 +82,7 @@ def test_a_rule_that_let_breakage_run_gets_an_edit_that_sends_it_to_a_human(
     assert trust["median_time_to_restore_s"] == 10763 and trust["without_prediction"] == 1
     quiet = bw("review", "--since", "1d", "--until", "2026-05-10T00:00:00Z", "--check", check=False)
     assert quiet.returncode == 0 and quiet.stdout.count("0 execution(s)") == 1
-    bw("policy", "load", str(_lax_policy(sample_dir, tmp_path / "lax.yaml")))
+    bw("policy", "load", str(_lax_policy(sample_dir, tmp_path / "lax.yaml")), "--as", "dana")
     bw(
         "accept-risk", "--as", "dana", "--kind", "iam.update_trust_policy", "--max-risk", "100",
         "--max-criticality", "critical", "--expires", "2099-01-01T00:00:00Z",
@@ -145,9 +145,16 @@ def test_a_rule_that_let_breakage_run_gets_an_edit_that_sends_it_to_a_human(
     assert refused.returncode == 1 and "CISO" in refused.stderr
     assert len(Ledger(demo_org["ledger"]).records()) == before
     bw("policy", "load", str(file), "--adopts", sid, "--as", "dana", "--statement", "weekly review")
-    [adoption] = [r for r in Ledger(demo_org["ledger"]).records() if r["type"] == "policy_adoption"]
+    adoptions = [r for r in Ledger(demo_org["ledger"]).records() if r["type"] == "policy_adoption"]
+    # the sample's policy (put in force by the demo), the lax one, and the suggested edit
+    assert [a["body"]["suggestion_id"] for a in adoptions] == [None, None, sid]
+    adoption = adoptions[-1]
     assert adoption["actor"] == "dana" and adoption["body"]["suggestion_id"] == sid
-    assert adoption["body"]["role"] == "CISO" and adoption["body"]["previous"] != adoption["body"]["policy"]
+    assert (
+        adoption["body"]["role"] == "CISO"
+        and adoption["body"]["previous"]["digest"] != adoption["body"]["policy"]["digest"]
+    )
+    assert adoption["body"]["previous"]["version"] == "2026.05"  # the lax policy it replaces
     assert verify(demo_org["ledger"], demo_org["root"]).ok
 
     # the proposal that broke things now needs a human

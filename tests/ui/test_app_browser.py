@@ -436,7 +436,8 @@ def test_review_replays_the_incident_with_its_charts_and_what_to_change(
     assert "broke, NOT PREDICTED: legacy-etl-role -> datalake-reader: refused 36 time(s)" in run
     assert "what broke reaches: Fraud Detection [critical]" in run
     assert "would have said: tier CAB by rule critical-undocumented-dependency" in run
-    assert cells(page, "gate passed", "#review-table") == ["NO"]
+    page.wait_for_selector(f'#review-table {CENTER}:not(.ag-row-loading) [col-id="gate passed"]')
+    assert settled_cells(page, "gate passed", lambda t: t == ["NO"]) == ["NO"]
     # each chart drew its bars: one day of the week with a run nobody asked about, recall 0 for trust
     # changes, and the services the breakage reached
     page.wait_for_selector("#review-services-chart .bars path")
