@@ -17,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from analyzer import notices
 from analyzer.criticality import criticality_rank
 from analyzer.errors import BadInput, BlastwallError
 from analyzer.governance import signing
@@ -372,6 +373,9 @@ def _decide(
 ) -> dict[str, Any]:
     result = _result(store, proposal_id)
     proposal = store.get_document(PROPOSALS, proposal_id) or {}
+    unadopted = in_force_problem(auth, policy)
+    if unadopted:  # recorded all the same (it is this person's word), but the gate will not honour it
+        notices.say(f"this decision is recorded, but the gate will not let the change run: {unadopted}")
     if proposal and change_digest(proposal.get("change") or {}) != change_digest(result["change"]):
         raise BlastwallError(
             f"{proposal_id} was re-proposed with a different change since it was scored: score it again "

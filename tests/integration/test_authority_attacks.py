@@ -524,7 +524,10 @@ def test_a_weaker_policy_written_into_the_store_decides_nothing(org: dict, tmp_p
     loaded = org["bw"]("policy", "load", str(weaker))  # no --as: written into the store only
     assert "not put in force in the ledger" in loaded.stderr
     org["bw"]("score", STORY, "--as-of", "2026-05-15T06:00:00Z")
-    org["bw"]("approve", STORY, "--as", "sam", "--comment", "fine by me")  # the store's policy lets him
+    approved = org["bw"](
+        "approve", STORY, "--as", "sam", "--comment", "fine by me"
+    )  # the store's policy lets him
+    assert "the gate will not let the change run" in approved.stderr
     out = _gate(org, "--format", "json")
     verdict = json.loads(out.stdout)
     assert out.returncode == 3 and "not the one in force in the ledger" in verdict["reason"], verdict
