@@ -300,9 +300,10 @@ EDGE_KINDS: dict[str, EdgeKind] = {
         EdgeKind(
             "OBSERVED_CHANGE",
             Layer.EVIDENCE,
-            "Principal -> IAM role whose configuration it changed (CloudTrail ``UpdateAssumeRolePolicy``, "
-            "``PutRolePolicy``, ``AttachRolePolicy`` …), keyed by action: who changed what, and when (first "
-            "and last seen). Not a dependency: changing a role is not using it.",
+            "Principal -> IAM role or security group whose configuration it changed (CloudTrail "
+            "``UpdateAssumeRolePolicy``, ``PutRolePolicy``, ``AttachRolePolicy``, "
+            "``AuthorizeSecurityGroupIngress``, ``RevokeSecurityGroupEgress`` …), keyed by action: who changed "
+            "what, and when (first and last seen). Not a dependency: changing a resource is not using it.",
             count_merge="sum",
             key_fields=("action",),
         ),

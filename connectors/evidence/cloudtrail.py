@@ -197,6 +197,11 @@ def _fold_record(i: int, rec: Any, agg: Aggregate, file: str) -> None:
         if isinstance(name, str) and name and recipient:
             _role_change(agg, src, recipient, name, action, when, denied)
         return
+    if rec.get("eventSource") == "ec2.amazonaws.com" and rec.get("eventName") in GROUP_CHANGES:
+        group = (rec.get("requestParameters") or {}).get("groupId")
+        if isinstance(group, str) and group and recipient:
+            _group_change(agg, src, recipient, region, group, action, when, denied)
+        return
     target = _resource_of(rec)
     if target is None:
         return
@@ -232,6 +237,27 @@ def _role_change(
     role = f"arn:aws:iam::{account}:role/{name}"
     agg.kinds.setdefault(role, ("IamRole", account))
     agg.add(src, "OBSERVED_DENIED" if denied else "OBSERVED_CHANGE", role, action, when, account)
+
+
+GROUP_CHANGES = frozenset(
+    {
+        "AuthorizeSecurityGroupIngress",
+        "AuthorizeSecurityGroupEgress",
+        "RevokeSecurityGroupIngress",
+        "RevokeSecurityGroupEgress",
+        "ModifySecurityGroupRules",
+        "DeleteSecurityGroup",
+    }
+)
+"""EC2 calls that change what a security group allows, by the group's id (``requestParameters.groupId``)."""
+
+
+def _group_change(
+    agg: Aggregate, src: str, account: str, region: str, group: str, action: str, when: str, denied: bool
+) -> None:
+    node = f"arn:aws:ec2:{region}:{account}:security-group/{group}"
+    agg.kinds.setdefault(node, ("SecurityGroup", account))
+    agg.add(src, "OBSERVED_DENIED" if denied else "OBSERVED_CHANGE", node, action, when, account)
 
 
 def _via_endpoint(
@@ -346,6 +372,7 @@ class _Params(msgspec.Struct):
     roleArn: str | None = None
     bucketName: str | None = None
     roleName: Any = None
+    groupId: Any = None
 
 
 class _Record(msgspec.Struct):
@@ -437,6 +464,11 @@ def transform_structs(records: list[_Record], agg: Aggregate, file: str = "") ->
             name = rec.requestParameters.roleName if rec.requestParameters else None
             if isinstance(name, str) and name and recipient:
                 _role_change(agg, src, recipient, name, action, when, denied)
+            continue
+        if rec.eventSource == "ec2.amazonaws.com" and rec.eventName in GROUP_CHANGES:
+            group = rec.requestParameters.groupId if rec.requestParameters else None
+            if isinstance(group, str) and group and recipient:
+                _group_change(agg, src, recipient, rec.awsRegion or "unknown", group, action, when, denied)
             continue
         target = None
         for r in rec.resources or ():

@@ -114,3 +114,33 @@ def test_role_changes_are_who_changed_what_and_when_on_both_paths() -> None:
     assert [(e.src, e.count) for e in denied] == [("arn:aws:iam::739406228105:role/legacy-etl-role", 36)]
     # a role change is not use of the role
     assert not [k for k in fast.edges if k[1] in ("OBSERVED_CALL", "OBSERVED_ASSUME") and "cspm" in k[0]]
+
+
+def test_security_group_changes_are_changes_of_the_group_on_both_paths() -> None:
+    """``AuthorizeSecurityGroupIngress`` and its kin name the group by id (EC2 API reference: GroupId):
+    the change lands on the group's node, in the record's region and account; a refused one is denied."""
+    who = {
+        "type": "AssumedRole",
+        "arn": "arn:aws:sts::111122223333:assumed-role/ops/s",
+        "accountId": "111122223333",
+        "sessionContext": {"sessionIssuer": {"arn": "arn:aws:iam::111122223333:role/ops"}},
+    }
+    base = {"userIdentity": who, "eventSource": "ec2.amazonaws.com", "awsRegion": "eu-west-1"}
+    base |= {"recipientAccountId": "111122223333"}
+    recs = [
+        base | {"eventTime": "2026-05-12T12:00:00Z", "eventName": "AuthorizeSecurityGroupIngress",
+                "requestParameters": {"groupId": "sg-0abc", "ipPermissions": {"items": []}}},
+        base | {"eventTime": "2026-05-12T12:05:00Z", "eventName": "RevokeSecurityGroupEgress",
+                "requestParameters": {"groupId": "sg-0abc"}, "errorCode": "Client.UnauthorizedOperation"},
+        base | {"eventTime": "2026-05-12T12:06:00Z", "eventName": "DescribeSecurityGroups",
+                "requestParameters": {"groupId": "sg-0abc"}},
+    ]  # fmt: skip
+    fast, slow = _both(json.dumps({"Records": recs}).encode())
+    _same(fast, slow)
+    group = "arn:aws:ec2:eu-west-1:111122223333:security-group/sg-0abc"
+    kinds = sorted((k[1], k[3]) for k in fast.edges if k[2] == group)
+    assert kinds == [
+        ("OBSERVED_CHANGE", "ec2:AuthorizeSecurityGroupIngress"),
+        ("OBSERVED_DENIED", "ec2:RevokeSecurityGroupEgress"),
+    ]
+    assert fast.kinds[group] == ("SecurityGroup", "111122223333")
