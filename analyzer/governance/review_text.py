@@ -61,7 +61,7 @@ def execution_lines(i: dict[str, Any]) -> list[str]:
     if i["predicted_not_observed"]:
         out.append(f"  predicted, not seen refused: {len(i['predicted_not_observed'])}")
     if i["refused_until"]:
-        out.append(f"  refusals lasted {duration(i['breakage_lasted_s'])} after the run")
+        out.append(f"  refused until {duration(i['breakage_lasted_s'])} after the run")
     for n, c in enumerate(i["changed_again"][:3]):
         after = f", {duration(i['time_to_restore_s'])} after the run" if n == 0 else ""
         out.append(f"  changed again {c['at']} by {short(str(c['by']))} ({c['action']}){after}")
