@@ -15,9 +15,8 @@ from typing import Any
 
 from analyzer.azure.nsg import End, Nsg, Rule, decide
 from analyzer.azure.nsg_many import decide_many
-from analyzer.changes import get_kind
 from analyzer.scoring.context import Context
-from analyzer.scoring.outcome import Outcome, config_digest, in_window, severed_entry
+from analyzer.scoring.outcome import Outcome, azure_target, config_digest, in_window, severed_entry
 from analyzer.timeutil import iso
 
 
@@ -101,16 +100,9 @@ def _governed(ctx: Context, nsg: str) -> list[str]:
 
 def nsg_rules_change(ctx: Context, proposal: dict[str, Any], start: datetime, as_of: datetime) -> Outcome:
     change = proposal["change"]
-    kind = get_kind(change["kind"])
-    assert kind.apply is not None and kind.invert is not None
-    out = Outcome(evidence_sources=("azure-logs",))
-    target = str(change.get("target") or "").strip().rstrip("/").lower()
-    node = ctx.snap.node(target)
-    if node is None or node.kind != "AzureNsg" or not node.props:
-        return out.target_missing(
-            f"{change.get('target')} is not a network security group of the loaded tenant"
-        )
-    out.account = target.split("/")[2]
+    kind, out, target, node = azure_target(ctx, proposal, "AzureNsg", "a network security group")
+    if node is None:
+        return out
     before = {"rules": list(node.props.get("rules") or [])}
     after = kind.apply(before, change["delta"])
     names = lambda s: sorted(str(r.get("name")) for r in s["rules"])  # noqa: E731

@@ -12,9 +12,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from analyzer.changes import get_kind
 from analyzer.scoring.context import Context
-from analyzer.scoring.outcome import Outcome, in_window, severed_entry, simulated_rollback
+from analyzer.scoring.outcome import Outcome, azure_target, in_window, severed_entry, simulated_rollback
 from analyzer.timeutil import iso
 
 CUT = {"allow_blob_public_access": {"anonymous"}, "allow_shared_key_access": {"accountkey"}}
@@ -38,14 +37,9 @@ def storage_setting_change(
     ctx: Context, proposal: dict[str, Any], start: datetime, as_of: datetime
 ) -> Outcome:
     change = proposal["change"]
-    kind = get_kind(change["kind"])
-    assert kind.apply is not None and kind.invert is not None
-    out = Outcome(evidence_sources=("azure-logs",))
-    target = str(change.get("target") or "").strip().rstrip("/").lower()
-    node = ctx.snap.node(target)
-    if node is None or node.kind != "AzureStorageAccount" or not node.props:
-        return out.target_missing(f"{change.get('target')} is not a storage account of the loaded tenant")
-    out.account = target.split("/")[2]
+    kind, out, target, node = azure_target(ctx, proposal, "AzureStorageAccount", "a storage account")
+    if node is None:
+        return out
     before = {
         "allow_blob_public_access": node.props.get("allow_blob_public_access"),
         "allow_shared_key_access": node.props.get("allow_shared_key_access"),
@@ -172,14 +166,9 @@ def network_rules_change(ctx: Context, proposal: dict[str, Any], start: datetime
     """``azure.storage_network_rules``: every request the account's storage logs show, decided by the
     firewall before and after, by the address it came from."""
     change = proposal["change"]
-    kind = get_kind(change["kind"])
-    assert kind.apply is not None and kind.invert is not None
-    out = Outcome(evidence_sources=("azure-logs",))
-    target = str(change.get("target") or "").strip().rstrip("/").lower()
-    node = ctx.snap.node(target)
-    if node is None or node.kind != "AzureStorageAccount" or not node.props:
-        return out.target_missing(f"{change.get('target')} is not a storage account of the loaded tenant")
-    out.account = target.split("/")[2]
+    kind, out, target, node = azure_target(ctx, proposal, "AzureStorageAccount", "a storage account")
+    if node is None:
+        return out
     before = {
         "default_action": node.props.get("default_action") or "Allow",
         "ip_rules": list(node.props.get("ip_rules") or []),

@@ -7,6 +7,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from analyzer.changes import get_kind
 from analyzer.scoring.context import Context
 
 UNOBSERVED_LISTED = 50
@@ -41,6 +42,25 @@ class Outcome:
         self.missing = True
         self.unknowns.append({"reason": "target_missing", "detail": detail})
         return self
+
+
+def azure_target(
+    ctx: Context, proposal: dict[str, Any], node_kind: str, what: str
+) -> tuple[Any, Outcome, str, Any]:
+    """The change kind, a fresh outcome on Azure's logs, the target's id (lower case) and its node: the
+    start every Azure resource scorer shares. A target that is not a ``node_kind`` of the loaded tenant is
+    already said so in the outcome (the node is then None)."""
+    change = proposal["change"]
+    kind = get_kind(change["kind"])
+    assert kind.apply is not None and kind.invert is not None
+    out = Outcome(evidence_sources=("azure-logs",))
+    target = str(change.get("target") or "").strip().rstrip("/").lower()
+    node = ctx.snap.node(target)
+    if node is None or node.kind != node_kind or not node.props:
+        out.target_missing(f"{change.get('target')} is not {what} of the loaded tenant")
+        return kind, out, target, None
+    out.account = target.split("/")[2]
+    return kind, out, target, node
 
 
 def in_window(edge: Any, lo: str, hi: str) -> bool:

@@ -32,6 +32,7 @@ from analyzer.timeutil import iso
 from connectors.evidence.azure_logs import SOURCE, nic_addresses
 from connectors.evidence.coverage import day_of
 from connectors.evidence.loading import (
+    IngestReport,
     evidence_files,
     file_digest,
     fold_edge,
@@ -158,14 +159,6 @@ def _vnet_record(rec: dict[str, Any], where: str, agg: FlowAggregate) -> None:
                     continue
                 when = iso(datetime.fromtimestamp(int(t[0]) / 1000, UTC))
                 _count(agg, sub, t[1], t[2], proto, t[4], when, group.get("rule"), slot)
-
-
-@dataclass
-class IngestReport:
-    files: int = 0
-    skipped_already_ingested: int = 0
-    counted: dict[str, int] = field(default_factory=dict)
-    errors: list[str] = field(default_factory=list)
 
 
 @writes("ingest azure-flowlogs")

@@ -35,6 +35,7 @@ from analyzer.inputs import check_time
 from analyzer.timeutil import iso, parse_time
 from connectors.evidence.coverage import day_of
 from connectors.evidence.loading import (
+    IngestReport,
     evidence_files,
     file_digest,
     fold_edge,
@@ -267,14 +268,6 @@ def transform_records(records: Iterable[tuple[str, Any]], agg: Aggregate) -> Non
                 f"neither an Activity Log nor a storage log record (category {rec.get('category')!r})",
                 file=where,
             )
-
-
-@dataclass
-class IngestReport:
-    files: int = 0
-    skipped_already_ingested: int = 0
-    counted: dict[str, int] = field(default_factory=dict)
-    errors: list[str] = field(default_factory=list)
 
 
 @writes("ingest azure-logs")

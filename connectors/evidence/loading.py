@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,18 @@ from analyzer.graph.schema import Batch, EdgeRow, EdgeStream
 from analyzer.graph.store import GraphStore
 from connectors.evidence.coverage import COLLECTION as COVERAGE
 from connectors.evidence.coverage import coverage_id, merge_days
+
+
+@dataclass
+class IngestReport:
+    """What an evidence ingest did: files read, files skipped as already ingested, what was counted, and
+    each file's error (the rest loaded)."""
+
+    files: int = 0
+    skipped_already_ingested: int = 0
+    counted: dict[str, int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
 
 INGESTED = "ingested_files"
 

@@ -1414,10 +1414,9 @@ def dynamodb_record(
     }
 
 
-def denied_assume_record(when: datetime, legacy_instance: str, session: str) -> dict[str, Any]:
-    """The ETL's AssumeRole refused while the trust named no legacy principal (a failed call: an error
-    code and message, no response elements, no resources)."""
-    rec = assume_record(
+def etl_assume(when: datetime, legacy_instance: str, session: str) -> dict[str, Any]:
+    """The legacy ETL's instance-profile session assuming the data-lake reader, cross-account."""
+    return assume_record(
         when,
         LEGACY,
         "legacy-etl-role",
@@ -1428,6 +1427,12 @@ def denied_assume_record(when: datetime, legacy_instance: str, session: str) -> 
         "3.91.22.140",
         "aws-sdk-java/1.11.1030 Linux/4.14.355 OpenJDK_64-Bit_Server_VM/25.412-b08",
     )
+
+
+def denied_assume_record(when: datetime, legacy_instance: str, session: str) -> dict[str, Any]:
+    """The ETL's AssumeRole refused while the trust named no legacy principal (a failed call: an error
+    code and message, no response elements, no resources)."""
+    rec = etl_assume(when, legacy_instance, session)
     rec["errorCode"] = "AccessDenied"
     rec["errorMessage"] = (
         f"User: {rec['userIdentity']['arn']} is not authorized to perform: sts:AssumeRole on resource: "
@@ -1569,19 +1574,7 @@ def etl_run(
 ) -> None:
     """One run of the legacy ETL: it assumes the data-lake reader cross-account (an EC2 instance profile
     session), reads the curated zone, and hourly writes its feature extract."""
-    records[DATA].append(
-        assume_record(
-            t,
-            LEGACY,
-            "legacy-etl-role",
-            legacy_instance,
-            DATA,
-            "datalake-reader",
-            session,
-            "3.91.22.140",
-            "aws-sdk-java/1.11.1030 Linux/4.14.355 OpenJDK_64-Bit_Server_VM/25.412-b08",
-        )
-    )
+    records[DATA].append(etl_assume(t, legacy_instance, session))
     # ...and reads the curated zone with that session (logged in the bucket owner's trail)
     records[DATA].append(
         s3_record(
