@@ -16,7 +16,7 @@ from typing import Any
 from analyzer.azure.nsg import End, Nsg, Rule, decide
 from analyzer.azure.nsg_many import decide_many
 from analyzer.scoring.context import Context
-from analyzer.scoring.outcome import Outcome, azure_target, config_digest, in_window, severed_entry
+from analyzer.scoring.outcome import Outcome, azure_target, config_digest, record_flow_change
 from analyzer.timeutil import iso
 
 
@@ -155,26 +155,16 @@ def nsg_rules_change(ctx: Context, proposal: dict[str, Any], start: datetime, as
         b, a = (decide(*pair(w, e), port, proto) for w in ("before", "after"))
         assert (b.state, a.state) == (state_names[b_state], state_names[a_state])
         access = f"{proto.lower()}/{port}"
-        if a.state == "denied":
-            entry = severed_entry(
-                ctx, e.src, e.dst, access, edge=e, observed=in_window(e, lo, hi), reason=a.reason
-            )
-            entry["before"] = {"decision": b.state, "statements": list(b.rules), "missing_context": []}
-            out.severed.append(entry)
-        elif a.state == "unknown":
-            out.unknowns.append(
-                {"reason": "flow_may_be_severed", "detail": f"{e.src} -> {e.dst} {access}: {a.reason}"}
-            )
-        elif b.state == "denied":
-            out.exposure.append(
-                {
-                    "principal": e.src,
-                    "resource": e.dst,
-                    "access": access,
-                    "after": a.state,
-                    "statements": list(a.rules),
-                }
-            )
+        record_flow_change(
+            ctx,
+            out,
+            e,
+            access,
+            (b.state, b.rules),
+            (a.state, a.rules, a.reason),
+            (lo, hi),
+            ("flow_may_be_severed", f"{e.src} -> {e.dst} {access}: {a.reason}"),
+        )
     name = target.rsplit("/", 1)[-1]
     # the NSG's own flow logs, or the VNet flow logs of a network its interfaces are in
     vnets = {

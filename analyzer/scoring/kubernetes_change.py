@@ -26,7 +26,7 @@ from analyzer.changes import get_kind
 from analyzer.changes.kubernetes import QUARANTINE_LABEL
 from analyzer.kubernetes.rbac import AUTHENTICATED, SA_GROUP, Request, who_can
 from analyzer.scoring.context import SERVICE_PREFIX, Context
-from analyzer.scoring.outcome import Outcome, in_window, severed_entry, simulated_rollback
+from analyzer.scoring.outcome import Outcome, in_window, record_flow_change, severed_entry, simulated_rollback
 from analyzer.scoring.service_trust import POD_IDENTITY
 from analyzer.timeutil import iso
 
@@ -555,26 +555,16 @@ def network_policy_change(
         b, a = (_why(ps, pods, namespaces, ctx, e) for ps in sets)  # the reasons, for what changed
         port, protocol = str(e.props["port"]), str(e.props.get("protocol") or "tcp").upper()
         access = f"{protocol.lower()}/{port}"
-        if a.state == "denied":
-            entry = severed_entry(
-                ctx, e.src, e.dst, access, edge=e, observed=in_window(e, lo, hi), reason=a.reason
-            )
-            entry["before"] = {"decision": b.state, "statements": list(b.policies), "missing_context": []}
-            out.severed.append(entry)
-        elif a.state == "unknown":
-            out.unknowns.append(
-                {"reason": "access_may_be_severed", "detail": f"{e.src} -> {e.dst} ({access}): {a.reason}"}
-            )
-        elif b.state == "denied":
-            out.exposure.append(
-                {
-                    "principal": e.src,
-                    "resource": e.dst,
-                    "access": access,
-                    "after": a.state,
-                    "statements": list(a.policies),
-                }
-            )
+        record_flow_change(
+            ctx,
+            out,
+            e,
+            access,
+            (b.state, b.policies),
+            (a.state, a.policies, a.reason),
+            (lo, hi),
+            ("access_may_be_severed", f"{e.src} -> {e.dst} ({access}): {a.reason}"),
+        )
     out.severed.sort(key=lambda s: (not s["observed"], -s["events"], s["consumer"]))
     out.unknowns.append(
         {

@@ -63,6 +63,40 @@ def azure_target(
     return kind, out, target, node
 
 
+def record_flow_change(
+    ctx: Context,
+    out: Outcome,
+    e: Any,
+    access: str,
+    before: tuple[str, tuple[str, ...] | list[str]],
+    after: tuple[str, tuple[str, ...] | list[str], str],
+    window: tuple[str, str],
+    unknown: tuple[str, str],
+) -> None:
+    """One observed flow whose decision the change alters, into ``out``: ``before`` is (state, the rules
+    that decided it), ``after`` (state, rules, reason); cut -> severed, unknown -> the ``unknown`` (reason,
+    detail) entry, newly allowed -> exposure. Shared by the flow-deciding scorers (NSGs, NetworkPolicies)."""
+    (b_state, b_rules), (a_state, a_rules, a_reason) = before, after
+    if a_state == "denied":
+        entry = severed_entry(
+            ctx, e.src, e.dst, access, edge=e, observed=in_window(e, *window), reason=a_reason
+        )
+        entry["before"] = {"decision": b_state, "statements": list(b_rules), "missing_context": []}
+        out.severed.append(entry)
+    elif a_state == "unknown":
+        out.unknowns.append({"reason": unknown[0], "detail": unknown[1]})
+    elif b_state == "denied":
+        out.exposure.append(
+            {
+                "principal": e.src,
+                "resource": e.dst,
+                "access": access,
+                "after": a_state,
+                "statements": list(a_rules),
+            }
+        )
+
+
 def in_window(edge: Any, lo: str, hi: str) -> bool:
     """Whether an evidence edge falls in the window [lo, hi] (ISO 8601)."""
     return bool(
