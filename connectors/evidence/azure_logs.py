@@ -40,7 +40,8 @@ from connectors.evidence.loading import (
     file_digest,
     fold_edge,
     ingested_digests,
-    load_evidence,
+    load_aggregate,
+    merge_part,
 )
 from connectors.jsonfile import parse_json_text, read_text
 
@@ -298,15 +299,7 @@ def ingest_azure_logs(store: GraphStore, paths: Iterable[Path]) -> IngestReport:
                     mine.props["addresses"] = both[:MAX_ADDRESSES]
                     if len(both) > MAX_ADDRESSES or e.props.get("addresses_capped"):
                         mine.props["addresses_capped"] = True
-        for node, got in part.stubs.items():
-            agg.stubs.setdefault(node, got)
-        for day_key, d in part.days.items():
-            agg.days.setdefault(day_key, set()).update(d)
-        agg.counted.update(part.counted)
+        merge_part(agg, part)
         new_files[digest] = {"source": SOURCE, "path": str(f), "records": sum(part.counted.values())}
         report.files += 1
-    report.counted = dict(agg.counted)
-    if new_files:
-        stubs = [(node, kind, account) for node, (kind, account) in agg.stubs.items()]
-        load_evidence(store, SOURCE, stubs, list(agg.edges.values()), new_files, agg.days)
-    return report
+    return load_aggregate(store, SOURCE, agg, new_files, report)

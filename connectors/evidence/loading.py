@@ -89,3 +89,24 @@ def fold_edge(into: dict[Any, EdgeRow], key: Any, e: EdgeRow) -> EdgeRow:
     mine.first_seen = min(str(mine.first_seen), str(e.first_seen))
     mine.last_seen = max(str(mine.last_seen), str(e.last_seen))
     return mine
+
+
+def merge_part(agg: Any, part: Any) -> None:
+    """One file's stubs, covered days and counts into the whole ingest's aggregate (the edges are folded
+    by the caller: how two edges merge is the connector's)."""
+    for node, got in part.stubs.items():
+        agg.stubs.setdefault(node, got)
+    for day_key, d in part.days.items():
+        agg.days.setdefault(day_key, set()).update(d)
+    agg.counted.update(part.counted)
+
+
+def load_aggregate(
+    store: GraphStore, source: str, agg: Any, new_files: dict[str, dict[str, Any]], report: IngestReport
+) -> IngestReport:
+    """The ingest's end: its counts into the report, and one write of what the new files held."""
+    report.counted = dict(agg.counted)
+    if new_files:
+        stubs = [(node, kind, account) for node, (kind, account) in agg.stubs.items()]
+        load_evidence(store, source, stubs, list(agg.edges.values()), new_files, agg.days)
+    return report
