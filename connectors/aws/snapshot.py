@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from analyzer.collector import paused
 from analyzer.errors import BadInput
 from analyzer.graph.lease import writes
 from analyzer.graph.schema import Batch, EdgeRow, NodeRow, owner_of
@@ -874,27 +875,38 @@ def load_snapshot(store: GraphStore, root: Path, *, seen: str, update_tag: int |
     root = Path(root)
     tag = update_tag or time.time_ns() // 1000
     report = IngestReport()
-    history: dict[str, dict[str, Any]] | None = None  # read once, kept current as accounts load
+    history = store.get_documents(ADDRESS_HISTORY)  # kept current as accounts load
     for account in get_snapshot(root):
-        try:
-            # a response not shaped like AWS's: the account is skipped
-            with guard(str(root / account.account), what="API response shape"):
-                batch = transform_account(account, seen)
-                batch.validate()
-        except BadInput as exc:
-            report.errors.append(f"{exc}; account {account.account} skipped (its previous data is kept)")
-            continue
-        report.warnings.extend(f"account {account.account}: {w}" for w in batch.warnings)
-        if history is None:
-            history = store.get_documents(ADDRESS_HISTORY)
-        batch.documents[ADDRESS_HISTORY] = merge_history(
-            history, (n for n in batch.nodes if n.kind == "NetworkInterface" and not n.stub), seen
-        )
-        store.load(batch, update_tag=tag, account=account.account)
-        history.update(batch.documents[ADDRESS_HISTORY])
-        report.loaded[account.account] = len(batch.nodes)
+        with paused():  # an account's responses are a few hundred thousand objects, none cyclic
+            _load_account(store, root, account, seen, tag, report, history)
     # only once every account is loaded: a node one account mentions and another owns is then current
     # whatever the order, so the same files always give the same graph
     for acct in report.loaded:
         store.cleanup(source=SOURCE, account=acct, update_tag=tag)
     return report
+
+
+def _load_account(
+    store: GraphStore,
+    root: Path,
+    account: AccountSnapshot,
+    seen: str,
+    tag: int,
+    report: IngestReport,
+    history: dict[str, dict[str, Any]],
+) -> None:
+    try:
+        # a response not shaped like AWS's: the account is skipped
+        with guard(str(root / account.account), what="API response shape"):
+            batch = transform_account(account, seen)
+            batch.validate()
+    except BadInput as exc:
+        report.errors.append(f"{exc}; account {account.account} skipped (its previous data is kept)")
+        return
+    report.warnings.extend(f"account {account.account}: {w}" for w in batch.warnings)
+    batch.documents[ADDRESS_HISTORY] = merge_history(
+        history, (n for n in batch.nodes if n.kind == "NetworkInterface" and not n.stub), seen
+    )
+    store.load(batch, update_tag=tag, account=account.account)
+    history.update(batch.documents[ADDRESS_HISTORY])
+    report.loaded[account.account] = len(batch.nodes)

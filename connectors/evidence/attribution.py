@@ -88,6 +88,9 @@ class FlowAttribution:
         self._grouped: dict[str, dict[str | None, list[dict[str, Any]]]] = {}  # address -> holders by VPC
         self._only: dict[tuple[str, str | None], str] = {}  # (address, VPC) -> its one holder ever
         self._scopes: dict[str, tuple[frozenset[str], frozenset[str]]] = {}  # VPC -> (peered, routed)
+        # answers that do not depend on the record's time, kept as records ask them again:
+        self._settled: dict[tuple[str, str], tuple[str, str]] = {}  # (address, VPC) -> (holder, tally)
+        self._holders: dict[str, frozenset[Any]] = {}  # address -> the interfaces its history names
         for i in self.interfaces.values():  # an address held now, never snapshotted with history
             for ip in i.ips:
                 holders = self.history.setdefault(ip, [])
@@ -148,7 +151,12 @@ class FlowAttribution:
         return holder.get("account") or (node.account if node else None)
 
     def _holds(self, iface: Interface, ip: str) -> bool:
-        return ip in iface.ips or any(h.get("eni") == iface.node for h in self.history.get(ip, ()))
+        if ip in iface.ips:
+            return True
+        holders = self._holders.get(ip)
+        if holders is None:
+            holders = self._holders[ip] = frozenset(h.get("eni") for h in self.history.get(ip, ()))
+        return iface.node in holders
 
     @staticmethod
     def _at(holders: list[dict[str, Any]], when: str | None) -> str | None:
@@ -162,6 +170,11 @@ class FlowAttribution:
         return inside.pop() if len(inside) == 1 else None
 
     def _peer(self, ip: str, when: str | None, vpc: str | None, account: str | None, record: str) -> str:
+        if vpc is not None:
+            settled = self._settled.get((ip, vpc))
+            if settled is not None:  # the address's one holder ever in the one VPC in reach: as below
+                self.counts[settled[1]] += 1
+                return settled[0]
         address = f"urn:ip:{ip}"
         by_vpc = self._grouped.get(ip)
         if by_vpc is None:
@@ -188,14 +201,16 @@ class FlowAttribution:
                     self._note("ambiguous", f"{record}: {ip} in {', '.join(sorted(map(str, reachable)))}")
                     return address
                 if reachable:
-                    eni = self._only.get((ip, reachable[0])) or self._at(by_vpc[reachable[0]], when)
+                    only = self._only.get((ip, reachable[0]))
+                    eni = only or self._at(by_vpc[reachable[0]], when)
                     if eni is None:
                         self._note("reassigned", f"{record}: {ip} in {reachable[0]} at {when}")
                         return address
                     where = reachable[0]
-                    self.counts[
-                        "same_vpc" if where == vpc else "peered_vpc" if where in peered else "transit_vpc"
-                    ] += 1
+                    tally = "same_vpc" if where == vpc else "peered_vpc" if where in peered else "transit_vpc"
+                    self.counts[tally] += 1
+                    if only:
+                        self._settled[ip, vpc] = (only, tally)
                     return eni
             maybe = [v for v in by_vpc if v in self.transit.unrouted.get(vpc, frozenset())]
             if maybe:

@@ -158,14 +158,29 @@ class FlowTotals:
         if not self._pending:
             return
         cols = {k: np.concatenate([self._done[k], *(p[k] for p in self._pending)]) for k in self._done}
-        self._pending, self._pending_rows = [], 0
+        self._pending, self._pending_rows, self._done = [], 0, {}  # each array held once from here
         # one flow per (a, kind, b, service): the first account to report it is kept, as the dict did
-        order = np.lexsort((cols["service"], cols["b"], cols["kind"], cols["a"]))
-        cols = {k: v[order] for k, v in cols.items()}
+        # (a stable sort: the totals so far come first, then the parts in the order of their files)
         key_cols = (cols["a"], cols["kind"], cols["b"], cols["service"])
-        new = np.ones(len(order), dtype=bool)
-        if len(order):
+        packed = _packed(key_cols)
+        if packed is not None:
+            order = np.argsort(packed, kind="stable")  # the totals are one sorted run: merged, not sorted
+            packed = packed[order]
+        else:
+            order = np.lexsort(key_cols[::-1])
+        del key_cols
+        for k in cols:  # one column at a time, the unsorted one released as its sorted copy is made
+            cols[k] = cols[k][order]
+        n = len(order)
+        del order
+        new = np.ones(n, dtype=bool)
+        if n and packed is not None:
+            new[1:] = packed[1:] != packed[:-1]
+        elif n:
+            key_cols = (cols["a"], cols["kind"], cols["b"], cols["service"])
             new[1:] = np.logical_or.reduce([k[1:] != k[:-1] for k in key_cols])
+            del key_cols
+        del packed
         starts = np.flatnonzero(new)
         first = np.where(cols["first"] == NO_TIME, np.iinfo(np.int64).max, cols["first"])
         folded = {
@@ -237,6 +252,21 @@ class FlowTotals:
                     first_seen=_iso(f, times),
                     last_seen=_iso(last, times),
                 )
+
+
+def _packed(cols: tuple[np.ndarray, ...]) -> np.ndarray | None:
+    """The key columns (non-negative codes) as one int64 each row that sorts as they do in order, or
+    None when they do not fit in 63 bits (then they are sorted as columns)."""
+    if not len(cols[0]):
+        return None
+    widths = [max(1, int(c.max()).bit_length()) for c in cols]
+    if sum(widths) > 63:
+        return None
+    out = np.zeros(len(cols[0]), np.int64)
+    for c, w in zip(cols, widths, strict=True):
+        out <<= w
+        out |= c
+    return out
 
 
 def _ranks(texts: list[str]) -> np.ndarray:

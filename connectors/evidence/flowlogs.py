@@ -19,6 +19,7 @@ from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
+from analyzer.collector import paused
 from analyzer.errors import BadInput
 from analyzer.graph.lease import writes
 from analyzer.graph.schema import EdgeRow
@@ -330,7 +331,7 @@ def ingest_flowlogs(
     record). ``fields`` is the log format's field list for sources without a header line (CloudWatch
     Logs): default the version 2 default format."""
     report = IngestReport()
-    with phase("interfaces and address history"):
+    with phase("interfaces and address history"), paused():  # a million objects: see analyzer.collector
         peerings, transit = _routes_between_vpcs(store)
         eni_by_ip = FlowAttribution.build(
             store.get_documents(ADDRESS_HISTORY),
@@ -366,6 +367,7 @@ def ingest_flowlogs(
     report.records = totals.records
     report.skipped_lines = totals.skipped
     report.attribution = eni_by_ip.summary()
+    del eni_by_ip, read  # the interfaces and addresses (2 GB at scale L) are not needed to write
     if new_files:
         with phase("write the flows"):
             stubs = ((node, kind, None) for node, kind in totals.endpoints())

@@ -51,8 +51,12 @@ def _reference(files: list[list[str]]) -> dict[tuple[Any, ...], tuple[Any, ...]]
     return {k: tuple(v) for k, v in out.items()}
 
 
+@pytest.mark.parametrize("packed", [True, False], ids=["one-int64-key", "key-columns"])
 @pytest.mark.parametrize("every", [1, 7, 10_000_000])
-def test_totals_are_the_dict_fold(every: int, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_totals_are_the_dict_fold(every: int, packed: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Folded by one packed key where the codes fit in 63 bits, else by the key columns: the same."""
+    if not packed:
+        monkeypatch.setattr(flow_totals, "_packed", lambda cols: None)
     monkeypatch.setattr(flow_totals, "CONSOLIDATE_ROWS", every)
     monkeypatch.setattr(flow_totals, "ROWS_PER_BLOCK", 5)
     rng = random.Random(11)
