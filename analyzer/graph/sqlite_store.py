@@ -119,10 +119,6 @@ system calls to the WAL and again when it is copied back, and at scale L a flow-
 edges spent half its time in them (``pwrite64``); four times the page, a quarter the calls. A store keeps
 the page size it was made with."""
 
-LARGE_WRITE_ROWS = 10_000
-LARGE_WRITE_CACHE_MIB = 256
-"""A load of more rows than this gets a page cache of ``large_write_cache_mib()`` for its transaction."""
-
 SHARED_PROPS_KEPT = 4096
 """Property maps whose text one load keeps (the rows of a stream share a few: a flow's protocol and port)."""
 
@@ -235,27 +231,6 @@ class SqliteStore:
             cur.execute("ROLLBACK")
             raise
 
-    @contextmanager
-    def _page_cache(self, rows: int) -> Iterator[None]:
-        """A write of many rows gets a larger page cache for its transaction, then the memory back.
-
-        SQLite's default cache is 2 MB: a transaction that touches more pages than that writes the
-        least recently used dirty ones to the WAL to make room (``sqlite3PcacheFetchStress``), and an
-        index inserted in an order other than the rows' (an edge's destination) dirties the same pages
-        again and again, each time appended to the WAL anew. At scale L the flow-log write spent 40 % of
-        its time in those writes."""
-        mib = large_write_cache_mib() if rows > LARGE_WRITE_ROWS else 0
-        if not mib:
-            yield
-            return
-        old = self._conn.execute("PRAGMA cache_size").fetchone()[0]
-        self._conn.execute(f"PRAGMA cache_size = -{mib * 1024}")
-        try:
-            yield
-        finally:
-            self._conn.execute(f"PRAGMA cache_size = {int(old)}")
-            self._conn.execute("PRAGMA shrink_memory")
-
     @staticmethod
     def _journal(cur: sqlite3.Cursor, log: ChangeLog | None) -> None:
         gen = int(cur.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()[0])
@@ -334,8 +309,7 @@ class SqliteStore:
             )
             for e in batch.all_edges()
         )
-        rows = len(batch.nodes) + len(batch.edges) + (batch.edge_stream_rows or 0)
-        with self._page_cache(rows), self._write(log=log) as cur:
+        with self._write(log=log) as cur:
             edges: Iterable[tuple[Any, ...]] = edge_rows
             if account is not None and batch.edge_stream is None:  # one account's rows: by difference
                 node_rows, edges = _stamp_unchanged(cur, log, src, account, update_tag, node_rows, edge_rows)
@@ -584,12 +558,6 @@ def page_size() -> int:
     if size < 512 or size > 65536 or size & (size - 1):
         raise BlastwallError(f"BLASTWALL_SQLITE_PAGE_SIZE={env}: a power of two from 512 to 65536")
     return size
-
-
-def large_write_cache_mib() -> int:
-    """The page cache of a large write, in MiB (``$BLASTWALL_SQLITE_CACHE_MIB``; 0 keeps SQLite's)."""
-    env = os.environ.get("BLASTWALL_SQLITE_CACHE_MIB")
-    return max(0, int(env)) if env else LARGE_WRITE_CACHE_MIB
 
 
 def _stamp_unchanged(

@@ -367,7 +367,7 @@ def ingest_flowlogs(
     report.records = totals.records
     report.skipped_lines = totals.skipped
     report.attribution = eni_by_ip.summary()
-    del eni_by_ip, read  # the interfaces and addresses (2 GB at scale L) are not needed to write
+    del eni_by_ip, read  # the interfaces and addresses are not needed to write: their memory goes back
     if new_files:
         with phase("write the flows"):
             stubs = ((node, kind, None) for node, kind in totals.endpoints())

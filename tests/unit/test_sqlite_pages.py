@@ -1,5 +1,5 @@
 """The embedded store's pages: a new store is made with 16 KiB pages (a store keeps the size it was made
-with), and a large write gets a larger page cache for its transaction, then gives it back."""
+with, and reads and writes as before), and a page size SQLite would ignore is refused."""
 
 from __future__ import annotations
 
@@ -57,27 +57,3 @@ def test_a_page_size_that_sqlite_would_ignore_is_refused(
     monkeypatch.setenv("BLASTWALL_SQLITE_PAGE_SIZE", value)
     with pytest.raises(BlastwallError, match=f"BLASTWALL_SQLITE_PAGE_SIZE={value}: a power of two"):
         SqliteStore(tmp_path / "s")
-
-
-def test_a_large_write_gets_a_larger_cache_for_its_transaction_only(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(sqlite_store, "LARGE_WRITE_ROWS", 100)
-    store = SqliteStore(tmp_path / "s")
-    default = store._conn.execute("PRAGMA cache_size").fetchone()[0]
-    said: list[str] = []
-    store._conn.set_trace_callback(said.append)
-    store.load(_batch(20), update_tag=1)  # 39 rows: SQLite's own cache
-    assert not any("cache_size" in s for s in said)
-    said.clear()
-    store.load(_batch(80), update_tag=2)  # 159 rows
-    mib = sqlite_store.LARGE_WRITE_CACHE_MIB
-    pragmas = [s for s in said if "cache_size" in s or s in ("BEGIN IMMEDIATE", "COMMIT")]
-    assert pragmas[:2] == ["PRAGMA cache_size", f"PRAGMA cache_size = -{mib * 1024}"]
-    assert pragmas[2:4] == ["BEGIN IMMEDIATE", "COMMIT"]  # the whole transaction ran with it
-    assert pragmas[4] == f"PRAGMA cache_size = {default}"
-    assert store._conn.execute("PRAGMA cache_size").fetchone()[0] == default
-    monkeypatch.setenv("BLASTWALL_SQLITE_CACHE_MIB", "0")  # 0: SQLite's own, for any write
-    said.clear()
-    store.load(_batch(80), update_tag=3)
-    assert not any("cache_size" in s for s in said)
