@@ -231,27 +231,23 @@ class FlowTotals:
         order = np.lexsort((key_rank[d["service"]], end_rank[d["b"]], d["kind"], end_rank[d["a"]]))
         for lo in range(0, len(order), ROWS_PER_BLOCK):
             rows = order[lo : lo + ROWS_PER_BLOCK]
-            for a, b, k, s, acct, n, f, last in zip(
-                d["a"][rows].tolist(),
-                d["b"][rows].tolist(),
-                d["kind"][rows].tolist(),
-                d["service"][rows].tolist(),
-                d["account"][rows].tolist(),
+            # a block's times as text, each distinct one formatted once
+            stamps = np.concatenate([d["first"][rows], d["last"][rows]])
+            distinct, where = np.unique(stamps, return_inverse=True)
+            text = [_iso(t, times) for t in distinct.tolist()]
+            seen = [text[i] for i in where.tolist()]
+            m = len(rows)
+            yield from map(
+                EdgeRow,
+                [ends[x] for x in d["a"][rows].tolist()],
+                [KINDS[x] for x in d["kind"][rows].tolist()],
+                [ends[x] for x in d["b"][rows].tolist()],
+                [props[x] for x in d["service"][rows].tolist()],
+                [accounts[x] for x in d["account"][rows].tolist()],
                 d["count"][rows].tolist(),
-                d["first"][rows].tolist(),
-                d["last"][rows].tolist(),
-                strict=True,
-            ):
-                yield EdgeRow(
-                    ends[a],
-                    KINDS[k],
-                    ends[b],
-                    props[s],
-                    account=accounts[acct],
-                    count=n,
-                    first_seen=_iso(f, times),
-                    last_seen=_iso(last, times),
-                )
+                seen[:m],
+                seen[m:],
+            )
 
 
 def _packed(cols: tuple[np.ndarray, ...]) -> np.ndarray | None:
