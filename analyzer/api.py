@@ -645,14 +645,13 @@ def _score(
     if ctx.persisted_keys is None:  # built here: persisted with what this batch built on it, so the next
         with phase("persist the analysis context"):  # process starts warm (``prepare`` adds to it)
             persist_context(store, ctx)
-    fresh = freshness(ctx.coverage, as_of - timedelta(days=policy.window_days), as_of, anchored)
     return {
         "schema_version": RESULT_SCHEMA_VERSION,
         "as_of": stamp,
         "store_generation": snap.generation,
         "policy": policy.header(),
         "problems": ctx.problems,
-        "freshness": fresh,
+        "freshness": freshness(ctx.coverage, as_of - timedelta(days=policy.window_days), as_of, anchored),
         "results": results,
         "resumed": len(kept),
     }

@@ -198,8 +198,8 @@ def _fold_record(i: int, rec: Any, agg: Aggregate, file: str) -> None:
             _role_change(agg, src, recipient, name, action, when, denied)
         return
     if rec.get("eventSource") == "ec2.amazonaws.com" and rec.get("eventName") in GROUP_CHANGES:
-        group = (rec.get("requestParameters") or {}).get("groupId")
-        if isinstance(group, str) and group and recipient:
+        group = group_of(rec.get("requestParameters"))
+        if group and recipient:
             _group_change(agg, src, recipient, region, group, action, when, denied)
         return
     target = _resource_of(rec)
@@ -249,7 +249,18 @@ GROUP_CHANGES = frozenset(
         "DeleteSecurityGroup",
     }
 )
-"""EC2 calls that change what a security group allows, by the group's id (``requestParameters.groupId``)."""
+"""EC2 calls that change what a security group allows, by the group's id (see ``group_of``)."""
+
+
+def group_of(params: Any) -> str | None:
+    """The security group a change names: ``requestParameters.groupId`` (Authorize/Revoke, Delete), or
+    ``requestParameters.ModifySecurityGroupRulesRequest.GroupId``, where CloudTrail records the request of
+    ``ModifySecurityGroupRules`` (the path EventBridge patterns and detection queries on it use)."""
+    if not isinstance(params, dict):
+        return None
+    nested = params.get("ModifySecurityGroupRulesRequest")
+    group = params.get("groupId") or (nested.get("GroupId") if isinstance(nested, dict) else None)
+    return group if isinstance(group, str) and group else None
 
 
 def _group_change(
@@ -373,6 +384,7 @@ class _Params(msgspec.Struct):
     bucketName: str | None = None
     roleName: Any = None
     groupId: Any = None
+    ModifySecurityGroupRulesRequest: Any = None
 
 
 class _Record(msgspec.Struct):
@@ -466,8 +478,11 @@ def transform_structs(records: list[_Record], agg: Aggregate, file: str = "") ->
                 _role_change(agg, src, recipient, name, action, when, denied)
             continue
         if rec.eventSource == "ec2.amazonaws.com" and rec.eventName in GROUP_CHANGES:
-            group = rec.requestParameters.groupId if rec.requestParameters else None
-            if isinstance(group, str) and group and recipient:
+            p = rec.requestParameters
+            group = p and group_of(
+                {"groupId": p.groupId, "ModifySecurityGroupRulesRequest": p.ModifySecurityGroupRulesRequest}
+            )
+            if group and recipient:
                 _group_change(agg, src, recipient, rec.awsRegion or "unknown", group, action, when, denied)
             continue
         target = None

@@ -117,7 +117,8 @@ def test_role_changes_are_who_changed_what_and_when_on_both_paths() -> None:
 
 
 def test_security_group_changes_are_changes_of_the_group_on_both_paths() -> None:
-    """``AuthorizeSecurityGroupIngress`` and its kin name the group by id (EC2 API reference: GroupId):
+    """``AuthorizeSecurityGroupIngress`` and its kin name the group by id (EC2 API reference: GroupId;
+    ``ModifySecurityGroupRules`` under ``requestParameters.ModifySecurityGroupRulesRequest.GroupId``):
     the change lands on the group's node, in the record's region and account; a refused one is denied."""
     who = {
         "type": "AssumedRole",
@@ -132,6 +133,10 @@ def test_security_group_changes_are_changes_of_the_group_on_both_paths() -> None
                 "requestParameters": {"groupId": "sg-0abc", "ipPermissions": {"items": []}}},
         base | {"eventTime": "2026-05-12T12:05:00Z", "eventName": "RevokeSecurityGroupEgress",
                 "requestParameters": {"groupId": "sg-0abc"}, "errorCode": "Client.UnauthorizedOperation"},
+        # CloudTrail records this one's request nested (the path AWS's EventBridge patterns on it use)
+        base | {"eventTime": "2026-05-12T12:07:00Z", "eventName": "ModifySecurityGroupRules",
+                "requestParameters": {"ModifySecurityGroupRulesRequest": {"GroupId": "sg-0abc",
+                    "SecurityGroupRule": {"SecurityGroupRuleId": "sgr-0def", "tag": 1}}}},
         base | {"eventTime": "2026-05-12T12:06:00Z", "eventName": "DescribeSecurityGroups",
                 "requestParameters": {"groupId": "sg-0abc"}},
     ]  # fmt: skip
@@ -141,6 +146,7 @@ def test_security_group_changes_are_changes_of_the_group_on_both_paths() -> None
     kinds = sorted((k[1], k[3]) for k in fast.edges if k[2] == group)
     assert kinds == [
         ("OBSERVED_CHANGE", "ec2:AuthorizeSecurityGroupIngress"),
+        ("OBSERVED_CHANGE", "ec2:ModifySecurityGroupRules"),
         ("OBSERVED_DENIED", "ec2:RevokeSecurityGroupEgress"),
     ]
     assert fast.kinds[group] == ("SecurityGroup", "111122223333")
