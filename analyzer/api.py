@@ -203,7 +203,8 @@ def persist_context(store: GraphStore, ctx: Context | None = None) -> bool:
     key = next(k for k, v in ctx.snap.memo_items() if v is ctx and isinstance(k, tuple))
     path = persisted.derived_dir(store) / CONTEXT_FILE
     try:
-        persisted.save(ctx, path, _persisted_header(store, ctx.snap.graph_generation, key))
+        header = _persisted_header(store, ctx.snap.graph_generation, key)
+        persisted.save(ctx, path, header, ctx.persisted_columns())
     except OSError as exc:
         say(f"{path}: the analysis context could not be persisted ({exc}); the next run builds it again")
         return False

@@ -142,26 +142,51 @@ EDGE_FIELDS = ("key", "props", "source", "account", "update_tag", "first_seen", 
 """The columns of an edge besides its ends and count, each held as codes into shared tables."""
 
 
-@by_constructor
 @dataclass(frozen=True, slots=True)
 class Packed:
     """A column of codes into a table of values, stored as its distinct codes (``table``) and per row an
     index into them in the smallest unsigned type; a column with one value (an update tag, a source, most
-    keys) is a zero-stride view and costs nothing per row."""
+    keys) is a zero-stride view and costs nothing per row, in memory and when pickled.
+
+    >>> import pickle
+    >>> one = Packed.of(np.full(1_000_000, 7))
+    >>> one.idx.strides, len(pickle.dumps(one, protocol=5)) < 1000
+    ((0,), True)
+    >>> again = pickle.loads(pickle.dumps(one, protocol=5))
+    >>> again.idx.strides, len(again.idx), again.table.tolist()
+    ((0,), 1000000, [7])
+    """
 
     table: np.ndarray
     idx: np.ndarray
+
+    def __post_init__(self) -> None:
+        if isinstance(self.idx, int):  # rebuilt from a pickle: the length of a one-value column
+            object.__setattr__(self, "idx", _one_value(self.idx))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled through its constructor (``analyzer.slotted``); a one-value column as its length, as
+        pickle would write a zero-stride view out in full (8 MB a column at a million rows)."""
+        idx = self.idx
+        if idx.ndim == 1 and len(idx) > 1 and idx.strides == (0,) and not idx[:1].any():
+            return (Packed, (self.table, len(idx)))
+        return (Packed, (self.table, idx))
 
     @classmethod
     def of(cls, codes: np.ndarray) -> Packed:
         table, inverse = np.unique(codes, return_inverse=True)
         if len(table) <= 1:
-            return cls(table.astype(np.int64), np.broadcast_to(np.zeros(1, np.uint8), codes.shape))
+            return cls(table.astype(np.int64), _one_value(len(codes)))
         dtype = np.uint8 if len(table) <= 1 << 8 else np.uint16 if len(table) <= 1 << 16 else np.uint32
         return cls(table.astype(np.int64), inverse.astype(dtype))
 
     def codes(self, rows: np.ndarray | slice) -> np.ndarray:
         return self.table[self.idx[rows]]
+
+
+def _one_value(n: int) -> np.ndarray:
+    """``n`` zero codes, as a zero-stride view of one."""
+    return np.broadcast_to(np.zeros(1, np.uint8), (n,))
 
 
 @by_constructor

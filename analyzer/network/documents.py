@@ -16,7 +16,6 @@ import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
-from itertools import accumulate
 from typing import Any
 
 import msgspec
@@ -62,8 +61,12 @@ class NetworkDocuments(Mapping[str, dict[str, Any]]):
     True
     """
 
-    def __init__(self, texts: Mapping[str, str]) -> None:
-        self._texts = dict(texts)
+    def __init__(self, texts: Mapping[str, str | bytes | memoryview]) -> None:
+        # held as bytes (a persisted context's are views of its file): pickled as they are, one buffer
+        # each, rather than encoded and joined into a copy of every text while the context is written
+        self._texts: dict[str, bytes | memoryview] = {
+            k: t.encode() if isinstance(t, str) else t for k, t in texts.items()
+        }
         self._recent: OrderedDict[tuple[str, str | None], Any] = OrderedDict()
         self._index: dict[str, dict[str, tuple[str, int]]] | None = None
         self._raw: dict[tuple[str, str, int], bytes] = {}
@@ -72,24 +75,20 @@ class NetworkDocuments(Mapping[str, dict[str, Any]]):
     PERSISTABLE = True
 
     def __getstate__(self) -> dict[str, Any]:
-        """The text only (shipped to Dask workers, persisted with an analysis context), as one buffer:
-        out of band where the pickler takes buffers (a persisted context maps it from its file)."""
-        parts = [t.encode() if isinstance(t, str) else bytes(t) for t in self._texts.values()]
-        ends = list(accumulate(len(p) for p in parts))
+        """The text only (shipped to Dask workers, persisted with an analysis context), one buffer per
+        document: out of band where the pickler takes buffers (a persisted context maps them from its
+        file), without a copy."""
         with self._lock:  # the index of groups and interfaces too, once built (a pass over every text)
             index, raw = self._index, dict(self._raw)
         return {
             "keys": list(self._texts),
-            "ends": ends,
-            "blob": pickle.PickleBuffer(bytearray().join(parts)),
+            "texts": [pickle.PickleBuffer(t) for t in self._texts.values()],
             "index": index,
             "raw": raw,
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        blob = memoryview(state["blob"])
-        starts = [0, *state["ends"][:-1]]
-        texts = {k: blob[a:b] for k, a, b in zip(state["keys"], starts, state["ends"], strict=True)}
+        texts = dict(zip(state["keys"], map(memoryview, state["texts"]), strict=True))
         self.__init__(texts)  # type: ignore[misc]
         self._index, self._raw = state.get("index"), state.get("raw") or {}
 

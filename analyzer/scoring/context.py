@@ -4,7 +4,7 @@ organization's SCP chain, the resource -> CI mapping, documented CI relations an
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -82,6 +82,18 @@ class Context:
         """Drop the memo's structures whose key starts with ``family`` (all but ``but``)."""
         for k in [k for k in self._memo if isinstance(k, tuple) and k[:1] == (family,) and k != but]:
             del self._memo[k]
+
+    def persisted_columns(self) -> list[Sequence[object]]:
+        """The large collections of one class a persisted context writes as column tables
+        (``analyzer.graph.persisted``): those the structures in the memo name (``persisted_columns``),
+        then the snapshot's nodes."""
+        out: list[Sequence[object]] = []
+        for value in self._memo.values():
+            named = getattr(value, "persisted_columns", None)
+            if callable(named):
+                out.extend(named())
+        out.append(self.snap.nodes)
+        return out
 
     def __getstate__(self) -> dict[str, Any]:
         """What a persisted context keeps: not the per-process caches (made again on first use)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -84,6 +85,15 @@ class _Prepared:
     before: np.ndarray  # per flow: the decision under the unchanged model, -1 until asked
     on_node: dict[tuple[str, int], Any]  # (account, IPv4 address) -> the interface holding it, for pods
     pod_host: np.ndarray  # per node: for a pod end, a code of the host it runs on (else -1)
+
+    def persisted_columns(self) -> list[list[Any]]:
+        """The model's addresses, rules and interfaces (most of the context's objects): written as column
+        tables when the context is persisted, addresses first as the other two hold them."""
+        enis = list(self.model.enis.values())
+        rules = [r for rs in self.model.groups.values() for r in rs]
+        nets = [n for e in enis for n in chain(e.ips, e.public_ips)]
+        nets += [r.net for r in rules if r.net is not None]
+        return [nets, rules, enis]
 
     def reach(self, snap: Snapshot, m: NetModel, src: str, dst: str, protocol: str, port: int) -> Any:
         """``analyzer.network.service.reach`` between two flow ends (node ids), a pod resolved the way
