@@ -92,10 +92,7 @@ def analysis_context(store: GraphStore) -> Context:
     reading the whole graph) is used as it is when it is of the store's generation; when the store has
     changed since, its snapshot is brought up to date by difference from the store's journal
     (``analyzer.graph.current``) and what is derived from it is built again; else the graph is read."""
-    coverage = store.get_documents(COVERAGE)
-    tag_key = setting(store, "cmdb_tag_key")
-    collection = store.get_documents("collection")
-    key = ("context", tag_key, json.dumps([coverage, collection], sort_keys=True))
+    coverage, tag_key, collection, key = _context_inputs(store)
     gen = store.graph_generation()
     if current_snapshot(store, gen) is None:
         with phase("load the persisted analysis context"):
@@ -121,6 +118,82 @@ def analysis_context(store: GraphStore) -> Context:
     built = snap.memo(key, build)
     assert isinstance(built, Context)
     return built
+
+
+def _context_inputs(
+    store: GraphStore,
+) -> tuple[dict[str, Any], str, dict[str, Any], tuple[str, ...]]:
+    """What an analysis context is derived from besides the graph (coverage, the CMDB tag key, what was
+    collected), and the key it is kept under."""
+    coverage = store.get_documents(COVERAGE)
+    tag_key = setting(store, "cmdb_tag_key")
+    collection = store.get_documents("collection")
+    return (
+        coverage,
+        tag_key,
+        collection,
+        ("context", tag_key, json.dumps([coverage, collection], sort_keys=True)),
+    )
+
+
+def persisted_is_current(store: GraphStore) -> bool:
+    """Whether the persisted analysis context is of the store as it is now, written by this code: what a
+    new process loads as it is (read from its header alone)."""
+    from analyzer.graph import persisted
+
+    head = persisted.header(persisted.derived_dir(store) / CONTEXT_FILE)
+    if head is None:
+        return False
+    want = {
+        **_persisted_header(store, store.graph_generation(), _context_inputs(store)[3]),
+        "format": persisted.FORMAT,
+        "code": persisted.code_digest(),
+    }
+    return all(head.get(k) == v for k, v in want.items())
+
+
+def prepare_apart(store: GraphStore, as_of: datetime, window_days: int) -> bool:
+    """Build and persist the analysis context in a child process, unless the persisted one is current;
+    True when it is current after. The build's memory (at scale L most of a command's peak: the
+    structures being made and the pickler's bookkeeping while it writes them) is returned when the child
+    exits, and this process then maps the persisted context as a warm start does. The child's phases are
+    recorded here, one level down; if it fails, the caller builds the context itself as before."""
+    import multiprocessing
+
+    from analyzer.notices import say
+    from analyzer.timings import _DEPTH, PHASES
+
+    if persisted_is_current(store):
+        return True
+    depth = _DEPTH[0] + 1
+    with phase("build and persist the analysis context in a child process"):
+        mp = multiprocessing.get_context("spawn")
+        theirs, ours = mp.Pipe(duplex=False)
+        child = mp.Process(target=_prepare_child, args=(str(store.uri), iso(as_of), window_days, ours))
+        child.start()
+        ours.close()
+        try:
+            report: list[dict[str, Any]] = theirs.recv() if theirs.poll(None) else []
+        except EOFError:
+            report = []
+        child.join()
+        PHASES.extend({**p, "depth": p["depth"] + depth} for p in report)
+    if child.exitcode != 0:
+        say(
+            f"building the analysis context in a child process failed (exit code {child.exitcode}); building it here"
+        )
+    return persisted_is_current(store)
+
+
+def _prepare_child(uri: str, as_of: str, window_days: int, out: Any) -> None:
+    from analyzer.graph.store import open_store
+    from analyzer.timings import report
+
+    try:
+        prepare(open_store(uri), as_of=parse_time(as_of), window_days=window_days)
+    finally:
+        out.send(report()["phases"])
+        out.close()
 
 
 def _persisted_header(store: GraphStore, gen: int, key: tuple[str, ...]) -> dict[str, Any]:
@@ -497,6 +570,7 @@ def score(
     scheduler: str | None = None,
     anchored: str | None = None,
     release: bool = True,
+    build_apart: bool = False,
 ) -> dict[str, Any]:
     """Score the given proposals (default: every open one) and return the versioned result object.
 
@@ -508,7 +582,10 @@ def score(
     Dask instead (``local`` or ``tcp://HOST:PORT``). A proposal that cannot be scored, or whose worker died,
     gets ``status: error`` and the batch goes on. Saving holds the store's write lease for the run.
     The batch keeps the analysis context out of the cycle collector's way (``gc.freeze``); ``release``
-    hands it back at the end, as a long-lived process must; a command about to exit passes False."""
+    hands it back at the end, as a long-lived process must; a command about to exit passes False.
+    ``build_apart``: a context that is not persisted is built and persisted in a child process first
+    (``prepare_apart``) and then loaded here, so this process never holds a context being built (a
+    command; a long-lived process keeps the one it builds)."""
     with store.lease("score") if save else contextlib.nullcontext():
         return _score(
             store,
@@ -525,6 +602,7 @@ def score(
             scheduler,
             anchored,
             release,
+            build_apart,
         )
 
 
@@ -543,10 +621,13 @@ def _score(
     scheduler: str | None,
     anchored: str | None = None,
     release: bool = True,
+    build_apart: bool = False,
 ) -> dict[str, Any]:
     anchored = anchored or ("given" if as_of is not None else "now")
     as_of = as_of or now()
     policy = policy or current_policy(store)
+    if build_apart and current_snapshot(store, store.graph_generation()) is None:
+        prepare_apart(store, as_of, policy.window_days)
     with phase("read the proposals"):
         proposals = store.get_documents(PROPOSALS)
     if ids:

@@ -291,6 +291,7 @@ def score(
         store_uri=str(uri),
         scheduler=scheduler,
         release=False,  # the command ends after its output: the heap need not go back to the collector
+        build_apart=True,  # a context not yet persisted is built in a child: this process only maps it
     )
     say_freshness(payload["freshness"], fmt)
     emit_results(payload, fmt)

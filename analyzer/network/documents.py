@@ -88,7 +88,9 @@ class NetworkDocuments(Mapping[str, dict[str, Any]]):
         }
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        texts = dict(zip(state["keys"], map(memoryview, state["texts"]), strict=True))
+        texts: dict[str, memoryview] = {
+            k: memoryview(t) for k, t in zip(state["keys"], state["texts"], strict=True)
+        }
         self.__init__(texts)  # type: ignore[misc]
         self._index, self._raw = state.get("index"), state.get("raw") or {}
 
