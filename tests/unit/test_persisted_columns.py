@@ -74,7 +74,7 @@ def test_the_memo_no_longer_holds_the_tables_objects() -> None:
 
 
 def test_a_table_must_come_after_the_tables_it_refers_to(tmp_path: Path) -> None:
-    obj, (nets, rules, enis) = _world(20)
+    obj, (nets, _rules, enis) = _world(20)
     with pytest.raises(ValueError, match="Net is referred to before its column table"):
         persisted.save(obj, tmp_path / "ctx.pkl", HEAD, [enis, nets])
     assert not (tmp_path / "ctx.pkl").exists()
@@ -149,7 +149,7 @@ def test_a_table_of_a_class_a_context_is_not_made_of_is_refused(tmp_path: Path) 
     import subprocess
 
     path = _planted(tmp_path, (persisted.MANIFEST, [(subprocess.Popen, 1, ["values"])]), ["true"], {})
-    with pytest.raises(persisted.Refused, match="subprocess.Popen"):
+    with pytest.raises(persisted.Refused, match=r"subprocess\.Popen"):
         persisted.load(path, HEAD)
 
 
