@@ -240,12 +240,10 @@ def load(path: Path, expect: dict[str, Any]) -> Any | None:
         if size != head["bin_size"]:
             raise ValueError(f"{bin_path}: {size} bytes, the header says {head['bin_size']}")
         view = memoryview(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)) if size else None
-    with path.open("rb") as f:
-        f.readline(1 << 20)
-        data = f.read()
     buffers = [view[a : a + n] for a, n in head["buffers"]] if view is not None else []
-    with paused():  # millions of objects: see analyzer.collector
-        return _read(Restricted(io.BytesIO(data), buffers=buffers))
+    with path.open("rb") as f, paused():  # millions of objects: see analyzer.collector
+        f.readline(1 << 20)
+        return _read(Restricted(f, buffers=buffers))  # read as it goes (500 MB at L, never held whole)
 
 
 class _Table:
