@@ -250,7 +250,9 @@ def score(
 ) -> None:
     """Score proposals (default: every open one): severed, impacted, undocumented, unknowns, tier.
     Results are saved as each chunk finishes; a progress bar goes to stderr. A proposal that cannot be
-    scored is blocked (status error) and makes the command exit 1 once the batch is done.
+    scored is blocked (status error) and makes the command exit 1 once the batch is done. When no
+    analysis context of the store as it is now is persisted, a child process builds and persists it
+    first (as ``prepare`` does) and this one maps it: the build's memory is not held while scoring.
 
     \b
     Example:
@@ -316,8 +318,8 @@ def score(
 def prepare(ctx: click.Context, as_of: str | None, window_days: int | None, fmt: str) -> None:
     """Build the analysis context and what scoring builds on first use, and persist them beside the store
     (``<store>/derived``), so the next ``score``, ``undocumented`` or app starts in seconds. Run it after
-    ingesting; ``score`` also persists what it built. Nothing is persisted twice for the same store
-    generation and window.
+    ingesting; ``score`` builds and persists it the same way when it is missing (in a child process),
+    and persists what else it built. Nothing is persisted twice for the same store generation and window.
 
     \b
     Example:
