@@ -189,3 +189,26 @@ def test_a_file_without_a_manifest_is_not_read(tmp_path: Path) -> None:
     path = _planted(tmp_path, {"a": 1})
     with pytest.raises(pickle.UnpicklingError, match="no column manifest"):
         persisted.load(path, HEAD)
+
+
+def test_objects_made_field_by_field_equal_those_the_constructor_makes() -> None:
+    from dataclasses import dataclass, field
+
+    @dataclass(frozen=True, slots=True)
+    class Plain:
+        a: int
+        b: str = "default"
+
+    @dataclass(slots=True)
+    class Checked:
+        a: int
+        seen: list[int] = field(default_factory=list)
+
+        def __post_init__(self) -> None:
+            self.seen.append(self.a)  # only the constructor runs this: such a class is called per row
+
+    cols: list[list[Any]] = [[1, 2, 3], ["x", "y", "z"]]
+    made = persisted._made(Plain, ["a", "b"], cols, 3)
+    assert made == [Plain(1, "x"), Plain(2, "y"), Plain(3, "z")] and made[0] is not made[1]
+    checked = persisted._made(Checked, ["a", "seen"], [[1, 2], [[], []]], 2)
+    assert [c.seen for c in checked] == [[1], [2]]
