@@ -40,7 +40,7 @@ import shutil
 from array import array
 from bisect import bisect_left
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from functools import cache
 from itertools import accumulate, chain, repeat
 from operator import attrgetter
@@ -62,6 +62,7 @@ ALIGN = 64
 _CLASSES = frozenset(
     {
         ("collections", "OrderedDict"),
+        ("builtins", "list"),
         ("builtins", "set"),
         ("builtins", "frozenset"),
         ("builtins", "slice"),
@@ -277,6 +278,17 @@ def _tables(columns: Iterable[Sequence[Any]]) -> dict[type, _Table]:
     return {cls: _Table(cls, objs, no) for no, (cls, objs) in enumerate(by_class.items())}
 
 
+class _Column:
+    """A column written as a list whose items are taken from ``items`` as the pickler writes them: no
+    list of a million references is made, which the memo would keep until the whole file is written."""
+
+    def __init__(self, items: Iterator[Any]) -> None:
+        self.items = items
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (list, (), None, self.items)
+
+
 class _Columnar(pickle.Pickler):
     """Writes the column tables, then ``obj`` with each of their objects as its persistent id."""
 
@@ -310,23 +322,22 @@ class _Columnar(pickle.Pickler):
         self.dump((MANIFEST, [(t.cls, len(t.objs), lay) for t, lay in zip(tables, layouts, strict=True)]))
         for t, layout in zip(tables, layouts, strict=True):
             for name, how in zip(t.fields, layout, strict=True):
-                values = list(map(attrgetter(name), t.objs))
+                get = attrgetter(name)
                 if how == "flat":
-                    self._atoms(list(map(len, values)))
-                    values = list(chain.from_iterable(values))
-                if how == "atoms":
-                    self._atoms(values)
+                    self._atoms(_Column(map(len, map(get, t.objs))))
+                    self.dump(_Column(chain.from_iterable(map(get, t.objs))))
+                elif how == "atoms":
+                    self._atoms(_Column(map(get, t.objs)))
                 else:
-                    self.dump(values)
-                del values
+                    self.dump(_Column(map(get, t.objs)))
             t.written = True
         self.dump(obj)
 
-    def _atoms(self, values: list[Any]) -> None:
-        """Numbers, written without the memo (which would keep the list alive to the end)."""
+    def _atoms(self, column: _Column) -> None:
+        """Numbers, written without the memo at all."""
         self.fast = True
         try:
-            self.dump(values)
+            self.dump(column)
         finally:
             self.fast = False
 
