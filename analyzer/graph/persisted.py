@@ -225,11 +225,31 @@ def header(path: Path) -> dict[str, Any] | None:
 def load(path: Path, expect: dict[str, Any]) -> Any | None:
     """The object persisted at ``path`` if its header matches ``expect`` (and this code wrote it); None
     when there is no such file or it is for something else. A file that matches but cannot be read
-    raises ``pickle.UnpicklingError`` (``Refused`` for a name it may not hold) or ``ValueError``."""
-    head = header(path)
-    want = {**expect, "format": FORMAT, "code": code_digest()}
-    if head is None or any(head.get(k) != v for k, v in want.items()):
+    raises ``pickle.UnpicklingError`` (``Refused`` for a name it may not hold) or ``ValueError``.
+
+    The header and the pickle are read from one open file, so a save that replaces the file meanwhile
+    cannot pair one file's pickle with the other's arrays."""
+    try:
+        f = path.open("rb")
+    except OSError:
         return None
+    with f:
+        try:
+            head = json.loads(f.readline(1 << 20))
+        except ValueError:
+            return None
+        want = {**expect, "format": FORMAT, "code": code_digest()}
+        if not isinstance(head, dict) or any(head.get(k) != v for k, v in want.items()):
+            return None
+        buffers = _mapped(path, head)
+        if buffers is None:
+            return None  # its arrays replaced since (a newer save): the caller rebuilds
+        with paused():  # millions of objects: see analyzer.collector
+            return _read(Restricted(f, buffers=buffers))  # read as it goes (500 MB at L, never whole)
+
+
+def _mapped(path: Path, head: dict[str, Any]) -> list[memoryview] | None:
+    """The arrays the header names, views of their file mapped copy-on-write (None: no such file)."""
     name = str(head.get("bin") or "")
     if not name.startswith(path.name + ".") or "/" in name or "\\" in name:
         raise ValueError(f"{path}: its header names {name!r} as its arrays")
@@ -237,16 +257,13 @@ def load(path: Path, expect: dict[str, Any]) -> Any | None:
     try:
         f = bin_path.open("rb")
     except OSError:
-        return None  # replaced since the header was read: the caller rebuilds
+        return None
     with f:
         size = os.fstat(f.fileno()).st_size
         if size != head["bin_size"]:
             raise ValueError(f"{bin_path}: {size} bytes, the header says {head['bin_size']}")
         view = memoryview(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)) if size else None
-    buffers = [view[a : a + n] for a, n in head["buffers"]] if view is not None else []
-    with path.open("rb") as f, paused():  # millions of objects: see analyzer.collector
-        f.readline(1 << 20)
-        return _read(Restricted(f, buffers=buffers))  # read as it goes (500 MB at L, never held whole)
+    return [view[a : a + n] for a, n in head["buffers"]] if view is not None else []
 
 
 class _Table:

@@ -212,3 +212,19 @@ def test_objects_made_field_by_field_equal_those_the_constructor_makes() -> None
     assert made == [Plain(1, "x"), Plain(2, "y"), Plain(3, "z")] and made[0] is not made[1]
     checked = persisted._made(Checked, ["a", "seen"], [[1, 2], [[], []]], 2)
     assert [c.seen for c in checked] == [[1], [2]]
+
+
+def test_a_save_while_a_load_reads_never_pairs_two_files(tmp_path: Path, monkeypatch: Any) -> None:
+    path = tmp_path / "ctx.pkl"
+    persisted.save({"v": np.arange(10)}, path, HEAD)
+    real = persisted._mapped
+
+    def racing(p: Path, head: dict[str, Any]) -> Any:
+        persisted.save({"v": np.arange(10) * 2, "w": 1}, path, HEAD)  # another process, meanwhile
+        return real(p, head)
+
+    monkeypatch.setattr(persisted, "_mapped", racing)
+    assert persisted.load(path, HEAD) is None  # the first file's arrays went with the save: rebuilt
+    monkeypatch.setattr(persisted, "_mapped", real)
+    got = persisted.load(path, HEAD)
+    assert got["w"] == 1 and got["v"].tolist() == [2 * i for i in range(10)]  # the newer one, whole
