@@ -166,22 +166,26 @@ def prepare_apart(store: GraphStore, as_of: datetime, window_days: int) -> bool:
     if persisted_is_current(store):
         return True
     depth = _DEPTH[0] + 1
+    error = ""
     with phase("build and persist the analysis context in a child process"):
         mp = multiprocessing.get_context("spawn")
         theirs, ours = mp.Pipe(duplex=False)
         child = mp.Process(target=_prepare_child, args=(str(store.uri), iso(as_of), window_days, ours))
-        child.start()
+        try:
+            child.start()
+        except OSError as exc:
+            say(f"could not start a process to build the analysis context ({exc}); building it here")
+            return False
         ours.close()
         try:
-            report: list[dict[str, Any]] = theirs.recv() if theirs.poll(None) else []
+            report, error = theirs.recv() if theirs.poll(None) else ([], "")
         except EOFError:
             report = []
         child.join()
         PHASES.extend({**p, "depth": p["depth"] + depth} for p in report)
-    if child.exitcode != 0:
-        say(
-            f"building the analysis context in a child process failed (exit code {child.exitcode}); building it here"
-        )
+    if child.exitcode != 0 or error:
+        why = error or f"exit code {child.exitcode}"
+        say(f"building the analysis context in a child process failed ({why}); building it here")
     return persisted_is_current(store)
 
 
@@ -189,10 +193,13 @@ def _prepare_child(uri: str, as_of: str, window_days: int, out: Any) -> None:
     from analyzer.graph.store import open_store
     from analyzer.timings import report
 
+    error = ""
     try:
         prepare(open_store(uri), as_of=parse_time(as_of), window_days=window_days)
+    except Exception as exc:  # said by the parent, which then builds the context itself
+        error = f"{type(exc).__name__}: {exc}"
     finally:
-        out.send(report()["phases"])
+        out.send((report()["phases"], error))
         out.close()
 
 
