@@ -264,6 +264,10 @@ def test_removing_an_allow_never_adds_access(
         return
     drop = data.draw(st.sampled_from(allows))
     fewer = PolicySet(tuple(x for i, x in enumerate(ps.items) if i != drop))
+    if slot in ("scp", "rcp") and not fewer.items and not fewer.unreadable:
+        # AWS always attaches at least one SCP (and RCP) to a level: a level left with none reads as not
+        # collected, i.e. unknown, not as "denies everything" (analyzer.iam.authorize) - another change
+        return
     s2, t2 = _put(slot, s, t, fewer)
     assert _state(s2, t2, action) <= _state(s, t, action)
 
