@@ -141,15 +141,8 @@ def persisted_is_current(store: GraphStore) -> bool:
     new process loads as it is (read from its header alone)."""
     from analyzer.graph import persisted
 
-    head = persisted.header(persisted.derived_dir(store) / CONTEXT_FILE)
-    if head is None:
-        return False
-    want = {
-        **_persisted_header(store, store.graph_generation(), _context_inputs(store)[3]),
-        "format": persisted.FORMAT,
-        "code": persisted.code_digest(),
-    }
-    return all(head.get(k) == v for k, v in want.items())
+    expect = _persisted_header(store, store.graph_generation(), _context_inputs(store)[3])
+    return persisted.current(persisted.derived_dir(store) / CONTEXT_FILE, expect)
 
 
 def prepare_apart(store: GraphStore, as_of: datetime, window_days: int) -> bool:

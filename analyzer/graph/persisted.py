@@ -222,6 +222,18 @@ def header(path: Path) -> dict[str, Any] | None:
     return head if isinstance(head, dict) else None
 
 
+def matches(head: dict[str, Any] | None, expect: dict[str, Any]) -> bool:
+    """Whether a header is of what ``expect`` describes, in this format, written by this code: the one
+    test both ``current`` and ``load`` make."""
+    want = {**expect, "format": FORMAT, "code": code_digest()}
+    return isinstance(head, dict) and all(head.get(k) == v for k, v in want.items())
+
+
+def current(path: Path, expect: dict[str, Any]) -> bool:
+    """Whether the file at ``path`` is what ``load`` would read for ``expect`` (from its header alone)."""
+    return matches(header(path), expect)
+
+
 def load(path: Path, expect: dict[str, Any]) -> Any | None:
     """The object persisted at ``path`` if its header matches ``expect`` (and this code wrote it); None
     when there is no such file or it is for something else. A file that matches but cannot be read
@@ -238,8 +250,7 @@ def load(path: Path, expect: dict[str, Any]) -> Any | None:
             head = json.loads(f.readline(1 << 20))
         except ValueError:
             return None
-        want = {**expect, "format": FORMAT, "code": code_digest()}
-        if not isinstance(head, dict) or any(head.get(k) != v for k, v in want.items()):
+        if not matches(head, expect):
             return None
         buffers = _mapped(path, head)
         if buffers is None:
