@@ -42,6 +42,8 @@ class FlowAggregate:
     skipped: list[str] = field(default_factory=list)
     attribution: tuple[Counter[str], dict[str, list[str]]] = field(default_factory=lambda: (Counter(), {}))
     """How the ends of this file's records were attributed (``FlowAttribution`` tallies)."""
+    epochs: dict[str, int] = field(default_factory=dict)
+    """First/last seen texts -> the epoch seconds they were made from (so ``part_of`` need not parse them)."""
 
 
 @dataclass
@@ -79,6 +81,7 @@ def part_of(agg: FlowAggregate) -> FlowPart:
     services: dict[tuple[str, str], int] = {}
     accounts: dict[str, int] = {}
     times: dict[str | None, int] = {}
+    times.update(agg.epochs)
     rows = []
     for e in agg.edges.values():
         rows.append(

@@ -94,17 +94,26 @@ def transform_lines(
     for needed in ("srcaddr", "dstaddr", "dstport", "srcport", "protocol", "action", "start"):
         if needed not in idx:
             raise BadInput(f"flow log header lacks the field {needed!r}", file=file, line=1)
+    # the hot loop (at scale L, 17 million records): the same checks and answers, with what repeats
+    # across records (an end's node kind, a record's covered day) looked up once
+    n_fields = len(fields)
+    has_status, has_account, has_flags = "log-status" in idx, "account-id" in idx, "tcp-flags" in idx
+    has_pkt_src, has_pkt_dst = "pkt-srcaddr" in idx, "pkt-dstaddr" in idx
+    endpoints, edges, days = agg.endpoints, agg.edges, agg.days
+    epochs = agg.epochs
+    covered: set[str] | None = None
+    covered_key: tuple[str, str] | None = None
     for n, line in enumerate(lines[start:], start=start + 1):
-        if not line.strip():
-            continue
         parts = line.split()
-        if len(parts) != len(fields):
-            agg.skipped.append(f"{file}:{n}: expected {len(fields)} fields, found {len(parts)}")
+        if len(parts) != n_fields:
+            if parts:  # a blank line is no record
+                agg.skipped.append(f"{file}:{n}: expected {n_fields} fields, found {len(parts)}")
             continue
-        rec = dict(zip(fields, parts, strict=True))
-        if rec.get("log-status") in ("NODATA", "SKIPDATA") or rec["srcaddr"] == "-":
+        rec = dict(zip(fields, parts, strict=False))  # the length is checked above
+        if (has_status and rec["log-status"] in ("NODATA", "SKIPDATA")) or rec["srcaddr"] == "-":
             continue
-        src, dst = rec.get("pkt-srcaddr", rec["srcaddr"]), rec.get("pkt-dstaddr", rec["dstaddr"])
+        src = rec["pkt-srcaddr"] if has_pkt_src else rec["srcaddr"]
+        dst = rec["pkt-dstaddr"] if has_pkt_dst else rec["dstaddr"]
         sport, dport = rec["srcport"], rec["dstport"]
         when = _when(rec["start"])
         if (  # one line of checks, each a set lookup or a cached answer; the reason only when it fails
@@ -118,31 +127,30 @@ def transform_lines(
             agg.skipped.append(f"{file}:{n}: {_unusable(rec)}")
             continue
         agg.records += 1
-        if _is_response(rec, sport, dport):
+        if _is_response(rec, sport, dport) if has_flags else _answers_client(sport, dport):
             src, dst, sport, dport = dst, src, dport, sport  # fold a response onto its request
         proto = PROTOCOLS.get(rec["protocol"], rec["protocol"])
-        account = rec.get("account-id", "unknown")
-        if when:
-            agg.days.setdefault((account, region), set()).add(when[:10])
+        account = rec["account-id"] if has_account else "unknown"
+        if covered_key is None or covered_key[0] != account:
+            covered_key = (account, region)
+            covered = days.setdefault(covered_key, set())
+        assert covered is not None
+        covered.add(when[:10])
         if attribution is not None:
             a, b = attribution.ends(rec, src, dst, when, f"{file}:{n}")
         else:
             a = resolve(src, when) or f"urn:ip:{src}"
             b = resolve(dst, when) or f"urn:ip:{dst}"
-        for end in (a, b):
-            agg.endpoints.setdefault(
-                end,
-                "Address"
-                if end.startswith("urn:ip:")
-                else "Pod"
-                if end.startswith("k8s://")
-                else "NetworkInterface",
-            )
+        if a not in endpoints:
+            endpoints[a] = _end_kind(a)
+        if b not in endpoints:
+            endpoints[b] = _end_kind(b)
         kind = "OBSERVED_FLOW" if rec["action"] == "ACCEPT" else "OBSERVED_REJECT"
         key = (a, kind, b, proto, dport)
-        e = agg.edges.get(key)
+        e = edges.get(key)
         if e is None:
-            agg.edges[key] = EdgeRow(
+            epochs.setdefault(when, int(rec["start"]))
+            edges[key] = EdgeRow(
                 a,
                 kind,
                 b,
@@ -154,10 +162,19 @@ def transform_lines(
             )
         else:
             e.count += 1
-            if when and (e.first_seen is None or when < e.first_seen):
+            if e.first_seen is None or when < e.first_seen:
+                epochs.setdefault(when, int(rec["start"]))
                 e.first_seen = when
-            if when and (e.last_seen is None or when > e.last_seen):
+            if e.last_seen is None or when > e.last_seen:
+                epochs.setdefault(when, int(rec["start"]))
                 e.last_seen = when
+
+
+def _end_kind(end: str) -> str:
+    """The node kind of a flow's end by its id."""
+    if end.startswith("urn:ip:"):
+        return "Address"
+    return "Pod" if end.startswith("k8s://") else "NetworkInterface"
 
 
 def _read_file(
@@ -230,6 +247,12 @@ def _is_response(rec: dict[str, str], sport: str, dport: str) -> bool:
     flags = rec.get("tcp-flags", "-")
     if flags.isdigit() and int(flags) & 2:
         return int(flags) & 18 == 18
+    return _answers_client(sport, dport)
+
+
+@lru_cache(maxsize=1 << 16)
+def _answers_client(sport: str, dport: str) -> bool:
+    """By ports alone: the side on an ephemeral port is the client (see ``_is_response``)."""
     if not (sport.isdigit() and dport.isdigit()):
         return False
     s, d = int(sport), int(dport)

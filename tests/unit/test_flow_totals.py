@@ -89,3 +89,22 @@ def test_an_empty_file_adds_nothing() -> None:
     totals = FlowTotals()
     totals.add(part_of(FlowAggregate()))
     assert len(totals) == 0 and list(totals.edge_rows()) == [] and list(totals.endpoints()) == []
+
+
+def test_first_and_last_seen_kept_as_the_epochs_they_came_from() -> None:
+    """A file's aggregate keeps the epoch second each first/last seen text was made from, so its columns
+    need not parse the texts back: the columns equal those made by parsing them, and every kept epoch is
+    the one its text says (a wrong one, e.g. the record's end instead of its start, fails here)."""
+    import numpy as np
+
+    from analyzer.timeutil import parse_time
+
+    agg = FlowAggregate()
+    transform_lines(_file(random.Random(7), 400), "f", ENIS, "us-east-1", agg)
+    assert agg.epochs
+    assert all(int(parse_time(text).timestamp()) == t for text, t in agg.epochs.items())
+    fast = part_of(agg)
+    agg.epochs.clear()
+    parsed = part_of(agg)
+    for name in ("a", "b", "kind", "service", "count", "first", "last", "account"):
+        assert np.array_equal(getattr(fast, name), getattr(parsed, name)), name
