@@ -10,6 +10,7 @@ import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from analyzer.inputs import guard
 from analyzer.network.model import EC2_OPS
 from connectors.aws.addresses import COLLECTION as ADDRESS_HISTORY
 from connectors.aws.addresses import merge_history
+from connectors.evidence.parallel import ahead
 from connectors.jsonfile import load_json, require
 
 SOURCE = "aws"
@@ -871,14 +873,20 @@ class IngestReport:
 
 @writes("ingest aws-snapshot")
 def load_snapshot(store: GraphStore, root: Path, *, seen: str, update_tag: int | None = None) -> IngestReport:
-    """Load each account atomically; a bad account is reported and skipped, the others proceed."""
+    """Load each account atomically; a bad account is reported and skipped, the others proceed. The next
+    accounts are read and transformed by a worker process while this one writes (``parallel.ahead``)."""
     root = Path(root)
     tag = update_tag or time.time_ns() // 1000
     report = IngestReport()
     history = store.get_documents(ADDRESS_HISTORY)  # kept current as accounts load
-    for account in get_snapshot(root):
-        with paused():  # an account's responses are a few hundred thousand objects, none cyclic
-            _load_account(store, root, account, seen, tag, report, history)
+    accounts = list(get_snapshot(root))
+    # an account's responses are a few hundred thousand objects, none cyclic: the collector is paused
+    # throughout, as the worker's batches arrive (they are unpickled by another thread of this process)
+    with paused():
+        transformed = ahead(accounts, partial(_transformed, root=root, seen=seen))
+        for account, got in zip(accounts, transformed, strict=True):
+            _load_account(store, account, got, seen, tag, report, history)
+            del got
     # only once every account is loaded: a node one account mentions and another owns is then current
     # whatever the order, so the same files always give the same graph
     for acct in report.loaded:
@@ -886,22 +894,29 @@ def load_snapshot(store: GraphStore, root: Path, *, seen: str, update_tag: int |
     return report
 
 
+def _transformed(account: AccountSnapshot, root: Path, seen: str) -> Batch | str:
+    """One account's batch, or why it cannot be loaded (by a worker: pure, reads only its files)."""
+    try:
+        # a response not shaped like AWS's: the account is skipped
+        with paused(), guard(str(root / account.account), what="API response shape"):
+            batch = transform_account(account, seen)
+            batch.validate()
+    except BadInput as exc:
+        return str(exc)
+    return batch
+
+
 def _load_account(
     store: GraphStore,
-    root: Path,
     account: AccountSnapshot,
+    batch: Batch | str,
     seen: str,
     tag: int,
     report: IngestReport,
     history: dict[str, dict[str, Any]],
 ) -> None:
-    try:
-        # a response not shaped like AWS's: the account is skipped
-        with guard(str(root / account.account), what="API response shape"):
-            batch = transform_account(account, seen)
-            batch.validate()
-    except BadInput as exc:
-        report.errors.append(f"{exc}; account {account.account} skipped (its previous data is kept)")
+    if isinstance(batch, str):
+        report.errors.append(f"{batch}; account {account.account} skipped (its previous data is kept)")
         return
     report.warnings.extend(f"account {account.account}: {w}" for w in batch.warnings)
     batch.documents[ADDRESS_HISTORY] = merge_history(

@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import pickle
+from collections import deque
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
 T = TypeVar("T")
+R = TypeVar("R")
 
-_WORK: Callable[[Path], Any] | None = None
+_WORK: Callable[[Any], Any] | None = None
 """The function a forked worker runs on each file (set before the pool is made: workers inherit it, so it
 may be a closure over what the parent built, e.g. the flow-log attribution)."""
 
@@ -32,7 +35,7 @@ def default_workers() -> int:
         return os.cpu_count() or 1
 
 
-def _call(path: Path) -> Any:
+def _call(path: Any) -> Any:
     assert _WORK is not None
     return _WORK(path)
 
@@ -52,5 +55,43 @@ def over_files(files: list[Path], work: Callable[[Path], T], workers: int | None
         with ProcessPoolExecutor(min(workers, len(files)), mp_context=mp.get_context("fork")) as pool:
             # a few files per task: each result crosses a pipe, and small files are many
             yield from pool.map(_call, files, chunksize=max(1, min(16, len(files) // (workers * 8))))
+    finally:
+        _WORK = None
+
+
+def _call_pickled(item: Any) -> bytes:
+    """``_call``'s result pickled here, so the caller's process receives bytes: its pool thread then
+    never unpickles (which would hold the GIL against the caller's thread, a store's write that gives
+    it up and must win it back at every row), and the caller unpickles when it takes the result."""
+    return pickle.dumps(_call(item), protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def ahead(items: list[T], work: Callable[[T], R], depth: int = 4, workers: int = 1) -> Iterator[R]:
+    """``work(x)`` for each of ``items``, yielded in their order, made on ``workers`` forked processes
+    while the caller uses the results before: the caller's own work (a store's write, on one core)
+    overlaps theirs (the next items' parsing). At most ``depth`` results are made and not yet taken, so
+    a caller slower than the workers holds a bounded number of them. Here, one after another, where the
+    platform does not fork, ``$BLASTWALL_INGEST_WORKERS`` is 1 or there are fewer than ``MIN_FILES``
+    items. ``work`` reports a bad item in what it returns; anything it raises is raised here."""
+    global _WORK
+    if default_workers() <= 1 or len(items) < MIN_FILES or "fork" not in mp.get_all_start_methods():
+        for x in items:
+            yield work(x)
+        return
+    _WORK = work
+    try:
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+            pending: deque[Future[bytes]] = deque()
+            todo = iter(items)
+            for x in todo:
+                pending.append(pool.submit(_call_pickled, x))
+                if len(pending) >= depth:
+                    break
+            while pending:
+                got: R = pickle.loads(pending.popleft().result())
+                for x in todo:  # one more in flight for each taken
+                    pending.append(pool.submit(_call_pickled, x))
+                    break
+                yield got
     finally:
         _WORK = None
