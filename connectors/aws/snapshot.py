@@ -881,7 +881,7 @@ def load_snapshot(store: GraphStore, root: Path, *, seen: str, update_tag: int |
     history = store.get_documents(ADDRESS_HISTORY)  # kept current as accounts load
     accounts = list(get_snapshot(root))
     # an account's responses are a few hundred thousand objects, none cyclic: the collector is paused
-    # throughout, as the worker's batches arrive (they are unpickled by another thread of this process)
+    # throughout, as the worker's batches are unpickled here when taken (``ahead``)
     with paused():
         transformed = ahead(accounts, partial(_transformed, root=root, seen=seen))
         for account, got in zip(accounts, transformed, strict=True):

@@ -1,6 +1,7 @@
 """Evidence files read on every core: each file parsed and folded into its own aggregate by a worker
 process, the aggregates folded in the order of the files (so the result does not depend on which worker
-finished first), and loaded by the caller in one write as before."""
+finished first), and loaded by the caller in one write as before (``over_files``); and items made by a
+worker while the caller writes the ones before (``ahead``: a snapshot's accounts)."""
 
 from __future__ import annotations
 
