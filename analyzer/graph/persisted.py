@@ -415,13 +415,13 @@ def _read(u: Restricted) -> Any:
 
 
 def _made(cls: type, names: list[str], cols: list[list[Any]], n: int) -> list[Any]:
-    """The ``n`` objects of a column table. A slotted dataclass without ``__post_init__`` has each field
+    """The ``n`` objects of a column table. A slotted dataclass with no ``__post_init__`` (nor a base's) has each field
     set through its slot, a column at a time (half the time of calling the constructor per object, which
     would set the same fields); any other class is called with each row."""
     slots = [cls.__dict__.get(name) for name in names]
     if (
         not names
-        or "__post_init__" in cls.__dict__
+        or hasattr(cls, "__post_init__")  # its own or a base's: only the constructor runs it
         or not all(isinstance(d, MemberDescriptorType) for d in slots)
     ):
         return list(map(cls, *cols)) if cols else [cls() for _ in range(n)]

@@ -213,6 +213,21 @@ def test_objects_made_field_by_field_equal_those_the_constructor_makes() -> None
     checked = persisted._made(Checked, ["a", "seen"], [[1, 2], [[], []]], 2)
     assert [c.seen for c in checked] == [[1], [2]]
 
+    @dataclass
+    class Base:
+        a: int
+        seen: list[int] = field(default_factory=list)
+
+        def __post_init__(self) -> None:
+            self.seen.append(self.a)
+
+    @dataclass(slots=True)
+    class Inherits(Base):  # every field has its slot here, the __post_init__ is its base's
+        pass
+
+    inherited = persisted._made(Inherits, ["a", "seen"], [[1, 2], [[], []]], 2)
+    assert [c.seen for c in inherited] == [[1], [2]]
+
 
 def test_a_save_while_a_load_reads_never_pairs_two_files(tmp_path: Path, monkeypatch: Any) -> None:
     path = tmp_path / "ctx.pkl"
