@@ -104,6 +104,8 @@ def analysis_context(store: GraphStore) -> Context:
                 ctx.snap.memo(key, lambda: ctx)
             elif held_snapshot(store) is None:
                 remember(store, ctx.snap)  # of an earlier generation: brought up to date below
+            del ctx, head  # not held past here: what a stale one derived is built again below
+        del loaded
     snap = load_snapshot(store)
 
     def build() -> Context:

@@ -31,6 +31,10 @@ def load_snapshot(store: GraphStore) -> Snapshot:
         return cached
     snap = updated(store, cached) if cached is not None else None
     if snap is None:
+        if cached is not None:  # of no use now: let it go before the whole graph is read (at L the two
+            _drop(store, cached)  # together were 4.5 GB, and 6 GB once the structures were built)
+            cached.release()
+            cached = None
         with phase("read the whole graph"), paused():  # millions of objects: see analyzer.collector
             snap = build_snapshot(store.read_graph())
     remember(store, snap)
@@ -40,15 +44,18 @@ def load_snapshot(store: GraphStore) -> Snapshot:
 def updated(store: GraphStore, snap: Snapshot) -> Snapshot | None:
     """``snap`` brought to the store's current graph generation by difference; None when the store
     cannot say what changed since (or so much did that reading it whole is cheaper)."""
-    with phase("read what changed"), paused():
-        changes = store.changes_since(snap.graph_generation, snap.instance)
     rows = snap.n + sum(len(a.src) for a in snap.edges.values())
-    if changes is None or len(changes) > BY_DIFFERENCE_SHARE * max(rows, 1):
+    with phase("read what changed"), paused():  # not read at all when there are too many changes
+        changes = store.changes_since(
+            snap.graph_generation, snap.instance, at_most=int(BY_DIFFERENCE_SHARE * max(rows, 1))
+        )
+    if changes is None:
         return None
     if changes.graph_generation == snap.graph_generation:
         return snap
     try:
         with phase("apply the difference"), paused():
+            snap.release()  # what it derived is built anew for the patched one: its memory goes first
             return patch(snap, changes)
     except Unpatchable:
         return None
@@ -78,6 +85,13 @@ def remember(store: GraphStore, snap: Snapshot) -> None:
     analysis context, or one brought up to date)."""
     with _LOCK:
         _CACHE[store.uri] = snap
+
+
+def _drop(store: GraphStore, snap: Snapshot) -> None:
+    """Stop holding ``snap`` for ``store`` (if it is still what this process holds for it)."""
+    with _LOCK:
+        if _CACHE.get(store.uri) is snap:
+            del _CACHE[store.uri]
 
 
 def forget() -> None:

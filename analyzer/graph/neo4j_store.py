@@ -540,7 +540,9 @@ class Neo4jStore:
             instance=str(meta["instance"] or ""),
         )
 
-    def changes_since(self, graph_generation: int, instance: str) -> GraphChanges | None:
+    def changes_since(
+        self, graph_generation: int, instance: str, at_most: int | None = None
+    ) -> GraphChanges | None:
         def read() -> (
             tuple[set[str], dict[str, StoredNode | None], dict[EdgeKey, StoredEdge | None], tuple[Stamp, ...]]
             | None
@@ -562,6 +564,8 @@ class Neo4jStore:
             except (ValueError, TypeError):
                 return None
             node_ids, edge_keys, docs, stamps = journal.keys_of(entries)
+            if at_most is not None and len(node_ids) + len(edge_keys) > at_most:
+                return None  # reading them would cost what reading the graph does: the caller reads it
             canon = Interner()
             nodes: dict[str, StoredNode | None] = dict.fromkeys(sorted(node_ids))
             for chunk in self._chunks([{"id": i} for i in nodes]):

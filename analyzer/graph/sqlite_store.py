@@ -404,7 +404,9 @@ class SqliteStore:
         row = cur.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return str(row[0]) if row is not None else ""
 
-    def changes_since(self, graph_generation: int, instance: str) -> GraphChanges | None:
+    def changes_since(
+        self, graph_generation: int, instance: str, at_most: int | None = None
+    ) -> GraphChanges | None:
         cur = self._conn.cursor()
         cur.execute("BEGIN")  # the journal and the rows it names, as of one generation
         try:
@@ -429,6 +431,8 @@ class SqliteStore:
             except (ValueError, TypeError):  # msgspec's errors are ValueErrors: an entry not ours
                 return None
             node_ids, edge_keys, docs, stamps = journal.keys_of(entries)
+            if at_most is not None and len(node_ids) + len(edge_keys) > at_most:
+                return None  # reading them would cost what reading the graph does: the caller reads it
             canon = Interner()
             nodes = {}
             for node_id in sorted(node_ids):

@@ -436,10 +436,13 @@ class GraphStore(Protocol):
     def read_graph(self) -> GraphContents:
         """Every node and edge, as of one generation (never half of a batch)."""
 
-    def changes_since(self, graph_generation: int, instance: str) -> GraphChanges | None:
+    def changes_since(
+        self, graph_generation: int, instance: str, at_most: int | None = None
+    ) -> GraphChanges | None:
         """The nodes and edges written or deleted since ``graph_generation`` of store ``instance``, as
         they are now (``analyzer.graph.journal``), read as of one generation; None when the journal cannot
-        say (another store, a generation it no longer covers): the caller reads the whole graph."""
+        say (another store, a generation it no longer covers) or names more than ``at_most`` nodes and
+        edges (none of their rows is then read): the caller reads the whole graph."""
 
     def get_node(self, node_id: str) -> StoredNode | None: ...
 
