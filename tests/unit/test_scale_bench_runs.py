@@ -45,3 +45,7 @@ def test_scale_bench_runs_on_s_and_reports_every_row(tmp_path: Path) -> None:
         "rustworkx",  # installed with [dev]: the reference baselines, measured, not skipped
         "igraph",
     }
+    # what the ratios are weighed against: the reach's size, and which baseline was best
+    assert 1 <= rows["reached_nodes"]["p50"] <= rows["reached_nodes"]["max"]
+    assert rows["best_baseline"] in rows["propagation_ms_per_proposal"]
+    assert rows["production_walk_over_best_baseline"] >= rows["production_reach_over_best_baseline"] > 0
