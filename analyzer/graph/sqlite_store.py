@@ -315,8 +315,11 @@ class SqliteStore:
                 node_rows, edges = _stamp_unchanged(cur, log, src, account, update_tag, node_rows, edge_rows)
             log.nodes_of(r[0] for r in node_rows)
             cur.executemany(_UPSERT_NODE, node_rows)
-            log.nodes_of(_stubs_changing(cur, stub_rows))
-            cur.executemany(_INSERT_STUB, stub_rows)
+            # only the stubs that change what the store holds are written: a snapshot collected again
+            # names the same few thousand outside principals and services per account, as they are
+            changing = set(_stubs_changing(cur, stub_rows))
+            log.nodes_of(changing)
+            cur.executemany(_INSERT_STUB, [r for r in stub_rows if r[0] in changing])
             cur.executemany(_UPSERT_EDGE, logged(edges))
             for collection, docs in batch.documents.items():
                 self._put_docs(cur, collection, docs)
@@ -552,6 +555,17 @@ UPDATE edges SET update_tag = ?,
 WHERE src = ? AND kind = ? AND dst = ? AND key = ?
 """
 
+_STAMP_EDGES_OF = """
+UPDATE edges SET update_tag = ?,
+    first_seen = coalesce(min(first_seen, ?), first_seen, ?),
+    last_seen = coalesce(max(last_seen, ?), last_seen, ?)
+WHERE source = ? AND account = ?
+"""
+
+_RESTORE_EDGE = """
+UPDATE edges SET update_tag = ?, first_seen = ?, last_seen = ? WHERE src = ? AND kind = ? AND dst = ? AND key = ?
+"""
+
 
 def page_size() -> int:
     """The page size of a new store (``$BLASTWALL_SQLITE_PAGE_SIZE``: a power of two, 512 to 65536)."""
@@ -594,9 +608,10 @@ def _stamp_unchanged(
     same_ids = set(nodes_same)
     log.stamp(Stamp("nodes", source, account, tag, *pair, [i for i in held if i not in same_ids], []))
     held_edges = {
-        (r[0], r[1], r[2], r[3]): (r[4], r[5])
+        (r[0], r[1], r[2], r[3]): r[4:]  # props, count, tag, first and last seen
         for r in cur.execute(
-            "SELECT src, kind, dst, key, props, count FROM edges WHERE source = ? AND account = ?",
+            "SELECT src, kind, dst, key, props, count, update_tag, first_seen, last_seen FROM edges "
+            "WHERE source = ? AND account = ?",
             (source, account),
         )
     }
@@ -613,9 +628,17 @@ def _stamp_unchanged(
     edges_same, write_edges, epair = _unchanged(
         list(edge_rows), same_edge, lambda r: (r[9], r[10]), lambda r: (r[0], r[1], r[2], r[3])
     )
-    cur.executemany(_STAMP_EDGE, [(tag, epair[0], epair[0], epair[1], epair[1], *k) for k in edges_same])
     same_keys = set(edges_same)
-    log.stamp(Stamp("edges", source, account, tag, *epair, [], [k for k in held_edges if k not in same_keys]))
+    others = [k for k in held_edges if k not in same_keys]
+    stamp = (tag, epair[0], epair[0], epair[1], epair[1])
+    if same_keys and len(others) <= len(same_keys):
+        # most of the account is as it was: one statement stamps all it holds (an update by key costs
+        # 2.5 times as much a row at L), then the rows the stamp does not cover get their own values back
+        cur.execute(_STAMP_EDGES_OF, (*stamp, source, account))
+        cur.executemany(_RESTORE_EDGE, [(*held_edges[k][2:], *k) for k in others])
+    else:
+        cur.executemany(_STAMP_EDGE, [(*stamp, *k) for k in edges_same])
+    log.stamp(Stamp("edges", source, account, tag, *epair, [], others))
     return write_nodes, write_edges
 
 

@@ -344,3 +344,80 @@ def test_a_snapshot_brought_up_to_date_lets_the_old_context_go(tmp_path: Path) -
         assert old() is None
     finally:
         gc.enable()
+
+
+def _rows(store: GraphStore) -> tuple[list[Any], list[Any]]:
+    conn = sqlite3.connect(Path(store.dir) / "blastwall.sqlite")  # type: ignore[attr-defined]
+    try:
+        return (
+            conn.execute("SELECT * FROM nodes ORDER BY id").fetchall(),
+            conn.execute("SELECT * FROM edges ORDER BY src, kind, dst, key").fetchall(),
+        )
+    finally:
+        conn.close()
+
+
+def test_a_load_by_difference_leaves_the_store_as_writing_every_row_would(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An account collected again stamps what it holds as it is: in one statement when most of it is (the
+    rows it does not cover then given their own values back), row by row when most of it changed; and only
+    the stubs that change something are written. Each step's store is compared, row for row, with one
+    that upserts every row of every load."""
+    from analyzer.graph import sqlite_store
+
+    acct, t1, t2, t3 = "111111111111", "2026-05-01T00:00:00Z", "2026-05-02T00:00:00Z", "2026-05-03T00:00:00Z"
+    roles = [f"arn:aws:iam::{acct}:role/r{i}" for i in range(10)]
+    outside = "arn:aws:iam::222222222222:role/partner"
+    service = "arn:aws:iam::333333333333:role/vendor"
+
+    def batch(step: int) -> Batch:
+        b = Batch("aws")
+        for i, r in enumerate(roles):
+            props = {"name": f"r{i}", **({"tags": {"x": "1"}} if step >= 2 and i == 0 else {})}
+            b.nodes.append(NodeRow(r, "IamRole", props, first_seen=t1, last_seen=t2 if step < 2 else t3))
+        b.stub(outside, "IamRole")
+        if step >= 2:  # a stub that widens what the store holds, then one seen as it is
+            b.nodes.append(NodeRow(service, "IamRole", stub=True, first_seen=t1, last_seen=t3))
+        pairs = [(i, (i + 1) % 10) for i in range(10)] + [(0, 5), (3, 7)]
+        if step == 2:
+            pairs = [p for p in pairs if p != (3, 7)] + [(2, 9)]  # one edge gone, one new
+        if step == 3:
+            pairs = pairs[:3]  # most of the account gone: stamped row by row
+        for n, (i, j) in enumerate(pairs):
+            last = t1 if step == 2 and n == 4 else (t2 if step < 2 else t3)  # one edge of other times
+            b.edges.append(EdgeRow(roles[i], "RUNS_AS", roles[j], first_seen=t1, last_seen=last))
+        b.edges.append(EdgeRow(outside, "RUNS_AS", roles[0], first_seen=t1, last_seen=t2))
+        return b
+
+    def neighbour() -> Batch:  # another account of the same collection, naming the same outsider
+        b = Batch("aws")
+        b.nodes.append(NodeRow("arn:aws:iam::444444444444:role/n", "IamRole", {"name": "n"}))
+        b.stub(outside, "IamRole")
+        b.edges.append(EdgeRow(outside, "RUNS_AS", "arn:aws:iam::444444444444:role/n"))
+        return b
+
+    by_difference = open_store(str(tmp_path / "difference"))
+    sql: list[str] = []
+    by_difference._conn.set_trace_callback(sql.append)  # type: ignore[attr-defined]
+    every_row = open_store(str(tmp_path / "every-row"))
+    for step in (1, 2, 3, 4):
+        sql.clear()
+        by_difference.load(batch(min(step, 3)), update_tag=step, account=acct)
+        stamped_whole = any("UPDATE edges" in s and "WHERE source" in s for s in sql)
+        assert stamped_whole == (step in (2, 4)), f"step {step}: {'one statement' if stamped_whole else 'rows'}"
+        sql.clear()
+        by_difference.load(neighbour(), update_tag=step, account="444444444444")
+        # the outsider's stub, written by the first account this step, is not written again
+        assert not [s for s in sql if "CASE WHEN nodes.account IS excluded.account" in s], step
+        with monkeypatch.context() as m:  # the reference: every row upserted, every stub written
+            m.setattr(sqlite_store, "_stamp_unchanged", lambda cur, log, s, a, t, nodes, edges: (nodes, edges))
+            m.setattr(sqlite_store, "_stubs_changing", lambda cur, stubs: [r[0] for r in stubs])
+            every_row.load(batch(min(step, 3)), update_tag=step, account=acct)
+            every_row.load(neighbour(), update_tag=step, account="444444444444")
+        assert _rows(by_difference) == _rows(every_row), f"after load {step}"
+        for store in (by_difference, every_row):
+            store.cleanup(source="aws", account=acct, update_tag=step)
+        assert _rows(by_difference) == _rows(every_row), f"after cleanup {step}"
+    nodes, edges = _rows(by_difference)
+    assert len(edges) == 5 and {n[0] for n in nodes} >= {outside, service}
