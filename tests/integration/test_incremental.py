@@ -405,13 +405,17 @@ def test_a_load_by_difference_leaves_the_store_as_writing_every_row_would(
         sql.clear()
         by_difference.load(batch(min(step, 3)), update_tag=step, account=acct)
         stamped_whole = any("UPDATE edges" in s and "WHERE source" in s for s in sql)
-        assert stamped_whole == (step in (2, 4)), f"step {step}: {'one statement' if stamped_whole else 'rows'}"
+        assert stamped_whole == (step in (2, 4)), (
+            f"step {step}: {'one statement' if stamped_whole else 'rows'}"
+        )
         sql.clear()
         by_difference.load(neighbour(), update_tag=step, account="444444444444")
         # the outsider's stub, written by the first account this step, is not written again
         assert not [s for s in sql if "CASE WHEN nodes.account IS excluded.account" in s], step
         with monkeypatch.context() as m:  # the reference: every row upserted, every stub written
-            m.setattr(sqlite_store, "_stamp_unchanged", lambda cur, log, s, a, t, nodes, edges: (nodes, edges))
+            m.setattr(
+                sqlite_store, "_stamp_unchanged", lambda cur, log, s, a, t, nodes, edges: (nodes, edges)
+            )
             m.setattr(sqlite_store, "_stubs_changing", lambda cur, stubs: [r[0] for r in stubs])
             every_row.load(batch(min(step, 3)), update_tag=step, account=acct)
             every_row.load(neighbour(), update_tag=step, account="444444444444")
