@@ -50,7 +50,7 @@ from typing import Any
 
 import numpy as np
 
-from analyzer.collector import paused
+from analyzer.collector import paused, settle
 
 _NUMERIC = "numpy._core.numeric" if np.__version__ >= "2" else "numpy.core.numeric"
 _frombuffer: Any = importlib.import_module(_NUMERIC)._frombuffer
@@ -256,7 +256,9 @@ def load(path: Path, expect: dict[str, Any]) -> Any | None:
         if buffers is None:
             return None  # its arrays replaced since (a newer save): the caller rebuilds
         with paused():  # millions of objects: see analyzer.collector
-            return _read(Restricted(f, buffers=buffers))  # read as it goes (500 MB at L, never whole)
+            loaded = _read(Restricted(f, buffers=buffers))  # read as it goes (500 MB at L, never whole)
+            settle()  # kept: not scanned by the next young collections
+            return loaded
 
 
 def _mapped(path: Path, head: dict[str, Any]) -> list[memoryview] | None:
