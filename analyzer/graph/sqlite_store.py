@@ -316,10 +316,11 @@ class SqliteStore:
             log.nodes_of(r[0] for r in node_rows)
             cur.executemany(_UPSERT_NODE, node_rows)
             # only the stubs that change what the store holds are written: a snapshot collected again
-            # names the same few thousand outside principals and services per account, as they are
-            changing = set(_stubs_changing(cur, stub_rows))
+            # names what each account refers to outside itself, mostly as the store already holds it
+            changing = _stubs_changing(cur, stub_rows)
             log.nodes_of(changing)
-            cur.executemany(_INSERT_STUB, [r for r in stub_rows if r[0] in changing])
+            written = set(changing)
+            cur.executemany(_INSERT_STUB, [r for r in stub_rows if r[0] in written])
             cur.executemany(_UPSERT_EDGE, logged(edges))
             for collection, docs in batch.documents.items():
                 self._put_docs(cur, collection, docs)
