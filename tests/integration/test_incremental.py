@@ -187,6 +187,19 @@ def test_more_changes_than_asked_for_are_not_read(store_uri: str) -> None:
     assert store.changes_since(s.graph_generation, s.instance, at_most=n - 1) is None
 
 
+def _assume_seen(store: GraphStore, count: int | None) -> None:
+    """A day's CloudTrail: the sample's datalake reader seen assuming its admin role ``count`` times (None:
+    the two roles named, no edge), written with update tag 7."""
+    reader, admin = (f"arn:aws:iam::482510973311:role/datalake-{r}" for r in ("reader", "admin"))
+    b = Batch("cloudtrail")
+    b.stub(reader, "IamRole")
+    b.stub(admin, "IamRole")
+    if count is not None:
+        day = "2026-05-14T00:00:00Z"
+        b.edges.append(EdgeRow(reader, "OBSERVED_ASSUME", admin, count=count, first_seen=day, last_seen=day))
+    store.load(b, update_tag=7)
+
+
 def test_a_stale_context_is_let_go_before_the_graph_is_read_whole(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -199,20 +212,7 @@ def test_a_stale_context_is_let_go_before_the_graph_is_read_whole(
     assert not load_directory(store, SAMPLE, seen=SAMPLE_AS_OF)
     forget()
     api.prepare(store, as_of=parse_time(SAMPLE_AS_OF))  # persisted
-    b = Batch("cloudtrail")
-    b.stub("arn:aws:iam::482510973311:role/datalake-reader", "IamRole")
-    b.stub("arn:aws:iam::482510973311:role/datalake-admin", "IamRole")
-    b.edges.append(
-        EdgeRow(
-            "arn:aws:iam::482510973311:role/datalake-reader",
-            "OBSERVED_ASSUME",
-            "arn:aws:iam::482510973311:role/datalake-admin",
-            count=1,
-            first_seen="2026-05-14T00:00:00Z",
-            last_seen="2026-05-14T00:00:00Z",
-        )
-    )
-    store.load(b, update_tag=7)
+    _assume_seen(store, count=1)
     forget()  # a new process
     monkeypatch.setattr(current, "BY_DIFFERENCE_SHARE", 0.0)  # any change: read whole
     loaded: list[weakref.ref[Any]] = []
@@ -303,20 +303,7 @@ def test_a_process_holding_a_snapshot_brings_it_up_to_date(tmp_path: Path) -> No
     assert not load_directory(store, SAMPLE, seen=SAMPLE_AS_OF)
     forget()
     before = load_snapshot(store)
-    b = Batch("cloudtrail")
-    b.stub("arn:aws:iam::482510973311:role/datalake-reader", "IamRole")
-    b.stub("arn:aws:iam::482510973311:role/datalake-admin", "IamRole")
-    b.edges.append(
-        EdgeRow(
-            "arn:aws:iam::482510973311:role/datalake-reader",
-            "OBSERVED_ASSUME",
-            "arn:aws:iam::482510973311:role/datalake-admin",
-            count=4,
-            first_seen="2026-05-14T00:00:00Z",
-            last_seen="2026-05-14T00:00:00Z",
-        )
-    )
-    store.load(b, update_tag=7)
+    _assume_seen(store, count=4)
     after = load_snapshot(store)
     assert after is not before and after.how.startswith("brought up to date by difference")
     assert differences(after, full(store)) == []
@@ -333,10 +320,7 @@ def test_a_snapshot_brought_up_to_date_lets_the_old_context_go(tmp_path: Path) -
     forget()
     old = weakref.ref(api.analysis_context(store))
     assert old() is not None
-    b = Batch("cloudtrail")
-    b.stub("arn:aws:iam::482510973311:role/datalake-reader", "IamRole")
-    b.stub("arn:aws:iam::482510973311:role/datalake-admin", "IamRole")
-    store.load(b, update_tag=7)
+    _assume_seen(store, count=None)
     gc.disable()  # what frees it must not be a collection that happened to run
     try:
         ctx = api.analysis_context(store)
